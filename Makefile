@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+
+.PHONY: run test bench template sample preview dev clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## run: the main job through Dagster on the shipped 2023 sample
+run: $(STAMP)
+	$(PY) -m assets run --inbox data/sample --period 2023
+
+## test: the whole test suite
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## bench: the benchmark suite
+bench: $(STAMP)
+	$(PY) -m tests.bench
+
+## template: regenerate the committed blank templates from the catalogue
+template: $(STAMP)
+	$(PY) -m pipeline template --out templates_xlsx
+
+## sample: regenerate the committed 2023 sample submissions
+sample: $(STAMP)
+	$(PY) -m pipeline sample --out data/sample/2023
+
+clean:
+	rm -rf data/out data/archive data/warehouse.duckdb .dagster_home

@@ -1,0 +1,95 @@
+"""The command line: ``python -m pipeline <command>`` (or the ``tuangiao`` script).
+
+Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``, ``read FILE``.
+Messages for people are Vietnamese; bad input never ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pipeline.catalogue import CATALOGUE_DIR, CatalogueError, load_catalogue
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _catalogue_check(args) -> int:
+    catalogue = load_catalogue(args.dir)
+    items = sum(len(f.input_cells()) for f in catalogue.forms.values())
+    print(
+        f"Danh mục hợp lệ: {len(catalogue.forms)} biểu, {items} ô nhập, {len(catalogue.targets)} chỉ tiêu, "
+        f"{len(catalogue.units)} đơn vị, {len(catalogue.periods)} kỳ báo cáo; phiên bản mẫu {catalogue.version}."
+    )
+    return 0
+
+
+def _template(args) -> int:
+    from pipeline.template import PLAN_TEMPLATE_NAME, UNIT_TEMPLATE_NAME, write_plan_workbook, write_unit_workbook
+    from pipeline.sample import slug
+
+    catalogue = load_catalogue()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.unit:
+        unit = next((u for u in catalogue.units if u.code == args.unit), None)
+        if unit is None:
+            print(f'Không có đơn vị mã "{args.unit}" trong danh mục đơn vị.', file=sys.stderr)
+            return 2
+        path = write_unit_workbook(out / f"mau-bao-cao-{unit.code}-{slug(unit.name)}.xlsx", catalogue, unit)
+        print(f"Đã ghi mẫu cho {unit.name}: {path}")
+        return 0
+    for path in (write_unit_workbook(out / UNIT_TEMPLATE_NAME, catalogue), write_plan_workbook(out / PLAN_TEMPLATE_NAME, catalogue)):
+        print(f"Đã ghi mẫu: {path}")
+    return 0
+
+
+def _sample(args) -> int:
+    from pipeline.sample import write_sample
+
+    paths = write_sample(Path(args.out), load_catalogue())
+    print(f"Đã ghi {len(paths)} tệp mẫu vào {args.out}")
+    return 0
+
+
+def _read(args) -> int:
+    from pipeline.reader import UnreadableWorkbook, read_workbook
+
+    try:
+        submission = read_workbook(Path(args.file), load_catalogue())
+    except (UnreadableWorkbook, OSError) as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    print(submission.tidy().to_string(index=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description="Báo cáo giảm nghèo bền vững huyện Tuần Giáo")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    catalogue = commands.add_parser("catalogue", help="kiểm tra danh mục biểu mẫu")
+    catalogue.add_argument("action", choices=["check"])
+    catalogue.add_argument("--dir", default=str(CATALOGUE_DIR), help="thư mục danh mục (mặc định: của dự án)")
+    catalogue.set_defaults(run=_catalogue_check)
+
+    template = commands.add_parser("template", help="ghi mẫu báo cáo đơn vị và mẫu kế hoạch huyện")
+    template.add_argument("--unit", help="mã đơn vị: ghi bản mẫu đã điền sẵn mã và tên đơn vị")
+    template.add_argument("--out", default=str(ROOT / "templates_xlsx"), help="thư mục ghi")
+    template.set_defaults(run=_template)
+
+    sample = commands.add_parser("sample", help="ghi bộ báo cáo mẫu năm 2023")
+    sample.add_argument("--out", default=str(ROOT / "data" / "sample" / "2023"))
+    sample.set_defaults(run=_sample)
+
+    read = commands.add_parser("read", help="đọc một tệp báo cáo, in các giá trị đọc được")
+    read.add_argument("file")
+    read.set_defaults(run=_read)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except CatalogueError as e:
+        print(str(e), file=sys.stderr)
+        return 2

@@ -1,0 +1,73 @@
+"""The official look shared by every workbook the project writes: Times New Roman,
+bordered tables, shaded input cells, number formats, and reproducible file metadata."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import xlsxwriter
+
+FONT = "Times New Roman"
+INPUT_FILL = "#FFF2CC"  # pale yellow: a cell the unit types into
+DERIVED_FILL = "#E7E6E6"  # grey: a formula the district recomputes
+NUMBER_FORMATS = {"count": "#,##0", "flag": "0", "money": "#,##0.00", "rate": "0.0"}
+# Fixed document properties: the same content always gives the same bytes.
+FIXED_CREATED = dt.datetime(2023, 1, 1)
+
+
+def new_workbook(path, title: str, author: str) -> xlsxwriter.Workbook:
+    """A workbook that never turns unit text into formulas or links, with fixed metadata."""
+    workbook = xlsxwriter.Workbook(
+        str(path),
+        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+    )
+    workbook.set_properties({"title": title, "author": author, "company": author, "created": FIXED_CREATED})
+    workbook.formats[0].set_font_name(FONT)
+    workbook.formats[0].set_font_size(12)
+    return workbook
+
+
+class Styles:
+    """Formats of one workbook, created on first use (xlsxwriter formats are per workbook)."""
+
+    def __init__(self, workbook: xlsxwriter.Workbook):
+        self._workbook = workbook
+        self._cache: dict[tuple, object] = {}
+
+    def get(self, **props):
+        key = tuple(sorted(props.items()))
+        if key not in self._cache:
+            self._cache[key] = self._workbook.add_format({"font_name": FONT, "font_size": 12, **props})
+        return self._cache[key]
+
+    def title(self):
+        return self.get(bold=True, font_size=14, align="center", valign="vcenter", text_wrap=True)
+
+    def header(self):
+        return self.get(bold=True, border=1, align="center", valign="vcenter", text_wrap=True, bg_color="#DDEBF7")
+
+    def text(self, bold=False, indent=0, locked=True):
+        return self.get(border=1, valign="vcenter", text_wrap=True, bold=bold, indent=indent, locked=locked)
+
+    def center(self, bold=False):
+        return self.get(border=1, align="center", valign="vcenter", bold=bold)
+
+    def number(self, kind: str, bold=False):
+        return self.get(border=1, num_format=NUMBER_FORMATS[kind], bold=bold, valign="vcenter")
+
+    def input(self, kind: str | None = None):
+        """An unlocked, shaded input cell; kind None means text."""
+        props = {"border": 1, "locked": False, "bg_color": INPUT_FILL, "valign": "vcenter"}
+        if kind is None:
+            props["num_format"] = "@"
+        elif kind == "date":
+            props["num_format"] = "dd/mm/yyyy"
+        else:
+            props["num_format"] = NUMBER_FORMATS[kind]
+        return self.get(**props)
+
+    def derived(self, kind: str):
+        return self.get(border=1, num_format=NUMBER_FORMATS[kind], bg_color=DERIVED_FILL, valign="vcenter")
+
+    def note(self, color="#000000", bold=False):
+        return self.get(italic=not bold, bold=bold, font_color=color, text_wrap=True, valign="top")
