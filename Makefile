@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 ## run: the main job through Dagster on the shipped 2023 sample
 run: $(STAMP)
-	$(PY) -m assets run --inbox data/sample --period 2023
+	$(PY) -m assets run --inbox data/sample --period 2023 --clock 2023-08-10T17:00:00
 
 ## test: the whole test suite
 test: $(STAMP)

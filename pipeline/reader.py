@@ -9,7 +9,6 @@ a LibreOffice round-trip do not matter. Values are read with python-calamine; fo
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import unicodedata
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.catalogue import Catalogue, Form, Ref
 from pipeline.template import (
-    FILE_KIND, FORM_MARKER_PREFIX, INFO_COLUMN, INFO_MARKER, PLAN_COLUMNS, PLAN_FILE, PLAN_MARKER,
+    FILE_KIND, FORM_MARKER_PREFIX, INFO_COLUMN, INFO_MARKER, INFO_SHEET, PLAN_SHEET, PLAN_COLUMNS, PLAN_FILE, PLAN_MARKER,
     UNIT_FILE, VERSION_FIELD, YES, NO,
 )
 
@@ -168,24 +167,79 @@ def _coded_sheet(name: str, grid: list[list]) -> CodedSheet | None:
     return None
 
 
-def read_coded_sheets(path: Path) -> dict[str, CodedSheet]:
-    """Every sheet of the workbook that carries a marker, keyed by marker."""
+def _open(path: Path) -> CalamineWorkbook:
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
+        return CalamineWorkbook.from_path(str(path))
     except Exception as e:  # calamine raises its own error types and ValueError
         raise UnreadableWorkbook(f'Tệp "{path.name}" không phải là bảng tính .xlsx đọc được ({type(e).__name__}).') from None
+
+
+def _sheet(workbook: CalamineWorkbook, path: Path, name: str) -> CodedSheet | None:
+    try:
+        grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except Exception as e:
+        raise UnreadableWorkbook(f'Tệp "{path.name}", sheet "{name}": không đọc được nội dung ({type(e).__name__}).') from None
+    return _coded_sheet(name, grid)
+
+
+def read_coded_sheets(path: Path) -> dict[str, CodedSheet]:
+    """Every sheet of the workbook that carries a marker, keyed by marker."""
+    workbook = _open(path)
     sheets: dict[str, CodedSheet] = {}
     try:
         for name in workbook.sheet_names:
-            grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-            coded = _coded_sheet(name, grid)
+            coded = _sheet(workbook, path, name)
             if coded is not None and coded.marker not in sheets:
                 sheets[coded.marker] = coded
-    except Exception as e:
-        raise UnreadableWorkbook(f'Tệp "{path.name}": không đọc được nội dung bảng tính ({type(e).__name__}).') from None
     finally:
         workbook.close()
     return sheets
+
+
+def _info(path: Path, info_sheet: CodedSheet | None) -> dict[str, tuple[object, str]]:
+    """Thông tin fields: code -> (raw value, cell address)."""
+    if info_sheet is None:
+        raise UnreadableWorkbook(
+            f'Tệp "{path.name}" không có sheet "{INFO_SHEET}" của mẫu báo cáo: hãy dùng mẫu do huyện gửi.'
+        )
+    c = info_sheet.columns.get(INFO_COLUMN)
+    if c is None:
+        return {}
+    return {code: (info_sheet.grid[r][c] if c < len(info_sheet.grid[r]) else None, xl_rowcol_to_cell(r, c))
+            for code, r in info_sheet.rows.items()}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who submitted what: read from Thông tin alone (cheap)."""
+
+    file_kind: str
+    unit_code: str
+    period: str
+    template_version: str
+
+
+def read_identity(path: Path | str) -> Identity:
+    """Read only the Thông tin sheet (tried by name first, then by marker)."""
+    path = Path(path)
+    workbook = _open(path)
+    try:
+        names = sorted(workbook.sheet_names, key=lambda n: text_of(n) != INFO_SHEET)
+        info_sheet = None
+        for name in names:
+            coded = _sheet(workbook, path, name)
+            if coded is not None and coded.marker == INFO_MARKER:
+                info_sheet = coded
+                break
+    finally:
+        workbook.close()
+    info = _info(path, info_sheet)
+    return Identity(
+        file_kind=text_of(info.get(FILE_KIND, (UNIT_FILE, ""))[0]) or UNIT_FILE,
+        unit_code=normalise_unit_code(info.get("MA_DON_VI", (None, ""))[0]),
+        period=normalise_period(info.get("KY_BAO_CAO", (None, ""))[0]),
+        template_version=text_of(info.get(VERSION_FIELD, ("", ""))[0]),
+    )
 
 
 def read_workbook(path: Path | str, catalogue: Catalogue) -> Submission:
@@ -193,15 +247,7 @@ def read_workbook(path: Path | str, catalogue: Catalogue) -> Submission:
     path = Path(path)
     sheets = read_coded_sheets(path)
     info_sheet = sheets.get(INFO_MARKER)
-    if info_sheet is None:
-        raise UnreadableWorkbook(
-            f'Tệp "{path.name}" không có sheet "Thông tin" của mẫu báo cáo: hãy dùng mẫu do huyện gửi.'
-        )
-    info = {}
-    for code, r in info_sheet.rows.items():
-        c = info_sheet.columns.get(INFO_COLUMN)
-        if c is not None:
-            info[code] = (info_sheet.grid[r][c], xl_rowcol_to_cell(r, c))
+    info = _info(path, info_sheet)
     file_kind = text_of(info.get(FILE_KIND, (UNIT_FILE, ""))[0]) or UNIT_FILE
     submission = Submission(
         path=path, file_hash=file_sha256(path), file_kind=file_kind, info=info,
@@ -240,7 +286,7 @@ def _read_plan(sheet: CodedSheet | None, catalogue: Catalogue) -> list[CellRead]
     """Plan cells: DANH_GIA as 1 (Có) / 0 (Không), plan values and last year's results."""
     refs = [Ref(PLAN_FORM, t.code, code) for t in catalogue.targets for code, _ in PLAN_COLUMNS]
     if sheet is None:
-        return [CellRead(ref, "Kế hoạch", None, None, None, "missing_sheet") for ref in refs]
+        return [CellRead(ref, PLAN_SHEET, None, None, None, "missing_sheet") for ref in refs]
     cells = []
     for ref in refs:
         cell = _read_cell(sheet, ref)
@@ -251,10 +297,3 @@ def _read_plan(sheet: CodedSheet | None, catalogue: Catalogue) -> list[CellRead]
             cell = CellRead(ref, cell.sheet, cell.cell, cell.raw, flag, problem)
         cells.append(cell)
     return cells
-
-
-def info_date(submission: Submission, code: str = "NGAY_LAP") -> dt.date | None:
-    raw = submission.info.get(code, (None, ""))[0]
-    if isinstance(raw, dt.datetime):
-        return raw.date()
-    return raw if isinstance(raw, dt.date) else None

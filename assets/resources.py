@@ -1,0 +1,57 @@
+"""The settings resource: where inbox, warehouse and outputs live, and the clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.catalogue import Catalogue, default_catalogue
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VN_TZ = dt.timezone(dt.timedelta(hours=7))
+
+
+class PipelineSettings(dg.ConfigurableResource):
+    """Folders of the pipeline; relative paths are taken from the project folder."""
+
+    data_dir: str = "data"
+    inbox_dir: str = ""  # default: <data_dir>/inbox
+    fixed_clock: str = ""  # ISO time used as "now" (tests and the sample run), empty: the real clock
+
+    def _path(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    @property
+    def data(self) -> Path:
+        return self._path(self.data_dir)
+
+    @property
+    def inbox(self) -> Path:
+        return self._path(self.inbox_dir) if self.inbox_dir else self.data / "inbox"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data / "warehouse.duckdb"
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return default_catalogue()
+
+    def now(self) -> dt.datetime:
+        """Vietnam local time, without time zone (as stored in the warehouse)."""
+        if self.fixed_clock:
+            return dt.datetime.fromisoformat(self.fixed_clock)
+        return dt.datetime.now(VN_TZ).replace(tzinfo=None)
+
+
+def settings_from_environment() -> PipelineSettings:
+    """TUANGIAO_DATA_DIR, TUANGIAO_INBOX and TUANGIAO_CLOCK override the defaults."""
+    return PipelineSettings(
+        data_dir=os.environ.get("TUANGIAO_DATA_DIR", "data"),
+        inbox_dir=os.environ.get("TUANGIAO_INBOX", ""),
+        fixed_clock=os.environ.get("TUANGIAO_CLOCK", ""),
+    )

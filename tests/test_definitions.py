@@ -1,0 +1,102 @@
+"""The Dagster layer for real: Definitions load, partition runs materialize on temporary
+folders, and ``python -m assets run`` (what ``make run`` calls) consolidates the sample."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import unicodedata
+
+import dagster as dg
+import duckdb
+import openpyxl
+import pytest
+
+from assets.consolidation import district_consolidation
+from assets.definitions import defs
+from assets.partitions import submission_key
+from assets.resources import PipelineSettings
+from assets.submissions import unit_submission
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def data_dir(tmp_path, sample_files):
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    for path in sample_files:
+        if path.name.startswith(("03259", "03253", "099-TCKH")):
+            shutil.copy(path, inbox / path.name)
+    return tmp_path
+
+
+def _materialize(assets, data_dir, partition=None):
+    settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-10T17:00:00")
+    return dg.materialize(
+        assets, partition_key=partition, resources={"settings": settings}, instance=dg.DagsterInstance.ephemeral()
+    )
+
+
+def _metadata(result):
+    return {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
+
+
+def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {"unit_submission", "district_consolidation"}
+    for key in graph.get_all_asset_keys():
+        description = graph.get(key).description
+        assert key.to_user_string().isascii()
+        assert description == unicodedata.normalize("NFC", description) and "đơn vị" in description
+    partitions = graph.get(dg.AssetKey("unit_submission")).partitions_def
+    assert "2023|03253" in partitions.get_partition_keys()
+    assert len(partitions.get_partition_keys()) == 23
+    assert {job.name for job in defs.resolve_all_job_defs()} >= {"submission_job", "consolidation_job"}
+
+
+def test_unit_partition_loads_the_units_file(data_dir):
+    result = _materialize([unit_submission], data_dir, submission_key("2023", "03259"))
+    metadata = _metadata(result)
+    assert metadata["trang_thai"] == "Hợp lệ" and metadata["so_loi"] == 0
+    assert metadata["tep"].endswith("03259-xa-phinh-sang.xlsx")
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT unit, status FROM submissions").fetchall() == [("03259", "valid")]
+
+
+def test_missing_and_broken_units(data_dir):
+    assert _metadata(_materialize([unit_submission], data_dir, submission_key("2023", "03260")))["trang_thai"] == "Chưa nộp"
+    path = data_dir / "inbox" / "2023" / "03253-thi-tran-tuan-giao.xlsx"
+    workbook = openpyxl.load_workbook(path)
+    workbook["01 Chỉ tiêu"]["E5"] = None  # HO_TONG left empty
+    workbook.save(path)
+    metadata = _metadata(_materialize([unit_submission], data_dir, submission_key("2023", "03253")))
+    assert metadata["trang_thai"] == "Không hợp lệ" and metadata["so_loi"] >= 1
+
+
+def test_consolidation_names_missing_units(data_dir):
+    for unit in ("03259", "099-TCKH"):
+        _materialize([unit_submission], data_dir, submission_key("2023", unit))
+    metadata = _metadata(_materialize([district_consolidation], data_dir))
+    assert metadata["ky_2023_so_don_vi"] == 2
+    assert "Thị trấn Tuần Giáo" in metadata["ky_2023_thieu"]
+
+
+def test_run_command_consolidates_the_sample(tmp_path):
+    """What `make run` does, in a fresh DAGSTER_HOME and data folder."""
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "TUANGIAO_DATA_DIR": str(tmp_path / "data")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "assets", "run", "--inbox", str(ROOT / "data" / "sample"), "--period", "2023",
+         "--clock", "2023-08-10T17:00:00"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "ky_2023_so_don_vi: 23" in completed.stdout
+    assert "| Tổng số hộ | 19.336 |" in completed.stdout
+    assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
+    with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM submissions WHERE is_current").fetchone()[0] == 23
+        received = conn.execute("SELECT DISTINCT received_at FROM submissions").fetchall()
+    assert [str(r[0]) for r in received] == ["2023-08-10 17:00:00"]

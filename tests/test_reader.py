@@ -1,0 +1,181 @@
+"""The reader on real workbooks: every sample value at its cell, and robustness to what
+units do to a workbook (inserted rows, hidden columns, re-ordered sheets, LibreOffice)."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from pipeline.catalogue import Ref
+from pipeline.reader import (
+    UnreadableWorkbook, normalise_unit_code, read_identity, read_workbook, to_decimal,
+)
+from pipeline.sample import sample_values
+from tests.conftest import libreoffice_convert, needs_libreoffice
+
+
+@pytest.fixture(scope="module")
+def expected(catalogue):
+    return sample_values(catalogue)
+
+
+def _values(submission) -> dict[Ref, Decimal]:
+    return {c.ref: c.value for c in submission.cells}
+
+
+def _commune_file(sample_files, code="03259"):
+    return next(p for p in sample_files if p.name.startswith(code))
+
+
+def test_reader_recovers_every_sample_value(catalogue, sample_files, expected):
+    units = [p for p in sample_files if not p.name.startswith("ke-hoach")]
+    assert len(units) == 23
+    for path in units:
+        submission = read_workbook(path, catalogue)
+        assert submission.period == "2023"
+        assert submission.template_version == catalogue.version
+        assert [c for c in submission.cells if c.problem] == []
+        assert _values(submission) == {ref: Decimal(v) for ref, v in expected[submission.unit_code].items()}
+
+
+def test_reader_gives_sheet_and_cell_of_each_value(catalogue, sample_files, expected):
+    submission = read_workbook(_commune_file(sample_files), catalogue)
+    cells = {c.ref: c for c in submission.cells}
+    ho_tong = cells[Ref("01", "HO_TONG")]
+    workbook = openpyxl.load_workbook(submission.path)
+    assert ho_tong.sheet == "01 Chỉ tiêu"
+    assert workbook[ho_tong.sheet][ho_tong.cell].value == expected["03259"][Ref("01", "HO_TONG")]
+    gn_sn = cells[Ref("02", "DA4.TDA1", "GN_SN")]
+    assert workbook[gn_sn.sheet]["A1"].value == "BIEU:02"
+    assert Decimal(str(workbook[gn_sn.sheet][gn_sn.cell].value)) == gn_sn.value
+    tidy = submission.tidy()
+    assert list(tidy.columns) == ["period", "unit", "form", "item", "column", "value", "sheet", "cell", "file_hash"]
+    assert len(tidy) == len(catalogue.form("01").input_items) + sum(
+        len(catalogue.form(f).input_cells()) for f in catalogue.forms if f != "01"
+    )
+
+
+def test_derived_cells_are_not_read(catalogue, sample_files):
+    submission = read_workbook(_commune_file(sample_files), catalogue)
+    refs = {c.ref for c in submission.cells}
+    assert Ref("01", "HO_HN_HCN") not in refs
+    assert Ref("02", "DA1.TDA1", "TONG") not in refs
+    assert Ref("11", "NHA_DANG_THI_CONG") not in refs
+
+
+def test_agency_reads_only_its_forms(catalogue, sample_files):
+    submission = read_workbook(next(p for p in sample_files if p.name.startswith("099-TCKH")), catalogue)
+    assert {c.ref.form for c in submission.cells} == {"02", "14", "15"}
+
+
+def test_plan_workbook_is_read(catalogue, sample_files):
+    submission = read_workbook(next(p for p in sample_files if p.name.startswith("ke-hoach")), catalogue)
+    values = _values(submission)
+    assert submission.file_kind == "ke_hoach"
+    assert values[Ref("KH", "T01", "DANH_GIA")] == 0
+    assert values[Ref("KH", "T04", "DANH_GIA")] == 1
+    assert values[Ref("KH", "T04", "KE_HOACH")] == 1000
+    assert values[Ref("KH", "T08", "KE_HOACH")] == Decimal("28.6")
+
+
+def _edit(path, tmp_path, change):
+    workbook = openpyxl.load_workbook(path)
+    change(workbook)
+    out = tmp_path / ("edited-" + path.name)
+    workbook.save(out)
+    return out
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda wb: wb["01 Chỉ tiêu"].insert_rows(6, amount=3), id="rows-inserted-in-01"),
+        pytest.param(lambda wb: wb["02 Nguồn vốn"].insert_rows(9, amount=2), id="rows-inserted-in-02"),
+        pytest.param(lambda wb: [setattr(wb[s].column_dimensions[c], "hidden", True)
+                                 for s in ("01 Chỉ tiêu", "02 Nguồn vốn") for c in "BCDE"], id="columns-hidden"),
+        pytest.param(lambda wb: wb._sheets.reverse(), id="sheets-reordered"),
+        pytest.param(lambda wb: wb["Thông tin"].insert_rows(2, amount=4), id="rows-inserted-in-info"),
+    ],
+)
+def test_reader_survives_what_units_do(catalogue, sample_files, tmp_path, change):
+    original = _commune_file(sample_files)
+    before = read_workbook(original, catalogue)
+    after = read_workbook(_edit(original, tmp_path, change), catalogue)
+    assert after.unit_code == before.unit_code == "03259"
+    assert after.period == "2023"
+    assert [c for c in after.cells if c.problem] == []
+    assert _values(after) == _values(before)
+
+
+def test_inserted_row_moves_the_cell_address(catalogue, sample_files, tmp_path):
+    original = _commune_file(sample_files)
+    edited = _edit(original, tmp_path, lambda wb: wb["01 Chỉ tiêu"].insert_rows(5, amount=2))
+    before = {c.ref: c.cell for c in read_workbook(original, catalogue).cells}
+    after = {c.ref: c.cell for c in read_workbook(edited, catalogue).cells}
+    assert before[Ref("01", "HO_TONG")] == "E5"
+    assert after[Ref("01", "HO_TONG")] == "E7"
+
+
+@needs_libreoffice
+@pytest.mark.parametrize("prefix", ["03253", "099-LDTBXH", "ke-hoach"])
+def test_reader_after_libreoffice_round_trip(catalogue, sample_files, tmp_path, prefix):
+    original = next(p for p in sample_files if p.name.startswith(prefix))
+    source = tmp_path / "in" / original.name
+    source.parent.mkdir()
+    shutil.copy(original, source)
+    converted = libreoffice_convert(source, tmp_path / "out", "xlsx:Calc MS Excel 2007 XML", tmp_path / "profile")
+    before, after = read_workbook(original, catalogue), read_workbook(converted, catalogue)
+    assert after.file_hash != before.file_hash  # LibreOffice really rewrote it
+    assert (after.unit_code, after.period, after.file_kind) == (before.unit_code, before.period, before.file_kind)
+    assert [c for c in after.cells if c.problem] == [c for c in before.cells if c.problem]
+    assert _values(after) == _values(before)
+
+
+def test_identity_reads_only_thong_tin(sample_files):
+    identity = read_identity(_commune_file(sample_files, "03253"))
+    assert (identity.file_kind, identity.unit_code, identity.period) == ("don_vi", "03253", "2023")
+
+
+@pytest.mark.parametrize(
+    ("raw", "value", "problem"),
+    [
+        (12, Decimal(12), None),
+        (13334.47, Decimal("13334.47"), None),
+        ("1.234", Decimal(1234), "text_number"),
+        ("13.334,47", Decimal("13334.47"), "text_number"),
+        ("41,2%", Decimal("41.2"), "text_number"),
+        ("1\u00a0234", Decimal(1234), "text_number"),
+        ("1.5", None, "not_number"),  # strict: "1.5" is not a Vietnamese number
+        ("mười", None, "not_number"),
+        ("", None, "empty"),
+        (None, None, "empty"),
+        (True, None, "not_number"),
+    ],
+)
+def test_numbers_as_people_type_them(raw, value, problem):
+    assert to_decimal(raw) == (value, problem)
+
+
+@pytest.mark.parametrize(("raw", "code"), [(3253, "03253"), (3253.0, "03253"), ("03253", "03253"),
+                                           (" 099-LDTBXH ", "099-LDTBXH")])
+def test_unit_codes_are_text(raw, code):
+    assert normalise_unit_code(raw) == code
+
+
+def test_not_a_workbook_is_a_clear_error(catalogue, tmp_path):
+    fake = tmp_path / "bao-cao.xlsx"
+    fake.write_bytes(b"%PDF-1.4 not a workbook")
+    with pytest.raises(UnreadableWorkbook, match="bao-cao.xlsx"):
+        read_workbook(fake, catalogue)
+
+
+def test_workbook_without_thong_tin_is_a_clear_error(catalogue, tmp_path):
+    other = tmp_path / "khac.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active["A1"] = "xin chào"
+    workbook.save(other)
+    with pytest.raises(UnreadableWorkbook, match="Thông tin"):
+        read_workbook(other, catalogue)
