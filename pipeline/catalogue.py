@@ -24,6 +24,9 @@ PERIOD_STATES = ("mo", "dong")
 DIRECTIONS = ("up", "down")
 COMPARATORS = ("<=", ">=", "==", "<", ">")
 SHEET_NAME_FORBIDDEN = set('[]:*?/\\')
+# Sheets every generated workbook has besides the forms; a form may not take their names.
+GUIDE_SHEET, INFO_SHEET, LIST_SHEET, PLAN_SHEET = "Hướng dẫn", "Thông tin", "Danh mục", "Kế hoạch"
+FIXED_SHEETS = (GUIDE_SHEET, INFO_SHEET, LIST_SHEET, PLAN_SHEET)
 
 _REF = r"[0-9]{2}:[A-Z0-9_.]+(?::[A-Z0-9_]+)?|[A-Z][A-Z0-9_.]*"
 _TERM = re.compile(rf"\s*([+-]?)\s*({_REF})\s*")
@@ -114,6 +117,7 @@ class Form:
     rules: tuple[Rule, ...]
     sub_project: str | None = None
     is_grid: bool = False
+    source: str = ""  # the catalogue file it was loaded from, for messages
 
     def item(self, code: str) -> Item:
         return next(i for i in self.items if i.code == code)
@@ -409,7 +413,7 @@ def _load_form(path: Path, directory: Path, projects, forms_so_far: dict[str, Fo
         twin = data["same_items_as"]
         if twin not in forms_so_far or forms_so_far[twin].is_grid:
             raise CatalogueError(file, code, f'"same_items_as" chỉ tới biểu "{twin}" không có (hoặc chưa đứng trước)')
-        source = _read_toml(directory / "forms" / f"{twin}.toml", directory)
+        source = _read_toml(directory / forms_so_far[twin].source, directory)
 
     if grid:
         items = tuple(Item(s.code, s.name, "triệu đồng", "money") for s in sub_projects.values())
@@ -441,6 +445,7 @@ def _load_form(path: Path, directory: Path, projects, forms_so_far: dict[str, Fo
         rules=tuple(rules),
         sub_project=sub_project,
         is_grid=grid,
+        source=file,
     )
 
 
@@ -524,13 +529,13 @@ def _check(cat: Catalogue, directory: Path) -> None:
     sub_forms = {s.form: s for s in cat.sub_projects}
     if len(sub_forms) != len(cat.sub_projects) or len({s.code for s in cat.sub_projects}) != len(cat.sub_projects):
         raise CatalogueError("programme.toml", "-", "mã tiểu dự án hoặc mã biểu bị trùng")
-    sheets: set[str] = set()
+    sheets = {name.casefold() for name in FIXED_SHEETS}
     for form in cat.forms.values():
-        file = f"forms/{form.code}.toml"
+        file = form.source
         _check_form(cat, form, file)
-        if form.sheet in sheets:
-            raise CatalogueError(file, form.sheet, "tên sheet bị trùng với biểu khác")
-        sheets.add(form.sheet)
+        if form.sheet.casefold() in sheets:
+            raise CatalogueError(file, form.sheet, "tên sheet bị trùng với biểu khác hoặc với sheet cố định của mẫu")
+        sheets.add(form.sheet.casefold())
         if form.sub_project and sub_forms.get(form.code, None) is None:
             raise CatalogueError(file, form.code, "programme.toml không gán biểu này cho tiểu dự án nào")
         if form.sub_project and sub_forms[form.code].code != form.sub_project:
@@ -546,7 +551,7 @@ def _check(cat: Catalogue, directory: Path) -> None:
             raise CatalogueError("targets.toml", t.code, f"hướng phải là một trong {DIRECTIONS}")
         for term in t.numerator + t.denominator:
             if not term.ref.form:
-                raise CatalogueError("targets.toml", t.code, f'"{term.ref.column}" phải ghi kèm mã biểu, ví dụ "01:HO_NGHEO"')
+                raise CatalogueError("targets.toml", t.code, f'"{term.ref.row}" phải ghi kèm mã biểu, ví dụ "01:HO_NGHEO"')
             _check_ref(cat, term.ref, "targets.toml", t.code)
     _check_nfc(directory)
 
@@ -562,8 +567,9 @@ def _check_units(cat: Catalogue) -> None:
 
 
 def _check_form(cat: Catalogue, form: Form, file: str) -> None:
-    if not form.sheet or len(form.sheet) > 31 or SHEET_NAME_FORBIDDEN & set(form.sheet):
-        raise CatalogueError(file, form.sheet, "tên sheet phải có 1–31 ký tự và không chứa [ ] : * ? / \\")
+    name = form.sheet
+    if not name or len(name) > 31 or SHEET_NAME_FORBIDDEN & set(name) or name[0] == "'" or name[-1] == "'":
+        raise CatalogueError(file, name, "tên sheet phải có 1–31 ký tự, không chứa [ ] : * ? / \\ và không bắt đầu hay kết thúc bằng dấu '")
     for kind in form.reported_by:
         if kind not in UNIT_KINDS:
             raise CatalogueError(file, form.code, f'kiểu đơn vị "{kind}" phải là một trong {UNIT_KINDS}')

@@ -20,9 +20,9 @@ from babel.numbers import NumberFormatError, parse_decimal
 from python_calamine import CalamineWorkbook
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from pipeline.catalogue import Catalogue, Form, Ref
+from pipeline.catalogue import INFO_SHEET, PLAN_SHEET, Catalogue, Form, Ref
 from pipeline.template import (
-    FILE_KIND, FORM_MARKER_PREFIX, INFO_COLUMN, INFO_MARKER, INFO_SHEET, PLAN_SHEET, PLAN_COLUMNS, PLAN_FILE, PLAN_MARKER,
+    FILE_KIND, FORM_MARKER_PREFIX, INFO_COLUMN, INFO_MARKER, PLAN_COLUMNS, PLAN_FILE, PLAN_MARKER,
     UNIT_FILE, VERSION_FIELD, YES, NO,
 )
 

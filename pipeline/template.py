@@ -15,17 +15,13 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from pipeline.catalogue import Catalogue, Form, Ref, Target, Unit
-from pipeline.workbook_style import Styles, new_workbook
+from pipeline.catalogue import GUIDE_SHEET, INFO_SHEET, LIST_SHEET, PLAN_SHEET, Catalogue, Form, Ref, Target, Unit
+from pipeline.workbook_style import Styles, fit_row_height, new_workbook, page_setup
 
 UNIT_TEMPLATE_NAME = "mau-bao-cao-don-vi.xlsx"
 PLAN_TEMPLATE_NAME = "mau-ke-hoach-huyen.xlsx"
 
-INFO_SHEET = "Thông tin"
 INFO_MARKER = "THONG_TIN"
-GUIDE_SHEET = "Hướng dẫn"
-LIST_SHEET = "Danh mục"
-PLAN_SHEET = "Kế hoạch"
 PLAN_MARKER = "KE_HOACH"
 FORM_MARKER_PREFIX = "BIEU:"
 INFO_COLUMN = "GIA_TRI"
@@ -35,6 +31,7 @@ FILE_KIND = "LOAI_TEP"  # "don_vi" for a unit submission, "ke_hoach" for the pla
 UNIT_FILE, PLAN_FILE = "don_vi", "ke_hoach"
 VERSION_FIELD = "PHIEN_BAN_MAU"
 INFO_FIRST_ROW = 3  # 0-based row of the first Thông tin field
+LABEL_WIDTH = 66  # characters: the label column of every form sheet
 
 PLAN_COLUMNS = (
     ("DANH_GIA", "Đánh giá trong kỳ này (Có/Không)"),
@@ -107,6 +104,7 @@ def _guide(workbook, styles: Styles, title: str, lines: list[str]) -> None:
     ws.write_string(0, 0, title, styles.get(bold=True, font_size=14))
     for n, line in enumerate(lines, start=2):
         ws.write_string(n, 0, line, styles.get(text_wrap=True, valign="top"))
+    page_setup(ws, landscape=False)
     ws.protect()
 
 
@@ -144,6 +142,7 @@ def _info_sheet(workbook, styles: Styles, title: str, fields: list[tuple], info:
                     "input_title": "Chọn trong danh sách", "input_message": f"Chọn {label.lower()} trong danh sách.",
                     "error_title": "Giá trị không có trong danh sách", "error_message": f"Chọn {label.lower()} trong danh sách.",
                 })
+    page_setup(ws, landscape=False)
     ws.protect()
     return ws, rows
 
@@ -252,7 +251,7 @@ def _item_sheet(workbook, styles: Styles, form: Form, kind_cell: str, in_scope: 
     value_col = 4
     _hidden_codes(ws, FORM_MARKER_PREFIX + form.code, {value_col: form.columns[0].code})
     ws.set_column(1, 1, 6)
-    ws.set_column(2, 2, 72)
+    ws.set_column(2, 2, LABEL_WIDTH)
     ws.set_column(3, 3, 14)
     ws.set_column(4, 4, 18)
     ws.merge_range(1, 1, 1, value_col, _form_title(form), styles.title())
@@ -271,6 +270,7 @@ def _item_sheet(workbook, styles: Styles, form: Form, kind_cell: str, in_scope: 
         ws.write_string(row, 0, item.code)
         ws.write_string(row, 1, "" if subset else str(number), styles.center())
         ws.write_string(row, 2, item.label, styles.text(indent=2 if subset else 0, bold=item.derived))
+        fit_row_height(ws, row, item.label, LABEL_WIDTH - (4 if subset else 0))
         ws.write_string(row, 3, item.unit, styles.center())
         if item.derived:
             formula = "".join(
@@ -283,6 +283,7 @@ def _item_sheet(workbook, styles: Styles, form: Form, kind_cell: str, in_scope: 
         else:
             ws.write_blank(row, value_col, None, styles.text())
     ws.freeze_panes(first, 0)
+    page_setup(ws, landscape=False, header_rows=(3, 3))
     ws.protect()
 
 
@@ -294,7 +295,7 @@ def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind
     last_col = first_col + len(form.columns) - 1
     _hidden_codes(ws, FORM_MARKER_PREFIX + form.code, {col_of[c.code]: c.code for c in form.columns})
     ws.set_column(1, 1, 6)
-    ws.set_column(2, 2, 60)
+    ws.set_column(2, 2, LABEL_WIDTH)
     ws.set_column(first_col, last_col, 14)
     ws.merge_range(1, 1, 1, last_col, _form_title(form) + " (đơn vị: triệu đồng)", styles.title())
     ws.set_row(1, 30)
@@ -343,6 +344,7 @@ def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind
             sub_number = 0
             ws.write_string(row, 1, roman[project_number - 1], styles.center(bold=True))
             ws.write_string(row, 2, entry.name, styles.text(bold=True))
+            fit_row_height(ws, row, entry.name, LABEL_WIDTH)
             members = [sub_rows[s.code] for s in entry.sub_projects]
         else:
             is_project = entry.code == entry.project
@@ -355,6 +357,7 @@ def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind
             ws.write_string(row, 0, entry.code)
             ws.write_string(row, 1, number, styles.center(bold=is_project))
             ws.write_string(row, 2, entry.name, styles.text(bold=is_project, indent=0 if is_project else 1))
+            fit_row_height(ws, row, entry.name, LABEL_WIDTH - 2)
         for column in form.columns:
             col = col_of[column.code]
             if column.derived:
@@ -371,6 +374,7 @@ def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind
             else:
                 ws.write_blank(row, col, None, styles.text())
     ws.freeze_panes(first_row, first_col)
+    page_setup(ws, landscape=True, header_rows=(3, 4))
     ws.protect()
 
 
@@ -409,7 +413,7 @@ def write_plan_workbook(path: Path | str, catalogue: Catalogue, filling: PlanFil
     first_col = 4
     _hidden_codes(ws, PLAN_MARKER, {first_col + n: code for n, (code, _) in enumerate(PLAN_COLUMNS)})
     ws.set_column(1, 1, 6)
-    ws.set_column(2, 2, 70)
+    ws.set_column(2, 2, LABEL_WIDTH)
     ws.set_column(3, 3, 12)
     ws.set_column(first_col, first_col + len(PLAN_COLUMNS) - 1, 18)
     last_col = first_col + len(PLAN_COLUMNS) - 1
@@ -424,6 +428,7 @@ def write_plan_workbook(path: Path | str, catalogue: Catalogue, filling: PlanFil
         ws.write_string(row, 0, target.code)
         ws.write_string(row, 1, str(n), styles.center())
         ws.write_string(row, 2, target.label, styles.text())
+        fit_row_height(ws, row, target.label, LABEL_WIDTH)
         ws.write_string(row, 3, target.unit, styles.center())
         due_text = None if due is None else (YES if due else NO)
         _write_value(ws, row, first_col, due_text, styles.input())
@@ -441,6 +446,7 @@ def write_plan_workbook(path: Path | str, catalogue: Catalogue, filling: PlanFil
                 "error_title": "Giá trị không hợp lệ", "error_message": "Chỉ nhập số không âm.",
             })
     ws.freeze_panes(4, 0)
+    page_setup(ws, landscape=True, header_rows=(3, 3))
     ws.protect()
     workbook.close()
     return path

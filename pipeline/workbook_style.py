@@ -71,3 +71,24 @@ class Styles:
 
     def note(self, color="#000000", bold=False):
         return self.get(italic=not bold, bold=bold, font_color=color, text_wrap=True, valign="top")
+
+
+def page_setup(ws, landscape: bool, header_rows: tuple[int, int] | None = None) -> None:
+    """A4, fit to the page width, header rows repeated on every printed page."""
+    ws.set_paper(9)
+    if landscape:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.5, right=0.4, top=0.6, bottom=0.6)
+    if header_rows:
+        ws.repeat_rows(*header_rows)
+
+
+def fit_row_height(ws, row: int, text: str, column_width: float, font_size: int = 12) -> None:
+    """Tall enough for wrapped text (xlsxwriter cannot autofit; office suites keep the height)."""
+    chars_per_line = max(1.0, column_width * 1.15 * 12 / font_size)
+    lines = max(1, -(-len(text) // int(chars_per_line)))
+    if lines > 1:
+        ws.set_row(row, 16.5 * lines)
