@@ -100,3 +100,14 @@ def test_run_command_consolidates_the_sample(tmp_path):
         assert conn.execute("SELECT COUNT(*) FROM submissions WHERE is_current").fetchone()[0] == 23
         received = conn.execute("SELECT DISTINCT received_at FROM submissions").fetchall()
     assert [str(r[0]) for r in received] == ["2023-08-10 17:00:00"]
+
+
+def test_workspace_yaml_loads_the_code_location(tmp_path):
+    """What `dagster dev -w workspace.yaml` loads."""
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    completed = subprocess.run(
+        [dagster, "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT, env={**os.environ, "DAGSTER_HOME": str(tmp_path)}, capture_output=True, text=True, timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Validation successful for code location definitions.py" in completed.stderr + completed.stdout
