@@ -57,12 +57,14 @@ def main(argv: list[str] | None = None) -> int:
                 partition_key=submission_key(period, unit.code), instance=instance, raise_on_error=False,
                 run_config=quiet,
             )
-            if not result.success:
+            materializations = result.get_asset_materialization_events()
+            if not materializations:  # the step itself broke (an invalid unit still materializes)
                 failed += 1
                 print(f"Lỗi khi tiếp nhận {unit.code} – {unit.name} kỳ {period}", file=sys.stderr)
                 continue
-            metadata = result.get_asset_materialization_events()[0].materialization.metadata
-            print(f"Kỳ {period} · {unit.code} – {unit.name}: {metadata['trang_thai'].value}")
+            metadata = materializations[0].materialization.metadata
+            print(f"Kỳ {period} · {unit.code} – {unit.name}: {metadata['trang_thai'].value} "
+                  f"({metadata['so_loi'].value} lỗi, {metadata['so_canh_bao'].value} cảnh báo)")
     result = defs.resolve_job_def("consolidation_job").execute_in_process(
         instance=instance, raise_on_error=False, run_config=quiet
     )

@@ -34,6 +34,11 @@ class PipelineSettings(dg.ConfigurableResource):
         return self._path(self.inbox_dir) if self.inbox_dir else self.data / "inbox"
 
     @property
+    def out(self) -> Path:
+        """Everything the pipeline writes for people: data/out/<period>/…"""
+        return self.data / "out"
+
+    @property
     def warehouse(self) -> Path:
         return self.data / "warehouse.duckdb"
 

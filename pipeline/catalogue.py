@@ -216,7 +216,7 @@ class Catalogue:
     targets: tuple[Target, ...]
     units: tuple[Unit, ...]
     periods: dict[str, Period]
-    district: dict[str, str]
+    district: dict[str, object]  # names printed on workbooks, warning thresholds
     version: str = field(default="")
 
     @property
@@ -433,7 +433,7 @@ def _load_form(path: Path, directory: Path, projects, forms_so_far: dict[str, Fo
         if item.parent:
             rules.append(
                 Rule(f"{item.code} <= {item.parent}", (Term(Ref(code, item.code), 1),), "<=",
-                     (Term(Ref(code, item.parent), 1),), f"{item.label} không được lớn hơn chỉ tiêu tổng"),
+                     (Term(Ref(code, item.parent), 1),), ""),
             )
     return Form(
         code=code,

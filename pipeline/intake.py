@@ -1,6 +1,6 @@
-"""Takes in one unit's submission for a period: find its latest file in the inbox, read it,
-judge it, and load it into the warehouse as a new version. Plain Python, called by the
-Dagster asset of a unit partition and usable without Dagster."""
+"""Takes in one unit's submission for a period: find its latest file in the inbox, check it,
+load it into the warehouse as a new version with its findings, and write the unit's
+feedback workbook. Plain Python, called by the Dagster asset of a unit partition."""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue
+from pipeline.feedback import feedback_name, write_feedback
+from pipeline.findings import SUPERSEDED, WARNING, Finding, counts, nfc
 from pipeline.inbox import scan_inbox, unit_files
-from pipeline.reader import Submission, UnreadableWorkbook, read_workbook
-from pipeline.rules import violations
-from pipeline.warehouse import INVALID, VALID, connect, ensure_schema, load_submission
+from pipeline.validation import check_files
+from pipeline.warehouse import INVALID, VALID, connect, ensure_schema, load_submission, previous_values
 
 MISSING = "missing"
 STATUS_LABELS = {VALID: "Hợp lệ", INVALID: "Không hợp lệ", MISSING: "Chưa nộp"}
-ERROR_PROBLEMS = {"empty", "not_number", "missing_code", "missing_sheet"}
-WARNING_PROBLEMS = {"text_number"}
 
 
 @dataclass
@@ -27,59 +26,53 @@ class IntakeResult:
     status: str
     file: Path | None = None
     file_hash: str = ""
-    errors: int = 0
-    warnings: int = 0
+    findings: list[Finding] = field(default_factory=list)
     values: int = 0
     newly_loaded: bool = False
-    other_files: list[Path] = field(default_factory=list)
+    feedback: Path | None = None
 
     @property
     def status_label(self) -> str:
         return STATUS_LABELS[self.status]
 
+    @property
+    def errors(self) -> int:
+        return counts(self.findings)[0]
 
-def count_problems(catalogue: Catalogue, submission: Submission, period: str) -> tuple[int, int]:
-    """(errors, warnings) of a unit submission: identity, cells and the catalogue's rules."""
-    errors = warnings = 0
-    if submission.unit_code not in {u.code for u in catalogue.units}:
-        errors += 1
-    if submission.period != period:
-        errors += 1
-    if submission.template_version != catalogue.version:
-        errors += 1
-    values = {}
-    for cell in submission.cells:
-        errors += cell.problem in ERROR_PROBLEMS
-        warnings += cell.problem in WARNING_PROBLEMS
-        values[cell.ref] = cell.value
-    for form in catalogue.forms.values():
-        for violation in violations(catalogue, form, values):
-            if violation.rule.severity == "error":
-                errors += 1
-            else:
-                warnings += 1
-    return errors, warnings
+    @property
+    def warnings(self) -> int:
+        return counts(self.findings)[1]
 
 
-def take_in_unit(catalogue: Catalogue, inbox: Path, warehouse: Path, period: str, unit: str,
+def feedback_dir(out: Path, period: str) -> Path:
+    return out / period / "phan-hoi"
+
+
+def take_in_unit(catalogue: Catalogue, inbox: Path, warehouse: Path, out: Path, period: str, unit: str,
                  received_at: dt.datetime) -> IntakeResult:
-    """Load the unit's latest file for the period; a unit with no file is reported missing."""
+    """Check and load the unit's latest file for the period; older files of the same unit in
+    the inbox are reported as superseded. A unit with no file is reported missing."""
     files = unit_files(scan_inbox(inbox, period), unit)
     if not files:
         return IntakeResult(period, unit, MISSING)
-    latest = files[-1]
-    result = IntakeResult(period, unit, INVALID, file=latest.path, other_files=[f.path for f in files[:-1]])
-    try:
-        submission = read_workbook(latest.path, catalogue)
-    except UnreadableWorkbook:
-        result.errors = 1
-        return result
-    result.errors, result.warnings = count_problems(catalogue, submission, period)
-    result.status = VALID if result.errors == 0 else INVALID
-    result.file_hash = submission.file_hash
-    result.values = sum(c.value is not None for c in submission.cells)
+    latest, older = files[-1], files[:-1]
     with connect(warehouse) as conn:
         ensure_schema(conn, catalogue)
-        loaded = load_submission(conn, submission, result.status, result.errors, result.warnings, received_at)
-    result.newly_loaded = loaded.new
-    return result
+        earlier = previous_values(conn, unit, period)
+    result = check_files(catalogue, [latest.path], period, {unit: earlier})[0]
+    result.findings += [
+        Finding(WARNING, SUPERSEDED, f'Tệp "{nfc(f.path.name)}" của cùng đơn vị nhận trước tệp "{nfc(latest.path.name)}": '
+                "chỉ dùng tệp nhận sau cùng.", file=nfc(f.path.name), unit=unit)
+        for f in older
+    ]
+    intake = IntakeResult(period, unit, VALID if result.accepted else INVALID, file=latest.path,
+                          findings=result.findings)
+    intake.feedback = write_feedback(feedback_dir(out, period) / feedback_name(result), catalogue, result, period)
+    if result.submission is None:
+        return intake
+    intake.file_hash = result.submission.file_hash
+    intake.values = sum(c.value is not None for c in result.submission.cells)
+    with connect(warehouse) as conn:
+        loaded = load_submission(conn, result.submission, result.findings, received_at)
+    intake.newly_loaded = loaded.new
+    return intake

@@ -21,6 +21,7 @@ from python_calamine import CalamineWorkbook
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.catalogue import INFO_SHEET, PLAN_SHEET, Catalogue, Form, Ref
+from pipeline.safety import UnreadableWorkbook, inspect_file
 from pipeline.template import (
     FILE_KIND, FORM_MARKER_PREFIX, INFO_COLUMN, INFO_MARKER, PLAN_COLUMNS, PLAN_FILE, PLAN_MARKER,
     UNIT_FILE, VERSION_FIELD, YES, NO,
@@ -29,10 +30,6 @@ from pipeline.template import (
 MARKER_SEARCH = 10  # the marker is looked for in the first rows and columns of a sheet
 GSO_CODE_DIGITS = 5
 TIDY_COLUMNS = ["period", "unit", "form", "item", "column", "value", "sheet", "cell", "file_hash"]
-
-
-class UnreadableWorkbook(Exception):
-    """The file is not a workbook this system can read; the message is Vietnamese."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +60,15 @@ class CodedSheet:
         return None
 
 
+@dataclass(frozen=True)
+class SheetCodes:
+    """Where a coded sheet's codes sit: enough to give the address of any coded cell."""
+
+    name: str
+    rows: dict[str, int]
+    columns: dict[str, int]
+
+
 @dataclass
 class Submission:
     """What one workbook says: its identity (Thông tin) and its input cells."""
@@ -72,8 +78,20 @@ class Submission:
     file_kind: str
     info: dict[str, tuple[object, str]]  # field code -> (raw value, cell address)
     info_sheet: str
-    sheets: dict[str, str]  # marker -> sheet name
+    sheets: dict[str, SheetCodes]  # marker -> the sheet's name and code positions
     cells: list[CellRead] = field(default_factory=list)
+
+    def sheet_name(self, form: Form) -> str:
+        """The sheet holding a form in this workbook (the catalogue's name if it is missing)."""
+        codes = self.sheets.get(FORM_MARKER_PREFIX + form.code)
+        return codes.name if codes else form.sheet
+
+    def address(self, ref: Ref) -> str | None:
+        """The address of any coded cell of a form, derived cells included."""
+        codes = self.sheets.get(FORM_MARKER_PREFIX + ref.form)
+        if codes is None or ref.row not in codes.rows or ref.column not in codes.columns:
+            return None
+        return xl_rowcol_to_cell(codes.rows[ref.row], codes.columns[ref.column])
 
     @property
     def unit_code(self) -> str:
@@ -168,6 +186,8 @@ def _coded_sheet(name: str, grid: list[list]) -> CodedSheet | None:
 
 
 def _open(path: Path) -> CalamineWorkbook:
+    """Open with calamine, after the file passed the safety inspection."""
+    inspect_file(path)
     try:
         return CalamineWorkbook.from_path(str(path))
     except Exception as e:  # calamine raises its own error types and ValueError
@@ -251,7 +271,8 @@ def read_workbook(path: Path | str, catalogue: Catalogue) -> Submission:
     file_kind = text_of(info.get(FILE_KIND, (UNIT_FILE, ""))[0]) or UNIT_FILE
     submission = Submission(
         path=path, file_hash=file_sha256(path), file_kind=file_kind, info=info,
-        info_sheet=info_sheet.name, sheets={m: s.name for m, s in sheets.items()},
+        info_sheet=info_sheet.name,
+        sheets={m: SheetCodes(s.name, s.rows, s.columns) for m, s in sheets.items()},
     )
     if file_kind == PLAN_FILE:
         submission.cells = _read_plan(sheets.get(PLAN_MARKER), catalogue)

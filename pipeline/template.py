@@ -16,6 +16,8 @@ from pathlib import Path
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.catalogue import GUIDE_SHEET, INFO_SHEET, LIST_SHEET, PLAN_SHEET, Catalogue, Form, Ref, Target, Unit
+from pipeline.files import atomic_output
+from pipeline.findings import ERROR as ERROR_LEVEL
 from pipeline.workbook_style import Styles, fit_row_height, new_workbook, page_setup
 
 UNIT_TEMPLATE_NAME = "mau-bao-cao-don-vi.xlsx"
@@ -49,10 +51,16 @@ TYPE_HINTS = {
 
 @dataclass
 class Filling:
-    """Values to write into a workbook: Thông tin fields and input cells."""
+    """Values to write into a workbook: Thông tin fields and input cells.
+
+    ``notes`` (by Thông tin field code or cell) highlight a cell and attach a comment: that
+    is how the feedback workbook annotates a unit's copy. The writer records in
+    ``addresses`` the sheet and cell where each input went."""
 
     info: dict[str, object] = field(default_factory=dict)
-    values: dict[Ref, int | Decimal] = field(default_factory=dict)
+    values: dict[Ref, object] = field(default_factory=dict)
+    notes: dict[Ref | str, list[tuple[str, str]]] = field(default_factory=dict)  # (severity, message)
+    addresses: dict[Ref | str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,6 +95,20 @@ def _validation(ws, row: int, col: int, kind: str, unit: str) -> None:
     ws.data_validation(row, col, row, col, options)
 
 
+def _input(ws, styles: Styles, row: int, col: int, key: Ref | str, kind: str | None, filling: Filling,
+           value: object) -> None:
+    """An input cell: shaded and unlocked, or highlighted with a comment where it has notes."""
+    notes = filling.notes.get(key)
+    if notes:
+        severity = "error" if any(level == ERROR_LEVEL for level, _ in notes) else "warning"
+        _write_value(ws, row, col, value, styles.flagged(kind, severity))
+        ws.write_comment(row, col, "\n".join(f"[{level}] {text}" for level, text in notes),
+                         {"x_scale": 3, "y_scale": 2, "font_name": "Times New Roman"})
+    else:
+        _write_value(ws, row, col, value, styles.input(kind))
+    filling.addresses[key] = (ws.name, xl_rowcol_to_cell(row, col))
+
+
 def _write_value(ws, row, col, value, fmt) -> None:
     if value is None:
         ws.write_blank(row, col, None, fmt)
@@ -108,7 +130,8 @@ def _guide(workbook, styles: Styles, title: str, lines: list[str]) -> None:
     ws.protect()
 
 
-def _info_sheet(workbook, styles: Styles, title: str, fields: list[tuple], info: dict, version: str, file_kind: str):
+def _info_sheet(workbook, styles: Styles, title: str, fields: list[tuple], filling: Filling, version: str,
+                file_kind: str):
     """Thông tin: field codes in the hidden column A, values in column C."""
     ws = workbook.add_worksheet(INFO_SHEET)
     _hidden_codes(ws, INFO_MARKER, {2: INFO_COLUMN})
@@ -128,8 +151,7 @@ def _info_sheet(workbook, styles: Styles, title: str, fields: list[tuple], info:
         elif kind == "formula":
             ws.write_formula(n, 2, extra[0], styles.derived("count"), extra[1] if len(extra) > 1 else "")
         else:
-            fmt = styles.input("date" if kind == "date" else None)
-            _write_value(ws, n, 2, info.get(code), fmt)
+            _input(ws, styles, n, 2, code, "date" if kind == "date" else None, filling, filling.info.get(code))
             if kind == "date":
                 ws.data_validation(n, 2, n, 2, {
                     "validate": "date", "criteria": ">", "value": dt.date(2000, 1, 1),
@@ -178,18 +200,24 @@ def write_unit_workbook(path: Path | str, catalogue: Catalogue, unit: Unit | Non
                         filling: Filling | None = None) -> Path:
     """The unit submission workbook: blank, pre-filled for one unit, or filled with values."""
     path = Path(path)
-    filling = filling or Filling()
-    units = catalogue.units
-    workbook = new_workbook(path, "Mẫu báo cáo giảm nghèo bền vững", catalogue.district["authority"])
-    styles = Styles(workbook)
-    _guide(workbook, styles, "HƯỚNG DẪN NHẬP BÁO CÁO", unit_guide_lines(catalogue))
+    with atomic_output(path) as temporary:
+        workbook = new_workbook(temporary, "Mẫu báo cáo giảm nghèo bền vững", catalogue.district["authority"])
+        styles = Styles(workbook)
+        _guide(workbook, styles, "HƯỚNG DẪN NHẬP BÁO CÁO", unit_guide_lines(catalogue))
+        add_unit_sheets(workbook, styles, catalogue, unit, filling or Filling())
+        workbook.get_worksheet_by_name(INFO_SHEET).activate()
+        workbook.close()
+    return path
 
+
+def add_unit_sheets(workbook, styles: Styles, catalogue: Catalogue, unit: Unit | None, filling: Filling) -> None:
+    """Thông tin, the form sheets and the hidden unit list, into an open workbook."""
+    units = catalogue.units
     last = len(units) + 1
     code_cell = xl_rowcol_to_cell(INFO_FIRST_ROW, 2, row_abs=True, col_abs=True)  # MA_DON_VI comes first
     list_range = f"'{LIST_SHEET}'!$A$2:$D${last}"
-    info = dict(filling.info)
     if unit is not None:
-        info.setdefault("MA_DON_VI", unit.code)
+        filling.info.setdefault("MA_DON_VI", unit.code)
     fields = [
         ("MA_DON_VI", "Mã đơn vị", "text", f"='{LIST_SHEET}'!$A$2:$A${last}"),
         ("TEN_DON_VI", "Tên đơn vị", "formula", f'=IFERROR(VLOOKUP({code_cell},{list_range},2,FALSE),"")',
@@ -203,7 +231,7 @@ def write_unit_workbook(path: Path | str, catalogue: Catalogue, unit: Unit | Non
         ("MA_LOAI_DON_VI", "Mã loại đơn vị", "formula", f'=IFERROR(VLOOKUP({code_cell},{list_range},3,FALSE),"")',
          unit.kind if unit else ""),
     ]
-    info_ws, info_rows = _info_sheet(workbook, styles, "THÔNG TIN ĐƠN VỊ BÁO CÁO", fields, info,
+    info_ws, info_rows = _info_sheet(workbook, styles, "THÔNG TIN ĐƠN VỊ BÁO CÁO", fields, filling,
                                      catalogue.version, UNIT_FILE)
     info_ws.set_row(info_rows["MA_LOAI_DON_VI"], None, None, {"hidden": True})
 
@@ -211,9 +239,9 @@ def write_unit_workbook(path: Path | str, catalogue: Catalogue, unit: Unit | Non
     for form in catalogue.forms.values():
         in_scope = unit is None or catalogue.reports(unit, form)
         if form.is_grid:
-            _grid_sheet(workbook, styles, catalogue, form, kind_cell, in_scope, filling.values)
+            _grid_sheet(workbook, styles, catalogue, form, kind_cell, in_scope, filling)
         else:
-            _item_sheet(workbook, styles, form, kind_cell, in_scope, filling.values)
+            _item_sheet(workbook, styles, form, kind_cell, in_scope, filling)
 
     ws = workbook.add_worksheet(LIST_SHEET)
     for col, header in enumerate(("Mã đơn vị", "Tên đơn vị", "Mã loại", "Loại đơn vị")):
@@ -226,9 +254,6 @@ def write_unit_workbook(path: Path | str, catalogue: Catalogue, unit: Unit | Non
     ws.set_column(2, 3, 18)
     ws.protect()
     ws.hide()
-    info_ws.activate()
-    workbook.close()
-    return path
 
 
 def _scope_banner(ws, styles: Styles, form: Form, kind_cell: str, in_scope: bool, last_col: int) -> None:
@@ -246,7 +271,7 @@ def _form_title(form: Form) -> str:
     return f"Biểu {form.code}. {form.title}"
 
 
-def _item_sheet(workbook, styles: Styles, form: Form, kind_cell: str, in_scope: bool, values: dict) -> None:
+def _item_sheet(workbook, styles: Styles, form: Form, kind_cell: str, in_scope: bool, filling: Filling) -> None:
     ws = workbook.add_worksheet(form.sheet)
     value_col = 4
     _hidden_codes(ws, FORM_MARKER_PREFIX + form.code, {value_col: form.columns[0].code})
@@ -278,7 +303,8 @@ def _item_sheet(workbook, styles: Styles, form: Form, kind_cell: str, in_scope: 
             )
             ws.write_formula(row, value_col, "=" + formula.lstrip("+"), styles.derived(item.type), "")
         elif in_scope:
-            _write_value(ws, row, value_col, values.get(Ref(form.code, item.code)), styles.input(item.type))
+            ref = Ref(form.code, item.code)
+            _input(ws, styles, row, value_col, ref, item.type, filling, filling.values.get(ref))
             _validation(ws, row, value_col, item.type, item.unit)
         else:
             ws.write_blank(row, value_col, None, styles.text())
@@ -288,7 +314,7 @@ def _item_sheet(workbook, styles: Styles, form: Form, kind_cell: str, in_scope: 
 
 
 def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind_cell: str,
-                in_scope: bool, values: dict) -> None:
+                in_scope: bool, filling: Filling) -> None:
     ws = workbook.add_worksheet(form.sheet)
     first_col = 3
     col_of = {c.code: first_col + n for n, c in enumerate(form.columns)}
@@ -369,7 +395,8 @@ def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind
                 cells = ",".join(xl_rowcol_to_cell(r, col) for r in members)
                 ws.write_formula(row, col, f"=SUM({cells})", styles.derived(column.type), "")
             elif in_scope:
-                _write_value(ws, row, col, values.get(Ref(form.code, entry.code, column.code)), styles.input(column.type))
+                ref = Ref(form.code, entry.code, column.code)
+                _input(ws, styles, row, col, ref, column.type, filling, filling.values.get(ref))
                 _validation(ws, row, col, column.type, column.unit)
             else:
                 ws.write_blank(row, col, None, styles.text())
@@ -398,8 +425,14 @@ def plan_guide_lines(catalogue: Catalogue) -> list[str]:
 def write_plan_workbook(path: Path | str, catalogue: Catalogue, filling: PlanFilling | None = None) -> Path:
     """The district plan workbook: per target, whether it is due, the plan, last year's result."""
     path = Path(path)
-    filling = filling or PlanFilling()
-    workbook = new_workbook(path, "Mẫu kế hoạch chỉ tiêu giảm nghèo của huyện", catalogue.district["authority"])
+    with atomic_output(path) as temporary:
+        workbook = new_workbook(temporary, "Mẫu kế hoạch chỉ tiêu giảm nghèo của huyện", catalogue.district["authority"])
+        _plan_sheets(workbook, catalogue, filling or PlanFilling())
+        workbook.close()
+    return path
+
+
+def _plan_sheets(workbook, catalogue: Catalogue, filling: PlanFilling) -> None:
     styles = Styles(workbook)
     _guide(workbook, styles, "HƯỚNG DẪN NHẬP KẾ HOẠCH", plan_guide_lines(catalogue))
     fields = [
@@ -408,7 +441,8 @@ def write_plan_workbook(path: Path | str, catalogue: Catalogue, filling: PlanFil
         ("DIEN_THOAI", "Số điện thoại", "text"),
         ("NGAY_LAP", "Ngày lập", "date"),
     ]
-    _info_sheet(workbook, styles, "THÔNG TIN KẾ HOẠCH CỦA HUYỆN", fields, filling.info, catalogue.version, PLAN_FILE)
+    _info_sheet(workbook, styles, "THÔNG TIN KẾ HOẠCH CỦA HUYỆN", fields, Filling(info=filling.info), catalogue.version,
+                PLAN_FILE)
     ws = workbook.add_worksheet(PLAN_SHEET)
     first_col = 4
     _hidden_codes(ws, PLAN_MARKER, {first_col + n: code for n, (code, _) in enumerate(PLAN_COLUMNS)})
@@ -448,8 +482,6 @@ def write_plan_workbook(path: Path | str, catalogue: Catalogue, filling: PlanFil
     ws.freeze_panes(4, 0)
     page_setup(ws, landscape=True, header_rows=(3, 3))
     ws.protect()
-    workbook.close()
-    return path
 
 
 def _plan_number_kind(target: Target) -> str:

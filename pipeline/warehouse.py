@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipeline.catalogue import Catalogue
+from pipeline.catalogue import Catalogue, Ref
+from pipeline.findings import Finding, counts
 from pipeline.reader import Submission
 
 LOCK_RETRIES = 50
@@ -44,6 +45,11 @@ CREATE TABLE IF NOT EXISTS submission_values (
     submission_id BIGINT NOT NULL, period VARCHAR NOT NULL, unit VARCHAR NOT NULL,
     form VARCHAR NOT NULL, item VARCHAR NOT NULL, "column" VARCHAR NOT NULL,
     value DECIMAL(18,3), sheet VARCHAR, cell VARCHAR
+);
+CREATE TABLE IF NOT EXISTS findings (
+    submission_id BIGINT NOT NULL, severity VARCHAR NOT NULL, code VARCHAR NOT NULL,
+    form VARCHAR, sheet VARCHAR, cell VARCHAR, item VARCHAR, item_label VARCHAR, value VARCHAR,
+    message VARCHAR NOT NULL
 );
 CREATE OR REPLACE VIEW current_values AS
     SELECT v.* , s.file_name, s.file_hash, s.received_at
@@ -98,9 +104,12 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None
     conn.execute("COMMIT")
 
 
-def load_submission(conn: duckdb.DuckDBPyConnection, submission: Submission, status: str,
-                    errors: int, warnings: int, received_at: dt.datetime) -> LoadResult:
-    """Record a submission version and its values; a valid one becomes current atomically."""
+def load_submission(conn: duckdb.DuckDBPyConnection, submission: Submission, findings: list[Finding],
+                    received_at: dt.datetime) -> LoadResult:
+    """Record a submission version, its values and findings; a valid one (no error) becomes
+    current atomically, an invalid one never replaces the last valid version."""
+    errors, warnings = counts(findings)
+    status = VALID if errors == 0 else INVALID
     period, unit = submission.period, submission.unit_code
     existing = conn.execute(
         "SELECT submission_id, is_current FROM submissions WHERE period = ? AND unit = ? AND file_hash = ?",
@@ -127,6 +136,12 @@ def load_submission(conn: duckdb.DuckDBPyConnection, submission: Submission, sta
                FROM tidy_rows"""
         )
         conn.unregister("tidy_rows")
+        if findings:
+            conn.executemany(
+                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(submission_id, f.severity, f.code, f.form, f.sheet, f.cell, f.item, f.item_label, f.value, f.message)
+                 for f in findings],
+            )
         if status == VALID:
             conn.execute("UPDATE submissions SET is_current = FALSE WHERE period = ? AND unit = ?", [period, unit])
             conn.execute("UPDATE submissions SET is_current = TRUE WHERE submission_id = ?", [submission_id])
@@ -143,3 +158,13 @@ def current_submissions(conn: duckdb.DuckDBPyConnection, period: str) -> pd.Data
            FROM submissions WHERE period = ? AND is_current ORDER BY unit""",
         [period],
     ).df()
+
+
+def previous_values(conn: duckdb.DuckDBPyConnection, unit: str, period: str) -> dict[Ref, object]:
+    """The unit's current valid values in its latest period before ``period`` (empty if none)."""
+    rows = conn.execute(
+        """SELECT form, item, "column", value FROM current_values
+           WHERE unit = ? AND period = (SELECT MAX(period) FROM current_values WHERE unit = ? AND period < ?)""",
+        [unit, unit, period],
+    ).fetchall()
+    return {Ref(form, item, column): value for form, item, column, value in rows if value is not None}

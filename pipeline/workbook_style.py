@@ -66,6 +66,13 @@ class Styles:
             props["num_format"] = NUMBER_FORMATS[kind]
         return self.get(**props)
 
+    def flagged(self, kind: str | None, severity: str):
+        """An input cell a finding points at: red for an error, orange for a warning."""
+        fill = "#FF9999" if severity == "error" else "#FFD27F"
+        num_format = "@" if kind is None else ("dd/mm/yyyy" if kind == "date" else "General")  # show 12.5 as typed
+        return self.get(border=2, border_color="#C00000", locked=False, bg_color=fill, bold=True,
+                        num_format=num_format, valign="vcenter")
+
     def derived(self, kind: str):
         return self.get(border=1, num_format=NUMBER_FORMATS[kind], bg_color=DERIVED_FILL, valign="vcenter")
 

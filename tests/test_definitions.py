@@ -35,8 +35,14 @@ def data_dir(tmp_path, sample_files):
 def _materialize(assets, data_dir, partition=None):
     settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-10T17:00:00")
     return dg.materialize(
-        assets, partition_key=partition, resources={"settings": settings}, instance=dg.DagsterInstance.ephemeral()
+        assets, partition_key=partition, resources={"settings": settings}, instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
     )
+
+
+def _check(result):
+    [evaluation] = result.get_asset_check_evaluations()
+    return evaluation
 
 
 def _metadata(result):
@@ -60,20 +66,33 @@ def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
 def test_unit_partition_loads_the_units_file(data_dir):
     result = _materialize([unit_submission], data_dir, submission_key("2023", "03259"))
     metadata = _metadata(result)
+    assert result.success
     assert metadata["trang_thai"] == "Hợp lệ" and metadata["so_loi"] == 0
     assert metadata["tep"].endswith("03259-xa-phinh-sang.xlsx")
+    assert _check(result).passed
+    assert (data_dir / "out" / "2023" / "phan-hoi" / "phan-hoi-03259-2023.xlsx").exists()
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT unit, status FROM submissions").fetchall() == [("03259", "valid")]
 
 
 def test_missing_and_broken_units(data_dir):
-    assert _metadata(_materialize([unit_submission], data_dir, submission_key("2023", "03260")))["trang_thai"] == "Chưa nộp"
+    missing = _materialize([unit_submission], data_dir, submission_key("2023", "03260"))
+    assert _metadata(missing)["trang_thai"] == "Chưa nộp"
+    assert not _check(missing).passed and _check(missing).severity == dg.AssetCheckSeverity.WARN
     path = data_dir / "inbox" / "2023" / "03253-thi-tran-tuan-giao.xlsx"
     workbook = openpyxl.load_workbook(path)
     workbook["01 Chỉ tiêu"]["E5"] = None  # HO_TONG left empty
     workbook.save(path)
-    metadata = _metadata(_materialize([unit_submission], data_dir, submission_key("2023", "03253")))
-    assert metadata["trang_thai"] == "Không hợp lệ" and metadata["so_loi"] >= 1
+    broken = _materialize([unit_submission], data_dir, submission_key("2023", "03253"))
+    metadata = _metadata(broken)
+    assert metadata["trang_thai"] == "Không hợp lệ" and metadata["so_loi"] == 1
+    check = _check(broken)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    table = check.metadata["phat_hien"].value
+    assert "| lỗi | 01 Chỉ tiêu | E5 | Tổng số hộ dân cư" in table and "chưa nhập" in table
+    assert check.metadata["tep_phan_hoi"].value.endswith("phan-hoi-03253-2023.xlsx")
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT code, cell FROM findings").fetchall() == [("chua_nhap", "E5")]
 
 
 def test_consolidation_names_missing_units(data_dir):

@@ -11,8 +11,9 @@ import openpyxl
 import pytest
 
 from pipeline.consolidation import consolidate
-from pipeline.intake import count_problems, take_in_unit
+from pipeline.intake import take_in_unit
 from pipeline.reader import read_workbook
+from pipeline.validation import check_file
 from pipeline.warehouse import INVALID, VALID, connect, ensure_schema, load_submission
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
@@ -47,9 +48,9 @@ def _current(conn, unit, item):
 def test_same_file_twice_changes_nothing(db, catalogue, sample_files):
     submission = read_workbook(_sample(sample_files, "03259"), catalogue)
     with connect(db) as conn:
-        first = load_submission(conn, submission, VALID, 0, 0, T0)
+        first = load_submission(conn, submission, [], T0)
         rows = conn.execute("SELECT COUNT(*) FROM submission_values").fetchone()[0]
-        second = load_submission(conn, submission, VALID, 0, 0, T0 + dt.timedelta(days=1))
+        second = load_submission(conn, submission, [], T0 + dt.timedelta(days=1))
         assert (first.new, second.new, second.submission_id) == (True, False, first.submission_id)
         assert conn.execute("SELECT COUNT(*) FROM submission_values").fetchone()[0] == rows == len(submission.cells)
         assert conn.execute("SELECT received_at FROM submissions").fetchall() == [(T0,)]
@@ -60,17 +61,18 @@ def test_invalid_newer_version_keeps_the_valid_one(db, catalogue, sample_files, 
     valid = read_workbook(original, catalogue)
     cells = {c.ref.row: c for c in valid.cells if c.ref.form == "01"}
     broken_path = _edited_copy(original, tmp_path, "01 Chỉ tiêu", cells["HO_NGHEO"].cell, 999999, "moi.xlsx")
-    broken = read_workbook(broken_path, catalogue)
-    errors, _ = count_problems(catalogue, broken, "2023")
-    assert errors > 0
+    checked = check_file(catalogue, broken_path, "2023")
+    assert checked.errors > 0
     with connect(db) as conn:
-        load_submission(conn, valid, VALID, 0, 0, T0)
-        result = load_submission(conn, broken, INVALID, errors, 0, T0 + dt.timedelta(hours=1))
+        load_submission(conn, valid, [], T0)
+        result = load_submission(conn, checked.submission, checked.findings, T0 + dt.timedelta(hours=1))
         assert result.new and not result.current
         value, file_name = _current(conn, "03259", "HO_NGHEO")
         assert value == cells["HO_NGHEO"].value and file_name == original.name
-        statuses = conn.execute("SELECT status, is_current FROM submissions ORDER BY submission_id").fetchall()
-        assert statuses == [(VALID, True), (INVALID, False)]
+        statuses = conn.execute("SELECT status, is_current, errors FROM submissions ORDER BY submission_id").fetchall()
+        assert statuses == [(VALID, True, 0), (INVALID, False, checked.errors)]
+        stored = conn.execute("SELECT code, cell FROM findings").fetchall()
+        assert ("vi_pham_quy_tac", cells["HO_NGHEO"].cell) in stored
 
 
 def test_valid_newer_version_replaces_and_old_stays_queryable(db, catalogue, sample_files, tmp_path):
@@ -78,11 +80,11 @@ def test_valid_newer_version_replaces_and_old_stays_queryable(db, catalogue, sam
     old = read_workbook(original, catalogue)
     cell = next(c for c in old.cells if c.ref.row == "HO_NGHEO_DTTS")
     new_path = _edited_copy(original, tmp_path, "01 Chỉ tiêu", cell.cell, int(cell.value) - 1, "sua.xlsx")
-    new = read_workbook(new_path, catalogue)
-    assert count_problems(catalogue, new, "2023") == (0, 0)
+    checked = check_file(catalogue, new_path, "2023")
+    assert checked.findings == []
     with connect(db) as conn:
-        load_submission(conn, old, VALID, 0, 0, T0)
-        load_submission(conn, new, VALID, 0, 0, T0 + dt.timedelta(hours=1))
+        load_submission(conn, old, [], T0)
+        load_submission(conn, checked.submission, [], T0 + dt.timedelta(hours=1))
         assert _current(conn, "03259", "HO_NGHEO_DTTS") == (cell.value - 1, "sua.xlsx")
         history = conn.execute(
             """SELECT s.file_name, v.value FROM submission_values v JOIN submissions s USING (submission_id)
@@ -94,7 +96,7 @@ def test_valid_newer_version_replaces_and_old_stays_queryable(db, catalogue, sam
 def test_money_is_exact_decimal(db, catalogue, sample_files):
     submission = read_workbook(_sample(sample_files, "03259"), catalogue)
     with connect(db) as conn:
-        load_submission(conn, submission, VALID, 0, 0, T0)
+        load_submission(conn, submission, [], T0)
         column_type = conn.execute(
             "SELECT data_type FROM information_schema.columns WHERE table_name = 'submission_values' AND column_name = 'value'"
         ).fetchone()[0]
@@ -113,7 +115,7 @@ def test_consolidation_of_the_whole_sample(tmp_path, catalogue, sample_files):
         shutil.copy(path, inbox / "2023" / path.name)
     warehouse = tmp_path / "warehouse.duckdb"
     for unit in catalogue.units_in("2023"):
-        assert take_in_unit(catalogue, inbox, warehouse, "2023", unit.code, T0).status == VALID
+        assert take_in_unit(catalogue, inbox, warehouse, tmp_path / "out", "2023", unit.code, T0).status == VALID
     result = consolidate(catalogue, warehouse, "2023")
     totals = result.totals.set_index(["form", "item", "column"])["value"]
     assert totals[("01", "HO_TONG", "GIA_TRI")] == 19336
@@ -130,8 +132,9 @@ def test_missing_unit_is_named(tmp_path, catalogue, sample_files):
     (inbox / "2023").mkdir(parents=True)
     shutil.copy(_sample(sample_files, "03259"), inbox / "2023")
     warehouse = tmp_path / "warehouse.duckdb"
-    assert take_in_unit(catalogue, inbox, warehouse, "2023", "03253", T0).status == "missing"
-    assert take_in_unit(catalogue, inbox, warehouse, "2023", "03259", T0).status == VALID
+    out = tmp_path / "out"
+    assert take_in_unit(catalogue, inbox, warehouse, out, "2023", "03253", T0).status == "missing"
+    assert take_in_unit(catalogue, inbox, warehouse, out, "2023", "03259", T0).status == VALID
     result = consolidate(catalogue, warehouse, "2023")
     assert result.loaded_units == ["03259"]
     assert "03253" in result.missing_units and len(result.missing_units) == 22
