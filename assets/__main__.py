@@ -65,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
             metadata = materializations[0].materialization.metadata
             print(f"Kỳ {period} · {unit.code} – {unit.name}: {metadata['trang_thai'].value} "
                   f"({metadata['so_loi'].value} lỗi, {metadata['so_canh_bao'].value} cảnh báo)")
+    inbox = defs.resolve_job_def("inbox_job").execute_in_process(instance=instance, raise_on_error=False, run_config=quiet)
+    unidentified = inbox.get_asset_materialization_events()[0].materialization.metadata if inbox.success else None
+    if unidentified is None:
+        failed += 1
+        print("Lỗi khi kiểm tra hộp thư đến", file=sys.stderr)
+    elif unidentified["so_tep"].value:
+        print(f"Tệp không xác định được đơn vị: {unidentified['so_tep'].value}")
+        print(unidentified["phat_hien"].value)
     result = defs.resolve_job_def("consolidation_job").execute_in_process(
         instance=instance, raise_on_error=False, run_config=quiet
     )

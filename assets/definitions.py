@@ -4,17 +4,21 @@ import dagster as dg
 
 from assets.consolidation import district_consolidation
 from assets.resources import settings_from_environment
-from assets.submissions import unit_submission
+from assets.submissions import unidentified_submissions, unit_submission
 
 submission_job = dg.define_asset_job(
     "submission_job", selection=[unit_submission], description="Tiếp nhận báo cáo của một đơn vị trong một kỳ."
+)
+inbox_job = dg.define_asset_job(
+    "inbox_job", selection=[unidentified_submissions],
+    description="Liệt kê các tệp trong hộp thư đến không xác định được đơn vị.",
 )
 consolidation_job = dg.define_asset_job(
     "consolidation_job", selection=[district_consolidation], description="Tổng hợp số liệu toàn huyện."
 )
 
 defs = dg.Definitions(
-    assets=[unit_submission, district_consolidation],
-    jobs=[submission_job, consolidation_job],
+    assets=[unit_submission, unidentified_submissions, district_consolidation],
+    jobs=[submission_job, inbox_job, consolidation_job],
     resources={"settings": settings_from_environment()},
 )

@@ -7,7 +7,7 @@ import dagster as dg
 from assets.partitions import PERIOD, UNIT, submission_partitions
 from assets.resources import PipelineSettings
 from pipeline.findings import Finding
-from pipeline.intake import MISSING, take_in_unit
+from pipeline.intake import MISSING, take_in_unit, unidentified_files
 
 CHECK_NAME = "valid_submission"
 MAX_ROWS_SHOWN = 200
@@ -80,3 +80,26 @@ def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSetting
             **({"tep_phan_hoi": dg.MetadataValue.path(str(result.feedback))} if result.feedback else {}),
         },
     )
+
+
+@dg.asset(
+    group_name="tiep_nhan",
+    kinds={"excel"},
+    owners=["team:phong-ldtbxh"],
+    description=(
+        "Tệp trong hộp thư đến không xác định được đơn vị (không phải bảng tính, tệp hỏng, "
+        "tệp độc hại, không có sheet Thông tin…): mỗi tệp kèm lý do và tệp phản hồi."
+    ),
+)
+def unidentified_submissions(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    catalogue = settings.catalogue
+    findings = []
+    for period in (p.key for p in catalogue.periods.values() if p.is_open):
+        for result in unidentified_files(catalogue, settings.inbox, settings.out, period):
+            findings += result.findings
+    for finding in findings:
+        context.log.warning(finding.message)
+    return dg.MaterializeResult(metadata={
+        "so_tep": len({f.file for f in findings}),
+        "phat_hien": dg.MetadataValue.md(findings_markdown(findings)),
+    })

@@ -1,6 +1,7 @@
 """The command line: ``python -m pipeline <command>`` (or the ``tuangiao`` script).
 
-Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``, ``read FILE``.
+Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
+``check FILE [--period P] [--json]``, ``read FILE``.
 Messages for people are Vietnamese; bad input never ends in a traceback.
 """
 
@@ -53,6 +54,35 @@ def _sample(args) -> int:
     return 0
 
 
+def _check(args) -> int:
+    """Exit 0: accepted (warnings allowed); 1: has errors; 2: not a readable workbook."""
+    import json
+
+    from pipeline.findings import nfc
+    from pipeline.validation import check_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f'Không tìm thấy tệp "{nfc(path)}".', file=sys.stderr)
+        return 2
+    result = check_file(load_catalogue(), path, args.period)
+    if args.json:
+        print(json.dumps([f.as_dict() for f in result.findings], ensure_ascii=False, indent=2))
+    else:
+        if result.submission is None:
+            verdict = "KHÔNG ĐỌC ĐƯỢC"
+        elif result.accepted:
+            verdict = "ĐƯỢC CHẤP NHẬN"
+        else:
+            verdict = "KHÔNG ĐƯỢC CHẤP NHẬN"
+        print(f"Tệp {nfc(path.name)}: {verdict} – {result.errors} lỗi, {result.warnings} cảnh báo.")
+        for finding in result.findings:
+            print("  " + finding.line())
+    if result.submission is None:
+        return 2
+    return 0 if result.accepted else 1
+
+
 def _read(args) -> int:
     from pipeline.reader import UnreadableWorkbook, read_workbook
 
@@ -82,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     sample = commands.add_parser("sample", help="ghi bộ báo cáo mẫu năm 2023")
     sample.add_argument("--out", default=str(ROOT / "data" / "sample" / "2023"))
     sample.set_defaults(run=_sample)
+
+    check = commands.add_parser("check", help="kiểm tra một tệp báo cáo, in các lỗi và cảnh báo")
+    check.add_argument("file")
+    check.add_argument("--period", help="kỳ báo cáo mà tệp phải thuộc về, ví dụ 2023")
+    check.add_argument("--json", action="store_true", help="in các phát hiện dạng JSON")
+    check.set_defaults(run=_check)
 
     read = commands.add_parser("read", help="đọc một tệp báo cáo, in các giá trị đọc được")
     read.add_argument("file")

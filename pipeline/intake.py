@@ -12,7 +12,7 @@ from pipeline.catalogue import Catalogue
 from pipeline.feedback import feedback_name, write_feedback
 from pipeline.findings import SUPERSEDED, WARNING, Finding, counts, nfc
 from pipeline.inbox import scan_inbox, unit_files
-from pipeline.validation import check_files
+from pipeline.validation import CheckResult, check_files
 from pipeline.warehouse import INVALID, VALID, connect, ensure_schema, load_submission, previous_values
 
 MISSING = "missing"
@@ -76,3 +76,15 @@ def take_in_unit(catalogue: Catalogue, inbox: Path, warehouse: Path, out: Path, 
         loaded = load_submission(conn, result.submission, result.findings, received_at)
     intake.newly_loaded = loaded.new
     return intake
+
+
+def unidentified_files(catalogue: Catalogue, inbox: Path, out: Path, period: str) -> list[CheckResult]:
+    """Files of the period's inbox whose unit cannot be read: each gets its findings and a
+    feedback workbook, so that nothing received goes unnoticed."""
+    results = []
+    for entry in scan_inbox(inbox, period):
+        if entry.identity is None:
+            result = check_files(catalogue, [entry.path], period)[0]
+            write_feedback(feedback_dir(out, period) / feedback_name(result), catalogue, result, period)
+            results.append(result)
+    return results

@@ -90,18 +90,23 @@ def wide_frame(catalogue: Catalogue, form: Form, submissions: list[Submission]) 
     return pd.DataFrame(records, columns=own + [str(r) for r in foreign], dtype=object), index
 
 
-def _scaled(column: pd.Series) -> pd.Series:
-    """Decimals as whole thousandths (nullable integers): exact sums and comparisons."""
-    return pd.array([pd.NA if v is None else int(v * SCALE) for v in column], dtype="Int64")
+def scaled(frame: pd.DataFrame) -> pd.DataFrame:
+    """Decimals as whole thousandths (nullable integers), for exact vectorised sums."""
+    return pd.DataFrame(
+        {c: pd.array([pd.NA if v is None else int(v * SCALE) for v in frame[c]], dtype="Int64") for c in frame},
+        index=frame.index,
+    )
 
 
 def rule_sides(catalogue: Catalogue, form: Form, rule: Rule, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Left and right sums of a rule on every frame row, in thousandths (NA where a cell is empty)."""
+    terms = [_input_terms(catalogue, side) for side in (rule.left, rule.right)]
+    values = scaled(frame[sorted({frame_key(form, t.ref) for side in terms for t in side})])
     sides = []
-    for terms in (rule.left, rule.right):
+    for side in terms:
         total = pd.Series(0, index=frame.index, dtype="Int64")
-        for term in _input_terms(catalogue, terms):
-            total = total + term.sign * pd.Series(_scaled(frame[frame_key(form, term.ref)]), index=frame.index)
+        for term in side:
+            total = total + term.sign * values[frame_key(form, term.ref)]
         sides.append(total)
     return sides[0], sides[1]
 

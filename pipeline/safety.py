@@ -104,8 +104,9 @@ def _read(archive: zipfile.ZipFile, member: str, name: str) -> bytes:
 
 def _inspect_sheet(data: bytes, member: str, name: str) -> None:
     """Largest row and column, declared or used, and the number of cells, from the bytes."""
-    too_big = (f'Tệp "{name}" có một sheet quá lớn ({member}): một báo cáo không quá {MAX_ROWS:,} dòng '
-               f'và {MAX_COLUMNS} cột; hãy xoá các dòng, cột thừa rồi gửi lại.').replace(",", ".")
+    rows = f"{MAX_ROWS:,}".replace(",", ".")
+    too_big = (f'Tệp "{name}" có một sheet quá lớn ({member}): một báo cáo không quá {rows} dòng '
+               f"và {MAX_COLUMNS} cột; hãy xoá các dòng, cột thừa rồi gửi lại.")
     dimension = _DIMENSION.search(data, 0, 4096)
     if dimension and (column_number(dimension.group(1)) > MAX_COLUMNS or int(dimension.group(2)) > MAX_ROWS):
         raise UnreadableWorkbook(too_big)

@@ -105,13 +105,13 @@ def structure_findings(catalogue: Catalogue, submission: Submission, period: str
                 if submission.unit_code else "chưa chọn mã đơn vị")
         found.append(Finding(ERROR, UNKNOWN_UNIT, f"ô {info_cell.get('MA_DON_VI', '')} (Mã đơn vị): {text}.",
                              cell=info_cell.get("MA_DON_VI", ""), value=submission.unit_code, **info))
-    if submission.period not in catalogue.periods:
+    if period and submission.period != period:
+        found.append(_period_finding(submission, period, info_cell, info))
+    elif submission.period not in catalogue.periods:
         found.append(Finding(ERROR, WRONG_PERIOD,
                              f"ô {info_cell.get('KY_BAO_CAO', '')} (Kỳ báo cáo): kỳ \"{submission.period}\" không có "
                              f"trong danh mục kỳ báo cáo ({', '.join(catalogue.periods)}).",
                              cell=info_cell.get("KY_BAO_CAO", ""), value=submission.period, **info))
-    elif period and submission.period != period:
-        found.append(_period_finding(submission, period, info_cell, info))
     elif unit is not None and not unit.valid_in(submission.period):
         found.append(Finding(ERROR, UNKNOWN_UNIT, f"Đơn vị {unit.name} không còn trong danh mục đơn vị của kỳ {submission.period}.",
                              **info))
@@ -171,9 +171,10 @@ def funds_findings(catalogue: Catalogue, submission: Submission) -> list[Finding
     if unit is None or not catalogue.reports(unit, funds_form):
         return []
     found = []
+    missing_sheets = {c.ref.form for c in submission.cells if c.problem == "missing_sheet"}
     for sub in catalogue.sub_projects:
         form = catalogue.form(sub.form)
-        if not catalogue.reports(unit, form):
+        if not catalogue.reports(unit, form) or {form.code, funds_form.code} & missing_sheets:
             continue
         funds = sum((t.sign * values.get(t.ref, 0) for t in catalogue.expand(Ref("02", sub.code, "TONG"))), Decimal(0))
         outputs = any(values.get(ref, 0) > 0 for ref in form.input_cells())

@@ -52,7 +52,7 @@ def _metadata(result):
 def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"unit_submission", "district_consolidation"}
+    assert keys == {"unit_submission", "unidentified_submissions", "district_consolidation"}
     for key in graph.get_all_asset_keys():
         description = graph.get(key).description
         assert key.to_user_string().isascii()
@@ -60,7 +60,10 @@ def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
     partitions = graph.get(dg.AssetKey("unit_submission")).partitions_def
     assert "2023|03253" in partitions.get_partition_keys()
     assert len(partitions.get_partition_keys()) == 23
-    assert {job.name for job in defs.resolve_all_job_defs()} >= {"submission_job", "consolidation_job"}
+    assert {job.name for job in defs.resolve_all_job_defs()} >= {"submission_job", "inbox_job", "consolidation_job"}
+    [check] = graph.asset_check_keys
+    assert check.name == "valid_submission" and graph.get(check).blocking
+    assert graph.get(check).partitions_def == partitions
 
 
 def test_unit_partition_loads_the_units_file(data_dir):
