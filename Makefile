@@ -21,7 +21,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-## bench: the benchmark suite
+## bench: the benchmark suite (reader, check)
 bench: $(STAMP)
 	$(PY) -m tests.bench
 

@@ -1,11 +1,13 @@
-"""``make bench``: timings of reading the shipped sample, printed as one table and written
-as JSON under data/out/bench/. Each case runs several rounds; median, min and max are
-per workbook (milliseconds)."""
+"""``make bench``: timings of reading and checking the shipped sample, printed as one table
+and written as JSON under data/out/bench/. Each case runs several rounds; median, min and
+max in milliseconds (per workbook for the reading cases)."""
 
 from __future__ import annotations
 
 import json
 import statistics
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -15,6 +17,7 @@ from python_calamine import CalamineWorkbook
 
 from pipeline.catalogue import default_catalogue
 from pipeline.reader import read_identity, read_workbook
+from pipeline.validation import check_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = sorted((ROOT / "data" / "sample" / "2023").glob("*.xlsx"))
@@ -44,6 +47,10 @@ def _openpyxl_read_only(path: Path) -> None:
     workbook.close()
 
 
+def _stats(times: list[float]) -> dict:
+    return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
+
+
 def measure(case) -> dict:
     """Per-workbook milliseconds over ROUNDS passes of the whole sample."""
     per_file = []
@@ -52,7 +59,23 @@ def measure(case) -> dict:
         for path in SAMPLE:
             case(path)
         per_file.append((time.perf_counter() - start) * 1000 / len(SAMPLE))
-    return {"median_ms": statistics.median(per_file), "min_ms": min(per_file), "max_ms": max(per_file)}
+    return _stats(per_file)
+
+
+def measure_once(action, rounds: int = ROUNDS) -> dict:
+    """Milliseconds of one whole action, over several rounds."""
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - start) * 1000)
+    return _stats(times)
+
+
+def _check_command() -> None:
+    """`python -m pipeline check FILE`, start-up included."""
+    subprocess.run([sys.executable, "-m", "pipeline", "check", str(SAMPLE[1])], cwd=ROOT, check=True,
+                   capture_output=True)
 
 
 def main() -> None:
@@ -65,8 +88,11 @@ def main() -> None:
         "reader: whole submission": lambda p: read_workbook(p, catalogue),
     }
     results = {name: measure(case) for name, case in cases.items()}
+    results["check: whole sample in one batch (ms per batch)"] = measure_once(lambda: check_files(catalogue, SAMPLE, "2023"))
+    results["check: one file, in process (ms)"] = measure_once(lambda: check_files(catalogue, SAMPLE[1:2], "2023"))
+    results["check: `python -m pipeline check` (ms, start-up included)"] = measure_once(_check_command, rounds=5)
     width = max(map(len, results))
-    print(f"{len(SAMPLE)} workbooks of the 2023 sample, {ROUNDS} rounds, ms per workbook")
+    print(f"{len(SAMPLE)} workbooks of the 2023 sample, {ROUNDS} rounds, ms (per workbook unless said)")
     print(f"{'case'.ljust(width)}  median     min     max")
     for name, r in results.items():
         print(f"{name.ljust(width)}  {r['median_ms']:6.2f}  {r['min_ms']:6.2f}  {r['max_ms']:6.2f}")
