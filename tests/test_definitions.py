@@ -96,6 +96,10 @@ def test_missing_and_broken_units(data_dir):
     assert check.metadata["tep_phan_hoi"].value.endswith("phan-hoi-03253-2023.xlsx")
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT code, cell FROM findings").fetchall() == [("chua_nhap", "E5")]
+    assert _metadata(_materialize([unit_submission], data_dir, submission_key("2023", "03259")))["trang_thai"] == "Hợp lệ"
+    consolidated = _metadata(_materialize([district_consolidation], data_dir))
+    assert consolidated["ky_2023_so_don_vi"] == 1  # the failed unit never reaches consolidation
+    assert "Thị trấn Tuần Giáo" in consolidated["ky_2023_thieu"]
 
 
 def test_consolidation_names_missing_units(data_dir):

@@ -277,3 +277,23 @@ def test_cli_never_prints_a_traceback_for_bad_input(tmp_path):
                                    cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert completed.returncode == status
         assert "Traceback" not in completed.stderr + completed.stdout
+
+
+def test_plan_workbook_is_validated(catalogue, tmp_path):
+    from pipeline.template import PlanFilling, write_plan_workbook
+
+    targets = {t.code: (True, Decimal(90), None) for t in catalogue.targets}
+    targets["T04"] = (True, None, None)  # due, but no plan value
+    targets["T05"] = (False, None, None)  # not due: no plan value needed
+    path = write_plan_workbook(tmp_path / "ke-hoach.xlsx", catalogue, PlanFilling({"KY_BAO_CAO": "2023"}, targets))
+    result = check_file(catalogue, path, "2023")
+    assert [(f.code, f.sheet, f.item) for f in result.findings] == [("chua_nhap", "Kế hoạch", "KH:T04:KE_HOACH")]
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook["Kế hoạch"]
+    sheet["E9"] = unicodedata.normalize("NFD", "Có")  # T05 due, typed in decomposed Unicode
+    sheet["F9"] = "98,5"
+    workbook.save(path)
+    result = check_file(catalogue, path, "2023")
+    codes = {(f.code, f.item) for f in result.findings}
+    assert ("so_dang_chu", "KH:T05:KE_HOACH") in codes and ("chua_nhap", "KH:T04:KE_HOACH") in codes
+    assert len(codes) == 2

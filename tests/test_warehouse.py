@@ -138,3 +138,19 @@ def test_missing_unit_is_named(tmp_path, catalogue, sample_files):
     result = consolidate(catalogue, warehouse, "2023")
     assert result.loaded_units == ["03259"]
     assert "03253" in result.missing_units and len(result.missing_units) == 22
+
+
+def test_previous_values_come_from_the_last_valid_earlier_period(db, catalogue, tmp_path):
+    from pipeline.sample import sample_values
+    from pipeline.template import Filling, write_unit_workbook
+    from pipeline.warehouse import previous_values
+
+    values = sample_values(catalogue)["03259"]
+    path = write_unit_workbook(tmp_path / "2022.xlsx", catalogue, catalogue.unit("03259"),
+                               Filling({"MA_DON_VI": "03259", "KY_BAO_CAO": "2022"}, values))
+    earlier = read_workbook(path, catalogue)
+    with connect(db) as conn:
+        load_submission(conn, earlier, [], T0)
+        assert previous_values(conn, "03259", "2023") == {ref: Decimal(v) for ref, v in values.items()}
+        assert previous_values(conn, "03259", "2022") == {}
+        assert previous_values(conn, "03253", "2023") == {}
