@@ -80,9 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         print("Lỗi khi tổng hợp toàn huyện", file=sys.stderr)
         return 1
     for event in result.get_asset_materialization_events():
+        name = event.asset_key.to_user_string()
         for key, value in event.materialization.metadata.items():
-            shown = value.value if not hasattr(value, "md_str") else value.md_str
-            print(f"{key}: {shown}")
+            if name == "district_consolidation" or key.endswith(("_tep", "_thieu")):
+                print(f"{name if name.startswith('bieu') else ''} {key}: {value.value}".strip())
     return 1 if failed else 0
 
 

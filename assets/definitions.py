@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.consolidation import district_consolidation
+from assets.reports import district_plan, publish_bieu
 from assets.resources import settings_from_environment
 from assets.submissions import unidentified_submissions, unit_submission
 
@@ -14,11 +15,12 @@ inbox_job = dg.define_asset_job(
     description="Liệt kê các tệp trong hộp thư đến không xác định được đơn vị.",
 )
 consolidation_job = dg.define_asset_job(
-    "consolidation_job", selection=[district_consolidation], description="Tổng hợp số liệu toàn huyện."
+    "consolidation_job", selection=[district_plan, district_consolidation, publish_bieu],
+    description="Nạp kế hoạch huyện, tổng hợp số liệu toàn huyện và ghi Biểu 01–15.",
 )
 
 defs = dg.Definitions(
-    assets=[unit_submission, unidentified_submissions, district_consolidation],
+    assets=[unit_submission, unidentified_submissions, district_plan, district_consolidation, publish_bieu],
     jobs=[submission_job, inbox_job, consolidation_job],
     resources={"settings": settings_from_environment()},
 )

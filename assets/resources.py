@@ -20,6 +20,7 @@ class PipelineSettings(dg.ConfigurableResource):
     data_dir: str = "data"
     inbox_dir: str = ""  # default: <data_dir>/inbox
     fixed_clock: str = ""  # ISO time used as "now" (tests and the sample run), empty: the real clock
+    download_url: str = "http://127.0.0.1:8080"  # the download page, for links in the UI
 
     def _path(self, value: str) -> Path:
         path = Path(value)
@@ -54,9 +55,10 @@ class PipelineSettings(dg.ConfigurableResource):
 
 
 def settings_from_environment() -> PipelineSettings:
-    """TUANGIAO_DATA_DIR, TUANGIAO_INBOX and TUANGIAO_CLOCK override the defaults."""
+    """TUANGIAO_DATA_DIR, TUANGIAO_INBOX, TUANGIAO_CLOCK and TUANGIAO_DOWNLOAD_URL override the defaults."""
     return PipelineSettings(
         data_dir=os.environ.get("TUANGIAO_DATA_DIR", "data"),
         inbox_dir=os.environ.get("TUANGIAO_INBOX", ""),
         fixed_clock=os.environ.get("TUANGIAO_CLOCK", ""),
+        download_url=os.environ.get("TUANGIAO_DOWNLOAD_URL", "http://127.0.0.1:8080"),
     )

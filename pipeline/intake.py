@@ -11,11 +11,13 @@ from pathlib import Path
 from pipeline.catalogue import Catalogue
 from pipeline.feedback import feedback_name, write_feedback
 from pipeline.findings import SUPERSEDED, WARNING, Finding, counts, nfc
-from pipeline.inbox import scan_inbox, unit_files
+from pipeline.inbox import InboxFile, scan_inbox, unit_files
+from pipeline.template import PLAN_FILE
 from pipeline.validation import CheckResult, check_files
 from pipeline.warehouse import INVALID, VALID, connect, ensure_schema, load_submission, previous_values
 
 MISSING = "missing"
+PLAN_UNIT = ""  # the plan workbook is the district's own, stored without a unit code
 STATUS_LABELS = {VALID: "Hợp lệ", INVALID: "Không hợp lệ", MISSING: "Chưa nộp"}
 
 
@@ -52,13 +54,25 @@ def take_in_unit(catalogue: Catalogue, inbox: Path, warehouse: Path, out: Path, 
                  received_at: dt.datetime) -> IntakeResult:
     """Check and load the unit's latest file for the period; older files of the same unit in
     the inbox are reported as superseded. A unit with no file is reported missing."""
-    files = unit_files(scan_inbox(inbox, period), unit)
+    return _take_in_latest(catalogue, unit_files(scan_inbox(inbox, period), unit), warehouse, out, period, unit,
+                           received_at)
+
+
+def take_in_plan(catalogue: Catalogue, inbox: Path, warehouse: Path, out: Path, period: str,
+                 received_at: dt.datetime) -> IntakeResult:
+    """The same for the district's plan workbook of the period (stored under the unit key "")."""
+    files = [f for f in scan_inbox(inbox, period) if f.identity and f.identity.file_kind == PLAN_FILE]
+    return _take_in_latest(catalogue, files, warehouse, out, period, PLAN_UNIT, received_at)
+
+
+def _take_in_latest(catalogue: Catalogue, files: list[InboxFile], warehouse: Path, out: Path, period: str,
+                    unit: str, received_at: dt.datetime) -> IntakeResult:
     if not files:
         return IntakeResult(period, unit, MISSING)
     latest, older = files[-1], files[:-1]
     with connect(warehouse) as conn:
         ensure_schema(conn, catalogue)
-        earlier = previous_values(conn, unit, period)
+        earlier = previous_values(conn, unit, period) if unit != PLAN_UNIT else {}
     result = check_files(catalogue, [latest.path], period, {unit: earlier})[0]
     result.findings += [
         Finding(WARNING, SUPERSEDED, f'Tệp "{nfc(f.path.name)}" của cùng đơn vị nhận trước tệp "{nfc(latest.path.name)}": '

@@ -93,9 +93,14 @@ def page_setup(ws, landscape: bool, header_rows: tuple[int, int] | None = None) 
         ws.repeat_rows(*header_rows)
 
 
+def wrapped_lines(text: str, column_width: float, font_size: int = 12) -> int:
+    """How many lines a text wraps to in a column (Times New Roman is wider than the default font)."""
+    chars_per_line = max(1, int(column_width * 0.95 * 12 / font_size))
+    return max(1, -(-len(text) // chars_per_line))
+
+
 def fit_row_height(ws, row: int, text: str, column_width: float, font_size: int = 12) -> None:
     """Tall enough for wrapped text (xlsxwriter cannot autofit; office suites keep the height)."""
-    chars_per_line = max(1.0, column_width * 1.15 * 12 / font_size)
-    lines = max(1, -(-len(text) // int(chars_per_line)))
+    lines = wrapped_lines(text, column_width, font_size)
     if lines > 1:
         ws.set_row(row, 16.5 * lines)

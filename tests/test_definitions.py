@@ -52,11 +52,13 @@ def _metadata(result):
 def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"unit_submission", "unidentified_submissions", "district_consolidation"}
+    bieu = {f"bieu_{n:02d}" for n in range(1, 16)}
+    assert keys == {"unit_submission", "unidentified_submissions", "district_plan", "district_consolidation"} | bieu
     for key in graph.get_all_asset_keys():
         description = graph.get(key).description
         assert key.to_user_string().isascii()
-        assert description == unicodedata.normalize("NFC", description) and "đơn vị" in description
+        assert description == unicodedata.normalize("NFC", description)
+        assert any(word in description for word in ("đơn vị", "huyện", "Biểu"))
     partitions = graph.get(dg.AssetKey("unit_submission")).partitions_def
     assert "2023|03253" in partitions.get_partition_keys()
     assert len(partitions.get_partition_keys()) == 23
@@ -122,8 +124,11 @@ def test_run_command_consolidates_the_sample(tmp_path):
     assert "ky_2023_so_don_vi: 23" in completed.stdout
     assert "| Tổng số hộ | 19.336 |" in completed.stdout
     assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
+    written = sorted(p.name for p in (tmp_path / "data" / "out" / "2023").glob("Bieu_*"))
+    assert written == sorted([f"Bieu_{n:02d}_2023.xlsx" for n in range(1, 16)] + ["Bieu_01-15_2023.xlsx", "Bieu_01-15_2023.zip"])
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM submissions WHERE is_current").fetchone()[0] == 23
+        assert conn.execute("SELECT COUNT(*) FROM submissions WHERE is_current AND unit <> ''").fetchone()[0] == 23
+        assert conn.execute("SELECT COUNT(*) FROM submissions WHERE is_current AND unit = ''").fetchone()[0] == 1
         received = conn.execute("SELECT DISTINCT received_at FROM submissions").fetchall()
     assert [str(r[0]) for r in received] == ["2023-08-10 17:00:00"]
 

@@ -1,0 +1,20 @@
+"""One period's publication: build the reports from the warehouse, write the workbooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.catalogue import Catalogue
+from pipeline.publish import Publication, publish
+from pipeline.reports import Report, build_reports
+from pipeline.warehouse import connect, ensure_schema
+
+
+def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str,
+                   final: bool = False) -> tuple[list[Report], Publication]:
+    """Biểu 01–15 of a period into ``out/<period>/`` (``out/<period>/chinh-thuc/`` when final)."""
+    with connect(warehouse) as conn:
+        ensure_schema(conn, catalogue)
+        reports = build_reports(catalogue, conn, period)
+    folder = out / period / ("chinh-thuc" if final else "")
+    return reports, publish(catalogue, reports, folder, final)
