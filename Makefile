@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: run test bench template sample preview dev clean
+.PHONY: run test bench template sample preview clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,7 @@ sample: $(STAMP)
 
 clean:
 	rm -rf data/out data/archive data/warehouse.duckdb .dagster_home
+
+## preview: Biểu 01 and 02 of the last run as PNG pages (data/out/2023/xem-truoc/), to look at
+preview: $(STAMP)
+	$(PY) -m pipeline preview --period 2023

@@ -1,7 +1,7 @@
 """The command line: ``python -m pipeline <command>`` (or the ``tuangiao`` script).
 
 Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
-``check FILE [--period P] [--json]``, ``read FILE``.
+``check FILE [--period P] [--json]``, ``preview``, ``read FILE``.
 Messages for people are Vietnamese; bad input never ends in a traceback.
 """
 
@@ -83,6 +83,27 @@ def _check(args) -> int:
     return 0 if result.accepted else 1
 
 
+def _preview(args) -> int:
+    """Biểu 01 and 02 (or the forms asked for) as PDF and PNG pages, to look at."""
+    from pipeline.office import OfficeError, convert, pdf_to_png
+    from pipeline.publish import workbook_name
+
+    folder = Path(args.folder) if args.folder else ROOT / "data" / "out" / args.period
+    out = Path(args.out) if args.out else folder / "xem-truoc"
+    try:
+        for code in args.bieu:
+            source = folder / workbook_name(code, args.period)
+            if not source.exists():
+                print(f'Chưa có tệp "{source}": hãy chạy quy trình tổng hợp (make run) trước.', file=sys.stderr)
+                return 2
+            for png in pdf_to_png(convert(source, out, "pdf"), out):
+                print(f"Đã ghi {png}")
+    except OfficeError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    return 0
+
+
 def _read(args) -> int:
     from pipeline.reader import UnreadableWorkbook, read_workbook
 
@@ -118,6 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--period", help="kỳ báo cáo mà tệp phải thuộc về, ví dụ 2023")
     check.add_argument("--json", action="store_true", help="in các phát hiện dạng JSON")
     check.set_defaults(run=_check)
+
+    preview = commands.add_parser("preview", help="chuyển Biểu sang PDF và ảnh PNG để xem")
+    preview.add_argument("--period", default="2023")
+    preview.add_argument("--bieu", nargs="+", default=["01", "02"], help="các biểu cần xem, mặc định 01 02")
+    preview.add_argument("--folder", help="thư mục chứa các biểu, mặc định data/out/<kỳ>")
+    preview.add_argument("--out", help="thư mục ghi ảnh, mặc định <thư mục biểu>/xem-truoc")
+    preview.set_defaults(run=_preview)
 
     read = commands.add_parser("read", help="đọc một tệp báo cáo, in các giá trị đọc được")
     read.add_argument("file")

@@ -150,9 +150,12 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, report: Report,
                     if column.key == "label" else styles.get(border=1, bold=row.bold, align="center", valign="vcenter",
                                                             text_wrap=True)
                 ws.write_string(r, col, text, fmt)
-            elif value is None:
-                ws.write_string(r, col, "–" if column.key in DASH_COLUMNS else "",
-                                styles.get(border=1, align="center", valign="vcenter", bold=row.bold))
+            elif value is None:  # nothing to show: "–" for a plan or last year's result, else blank
+                fmt = styles.get(border=1, align="center", valign="vcenter", bold=row.bold)
+                if column.key in DASH_COLUMNS:
+                    ws.write_string(r, col, "–", fmt)
+                else:
+                    ws.write_blank(r, col, None, fmt)
             else:
                 ws.write_number(r, col, float(Decimal(value)), styles.number(kind, bold=row.bold))
         fit_row_height(ws, r, row.label, LABEL_WIDTH)

@@ -284,8 +284,10 @@ def bieu_02(catalogue: Catalogue, figures: Figures, period: str, sources: dict[s
 
 def bieu_sub_project(catalogue: Catalogue, figures: Figures, period: str, sources: dict[str, Source],
                      form: Form) -> Report:
-    """One row per unit that reports the form (communes first), then the total; the form's
-    items, then that sub-project's funds for the unit."""
+    """One row per unit that reports the form or holds funds of its sub-project (communes
+    first, then district agencies), then the total; the form's items, then that
+    sub-project's funds for the unit. An agency that holds funds but does not report the
+    form shows its funds with the item columns blank, so the total adds up."""
     sub = next(s for s in catalogue.sub_projects if s.code == form.sub_project)
     columns = [Column("stt", "STT", kind="text"), Column("label", "Đơn vị", kind="text")]
     columns += [Column(i.code, f"{i.label} ({i.unit})", "Kết quả thực hiện", i.type if i.type != "flag" else "count")
@@ -299,7 +301,9 @@ def bieu_sub_project(catalogue: Catalogue, figures: Figures, period: str, source
         return {**{i.code: figures.value(Ref(form.code, i.code), unit) for i in form.items},
                 "TONG": funds["TONG"], "GN": funds["GN"], "TL": funds["TL"]}
 
-    units = [u for u in _expected(catalogue, period, [form]) if u.code in sources]
+    reporters = {u.code for u in _expected(catalogue, period, [form])}
+    units = [u for u in catalogue.units_in(period) if u.code in sources and (
+        u.code in reporters or any(funds_row(figures, [sub.code], u.code)[k] for k in ("TONG", "GN")))]
     rows = [Row(u.name, {"stt": str(n), "label": u.name, **values(u.code)}, number=str(n), code=u.code)
             for n, u in enumerate(units, start=1)]
     rows.append(Row("TỔNG CỘNG", {"stt": "", "label": "TỔNG CỘNG", **values(DISTRICT)}, bold=True))

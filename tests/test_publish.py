@@ -1,0 +1,222 @@
+"""The published Biểu 01–15, read back from the written workbooks: every 2023 figure of the
+report in its cell, totals that add up, the official look, byte-for-byte reproducibility,
+what a missing or rejected unit does to a Biểu, and LibreOffice opening every file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from decimal import ROUND_HALF_UP, Decimal
+
+import openpyxl
+import pytest
+
+from pipeline.catalogue import Ref
+from pipeline.intake import take_in_plan, take_in_unit
+from pipeline.publication import publish_period
+from pipeline.publish import INCOMPLETE, SOURCES_SHEET
+from pipeline.sample import sample_values
+from pipeline.template import Filling, write_unit_workbook
+from pipeline.office import convert_all
+from tests.conftest import ROOT, needs_libreoffice
+
+T0 = dt.datetime(2023, 8, 10, 8, 0)
+
+
+def _load(catalogue, inbox, data):
+    for unit in catalogue.units_in("2023"):
+        take_in_unit(catalogue, inbox, data / "w.duckdb", data / "out", "2023", unit.code, T0)
+    take_in_plan(catalogue, inbox, data / "w.duckdb", data / "out", "2023", T0)
+
+
+@pytest.fixture(scope="module")
+def published(catalogue, tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    _load(catalogue, ROOT / "data" / "sample", data)
+    reports, publication = publish_period(catalogue, data / "w.duckdb", data / "out", "2023")
+    return data, reports, publication
+
+
+def _sheet(publication, code, sheet=None):
+    workbook = openpyxl.load_workbook(publication.files[code])
+    return workbook[sheet or f"Biểu {code}"]
+
+
+def _rows(ws):
+    """Data rows after the column-number row: {label (column B): [cells]}."""
+    values = [[c.value for c in row] for row in ws.iter_rows()]
+    start = next(n for n, row in enumerate(values) if row[0] == 1 and row[1] == 2) + 1
+    rows = {}
+    for row in values[start:]:
+        if row[1] is None:
+            break
+        rows[str(row[1])] = row
+    return rows
+
+
+def _shown(value, places=1):
+    return Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+EXPECTED_01 = {  # target: (result as printed, đánh giá) — forms.md, from the 2023 report
+    "T01": ("41.2", "Chưa đánh giá"), "T02": ("11.8", "Chưa đánh giá"), "T03": ("100.0", "Đạt"),
+    "T04": ("491", "Chưa đạt"), "T05": ("100.0", "Đạt"), "T06": ("100.0", "Đạt"), "T07": ("14.7", "Đạt"),
+    "T08": ("29.3", "Chưa đạt"), "T09": ("98.9", "Vượt"), "T10": ("99.9", "Đạt"), "T11": ("99.8", "Đạt"),
+    "T12": ("98.7", "Đạt"), "T13": ("72.7", "Đạt"), "T14": ("99.3", "Vượt"), "T15": ("71.9", "Vượt"),
+    "T16": ("22.4", "Chưa đạt"), "T17": ("100.0", "Đạt"), "T18": ("0", "Chưa đạt"), "T19": ("88.0", "Chưa đạt"),
+    "T20": ("48.0", "Chưa đạt"), "T21": ("90.0", "Đạt"), "T22": ("95.0", "Đạt"), "T23": ("100.0", "Đạt"),
+    "T24": ("0", "Chưa đạt"), "T25": ("0", "Chưa đạt"),
+}
+
+
+def test_bieu_01_reproduces_the_report(catalogue, published):
+    ws = _sheet(published[2], "01")
+    rows = {str(r[0]): r for r in _rows(ws).values()}
+    for n, target in enumerate(catalogue.targets, start=1):
+        stt, label, unit, last_year, plan, actual, ratio, verdict = rows[str(n)]
+        expected, assessment = EXPECTED_01[target.code]
+        places = 1 if target.kind == "rate" else 0
+        assert (label, _shown(actual, places), verdict) == (target.label, Decimal(expected), assessment), target.code
+        assert last_year == "–"
+    assert rows["4"][4] == 1000 and _shown(rows["4"][6]) == Decimal("49.1")  # trained 491 of planned 1.000
+    assert rows["1"][4] == "–" and rows["1"][6] is None  # not due: no plan, no ratio
+    texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert "Đạt và vượt 15/25 chỉ tiêu (không tính 02 chỉ tiêu chưa đánh giá)." in texts
+
+
+def test_bieu_01_rates_per_unit_with_chart(catalogue, published):
+    ws = _sheet(published[2], "01", "Tỷ lệ theo đơn vị")
+    rows = _rows(ws)
+    assert len(rows) == 20 and _shown(rows["TỔNG CỘNG TOÀN HUYỆN"][2]) == Decimal("41.2")
+    town = rows["Thị trấn Tuần Giáo"]
+    values = sample_values(catalogue)["03253"]
+    assert Decimal(str(town[2])) == pytest.approx(100 * Decimal(values[Ref("01", "HO_NGHEO")]) / values[Ref("01", "HO_TONG")])
+    assert len(ws._charts) == 1
+
+
+def test_bieu_02_reproduces_the_report(published):
+    rows = _rows(_sheet(published[2], "02"))
+    total = rows["TỔNG CỘNG"][2:]
+    money, rates = total[:12], total[12:]
+    assert [Decimal(str(v)) for v in money] == [Decimal(x) for x in (
+        "132310", "73581", "58729", "50000", "48468", "1453", "23581", "8808", "0", "17243", "13334.47", "3908.53")]
+    assert [_shown(v) for v in rates] == [Decimal("13.0"), Decimal("18.1"), Decimal("6.7")]
+    disbursing = {"Tiểu dự án 1: Hỗ trợ đầu tư phát triển hạ tầng kinh tế - xã hội các huyện nghèo",
+                  "Tiểu dự án 2: Cải thiện dinh dưỡng", "Tiểu dự án 1: Nâng cao năng lực thực hiện Chương trình"}
+    for label in disbursing:
+        assert rows[label][11] > 0
+
+
+def test_sub_project_figures(published):
+    rows_08, rows_11 = _rows(_sheet(published[2], "08")), _rows(_sheet(published[2], "11"))
+    assert rows_08["TỔNG CỘNG"][2] == 491
+    header = [c.value for c in _sheet(published[2], "11")[8]]
+    assert rows_11["TỔNG CỘNG"][header.index("Số nhà đang thi công (hộ)")] == 266
+
+
+@pytest.mark.parametrize("code", [f"{n:02d}" for n in range(3, 16)])
+def test_totals_row_is_the_sum_of_unit_rows(published, code):
+    ws = _sheet(published[2], code)
+    rows = _rows(ws)
+    total = rows.pop("TỔNG CỘNG")
+    header = [c.value for c in ws[8]]
+    rate = header.index("Tỷ lệ giải ngân (%)")
+    for col in range(2, len(total)):
+        if col == rate:
+            continue
+        assert Decimal(str(total[col])) == sum(Decimal(str(r[col] or 0)) for r in rows.values()), (code, header[col])
+    funds, disbursed = Decimal(str(total[rate - 2])), Decimal(str(total[rate - 1]))
+    assert total[rate] == pytest.approx(float(100 * disbursed / funds)) if funds else total[rate] is None
+
+
+def test_official_look(published):
+    ws = _sheet(published[2], "02")
+    texts = {c.value for row in ws.iter_rows(max_row=8) for c in row if isinstance(c.value, str)}
+    assert {"UBND HUYỆN TUẦN GIÁO", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
+            "Biểu số 02"} <= texts
+    footer = {c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    assert {"NGƯỜI LẬP BIỂU", "TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH", "Lò Văn Tiến",
+            "Tuần Giáo, ngày 15 tháng 08 năm 2023"} <= footer
+    assert ws["A1"].font.name == "Times New Roman"
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
+    assert ws.sheet_properties.pageSetUpPr.fitToPage  # one page wide (1 is the default), as tall as needed
+    assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0
+    assert ws.print_title_rows == "$7:$9"  # both header rows and the column numbers
+    assert ws.freeze_panes == "C10"
+    assert any(str(m).startswith("C7:E7") for m in ws.merged_cells.ranges) or len(ws.merged_cells.ranges) > 10
+    total = _rows(ws)["TỔNG CỘNG"]
+    row = next(r for r in ws.iter_rows(min_row=10) if r[1].value == "TỔNG CỘNG")
+    assert row[1].font.b and row[2].number_format == "#,##0.00" and row[14].number_format == "0.0"
+    assert isinstance(total[2], float | int)
+
+
+def test_all_in_one_and_zip(published):
+    publication = published[2]
+    workbook = openpyxl.load_workbook(publication.all_in_one)
+    assert workbook.sheetnames[:3] == ["Biểu 01", "Tỷ lệ theo đơn vị", "Biểu 02"]
+    assert [f"Biểu {n:02d}" in workbook.sheetnames for n in range(1, 16)] == [True] * 15
+    import zipfile
+
+    with zipfile.ZipFile(publication.archive) as archive:
+        assert sorted(archive.namelist()) == sorted([p.name for p in publication.files.values()]
+                                                    + [publication.all_in_one.name])
+
+
+def test_publication_is_byte_for_byte_reproducible(catalogue, published, tmp_path):
+    data, _, first = published
+    _, second = publish_period(catalogue, data / "w.duckdb", tmp_path, "2023")
+    for path in [*first.files.values(), first.all_in_one, first.archive]:
+        assert path.read_bytes() == (second.folder / path.name).read_bytes(), path.name
+
+
+def test_missing_and_rejected_units_are_named(catalogue, sample_files, tmp_path):
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    for path in sample_files:
+        if not path.name.startswith("03253"):  # the town never reports
+            shutil.copy(path, inbox / path.name)
+    _load(catalogue, tmp_path / "inbox", tmp_path)
+    values = sample_values(catalogue)["03259"]
+    values[Ref("01", "HO_NGHEO")] = 10 ** 6  # a newer file from Phình Sáng that breaks the rules
+    newer = write_unit_workbook(inbox / "phinh-sang-moi.xlsx", catalogue, catalogue.unit("03259"),
+                                Filling({"MA_DON_VI": "03259", "KY_BAO_CAO": "2023"}, values))
+    os.utime(newer, (4_000_000_000, 4_000_000_000))
+    assert take_in_unit(catalogue, tmp_path / "inbox", tmp_path / "w.duckdb", tmp_path / "out", "2023", "03259",
+                        T0 + dt.timedelta(days=1)).status == "invalid"
+    reports, publication = publish_period(catalogue, tmp_path / "w.duckdb", tmp_path / "out", "2023")
+    ws = _sheet(publication, "01")
+    texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert any(INCOMPLETE in t for t in texts)
+    assert "Số liệu tổng hợp từ 18/19 đơn vị có báo cáo hợp lệ. Chưa có số liệu hợp lệ của: Thị trấn Tuần Giáo." in texts
+    rows = _rows(_sheet(publication, "03"))
+    assert "Thị trấn Tuần Giáo" not in rows and "Xã Phình Sáng" in rows
+    sources = {row[1].value: row for row in openpyxl.load_workbook(publication.files["01"])[SOURCES_SHEET].iter_rows(min_row=2)}
+    assert sources["03253"][3].value == "Chưa có số liệu hợp lệ"
+    assert sources["03259"][4].value == "03259-xa-phinh-sang.xlsx"
+    assert "phinh-sang-moi.xlsx" in sources["03259"][7].value and "phiên bản hợp lệ trước đó" in sources["03259"][7].value
+    households = _rows(_sheet(publication, "01", "Tỷ lệ theo đơn vị"))["Xã Phình Sáng"]
+    assert households[2] < 100  # the older, valid figures are the ones used
+
+
+@needs_libreoffice
+def test_libreoffice_converts_every_workbook(published, tmp_path):
+    publication = published[2]
+    pdfs = convert_all([*publication.files.values(), publication.all_in_one], tmp_path / "pdf", "pdf")
+    assert len(pdfs) == 16 and all(pdf.stat().st_size > 5000 for pdf in pdfs)
+
+
+@needs_libreoffice
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm (poppler-utils) not installed")
+def test_preview_renders_bieu_01_and_02_to_png(published, tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipeline", "preview", "--period", "2023", "--folder", str(published[2].folder),
+         "--out", str(tmp_path / "preview")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    pngs = sorted(p.name for p in (tmp_path / "preview").glob("*.png"))
+    assert any(p.startswith("Bieu_01_2023") for p in pngs) and any(p.startswith("Bieu_02_2023") for p in pngs)
+    assert all((tmp_path / "preview" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
