@@ -26,7 +26,7 @@ BIEU_KEYS = {form: dg.AssetKey(f"bieu_{form}") for form in ["01", "02"] + [
 def district_plan(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     metadata = {}
     for period in (p.key for p in settings.catalogue.periods.values() if p.is_open):
-        result = take_in_plan(settings.catalogue, settings.inbox, settings.warehouse, settings.out, period, settings.now())
+        result = take_in_plan(settings.catalogue, settings.places, period, settings.now())
         metadata[f"ky_{period}_trang_thai"] = result.status_label
         metadata[f"ky_{period}_phat_hien"] = dg.MetadataValue.md(findings_markdown(result.findings))
         if result.status != "valid":

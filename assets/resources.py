@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipeline.catalogue import Catalogue, default_catalogue
+from pipeline.intake import Places
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VN_TZ = dt.timezone(dt.timedelta(hours=7))
@@ -35,13 +36,17 @@ class PipelineSettings(dg.ConfigurableResource):
         return self._path(self.inbox_dir) if self.inbox_dir else self.data / "inbox"
 
     @property
+    def places(self) -> Places:
+        return Places.under(self.data, self.inbox)
+
+    @property
     def out(self) -> Path:
         """Everything the pipeline writes for people: data/out/<period>/…"""
-        return self.data / "out"
+        return self.places.out
 
     @property
     def warehouse(self) -> Path:
-        return self.data / "warehouse.duckdb"
+        return self.places.warehouse
 
     @property
     def catalogue(self) -> Catalogue:

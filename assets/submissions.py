@@ -50,8 +50,7 @@ def findings_markdown(findings: list[Finding]) -> str:
 )
 def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSettings):
     keys = context.partition_key.keys_by_dimension
-    result = take_in_unit(settings.catalogue, settings.inbox, settings.warehouse, settings.out,
-                          keys[PERIOD], keys[UNIT], settings.now())
+    result = take_in_unit(settings.catalogue, settings.places, keys[PERIOD], keys[UNIT], settings.now())
     unit = settings.catalogue.unit(result.unit)
     metadata = {
         "don_vi": f"{unit.code} – {unit.name}",
@@ -95,7 +94,7 @@ def unidentified_submissions(context: dg.AssetExecutionContext, settings: Pipeli
     catalogue = settings.catalogue
     findings = []
     for period in (p.key for p in catalogue.periods.values() if p.is_open):
-        for result in unidentified_files(catalogue, settings.inbox, settings.out, period):
+        for result in unidentified_files(catalogue, settings.places, period, settings.now()):
             findings += result.findings
     for finding in findings:
         context.log.warning(finding.message)

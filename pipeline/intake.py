@@ -1,13 +1,16 @@
-"""Takes in one unit's submission for a period: find its latest file in the inbox, check it,
-load it into the warehouse as a new version with its findings, and write the unit's
-feedback workbook. Plain Python, called by the Dagster asset of a unit partition."""
+"""Takes in one unit's submission for a period: find its latest file in the inbox, archive
+it, check it, load it into the warehouse as a new version with its findings, and write
+the unit's feedback workbook. Plain Python, called by the Dagster asset of a unit
+partition; ``rebuild`` replays the archive into a new warehouse."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.archive import UNIDENTIFIED, archive_file, archived_units, archived_versions
 from pipeline.catalogue import Catalogue
 from pipeline.feedback import feedback_name, write_feedback
 from pipeline.findings import SUPERSEDED, WARNING, Finding, counts, nfc
@@ -19,6 +22,30 @@ from pipeline.warehouse import INVALID, VALID, connect, ensure_schema, load_subm
 MISSING = "missing"
 PLAN_UNIT = ""  # the plan workbook is the district's own, stored without a unit code
 STATUS_LABELS = {VALID: "Hợp lệ", INVALID: "Không hợp lệ", MISSING: "Chưa nộp"}
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where the pipeline reads and writes: all inside the data folder (the inbox may be elsewhere)."""
+
+    data: Path
+    inbox: Path
+
+    @classmethod
+    def under(cls, data: Path, inbox: Path | None = None) -> Places:
+        return cls(data, inbox or data / "inbox")
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data / "warehouse.duckdb"
+
+    @property
+    def out(self) -> Path:
+        return self.data / "out"
+
+    @property
+    def archive(self) -> Path:
+        return self.data / "archive"
 
 
 @dataclass
@@ -50,55 +77,81 @@ def feedback_dir(out: Path, period: str) -> Path:
     return out / period / "phan-hoi"
 
 
-def take_in_unit(catalogue: Catalogue, inbox: Path, warehouse: Path, out: Path, period: str, unit: str,
-                 received_at: dt.datetime) -> IntakeResult:
+def take_in_unit(catalogue: Catalogue, places: Places, period: str, unit: str, now: dt.datetime) -> IntakeResult:
     """Check and load the unit's latest file for the period; older files of the same unit in
     the inbox are reported as superseded. A unit with no file is reported missing."""
-    return _take_in_latest(catalogue, unit_files(scan_inbox(inbox, period), unit), warehouse, out, period, unit,
-                           received_at)
+    return _take_in_latest(catalogue, places, unit_files(scan_inbox(places.inbox, period), unit), period, unit, now)
 
 
-def take_in_plan(catalogue: Catalogue, inbox: Path, warehouse: Path, out: Path, period: str,
-                 received_at: dt.datetime) -> IntakeResult:
+def take_in_plan(catalogue: Catalogue, places: Places, period: str, now: dt.datetime) -> IntakeResult:
     """The same for the district's plan workbook of the period (stored under the unit key "")."""
-    files = [f for f in scan_inbox(inbox, period) if f.identity and f.identity.file_kind == PLAN_FILE]
-    return _take_in_latest(catalogue, files, warehouse, out, period, PLAN_UNIT, received_at)
+    files = [f for f in scan_inbox(places.inbox, period) if f.identity and f.identity.file_kind == PLAN_FILE]
+    return _take_in_latest(catalogue, places, files, period, PLAN_UNIT, now)
 
 
-def _take_in_latest(catalogue: Catalogue, files: list[InboxFile], warehouse: Path, out: Path, period: str,
-                    unit: str, received_at: dt.datetime) -> IntakeResult:
+def _take_in_latest(catalogue: Catalogue, places: Places, files: list[InboxFile], period: str, unit: str,
+                    now: dt.datetime) -> IntakeResult:
     if not files:
         return IntakeResult(period, unit, MISSING)
     latest, older = files[-1], files[:-1]
-    with connect(warehouse) as conn:
-        ensure_schema(conn, catalogue)
-        earlier = previous_values(conn, unit, period) if unit != PLAN_UNIT else {}
-    result = check_files(catalogue, [latest.path], period, {unit: earlier})[0]
-    result.findings += [
+    archived = archive_file(places.archive, period, unit, latest.path, now)
+    intake = _load(catalogue, places, latest.path, period, unit, archived.received_at)
+    intake.findings += [
         Finding(WARNING, SUPERSEDED, f'Tệp "{nfc(f.path.name)}" của cùng đơn vị nhận trước tệp "{nfc(latest.path.name)}": '
                 "chỉ dùng tệp nhận sau cùng.", file=nfc(f.path.name), unit=unit)
         for f in older
     ]
-    intake = IntakeResult(period, unit, VALID if result.accepted else INVALID, file=latest.path,
-                          findings=result.findings)
-    intake.feedback = write_feedback(feedback_dir(out, period) / feedback_name(result), catalogue, result, period)
+    return intake
+
+
+def _load(catalogue: Catalogue, places: Places, path: Path, period: str, unit: str,
+          received_at: dt.datetime, name: str | None = None) -> IntakeResult:
+    """Check one file, write its feedback, load it as a version received at ``received_at``."""
+    with connect(places.warehouse) as conn:
+        ensure_schema(conn, catalogue)
+        earlier = previous_values(conn, unit, period) if unit != PLAN_UNIT else {}
+    result = check_files(catalogue, [path], period, {unit: earlier})[0]
+    intake = IntakeResult(period, unit, VALID if result.accepted else INVALID, file=path, findings=result.findings)
+    intake.feedback = write_feedback(feedback_dir(places.out, period) / feedback_name(result), catalogue, result, period)
     if result.submission is None:
         return intake
+    if name:
+        result.submission.path = result.submission.path.with_name(name)  # the name it was received under
     intake.file_hash = result.submission.file_hash
     intake.values = sum(c.value is not None for c in result.submission.cells)
-    with connect(warehouse) as conn:
+    with connect(places.warehouse) as conn:
         loaded = load_submission(conn, result.submission, result.findings, received_at)
     intake.newly_loaded = loaded.new
     return intake
 
 
-def unidentified_files(catalogue: Catalogue, inbox: Path, out: Path, period: str) -> list[CheckResult]:
-    """Files of the period's inbox whose unit cannot be read: each gets its findings and a
-    feedback workbook, so that nothing received goes unnoticed."""
+def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
+    """Recreate the warehouse from the archive alone: every archived version, period by period,
+    in the order received. The old warehouse is replaced only when the new one is complete."""
+    final = places.warehouse
+    fresh = Places(places.data / ".rebuild", places.inbox)
+    fresh.warehouse.unlink(missing_ok=True)
+    fresh.warehouse.parent.mkdir(parents=True, exist_ok=True)
     results = []
-    for entry in scan_inbox(inbox, period):
+    for period, unit in archived_units(places.archive):
+        for version in archived_versions(places.archive, period, unit):
+            results.append(_load(catalogue, fresh, version.path, period, unit, version.received_at,
+                                 name=version.original_name))
+    with connect(fresh.warehouse) as conn:
+        ensure_schema(conn, catalogue)
+    fresh.warehouse.replace(final)
+    shutil.rmtree(fresh.data, ignore_errors=True)
+    return results
+
+
+def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: dt.datetime) -> list[CheckResult]:
+    """Files of the period's inbox whose unit cannot be read: each is archived and gets its
+    findings and a feedback workbook, so that nothing received goes unnoticed."""
+    results = []
+    for entry in scan_inbox(places.inbox, period):
         if entry.identity is None:
+            archive_file(places.archive, period, UNIDENTIFIED, entry.path, now)
             result = check_files(catalogue, [entry.path], period)[0]
-            write_feedback(feedback_dir(out, period) / feedback_name(result), catalogue, result, period)
+            write_feedback(feedback_dir(places.out, period) / feedback_name(result), catalogue, result, period)
             results.append(result)
     return results

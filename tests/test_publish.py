@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from pipeline.catalogue import Ref
-from pipeline.intake import take_in_plan, take_in_unit
+from pipeline.intake import Places, take_in_plan, take_in_unit
 from pipeline.publication import publish_period
 from pipeline.publish import INCOMPLETE, SOURCES_SHEET
 from pipeline.sample import sample_values
@@ -28,15 +28,15 @@ T0 = dt.datetime(2023, 8, 10, 8, 0)
 
 def _load(catalogue, inbox, data):
     for unit in catalogue.units_in("2023"):
-        take_in_unit(catalogue, inbox, data / "w.duckdb", data / "out", "2023", unit.code, T0)
-    take_in_plan(catalogue, inbox, data / "w.duckdb", data / "out", "2023", T0)
+        take_in_unit(catalogue, Places.under(data, inbox), "2023", unit.code, T0)
+    take_in_plan(catalogue, Places.under(data, inbox), "2023", T0)
 
 
 @pytest.fixture(scope="module")
 def published(catalogue, tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
     _load(catalogue, ROOT / "data" / "sample", data)
-    reports, publication = publish_period(catalogue, data / "w.duckdb", data / "out", "2023")
+    reports, publication = publish_period(catalogue, data / "warehouse.duckdb", data / "out", "2023")
     return data, reports, publication
 
 
@@ -167,7 +167,7 @@ def test_all_in_one_and_zip(published):
 
 def test_publication_is_byte_for_byte_reproducible(catalogue, published, tmp_path):
     data, _, first = published
-    _, second = publish_period(catalogue, data / "w.duckdb", tmp_path, "2023")
+    _, second = publish_period(catalogue, data / "warehouse.duckdb", tmp_path, "2023")
     for path in [*first.files.values(), first.all_in_one, first.archive]:
         assert path.read_bytes() == (second.folder / path.name).read_bytes(), path.name
 
@@ -184,9 +184,9 @@ def test_missing_and_rejected_units_are_named(catalogue, sample_files, tmp_path)
     newer = write_unit_workbook(inbox / "phinh-sang-moi.xlsx", catalogue, catalogue.unit("03259"),
                                 Filling({"MA_DON_VI": "03259", "KY_BAO_CAO": "2023"}, values))
     os.utime(newer, (4_000_000_000, 4_000_000_000))
-    assert take_in_unit(catalogue, tmp_path / "inbox", tmp_path / "w.duckdb", tmp_path / "out", "2023", "03259",
+    assert take_in_unit(catalogue, Places.under(tmp_path, tmp_path / "inbox"), "2023", "03259",
                         T0 + dt.timedelta(days=1)).status == "invalid"
-    reports, publication = publish_period(catalogue, tmp_path / "w.duckdb", tmp_path / "out", "2023")
+    reports, publication = publish_period(catalogue, tmp_path / "warehouse.duckdb", tmp_path / "out", "2023")
     ws = _sheet(publication, "01")
     texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     assert any(INCOMPLETE in t for t in texts)

@@ -25,7 +25,7 @@ from pipeline.files import atomic_output
 from pipeline.findings import (
     FUNDS_WITHOUT_OUTPUTS, LARGE_CHANGE, OUTPUTS_WITHOUT_FUNDS, RULE, SUPERSEDED, UNREADABLE, show_number,
 )
-from pipeline.intake import take_in_unit, unidentified_files
+from pipeline.intake import Places, take_in_unit, unidentified_files
 from pipeline.reader import read_workbook
 from pipeline.sample import sample_values
 from pipeline.template import Filling, write_unit_workbook
@@ -174,7 +174,7 @@ def test_superseded_file_of_the_same_unit(catalogue, sample_files, tmp_path):
     _write(catalogue, inbox, values, "lan-2.xlsx")
     os.utime(first, (1_000_000, 1_000_000))
     os.utime(second, (2_000_000, 2_000_000))
-    result = take_in_unit(catalogue, tmp_path / "inbox", tmp_path / "w.duckdb", tmp_path / "out", "2023", UNIT, T0)
+    result = take_in_unit(catalogue, Places.under(tmp_path, tmp_path / "inbox"), "2023", UNIT, T0)
     assert result.file == second and result.status == "valid"
     [superseded] = [f for f in result.findings if f.code == SUPERSEDED]
     assert superseded.file == "lan-1.xlsx" and '"lan-2.xlsx"' in superseded.message
@@ -198,15 +198,16 @@ def test_run_goes_on_whatever_the_inbox_holds(catalogue, sample_files, tmp_path)
     }
     for name, source in strange.items():
         shutil.copy(source, inbox / name)
-    out, warehouse = tmp_path / "out", tmp_path / "w.duckdb"
-    statuses = {u.code: take_in_unit(catalogue, tmp_path / "inbox", warehouse, out, "2023", u.code, T0).status
+    places = Places.under(tmp_path, tmp_path / "inbox")
+    statuses = {u.code: take_in_unit(catalogue, places, "2023", u.code, T0).status
                 for u in catalogue.units_in("2023")}
     assert set(statuses.values()) == {"valid"}
-    unread = unidentified_files(catalogue, tmp_path / "inbox", out, "2023")
+    unread = unidentified_files(catalogue, places, "2023", T0)
     assert sorted(r.path.name for r in unread) == sorted(p.name for p in hostile)
     assert all(r.findings[0].code == UNREADABLE for r in unread)
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    outside = [p for p in written if not p.startswith(("inbox/", "out/2023/phan-hoi/phan-hoi-", "w.duckdb"))]
+    outside = [p for p in written if not p.startswith(("inbox/", "out/2023/phan-hoi/phan-hoi-", "warehouse.duckdb",
+                                                         "archive/2023/"))]
     assert outside == [] and not any(p.endswith(".tmp") for p in written)
     assert len([p for p in written if p.startswith("out/")]) == 23 + len(hostile)
 

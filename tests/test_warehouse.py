@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from pipeline.consolidation import consolidate
-from pipeline.intake import take_in_unit
+from pipeline.intake import Places, take_in_unit
 from pipeline.reader import read_workbook
 from pipeline.validation import check_file
 from pipeline.warehouse import INVALID, VALID, connect, ensure_schema, load_submission
@@ -115,7 +115,7 @@ def test_consolidation_of_the_whole_sample(tmp_path, catalogue, sample_files):
         shutil.copy(path, inbox / "2023" / path.name)
     warehouse = tmp_path / "warehouse.duckdb"
     for unit in catalogue.units_in("2023"):
-        assert take_in_unit(catalogue, inbox, warehouse, tmp_path / "out", "2023", unit.code, T0).status == VALID
+        assert take_in_unit(catalogue, Places.under(tmp_path, inbox), "2023", unit.code, T0).status == VALID
     result = consolidate(catalogue, warehouse, "2023")
     totals = result.totals.set_index(["form", "item", "column"])["value"]
     assert totals[("01", "HO_TONG", "GIA_TRI")] == 19336
@@ -133,8 +133,9 @@ def test_missing_unit_is_named(tmp_path, catalogue, sample_files):
     shutil.copy(_sample(sample_files, "03259"), inbox / "2023")
     warehouse = tmp_path / "warehouse.duckdb"
     out = tmp_path / "out"
-    assert take_in_unit(catalogue, inbox, warehouse, out, "2023", "03253", T0).status == "missing"
-    assert take_in_unit(catalogue, inbox, warehouse, out, "2023", "03259", T0).status == VALID
+    places = Places.under(tmp_path, inbox)
+    assert take_in_unit(catalogue, places, "2023", "03253", T0).status == "missing"
+    assert take_in_unit(catalogue, places, "2023", "03259", T0).status == VALID
     result = consolidate(catalogue, warehouse, "2023")
     assert result.loaded_units == ["03259"]
     assert "03253" in result.missing_units and len(result.missing_units) == 22
