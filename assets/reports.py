@@ -7,6 +7,7 @@ from assets.resources import PipelineSettings
 from assets.submissions import findings_markdown
 from pipeline.catalogue import default_catalogue
 from pipeline.intake import take_in_plan
+from pipeline.periods import open_periods
 from pipeline.publication import publish_period
 from pipeline.reports import Report, describe
 
@@ -25,7 +26,7 @@ BIEU_KEYS = {form: dg.AssetKey(f"bieu_{form}") for form in ["01", "02"] + [
 )
 def district_plan(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     metadata = {}
-    for period in (p.key for p in settings.catalogue.periods.values() if p.is_open):
+    for period in open_periods(settings.catalogue, settings.out):
         result = take_in_plan(settings.catalogue, settings.places, period, settings.now())
         metadata[f"ky_{period}_trang_thai"] = result.status_label
         metadata[f"ky_{period}_phat_hien"] = dg.MetadataValue.md(findings_markdown(result.findings))
@@ -65,7 +66,7 @@ def preview(report: Report) -> str:
 )
 def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     catalogue = settings.catalogue
-    periods = [p.key for p in catalogue.periods.values() if p.is_open]
+    periods = open_periods(catalogue, settings.out)  # a closed period's final set is never rewritten
     metadata: dict[str, dict] = {form: {} for form in BIEU_KEYS}
     for period in periods:
         reports, publication = publish_period(catalogue, settings.warehouse, settings.out, period)

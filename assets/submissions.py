@@ -8,6 +8,7 @@ from assets.partitions import PERIOD, UNIT, submission_partitions
 from assets.resources import PipelineSettings
 from pipeline.findings import Finding
 from pipeline.intake import MISSING, take_in_unit, unidentified_files
+from pipeline.periods import open_periods
 
 CHECK_NAME = "valid_submission"
 MAX_ROWS_SHOWN = 200
@@ -93,7 +94,7 @@ def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSetting
 def unidentified_submissions(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     catalogue = settings.catalogue
     findings = []
-    for period in (p.key for p in catalogue.periods.values() if p.is_open):
+    for period in open_periods(catalogue, settings.out):
         for result in unidentified_files(catalogue, settings.places, period, settings.now()):
             findings += result.findings
     for finding in findings:

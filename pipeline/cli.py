@@ -1,7 +1,8 @@
 """The command line: ``python -m pipeline <command>`` (or the ``tuangiao`` script).
 
 Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
-``check FILE [--period P] [--json]``, ``preview``, ``read FILE``.
+``check FILE [--period P] [--json]``, ``preview``, ``rebuild``, ``explain``,
+``close-period P``, ``reopen-period P``, ``read FILE``.
 Messages for people are Vietnamese; bad input never ends in a traceback.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from decimal import Decimal
 
 from pipeline.catalogue import CATALOGUE_DIR, CatalogueError, load_catalogue
 
@@ -104,6 +107,79 @@ def _preview(args) -> int:
     return 0
 
 
+def _places(args):
+    from pipeline.intake import Places
+
+    return Places.under(Path(args.data))
+
+
+def _rebuild(args) -> int:
+    from pipeline.consolidation import consolidate
+    from pipeline.intake import rebuild
+
+    catalogue, places = load_catalogue(), _places(args)
+    results = rebuild(catalogue, places)
+    print(f"Đã dựng lại kho dữ liệu {places.warehouse} từ {len(results)} tệp trong {places.archive}.")
+    for period in catalogue.periods:
+        result = consolidate(catalogue, places.warehouse, period)
+        print(f"Kỳ {period}: {len(result.loaded_units)} đơn vị hợp lệ, thiếu {len(result.missing_units)}.")
+    return 0
+
+
+def _explain(args) -> int:
+    from pipeline.findings import show_number
+    from pipeline.provenance import UnknownFigure, explain
+    from pipeline.warehouse import connect, ensure_schema
+
+    catalogue, places = load_catalogue(), _places(args)
+    try:
+        with connect(places.warehouse) as conn:
+            ensure_schema(conn, catalogue)
+            explanation = explain(conn, catalogue, args.period, args.bieu, args.row, args.col)
+    except UnknownFigure as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    print(f"{explanation.title} – kỳ {args.period}")
+    for part in explanation.parts:
+        print(f"{part.label}:")
+        for c in part.contributions:
+            sign = "−" if c.sign < 0 else "+"
+            print(f'  {sign} {show_number(c.value):>14}  {c.unit} {c.unit_name} · {c.ref} · tệp "{c.file_name}", '
+                  f'sheet "{c.sheet}", ô {c.cell}')
+        print(f"  = {show_number(part.total)}")
+    if explanation.is_rate:
+        value = explanation.value
+        print(f"Tỷ lệ = 100 × tử số / mẫu số = {'–' if value is None else show_number(value.quantize(Decimal('0.001')))} %")
+    return 0
+
+
+def _close_period(args) -> int:
+    import datetime as dt
+
+    from pipeline.periods import PeriodError, close_period
+
+    places = _places(args)
+    try:
+        folder = close_period(load_catalogue(), places.warehouse, places.out, args.period, dt.datetime.now())
+    except PeriodError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    print(f"Đã khóa sổ kỳ {args.period}: bộ biểu CHÍNH THỨC ở {folder}. Kỳ này không nhận thêm báo cáo.")
+    return 0
+
+
+def _reopen_period(args) -> int:
+    from pipeline.periods import PeriodError, reopen_period
+
+    try:
+        kept = reopen_period(load_catalogue(), _places(args).out, args.period)
+    except PeriodError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    print(f"Đã mở lại kỳ {args.period}; bộ biểu chính thức trước đó được giữ ở {kept}.")
+    return 0
+
+
 def _read(args) -> int:
     from pipeline.reader import UnreadableWorkbook, read_workbook
 
@@ -146,6 +222,29 @@ def main(argv: list[str] | None = None) -> int:
     preview.add_argument("--folder", help="thư mục chứa các biểu, mặc định data/out/<kỳ>")
     preview.add_argument("--out", help="thư mục ghi ảnh, mặc định <thư mục biểu>/xem-truoc")
     preview.set_defaults(run=_preview)
+
+    data_help = "thư mục dữ liệu (kho, lưu trữ, kết quả), mặc định data/"
+    rebuild = commands.add_parser("rebuild", help="dựng lại kho dữ liệu DuckDB chỉ từ thư mục lưu trữ")
+    rebuild.add_argument("--data", default=str(ROOT / "data"), help=data_help)
+    rebuild.set_defaults(run=_rebuild)
+
+    explain = commands.add_parser("explain", help="giải thích một số liệu đã công bố: từng đơn vị, tệp, sheet, ô")
+    explain.add_argument("--period", default="2023")
+    explain.add_argument("--bieu", required=True, help="số biểu, ví dụ 02")
+    explain.add_argument("--row", required=True, help="dòng: mã chỉ tiêu (T04), dự án/tiểu dự án (DA4.TDA1), đơn vị, hoặc TONG")
+    explain.add_argument("--col", help="cột: mã cột vốn (GN_SN, TONG, TL…) hoặc mã chỉ tiêu của biểu")
+    explain.add_argument("--data", default=str(ROOT / "data"), help=data_help)
+    explain.set_defaults(run=_explain)
+
+    close = commands.add_parser("close-period", help="khóa sổ một kỳ: ghi bộ biểu CHÍNH THỨC, không nhận thêm báo cáo")
+    close.add_argument("period")
+    close.add_argument("--data", default=str(ROOT / "data"), help=data_help)
+    close.set_defaults(run=_close_period)
+
+    reopen = commands.add_parser("reopen-period", help="mở lại một kỳ đã khóa sổ")
+    reopen.add_argument("period")
+    reopen.add_argument("--data", default=str(ROOT / "data"), help=data_help)
+    reopen.set_defaults(run=_reopen_period)
 
     read = commands.add_parser("read", help="đọc một tệp báo cáo, in các giá trị đọc được")
     read.add_argument("file")

@@ -13,15 +13,17 @@ from pathlib import Path
 from pipeline.archive import UNIDENTIFIED, archive_file, archived_units, archived_versions
 from pipeline.catalogue import Catalogue
 from pipeline.feedback import feedback_name, write_feedback
-from pipeline.findings import SUPERSEDED, WARNING, Finding, counts, nfc
+from pipeline.findings import ERROR, PERIOD_CLOSED, SUPERSEDED, WARNING, Finding, counts, nfc
 from pipeline.inbox import InboxFile, scan_inbox, unit_files
+from pipeline.periods import is_closed
 from pipeline.template import PLAN_FILE
 from pipeline.validation import CheckResult, check_files
 from pipeline.warehouse import INVALID, VALID, connect, ensure_schema, load_submission, previous_values
 
 MISSING = "missing"
+CLOSED = "closed"
 PLAN_UNIT = ""  # the plan workbook is the district's own, stored without a unit code
-STATUS_LABELS = {VALID: "Hợp lệ", INVALID: "Không hợp lệ", MISSING: "Chưa nộp"}
+STATUS_LABELS = {VALID: "Hợp lệ", INVALID: "Không hợp lệ", MISSING: "Chưa nộp", CLOSED: "Kỳ đã khóa sổ"}
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,10 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: list[InboxFile]
         return IntakeResult(period, unit, MISSING)
     latest, older = files[-1], files[:-1]
     archived = archive_file(places.archive, period, unit, latest.path, now)
+    if is_closed(catalogue, places.out, period):  # kept in the archive, not loaded
+        message = f'Tệp "{nfc(latest.path.name)}": kỳ {period} đã khóa sổ, không nhận thêm báo cáo.'
+        return IntakeResult(period, unit, CLOSED, file=latest.path,
+                            findings=[Finding(ERROR, PERIOD_CLOSED, message, file=nfc(latest.path.name), unit=unit)])
     intake = _load(catalogue, places, latest.path, period, unit, archived.received_at)
     intake.findings += [
         Finding(WARNING, SUPERSEDED, f'Tệp "{nfc(f.path.name)}" của cùng đơn vị nhận trước tệp "{nfc(latest.path.name)}": '

@@ -55,6 +55,10 @@ CREATE OR REPLACE VIEW current_values AS
     SELECT v.* , s.file_name, s.file_hash, s.received_at
     FROM submission_values v JOIN submissions s USING (submission_id)
     WHERE s.is_current;
+CREATE OR REPLACE VIEW lineage AS
+    SELECT c.period, c.unit, u.name AS unit_name, u.position AS unit_position, c.form, c.item, c."column",
+           c.value, c.file_name, c.file_hash, c.received_at, c.sheet, c.cell
+    FROM current_values c JOIN units u ON u.code = c.unit;
 """
 
 VALID, INVALID = "valid", "invalid"

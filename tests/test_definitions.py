@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 
 from assets.consolidation import district_consolidation
+from assets.reports import district_plan, publish_bieu
 from assets.definitions import defs
 from assets.partitions import submission_key
 from assets.resources import PipelineSettings
@@ -142,3 +143,19 @@ def test_workspace_yaml_loads_the_code_location(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Validation successful for code location definitions.py" in completed.stderr + completed.stdout
+
+
+def test_bieu_assets_publish_with_metadata(data_dir):
+    for unit in ("03259", "099-TCKH"):
+        _materialize([unit_submission], data_dir, submission_key("2023", unit))
+    result = _materialize([district_plan, district_consolidation, publish_bieu], data_dir)
+    assert result.success
+    events = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert {f"bieu_{n:02d}" for n in range(1, 16)} <= set(events)
+    bieu_01 = events["bieu_01"]
+    assert bieu_01["ky_2023_tep"].value.endswith("out/2023/Bieu_01_2023.xlsx")
+    assert bieu_01["ky_2023_tai_ve"].value == "http://127.0.0.1:8080/tep/2023/Bieu_01_2023.xlsx"
+    assert bieu_01["ky_2023_day_du"].value is False and "Thị trấn Tuần Giáo" in bieu_01["ky_2023_thieu"].value
+    assert "| 1 | Tỷ lệ hộ nghèo | % |" in bieu_01["ky_2023_xem_truoc"].value
+    assert events["bieu_14"]["ky_2023_so_dong"].value == 3  # Phình Sáng, Phòng Tài chính – Kế hoạch, total
+    assert events["district_plan"]["ky_2023_trang_thai"].value == "Chưa nộp"
