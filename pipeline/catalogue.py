@@ -5,6 +5,7 @@ and periods. Nothing else reads those files directly."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -119,11 +120,15 @@ class Form:
     is_grid: bool = False
     source: str = ""  # the catalogue file it was loaded from, for messages
 
+    def __post_init__(self):
+        object.__setattr__(self, "_items", {i.code: i for i in self.items})
+        object.__setattr__(self, "_columns", {c.code: c for c in self.columns})
+
     def item(self, code: str) -> Item:
-        return next(i for i in self.items if i.code == code)
+        return self._items[code]
 
     def column(self, code: str) -> Column:
-        return next(c for c in self.columns if c.code == code)
+        return self._columns[code]
 
     @property
     def input_items(self) -> tuple[Item, ...]:
@@ -218,6 +223,7 @@ class Catalogue:
     periods: dict[str, Period]
     district: dict[str, object]  # names printed on workbooks, warning thresholds
     version: str = field(default="")
+    _expansions: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def sub_projects(self) -> tuple[SubProject, ...]:
@@ -241,7 +247,13 @@ class Catalogue:
         return self.forms[ref.form].cell_type(ref)
 
     def expand(self, ref: Ref) -> tuple[Term, ...]:
-        """A cell as a sum of input cells: derived items and columns are expanded."""
+        """A cell as a sum of input cells: derived items and columns are expanded (and remembered)."""
+        known = self._expansions.get(ref)
+        if known is None:
+            known = self._expansions[ref] = self._expand(ref)
+        return known
+
+    def _expand(self, ref: Ref) -> tuple[Term, ...]:
         form = self.forms[ref.form]
         formula = form.column(ref.column).formula if form.is_grid else form.item(ref.row).formula
         if formula is None:
@@ -316,7 +328,7 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR) -> Catalogue:
         district=_read_toml(directory / "district.toml", directory),
     )
     _check(catalogue, directory)
-    return Catalogue(**{**catalogue.__dict__, "version": catalogue_version(catalogue)})
+    return dataclasses.replace(catalogue, version=catalogue_version(catalogue))
 
 
 _CACHE: dict[Path, Catalogue] = {}

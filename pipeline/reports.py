@@ -302,10 +302,12 @@ def bieu_sub_project(catalogue: Catalogue, figures: Figures, period: str, source
                 "TONG": funds["TONG"], "GN": funds["GN"], "TL": funds["TL"]}
 
     reporters = {u.code for u in _expected(catalogue, period, [form])}
-    units = [u for u in catalogue.units_in(period) if u.code in sources and (
-        u.code in reporters or any(funds_row(figures, [sub.code], u.code)[k] for k in ("TONG", "GN")))]
-    rows = [Row(u.name, {"stt": str(n), "label": u.name, **values(u.code)}, number=str(n), code=u.code)
-            for n, u in enumerate(units, start=1)]
+    rows = []
+    for unit in (u for u in catalogue.units_in(period) if u.code in sources):
+        row = values(unit.code)
+        if unit.code in reporters or row["TONG"] or row["GN"]:
+            rows.append(Row(unit.name, {"stt": str(len(rows) + 1), "label": unit.name, **row},
+                            number=str(len(rows) + 1), code=unit.code))
     rows.append(Row("TỔNG CỘNG", {"stt": "", "label": "TỔNG CỘNG", **values(DISTRICT)}, bold=True))
     table = Table(f"Biểu {form.code}", sub.name.upper(), "Đơn vị tính: theo từng cột", columns, rows)
     return _report(catalogue, period, form.code, sub.name, [table], sources, [form])

@@ -15,9 +15,20 @@ from pathlib import Path
 import openpyxl
 from python_calamine import CalamineWorkbook
 
-from pipeline.catalogue import default_catalogue
+import csv
+import datetime as dt
+import shutil
+import tempfile
+
+import pandas as pd
+
+from pipeline.catalogue import CATALOGUE_DIR, default_catalogue, load_catalogue
+from pipeline.consolidation import consolidate
+from pipeline.intake import Places, take_in_plan, take_in_unit
+from pipeline.publication import publish_period
 from pipeline.reader import read_identity, read_workbook
 from pipeline.validation import check_files
+from pipeline.warehouse import connect, ensure_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = sorted((ROOT / "data" / "sample" / "2023").glob("*.xlsx"))
@@ -78,6 +89,59 @@ def _check_command() -> None:
                    capture_output=True)
 
 
+def _consolidate_and_publish(catalogue, places: Places) -> None:
+    consolidate(catalogue, places.warehouse, "2023")
+    publish_period(catalogue, places.warehouse, places.out, "2023")
+
+
+def _sample_warehouse(folder: Path) -> Places:
+    catalogue = default_catalogue()
+    places = Places.under(folder, ROOT / "data" / "sample")
+    for unit in catalogue.units_in("2023"):
+        take_in_unit(catalogue, places, "2023", unit.code, dt.datetime(2023, 8, 10))
+    take_in_plan(catalogue, places, "2023", dt.datetime(2023, 8, 10))
+    return places
+
+
+def _synthetic_warehouse(folder: Path, communes: int, agencies: int):
+    """A catalogue with ``communes`` + ``agencies`` units and a warehouse where each holds the
+    values of a sample commune (or agency): what consolidation and publication cost at that size."""
+    catalogue_dir = folder / "catalogue"
+    shutil.copytree(CATALOGUE_DIR, catalogue_dir)
+    with (catalogue_dir / "units.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["ma_don_vi", "ten_don_vi", "kieu", "khu_vuc", "ma_huyen", "ten_huyen", "ma_tinh", "ten_tinh",
+                         "valid_from", "valid_to"])
+        for n in range(communes):
+            writer.writerow([f"{10000 + n}", f"Xã Thử Nghiệm {n + 1}", "xa", "nong_thon", "", "", "", "", "", ""])
+        for n in range(agencies):
+            writer.writerow([f"A{n:03d}", f"Cơ quan thử nghiệm {n + 1}", "co_quan_huyen", "", "", "", "", "", "", ""])
+    catalogue = load_catalogue(catalogue_dir)
+    sample = _sample_warehouse(folder / "sample")
+    places = Places.under(folder / "big")
+    with connect(sample.warehouse) as conn:
+        model = conn.execute("""SELECT unit, form, item, "column", value, sheet, cell FROM current_values
+                                WHERE unit IN ('03259', '099-LDTBXH', '')""").df()
+    rows = []
+    for number, unit in enumerate(catalogue.units, start=1):
+        source = model[model.unit == ("03259" if unit.is_commune else "099-LDTBXH")]
+        rows.append(source.assign(submission_id=number, unit=unit.code))
+    plan = model[model.unit == ""].assign(submission_id=len(catalogue.units) + 1)
+    values = pd.concat(rows + [plan])
+    with connect(places.warehouse) as conn:
+        ensure_schema(conn, catalogue)
+        conn.executemany(
+            "INSERT INTO submissions (submission_id, period, unit, file_name, file_hash, received_at, status, errors,"
+            " warnings, is_current) VALUES (?, '2023', ?, ?, ?, ?, 'valid', 0, 0, TRUE)",
+            [(n, u.code, f"{u.code}.xlsx", f"hash{n}", dt.datetime(2023, 8, 10)) for n, u in enumerate(catalogue.units, 1)]
+            + [(len(catalogue.units) + 1, "", "ke-hoach.xlsx", "plan", dt.datetime(2023, 8, 10))],
+        )
+        conn.register("synthetic", values)
+        conn.execute("""INSERT INTO submission_values SELECT submission_id, '2023', unit, form, item, "column",
+                        value, sheet, cell FROM synthetic""")
+    return catalogue, places
+
+
 def main() -> None:
     catalogue = default_catalogue()
     cases = {
@@ -91,6 +155,13 @@ def main() -> None:
     results["check: whole sample in one batch (ms per batch)"] = measure_once(lambda: check_files(catalogue, SAMPLE, "2023"))
     results["check: one file, in process (ms)"] = measure_once(lambda: check_files(catalogue, SAMPLE[1:2], "2023"))
     results["check: `python -m pipeline check` (ms, start-up included)"] = measure_once(_check_command, rounds=5)
+    with tempfile.TemporaryDirectory() as folder:
+        places = _sample_warehouse(Path(folder))
+        results["consolidate + publish Biểu 01–15, 2023 sample (ms)"] = measure_once(
+            lambda: _consolidate_and_publish(catalogue, places), rounds=5)
+        big, big_places = _synthetic_warehouse(Path(folder) / "synthetic", 980, 20)
+        results["consolidate + publish Biểu 01–15, 1.000 units (ms)"] = measure_once(
+            lambda: _consolidate_and_publish(big, big_places), rounds=3)
     width = max(map(len, results))
     print(f"{len(SAMPLE)} workbooks of the 2023 sample, {ROUNDS} rounds, ms (per workbook unless said)")
     print(f"{'case'.ljust(width)}  median     min     max")
