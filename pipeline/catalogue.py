@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.findings import UserError
+
 CATALOGUE_DIR = Path(__file__).parent / "catalogue"
 
 VALUE_COLUMN = "GIA_TRI"  # the one input column of an item sheet
@@ -34,7 +36,7 @@ _TERM = re.compile(rf"\s*([+-]?)\s*({_REF})\s*")
 _COMPARATOR = re.compile(r"(<=|>=|==|<|>)")
 
 
-class CatalogueError(ValueError):
+class CatalogueError(UserError):
     """A catalogue file is broken; the message names the file and the entry."""
 
     def __init__(self, file: str, entry: str, message: str):

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from decimal import Decimal
 
-from pipeline.catalogue import CATALOGUE_DIR, CatalogueError, load_catalogue
+from pipeline.catalogue import CATALOGUE_DIR, load_catalogue
+from pipeline.findings import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,8 +40,7 @@ def _template(args) -> int:
     if args.unit:
         unit = next((u for u in catalogue.units if u.code == args.unit), None)
         if unit is None:
-            print(f'Không có đơn vị mã "{args.unit}" trong danh mục đơn vị.', file=sys.stderr)
-            return 2
+            raise UserError(f'Không có đơn vị mã "{args.unit}" trong danh mục đơn vị.')
         path = write_unit_workbook(out / f"mau-bao-cao-{unit.code}-{slug(unit.name)}.xlsx", catalogue, unit)
         print(f"Đã ghi mẫu cho {unit.name}: {path}")
         return 0
@@ -66,8 +66,7 @@ def _check(args) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        print(f'Không tìm thấy tệp "{nfc(path)}".', file=sys.stderr)
-        return 2
+        raise UserError(f'Không tìm thấy tệp "{nfc(path)}".')
     result = check_file(load_catalogue(), path, args.period)
     if args.json:
         print(json.dumps([f.as_dict() for f in result.findings], ensure_ascii=False, indent=2))
@@ -88,22 +87,17 @@ def _check(args) -> int:
 
 def _preview(args) -> int:
     """Biểu 01 and 02 (or the forms asked for) as PDF and PNG pages, to look at."""
-    from pipeline.office import OfficeError, convert, pdf_to_png
+    from pipeline.office import convert, pdf_to_png
     from pipeline.publish import workbook_name
 
     folder = Path(args.folder) if args.folder else ROOT / "data" / "out" / args.period
     out = Path(args.out) if args.out else folder / "xem-truoc"
-    try:
-        for code in args.bieu:
-            source = folder / workbook_name(code, args.period)
-            if not source.exists():
-                print(f'Chưa có tệp "{source}": hãy chạy quy trình tổng hợp (make run) trước.', file=sys.stderr)
-                return 2
-            for png in pdf_to_png(convert(source, out, "pdf"), out):
-                print(f"Đã ghi {png}")
-    except OfficeError as e:
-        print(str(e), file=sys.stderr)
-        return 2
+    for code in args.bieu:
+        source = folder / workbook_name(code, args.period)
+        if not source.exists():
+            raise UserError(f'Chưa có tệp "{source}": hãy chạy quy trình tổng hợp (make run) trước.')
+        for png in pdf_to_png(convert(source, out, "pdf"), out):
+            print(f"Đã ghi {png}")
     return 0
 
 
@@ -128,17 +122,13 @@ def _rebuild(args) -> int:
 
 def _explain(args) -> int:
     from pipeline.findings import show_number
-    from pipeline.provenance import UnknownFigure, explain
+    from pipeline.provenance import explain
     from pipeline.warehouse import connect, ensure_schema
 
     catalogue, places = load_catalogue(), _places(args)
-    try:
-        with connect(places.warehouse) as conn:
-            ensure_schema(conn, catalogue)
-            explanation = explain(conn, catalogue, args.period, args.bieu, args.row, args.col)
-    except UnknownFigure as e:
-        print(str(e), file=sys.stderr)
-        return 2
+    with connect(places.warehouse) as conn:
+        ensure_schema(conn, catalogue)
+        explanation = explain(conn, catalogue, args.period, args.bieu, args.row, args.col)
     print(f"{explanation.title} – kỳ {args.period}")
     for part in explanation.parts:
         print(f"{part.label}:")
@@ -156,38 +146,29 @@ def _explain(args) -> int:
 def _close_period(args) -> int:
     import datetime as dt
 
-    from pipeline.periods import PeriodError, close_period
+    from pipeline.periods import close_period
 
     places = _places(args)
-    try:
-        folder = close_period(load_catalogue(), places.warehouse, places.out, args.period, dt.datetime.now())
-    except PeriodError as e:
-        print(str(e), file=sys.stderr)
-        return 2
+    folder = close_period(load_catalogue(), places.warehouse, places.out, args.period, dt.datetime.now())
     print(f"Đã khóa sổ kỳ {args.period}: bộ biểu CHÍNH THỨC ở {folder}. Kỳ này không nhận thêm báo cáo.")
     return 0
 
 
 def _reopen_period(args) -> int:
-    from pipeline.periods import PeriodError, reopen_period
+    from pipeline.periods import reopen_period
 
-    try:
-        kept = reopen_period(load_catalogue(), _places(args).out, args.period)
-    except PeriodError as e:
-        print(str(e), file=sys.stderr)
-        return 2
+    kept = reopen_period(load_catalogue(), _places(args).out, args.period)
     print(f"Đã mở lại kỳ {args.period}; bộ biểu chính thức trước đó được giữ ở {kept}.")
     return 0
 
 
 def _read(args) -> int:
-    from pipeline.reader import UnreadableWorkbook, read_workbook
+    from pipeline.reader import read_workbook
 
     try:
         submission = read_workbook(Path(args.file), load_catalogue())
-    except (UnreadableWorkbook, OSError) as e:
-        print(str(e), file=sys.stderr)
-        return 2
+    except OSError as e:
+        raise UserError(f'Không đọc được tệp "{args.file}": {e.strerror}.') from None
     print(submission.tidy().to_string(index=False))
     return 0
 
@@ -253,6 +234,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except CatalogueError as e:
+    except UserError as e:
         print(str(e), file=sys.stderr)
         return 2

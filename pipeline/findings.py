@@ -33,6 +33,10 @@ OUTPUTS_WITHOUT_FUNDS = "co_ket_qua_khong_co_von"
 FUNDS_WITHOUT_OUTPUTS = "co_von_khong_co_ket_qua"
 
 
+class UserError(Exception):
+    """A problem to tell a person (in Vietnamese), not a bug: commands print it without a traceback."""
+
+
 @dataclass(frozen=True)
 class Finding:
     severity: str  # ERROR or WARNING
@@ -99,3 +103,17 @@ def sort_key(finding: Finding) -> tuple:
 def counts(findings: list[Finding]) -> tuple[int, int]:
     errors = sum(f.is_error for f in findings)
     return errors, len(findings) - errors
+
+
+class FindingCounts:
+    """Errors and warnings of something that holds ``findings``."""
+
+    findings: list[Finding]
+
+    @property
+    def errors(self) -> int:
+        return counts(self.findings)[0]
+
+    @property
+    def warnings(self) -> int:
+        return counts(self.findings)[1]

@@ -13,7 +13,7 @@ from pathlib import Path
 from pipeline.archive import UNIDENTIFIED, archive_file, archived_units, archived_versions
 from pipeline.catalogue import Catalogue
 from pipeline.feedback import feedback_name, write_feedback
-from pipeline.findings import ERROR, PERIOD_CLOSED, SUPERSEDED, WARNING, Finding, counts, nfc
+from pipeline.findings import ERROR, PERIOD_CLOSED, SUPERSEDED, WARNING, Finding, FindingCounts, nfc
 from pipeline.inbox import InboxFile, scan_inbox, unit_files
 from pipeline.periods import is_closed
 from pipeline.template import PLAN_FILE
@@ -51,7 +51,7 @@ class Places:
 
 
 @dataclass
-class IntakeResult:
+class IntakeResult(FindingCounts):
     period: str
     unit: str
     status: str
@@ -65,14 +65,6 @@ class IntakeResult:
     @property
     def status_label(self) -> str:
         return STATUS_LABELS[self.status]
-
-    @property
-    def errors(self) -> int:
-        return counts(self.findings)[0]
-
-    @property
-    def warnings(self) -> int:
-        return counts(self.findings)[1]
 
 
 def feedback_dir(out: Path, period: str) -> Path:

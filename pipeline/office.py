@@ -8,11 +8,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from pipeline.findings import UserError
+
 SOFFICE = shutil.which("soffice")
 PDFTOPPM = shutil.which("pdftoppm")
 
 
-class OfficeError(RuntimeError):
+class OfficeError(UserError):
     """A conversion failed; the message is Vietnamese."""
 
 

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from pipeline.catalogue import Catalogue
 from pipeline.files import atomic_output
+from pipeline.findings import UserError
 from pipeline.reader import file_sha256
 
 FINAL_FOLDER = "chinh-thuc"
 MARKER = "khoa-so.json"
 
 
-class PeriodError(ValueError):
+class PeriodError(UserError):
     """A period cannot be closed, reopened or loaded; the message is Vietnamese."""
 
 

@@ -13,10 +13,11 @@ import duckdb
 import pandas as pd
 
 from pipeline.catalogue import Catalogue, Ref, Term
+from pipeline.findings import UserError
 from pipeline.reports import FUNDS_LAYOUT, ratio
 
 
-class UnknownFigure(ValueError):
+class UnknownFigure(UserError):
     """The asked figure does not exist; the message is Vietnamese."""
 
 

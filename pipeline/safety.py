@@ -14,6 +14,8 @@ import re
 import zipfile
 from pathlib import Path
 
+from pipeline.findings import UserError
+
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 60 * 1024 * 1024
 MAX_PART_RATIO = 200  # uncompressed / compressed size of one part
@@ -31,7 +33,7 @@ _DIMENSION = re.compile(rb'<dimension\b[^>]*?\bref="[A-Z]{1,3}[0-9]{1,7}:([A-Z]{
 _DANGEROUS_XML = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
 
 
-class UnreadableWorkbook(Exception):
+class UnreadableWorkbook(UserError):
     """The file is not a workbook this system can or may read; the message says why, in Vietnamese."""
 
 

@@ -17,7 +17,7 @@ from pipeline.catalogue import Catalogue, Ref
 from pipeline.findings import (
     EMPTY, ERROR, FUNDS_WITHOUT_OUTPUTS, LARGE_CHANGE, MISSING_CODE, MISSING_SHEET, NOT_NUMBER,
     OUTDATED_TEMPLATE, OUTPUTS_WITHOUT_FUNDS, TEXT_NUMBER, UNKNOWN_TEMPLATE, UNKNOWN_UNIT,
-    UNREADABLE, WARNING, WRONG_PERIOD, Finding, counts, nfc, show_number, show_raw, sort_key,
+    UNREADABLE, WARNING, WRONG_PERIOD, Finding, FindingCounts, nfc, show_number, show_raw, sort_key,
 )
 from pipeline.reader import Submission, UnreadableWorkbook, read_workbook
 from pipeline.rules import validate_values
@@ -27,20 +27,12 @@ DUE, PLAN = PLAN_COLUMNS[0][0], PLAN_COLUMNS[1][0]
 
 
 @dataclass
-class CheckResult:
+class CheckResult(FindingCounts):
     """One file's findings; ``submission`` is None when the file could not be read."""
 
     path: Path
     submission: Submission | None
     findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def errors(self) -> int:
-        return counts(self.findings)[0]
-
-    @property
-    def warnings(self) -> int:
-        return counts(self.findings)[1]
 
     @property
     def accepted(self) -> bool:
