@@ -26,6 +26,11 @@ class Archived:
     received_at: dt.datetime
     file_hash: str
 
+    @property
+    def relative_path(self) -> str:
+        """<period>/<unit>/<file>: where it is inside the archive folder."""
+        return "/".join(self.path.parts[-3:])
+
 
 def _folder(archive: Path, period: str, unit: str) -> Path:
     return archive / period / (unit or PLAN)

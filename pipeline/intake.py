@@ -10,7 +10,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.archive import UNIDENTIFIED, archive_file, archived_units, archived_versions
+from pipeline.archive import UNIDENTIFIED, Archived, archive_file, archived_units, archived_versions
 from pipeline.catalogue import Catalogue
 from pipeline.feedback import feedback_name, write_feedback
 from pipeline.findings import ERROR, PERIOD_CLOSED, SUPERSEDED, WARNING, Finding, FindingCounts, nfc
@@ -93,7 +93,7 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: list[InboxFile]
         message = f'Tệp "{nfc(latest.path.name)}": kỳ {period} đã khóa sổ, không nhận thêm báo cáo.'
         return IntakeResult(period, unit, CLOSED, file=latest.path,
                             findings=[Finding(ERROR, PERIOD_CLOSED, message, file=nfc(latest.path.name), unit=unit)])
-    intake = _load(catalogue, places, latest.path, period, unit, archived.received_at)
+    intake = _load(catalogue, places, latest.path, period, unit, archived)
     intake.findings += [
         Finding(WARNING, SUPERSEDED, f'Tệp "{nfc(f.path.name)}" của cùng đơn vị nhận trước tệp "{nfc(latest.path.name)}": '
                 "chỉ dùng tệp nhận sau cùng.", file=nfc(f.path.name), unit=unit)
@@ -102,9 +102,9 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: list[InboxFile]
     return intake
 
 
-def _load(catalogue: Catalogue, places: Places, path: Path, period: str, unit: str,
-          received_at: dt.datetime, name: str | None = None) -> IntakeResult:
-    """Check one file, write its feedback, load it as a version received at ``received_at``."""
+def _load(catalogue: Catalogue, places: Places, path: Path, period: str, unit: str, archived: Archived,
+          name: str | None = None) -> IntakeResult:
+    """Check one file, write its feedback, load it as the version ``archived`` records."""
     with connect(places.warehouse) as conn:
         ensure_schema(conn, catalogue)
         earlier = previous_values(conn, unit, period) if unit != PLAN_UNIT else {}
@@ -118,7 +118,8 @@ def _load(catalogue: Catalogue, places: Places, path: Path, period: str, unit: s
     intake.file_hash = result.submission.file_hash
     intake.values = sum(c.value is not None for c in result.submission.cells)
     with connect(places.warehouse) as conn:
-        loaded = load_submission(conn, result.submission, result.findings, received_at)
+        loaded = load_submission(conn, result.submission, result.findings, archived.received_at,
+                                 archived.relative_path)
     intake.newly_loaded = loaded.new
     return intake
 
@@ -133,8 +134,7 @@ def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
     results = []
     for period, unit in archived_units(places.archive):
         for version in archived_versions(places.archive, period, unit):
-            results.append(_load(catalogue, fresh, version.path, period, unit, version.received_at,
-                                 name=version.original_name))
+            results.append(_load(catalogue, fresh, version.path, period, unit, version, name=version.original_name))
     with connect(fresh.warehouse) as conn:
         ensure_schema(conn, catalogue)
     fresh.warehouse.replace(final)

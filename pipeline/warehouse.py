@@ -36,7 +36,7 @@ CREATE SEQUENCE IF NOT EXISTS submission_ids;
 CREATE TABLE IF NOT EXISTS submissions (
     submission_id BIGINT PRIMARY KEY DEFAULT nextval('submission_ids'),
     period VARCHAR NOT NULL, unit VARCHAR NOT NULL, file_name VARCHAR NOT NULL,
-    file_hash VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, template_version VARCHAR,
+    file_hash VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, archived_path VARCHAR, template_version VARCHAR,
     status VARCHAR NOT NULL, errors INTEGER NOT NULL, warnings INTEGER NOT NULL,
     is_current BOOLEAN NOT NULL DEFAULT FALSE,
     UNIQUE (period, unit, file_hash)
@@ -109,7 +109,7 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None
 
 
 def load_submission(conn: duckdb.DuckDBPyConnection, submission: Submission, findings: list[Finding],
-                    received_at: dt.datetime) -> LoadResult:
+                    received_at: dt.datetime, archived_path: str = "") -> LoadResult:
     """Record a submission version, its values and findings; a valid one (no error) becomes
     current atomically, an invalid one never replaces the last valid version."""
     errors, warnings = counts(findings)
@@ -125,10 +125,10 @@ def load_submission(conn: duckdb.DuckDBPyConnection, submission: Submission, fin
     conn.execute("BEGIN")
     try:
         submission_id = conn.execute(
-            """INSERT INTO submissions (period, unit, file_name, file_hash, received_at, template_version,
-                                        status, errors, warnings)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING submission_id""",
-            [period, unit, submission.path.name, submission.file_hash, received_at,
+            """INSERT INTO submissions (period, unit, file_name, file_hash, received_at, archived_path,
+                                        template_version, status, errors, warnings)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING submission_id""",
+            [period, unit, submission.path.name, submission.file_hash, received_at, archived_path,
              submission.template_version, status, errors, warnings],
         ).fetchone()[0]
         tidy.insert(0, "submission_id", submission_id)

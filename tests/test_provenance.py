@@ -51,6 +51,9 @@ def test_every_received_file_is_archived_unchanged(catalogue, loaded, sample_fil
         [version] = archived_versions(loaded.archive, "2023", unit)
         assert file_sha256(version.path) == file_sha256(path)
         assert (version.original_name, version.received_at) == (path.name, T0)
+    with duckdb.connect(str(loaded.warehouse), read_only=True) as conn:
+        stored = conn.execute("SELECT archived_path FROM submissions WHERE unit = '03259'").fetchone()[0]
+    assert (loaded.archive / stored).read_bytes() == next(p for p in sample_files if p.name.startswith("03259")).read_bytes()
 
 
 def test_receiving_the_same_file_again_keeps_its_first_time(catalogue, loaded):
