@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.consolidation import district_consolidation
-from assets.reports import district_plan, publish_bieu
+from assets.reports import district_plan, publish_bieu, submission_status
 from assets.resources import settings_from_environment
 from assets.submissions import unidentified_submissions, unit_submission
 
@@ -15,12 +15,13 @@ inbox_job = dg.define_asset_job(
     description="Liệt kê các tệp trong hộp thư đến không xác định được đơn vị.",
 )
 consolidation_job = dg.define_asset_job(
-    "consolidation_job", selection=[district_plan, district_consolidation, publish_bieu],
+    "consolidation_job", selection=[district_plan, district_consolidation, publish_bieu, submission_status],
     description="Nạp kế hoạch huyện, tổng hợp số liệu toàn huyện và ghi Biểu 01–15.",
 )
 
 defs = dg.Definitions(
-    assets=[unit_submission, unidentified_submissions, district_plan, district_consolidation, publish_bieu],
+    assets=[unit_submission, unidentified_submissions, district_plan, district_consolidation, publish_bieu,
+            submission_status],
     jobs=[submission_job, inbox_job, consolidation_job],
     resources={"settings": settings_from_environment()},
 )

@@ -1,4 +1,5 @@
-"""The district plan asset and the published Biểu 01–15 (one asset per Biểu)."""
+"""The district plan asset, the published Biểu 01–15 (one asset per Biểu) and the
+submission status of every unit."""
 
 import dagster as dg
 
@@ -10,6 +11,8 @@ from pipeline.intake import take_in_plan
 from pipeline.periods import open_periods
 from pipeline.publication import publish_period
 from pipeline.reports import Report, describe
+from pipeline.status import period_status, write_status
+from pipeline.warehouse import connect, ensure_schema
 
 PREVIEW_ROWS = 30
 BIEU_KEYS = {form: dg.AssetKey(f"bieu_{form}") for form in ["01", "02"] + [
@@ -84,3 +87,35 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
                          f"{publication.archive.name}")
     for form, key in BIEU_KEYS.items():
         yield dg.MaterializeResult(asset_key=key, metadata=metadata[form])
+
+
+@dg.asset(
+    deps=[district_consolidation, publish_bieu],
+    group_name="tong_hop",
+    kinds={"duckdb"},
+    owners=["team:phong-ldtbxh"],
+    pool="duckdb",
+    description="Tình trạng báo cáo của mọi đơn vị trong từng kỳ: đã nộp chưa, hợp lệ không, số lỗi, "
+                "cảnh báo, phiên bản đang dùng, thời điểm nhận, đúng hạn không. Ghi status.json cho trang tải về.",
+)
+def submission_status(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    catalogue = settings.catalogue
+    with connect(settings.warehouse) as conn:
+        ensure_schema(conn, catalogue)
+        path = write_status(catalogue, conn, settings.out, settings.now().date())
+        tables = {period: period_status(conn, catalogue, settings.out, period, settings.now().date())
+                  for period in catalogue.periods}
+    metadata = {"tep_trang_thai": dg.MetadataValue.path(str(path))}
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, type) for name, type in (
+        ("ma", "string"), ("don_vi", "string"), ("trang_thai", "string"), ("loi", "int"), ("canh_bao", "int"),
+        ("so_lan_nop", "int"), ("tep_moi_nhat", "string"), ("thoi_diem_nhan", "string"), ("dung_han", "string"))])
+    for period, statuses in tables.items():
+        records = [dg.TableRecord({
+            "ma": s.code, "don_vi": s.name, "trang_thai": s.label, "loi": s.errors, "canh_bao": s.warnings,
+            "so_lan_nop": s.versions, "tep_moi_nhat": s.file_name, "thoi_diem_nhan": s.received_at,
+            "dung_han": {True: "Đúng hạn", False: "Trễ hạn", None: "Chưa đến hạn"}[s.on_time],
+        }) for s in statuses]
+        metadata[f"ky_{period}_don_vi"] = dg.MetadataValue.table(records, schema=schema)
+        metadata[f"ky_{period}_hop_le"] = sum(s.state == "hop_le" for s in statuses)
+        metadata[f"ky_{period}_chua_nop"] = sum(s.state == "chua_nop" for s in statuses)
+    return dg.MaterializeResult(metadata=metadata)

@@ -162,6 +162,19 @@ def _reopen_period(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    import uvicorn
+
+    from pipeline.web import create_app
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"CẢNH BÁO: trang tải về mở cho mạng ({args.host}:{args.port}) và chưa có đăng nhập: "
+              "ai vào được mạng này đều tải được các biểu và tệp phản hồi.", file=sys.stderr)
+    print(f"Trang tải về: http://{args.host}:{args.port}/  (Ctrl-C để dừng)")
+    uvicorn.run(create_app(Path(args.data)), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def _read(args) -> int:
     from pipeline.reader import read_workbook
 
@@ -226,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     reopen.add_argument("period")
     reopen.add_argument("--data", default=str(ROOT / "data"), help=data_help)
     reopen.set_defaults(run=_reopen_period)
+
+    serve = commands.add_parser("serve", help="mở trang tải về các biểu và tệp phản hồi")
+    serve.add_argument("--host", default="127.0.0.1", help="mặc định 127.0.0.1 (chỉ máy này); 0.0.0.0 cho mạng cơ quan")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--data", default=str(ROOT / "data"), help=data_help)
+    serve.set_defaults(run=_serve)
 
     read = commands.add_parser("read", help="đọc một tệp báo cáo, in các giá trị đọc được")
     read.add_argument("file")

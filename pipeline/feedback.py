@@ -20,11 +20,15 @@ COLUMNS = (("STT", 6), ("Mức độ", 10), ("Sheet", 16), ("Ô", 8), ("Chỉ ti
            ("Nội dung", 80), ("Xem", 10))
 
 
+def unit_feedback_name(unit: str, period: str) -> str:
+    return f"phan-hoi-{slug(unit)}-{slug(period) or 'khong-ro-ky'}.xlsx"
+
+
 def feedback_name(result: CheckResult) -> str:
-    """phan-hoi-<unit>-<period>.xlsx; a file whose unit is unknown is named by its content hash."""
+    """phan-hoi-<unit>-<period>.xlsx; a file whose unit cannot be read is named after the file."""
     submission = result.submission
     if submission and submission.unit_code and submission.file_kind != PLAN_FILE:
-        return f"phan-hoi-{slug(submission.unit_code)}-{slug(submission.period) or 'khong-ro-ky'}.xlsx"
+        return unit_feedback_name(submission.unit_code, submission.period)
     if submission and submission.file_kind == PLAN_FILE:
         return f"phan-hoi-ke-hoach-{slug(submission.period) or 'khong-ro-ky'}.xlsx"
     return f"phan-hoi-tep-khong-doc-duoc-{slug(result.path.stem)[:40] or 'tep'}.xlsx"

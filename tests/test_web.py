@@ -1,0 +1,159 @@
+"""The download page, served for real by uvicorn on 127.0.0.1: the status grid, downloads
+with the right headers, nothing outside data/out/ and templates_xlsx/, and a real browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from pipeline.intake import Places, take_in_plan, take_in_unit
+from pipeline.publication import publish_period
+from pipeline.status import write_status
+from pipeline.warehouse import connect
+from pipeline.web import create_app
+from tests.conftest import ROOT
+
+T0 = dt.datetime(2023, 8, 10, 8, 0)
+CHROMIUM = shutil.which("chromium")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def data(catalogue, sample_files, tmp_path_factory):
+    """The sample without the town (missing) and with one invalid unit, consolidated and published."""
+    data = tmp_path_factory.mktemp("data")
+    inbox = data / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    for path in sample_files:
+        if not path.name.startswith("03253"):
+            shutil.copy(path, inbox / path.name)
+    (inbox / "03260-xa-rang-dong.xlsx").write_bytes(b"")  # Rạng Đông sends an empty file: not submitted
+    places = Places.under(data)
+    for unit in catalogue.units_in("2023"):
+        take_in_unit(catalogue, places, "2023", unit.code, T0)
+    take_in_plan(catalogue, places, "2023", T0)
+    # ...and the next day Phình Sáng sends a second file with an empty cell.
+    shutil.copy(ROOT / "tests" / "corpus" / "bad" / "chua-nhap.xlsx", inbox / "phinh-sang-lan-2.xlsx")
+    take_in_unit(catalogue, places, "2023", "03259", T0 + dt.timedelta(days=1))
+    publish_period(catalogue, places.warehouse, places.out, "2023")
+    with connect(places.warehouse) as conn:
+        write_status(catalogue, conn, places.out, dt.date(2023, 8, 20))
+    (places.out / "2023" / "Báo cáo tổng hợp.xlsx").write_bytes(b"PK\x03\x04 test")
+    places.warehouse.unlink()  # the page must not need the database
+    return data
+
+
+@pytest.fixture(scope="module")
+def server(data):
+    port = _free_port()
+    instance = uvicorn.Server(uvicorn.Config(create_app(data), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if instance.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+def _get(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_index_lists_periods_and_templates(server):
+    status, headers, body = _get(server + "/")
+    text = body.decode()
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert "Năm 2023" in text and "mau-bao-cao-don-vi.xlsx" in text and "mau-ke-hoach-huyen.xlsx" in text
+    assert "<script" not in text and 'name="viewport"' in text
+
+
+def test_period_page_shows_the_status_grid(server):
+    status, _, body = _get(server + "/ky/2023")
+    text = body.decode()
+    assert status == 200
+    assert text.count("<tr class=") == 23
+    assert '<tr class="chua_nop"><td>03253</td><td>Thị trấn Tuần Giáo</td><td>Chưa nộp</td>' in text
+    assert '<tr class="chua_nop"><td>03260</td>' in text  # an empty file says nothing about who sent it
+    assert "Không hợp lệ (đang dùng bản hợp lệ trước)" in text  # Phình Sáng's second file is rejected
+    assert "Hợp lệ: 20" in text and "Không hợp lệ: 1" in text and "Chưa nộp: 2" in text
+    assert 'href="/tep/2023/Bieu_01_2023.xlsx"' in text and 'href="/tep/2023/Bieu_01-15_2023.zip"' in text
+    assert 'href="/tep/2023/phan-hoi/phan-hoi-03259-2023.xlsx"' in text
+
+
+def test_downloads_have_the_right_headers(server, data):
+    status, headers, body = _get(server + "/tep/2023/Bieu_02_2023.xlsx")
+    assert status == 200 and body == (data / "out" / "2023" / "Bieu_02_2023.xlsx").read_bytes()
+    assert headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert headers["content-disposition"] == "attachment; filename=\"Bieu_02_2023.xlsx\"; filename*=UTF-8''Bieu_02_2023.xlsx"
+    status, headers, _ = _get(server + "/tep/2023/B%C3%A1o%20c%C3%A1o%20t%E1%BB%95ng%20h%E1%BB%A3p.xlsx")
+    assert status == 200
+    assert headers["content-disposition"].endswith("filename*=UTF-8''B%C3%A1o%20c%C3%A1o%20t%E1%BB%95ng%20h%E1%BB%A3p.xlsx")
+    assert _get(server + "/tep/2023/Bieu_01-15_2023.zip")[1]["content-type"] == "application/zip"
+    assert _get(server + "/mau/mau-bao-cao-don-vi.xlsx")[0] == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/tep/2023/../../warehouse.duckdb", "/tep/2023/..%2F..%2Fwarehouse.duckdb", "/tep/..%2F..%2Fdata/x.xlsx",
+    "/tep/2023/%2Fetc%2Fpasswd", "/tep/2023/../status.json", "/tep/2023/khong-co.xlsx", "/mau/..%2Fpyproject.toml",
+    "/mau/..%2F..%2Fdata%2Fsample%2F2023%2F03253-thi-tran-tuan-giao.xlsx", "/ky/2099",
+])
+def test_nothing_else_is_served(server, path):
+    assert _get(server + path)[0] == 404
+
+
+def test_open_to_the_network_warns(tmp_path):
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--host", "0.0.0.0", "--port", str(port),
+                                "--data", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        time.sleep(2)
+        assert _get(f"http://127.0.0.1:{port}/")[0] == 200
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+    assert "CẢNH BÁO" in err and "chưa có đăng nhập" in err
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium (Debian package chromium) not installed")
+def test_a_browser_sees_the_grid_and_downloads_a_bieu(server, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"])
+        page = browser.new_page(accept_downloads=True, viewport={"width": 390, "height": 844})  # a phone
+        page.goto(server + "/")
+        page.click("text=Năm 2023")
+        assert page.locator("tr.chua_nop").count() == 2 and page.locator("tr.hop_le").count() == 20
+        page.screenshot(path=str(tmp_path / "trang-tai-ve.png"), full_page=True)
+        with page.expect_download() as download:
+            page.click("text=Bieu_01_2023.xlsx")
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        browser.close()
+    assert saved.name == "Bieu_01_2023.xlsx" and saved.read_bytes()[:2] == b"PK"
+    assert (tmp_path / "trang-tai-ve.png").stat().st_size > 10_000
