@@ -3,25 +3,18 @@
 import dagster as dg
 
 from assets.consolidation import district_consolidation
+from assets.jobs import consolidation_job, inbox_job, nightly_job, submission_job
 from assets.reports import district_plan, publish_bieu, submission_status
 from assets.resources import settings_from_environment
-from assets.submissions import unidentified_submissions, unit_submission
-
-submission_job = dg.define_asset_job(
-    "submission_job", selection=[unit_submission], description="Tiếp nhận báo cáo của một đơn vị trong một kỳ."
-)
-inbox_job = dg.define_asset_job(
-    "inbox_job", selection=[unidentified_submissions],
-    description="Liệt kê các tệp trong hộp thư đến không xác định được đơn vị.",
-)
-consolidation_job = dg.define_asset_job(
-    "consolidation_job", selection=[district_plan, district_consolidation, publish_bieu, submission_status],
-    description="Nạp kế hoạch huyện, tổng hợp số liệu toàn huyện và ghi Biểu 01–15.",
-)
+from assets.schedules import nightly_schedule
+from assets.sensors import inbox_sensor
+from assets.submissions import inbox_catch_up, unidentified_submissions, unit_submission
 
 defs = dg.Definitions(
-    assets=[unit_submission, unidentified_submissions, district_plan, district_consolidation, publish_bieu,
-            submission_status],
-    jobs=[submission_job, inbox_job, consolidation_job],
+    assets=[unit_submission, unidentified_submissions, inbox_catch_up, district_plan, district_consolidation,
+            publish_bieu, submission_status],
+    jobs=[submission_job, inbox_job, consolidation_job, nightly_job],
+    sensors=[inbox_sensor],
+    schedules=[nightly_schedule],
     resources={"settings": settings_from_environment()},
 )

@@ -7,7 +7,7 @@ import dagster as dg
 from assets.partitions import PERIOD, UNIT, submission_partitions
 from assets.resources import PipelineSettings
 from pipeline.findings import Finding
-from pipeline.intake import MISSING, take_in_unit, unidentified_files
+from pipeline.intake import MISSING, catch_up, take_in_unit, unidentified_files
 from pipeline.periods import open_periods
 
 CHECK_NAME = "valid_submission"
@@ -101,5 +101,28 @@ def unidentified_submissions(context: dg.AssetExecutionContext, settings: Pipeli
         context.log.warning(finding.message)
     return dg.MaterializeResult(metadata={
         "so_tep": len({f.file for f in findings}),
+        "phat_hien": dg.MetadataValue.md(findings_markdown(findings)),
+    })
+
+
+@dg.asset(
+    group_name="tiep_nhan",
+    kinds={"excel", "duckdb"},
+    owners=["team:phong-ldtbxh"],
+    pool="duckdb",
+    description="Bắt kịp hộp thư đến trước khi tổng hợp ban đêm: tiếp nhận tệp mới của các đơn vị mà "
+                "cảm biến chưa xử lý (đơn vị đã cập nhật thì không kiểm tra lại).",
+)
+def inbox_catch_up(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    findings, taken = [], []
+    for period in open_periods(settings.catalogue, settings.out):
+        for result in catch_up(settings.catalogue, settings.places, period, settings.now()):
+            taken.append(f"{period} · {result.unit}: {result.status_label}")
+            findings += result.findings
+    for line in taken:
+        context.log.info(line)
+    return dg.MaterializeResult(metadata={
+        "so_don_vi_tiep_nhan": len(taken),
+        "tiep_nhan": "\n".join(taken) or "Không có tệp mới.",
         "phat_hien": dg.MetadataValue.md(findings_markdown(findings)),
     })

@@ -1,4 +1,5 @@
-"""The inbox: which submission files wait in ``<inbox>/<period>/`` and whose they are.
+"""The inbox: which submission files wait in ``<inbox>/<period>/`` and whose they are, and
+which of them are new since the last look (for the sensor).
 
 Identity (unit, period, kind of file) is read from each workbook's Thông tin sheet; the
 file name is never trusted. A file whose identity cannot be read is kept with its error.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.reader import Identity, UnreadableWorkbook, read_identity
+from pipeline.reader import Identity, UnreadableWorkbook, file_sha256, read_identity
 from pipeline.template import PLAN_FILE
 
 WORKBOOK_SUFFIXES = (".xlsx",)
@@ -45,3 +46,56 @@ def scan_inbox(inbox: Path, period: str) -> list[InboxFile]:
 def unit_files(files: list[InboxFile], unit: str) -> list[InboxFile]:
     """The unit's submission files, oldest first (the last one is the latest received)."""
     return [f for f in files if f.identity and f.identity.file_kind != PLAN_FILE and f.identity.unit_code == unit]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A new or changed file, stable and read: whose it is and its content hash."""
+
+    path: Path
+    period: str
+    file_hash: str
+    identity: Identity | None
+    error: str | None = None
+
+
+def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seconds: float = 5.0) -> tuple[list[Arrival], dict]:
+    """Files of the periods' inbox folders that are new or changed since ``cursor`` and stable.
+
+    The cursor maps each file (relative path) to its size, modification time and, once read,
+    its hash and identity. An unchanged file is never opened, so an inbox of thousands of
+    files costs one ``stat`` each. A file is read only when it is stable: unchanged since the
+    previous look, or last modified ``settle_seconds`` ago (a half-copied file waits). A file
+    whose content (hash) was already seen for the same period is not reported again.
+    """
+    entries = {}
+    arrivals = []
+    seen_hashes = {(e["period"], e["hash"]) for e in cursor.values() if e.get("hash")}
+    for period in periods:
+        folder = period_dir(inbox, period)
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if not path.is_file() or path.name.startswith((".", "~$")):
+                continue
+            key = f"{period}/{path.name}"
+            stat = path.stat()
+            shape = {"period": period, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            previous = cursor.get(key, {})
+            same = all(previous.get(k) == v for k, v in shape.items())
+            if same and previous.get("hash"):
+                entries[key] = previous  # unchanged and already read: not opened
+                continue
+            if not same and now - stat.st_mtime < settle_seconds:
+                entries[key] = shape  # still arriving: look again next time
+                continue
+            file_hash = file_sha256(path)
+            entries[key] = {**shape, "hash": file_hash}
+            if (period, file_hash) in seen_hashes:
+                continue  # the same content under another name or copied in again
+            seen_hashes.add((period, file_hash))
+            try:
+                arrivals.append(Arrival(path, period, file_hash, read_identity(path)))
+            except UnreadableWorkbook as e:
+                arrivals.append(Arrival(path, period, file_hash, None, str(e)))
+    return arrivals, entries

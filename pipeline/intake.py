@@ -16,6 +16,7 @@ from pipeline.feedback import feedback_name, write_feedback
 from pipeline.findings import ERROR, PERIOD_CLOSED, SUPERSEDED, WARNING, Finding, FindingCounts, nfc
 from pipeline.inbox import InboxFile, scan_inbox, unit_files
 from pipeline.periods import is_closed
+from pipeline.reader import file_sha256
 from pipeline.template import PLAN_FILE
 from pipeline.validation import CheckResult, check_files
 from pipeline.warehouse import INVALID, VALID, connect, ensure_schema, load_submission, previous_values
@@ -143,13 +144,30 @@ def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
 
 
 def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: dt.datetime) -> list[CheckResult]:
-    """Files of the period's inbox whose unit cannot be read: each is archived and gets its
-    findings and a feedback workbook, so that nothing received goes unnoticed."""
+    """Files of the period's inbox whose unit cannot be read or is not in the unit list: each
+    is archived and gets its findings and a feedback workbook, so nothing goes unnoticed."""
     results = []
+    units = {u.code for u in catalogue.units_in(period)}
     for entry in scan_inbox(places.inbox, period):
-        if entry.identity is None:
+        if entry.identity is None or (entry.identity.file_kind != PLAN_FILE and entry.identity.unit_code not in units):
             archive_file(places.archive, period, UNIDENTIFIED, entry.path, now)
             result = check_files(catalogue, [entry.path], period)[0]
             write_feedback(feedback_dir(places.out, period) / feedback_name(result), catalogue, result, period)
             results.append(result)
+    return results
+
+
+def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime) -> list[IntakeResult]:
+    """Take in every unit whose latest inbox file is not in the warehouse yet (what the sensor
+    has not seen); units already up to date are not checked again."""
+    with connect(places.warehouse) as conn:
+        ensure_schema(conn, catalogue)
+        known = {(u, h) for u, h in conn.execute(
+            "SELECT unit, file_hash FROM submissions WHERE period = ?", [period]).fetchall()}
+    files = scan_inbox(places.inbox, period)
+    results = []
+    for unit in catalogue.units_in(period):
+        mine = unit_files(files, unit.code)
+        if mine and (unit.code, file_sha256(mine[-1].path)) not in known:
+            results.append(take_in_unit(catalogue, places, period, unit.code, now))
     return results

@@ -1,0 +1,26 @@
+"""The jobs: one unit's intake, the unidentified files, the consolidation, and the nightly run."""
+
+import dagster as dg
+
+from assets.consolidation import district_consolidation
+from assets.reports import district_plan, publish_bieu, submission_status
+from assets.submissions import inbox_catch_up, unidentified_submissions, unit_submission
+
+submission_job = dg.define_asset_job(
+    "submission_job", selection=[unit_submission], description="Tiếp nhận báo cáo của một đơn vị trong một kỳ."
+)
+inbox_job = dg.define_asset_job(
+    "inbox_job", selection=[unidentified_submissions],
+    description="Liệt kê các tệp trong hộp thư đến không xác định được đơn vị.",
+)
+consolidation_job = dg.define_asset_job(
+    "consolidation_job", selection=[district_plan, district_consolidation, publish_bieu, submission_status],
+    description="Nạp kế hoạch huyện, tổng hợp số liệu toàn huyện, ghi Biểu 01–15 và bảng tình trạng.",
+)
+nightly_job = dg.define_asset_job(
+    "nightly_job",
+    selection=[inbox_catch_up, unidentified_submissions, district_plan, district_consolidation, publish_bieu,
+               submission_status],
+    description="Tổng hợp ban đêm: bắt kịp hộp thư đến, rồi tổng hợp mọi đơn vị hợp lệ của các kỳ đang mở "
+                "và ghi Biểu 01–15, dù đã đủ đơn vị nộp hay chưa.",
+)

@@ -1,0 +1,46 @@
+"""The inbox sensor: a run for exactly the units whose new or changed files arrived."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import dagster as dg
+
+from assets.jobs import consolidation_job, inbox_job, submission_job
+from assets.partitions import submission_key
+from assets.resources import PipelineSettings
+from pipeline.inbox import watch
+from pipeline.periods import open_periods
+from pipeline.template import PLAN_FILE
+
+
+def inbox_run_requests(settings: PipelineSettings, cursor: str | None, now: float) -> tuple[list[dg.RunRequest], str]:
+    """Run requests for the stable new files of the open periods, and the new cursor (pure)."""
+    catalogue = settings.catalogue
+    known_units = {u.code for u in catalogue.units}
+    arrivals, entries = watch(settings.inbox, open_periods(catalogue, settings.out), json.loads(cursor or "{}"), now)
+    requests = []
+    for arrival in arrivals:
+        identity = arrival.identity
+        key = f"{arrival.period}|{arrival.file_hash}"
+        if identity is not None and identity.file_kind == PLAN_FILE:
+            requests.append(dg.RunRequest(run_key=f"ke-hoach|{key}", job_name=consolidation_job.name))
+        elif identity is not None and identity.unit_code in known_units and identity.period == arrival.period:
+            requests.append(dg.RunRequest(run_key=f"{identity.unit_code}|{key}", job_name=submission_job.name,
+                                          partition_key=submission_key(arrival.period, identity.unit_code)))
+        else:  # no readable identity, an unknown unit, or a period other than its folder's
+            requests.append(dg.RunRequest(run_key=f"khong-xac-dinh|{key}", job_name=inbox_job.name))
+    return requests, json.dumps(entries, sort_keys=True)
+
+
+@dg.sensor(
+    jobs=[submission_job, inbox_job, consolidation_job],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Theo dõi hộp thư đến data/inbox/<kỳ>/: tệp mới hoặc đã thay đổi (đã chép xong) được tiếp "
+                "nhận ngay cho đúng đơn vị ghi trong tệp. Không mở kho dữ liệu.",
+)
+def inbox_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings) -> dg.SensorResult:
+    requests, cursor = inbox_run_requests(settings, context.cursor, time.time())
+    return dg.SensorResult(run_requests=requests, cursor=cursor)

@@ -1,0 +1,131 @@
+"""Running it for real: the inbox sensor, the nightly schedule and job, and two runs at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import dagster as dg
+import duckdb
+
+from assets.definitions import defs
+from assets.jobs import nightly_job
+from assets.resources import PipelineSettings
+from assets.schedules import nightly_schedule
+from assets.sensors import inbox_run_requests, inbox_sensor
+from tests.conftest import ROOT
+
+OLD = 1_700_000_000  # an mtime long ago: the file is stable
+
+
+def _settings(data):
+    return PipelineSettings(data_dir=str(data), fixed_clock="2023-08-10T17:00:00")
+
+
+def _drop(inbox, source, name=None, mtime=OLD):
+    target = inbox / (name or source.name)
+    shutil.copy(source, target)
+    os.utime(target, (mtime, mtime))
+    return target
+
+
+def test_sensor_requests_exactly_the_affected_units(sample_files, tmp_path):
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    town, phinh_sang = sample_files[0], sample_files[1]
+    _drop(inbox, town)
+    _drop(inbox, phinh_sang)
+    settings = _settings(tmp_path)
+    requests, cursor = inbox_run_requests(settings, None, time.time())
+    assert sorted(r.partition_key for r in requests) == ["2023|03253", "2023|03259"]
+    assert all(r.job_name == "submission_job" and r.run_key.split("|")[0] in ("03253", "03259") for r in requests)
+    again, cursor = inbox_run_requests(settings, cursor, time.time())
+    assert again == []  # unchanged inbox: nothing, and no file opened
+    _drop(inbox, town, "ban-sao-thi-tran.xlsx")  # the same file copied in twice
+    assert inbox_run_requests(settings, cursor, time.time())[0] == []
+
+
+def test_sensor_waits_for_a_file_still_being_copied(sample_files, tmp_path):
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    settings = _settings(tmp_path)
+    growing = _drop(inbox, sample_files[2], mtime=time.time())
+    requests, cursor = inbox_run_requests(settings, None, time.time())
+    assert requests == [] and "hash" not in json.loads(cursor)[f"2023/{growing.name}"]
+    requests, cursor = inbox_run_requests(settings, cursor, time.time())  # unchanged since: stable now
+    assert [r.partition_key for r in requests] == ["2023|03260"]
+
+
+def test_sensor_routes_unidentified_files_and_the_plan(sample_files, tmp_path):
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    (inbox / "bao-cao.xlsx").write_bytes(b"%PDF-1.4")
+    os.utime(inbox / "bao-cao.xlsx", (OLD, OLD))
+    _drop(inbox, next(p for p in sample_files if p.name.startswith("ke-hoach")))
+    requests, _ = inbox_run_requests(_settings(tmp_path), None, time.time())
+    assert sorted(r.job_name for r in requests) == ["consolidation_job", "inbox_job"]
+
+
+def test_sensor_through_dagster(sample_files, tmp_path):
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    _drop(inbox, sample_files[0])
+    context = dg.build_sensor_context(resources={"settings": _settings(tmp_path)}, definitions=defs)
+    result = inbox_sensor(context)
+    assert [r.partition_key for r in result.run_requests] == ["2023|03253"]
+    assert json.loads(result.cursor)[f"2023/{sample_files[0].name}"]["hash"]
+    assert inbox_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_nightly_schedule_runs_in_vietnam_time():
+    assert nightly_schedule.execution_timezone == "Asia/Ho_Chi_Minh"
+    assert nightly_schedule.cron_schedule == "0 1 * * *"
+    assert nightly_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    context = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2023, 8, 11, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=7))))
+    [request] = nightly_schedule.evaluate_tick(context).run_requests
+    assert nightly_schedule.job_name == "nightly_job" and request.tags["dagster/schedule_name"] == "nightly_schedule"
+
+
+def test_nightly_job_takes_in_and_publishes(sample_files, tmp_path):
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    for path in sample_files:
+        _drop(inbox, path)
+    result = nightly_job.resolve(asset_graph=defs.resolve_asset_graph()).execute_in_process(
+        resources={"settings": _settings(tmp_path)}, instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    out = tmp_path / "out" / "2023"
+    assert len(list(out.glob("Bieu_*_2023.xlsx"))) == 16
+    status = json.loads((tmp_path / "out" / "status.json").read_text(encoding="utf-8"))
+    assert {u["state"] for u in status["periods"][0]["units"]} == {"hop_le"}
+    events = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert events["inbox_catch_up"]["so_don_vi_tiep_nhan"].value == 23
+    table = events["submission_status"]["ky_2023_don_vi"].value
+    assert len(table.records) == 23 and table.records[0].data["dung_han"] == "Đúng hạn"
+
+
+def test_two_runs_at_once_never_fail_on_the_database_lock(sample_files, tmp_path):
+    """Two real processes on the same data folder and instance, each taking in every unit."""
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    for path in sample_files[:4]:
+        _drop(inbox, path)
+    home = tmp_path / "dagster_home"
+    env = {**os.environ, "DAGSTER_HOME": str(home), "TUANGIAO_DATA_DIR": str(tmp_path / "data")}
+    command = [sys.executable, "-m", "assets", "run", "--inbox", str(tmp_path / "inbox"), "--period", "2023"]
+    first = subprocess.Popen(command + ["--clock", "2023-08-10T17:00:00"], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command + ["--clock", "2023-08-10T17:00:00"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = [p.communicate(timeout=600) for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], [o[1][-2000:] for o in outputs]
+    assert all("lock" not in (out + err).lower() for out, err in outputs)
+    with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM submissions WHERE is_current").fetchone()[0] == 4
+        assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 4  # each file loaded once
