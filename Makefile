@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: run test bench template sample preview clean
+.PHONY: run test bench template sample preview dev clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,7 @@ clean:
 ## preview: Biểu 01 and 02 of the last run as PNG pages (data/out/2023/xem-truoc/), to look at
 preview: $(STAMP)
 	$(PY) -m pipeline preview --period 2023
+
+## dev: the Dagster UI and daemon (http://127.0.0.1:3000) and the download page (http://127.0.0.1:8080)
+dev: $(STAMP)
+	$(PY) -m assets dev

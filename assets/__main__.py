@@ -1,4 +1,5 @@
-"""``python -m assets run``: the main job on one inbox, through Dagster, from the terminal.
+"""``python -m assets run``: the main job on one inbox, through Dagster, from the terminal;
+``python -m assets dev``: the Dagster UI and daemon with the download page (``make dev``).
 
 Each unit of the period is taken in as its own partition run (so every unit's result is
 recorded per partition, as in the UI), then the district is consolidated. Runs are
@@ -11,6 +12,7 @@ import argparse
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +27,37 @@ def prepare_dagster_home() -> Path:
     return home
 
 
+def dev(host: str, port: int, page_port: int) -> int:
+    """The Dagster UI and daemon, and the download page beside it; one Ctrl-C stops both."""
+    import signal
+    import subprocess
+
+    prepare_dagster_home()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a plain kill stops both, like Ctrl-C
+    dagster = Path(sys.executable).with_name("dagster")
+    processes = [
+        subprocess.Popen([str(dagster), "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)], cwd=PROJECT_ROOT),
+        subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--host", host, "--port", str(page_port)],
+                         cwd=PROJECT_ROOT),
+    ]
+    print(f"Giao diện Dagster: http://{host}:{port}/   Trang tải về: http://{host}:{page_port}/   (Ctrl-C để dừng)")
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assets", description="Chạy quy trình tổng hợp qua Dagster")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -32,7 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--inbox", help="thư mục hộp thư đến (chứa thư mục con theo kỳ), mặc định data/inbox")
     run.add_argument("--period", default=None, help="kỳ báo cáo, mặc định: mọi kỳ đang mở")
     run.add_argument("--clock", default=None, help="thời điểm nhận cố định (ISO), để kết quả lặp lại được")
+    serve = commands.add_parser("dev", help="mở giao diện Dagster (kèm daemon) và trang tải về")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--page-port", type=int, default=8080)
     args = parser.parse_args(argv)
+    if args.command == "dev":
+        return dev(args.host, args.port, args.page_port)
 
     if args.inbox:
         os.environ["TUANGIAO_INBOX"] = str(Path(args.inbox).resolve())
