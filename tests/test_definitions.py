@@ -54,7 +54,8 @@ def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     bieu = {f"bieu_{n:02d}" for n in range(1, 16)}
-    assert keys == {"unit_submission", "unidentified_submissions", "district_plan", "district_consolidation"} | bieu
+    assert keys == {"unit_submission", "unidentified_submissions", "inbox_catch_up", "district_plan",
+                    "district_consolidation", "submission_status"} | bieu
     for key in graph.get_all_asset_keys():
         description = graph.get(key).description
         assert key.to_user_string().isascii()
@@ -63,7 +64,8 @@ def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
     partitions = graph.get(dg.AssetKey("unit_submission")).partitions_def
     assert "2023|03253" in partitions.get_partition_keys()
     assert len(partitions.get_partition_keys()) == 23
-    assert {job.name for job in defs.resolve_all_job_defs()} >= {"submission_job", "inbox_job", "consolidation_job"}
+    assert {job.name for job in defs.resolve_all_job_defs()} >= {"submission_job", "inbox_job", "consolidation_job",
+                                                                 "nightly_job"}
     [check] = graph.asset_check_keys
     assert check.name == "valid_submission" and graph.get(check).blocking
     assert graph.get(check).partitions_def == partitions
