@@ -36,7 +36,7 @@ sample: $(STAMP)
 clean:
 	rm -rf data/out data/archive data/warehouse.duckdb .dagster_home
 
-## preview: Biểu 01 and 02 of the last run as PNG pages (data/out/2023/xem-truoc/), to look at
+## preview: Biểu 01 and 02 of the last run and the download page as PNG (data/out/2023/xem-truoc/), to look at
 preview: $(STAMP)
 	$(PY) -m pipeline preview --period 2023
 

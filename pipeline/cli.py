@@ -86,9 +86,11 @@ def _check(args) -> int:
 
 
 def _preview(args) -> int:
-    """Biểu 01 and 02 (or the forms asked for) as PDF and PNG pages, to look at."""
+    """Biểu 01 and 02 (or the forms asked for) as PDF and PNG pages, and the download page
+    as a phone shows it, to look at."""
     from pipeline.office import convert, pdf_to_png
     from pipeline.publish import workbook_name
+    from pipeline.web import screenshot_pages
 
     folder = Path(args.folder) if args.folder else ROOT / "data" / "out" / args.period
     out = Path(args.out) if args.out else folder / "xem-truoc"
@@ -98,6 +100,11 @@ def _preview(args) -> int:
             raise UserError(f'Chưa có tệp "{source}": hãy chạy quy trình tổng hợp (make run) trước.')
         for png in pdf_to_png(convert(source, out, "pdf"), out):
             print(f"Đã ghi {png}")
+    try:
+        for png in screenshot_pages(folder.parent.parent, args.period, out):
+            print(f"Đã ghi {png}")
+    except UserError as e:
+        print(str(e), file=sys.stderr)
     return 0
 
 

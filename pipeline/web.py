@@ -125,3 +125,49 @@ def create_app(data: Path, templates: Path = ROOT / "templates_xlsx") -> Starlet
         Route("/tep/{period}/{path:path}", period_file),
         Route("/mau/{name}", blank),
     ])
+
+
+def screenshot_pages(data: Path, period: str, out: Path) -> list[Path]:
+    """The main page and a period's page, served on a free local port and photographed by
+    headless Chromium (Debian's chromium with the playwright package), as a phone shows them."""
+    import shutil
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from pipeline.findings import UserError
+
+    chromium = shutil.which("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if chromium is None or sync_playwright is None:
+        raise UserError("Chưa có Chromium (gói chromium) hoặc playwright: bỏ qua ảnh chụp trang tải về.")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(data), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    out.mkdir(parents=True, exist_ok=True)
+    shots = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-sync"])
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            for name, path in (("trang-tai-ve.png", "/"), (f"trang-ky-{period}.png", f"/ky/{quote(period)}")):
+                page.goto(f"http://127.0.0.1:{port}{path}")
+                page.screenshot(path=str(out / name), full_page=True)
+                shots.append(out / name)
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    return shots

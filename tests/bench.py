@@ -17,6 +17,7 @@ from python_calamine import CalamineWorkbook
 
 import csv
 import datetime as dt
+import os
 import shutil
 import tempfile
 
@@ -142,6 +143,25 @@ def _synthetic_warehouse(folder: Path, communes: int, agencies: int):
     return catalogue, places
 
 
+def _sensor_cases(folder: Path) -> dict:
+    """The inbox sensor's look over 10.600 files (hard links of one sample file): the first
+    look (every file hashed) and a look at the unchanged inbox (one stat per file)."""
+    from pipeline.inbox import watch
+
+    inbox = folder / "inbox"
+    (inbox / "2023").mkdir(parents=True)
+    source = SAMPLE[1]
+    for n in range(10_600):
+        os.link(source, inbox / "2023" / f"{n:05d}.xlsx")
+    now = time.time() + 3600
+    start = time.perf_counter()
+    _, cursor = watch(inbox, ["2023"], {}, now)
+    first = (time.perf_counter() - start) * 1000
+    unchanged = measure_once(lambda: watch(inbox, ["2023"], cursor, now), rounds=5)
+    return {"sensor: first look at 10.600 files (ms)": _stats([first]),
+            "sensor: unchanged inbox of 10.600 files (ms)": unchanged}
+
+
 def main() -> None:
     catalogue = default_catalogue()
     cases = {
@@ -162,6 +182,7 @@ def main() -> None:
         big, big_places = _synthetic_warehouse(Path(folder) / "synthetic", 980, 20)
         results["consolidate + publish Biểu 01–15, 1.000 units (ms)"] = measure_once(
             lambda: _consolidate_and_publish(big, big_places), rounds=3)
+        results.update(_sensor_cases(Path(folder) / "sensor"))
     width = max(map(len, results))
     print(f"{len(SAMPLE)} workbooks of the 2023 sample, {ROUNDS} rounds, ms (per workbook unless said)")
     print(f"{'case'.ljust(width)}  median     min     max")

@@ -220,3 +220,5 @@ def test_preview_renders_bieu_01_and_02_to_png(published, tmp_path):
     pngs = sorted(p.name for p in (tmp_path / "preview").glob("*.png"))
     assert any(p.startswith("Bieu_01_2023") for p in pngs) and any(p.startswith("Bieu_02_2023") for p in pngs)
     assert all((tmp_path / "preview" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    if shutil.which("chromium"):
+        assert {"trang-tai-ve.png", "trang-ky-2023.png"} <= set(pngs)
