@@ -5,12 +5,12 @@ sub-project row on the 02 grid), one column per input cell. Each column checks t
 type (count: whole and non-negative; money: non-negative, at most 3 decimals; flag: 0 or
 1) and that it is filled in; each catalogue rule (every "trong đó ≤ tổng", sums, the funds
 rules) is a frame-wide check built by one factory. Validation is lazy: one pass finds
-every problem of every submission in the batch. Sums are exact: values are compared as
-whole thousandths.
+every problem of every submission in the batch. Sums are exact (Decimal).
 """
 
 from __future__ import annotations
 
+import operator
 from decimal import Decimal
 
 import pandas as pd
@@ -21,7 +21,7 @@ from pipeline.catalogue import SAME_ROW, Catalogue, Form, Ref, Rule, Term
 from pipeline.findings import EMPTY, ERROR, RULE, WARNING, WRONG_TYPE, Finding, show_number
 from pipeline.reader import Submission
 
-SCALE = 1000  # money has at most 3 decimals: compare whole thousandths, exactly
+COMPARE = {"<=": operator.le, ">=": operator.ge, "==": operator.eq, "<": operator.lt, ">": operator.gt}
 NOT_NULLABLE = "not_nullable"
 OP_BROKEN = {"<=": "lớn hơn", ">=": "nhỏ hơn", "==": "khác", "<": "không nhỏ hơn", ">": "không lớn hơn"}
 TYPE_MESSAGES = {
@@ -90,25 +90,21 @@ def wide_frame(catalogue: Catalogue, form: Form, submissions: list[Submission]) 
     return pd.DataFrame(records, columns=own + [str(r) for r in foreign], dtype=object), index
 
 
-def scaled(frame: pd.DataFrame) -> pd.DataFrame:
-    """Decimals as whole thousandths (nullable integers), for exact vectorised sums."""
-    return pd.DataFrame(
-        {c: pd.array([pd.NA if v is None else int(v * SCALE) for v in frame[c]], dtype="Int64") for c in frame},
-        index=frame.index,
-    )
+def _side_sums(frame: pd.DataFrame, form: Form, terms: list[Term]) -> list[Decimal | None]:
+    """Per frame row, the exact Decimal sum of the terms (None where a cell is empty)."""
+    columns = [(term.sign, frame[frame_key(form, term.ref)].tolist()) for term in terms]
+    sums = []
+    for row in range(len(frame)):
+        values = [(sign, column[row]) for sign, column in columns]
+        sums.append(None if any(v is None for _, v in values) else sum((s * v for s, v in values), Decimal(0)))
+    return sums
 
 
-def rule_sides(catalogue: Catalogue, form: Form, rule: Rule, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Left and right sums of a rule on every frame row, in thousandths (NA where a cell is empty)."""
-    terms = [_input_terms(catalogue, side) for side in (rule.left, rule.right)]
-    values = scaled(frame[sorted({frame_key(form, t.ref) for side in terms for t in side})])
-    sides = []
-    for side in terms:
-        total = pd.Series(0, index=frame.index, dtype="Int64")
-        for term in side:
-            total = total + term.sign * values[frame_key(form, term.ref)]
-        sides.append(total)
-    return sides[0], sides[1]
+def rule_sides(catalogue: Catalogue, form: Form, rule: Rule,
+               frame: pd.DataFrame) -> tuple[list[Decimal | None], list[Decimal | None]]:
+    """Left and right sums of a rule on every frame row, exact (None where a cell is empty)."""
+    return (_side_sums(frame, form, _input_terms(catalogue, rule.left)),
+            _side_sums(frame, form, _input_terms(catalogue, rule.right)))
 
 
 # --------------------------------------------------------------------------- schemas
@@ -117,11 +113,11 @@ def rule_sides(catalogue: Catalogue, form: Form, rule: Rule, frame: pd.DataFrame
 def _rule_check(catalogue: Catalogue, form: Form, number: int, rule: Rule) -> pa.Check:
     """The one factory of rule checks: a frame-wide check that passes where a side is empty."""
 
+    compare = COMPARE[rule.op]
+
     def holds(frame: pd.DataFrame) -> pd.Series:
         left, right = rule_sides(catalogue, form, rule, frame)
-        compared = {"<=": left <= right, ">=": left >= right, "==": left == right,
-                    "<": left < right, ">": left > right}[rule.op]
-        return compared.fillna(True).astype(bool)
+        return pd.Series([a is None or b is None or compare(a, b) for a, b in zip(left, right)], index=frame.index)
 
     return pa.Check(holds, name=f"rule:{number}")
 
@@ -166,10 +162,10 @@ def failure_cases(catalogue: Catalogue, form: Form, frame: pd.DataFrame) -> pd.D
 
 
 def _side_text(catalogue: Catalogue, form: Form, submission: Submission, terms: tuple[Term, ...],
-               row: str, value: int) -> str:
+               row: str, value: Decimal) -> str:
     """'ô H9 (DA4.TDA1 · Đã giải ngân – sự nghiệp) = 250', or labels with their cells for a sum."""
     refs = [_bind(t.ref, row) for t in terms]
-    total = show_number(Decimal(value) / SCALE)
+    total = show_number(value)
     if len(refs) == 1:
         ref = refs[0]
         label = catalogue.form(ref.form).cell_label(ref)
@@ -228,7 +224,7 @@ def _cell_finding(catalogue: Catalogue, form: Form, submission: Submission, ref:
 
 def _rule_finding(catalogue: Catalogue, form: Form, submission: Submission, one: pd.DataFrame,
                   rule: Rule, row: str) -> Finding:
-    left, right = (int(side.iloc[0]) for side in rule_sides(catalogue, form, rule, one))
+    (left,), (right,) = rule_sides(catalogue, form, rule, one)
     left_text = _side_text(catalogue, form, submission, rule.left, row, left)
     right_text = _side_text(catalogue, form, submission, rule.right, row, right)
     message = f"{left_text} {OP_BROKEN[rule.op]} {right_text}."
@@ -242,7 +238,7 @@ def _rule_finding(catalogue: Catalogue, form: Form, submission: Submission, one:
         sheet=submission.sheet_name(catalogue.form(first.form)),
         cell=submission.address(first) or submission.address(first_input) or "",
         item=str(first), item_label=catalogue.form(first.form).cell_label(first),
-        value=show_number(Decimal(left) / SCALE),
+        value=show_number(left),
     )
 
 
