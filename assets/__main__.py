@@ -19,11 +19,24 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def prepare_dagster_home() -> Path:
-    """DAGSTER_HOME inside the project, created on first run with the shipped dagster.yaml."""
+    """DAGSTER_HOME inside the project, created on first run with the shipped dagster.yaml.
+
+    The instance's storage is created under a file lock, so two commands started at once on
+    a new DAGSTER_HOME do not both try to create its tables."""
+    import fcntl
+
+    import dagster as dg
+
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    with (home / ".instance.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / "dagster.yaml").exists():
+            shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+        instance = dg.DagsterInstance.get()
+        instance.get_runs_count()  # creates the run, event log and schedule storage once
+        instance.all_instigator_state()
+        instance.get_latest_materialization_event(dg.AssetKey("unit_submission"))
     return home
 
 
