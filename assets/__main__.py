@@ -96,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from assets.definitions import defs
     from assets.partitions import submission_key
+    from pipeline.periods import open_periods
 
     catalogue = defs.resources["settings"].catalogue
-    periods = [args.period] if args.period else [p.key for p in catalogue.periods.values() if p.is_open]
+    periods = [args.period] if args.period else open_periods(catalogue, defs.resources["settings"].out)
     instance = dg.DagsterInstance.get()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     submission_job = defs.resolve_job_def("submission_job")

@@ -144,9 +144,6 @@ class Form:
         """Every cell a unit types, row by row."""
         return [Ref(self.code, i.code, c.code) for i in self.input_items for c in self.input_columns]
 
-    def cell_type(self, ref: Ref) -> str:
-        return self.column(ref.column).type if self.is_grid else self.item(ref.row).type
-
     def cell_label(self, ref: Ref) -> str:
         if self.is_grid:
             return f"{ref.row} · {self.column(ref.column).full_label}"
@@ -244,9 +241,6 @@ class Catalogue:
 
     def reports(self, unit: Unit, form: Form) -> bool:
         return unit.kind in form.reported_by
-
-    def cell_type(self, ref: Ref) -> str:
-        return self.forms[ref.form].cell_type(ref)
 
     def expand(self, ref: Ref) -> tuple[Term, ...]:
         """A cell as a sum of input cells: derived items and columns are expanded (and remembered)."""
