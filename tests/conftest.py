@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,20 @@ def catalogue():
 @pytest.fixture(scope="session")
 def sample_files() -> list[Path]:
     return sorted(SAMPLE_DIR.glob("*.xlsx"))
+
+
+def take_in_everything(catalogue, places, now, files=(), period="2023"):
+    """Copy ``files`` into the period's inbox, then take in every unit and the plan, as the pipeline does."""
+    from pipeline.intake import take_in_plan, take_in_unit
+
+    inbox = places.inbox / period
+    inbox.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        shutil.copy(path, inbox / path.name)
+    for unit in catalogue.units_in(period):
+        take_in_unit(catalogue, places, period, unit.code, now)
+    take_in_plan(catalogue, places, period, now)
+    return places
 
 
 def libreoffice_convert(source: Path, out_dir: Path, target: str, profile: Path) -> Path:

@@ -13,11 +13,12 @@ import pytest
 
 from pipeline.archive import archived_versions
 from pipeline.cli import main
-from pipeline.intake import CLOSED, Places, take_in_plan, take_in_unit
+from pipeline.intake import CLOSED, Places, take_in_unit
 from pipeline.periods import MARKER
 from pipeline.publication import publish_period
 from pipeline.reader import file_sha256
 from pipeline.warehouse import connect
+from tests.conftest import take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
@@ -25,16 +26,7 @@ T0 = dt.datetime(2023, 8, 10, 8, 0)
 @pytest.fixture(scope="module")
 def loaded(catalogue, sample_files, tmp_path_factory):
     """The sample taken in through an inbox, as the pipeline does it."""
-    data = tmp_path_factory.mktemp("data")
-    inbox = data / "inbox" / "2023"
-    inbox.mkdir(parents=True)
-    for path in sample_files:
-        shutil.copy(path, inbox / path.name)
-    places = Places.under(data)
-    for unit in catalogue.units_in("2023"):
-        take_in_unit(catalogue, places, "2023", unit.code, T0)
-    take_in_plan(catalogue, places, "2023", T0)
-    return places
+    return take_in_everything(catalogue, Places.under(tmp_path_factory.mktemp("data")), T0, sample_files)
 
 
 def _totals(warehouse):

@@ -15,27 +15,21 @@ import openpyxl
 import pytest
 
 from pipeline.catalogue import Ref
-from pipeline.intake import Places, take_in_plan, take_in_unit
+from pipeline.intake import Places, take_in_unit
 from pipeline.publication import publish_period
 from pipeline.publish import INCOMPLETE, SOURCES_SHEET
 from pipeline.sample import sample_values
 from pipeline.template import Filling, write_unit_workbook
 from pipeline.office import convert_all
-from tests.conftest import ROOT, needs_libreoffice
+from tests.conftest import ROOT, needs_libreoffice, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
-
-
-def _load(catalogue, inbox, data):
-    for unit in catalogue.units_in("2023"):
-        take_in_unit(catalogue, Places.under(data, inbox), "2023", unit.code, T0)
-    take_in_plan(catalogue, Places.under(data, inbox), "2023", T0)
 
 
 @pytest.fixture(scope="module")
 def published(catalogue, tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
-    _load(catalogue, ROOT / "data" / "sample", data)
+    take_in_everything(catalogue, Places.under(data, ROOT / "data" / "sample"), T0)
     reports, publication = publish_period(catalogue, data / "warehouse.duckdb", data / "out", "2023")
     return data, reports, publication
 
@@ -178,7 +172,7 @@ def test_missing_and_rejected_units_are_named(catalogue, sample_files, tmp_path)
     for path in sample_files:
         if not path.name.startswith("03253"):  # the town never reports
             shutil.copy(path, inbox / path.name)
-    _load(catalogue, tmp_path / "inbox", tmp_path)
+    take_in_everything(catalogue, Places.under(tmp_path), T0)
     values = sample_values(catalogue)["03259"]
     values[Ref("01", "HO_NGHEO")] = 10 ** 6  # a newer file from Phình Sáng that breaks the rules
     newer = write_unit_workbook(inbox / "phinh-sang-moi.xlsx", catalogue, catalogue.unit("03259"),

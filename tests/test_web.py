@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from pipeline.intake import Places, take_in_plan, take_in_unit
+from pipeline.intake import Places, take_in_unit
 from pipeline.publication import publish_period
 from pipeline.status import write_status
 from pipeline.warehouse import connect
 from pipeline.web import create_app
-from tests.conftest import ROOT
+from tests.conftest import ROOT, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 CHROMIUM = shutil.which("chromium")
@@ -38,16 +38,11 @@ def _free_port() -> int:
 def data(catalogue, sample_files, tmp_path_factory):
     """The sample without the town (missing) and with one invalid unit, consolidated and published."""
     data = tmp_path_factory.mktemp("data")
-    inbox = data / "inbox" / "2023"
-    inbox.mkdir(parents=True)
-    for path in sample_files:
-        if not path.name.startswith("03253"):
-            shutil.copy(path, inbox / path.name)
-    (inbox / "03260-xa-rang-dong.xlsx").write_bytes(b"")  # Rạng Đông sends an empty file: not submitted
     places = Places.under(data)
-    for unit in catalogue.units_in("2023"):
-        take_in_unit(catalogue, places, "2023", unit.code, T0)
-    take_in_plan(catalogue, places, "2023", T0)
+    inbox = places.inbox / "2023"
+    inbox.mkdir(parents=True)
+    (inbox / "03260-xa-rang-dong.xlsx").write_bytes(b"")  # Rạng Đông sends an empty file: not submitted
+    take_in_everything(catalogue, places, T0, [p for p in sample_files if not p.name.startswith(("03253", "03260"))])
     # ...and the next day Phình Sáng sends a second file with an empty cell.
     shutil.copy(ROOT / "tests" / "corpus" / "bad" / "chua-nhap.xlsx", inbox / "phinh-sang-lan-2.xlsx")
     take_in_unit(catalogue, places, "2023", "03259", T0 + dt.timedelta(days=1))
