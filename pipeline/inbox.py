@@ -2,7 +2,8 @@
 which of them are new since the last look (for the sensor).
 
 Identity (unit, period, kind of file) is read from each workbook's Thông tin sheet; the
-file name is never trusted. A file whose identity cannot be read is kept with its error.
+file name is never trusted. A file whose identity cannot be read is listed without one;
+checking it says why.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ WORKBOOK_SUFFIXES = (".xlsx",)
 class InboxFile:
     path: Path
     mtime: float
-    identity: Identity | None
-    error: str | None = None
+    identity: Identity | None  # None: not a workbook whose unit can be read
 
 
 def period_dir(inbox: Path, period: str) -> Path:
@@ -29,7 +29,7 @@ def period_dir(inbox: Path, period: str) -> Path:
 
 
 def scan_inbox(inbox: Path, period: str) -> list[InboxFile]:
-    """Every file of the period's inbox folder, oldest first, with its identity or error."""
+    """Every file of the period's inbox folder, oldest first, with its identity (None if unreadable)."""
     folder = period_dir(inbox, period)
     if not folder.is_dir():
         return []
@@ -38,8 +38,8 @@ def scan_inbox(inbox: Path, period: str) -> list[InboxFile]:
         mtime = path.stat().st_mtime
         try:
             files.append(InboxFile(path, mtime, read_identity(path)))
-        except UnreadableWorkbook as e:
-            files.append(InboxFile(path, mtime, None, str(e)))
+        except UnreadableWorkbook:
+            files.append(InboxFile(path, mtime, None))
     return sorted(files, key=lambda f: (f.mtime, f.path.name))
 
 
@@ -55,8 +55,7 @@ class Arrival:
     path: Path
     period: str
     file_hash: str
-    identity: Identity | None
-    error: str | None = None
+    identity: Identity | None  # None: not a workbook whose unit can be read
 
 
 def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seconds: float = 5.0) -> tuple[list[Arrival], dict]:
@@ -96,6 +95,6 @@ def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seco
             seen_hashes.add((period, file_hash))
             try:
                 arrivals.append(Arrival(path, period, file_hash, read_identity(path)))
-            except UnreadableWorkbook as e:
-                arrivals.append(Arrival(path, period, file_hash, None, str(e)))
+            except UnreadableWorkbook:
+                arrivals.append(Arrival(path, period, file_hash, None))
     return arrivals, entries

@@ -169,5 +169,5 @@ def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime
     for unit in catalogue.units_in(period):
         mine = unit_files(files, unit.code)
         if mine and (unit.code, file_sha256(mine[-1].path)) not in known:
-            results.append(take_in_unit(catalogue, places, period, unit.code, now))
+            results.append(_take_in_latest(catalogue, places, mine, period, unit.code, now))
     return results
