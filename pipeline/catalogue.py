@@ -22,6 +22,7 @@ CATALOGUE_DIR = Path(__file__).parent / "catalogue"
 VALUE_COLUMN = "GIA_TRI"  # the one input column of an item sheet
 SAME_ROW = "*"  # row of a grid rule term that means "the row being checked"
 TYPES = ("count", "money", "flag")
+UNITS_FILE = "units.csv"
 UNIT_KINDS = ("xa", "thi_tran", "co_quan_huyen")
 PERIOD_STATES = ("mo", "dong")
 DIRECTIONS = ("up", "down")
@@ -223,6 +224,8 @@ class Catalogue:
     district: dict[str, object]  # names printed on workbooks, warning thresholds
     version: str = field(default="")
     _expansions: dict = field(default_factory=dict, repr=False, compare=False)
+    _units_by_code: dict = field(default_factory=dict, repr=False, compare=False)
+    _units_in: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def sub_projects(self) -> tuple[SubProject, ...]:
@@ -232,12 +235,24 @@ class Catalogue:
         return self.forms[code]
 
     def unit(self, code: str) -> Unit:
-        return next(u for u in self.units if u.code == code)
+        """The unit of a code (KeyError if unknown); indexed, as a national list has 10.600."""
+        if not self._units_by_code:
+            self._units_by_code.update((u.code, u) for u in self.units)
+        return self._units_by_code[code]
+
+    def find_unit(self, code: str) -> Unit | None:
+        """The unit of a code, or None if the list has no such unit."""
+        try:
+            return self.unit(code)
+        except KeyError:
+            return None
 
     def units_in(self, period: str) -> tuple[Unit, ...]:
         """Units valid in a period: communes first (catalogue order), then agencies."""
-        valid = [u for u in self.units if u.valid_in(period)]
-        return tuple(sorted(valid, key=lambda u: not u.is_commune))
+        if period not in self._units_in:
+            valid = [u for u in self.units if u.valid_in(period)]
+            self._units_in[period] = tuple(sorted(valid, key=lambda u: not u.is_commune))
+        return self._units_in[period]
 
     def reports(self, unit: Unit, form: Form) -> bool:
         return unit.kind in form.reported_by
@@ -304,11 +319,14 @@ def parse_rules(text: str, form: str, grid: bool, file: str, message: str, sever
 # --------------------------------------------------------------------------- loading
 
 
-def load_catalogue(directory: Path | str = CATALOGUE_DIR) -> Catalogue:
-    """Load and check the whole catalogue; raise CatalogueError naming the file and entry."""
+def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str | None = None) -> Catalogue:
+    """Load and check the whole catalogue; raise CatalogueError naming the file and entry.
+
+    ``units_file`` replaces the catalogue's unit list (same columns as units.csv), for a
+    province's or the country's register of units."""
     directory = Path(directory)
     projects = _load_projects(directory)
-    units = _load_units(directory)
+    units = _load_units(Path(units_file) if units_file else directory / UNITS_FILE)
     forms = {}
     for path in sorted((directory / "forms").glob("*.toml")):
         form = _load_form(path, directory, projects, forms)
@@ -327,14 +345,15 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR) -> Catalogue:
     return dataclasses.replace(catalogue, version=catalogue_version(catalogue))
 
 
-_CACHE: dict[Path, Catalogue] = {}
+_CACHE: dict[str, Catalogue] = {}
 
 
-def default_catalogue() -> Catalogue:
-    """The project's own catalogue, loaded once per process."""
-    if CATALOGUE_DIR not in _CACHE:
-        _CACHE[CATALOGUE_DIR] = load_catalogue(CATALOGUE_DIR)
-    return _CACHE[CATALOGUE_DIR]
+def default_catalogue(units_file: Path | str | None = None) -> Catalogue:
+    """The project's own catalogue (with another unit list if given), loaded once per process."""
+    key = str(units_file or "")
+    if key not in _CACHE:
+        _CACHE[key] = load_catalogue(CATALOGUE_DIR, units_file)
+    return _CACHE[key]
 
 
 def _rel(path: Path, directory: Path) -> str:
@@ -376,10 +395,10 @@ def _load_projects(directory: Path) -> tuple[Project, ...]:
     return tuple(projects)
 
 
-def _load_units(directory: Path) -> tuple[Unit, ...]:
-    file = "units.csv"
+def _load_units(path: Path) -> tuple[Unit, ...]:
+    file = path.name
     try:
-        with (directory / file).open(encoding="utf-8", newline="") as f:
+        with path.open(encoding="utf-8", newline="") as f:
             rows = list(csv.DictReader(f))
     except FileNotFoundError:
         raise CatalogueError(file, "-", "thiếu tệp") from None

@@ -38,7 +38,7 @@ def _template(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.unit:
-        unit = next((u for u in catalogue.units if u.code == args.unit), None)
+        unit = catalogue.find_unit(args.unit)
         if unit is None:
             raise UserError(f'Không có đơn vị mã "{args.unit}" trong danh mục đơn vị.')
         path = write_unit_workbook(out / f"mau-bao-cao-{unit.code}-{slug(unit.name)}.xlsx", catalogue, unit)

@@ -59,7 +59,7 @@ def write_feedback(path: Path, catalogue: Catalogue, result: CheckResult, period
         summary = workbook.add_worksheet(SUMMARY_SHEET)
         filling = None
         if submission is not None and submission.file_kind != PLAN_FILE:
-            unit = next((u for u in catalogue.units if u.code == submission.unit_code), None)
+            unit = catalogue.find_unit(submission.unit_code)
             filling = _filling(catalogue, submission, result.findings)
             add_unit_sheets(workbook, styles, catalogue, unit, filling)
         _summary(summary, styles, catalogue, result, period, filling)
@@ -70,7 +70,7 @@ def write_feedback(path: Path, catalogue: Catalogue, result: CheckResult, period
 
 def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, period: str, filling: Filling | None) -> None:
     submission = result.submission
-    unit = next((u for u in catalogue.units if submission and u.code == submission.unit_code), None)
+    unit = catalogue.find_unit(submission.unit_code) if submission else None
     last = len(COLUMNS) - 1
     for col, (_, width) in enumerate(COLUMNS):
         ws.set_column(col, col, width)

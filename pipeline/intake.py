@@ -1,6 +1,6 @@
 """Takes in one unit's submission for a period: find its latest file in the inbox, archive
 it, check it, load it into the warehouse as a new version with its findings, and write
-the unit's feedback workbook. Plain Python, called by the Dagster asset of a unit
+the unit's feedback workbook when there is something to fix. Plain Python, called by the Dagster asset of a unit
 partition; ``rebuild`` replays the archive into a new warehouse."""
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from pipeline.archive import UNIDENTIFIED, Archived, archive_file, archived_unit
 from pipeline.catalogue import Catalogue
 from pipeline.feedback import feedback_name, write_feedback
 from pipeline.findings import ERROR, PERIOD_CLOSED, SUPERSEDED, WARNING, Finding, FindingCounts, nfc
-from pipeline.inbox import InboxFile, scan_inbox, unit_files
+from pipeline.inbox import InboxFile, files_by_unit, scan_inbox
 from pipeline.periods import is_closed
 from pipeline.reader import file_sha256
 from pipeline.template import PLAN_FILE
 from pipeline.validation import CheckResult, check_files
-from pipeline.warehouse import INVALID, VALID, connect, ensure_schema, load_submission, previous_values
+from pipeline.warehouse import INVALID, VALID, Load, connect, ensure_schema, load_submissions, previous_values
 
 MISSING = "missing"
 CLOSED = "closed"
@@ -50,6 +50,10 @@ class Places:
     def archive(self) -> Path:
         return self.data / "archive"
 
+    def inbox_index(self, period: str) -> Path:
+        """Identities of the period's inbox files already read (a cache; safe to delete)."""
+        return self.data / ".inbox-index" / f"{period}.json"
+
 
 @dataclass
 class IntakeResult(FindingCounts):
@@ -75,54 +79,95 @@ def feedback_dir(out: Path, period: str) -> Path:
 def take_in_unit(catalogue: Catalogue, places: Places, period: str, unit: str, now: dt.datetime) -> IntakeResult:
     """Check and load the unit's latest file for the period; older files of the same unit in
     the inbox are reported as superseded. A unit with no file is reported missing."""
-    return _take_in_latest(catalogue, places, unit_files(scan_inbox(places.inbox, period), unit), period, unit, now)
+    return take_in_batch(catalogue, places, period, [unit], now)[0]
+
+
+def take_in_batch(catalogue: Catalogue, places: Places, period: str, units: list[str], now: dt.datetime,
+                  workers: int = 1) -> list[IntakeResult]:
+    """``take_in_unit`` for many units at once, in their order: one look at the inbox, one
+    check of all their files (pandera once per form; read by ``workers`` processes) and one
+    warehouse transaction."""
+    files = files_by_unit(scan_inbox(places.inbox, period, places.inbox_index(period), workers))
+    return _take_in_latest(catalogue, places, {u: files.get(u, []) for u in units}, period, now, workers)
 
 
 def take_in_plan(catalogue: Catalogue, places: Places, period: str, now: dt.datetime) -> IntakeResult:
     """The same for the district's plan workbook of the period (stored under the unit key "")."""
-    files = [f for f in scan_inbox(places.inbox, period) if f.identity and f.identity.file_kind == PLAN_FILE]
-    return _take_in_latest(catalogue, places, files, period, PLAN_UNIT, now)
+    files = [f for f in scan_inbox(places.inbox, period, places.inbox_index(period))
+             if f.identity and f.identity.file_kind == PLAN_FILE]
+    return _take_in_latest(catalogue, places, {PLAN_UNIT: files}, period, now)[0]
 
 
-def _take_in_latest(catalogue: Catalogue, places: Places, files: list[InboxFile], period: str, unit: str,
-                    now: dt.datetime) -> IntakeResult:
-    if not files:
-        return IntakeResult(period, unit, MISSING)
-    latest, older = files[-1], files[:-1]
-    archived = archive_file(places.archive, period, unit, latest.path, now)
-    if is_closed(catalogue, places.out, period):  # kept in the archive, not loaded
-        message = f'Tệp "{nfc(latest.path.name)}": kỳ {period} đã khóa sổ, không nhận thêm báo cáo.'
-        return IntakeResult(period, unit, CLOSED, file=latest.path,
-                            findings=[Finding(ERROR, PERIOD_CLOSED, message, file=nfc(latest.path.name), unit=unit)])
-    intake = _load(catalogue, places, latest.path, period, unit, archived)
-    intake.findings += [
-        Finding(WARNING, SUPERSEDED, f'Tệp "{nfc(f.path.name)}" của cùng đơn vị nhận trước tệp "{nfc(latest.path.name)}": '
-                "chỉ dùng tệp nhận sau cùng.", file=nfc(f.path.name), unit=unit)
-        for f in older
-    ]
-    return intake
+def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[InboxFile]], period: str,
+                    now: dt.datetime, workers: int = 1) -> list[IntakeResult]:
+    """Each unit's latest file is archived, checked and loaded; older ones are superseded."""
+    closed = is_closed(catalogue, places.out, period)
+    results: dict[str, IntakeResult] = {}
+    to_load = []
+    for unit, mine in files.items():
+        if not mine:
+            results[unit] = IntakeResult(period, unit, MISSING)
+            continue
+        latest = mine[-1]
+        archived = archive_file(places.archive, period, unit, latest.path, now)
+        if closed:  # kept in the archive, not loaded
+            message = f'Tệp "{nfc(latest.path.name)}": kỳ {period} đã khóa sổ, không nhận thêm báo cáo.'
+            results[unit] = IntakeResult(period, unit, CLOSED, file=latest.path, findings=[
+                Finding(ERROR, PERIOD_CLOSED, message, file=nfc(latest.path.name), unit=unit)])
+            continue
+        to_load.append(Pending(latest.path, unit, archived))
+    results.update((r.unit, r) for r in _load(catalogue, places, period, to_load, workers))
+    for unit, mine in files.items():
+        results[unit].findings += [
+            Finding(WARNING, SUPERSEDED, f'Tệp "{nfc(f.path.name)}" của cùng đơn vị nhận trước tệp '
+                    f'"{nfc(mine[-1].path.name)}": chỉ dùng tệp nhận sau cùng.', file=nfc(f.path.name), unit=unit)
+            for f in mine[:-1]
+        ]
+    return [results[unit] for unit in files]
 
 
-def _load(catalogue: Catalogue, places: Places, path: Path, period: str, unit: str, archived: Archived,
-          name: str | None = None) -> IntakeResult:
-    """Check one file, write its feedback, load it as the version ``archived`` records."""
+@dataclass(frozen=True)
+class Pending:
+    """A file to check and load as the version ``archived`` records, for ``unit``."""
+
+    path: Path
+    unit: str
+    archived: Archived
+    name: str | None = None  # the name it was received under, if not the path's
+
+
+def _load(catalogue: Catalogue, places: Places, period: str, pending: list[Pending], workers: int = 1) -> list[IntakeResult]:
+    """Check the files together, write their feedback, load them in one transaction."""
+    if not pending:
+        return []
+    units = [p.unit for p in pending if p.unit != PLAN_UNIT]
     with connect(places.warehouse) as conn:
         ensure_schema(conn, catalogue)
-        earlier = previous_values(conn, unit, period) if unit != PLAN_UNIT else {}
-    result = check_files(catalogue, [path], period, {unit: earlier})[0]
-    intake = IntakeResult(period, unit, VALID if result.accepted else INVALID, file=path, findings=result.findings)
-    intake.feedback = write_feedback(feedback_dir(places.out, period) / feedback_name(result), catalogue, result, period)
-    if result.submission is None:
-        return intake
-    if name:
-        result.submission.path = result.submission.path.with_name(name)  # the name it was received under
-    intake.file_hash = result.submission.file_hash
-    intake.values = sum(c.value is not None for c in result.submission.cells)
+        earlier = previous_values(conn, units, period)
+    checked = check_files(catalogue, [p.path for p in pending], period, earlier, workers)
+    intakes, loads = [], []
+    for item, result in zip(pending, checked):
+        intake = IntakeResult(period, item.unit, VALID if result.accepted else INVALID, file=item.path,
+                              findings=result.findings)
+        feedback = feedback_dir(places.out, period) / feedback_name(result)
+        if result.findings:
+            intake.feedback = write_feedback(feedback, catalogue, result, period)
+        else:  # nothing to fix: no feedback, and none left from an earlier version
+            feedback.unlink(missing_ok=True)
+        intakes.append(intake)
+        if result.submission is None:
+            continue
+        if item.name:
+            result.submission.path = result.submission.path.with_name(item.name)
+        intake.file_hash = result.submission.file_hash
+        intake.values = sum(c.value is not None for c in result.submission.cells)
+        loads.append((intake, Load(result.submission, result.findings, item.archived.received_at,
+                                   item.archived.relative_path)))
     with connect(places.warehouse) as conn:
-        loaded = load_submission(conn, result.submission, result.findings, archived.received_at,
-                                 archived.relative_path)
-    intake.newly_loaded = loaded.new
-    return intake
+        loaded = load_submissions(conn, [load for _, load in loads])
+    for (intake, _), outcome in zip(loads, loaded):
+        intake.newly_loaded = outcome.new
+    return intakes
 
 
 def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
@@ -135,7 +180,7 @@ def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
     results = []
     for period, unit in archived_units(places.archive):
         for version in archived_versions(places.archive, period, unit):
-            results.append(_load(catalogue, fresh, version.path, period, unit, version, name=version.original_name))
+            results += _load(catalogue, fresh, period, [Pending(version.path, unit, version, version.original_name)])
     with connect(fresh.warehouse) as conn:
         ensure_schema(conn, catalogue)
     fresh.warehouse.replace(final)
@@ -148,7 +193,7 @@ def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: d
     is archived and gets its findings and a feedback workbook, so nothing goes unnoticed."""
     results = []
     units = {u.code for u in catalogue.units_in(period)}
-    for entry in scan_inbox(places.inbox, period):
+    for entry in scan_inbox(places.inbox, period, places.inbox_index(period)):
         if entry.identity is None or (entry.identity.file_kind != PLAN_FILE and entry.identity.unit_code not in units):
             archive_file(places.archive, period, UNIDENTIFIED, entry.path, now)
             result = check_files(catalogue, [entry.path], period)[0]
@@ -157,17 +202,17 @@ def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: d
     return results
 
 
-def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime) -> list[IntakeResult]:
+def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime, workers: int = 1) -> list[IntakeResult]:
     """Take in every unit whose latest inbox file is not in the warehouse yet (what the sensor
-    has not seen); units already up to date are not checked again."""
+    has not seen), as one batch; units already up to date are not checked again."""
     with connect(places.warehouse) as conn:
         ensure_schema(conn, catalogue)
         known = {(u, h) for u, h in conn.execute(
             "SELECT unit, file_hash FROM submissions WHERE period = ?", [period]).fetchall()}
-    files = scan_inbox(places.inbox, period)
-    results = []
+    files = files_by_unit(scan_inbox(places.inbox, period, places.inbox_index(period), workers))
+    behind = {}
     for unit in catalogue.units_in(period):
-        mine = unit_files(files, unit.code)
+        mine = files.get(unit.code)
         if mine and (unit.code, file_sha256(mine[-1].path)) not in known:
-            results.append(_take_in_latest(catalogue, places, mine, period, unit.code, now))
-    return results
+            behind[unit.code] = mine
+    return _take_in_latest(catalogue, places, behind, period, now, workers)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -93,6 +94,16 @@ class Submission:
             return None
         return xl_rowcol_to_cell(codes.rows[ref.row], codes.columns[ref.column])
 
+    @cached_property
+    def values(self) -> dict[Ref, Decimal | None]:
+        """Each read input cell's value by reference (once the cells are read)."""
+        return {c.ref: c.value for c in self.cells}
+
+    @cached_property
+    def forms(self) -> set[str]:
+        """Codes of the forms it has cells of."""
+        return {c.ref.form for c in self.cells}
+
     @property
     def unit_code(self) -> str:
         return normalise_unit_code(self.info.get("MA_DON_VI", (None, ""))[0])
@@ -105,14 +116,14 @@ class Submission:
     def template_version(self) -> str:
         return text_of(self.info.get(VERSION_FIELD, ("", ""))[0])
 
-    def tidy(self) -> pd.DataFrame:
+    def tidy_rows(self) -> list[tuple]:
         """One row per read input cell: (period, unit, form, item, column, value) + provenance."""
-        rows = [
-            (self.period, self.unit_code, c.ref.form, c.ref.row, c.ref.column,
-             None if c.value is None else str(c.value), c.sheet, c.cell, self.file_hash)
-            for c in self.cells
-        ]
-        return pd.DataFrame(rows, columns=TIDY_COLUMNS, dtype=object)
+        period, unit = self.period, self.unit_code
+        return [(period, unit, c.ref.form, c.ref.row, c.ref.column, None if c.value is None else str(c.value),
+                 c.sheet, c.cell, self.file_hash) for c in self.cells]
+
+    def tidy(self) -> pd.DataFrame:
+        return pd.DataFrame(self.tidy_rows(), columns=TIDY_COLUMNS, dtype=object)
 
 
 def text_of(raw: object) -> str:
@@ -277,7 +288,7 @@ def read_workbook(path: Path | str, catalogue: Catalogue) -> Submission:
     if file_kind == PLAN_FILE:
         submission.cells = _read_plan(sheets.get(PLAN_MARKER), catalogue)
     else:
-        unit = next((u for u in catalogue.units if u.code == submission.unit_code), None)
+        unit = catalogue.find_unit(submission.unit_code)
         for form in catalogue.forms.values():
             if unit is None or catalogue.reports(unit, form):
                 submission.cells += _read_form(sheets.get(FORM_MARKER_PREFIX + form.code), form)

@@ -130,7 +130,7 @@ def _sources(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str)
            FROM submissions s WHERE s.period = ? AND s.is_current""",
         [period],
     ).fetchall()
-    return {u: Source(catalogue.unit(u), f, r, h, n or "") for u, f, r, h, n in rows if any(x.code == u for x in catalogue.units)}
+    return {u: Source(catalogue.unit(u), f, r, h, n or "") for u, f, r, h, n in rows if catalogue.find_unit(u)}
 
 
 def _expected(catalogue: Catalogue, period: str, forms: list[Form]) -> list[Unit]:

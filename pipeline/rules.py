@@ -82,7 +82,7 @@ def wide_frame(catalogue: Catalogue, form: Form, submissions: list[Submission]) 
     foreign = foreign_refs(catalogue, form)
     records, index = [], []
     for number, submission in enumerate(submissions):
-        values = {c.ref: c.value for c in submission.cells}
+        values = submission.values
         for row in _rows(form):
             cells = [Ref(form.code, row, code) if form.is_grid else Ref(form.code, code) for code in own]
             records.append([values.get(ref) for ref in cells] + [values.get(ref) for ref in foreign])
@@ -246,7 +246,7 @@ def validate_values(catalogue: Catalogue, submissions: list[Submission]) -> dict
     """Run every in-scope form's schema once over the whole batch; findings per submission number."""
     found: dict[int, list[Finding]] = {}
     for form in catalogue.forms.values():
-        members = [n for n, s in enumerate(submissions) if any(c.ref.form == form.code for c in s.cells)]
+        members = [n for n, s in enumerate(submissions) if form.code in s.forms]
         if not members:
             continue
         batch = [submissions[n] for n in members]

@@ -19,6 +19,7 @@ from pipeline.findings import (
     OUTDATED_TEMPLATE, OUTPUTS_WITHOUT_FUNDS, TEXT_NUMBER, UNKNOWN_TEMPLATE, UNKNOWN_UNIT,
     UNREADABLE, WARNING, WRONG_PERIOD, Finding, FindingCounts, nfc, show_number, show_raw, sort_key,
 )
+from pipeline.parallel import context, parallel_map
 from pipeline.reader import Submission, UnreadableWorkbook, read_workbook
 from pipeline.rules import validate_values
 from pipeline.template import PLAN_COLUMNS, PLAN_FILE
@@ -39,16 +40,20 @@ class CheckResult(FindingCounts):
         return self.submission is not None and self.errors == 0
 
 
+def _read(path: Path) -> CheckResult:
+    """One file as read, or the reason it cannot be (run in a worker process when parallel)."""
+    try:
+        return CheckResult(path, read_workbook(path, context()))
+    except UnreadableWorkbook as e:
+        return CheckResult(path, None, [Finding(ERROR, UNREADABLE, str(e), file=nfc(path.name))])
+
+
 def check_files(catalogue: Catalogue, paths: list[Path], period: str | None = None,
-                previous: dict[str, dict[Ref, Decimal]] | None = None) -> list[CheckResult]:
+                previous: dict[str, dict[Ref, Decimal]] | None = None, workers: int = 1) -> list[CheckResult]:
     """Check a batch of files; ``period`` is the inbox folder's period, ``previous`` each unit's
-    values of its last valid earlier period. The pandera schemas run once per form."""
-    results = []
-    for path in paths:
-        try:
-            results.append(CheckResult(path, read_workbook(path, catalogue)))
-        except UnreadableWorkbook as e:
-            results.append(CheckResult(path, None, [Finding(ERROR, UNREADABLE, str(e), file=nfc(path.name))]))
+    values of its last valid earlier period. Files are read by ``workers`` processes; the
+    pandera schemas run once per form over the whole batch."""
+    results = parallel_map(_read, paths, workers, catalogue)
     units = [r for r in results if r.submission is not None and r.submission.file_kind != PLAN_FILE]
     for result in results:
         if result.submission is not None:
@@ -91,7 +96,7 @@ def structure_findings(catalogue: Catalogue, submission: Submission, period: str
         if period and submission.period != period:
             found.append(_period_finding(submission, period, info_cell, info))
         return found
-    unit = next((u for u in catalogue.units if u.code == submission.unit_code), None)
+    unit = catalogue.find_unit(submission.unit_code)
     if unit is None:
         text = (f'mã đơn vị "{submission.unit_code}" không có trong danh mục đơn vị'
                 if submission.unit_code else "chưa chọn mã đơn vị")
@@ -158,7 +163,7 @@ def cell_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]
 def funds_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]:
     """Warnings: a sub-project with outputs but no funds, or funds but no outputs."""
     values = {c.ref: c.value for c in submission.cells if c.value is not None}
-    unit = next((u for u in catalogue.units if u.code == submission.unit_code), None)
+    unit = catalogue.find_unit(submission.unit_code)
     funds_form = catalogue.form("02")
     if unit is None or not catalogue.reports(unit, funds_form):
         return []

@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipeline.catalogue import Catalogue, Ref
 from pipeline.findings import Finding, counts
-from pipeline.reader import Submission
+from pipeline.reader import TIDY_COLUMNS, Submission
 
 LOCK_RETRIES = 50
 LOCK_WAIT_SECONDS = 0.2
@@ -62,6 +62,10 @@ CREATE OR REPLACE VIEW lineage AS
 """
 
 VALID, INVALID = "valid", "invalid"
+SUBMISSION_COLUMNS = ["submission_id", "period", "unit", "file_name", "file_hash", "received_at", "archived_path",
+                      "template_version", "status", "errors", "warnings"]
+FINDING_COLUMNS = ["submission_id", "severity", "code", "form", "sheet", "cell", "item", "item_label", "value",
+                   "message"]
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,12 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None
     conn.execute(SCHEMA)
     conn.execute("BEGIN")
     conn.execute("DELETE FROM units")
-    conn.executemany(
-        "INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    conn.register("catalogue_units", pd.DataFrame(
         [(u.code, u.name, u.kind, u.area, u.district_code, u.province_code, u.valid_from, u.valid_to, n)
          for n, u in enumerate(catalogue.units)],
-    )
+        columns=["code", "name", "kind", "area", "district_code", "province_code", "valid_from", "valid_to", "position"]))
+    conn.execute("INSERT INTO units SELECT * FROM catalogue_units")
+    conn.unregister("catalogue_units")
     conn.execute("DELETE FROM periods")
     conn.executemany(
         "INSERT INTO periods VALUES (?, ?, ?, ?, ?)",
@@ -108,52 +113,81 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None
     conn.execute("COMMIT")
 
 
+@dataclass(frozen=True)
+class Load:
+    """A checked submission to record, with its findings and where the archive keeps it."""
+
+    submission: Submission
+    findings: list[Finding]
+    received_at: dt.datetime
+    archived_path: str = ""
+
+
 def load_submission(conn: duckdb.DuckDBPyConnection, submission: Submission, findings: list[Finding],
                     received_at: dt.datetime, archived_path: str = "") -> LoadResult:
-    """Record a submission version, its values and findings; a valid one (no error) becomes
-    current atomically, an invalid one never replaces the last valid version."""
-    errors, warnings = counts(findings)
-    status = VALID if errors == 0 else INVALID
-    period, unit = submission.period, submission.unit_code
-    existing = conn.execute(
-        "SELECT submission_id, is_current FROM submissions WHERE period = ? AND unit = ? AND file_hash = ?",
-        [period, unit, submission.file_hash],
-    ).fetchone()
-    if existing:
-        return LoadResult(existing[0], new=False, current=existing[1])
-    tidy = submission.tidy()
+    """Record one submission version (see ``load_submissions``)."""
+    return load_submissions(conn, [Load(submission, findings, received_at, archived_path)])[0]
+
+
+def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list[LoadResult]:
+    """Record submission versions, their values and findings, all in one transaction. A valid
+    one (no error) becomes its unit's current version, an invalid one never replaces the last
+    valid version, and a file already loaded changes nothing. Later loads of the same unit in
+    the list are later versions."""
+    known = {(p, u, h): (i, c) for p, u, h, i, c in conn.execute(
+        "SELECT period, unit, file_hash, submission_id, is_current FROM submissions WHERE period IN "
+        "(SELECT UNNEST(?))", [sorted({load.submission.period for load in loads})]).fetchall()}
+    results: list[LoadResult] = []
+    keys = [(x.submission.period, x.submission.unit_code, x.submission.file_hash) for x in loads]
+    fresh = {key for key in keys if key not in known}
+    ids = [i for (i,) in conn.execute("SELECT nextval('submission_ids') FROM range(?)", [len(fresh)]).fetchall()]
+    submissions, values, findings, current = [], [], [], {}
+    for n, (load, key) in enumerate(zip(loads, keys)):
+        if key not in known:
+            errors, warnings = counts(load.findings)
+            status = VALID if errors == 0 else INVALID
+            submission_id = ids[len(submissions)]
+            known[key] = (submission_id, status == VALID)
+            submission = load.submission
+            submissions.append((submission_id, *key[:2], submission.path.name, submission.file_hash, load.received_at,
+                                load.archived_path, submission.template_version, status, errors, warnings))
+            values += [(submission_id, *row) for row in submission.tidy_rows()]
+            findings += [(submission_id, f.severity, f.code, f.form, f.sheet, f.cell, f.item, f.item_label, f.value,
+                          f.message) for f in load.findings]
+            if status == VALID:
+                current[key[:2]] = submission_id
+            results.append(LoadResult(submission_id, new=True, current=status == VALID))
+        else:
+            results.append(LoadResult(known[key][0], new=False, current=known[key][1]))
     conn.execute("BEGIN")
     try:
-        submission_id = conn.execute(
-            """INSERT INTO submissions (period, unit, file_name, file_hash, received_at, archived_path,
-                                        template_version, status, errors, warnings)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING submission_id""",
-            [period, unit, submission.path.name, submission.file_hash, received_at, archived_path,
-             submission.template_version, status, errors, warnings],
-        ).fetchone()[0]
-        tidy.insert(0, "submission_id", submission_id)
-        conn.register("tidy_rows", tidy)
-        conn.execute(
-            """INSERT INTO submission_values
-               SELECT submission_id, period, unit, form, item, "column",
-                      CAST(value AS DECIMAL(18,3)), sheet, cell
-               FROM tidy_rows"""
-        )
-        conn.unregister("tidy_rows")
-        if findings:
-            conn.executemany(
-                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(submission_id, f.severity, f.code, f.form, f.sheet, f.cell, f.item, f.item_label, f.value, f.message)
-                 for f in findings],
-            )
-        if status == VALID:
-            conn.execute("UPDATE submissions SET is_current = FALSE WHERE period = ? AND unit = ?", [period, unit])
-            conn.execute("UPDATE submissions SET is_current = TRUE WHERE submission_id = ?", [submission_id])
+        _insert(conn, "submissions (submission_id, period, unit, file_name, file_hash, received_at, archived_path, "
+                      "template_version, status, errors, warnings)", SUBMISSION_COLUMNS, submissions)
+        _insert(conn, "submission_values", ["submission_id", *TIDY_COLUMNS], values,
+                """SELECT submission_id, period, unit, form, item, "column", CAST(value AS DECIMAL(18,3)), sheet, cell""")
+        _insert(conn, "findings", FINDING_COLUMNS, findings)
+        if current:
+            conn.register("new_current", pd.DataFrame(
+                [(p, u, i) for (p, u), i in current.items()], columns=["period", "unit", "submission_id"]))
+            conn.execute("""UPDATE submissions SET is_current = (submissions.submission_id = n.submission_id)
+                            FROM new_current n WHERE submissions.period = n.period AND submissions.unit = n.unit""")
+            conn.unregister("new_current")
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
-    return LoadResult(submission_id, new=True, current=status == VALID)
+    return [LoadResult(r.submission_id, r.new, current.get(key[:2], r.submission_id if r.current else None) == r.submission_id)
+            for r, key in zip(results, keys)]
+
+
+def _insert(conn: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[tuple],
+            select: str = "SELECT *") -> None:
+    """Insert many rows at once through a registered data frame (kept as Python objects)."""
+    if not rows:
+        return
+    conn.register("new_rows", pd.DataFrame(rows, columns=columns, dtype=object))
+    conn.execute(f"INSERT INTO {table} {select} FROM new_rows")
+    conn.unregister("new_rows")
 
 
 def current_submissions(conn: duckdb.DuckDBPyConnection, period: str) -> pd.DataFrame:
@@ -164,11 +198,16 @@ def current_submissions(conn: duckdb.DuckDBPyConnection, period: str) -> pd.Data
     ).df()
 
 
-def previous_values(conn: duckdb.DuckDBPyConnection, unit: str, period: str) -> dict[Ref, object]:
-    """The unit's current valid values in its latest period before ``period`` (empty if none)."""
+def previous_values(conn: duckdb.DuckDBPyConnection, units: list[str], period: str) -> dict[str, dict[Ref, object]]:
+    """Each unit's current valid values in its latest period before ``period`` (no entry if none)."""
     rows = conn.execute(
-        """SELECT form, item, "column", value FROM current_values
-           WHERE unit = ? AND period = (SELECT MAX(period) FROM current_values WHERE unit = ? AND period < ?)""",
-        [unit, unit, period],
+        """WITH latest AS (SELECT unit, MAX(period) AS period FROM current_values
+                           WHERE period < ? AND unit IN (SELECT UNNEST(?)) GROUP BY unit)
+           SELECT unit, form, item, "column", value FROM current_values JOIN latest USING (unit, period)
+           WHERE value IS NOT NULL""",
+        [period, units],
     ).fetchall()
-    return {Ref(form, item, column): value for form, item, column, value in rows if value is not None}
+    found: dict[str, dict[Ref, object]] = {}
+    for unit, form, item, column, value in rows:
+        found.setdefault(unit, {})[Ref(form, item, column)] = value
+    return found

@@ -78,7 +78,7 @@ def test_unit_partition_loads_the_units_file(data_dir):
     assert metadata["trang_thai"] == "Hợp lệ" and metadata["so_loi"] == 0
     assert metadata["tep"].endswith("03259-xa-phinh-sang.xlsx")
     assert _check(result).passed
-    assert (data_dir / "out" / "2023" / "phan-hoi" / "phan-hoi-03259-2023.xlsx").exists()
+    assert not (data_dir / "out" / "2023" / "phan-hoi").exists()  # nothing to fix: no feedback
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT unit, status FROM submissions").fetchall() == [("03259", "valid")]
 

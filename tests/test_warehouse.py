@@ -152,6 +152,5 @@ def test_previous_values_come_from_the_last_valid_earlier_period(db, catalogue, 
     earlier = read_workbook(path, catalogue)
     with connect(db) as conn:
         load_submission(conn, earlier, [], T0)
-        assert previous_values(conn, "03259", "2023") == {ref: Decimal(v) for ref, v in values.items()}
-        assert previous_values(conn, "03259", "2022") == {}
-        assert previous_values(conn, "03253", "2023") == {}
+        assert previous_values(conn, ["03259", "03253"], "2023") == {"03259": {ref: Decimal(v) for ref, v in values.items()}}
+        assert previous_values(conn, ["03259"], "2022") == {}
