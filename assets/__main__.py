@@ -1,8 +1,9 @@
 """``python -m assets run``: the main job on one inbox, through Dagster, from the terminal;
 ``python -m assets dev``: the Dagster UI and daemon with the download page (``make dev``).
 
-Each unit of the period is taken in as its own partition run (so every unit's result is
-recorded per partition, as in the UI), then the district is consolidated. Runs are
+Each unit of the period (or each batch of units, with --batch) is taken in as its own
+partition run, so every result is recorded per partition as in the UI; then everything
+is consolidated and Biểu 01–15 are published. Runs are
 recorded in the instance under DAGSTER_HOME (the project's .dagster_home by default).
 """
 
@@ -14,6 +15,8 @@ import shutil
 import sys
 import time
 from pathlib import Path
+
+from pipeline.batches import LEVELS, UNIT
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,6 +74,12 @@ def dev(host: str, port: int, page_port: int) -> int:
     return 0
 
 
+def step_error(result) -> str:
+    """The message of the first failed step of an in-process run."""
+    failures = [e for e in result.all_events if e.is_step_failure]
+    return failures[0].step_failure_data.error.message.strip() if failures else "không rõ lỗi"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assets", description="Chạy quy trình tổng hợp qua Dagster")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--inbox", help="thư mục hộp thư đến (chứa thư mục con theo kỳ), mặc định data/inbox")
     run.add_argument("--period", default=None, help="kỳ báo cáo, mặc định: mọi kỳ đang mở")
     run.add_argument("--clock", default=None, help="thời điểm nhận cố định (ISO), để kết quả lặp lại được")
+    run.add_argument("--units", help="danh sách đơn vị của tỉnh hay cả nước (cột như units.csv), mặc định của huyện")
+    run.add_argument("--batch", choices=LEVELS, help="gom đơn vị khi tiếp nhận: unit (mặc định), district, province")
+    run.add_argument("--workers", type=int, help="số tiến trình đọc tệp (mặc định 1)")
     serve = commands.add_parser("dev", help="mở giao diện Dagster (kèm daemon) và trang tải về")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
@@ -86,43 +98,55 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dev":
         return dev(args.host, args.port, args.page_port)
 
-    if args.inbox:
-        os.environ["TUANGIAO_INBOX"] = str(Path(args.inbox).resolve())
-    if args.clock:
-        os.environ["TUANGIAO_CLOCK"] = args.clock
+    for value, variable in ((args.inbox and str(Path(args.inbox).resolve()), "TUANGIAO_INBOX"),
+                            (args.clock, "TUANGIAO_CLOCK"), (args.units and str(Path(args.units).resolve()), "TUANGIAO_UNITS"),
+                            (args.batch, "TUANGIAO_BATCH"), (args.workers and str(args.workers), "TUANGIAO_WORKERS")):
+        if value:
+            os.environ[variable] = value
     prepare_dagster_home()
 
     import dagster as dg
 
     from assets.definitions import defs
     from assets.partitions import submission_key
+    from pipeline.batches import batch_keys, batch_name, batch_units
     from pipeline.periods import open_periods
 
-    catalogue = defs.resources["settings"].catalogue
-    periods = [args.period] if args.period else open_periods(catalogue, defs.resources["settings"].out)
+    settings = defs.resources["settings"]
+    catalogue, level = settings.catalogue, settings.batch_level
+    periods = [args.period] if args.period else open_periods(catalogue, settings.out)
     instance = dg.DagsterInstance.get()
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    # The terminal gets one line per run; a unit's findings are in the UI and its feedback file, and
+    # a failed blocking check is not worth a stack trace here.
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     submission_job = defs.resolve_job_def("submission_job")
     failed = 0
     for period in periods:
-        for unit in catalogue.units_in(period):
+        batches = [b for b in batch_keys(catalogue, level) if batch_units(catalogue, period, level, b)]
+        for number, batch in enumerate(batches, start=1):
+            started = time.perf_counter()
             result = submission_job.execute_in_process(
-                partition_key=submission_key(period, unit.code), instance=instance, raise_on_error=False,
+                partition_key=submission_key(period, batch), instance=instance, raise_on_error=False,
                 run_config=quiet,
             )
             materializations = result.get_asset_materialization_events()
+            name = batch_name(catalogue, level, batch)
             if not materializations:  # the step itself broke (an invalid unit still materializes)
                 failed += 1
-                print(f"Lỗi khi tiếp nhận {unit.code} – {unit.name} kỳ {period}", file=sys.stderr)
+                print(f"Lỗi khi tiếp nhận {name} kỳ {period}: {step_error(result)}", file=sys.stderr)
                 continue
             metadata = materializations[0].materialization.metadata
-            print(f"Kỳ {period} · {unit.code} – {unit.name}: {metadata['trang_thai'].value} "
-                  f"({metadata['so_loi'].value} lỗi, {metadata['so_canh_bao'].value} cảnh báo)")
+            progress = f"[{number}/{len(batches)}] " if len(batches) > 1 and level != UNIT else ""
+            print(f"{progress}Kỳ {period} · {metadata['don_vi'].value}: {metadata['trang_thai'].value} "
+                  f"({metadata['so_loi'].value} lỗi, {metadata['so_canh_bao'].value} cảnh báo"
+                  + (f"; {time.perf_counter() - started:.1f} s".replace(".", ",") if progress else "") + ")", flush=True)
+            if metadata.get("khong_hop_le") and metadata["khong_hop_le"].value != "Không":
+                print(f"    Không hợp lệ: {metadata['khong_hop_le'].value}")
     inbox = defs.resolve_job_def("inbox_job").execute_in_process(instance=instance, raise_on_error=False, run_config=quiet)
     unidentified = inbox.get_asset_materialization_events()[0].materialization.metadata if inbox.success else None
     if unidentified is None:
         failed += 1
-        print("Lỗi khi kiểm tra hộp thư đến", file=sys.stderr)
+        print(f"Lỗi khi kiểm tra hộp thư đến: {step_error(inbox)}", file=sys.stderr)
     elif unidentified["so_tep"].value:
         print(f"Tệp không xác định được đơn vị: {unidentified['so_tep'].value}")
         print(unidentified["phat_hien"].value)
@@ -130,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         instance=instance, raise_on_error=False, run_config=quiet
     )
     if not result.success:
-        print("Lỗi khi tổng hợp toàn huyện", file=sys.stderr)
+        print(f"Lỗi khi tổng hợp: {step_error(result)}", file=sys.stderr)
         return 1
     for event in result.get_asset_materialization_events():
         name = event.asset_key.to_user_string()

@@ -5,6 +5,7 @@ import dagster as dg
 from assets.resources import PipelineSettings
 from assets.submissions import unit_submission
 from pipeline.consolidation import consolidate
+from pipeline.findings import name_list
 
 KEY_FIGURES = [  # (form, item, column, label) shown in the UI
     ("01", "HO_TONG", "GIA_TRI", "Tổng số hộ"),
@@ -37,7 +38,7 @@ def district_consolidation(context: dg.AssetExecutionContext, settings: Pipeline
         ]
         missing = [catalogue.unit(u).name for u in result.missing_units]
         metadata[f"ky_{period}_so_don_vi"] = len(result.loaded_units)
-        metadata[f"ky_{period}_thieu"] = ", ".join(missing) or "Không"
+        metadata[f"ky_{period}_thieu"] = name_list(missing) or "Không"
         metadata[f"ky_{period}_so_lieu"] = dg.MetadataValue.md(
             "| Chỉ tiêu | Toàn huyện |\n|---|---:|\n" + "\n".join(lines)
         )

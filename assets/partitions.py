@@ -1,16 +1,22 @@
-"""Partitions of the submission assets: one per (period, unit), from the catalogue."""
+"""Partitions of the submission assets: one per (period, batch of units).
+
+The batch level comes from the environment the code location starts in (TUANGIAO_BATCH):
+a unit per partition for a district, a district or a province per partition for a larger
+unit list (TUANGIAO_UNITS). The second dimension is named after the level."""
 
 import dagster as dg
 
-from pipeline.catalogue import default_catalogue
+from assets.resources import settings_from_environment
+from pipeline.batches import batch_keys
 
-PERIOD, UNIT = "period", "unit"
+PERIOD = "period"
 
-_catalogue = default_catalogue()
-period_partitions = dg.StaticPartitionsDefinition(list(_catalogue.periods))
-unit_partitions = dg.StaticPartitionsDefinition([u.code for u in _catalogue.units])
-submission_partitions = dg.MultiPartitionsDefinition({PERIOD: period_partitions, UNIT: unit_partitions})
+_settings = settings_from_environment()
+BATCH = _settings.batch_level
+period_partitions = dg.StaticPartitionsDefinition(list(_settings.catalogue.periods))
+batch_partitions = dg.StaticPartitionsDefinition(batch_keys(_settings.catalogue, BATCH))
+submission_partitions = dg.MultiPartitionsDefinition({PERIOD: period_partitions, BATCH: batch_partitions})
 
 
-def submission_key(period: str, unit: str) -> dg.MultiPartitionKey:
-    return dg.MultiPartitionKey({PERIOD: period, UNIT: unit})
+def submission_key(period: str, batch: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({PERIOD: period, BATCH: batch})

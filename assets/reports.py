@@ -7,6 +7,7 @@ from assets.consolidation import district_consolidation
 from assets.resources import PipelineSettings
 from assets.submissions import findings_markdown
 from pipeline.catalogue import default_catalogue
+from pipeline.findings import name_list
 from pipeline.intake import take_in_plan
 from pipeline.periods import open_periods
 from pipeline.publication import publish_period
@@ -72,7 +73,8 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     periods = open_periods(catalogue, settings.out)  # a closed period's final set is never rewritten
     metadata: dict[str, dict] = {form: {} for form in BIEU_KEYS}
     for period in periods:
-        reports, publication = publish_period(catalogue, settings.warehouse, settings.out, period)
+        reports, publication = publish_period(catalogue, settings.warehouse, settings.out, period,
+                                              level=settings.batch_level)
         for report in reports:
             path = publication.files[report.code]
             metadata[report.code].update({
@@ -80,7 +82,7 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
                 f"ky_{period}_tai_ve": dg.MetadataValue.url(f"{settings.download_url}/tep/{period}/{path.name}"),
                 f"ky_{period}_so_dong": len(report.tables[0].rows),
                 f"ky_{period}_day_du": report.complete,
-                f"ky_{period}_thieu": ", ".join(u.name for u in report.missing) or "Không",
+                f"ky_{period}_thieu": name_list([u.name for u in report.missing]) or "Không",
                 f"ky_{period}_xem_truoc": dg.MetadataValue.md(preview(report)),
             })
         context.log.info(f"Kỳ {period}: đã ghi {len(publication.files)} biểu, {publication.all_in_one.name}, "

@@ -1,7 +1,8 @@
-"""The inbox sensor: a run for exactly the units whose new or changed files arrived."""
+"""The inbox sensor: a run for exactly the units (or their batches) whose new or changed files arrived."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -10,6 +11,7 @@ import dagster as dg
 from assets.jobs import consolidation_job, inbox_job, submission_job
 from assets.partitions import submission_key
 from assets.resources import PipelineSettings
+from pipeline.batches import batch_key
 from pipeline.inbox import watch
 from pipeline.periods import open_periods
 from pipeline.template import PLAN_FILE
@@ -18,19 +20,22 @@ from pipeline.template import PLAN_FILE
 def inbox_run_requests(settings: PipelineSettings, cursor: str | None, now: float) -> tuple[list[dg.RunRequest], str]:
     """Run requests for the stable new files of the open periods, and the new cursor (pure)."""
     catalogue = settings.catalogue
-    known_units = {u.code for u in catalogue.units}
     arrivals, entries = watch(settings.inbox, open_periods(catalogue, settings.out), json.loads(cursor or "{}"), now)
-    requests = []
+    requests, batches = [], {}
     for arrival in arrivals:
         identity = arrival.identity
         key = f"{arrival.period}|{arrival.file_hash}"
         if identity is not None and identity.file_kind == PLAN_FILE:
             requests.append(dg.RunRequest(run_key=f"ke-hoach|{key}", job_name=consolidation_job.name))
-        elif identity is not None and identity.unit_code in known_units and identity.period == arrival.period:
-            requests.append(dg.RunRequest(run_key=f"{identity.unit_code}|{key}", job_name=submission_job.name,
-                                          partition_key=submission_key(arrival.period, identity.unit_code)))
+        elif identity is not None and (unit := catalogue.find_unit(identity.unit_code)) and identity.period == arrival.period:
+            batches.setdefault((arrival.period, batch_key(unit, settings.batch_level)), []).append((unit.code, key))
         else:  # no readable identity, an unknown unit, or a period other than its folder's
             requests.append(dg.RunRequest(run_key=f"khong-xac-dinh|{key}", job_name=inbox_job.name))
+    for (period, batch), files in batches.items():  # one run per batch, however many of its units sent files
+        run_key = "|".join(files[0]) if len(files) == 1 else \
+            f"{batch}|{period}|" + hashlib.sha256(" ".join(sorted(k for _, k in files)).encode()).hexdigest()
+        requests.append(dg.RunRequest(run_key=run_key, job_name=submission_job.name,
+                                      partition_key=submission_key(period, batch)))
     return requests, json.dumps(entries, sort_keys=True)
 
 

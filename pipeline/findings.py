@@ -70,6 +70,14 @@ def nfc(text: object) -> str:
     return unicodedata.normalize("NFC", str(text))
 
 
+def name_list(names: list[str], limit: int = 30) -> str:
+    """Names joined by commas; past ``limit``, the rest as a count (a national list of missing
+    units must not outgrow an Excel cell's 32.767 characters)."""
+    shown = ", ".join(names[:limit])
+    rest = len(names) - limit
+    return shown + (f" và {rest:,} đơn vị khác".replace(",", ".") if rest > 0 else "")
+
+
 def show_number(value: Decimal | int | None) -> str:
     """A number as Vietnamese people write it: 13.334,47."""
     if value is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from pipeline.template import PLAN_FILE
 from pipeline.validation import CheckResult, check_files
 from pipeline.warehouse import INVALID, VALID, Load, connect, ensure_schema, load_submissions, previous_values
 
+CATCH_UP_BATCH = 250  # units checked and loaded together by the nightly catch-up
 MISSING = "missing"
 CLOSED = "closed"
 PLAN_UNIT = ""  # the plan workbook is the district's own, stored without a unit code
@@ -202,17 +204,20 @@ def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: d
     return results
 
 
-def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime, workers: int = 1) -> list[IntakeResult]:
+def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime, workers: int = 1,
+             progress: Callable[[str], None] = lambda _: None) -> list[IntakeResult]:
     """Take in every unit whose latest inbox file is not in the warehouse yet (what the sensor
-    has not seen), as one batch; units already up to date are not checked again."""
+    has not seen), in batches of ``CATCH_UP_BATCH`` units, telling ``progress`` after each;
+    units already up to date are not checked again."""
     with connect(places.warehouse) as conn:
         ensure_schema(conn, catalogue)
         known = {(u, h) for u, h in conn.execute(
             "SELECT unit, file_hash FROM submissions WHERE period = ?", [period]).fetchall()}
     files = files_by_unit(scan_inbox(places.inbox, period, places.inbox_index(period), workers))
-    behind = {}
-    for unit in catalogue.units_in(period):
-        mine = files.get(unit.code)
-        if mine and (unit.code, file_sha256(mine[-1].path)) not in known:
-            behind[unit.code] = mine
-    return _take_in_latest(catalogue, places, behind, period, now, workers)
+    behind = [(unit.code, files[unit.code]) for unit in catalogue.units_in(period)
+              if unit.code in files and (unit.code, file_sha256(files[unit.code][-1].path)) not in known]
+    results = []
+    for start in range(0, len(behind), CATCH_UP_BATCH):
+        results += _take_in_latest(catalogue, places, dict(behind[start:start + CATCH_UP_BATCH]), period, now, workers)
+        progress(f"Kỳ {period}: đã tiếp nhận {len(results):,}/{len(behind):,} đơn vị".replace(",", "."))
+    return results

@@ -14,9 +14,11 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.catalogue import Catalogue
 from pipeline.files import atomic_output
+from pipeline.findings import name_list
 from pipeline.reports import Report, Table
 from pipeline.workbook_style import Styles, fit_row_height, new_workbook, page_setup, wrapped_lines
 
+SOURCES_IN_EVERY_WORKBOOK = 1000  # units; a longer list is written once, in the all-in-one workbook
 SOURCES_SHEET = "Nguồn số liệu"
 INCOMPLETE = "SỐ LIỆU CHƯA ĐẦY ĐỦ"
 FINAL = "CHÍNH THỨC"
@@ -42,11 +44,14 @@ def publish(catalogue: Catalogue, reports: list[Report], folder: Path, final: bo
     """Write every report, the all-in-one workbook and the zip into ``folder``."""
     period = reports[0].period
     publication = Publication(period, folder)
+    all_in_one = folder / f"Bieu_01-15_{period}.xlsx"
+    listed_once = len({s.unit.code for r in reports for s in r.sources} | {u.code for r in reports for u in r.missing}) \
+        > SOURCES_IN_EVERY_WORKBOOK
     for report in reports:
         path = folder / workbook_name(report.code, period)
-        _write(path, catalogue, [report], final)
+        _write(path, catalogue, [report], final, all_in_one.name if listed_once else "")
         publication.files[report.code] = path
-    publication.all_in_one = _write(folder / f"Bieu_01-15_{period}.xlsx", catalogue, reports, final)
+    publication.all_in_one = _write(all_in_one, catalogue, reports, final)
     publication.archive = _zip(folder / f"Bieu_01-15_{period}.zip",
                                [*publication.files.values(), publication.all_in_one], catalogue.periods[period].report_date)
     return publication
@@ -61,7 +66,9 @@ def _zip(path: Path, members: list[Path], date: dt.date) -> Path:
     return path
 
 
-def _write(path: Path, catalogue: Catalogue, reports: list[Report], final: bool) -> Path:
+def _write(path: Path, catalogue: Catalogue, reports: list[Report], final: bool, sources_in: str = "") -> Path:
+    """One workbook of the reports; ``sources_in`` names the workbook that lists the sources
+    instead of this one (a national list is written once, not in all 16 workbooks)."""
     with atomic_output(path) as temporary:
         title = reports[0].title if len(reports) == 1 else "Biểu 01–15"
         workbook = new_workbook(temporary, f"{title} – {reports[0].period}", catalogue.district["authority"])
@@ -69,7 +76,12 @@ def _write(path: Path, catalogue: Catalogue, reports: list[Report], final: bool)
         for report in reports:
             for table in report.tables:
                 _table_sheet(workbook, styles, catalogue, report, table, final)
-        _sources_sheet(workbook, styles, catalogue, reports)
+        if sources_in:
+            workbook.add_worksheet(SOURCES_SHEET).write_string(
+                0, 0, f"Danh sách tệp đã dùng của từng đơn vị: xem sheet {SOURCES_SHEET} trong tệp {sources_in}.",
+                styles.text())
+        else:
+            _sources_sheet(workbook, styles, catalogue, reports)
         workbook.close()
     return path
 
@@ -180,7 +192,7 @@ def _completeness(report: Report) -> str:
     total = len(report.sources) + len(report.missing)
     text = f"Số liệu tổng hợp từ {len(report.sources)}/{total} đơn vị có báo cáo hợp lệ."
     if report.missing:
-        text += " Chưa có số liệu hợp lệ của: " + ", ".join(u.name for u in report.missing) + "."
+        text += " Chưa có số liệu hợp lệ của: " + name_list([u.name for u in report.missing]) + "."
     return text
 
 

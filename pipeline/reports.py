@@ -13,6 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
+from pipeline.batches import DISTRICT as DISTRICT_LEVEL
+from pipeline.batches import LEVEL_LABELS, PROVINCE, UNIT, batch_key, batch_name
 from pipeline.catalogue import Catalogue, Form, Ref, Target, Term, Unit
 from pipeline.findings import show_number
 
@@ -80,15 +82,20 @@ def round_half_up(value: Decimal, places: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
-class Figures:
-    """Current values of one period: per unit and for the district (summed in DuckDB)."""
+GROUP_COLUMNS = {UNIT: "v.unit", DISTRICT_LEVEL: "u.district_code", PROVINCE: "u.province_code"}
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str):
+
+class Figures:
+    """Current values of one period: per row (unit, or district or province at larger scale)
+    and for the whole, summed in DuckDB."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str, level: str = UNIT):
         self.catalogue = catalogue
         rows = conn.execute(
-            """SELECT COALESCE(unit, ''), form, item, "column", SUM(value)
-               FROM current_values WHERE period = ?
-               GROUP BY GROUPING SETS ((unit, form, item, "column"), (form, item, "column"))""",
+            f"""SELECT COALESCE(row_key, ''), form, item, "column", SUM(value)
+                FROM (SELECT COALESCE({GROUP_COLUMNS[level]}, v.unit) AS row_key, v.*
+                      FROM current_values v LEFT JOIN units u ON u.code = v.unit WHERE v.period = ?)
+                GROUP BY GROUPING SETS ((row_key, form, item, "column"), (form, item, "column"))""",
             [period],
         ).fetchall()
         self.values: dict[tuple[str, Ref], Decimal] = {(u, Ref(f, i, c)): v for u, f, i, c, v in rows if v is not None}
@@ -137,6 +144,24 @@ def _expected(catalogue: Catalogue, period: str, forms: list[Form]) -> list[Unit
     return [u for u in catalogue.units_in(period) if any(catalogue.reports(u, f) for f in forms)]
 
 
+@dataclass(frozen=True)
+class RowUnit:
+    """What one row of a per-unit table is about: a unit, or a district or province."""
+
+    code: str
+    name: str
+    members: tuple[Unit, ...]
+
+
+def _row_units(catalogue: Catalogue, units: list[Unit], level: str) -> list[RowUnit]:
+    """The units as rows, or grouped into one row per district or province (in list order)."""
+    groups: dict[str, list[Unit]] = {}
+    for unit in units:
+        groups.setdefault(batch_key(unit, level), []).append(unit)
+    return [RowUnit(key, members[0].name if level == UNIT else batch_name(catalogue, level, key), tuple(members))
+            for key, members in groups.items()]
+
+
 def _report(catalogue, period, code, title, tables, sources, forms, summary="") -> Report:
     expected = _expected(catalogue, period, forms)
     return Report(
@@ -182,7 +207,8 @@ def plan_values(conn: duckdb.DuckDBPyConnection, period: str) -> dict[str, dict[
     return plan
 
 
-def bieu_01(catalogue: Catalogue, conn, figures: Figures, period: str, sources: dict[str, Source]) -> Report:
+def bieu_01(catalogue: Catalogue, conn, figures: Figures, period: str, sources: dict[str, Source],
+            level: str = UNIT) -> Report:
     plan = plan_values(conn, period)
     columns = [
         Column("stt", "STT", kind="text"), Column("label", "Chỉ tiêu", kind="text"),
@@ -213,15 +239,18 @@ def bieu_01(catalogue: Catalogue, conn, figures: Figures, period: str, sources: 
     targets = Table("Biểu 01", "CHỈ SỐ, KHUNG KẾT QUẢ THỰC HIỆN CHƯƠNG TRÌNH", "Đơn vị tính: theo từng chỉ tiêu",
                     columns, rows)
     rates = [t for t in catalogue.targets if t.kind == "rate"]
-    unit_columns = [Column("stt", "STT", kind="text"), Column("label", "Đơn vị", kind="text")] + [
+    who = LEVEL_LABELS[level]
+    unit_columns = [Column("stt", "STT", kind="text"), Column("label", who.capitalize(), kind="text")] + [
         Column(t.code, f"{t.code}. {t.label}", kind="rate") for t in rates]
-    units = [u for u in _expected(catalogue, period, [catalogue.form("01")]) if u.code in sources]
+    units = _row_units(catalogue, [u for u in _expected(catalogue, period, [catalogue.form("01")]) if u.code in sources],
+                       level)
     unit_rows = [Row(u.name, {"stt": str(n), "label": u.name, **{t.code: target_value(figures, t, u.code) for t in rates}},
                      number=str(n), code=u.code) for n, u in enumerate(units, start=1)]
-    unit_rows.append(Row("TỔNG CỘNG TOÀN HUYỆN", {"stt": "", "label": "TỔNG CỘNG TOÀN HUYỆN",
-                                                 **{t.code: target_value(figures, t) for t in rates}}, bold=True))
-    per_unit = Table("Tỷ lệ theo đơn vị", "CÁC TỶ LỆ THEO TỪNG ĐƠN VỊ (tính lại từ tử số và mẫu số của đơn vị)",
-                     "Đơn vị tính: %", unit_columns, unit_rows, chart=(rates[0].code, f"{rates[0].label} theo đơn vị (%)"))
+    total = "TỔNG CỘNG TOÀN HUYỆN" if level == UNIT else "TỔNG CỘNG"
+    unit_rows.append(Row(total, {"stt": "", "label": total, **{t.code: target_value(figures, t) for t in rates}},
+                         bold=True))
+    per_unit = Table(f"Tỷ lệ theo {who}", f"CÁC TỶ LỆ THEO TỪNG {who.upper()} (tính lại từ tử số và mẫu số của {who})",
+                     "Đơn vị tính: %", unit_columns, unit_rows, chart=(rates[0].code, f"{rates[0].label} theo {who} (%)"))
     forms = sorted({t.ref.form for target in catalogue.targets for t in target.numerator + target.denominator})
     return _report(catalogue, period, "01", "Chỉ số, khung kết quả thực hiện Chương trình", [targets, per_unit],
                    sources, [catalogue.form(f) for f in forms], summary)
@@ -283,13 +312,14 @@ def bieu_02(catalogue: Catalogue, figures: Figures, period: str, sources: dict[s
 
 
 def bieu_sub_project(catalogue: Catalogue, figures: Figures, period: str, sources: dict[str, Source],
-                     form: Form) -> Report:
+                     form: Form, level: str = UNIT) -> Report:
     """One row per unit that reports the form or holds funds of its sub-project (communes
-    first, then district agencies), then the total; the form's items, then that
-    sub-project's funds for the unit. An agency that holds funds but does not report the
-    form shows its funds with the item columns blank, so the total adds up."""
+    first, then district agencies), or per district or province at larger scale, then the
+    total; the form's items, then that sub-project's funds for the row. An agency that
+    holds funds but does not report the form shows its funds with the item columns blank,
+    so the total adds up."""
     sub = next(s for s in catalogue.sub_projects if s.code == form.sub_project)
-    columns = [Column("stt", "STT", kind="text"), Column("label", "Đơn vị", kind="text")]
+    columns = [Column("stt", "STT", kind="text"), Column("label", LEVEL_LABELS[level].capitalize(), kind="text")]
     columns += [Column(i.code, f"{i.label} ({i.unit})", "Kết quả thực hiện", i.type if i.type != "flag" else "count")
                 for i in form.items]
     columns += [Column("TONG", "Tổng vốn", "Nguồn vốn (triệu đồng)", "money"),
@@ -303,9 +333,9 @@ def bieu_sub_project(catalogue: Catalogue, figures: Figures, period: str, source
 
     reporters = {u.code for u in _expected(catalogue, period, [form])}
     rows = []
-    for unit in (u for u in catalogue.units_in(period) if u.code in sources):
+    for unit in _row_units(catalogue, [u for u in catalogue.units_in(period) if u.code in sources], level):
         row = values(unit.code)
-        if unit.code in reporters or row["TONG"] or row["GN"]:
+        if any(u.code in reporters for u in unit.members) or row["TONG"] or row["GN"]:
             rows.append(Row(unit.name, {"stt": str(len(rows) + 1), "label": unit.name, **row},
                             number=str(len(rows) + 1), code=unit.code))
     rows.append(Row("TỔNG CỘNG", {"stt": "", "label": "TỔNG CỘNG", **values(DISTRICT)}, bold=True))
@@ -313,12 +343,14 @@ def bieu_sub_project(catalogue: Catalogue, figures: Figures, period: str, source
     return _report(catalogue, period, form.code, sub.name, [table], sources, [form])
 
 
-def build_reports(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, period: str) -> list[Report]:
-    """Biểu 01–15 of a period, from the current valid version of every unit."""
-    figures = Figures(conn, catalogue, period)
+def build_reports(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, period: str, level: str = UNIT) -> list[Report]:
+    """Biểu 01–15 of a period, from the current valid version of every unit; the per-unit
+    tables have a row per unit, or per district or province (``level``) for larger lists."""
+    figures = Figures(conn, catalogue, period, level)
     sources = _sources(conn, catalogue, period)
-    reports = [bieu_01(catalogue, conn, figures, period, sources), bieu_02(catalogue, figures, period, sources)]
-    reports += [bieu_sub_project(catalogue, figures, period, sources, f) for f in catalogue.forms.values() if f.sub_project]
+    reports = [bieu_01(catalogue, conn, figures, period, sources, level), bieu_02(catalogue, figures, period, sources)]
+    reports += [bieu_sub_project(catalogue, figures, period, sources, f, level)
+                for f in catalogue.forms.values() if f.sub_project]
     return reports
 
 

@@ -1,13 +1,27 @@
-"""``make bench``: timings of reading and checking the shipped sample, printed as one table
-and written as JSON under data/out/bench/. Each case runs several rounds; median, min and
-max in milliseconds (per workbook for the reading cases)."""
+"""``make bench``: the benchmark suite. Prints one table (median, min and max of several
+rounds, in milliseconds) and writes it as JSON to data/out/bench/bench.json.
+
+Cases: reading a workbook beside the unzip floor and other readers; ``check`` of a file,
+in process and as a command; consolidation and publication of the sample; ``make run``
+and the nightly job as the daemon runs it; and the national case: a synthetic inbox of
+10.600 communes (tests/national.py, generated once into data/out/bench/national/), the
+inbox sensor over it, and ``python -m assets run`` over it by province with its peak
+memory (the resident memory of the whole process tree, sampled). ``--skip-national``
+leaves the national case out.
+"""
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -15,26 +29,21 @@ from pathlib import Path
 import openpyxl
 from python_calamine import CalamineWorkbook
 
-import csv
-import datetime as dt
-import os
-import shutil
-import tempfile
-
-import pandas as pd
-
-from pipeline.catalogue import CATALOGUE_DIR, default_catalogue, load_catalogue
+from pipeline.catalogue import default_catalogue
 from pipeline.consolidation import consolidate
-from pipeline.intake import Places, take_in_plan, take_in_unit
+from pipeline.inbox import watch
+from pipeline.intake import Places, take_in_batch, take_in_plan
 from pipeline.publication import publish_period
 from pipeline.reader import read_identity, read_workbook
 from pipeline.validation import check_files
-from pipeline.warehouse import connect, ensure_schema
+from tests import national
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = sorted((ROOT / "data" / "sample" / "2023").glob("*.xlsx"))
 OUT = ROOT / "data" / "out" / "bench"
+NATIONAL = OUT / "national"
 ROUNDS = 7
+CLOCK = "2023-08-10T17:00:00"
 
 
 def _unzip(path: Path) -> None:
@@ -59,22 +68,22 @@ def _openpyxl_read_only(path: Path) -> None:
     workbook.close()
 
 
-def _stats(times: list[float]) -> dict:
-    return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
+def _stats(values: list[float], unit: str = "ms") -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "unit": unit}
 
 
-def measure(case) -> dict:
-    """Per-workbook milliseconds over ROUNDS passes of the whole sample."""
-    per_file = []
+def per_workbook(case) -> dict:
+    """Milliseconds per workbook over ROUNDS passes of the whole sample."""
+    times = []
     for _ in range(ROUNDS):
         start = time.perf_counter()
         for path in SAMPLE:
             case(path)
-        per_file.append((time.perf_counter() - start) * 1000 / len(SAMPLE))
-    return _stats(per_file)
+        times.append((time.perf_counter() - start) * 1000 / len(SAMPLE))
+    return _stats(times)
 
 
-def measure_once(action, rounds: int = ROUNDS) -> dict:
+def whole(action, rounds: int = ROUNDS) -> dict:
     """Milliseconds of one whole action, over several rounds."""
     times = []
     for _ in range(rounds):
@@ -84,135 +93,143 @@ def measure_once(action, rounds: int = ROUNDS) -> dict:
     return _stats(times)
 
 
-def _check_command() -> None:
-    """`python -m pipeline check FILE`, start-up included."""
-    subprocess.run([sys.executable, "-m", "pipeline", "check", str(SAMPLE[1])], cwd=ROOT, check=True,
-                   capture_output=True)
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total / 1024
 
 
-def _consolidate_and_publish(catalogue, places: Places) -> None:
-    consolidate(catalogue, places.warehouse, "2023")
-    publish_period(catalogue, places.warehouse, places.out, "2023")
+def run_measured(command: list[str], env: dict, show: bool = False) -> tuple[float, float]:
+    """Run a command to the end: (milliseconds, peak MB of its process tree). Its output is
+    shown as it goes when ``show`` (the progress of long work)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    peak = [0.0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            peak[0] = max(peak[0], _tree_rss_mb(process.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if show and not line.startswith("bieu_"):
+            print("   ", line.rstrip(), flush=True)
+    process.wait()
+    sampler.join()
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{''.join(lines[-30:])}")
+    return (time.perf_counter() - start) * 1000, peak[0]
+
+
+def _environment(folder: Path, **settings: str) -> dict:
+    shutil.rmtree(folder, ignore_errors=True)
+    return {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data"),
+            **settings}
+
+
+def _run_command(folder: Path) -> float:
+    """What `make run` does once the environment is installed, on a new data folder and instance."""
+    env = _environment(folder)
+    return run_measured([sys.executable, "-m", "assets", "run", "--inbox", str(ROOT / "data" / "sample"),
+                         "--period", "2023", "--clock", CLOCK], env)[0]
+
+
+def _nightly_job(folder: Path) -> float:
+    """The nightly job as the daemon launches it (`dagster job execute`), warehouse up to date."""
+    env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data"),
+           "TUANGIAO_INBOX": str(ROOT / "data" / "sample")}
+    dagster = Path(sys.executable).with_name("dagster")
+    return run_measured([str(dagster), "job", "execute", "-m", "assets.definitions", "-j", "nightly_job"], env)[0]
 
 
 def _sample_warehouse(folder: Path) -> Places:
     catalogue = default_catalogue()
     places = Places.under(folder, ROOT / "data" / "sample")
-    for unit in catalogue.units_in("2023"):
-        take_in_unit(catalogue, places, "2023", unit.code, dt.datetime(2023, 8, 10))
+    take_in_batch(catalogue, places, "2023", [u.code for u in catalogue.units_in("2023")], dt.datetime(2023, 8, 10))
     take_in_plan(catalogue, places, "2023", dt.datetime(2023, 8, 10))
     return places
 
 
-def _synthetic_warehouse(folder: Path, communes: int, agencies: int):
-    """A catalogue with ``communes`` + ``agencies`` units and a warehouse where each holds the
-    values of a sample commune (or agency): what consolidation and publication cost at that size."""
-    catalogue_dir = folder / "catalogue"
-    shutil.copytree(CATALOGUE_DIR, catalogue_dir)
-    with (catalogue_dir / "units.csv").open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["ma_don_vi", "ten_don_vi", "kieu", "khu_vuc", "ma_huyen", "ten_huyen", "ma_tinh", "ten_tinh",
-                         "valid_from", "valid_to"])
-        for n in range(communes):
-            writer.writerow([f"{10000 + n}", f"Xã Thử Nghiệm {n + 1}", "xa", "nong_thon", "", "", "", "", "", ""])
-        for n in range(agencies):
-            writer.writerow([f"A{n:03d}", f"Cơ quan thử nghiệm {n + 1}", "co_quan_huyen", "", "", "", "", "", "", ""])
-    catalogue = load_catalogue(catalogue_dir)
-    sample = _sample_warehouse(folder / "sample")
-    places = Places.under(folder / "big")
-    with connect(sample.warehouse) as conn:
-        model = conn.execute("""SELECT unit, form, item, "column", value, sheet, cell FROM current_values
-                                WHERE unit IN ('03259', '099-LDTBXH', '')""").df()
-    rows = []
-    for number, unit in enumerate(catalogue.units, start=1):
-        source = model[model.unit == ("03259" if unit.is_commune else "099-LDTBXH")]
-        rows.append(source.assign(submission_id=number, unit=unit.code))
-    plan = model[model.unit == ""].assign(submission_id=len(catalogue.units) + 1)
-    values = pd.concat(rows + [plan])
-    with connect(places.warehouse) as conn:
-        ensure_schema(conn, catalogue)
-        conn.executemany(
-            "INSERT INTO submissions (submission_id, period, unit, file_name, file_hash, received_at, status, errors,"
-            " warnings, is_current) VALUES (?, '2023', ?, ?, ?, ?, 'valid', 0, 0, TRUE)",
-            [(n, u.code, f"{u.code}.xlsx", f"hash{n}", dt.datetime(2023, 8, 10)) for n, u in enumerate(catalogue.units, 1)]
-            + [(len(catalogue.units) + 1, "", "ke-hoach.xlsx", "plan", dt.datetime(2023, 8, 10))],
-        )
-        conn.register("synthetic", values)
-        conn.execute("""INSERT INTO submission_values SELECT submission_id, '2023', unit, form, item, "column",
-                        value, sheet, cell FROM synthetic""")
-    return catalogue, places
+def national_inbox() -> Path:
+    """The synthetic national inbox, generated on first use (about 40 s)."""
+    if len(list((NATIONAL / "inbox" / national.PERIOD).glob("*.xlsx"))) != national.COMMUNES:
+        shutil.rmtree(NATIONAL, ignore_errors=True)
+        print("Tạo hộp thư đến giả lập cả nước (một lần):", flush=True)
+        national.generate(NATIONAL, progress=lambda line: print("   ", line, flush=True))
+    return NATIONAL
 
 
-def _sensor_cases(folder: Path) -> dict:
-    """The inbox sensor's look over 10.600 files (hard links of one sample file): the first
-    look (every file hashed) and a look at the unchanged inbox (one stat per file)."""
-    from pipeline.inbox import watch
-
-    inbox = folder / "inbox"
-    (inbox / "2023").mkdir(parents=True)
-    source = SAMPLE[1]
-    for n in range(10_600):
-        os.link(source, inbox / "2023" / f"{n:05d}.xlsx")
+def national_cases(folder: Path) -> dict:
+    inbox = national_inbox() / "inbox"
     now = time.time() + 3600
     start = time.perf_counter()
-    _, cursor = watch(inbox, ["2023"], {}, now)
-    first = (time.perf_counter() - start) * 1000
-    unchanged = measure_once(lambda: watch(inbox, ["2023"], cursor, now), rounds=5)
-    return {"sensor: first look at 10.600 files (ms)": _stats([first]),
-            "sensor: unchanged inbox of 10.600 files (ms)": unchanged}
+    _, cursor = watch(inbox, [national.PERIOD], {}, now)
+    results = {"sensor: first look at 10.600 new files": _stats([(time.perf_counter() - start) * 1000]),
+               "sensor: unchanged inbox of 10.600 files": whole(lambda: watch(inbox, ["2023"], cursor, now), 5)}
+    env = _environment(folder)
+    command = [sys.executable, "-m", "assets", "run", "--inbox", str(inbox), "--units", str(NATIONAL / national.REGISTER),
+               "--batch", "province", "--workers", str(os.cpu_count() or 1), "--period", national.PERIOD, "--clock", CLOCK]
+    print("Chạy toàn quốc: python -m assets run --batch province …", flush=True)
+    elapsed, peak = run_measured(command, env, show=True)
+    results["national: 10.600 units read, checked, loaded, Biểu 01–15 published"] = _stats([elapsed])
+    results["national: peak memory of the process tree"] = _stats([peak], "MB")
+    return results
 
 
-def _run_command(folder: Path) -> None:
-    """What `make run` does once the environment is installed: `python -m assets run` on the sample."""
-    shutil.rmtree(folder, ignore_errors=True)
-    env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data")}
-    subprocess.run([sys.executable, "-m", "assets", "run", "--inbox", str(ROOT / "data" / "sample"), "--period",
-                    "2023", "--clock", "2023-08-10T17:00:00"], cwd=ROOT, env=env, check=True, capture_output=True)
-
-
-def _nightly_job(folder: Path) -> None:
-    """The nightly job as the daemon launches it: `dagster job execute` (multiprocess executor),
-    on a data folder whose inbox holds the sample and whose warehouse is up to date."""
-    env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data"),
-           "TUANGIAO_INBOX": str(ROOT / "data" / "sample")}
-    dagster = Path(sys.executable).with_name("dagster")
-    subprocess.run([str(dagster), "job", "execute", "-m", "assets.definitions", "-j", "nightly_job"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench")
+    parser.add_argument("--skip-national", action="store_true", help="leave out the national case (about 5 min)")
+    args = parser.parse_args(argv)
     catalogue = default_catalogue()
-    cases = {
-        "unzip of the XML (floor)": _unzip,
-        "python-calamine, all cells": _calamine_all_cells,
-        "openpyxl read-only, all cells": _openpyxl_read_only,
-        "reader: identity (Thông tin only)": read_identity,
-        "reader: whole submission": lambda p: read_workbook(p, catalogue),
+    results = {
+        "unzip of the XML (floor), per workbook": per_workbook(_unzip),
+        "python-calamine, all cells, per workbook": per_workbook(_calamine_all_cells),
+        "openpyxl read-only, all cells, per workbook": per_workbook(_openpyxl_read_only),
+        "reader: identity (Thông tin only), per workbook": per_workbook(read_identity),
+        "reader: whole submission, per workbook": per_workbook(lambda p: read_workbook(p, catalogue)),
+        "check: whole sample (24 files) in one batch": whole(lambda: check_files(catalogue, SAMPLE, "2023")),
+        "check: one file, in process": whole(lambda: check_files(catalogue, SAMPLE[1:2], "2023")),
+        "check: `python -m pipeline check FILE`, start-up included": whole(lambda: run_measured(
+            [sys.executable, "-m", "pipeline", "check", str(SAMPLE[1])], dict(os.environ)), rounds=5),
     }
-    results = {name: measure(case) for name, case in cases.items()}
-    results["check: whole sample in one batch (ms per batch)"] = measure_once(lambda: check_files(catalogue, SAMPLE, "2023"))
-    results["check: one file, in process (ms)"] = measure_once(lambda: check_files(catalogue, SAMPLE[1:2], "2023"))
-    results["check: `python -m pipeline check` (ms, start-up included)"] = measure_once(_check_command, rounds=5)
     with tempfile.TemporaryDirectory() as folder:
-        places = _sample_warehouse(Path(folder))
-        results["consolidate + publish Biểu 01–15, 2023 sample (ms)"] = measure_once(
-            lambda: _consolidate_and_publish(catalogue, places), rounds=5)
-        big, big_places = _synthetic_warehouse(Path(folder) / "synthetic", 980, 20)
-        results["consolidate + publish Biểu 01–15, 1.000 units (ms)"] = measure_once(
-            lambda: _consolidate_and_publish(big, big_places), rounds=3)
-        results.update(_sensor_cases(Path(folder) / "sensor"))
+        places = _sample_warehouse(Path(folder) / "sample")
+        results["consolidate + publish Biểu 01–15, 2023 sample"] = whole(lambda: (
+            consolidate(catalogue, places.warehouse, "2023"),
+            publish_period(catalogue, places.warehouse, places.out, "2023")), rounds=5)
         run = Path(folder) / "run"
-        results["`make run` on the 2023 sample, environment installed (ms)"] = measure_once(
-            lambda: _run_command(run), rounds=3)
-        results["nightly job as the daemon runs it, warehouse up to date (ms)"] = measure_once(
-            lambda: _nightly_job(run), rounds=3)
+        results["`make run` on the 2023 sample (environment installed)"] = _stats([_run_command(run) for _ in range(3)])
+        results["nightly job as the daemon runs it, warehouse up to date"] = _stats([_nightly_job(run) for _ in range(3)])
+        if not args.skip_national:
+            results.update(national_cases(Path(folder) / "national"))
     width = max(map(len, results))
-    print(f"{len(SAMPLE)} workbooks of the 2023 sample, {ROUNDS} rounds, ms (per workbook unless said)")
-    print(f"{'case'.ljust(width)}  median     min     max")
+    print(f"\n{len(SAMPLE)} workbooks of the 2023 sample; median, min and max of several rounds")
+    print(f"{'case'.ljust(width)}     median        min        max")
     for name, r in results.items():
-        print(f"{name.ljust(width)}  {r['median_ms']:6.2f}  {r['min_ms']:6.2f}  {r['max_ms']:6.2f}")
+        print(f"{name.ljust(width)}  {r['median']:9.1f}  {r['min']:9.1f}  {r['max']:9.1f}  {r['unit']}")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "reader.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    (OUT / "bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def _split(total: int, parts: int, rng: random.Random) -> list[int]:
     return sizes
 
 
-def national_communes(communes: int = COMMUNES, districts: int = DISTRICTS) -> list[Commune]:
+def national_communes(communes: int = COMMUNES, districts: int = DISTRICTS, bad_every: int = BAD_EVERY) -> list[Commune]:
     """The synthetic register: provinces → districts → communes, numbered in order."""
     rng = random.Random(2023)
     samples = [next(SAMPLE.glob(f"{u.code}-*.xlsx")) for u in default_catalogue().units_in(PERIOD) if u.is_commune]
@@ -90,7 +90,7 @@ def national_communes(communes: int = COMMUNES, districts: int = DISTRICTS) -> l
                 number = len(result) + 1
                 result.append(Commune(
                     f"{number:05d}", f"Xã mẫu {number:05d}", district_code, f"Huyện mẫu {district_code}",
-                    province_code, province_name, samples[(number - 1) % len(samples)], number % BAD_EVERY == 0,
+                    province_code, province_name, samples[(number - 1) % len(samples)], number % bad_every == 0,
                 ))
     return result
 
@@ -134,9 +134,10 @@ class _Source:
                 archive.writestr(zipfile.ZipInfo(name, ZIP_TIME), data, zipfile.ZIP_DEFLATED, 1)
 
 
-def generate(out: Path, communes: int = COMMUNES, districts: int = DISTRICTS, progress=print) -> list[Commune]:
+def generate(out: Path, communes: int = COMMUNES, districts: int = DISTRICTS, bad_every: int = BAD_EVERY,
+             progress=print) -> list[Commune]:
     """Write the register and the inbox under ``out``; print progress every 1.000 workbooks."""
-    register = national_communes(communes, districts)
+    register = national_communes(communes, districts, bad_every)
     inbox = out / "inbox" / PERIOD
     inbox.mkdir(parents=True, exist_ok=True)
     write_register(out / REGISTER, register)

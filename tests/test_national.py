@@ -1,0 +1,94 @@
+"""The national scale, for real but smaller: a synthetic inbox of 700 communes over the 63
+provinces (tests/national.py), taken in by province through ``python -m assets run``
+(the same Definitions, configured by TUANGIAO_UNITS / TUANGIAO_BATCH), consolidated and
+published. The benchmark runs the full 10.600."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from python_calamine import CalamineWorkbook
+
+from pipeline.catalogue import default_catalogue
+from pipeline.reader import read_workbook
+from tests import national
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMUNES, DISTRICTS, BAD_EVERY = 700, 70, 100
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def national_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("national")
+    register = national.generate(folder, COMMUNES, DISTRICTS, BAD_EVERY, progress=lambda _: None)
+    env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data")}
+    run = subprocess.run(
+        [sys.executable, "-m", "assets", "run", "--inbox", str(folder / "inbox"), "--units",
+         str(folder / national.REGISTER), "--batch", "province", "--workers", "2", "--period", "2023",
+         "--clock", "2023-08-10T17:00:00"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return folder, register, run.stdout
+
+
+def test_every_province_is_one_run_with_progress(national_run):
+    _, register, output = national_run
+    progress = [line for line in output.splitlines() if line.startswith("[")]
+    assert len(progress) == len(national.PROVINCES) == 63
+    assert progress[-1].startswith("[63/63] Kỳ 2023 · Tỉnh Cà Mau:")
+    bad = [c for c in register if c.bad]
+    assert len(bad) == COMMUNES // BAD_EVERY
+    for commune in bad:  # the unit with the error is named under its province's line
+        assert f"Không hợp lệ: {commune.code} – {commune.name}" in output
+
+
+def test_national_totals_are_the_sum_of_every_valid_commune(national_run):
+    folder, register, _ = national_run
+    catalogue = default_catalogue()
+    copies = Counter(c.source for c in register if not c.bad)
+    disbursed = Decimal(0)
+    for source, count in copies.items():
+        values = read_workbook(source, catalogue).values
+        disbursed += count * sum(v for ref, v in values.items() if ref.form == "02" and ref.column in ("GN_DT", "GN_SN")
+                                 and v is not None)
+    workbook = CalamineWorkbook.from_path(str(folder / "data" / "out" / "2023" / "Bieu_02_2023.xlsx"))
+    rows = workbook.get_sheet_by_name("Biểu 02").to_python()
+    total = next(row for row in rows if row[1] == "TỔNG CỘNG")
+    assert Decimal(str(total[11])).quantize(Decimal("0.01")) == disbursed.quantize(Decimal("0.01"))
+    # Biểu 03: a row per province, then the total
+    rows = CalamineWorkbook.from_path(str(folder / "data" / "out" / "2023" / "Bieu_03_2023.xlsx")) \
+        .get_sheet_by_name("Biểu 03").to_python()
+    labels = [row[1] for row in rows]
+    assert labels.count("Thành phố Hà Nội") == 1 and labels.count("Tỉnh Cà Mau") == 1
+    assert not any(str(label).startswith("Xã mẫu") for label in labels)
+
+
+def test_every_units_result_is_in_the_status_table_and_the_ui(national_run):
+    folder, register, _ = national_run
+    status = json.loads((folder / "data" / "out" / "status.json").read_text(encoding="utf-8"))
+    units = {u["code"]: u for p in status["periods"] if p["key"] == "2023" for u in p["units"]}
+    assert len(units) == COMMUNES
+    assert {code for code, u in units.items() if u["state"] != "hop_le"} == {c.code for c in register if c.bad}
+    # the failed check of a province's partition names its bad unit and the cell
+    os.environ["DAGSTER_HOME"] = str(folder / "home")
+    instance = dg.DagsterInstance.get()
+    records = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey("unit_submission"), "valid_submission"), limit=1000)
+    assert {r.partition for r in records} == {f"2023|{code}" for code, _ in national.PROVINCES}
+    evaluations = [r.event.dagster_event.event_specific_data for r in records]
+    failed = [e for e in evaluations if not e.passed]
+    assert len(failed) == len({c.province_code for c in register if c.bad})
+    findings = " ".join(e.metadata["phat_hien"].value for e in failed)
+    for commune in (c for c in register if c.bad):
+        assert f"| {commune.code} | lỗi | 02 Nguồn vốn | {national.BAD_CELL} |" in findings
