@@ -21,7 +21,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-## bench: the benchmark suite (reader, check)
+## bench: the benchmark suite, national case included (about 10 min the first time); data/out/bench/bench.json
 bench: $(STAMP)
 	$(PY) -m tests.bench
 
@@ -34,7 +34,7 @@ sample: $(STAMP)
 	$(PY) -m pipeline sample --out data/sample/2023
 
 clean:
-	rm -rf data/out data/archive data/warehouse.duckdb .dagster_home
+	rm -rf data/out data/archive data/warehouse.duckdb data/.inbox-index .dagster_home
 
 ## preview: Biểu 01 and 02 of the last run and the download page as PNG (data/out/2023/xem-truoc/), to look at
 preview: $(STAMP)

@@ -16,11 +16,14 @@ from pipeline.inbox import watch
 from pipeline.periods import open_periods
 from pipeline.template import PLAN_FILE
 
+READ_BUDGET_SECONDS = 4.0  # reading new files per look; a national inbox arriving at once takes several looks
+
 
 def inbox_run_requests(settings: PipelineSettings, cursor: str | None, now: float) -> tuple[list[dg.RunRequest], str]:
     """Run requests for the stable new files of the open periods, and the new cursor (pure)."""
     catalogue = settings.catalogue
-    arrivals, entries = watch(settings.inbox, open_periods(catalogue, settings.out), json.loads(cursor or "{}"), now)
+    arrivals, entries = watch(settings.inbox, open_periods(catalogue, settings.out), json.loads(cursor or "{}"), now,
+                              budget_seconds=READ_BUDGET_SECONDS)
     requests, batches = [], {}
     for arrival in arrivals:
         identity = arrival.identity

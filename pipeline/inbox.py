@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -96,15 +97,21 @@ class Arrival:
     identity: Identity | None  # None: not a workbook whose unit can be read
 
 
-def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seconds: float = 5.0) -> tuple[list[Arrival], dict]:
+def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seconds: float = 5.0,
+          budget_seconds: float | None = None) -> tuple[list[Arrival], dict]:
     """Files of the periods' inbox folders that are new or changed since ``cursor`` and stable.
 
     The cursor maps each file (relative path) to its size, modification time and, once read,
     its hash and identity. An unchanged file is never opened, so an inbox of thousands of
     files costs one ``stat`` each. A file is read only when it is stable: unchanged since the
     previous look, or last modified ``settle_seconds`` ago (a half-copied file waits). A file
-    whose content (hash) was already seen for the same period is not reported again.
+    whose content (hash) was already seen for the same period is not reported again. Once
+    ``budget_seconds`` have gone on reading, further new files are left out of the cursor,
+    so the next look reads them: a national inbox arriving at once is read over several
+    looks, each short.
     """
+    deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
+    read = 0
     entries = {}
     arrivals = []
     seen_hashes = {(e["period"], e["hash"]) for e in cursor.values() if e.get("hash")}
@@ -126,6 +133,9 @@ def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seco
             if not same and now - stat.st_mtime < settle_seconds:
                 entries[key] = shape  # still arriving: look again next time
                 continue
+            if deadline is not None and read and time.monotonic() > deadline:
+                continue  # out of time (at least one file read, so every look gets on): read at the next look
+            read += 1
             file_hash = file_sha256(path)
             entries[key] = {**shape, "hash": file_hash}
             if (period, file_hash) in seen_hashes:

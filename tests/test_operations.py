@@ -63,6 +63,24 @@ def test_sensor_waits_for_a_file_still_being_copied(sample_files, tmp_path):
     assert [r.partition_key for r in requests] == ["2023|03260"]
 
 
+def test_sensor_reads_a_large_arrival_over_several_looks(sample_files, tmp_path):
+    from pipeline.inbox import watch
+
+    inbox = tmp_path / "inbox"
+    (inbox / "2023").mkdir(parents=True)
+    for path in sample_files:
+        _drop(inbox / "2023", path)
+    arrivals, cursor = watch(inbox, ["2023"], {}, time.time(), budget_seconds=0)  # time for one file only
+    assert len(arrivals) == 1 and len(cursor) == 1
+    seen = {a.path.name for a in arrivals}
+    for _ in range(len(sample_files) - 1):
+        arrivals, cursor = watch(inbox, ["2023"], cursor, time.time(), budget_seconds=0)
+        assert len(arrivals) == 1 and arrivals[0].path.name not in seen
+        seen.add(arrivals[0].path.name)
+    assert seen == {p.name for p in sample_files} and len(cursor) == len(sample_files)
+    assert watch(inbox, ["2023"], cursor, time.time(), budget_seconds=0)[0] == []
+
+
 def test_sensor_routes_unidentified_files_and_the_plan(sample_files, tmp_path):
     inbox = tmp_path / "inbox" / "2023"
     inbox.mkdir(parents=True)
