@@ -180,6 +180,21 @@ def test_superseded_file_of_the_same_unit(catalogue, sample_files, tmp_path):
     assert superseded.file == "lan-1.xlsx" and '"lan-2.xlsx"' in superseded.message
 
 
+def test_a_clean_version_takes_back_the_feedback_of_a_bad_one(catalogue, sample_files, tmp_path):
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    places = Places.under(tmp_path, tmp_path / "inbox")
+    bad = shutil.copy(ROOT / "tests" / "corpus" / "bad" / "chua-nhap.xlsx", inbox / "lan-1.xlsx")
+    os.utime(bad, (1_000_000, 1_000_000))
+    first = take_in_unit(catalogue, places, "2023", UNIT, T0)
+    assert first.status == "invalid" and first.feedback.exists()
+    clean = shutil.copy(next(p for p in sample_files if p.name.startswith(UNIT)), inbox / "lan-2.xlsx")
+    os.utime(clean, (2_000_000, 2_000_000))
+    second = take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(days=1))
+    assert second.status == "valid" and second.feedback is None
+    assert not first.feedback.exists()  # the unit is not told about errors it has fixed
+
+
 # --------------------------------------------------------------------------- hostile inbox
 
 
