@@ -9,6 +9,7 @@ the last valid version. Money is DECIMAL(18,3), never floating point.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS units (
 CREATE TABLE IF NOT EXISTS periods (
     key VARCHAR PRIMARY KEY, label VARCHAR, report_date DATE, deadline DATE, state VARCHAR
 );
+CREATE TABLE IF NOT EXISTS catalogue_lists (digest VARCHAR);  -- which unit and period lists are loaded
 CREATE SEQUENCE IF NOT EXISTS submission_ids;
 CREATE TABLE IF NOT EXISTS submissions (
     submission_id BIGINT PRIMARY KEY DEFAULT nextval('submission_ids'),
@@ -95,21 +97,25 @@ def connect(path: Path | str, read_only: bool = False):
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
-    """Create the tables and refresh the unit and period lists from the catalogue."""
+    """Create the tables and refresh the unit and period lists from the catalogue (only when
+    they changed: a national list has 10.600 units and every run connects)."""
     conn.execute(SCHEMA)
+    units = [(u.code, u.name, u.kind, u.area, u.district_code, u.province_code, u.valid_from, u.valid_to, n)
+             for n, u in enumerate(catalogue.units)]
+    periods = [(p.key, p.label, p.report_date, p.deadline, p.state) for p in catalogue.periods.values()]
+    digest = hashlib.sha256(repr((units, periods)).encode()).hexdigest()
+    if conn.execute("SELECT digest FROM catalogue_lists").fetchall() == [(digest,)]:
+        return
     conn.execute("BEGIN")
     conn.execute("DELETE FROM units")
-    conn.register("catalogue_units", pd.DataFrame(
-        [(u.code, u.name, u.kind, u.area, u.district_code, u.province_code, u.valid_from, u.valid_to, n)
-         for n, u in enumerate(catalogue.units)],
-        columns=["code", "name", "kind", "area", "district_code", "province_code", "valid_from", "valid_to", "position"]))
+    conn.register("catalogue_units", pd.DataFrame(units, columns=[
+        "code", "name", "kind", "area", "district_code", "province_code", "valid_from", "valid_to", "position"]))
     conn.execute("INSERT INTO units SELECT * FROM catalogue_units")
     conn.unregister("catalogue_units")
     conn.execute("DELETE FROM periods")
-    conn.executemany(
-        "INSERT INTO periods VALUES (?, ?, ?, ?, ?)",
-        [(p.key, p.label, p.report_date, p.deadline, p.state) for p in catalogue.periods.values()],
-    )
+    conn.executemany("INSERT INTO periods VALUES (?, ?, ?, ?, ?)", periods)
+    conn.execute("DELETE FROM catalogue_lists")
+    conn.execute("INSERT INTO catalogue_lists VALUES (?)", [digest])
     conn.execute("COMMIT")
 
 
