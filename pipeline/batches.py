@@ -37,7 +37,11 @@ def batch_units(catalogue: Catalogue, period: str, level: str, key: str) -> list
     return [u for u in catalogue.units_in(period) if batch_key(u, level) == key]
 
 
-def batch_name(catalogue: Catalogue, level: str, key: str) -> str:
-    """How people call a batch: "03259 – Xã Phình Sáng", "Huyện Tuần Giáo", "Tỉnh Điện Biên"."""
-    unit = next(u for u in catalogue.units if batch_key(u, level) == key)
+def batch_label(unit: Unit, level: str) -> str:
+    """How people call the batch a unit is in: "03259 – Xã Phình Sáng", "Huyện Tuần Giáo", "Tỉnh Điện Biên"."""
     return {UNIT: f"{unit.code} – {unit.name}", DISTRICT: unit.district_name, PROVINCE: unit.province_name}[level]
+
+
+def batch_name(catalogue: Catalogue, level: str, key: str) -> str:
+    """``batch_label`` of a batch given by its key."""
+    return batch_label(next(u for u in catalogue.units if batch_key(u, level) == key), level)

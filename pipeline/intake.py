@@ -1,7 +1,8 @@
-"""Takes in one unit's submission for a period: find its latest file in the inbox, archive
-it, check it, load it into the warehouse as a new version with its findings, and write
-the unit's feedback workbook when there is something to fix. Plain Python, called by the Dagster asset of a unit
-partition; ``rebuild`` replays the archive into a new warehouse."""
+"""Takes in units' submissions for a period, one unit or a batch at once: find each unit's
+latest file in the inbox, archive it, check it, load it into the warehouse as a new
+version with its findings, and write the unit's feedback workbook when there is something
+to fix. Plain Python, called by the Dagster asset of a unit's or a batch's partition;
+``rebuild`` replays the archive into a new warehouse."""
 
 from __future__ import annotations
 

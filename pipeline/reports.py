@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 
 from pipeline.batches import DISTRICT as DISTRICT_LEVEL
-from pipeline.batches import LEVEL_LABELS, PROVINCE, UNIT, batch_key, batch_name
+from pipeline.batches import LEVEL_LABELS, PROVINCE, UNIT, batch_key, batch_label
 from pipeline.catalogue import Catalogue, Form, Ref, Target, Term, Unit
 from pipeline.findings import show_number
 
@@ -153,12 +153,12 @@ class RowUnit:
     members: tuple[Unit, ...]
 
 
-def _row_units(catalogue: Catalogue, units: list[Unit], level: str) -> list[RowUnit]:
+def _row_units(units: list[Unit], level: str) -> list[RowUnit]:
     """The units as rows, or grouped into one row per district or province (in list order)."""
     groups: dict[str, list[Unit]] = {}
     for unit in units:
         groups.setdefault(batch_key(unit, level), []).append(unit)
-    return [RowUnit(key, members[0].name if level == UNIT else batch_name(catalogue, level, key), tuple(members))
+    return [RowUnit(key, members[0].name if level == UNIT else batch_label(members[0], level), tuple(members))
             for key, members in groups.items()]
 
 
@@ -242,7 +242,7 @@ def bieu_01(catalogue: Catalogue, conn, figures: Figures, period: str, sources: 
     who = LEVEL_LABELS[level]
     unit_columns = [Column("stt", "STT", kind="text"), Column("label", who.capitalize(), kind="text")] + [
         Column(t.code, f"{t.code}. {t.label}", kind="rate") for t in rates]
-    units = _row_units(catalogue, [u for u in _expected(catalogue, period, [catalogue.form("01")]) if u.code in sources],
+    units = _row_units([u for u in _expected(catalogue, period, [catalogue.form("01")]) if u.code in sources],
                        level)
     unit_rows = [Row(u.name, {"stt": str(n), "label": u.name, **{t.code: target_value(figures, t, u.code) for t in rates}},
                      number=str(n), code=u.code) for n, u in enumerate(units, start=1)]
@@ -333,7 +333,7 @@ def bieu_sub_project(catalogue: Catalogue, figures: Figures, period: str, source
 
     reporters = {u.code for u in _expected(catalogue, period, [form])}
     rows = []
-    for unit in _row_units(catalogue, [u for u in catalogue.units_in(period) if u.code in sources], level):
+    for unit in _row_units([u for u in catalogue.units_in(period) if u.code in sources], level):
         row = values(unit.code)
         if any(u.code in reporters for u in unit.members) or row["TONG"] or row["GN"]:
             rows.append(Row(unit.name, {"stt": str(len(rows) + 1), "label": unit.name, **row},

@@ -148,7 +148,7 @@ def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list
     fresh = {key for key in keys if key not in known}
     ids = [i for (i,) in conn.execute("SELECT nextval('submission_ids') FROM range(?)", [len(fresh)]).fetchall()]
     submissions, values, findings, current = [], [], [], {}
-    for n, (load, key) in enumerate(zip(loads, keys)):
+    for load, key in zip(loads, keys):
         if key not in known:
             errors, warnings = counts(load.findings)
             status = VALID if errors == 0 else INVALID
@@ -167,8 +167,7 @@ def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list
             results.append(LoadResult(known[key][0], new=False, current=known[key][1]))
     conn.execute("BEGIN")
     try:
-        _insert(conn, "submissions (submission_id, period, unit, file_name, file_hash, received_at, archived_path, "
-                      "template_version, status, errors, warnings)", SUBMISSION_COLUMNS, submissions)
+        _insert(conn, f"submissions ({', '.join(SUBMISSION_COLUMNS)})", SUBMISSION_COLUMNS, submissions)
         _insert(conn, "submission_values", ["submission_id", *TIDY_COLUMNS], values,
                 """SELECT submission_id, period, unit, form, item, "column", CAST(value AS DECIMAL(18,3)), sheet, cell""")
         _insert(conn, "findings", FINDING_COLUMNS, findings)
@@ -182,8 +181,12 @@ def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list
     except Exception:
         conn.execute("ROLLBACK")
         raise
-    return [LoadResult(r.submission_id, r.new, current.get(key[:2], r.submission_id if r.current else None) == r.submission_id)
-            for r, key in zip(results, keys)]
+    final = []
+    for result, (period, unit, _) in zip(results, keys):  # a later valid version in the list replaces an earlier one
+        latest_valid = current.get((period, unit))
+        final.append(LoadResult(result.submission_id, result.new,
+                                result.submission_id == latest_valid if latest_valid is not None else result.current))
+    return final
 
 
 def _insert(conn: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[tuple],
