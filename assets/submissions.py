@@ -47,7 +47,7 @@ def units_markdown(results: list[IntakeResult], catalogue: Catalogue) -> str:
     """One line per unit of a batch: status, errors, warnings and its feedback file."""
     rows = ["| Đơn vị | Trạng thái | Lỗi | Cảnh báo | Tệp phản hồi |", "|---|---|---|---|---|"]
     for r in results:
-        rows.append(f"| {r.unit} – {catalogue.unit(r.unit).name} | {r.status_label} | {r.errors} | {r.warnings} | "
+        rows.append(f"| {catalogue.unit(r.unit).label} | {r.status_label} | {r.errors} | {r.warnings} | "
                     f"{r.feedback.name if r.feedback else ''} |")
     return "\n".join(rows)
 
@@ -78,12 +78,12 @@ def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSetting
     errors, warnings = sum(r.errors for r in results), sum(r.warnings for r in results)
     for r in results:
         if r.status != VALID:
-            context.log.warning(f"{r.unit} – {catalogue.unit(r.unit).name}: {r.status_label} "
+            context.log.warning(f"{catalogue.unit(r.unit).label}: {r.status_label} "
                                 f"({r.errors} lỗi, {r.warnings} cảnh báo)")
     summary = ", ".join(f"{count} {label.lower()}" for label, count in by_status.items())
     context.log.info(f"{name}: {summary}")
     metadata = {
-        "don_vi": name if len(units) != 1 else f"{units[0]} – {catalogue.unit(units[0]).name}",
+        "don_vi": name if len(units) != 1 else catalogue.unit(units[0]).label,
         "trang_thai": results[0].status_label if len(results) == 1 else summary,
         "so_don_vi": len(results),
         "so_loi": errors,
@@ -96,7 +96,7 @@ def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSetting
         metadata["ma_bam"] = results[0].file_hash
     else:
         metadata["cac_don_vi"] = dg.MetadataValue.md(units_markdown(results, catalogue))
-        metadata["khong_hop_le"] = name_list([f"{r.unit} – {catalogue.unit(r.unit).name}" for r in results
+        metadata["khong_hop_le"] = name_list([catalogue.unit(r.unit).label for r in results
                                              if r.status == INVALID]) or "Không"
     feedback = [r.feedback for r in results if r.feedback]
     if len(feedback) == 1:

@@ -39,7 +39,7 @@ def batch_units(catalogue: Catalogue, period: str, level: str, key: str) -> list
 
 def batch_label(unit: Unit, level: str) -> str:
     """How people call the batch a unit is in: "03259 – Xã Phình Sáng", "Huyện Tuần Giáo", "Tỉnh Điện Biên"."""
-    return {UNIT: f"{unit.code} – {unit.name}", DISTRICT: unit.district_name, PROVINCE: unit.province_name}[level]
+    return {UNIT: unit.label, DISTRICT: unit.district_name, PROVINCE: unit.province_name}[level]
 
 
 def batch_name(catalogue: Catalogue, level: str, key: str) -> str:

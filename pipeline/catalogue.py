@@ -191,6 +191,11 @@ class Unit:
     valid_to: str = ""
 
     @property
+    def label(self) -> str:
+        """How a unit is named in lists: "03259 – Xã Phình Sáng"."""
+        return f"{self.code} – {self.name}"
+
+    @property
     def is_commune(self) -> bool:
         return self.kind in ("xa", "thi_tran")
 

@@ -79,7 +79,7 @@ def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, peri
     verdict = ("ĐƯỢC CHẤP NHẬN" + (" (có cảnh báo, nên xem lại)" if result.warnings else "")) if accepted else \
         "KHÔNG ĐƯỢC CHẤP NHẬN – hãy sửa các lỗi dưới đây rồi gửi lại"
     facts = [
-        ("Đơn vị", f"{unit.code} – {unit.name}" if unit else (submission.unit_code if submission else "Không xác định")),
+        ("Đơn vị", unit.label if unit else (submission.unit_code if submission else "Không xác định")),
         ("Kỳ báo cáo", submission.period if submission and submission.period else period),
         ("Tệp", nfc(result.path.name)),
         ("Kết luận", verdict),
