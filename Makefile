@@ -23,7 +23,7 @@ test: $(STAMP)
 
 ## bench: the benchmark suite, national case included (about 10 min the first time); data/out/bench/bench.json
 bench: $(STAMP)
-	$(PY) -m tests.bench
+	$(PY) -m pipeline.tools.bench
 
 ## template: regenerate the committed blank templates from the catalogue
 template: $(STAMP)

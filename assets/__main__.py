@@ -16,9 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.batches import LEVELS, UNIT
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from pipeline.catalogue.batches import LEVELS, UNIT
+from pipeline.settings import PROJECT_ROOT
 
 
 def prepare_dagster_home() -> Path:
@@ -109,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from assets.definitions import defs
     from assets.partitions import submission_key
-    from pipeline.batches import batch_keys, batch_name, batch_units
+    from pipeline.catalogue.batches import batch_keys, batch_name, batch_units
     from pipeline.periods import open_periods
 
     settings = defs.resources["settings"]

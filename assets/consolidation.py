@@ -2,10 +2,10 @@
 
 import dagster as dg
 
+from assets.intake import unit_submission
 from assets.resources import PipelineSettings
-from assets.submissions import unit_submission
-from pipeline.consolidation import consolidate
-from pipeline.findings import name_list
+from pipeline.checking.findings import name_list
+from pipeline.publication.consolidation import consolidate
 
 KEY_FIGURES = [  # (form, item, column, label) shown in the UI
     ("01", "HO_TONG", "GIA_TRI", "Tổng số hộ"),

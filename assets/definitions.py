@@ -3,12 +3,12 @@
 import dagster as dg
 
 from assets.consolidation import district_consolidation
+from assets.intake import inbox_catch_up, unidentified_submissions, unit_submission
 from assets.jobs import consolidation_job, inbox_job, nightly_job, submission_job
-from assets.reports import district_plan, publish_bieu, submission_status
+from assets.publication import district_plan, publish_bieu, submission_status
 from assets.resources import settings_from_environment
 from assets.schedules import nightly_schedule
 from assets.sensors import inbox_sensor
-from assets.submissions import inbox_catch_up, unidentified_submissions, unit_submission
 
 defs = dg.Definitions(
     assets=[unit_submission, unidentified_submissions, inbox_catch_up, district_plan, district_consolidation,

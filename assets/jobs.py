@@ -7,8 +7,8 @@ took 24 s that way, 5 s in one process)."""
 import dagster as dg
 
 from assets.consolidation import district_consolidation
-from assets.reports import district_plan, publish_bieu, submission_status
-from assets.submissions import inbox_catch_up, unidentified_submissions, unit_submission
+from assets.intake import inbox_catch_up, unidentified_submissions, unit_submission
+from assets.publication import district_plan, publish_bieu, submission_status
 
 submission_job = dg.define_asset_job(
     "submission_job", selection=[unit_submission], executor_def=dg.in_process_executor,

@@ -7,7 +7,7 @@ unit list (TUANGIAO_UNITS). The second dimension is named after the level."""
 import dagster as dg
 
 from assets.resources import settings_from_environment
-from pipeline.batches import batch_keys
+from pipeline.catalogue.batches import batch_keys
 
 PERIOD = "period"
 

@@ -11,10 +11,10 @@ import dagster as dg
 from assets.jobs import consolidation_job, inbox_job, submission_job
 from assets.partitions import submission_key
 from assets.resources import PipelineSettings
-from pipeline.batches import batch_key
-from pipeline.inbox import watch
+from pipeline.catalogue.batches import batch_key
+from pipeline.intake.inbox import watch
 from pipeline.periods import open_periods
-from pipeline.template import PLAN_FILE
+from pipeline.workbook.contract import PLAN_FILE
 
 READ_BUDGET_SECONDS = 4.0  # reading new files per look; a national inbox arriving at once takes several looks
 

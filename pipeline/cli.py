@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from decimal import Decimal
 from pathlib import Path
 
-from decimal import Decimal
-
 from pipeline.catalogue import CATALOGUE_DIR, load_catalogue
-from pipeline.findings import UserError
-
-ROOT = Path(__file__).resolve().parent.parent
+from pipeline.errors import UserError
+from pipeline.settings import PROJECT_ROOT, Settings
 
 
 def _catalogue_check(args) -> int:
@@ -31,8 +29,9 @@ def _catalogue_check(args) -> int:
 
 
 def _template(args) -> int:
-    from pipeline.template import PLAN_TEMPLATE_NAME, UNIT_TEMPLATE_NAME, write_plan_workbook, write_unit_workbook
-    from pipeline.sample import slug
+    from pipeline.tools.sample import slug
+    from pipeline.workbook.contract import PLAN_TEMPLATE_NAME, UNIT_TEMPLATE_NAME
+    from pipeline.workbook.template import write_plan_workbook, write_unit_workbook
 
     catalogue = load_catalogue()
     out = Path(args.out)
@@ -50,7 +49,7 @@ def _template(args) -> int:
 
 
 def _sample(args) -> int:
-    from pipeline.sample import write_sample
+    from pipeline.tools.sample import write_sample
 
     paths = write_sample(Path(args.out), load_catalogue())
     print(f"Đã ghi {len(paths)} tệp mẫu vào {args.out}")
@@ -61,13 +60,13 @@ def _check(args) -> int:
     """Exit 0: accepted (warnings allowed); 1: has errors; 2: not a readable workbook."""
     import json
 
-    from pipeline.findings import nfc
-    from pipeline.validation import check_file
+    from pipeline.checking.findings import nfc
+    from pipeline.checking.validation import check_file
 
     path = Path(args.file)
     if not path.is_file():
         raise UserError(f'Không tìm thấy tệp "{nfc(path)}".')
-    result = check_file(load_catalogue(), path, args.period)
+    result = check_file(_settings(args).catalogue, path, args.period)
     if args.json:
         print(json.dumps([f.as_dict() for f in result.findings], ensure_ascii=False, indent=2))
     else:
@@ -88,11 +87,11 @@ def _check(args) -> int:
 def _preview(args) -> int:
     """Biểu 01 and 02 (or the forms asked for) as PDF and PNG pages, and the download page
     as a phone shows it, to look at."""
-    from pipeline.office import convert, pdf_to_png
-    from pipeline.publish import workbook_name
-    from pipeline.web import screenshot_pages
+    from pipeline.publication.workbooks import workbook_name
+    from pipeline.tools.office import convert, pdf_to_png
+    from pipeline.web.app import screenshot_pages
 
-    folder = Path(args.folder) if args.folder else ROOT / "data" / "out" / args.period
+    folder = Path(args.folder) if args.folder else _settings(args).places.out / args.period
     out = Path(args.out) if args.out else folder / "xem-truoc"
     for code in args.bieu:
         source = folder / workbook_name(code, args.period)
@@ -108,17 +107,17 @@ def _preview(args) -> int:
     return 0
 
 
-def _places(args):
-    from pipeline.intake import Places
-
-    return Places.under(Path(args.data))
+def _settings(args) -> Settings:
+    """The shared settings (TUANGIAO_* variables), with --data if given."""
+    return Settings.from_environment(data_dir=getattr(args, "data", None))
 
 
 def _rebuild(args) -> int:
-    from pipeline.consolidation import consolidate
-    from pipeline.intake import rebuild
+    from pipeline.intake.take_in import rebuild
+    from pipeline.publication.consolidation import consolidate
 
-    catalogue, places = load_catalogue(), _places(args)
+    settings = _settings(args)
+    catalogue, places = settings.catalogue, settings.places
     results = rebuild(catalogue, places)
     print(f"Đã dựng lại kho dữ liệu {places.warehouse} từ {len(results)} tệp trong {places.archive}.")
     for period in catalogue.periods:
@@ -128,11 +127,12 @@ def _rebuild(args) -> int:
 
 
 def _explain(args) -> int:
-    from pipeline.findings import show_number
-    from pipeline.provenance import explain
+    from pipeline.checking.findings import show_number
+    from pipeline.publication.provenance import explain
     from pipeline.warehouse import connect, ensure_schema
 
-    catalogue, places = load_catalogue(), _places(args)
+    settings = _settings(args)
+    catalogue, places = settings.catalogue, settings.places
     with connect(places.warehouse) as conn:
         ensure_schema(conn, catalogue)
         explanation = explain(conn, catalogue, args.period, args.bieu, args.row, args.col)
@@ -151,12 +151,11 @@ def _explain(args) -> int:
 
 
 def _close_period(args) -> int:
-    import datetime as dt
-
     from pipeline.periods import close_period
 
-    places = _places(args)
-    folder = close_period(load_catalogue(), places.warehouse, places.out, args.period, dt.datetime.now())
+    settings = _settings(args)
+    folder = close_period(settings.catalogue, settings.places.warehouse, settings.places.out, args.period,
+                          settings.now())
     print(f"Đã khóa sổ kỳ {args.period}: bộ biểu CHÍNH THỨC ở {folder}. Kỳ này không nhận thêm báo cáo.")
     return 0
 
@@ -164,7 +163,8 @@ def _close_period(args) -> int:
 def _reopen_period(args) -> int:
     from pipeline.periods import reopen_period
 
-    kept = reopen_period(load_catalogue(), _places(args).out, args.period)
+    settings = _settings(args)
+    kept = reopen_period(settings.catalogue, settings.places.out, args.period)
     print(f"Đã mở lại kỳ {args.period}; bộ biểu chính thức trước đó được giữ ở {kept}.")
     return 0
 
@@ -172,21 +172,21 @@ def _reopen_period(args) -> int:
 def _serve(args) -> int:
     import uvicorn
 
-    from pipeline.web import create_app
+    from pipeline.web.app import create_app
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"CẢNH BÁO: trang tải về mở cho mạng ({args.host}:{args.port}) và chưa có đăng nhập: "
               "ai vào được mạng này đều tải được các biểu và tệp phản hồi.", file=sys.stderr)
     print(f"Trang tải về: http://{args.host}:{args.port}/  (Ctrl-C để dừng)")
-    uvicorn.run(create_app(Path(args.data)), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(_settings(args).data), host=args.host, port=args.port, log_level="warning")
     return 0
 
 
 def _read(args) -> int:
-    from pipeline.reader import read_workbook
+    from pipeline.workbook.reader import read_workbook
 
     try:
-        submission = read_workbook(Path(args.file), load_catalogue())
+        submission = read_workbook(Path(args.file), _settings(args).catalogue)
     except OSError as e:
         raise UserError(f'Không đọc được tệp "{args.file}": {e.strerror}.') from None
     print(submission.tidy().to_string(index=False))
@@ -204,11 +204,11 @@ def main(argv: list[str] | None = None) -> int:
 
     template = commands.add_parser("template", help="ghi mẫu báo cáo đơn vị và mẫu kế hoạch huyện")
     template.add_argument("--unit", help="mã đơn vị: ghi bản mẫu đã điền sẵn mã và tên đơn vị")
-    template.add_argument("--out", default=str(ROOT / "templates_xlsx"), help="thư mục ghi")
+    template.add_argument("--out", default=str(PROJECT_ROOT / "templates_xlsx"), help="thư mục ghi")
     template.set_defaults(run=_template)
 
     sample = commands.add_parser("sample", help="ghi bộ báo cáo mẫu năm 2023")
-    sample.add_argument("--out", default=str(ROOT / "data" / "sample" / "2023"))
+    sample.add_argument("--out", default=str(PROJECT_ROOT / "data" / "sample" / "2023"))
     sample.set_defaults(run=_sample)
 
     check = commands.add_parser("check", help="kiểm tra một tệp báo cáo, in các lỗi và cảnh báo")
@@ -224,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     preview.add_argument("--out", help="thư mục ghi ảnh, mặc định <thư mục biểu>/xem-truoc")
     preview.set_defaults(run=_preview)
 
-    data_help = "thư mục dữ liệu (kho, lưu trữ, kết quả), mặc định data/"
+    data_help = "thư mục dữ liệu (kho, lưu trữ, kết quả), mặc định TUANGIAO_DATA_DIR hoặc data/"
     rebuild = commands.add_parser("rebuild", help="dựng lại kho dữ liệu DuckDB chỉ từ thư mục lưu trữ")
-    rebuild.add_argument("--data", default=str(ROOT / "data"), help=data_help)
+    rebuild.add_argument("--data", help=data_help)
     rebuild.set_defaults(run=_rebuild)
 
     explain = commands.add_parser("explain", help="giải thích một số liệu đã công bố: từng đơn vị, tệp, sheet, ô")
@@ -234,23 +234,23 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--bieu", required=True, help="số biểu, ví dụ 02")
     explain.add_argument("--row", required=True, help="dòng: mã chỉ tiêu (T04), dự án/tiểu dự án (DA4.TDA1), đơn vị, hoặc TONG")
     explain.add_argument("--col", help="cột: mã cột vốn (GN_SN, TONG, TL…) hoặc mã chỉ tiêu của biểu")
-    explain.add_argument("--data", default=str(ROOT / "data"), help=data_help)
+    explain.add_argument("--data", help=data_help)
     explain.set_defaults(run=_explain)
 
     close = commands.add_parser("close-period", help="khóa sổ một kỳ: ghi bộ biểu CHÍNH THỨC, không nhận thêm báo cáo")
     close.add_argument("period")
-    close.add_argument("--data", default=str(ROOT / "data"), help=data_help)
+    close.add_argument("--data", help=data_help)
     close.set_defaults(run=_close_period)
 
     reopen = commands.add_parser("reopen-period", help="mở lại một kỳ đã khóa sổ")
     reopen.add_argument("period")
-    reopen.add_argument("--data", default=str(ROOT / "data"), help=data_help)
+    reopen.add_argument("--data", help=data_help)
     reopen.set_defaults(run=_reopen_period)
 
     serve = commands.add_parser("serve", help="mở trang tải về các biểu và tệp phản hồi")
     serve.add_argument("--host", default="127.0.0.1", help="mặc định 127.0.0.1 (chỉ máy này); 0.0.0.0 cho mạng cơ quan")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--data", default=str(ROOT / "data"), help=data_help)
+    serve.add_argument("--data", help=data_help)
     serve.set_defaults(run=_serve)
 
     read = commands.add_parser("read", help="đọc một tệp báo cáo, in các giá trị đọc được")

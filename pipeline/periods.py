@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue
+from pipeline.errors import UserError
 from pipeline.files import atomic_output
-from pipeline.findings import UserError
-from pipeline.reader import file_sha256
+from pipeline.workbook.reader import file_sha256
 
 FINAL_FOLDER = "chinh-thuc"
 MARKER = "khoa-so.json"
@@ -42,7 +42,7 @@ def refuse_if_closed(catalogue: Catalogue, out: Path, period: str) -> None:
 
 def close_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str, now: dt.datetime) -> Path:
     """Publish the final set and mark the period closed; returns the final folder."""
-    from pipeline.publication import publish_period
+    from pipeline.publication.publish import publish_period
 
     if period not in catalogue.periods:
         raise PeriodError(f'Không có kỳ báo cáo "{period}" trong danh mục.')

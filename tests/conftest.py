@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.catalogue import default_catalogue
-from pipeline.office import SOFFICE, convert
+from pipeline.tools.office import SOFFICE, convert
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample" / "2023"
@@ -27,7 +27,7 @@ def sample_files() -> list[Path]:
 
 def take_in_everything(catalogue, places, now, files=(), period="2023"):
     """Copy ``files`` into the period's inbox, then take in every unit and the plan, as the pipeline does."""
-    from pipeline.intake import take_in_plan, take_in_unit
+    from pipeline.intake.take_in import take_in_plan, take_in_unit
 
     inbox = places.inbox / period
     inbox.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.catalogue import (
-    CATALOGUE_DIR, VALUE_COLUMN, CatalogueError, Ref, Term, default_catalogue, load_catalogue,
+    CATALOGUE_DIR,
+    VALUE_COLUMN,
+    CatalogueError,
+    Ref,
+    Term,
+    default_catalogue,
+    load_catalogue,
 )
 from pipeline.cli import main
 

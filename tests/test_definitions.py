@@ -15,11 +15,11 @@ import openpyxl
 import pytest
 
 from assets.consolidation import district_consolidation
-from assets.reports import district_plan, publish_bieu
 from assets.definitions import defs
+from assets.intake import unit_submission
 from assets.partitions import submission_key
+from assets.publication import district_plan, publish_bieu
 from assets.resources import PipelineSettings
-from assets.submissions import unit_submission
 from tests.conftest import ROOT
 
 

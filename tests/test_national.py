@@ -1,5 +1,5 @@
 """The national scale, for real but smaller: a synthetic inbox of 700 communes over the 63
-provinces (tests/national.py), taken in by province through ``python -m assets run``
+provinces (pipeline/tools/national.py), taken in by province through ``python -m assets run``
 (the same Definitions, configured by TUANGIAO_UNITS / TUANGIAO_BATCH), consolidated and
 published. The benchmark runs the full 10.600."""
 
@@ -18,8 +18,8 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from pipeline.catalogue import default_catalogue
-from pipeline.reader import read_workbook
-from tests import national
+from pipeline.tools import national
+from pipeline.workbook.reader import read_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMUNES, DISTRICTS, BAD_EVERY = 700, 70, 100

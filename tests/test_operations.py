@@ -64,7 +64,7 @@ def test_sensor_waits_for_a_file_still_being_copied(sample_files, tmp_path):
 
 
 def test_sensor_reads_a_large_arrival_over_several_looks(sample_files, tmp_path):
-    from pipeline.inbox import watch
+    from pipeline.intake.inbox import watch
 
     inbox = tmp_path / "inbox"
     (inbox / "2023").mkdir(parents=True)

@@ -11,13 +11,14 @@ import duckdb
 import openpyxl
 import pytest
 
-from pipeline.archive import archived_versions
 from pipeline.cli import main
-from pipeline.intake import CLOSED, Places, take_in_unit
+from pipeline.intake.archive import archived_versions
+from pipeline.intake.take_in import CLOSED, take_in_unit
 from pipeline.periods import MARKER
-from pipeline.publication import publish_period
-from pipeline.reader import file_sha256
+from pipeline.publication.publish import publish_period
+from pipeline.settings import Places
 from pipeline.warehouse import connect
+from pipeline.workbook.reader import file_sha256
 from tests.conftest import take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)

@@ -15,12 +15,13 @@ import openpyxl
 import pytest
 
 from pipeline.catalogue import Ref
-from pipeline.intake import Places, take_in_unit
-from pipeline.publication import publish_period
-from pipeline.publish import INCOMPLETE, SOURCES_SHEET
-from pipeline.sample import sample_values
-from pipeline.template import Filling, write_unit_workbook
-from pipeline.office import convert_all
+from pipeline.intake.take_in import take_in_unit
+from pipeline.publication.publish import publish_period
+from pipeline.publication.workbooks import INCOMPLETE, SOURCES_SHEET
+from pipeline.settings import Places
+from pipeline.tools.office import convert_all
+from pipeline.tools.sample import sample_values
+from pipeline.workbook.template import Filling, write_unit_workbook
 from tests.conftest import ROOT, needs_libreoffice, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)

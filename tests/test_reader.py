@@ -10,10 +10,14 @@ import openpyxl
 import pytest
 
 from pipeline.catalogue import Ref
-from pipeline.reader import (
-    UnreadableWorkbook, normalise_unit_code, read_identity, read_workbook, to_decimal,
+from pipeline.tools.sample import sample_values
+from pipeline.workbook.reader import (
+    UnreadableWorkbook,
+    normalise_unit_code,
+    read_identity,
+    read_workbook,
+    to_decimal,
 )
-from pipeline.sample import sample_values
 from tests.conftest import libreoffice_convert, needs_libreoffice
 
 

@@ -10,9 +10,9 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from pipeline.catalogue import Ref
-from pipeline.reader import read_workbook
-from pipeline.sample import split, split_within, write_sample
-from pipeline.validation import check_files
+from pipeline.checking.validation import check_files
+from pipeline.tools.sample import split, split_within, write_sample
+from pipeline.workbook.reader import read_workbook
 from tests.conftest import SAMPLE_DIR
 
 

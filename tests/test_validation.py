@@ -19,19 +19,26 @@ import openpyxl
 import pytest
 
 from pipeline.catalogue import Ref, default_catalogue
-from pipeline.cli import main
-from pipeline.feedback import SUMMARY_SHEET, feedback_name, write_feedback
-from pipeline.files import atomic_output
-from pipeline.findings import (
-    FUNDS_WITHOUT_OUTPUTS, LARGE_CHANGE, OUTPUTS_WITHOUT_FUNDS, RULE, SUPERSEDED, UNREADABLE, show_number,
+from pipeline.checking.feedback import SUMMARY_SHEET, feedback_name, write_feedback
+from pipeline.checking.findings import (
+    FUNDS_WITHOUT_OUTPUTS,
+    LARGE_CHANGE,
+    OUTPUTS_WITHOUT_FUNDS,
+    RULE,
+    SUPERSEDED,
+    UNREADABLE,
+    show_number,
 )
-from pipeline.intake import Places, take_in_unit, unidentified_files
-from pipeline.reader import read_workbook
-from pipeline.sample import sample_values
-from pipeline.template import Filling, write_unit_workbook
-from pipeline.validation import check_file, check_files
+from pipeline.checking.validation import check_file, check_files
+from pipeline.cli import main
+from pipeline.files import atomic_output
+from pipeline.intake.take_in import take_in_unit, unidentified_files
+from pipeline.settings import Places
+from pipeline.tools.corpus import CORPUS, UNIT, build
+from pipeline.tools.sample import sample_values
+from pipeline.workbook.reader import read_workbook
+from pipeline.workbook.template import Filling, write_unit_workbook
 from tests.conftest import ROOT
-from tests.corpus import CORPUS, UNIT, build
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
@@ -296,7 +303,7 @@ def test_cli_never_prints_a_traceback_for_bad_input(tmp_path):
 
 
 def test_plan_workbook_is_validated(catalogue, tmp_path):
-    from pipeline.template import PlanFilling, write_plan_workbook
+    from pipeline.workbook.template import PlanFilling, write_plan_workbook
 
     targets = {t.code: (True, Decimal(90), None) for t in catalogue.targets}
     targets["T04"] = (True, None, None)  # due, but no plan value

@@ -10,11 +10,12 @@ import duckdb
 import openpyxl
 import pytest
 
-from pipeline.consolidation import consolidate
-from pipeline.intake import Places, take_in_unit
-from pipeline.reader import read_workbook
-from pipeline.validation import check_file
+from pipeline.checking.validation import check_file
+from pipeline.intake.take_in import take_in_unit
+from pipeline.publication.consolidation import consolidate
+from pipeline.settings import Places
 from pipeline.warehouse import INVALID, VALID, connect, ensure_schema, load_submission
+from pipeline.workbook.reader import read_workbook
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
@@ -142,9 +143,9 @@ def test_missing_unit_is_named(tmp_path, catalogue, sample_files):
 
 
 def test_previous_values_come_from_the_last_valid_earlier_period(db, catalogue, tmp_path):
-    from pipeline.sample import sample_values
-    from pipeline.template import Filling, write_unit_workbook
+    from pipeline.tools.sample import sample_values
     from pipeline.warehouse import previous_values
+    from pipeline.workbook.template import Filling, write_unit_workbook
 
     values = sample_values(catalogue)["03259"]
     path = write_unit_workbook(tmp_path / "2022.xlsx", catalogue, catalogue.unit("03259"),

@@ -12,16 +12,16 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 import uvicorn
 
-from pipeline.intake import Places, take_in_unit
-from pipeline.publication import publish_period
-from pipeline.status import write_status
+from pipeline.intake.take_in import take_in_unit
+from pipeline.publication.publish import publish_period
+from pipeline.publication.status import write_status
+from pipeline.settings import Places
 from pipeline.warehouse import connect
-from pipeline.web import create_app
+from pipeline.web.app import create_app
 from tests.conftest import ROOT, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)

@@ -1,0 +1,123 @@
+"""The district plan asset, the published Biểu 01–15 (one asset per Biểu) and the
+submission status of every unit."""
+
+import dagster as dg
+
+from assets.consolidation import district_consolidation
+from assets.intake import findings_markdown
+from assets.resources import PipelineSettings
+from pipeline.catalogue import default_catalogue
+from pipeline.checking.findings import name_list
+from pipeline.intake.take_in import take_in_plan
+from pipeline.periods import open_periods
+from pipeline.publication.publish import publish_period
+from pipeline.publication.status import period_status, write_status
+from pipeline.publication.tables import Report, describe
+from pipeline.warehouse import connect, ensure_schema
+
+PREVIEW_ROWS = 30
+BIEU_KEYS = {form: dg.AssetKey(f"bieu_{form}") for form in ["01", "02"] + [
+    f.code for f in default_catalogue().forms.values() if f.sub_project]}
+
+
+@dg.asset(
+    group_name="tiep_nhan",
+    kinds={"excel", "duckdb"},
+    owners=["team:phong-ldtbxh"],
+    pool="duckdb",
+    description="Kế hoạch năm của huyện (mẫu kế hoạch trong hộp thư đến): chỉ tiêu nào được đánh giá, "
+                "giá trị kế hoạch và kết quả năm trước, dùng cho Biểu 01.",
+)
+def district_plan(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    metadata = {}
+    for period in open_periods(settings.catalogue, settings.out):
+        result = take_in_plan(settings.catalogue, settings.places, period, settings.now())
+        metadata[f"ky_{period}_trang_thai"] = result.status_label
+        metadata[f"ky_{period}_phat_hien"] = dg.MetadataValue.md(findings_markdown(result.findings))
+        if result.status != "valid":
+            context.log.warning(f"Kỳ {period}: kế hoạch huyện {result.status_label.lower()}: Biểu 01 sẽ ghi "
+                                "'Chưa đánh giá' cho các chỉ tiêu thiếu kế hoạch.")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def preview(report: Report) -> str:
+    """The first table of a Biểu as markdown, numbers as printed."""
+    table = report.tables[0]
+    columns = table.columns
+    lines = ["| " + " | ".join(c.label.replace("|", "/") for c in columns) + " |",
+             "|" + "---|" * len(columns)]
+    for row in table.rows[:PREVIEW_ROWS]:
+        cells = []
+        for column in columns:
+            value = row.values.get(column.key)
+            kind = row.kind if column.kind == "row" else column.kind
+            cells.append(str(value or "") if column.kind == "text" else describe(value, kind))
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    if report.summary:
+        lines += ["", report.summary]
+    return "\n".join(lines)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(key, deps=[district_consolidation, district_plan], group_name="bieu_bao_cao", kinds={"excel"},
+                     owners=["team:phong-ldtbxh"], description=f"Biểu số {form} của huyện (tệp Bieu_{form}_<kỳ>.xlsx).")
+        for form, key in BIEU_KEYS.items()
+    ],
+    pool="duckdb",
+    name="publish_bieu",
+    description="Tính Biểu 01–15 từ phiên bản hợp lệ mới nhất của từng đơn vị và ghi các tệp Excel chính thức.",
+)
+def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
+    catalogue = settings.catalogue
+    periods = open_periods(catalogue, settings.out)  # a closed period's final set is never rewritten
+    metadata: dict[str, dict] = {form: {} for form in BIEU_KEYS}
+    for period in periods:
+        reports, publication = publish_period(catalogue, settings.warehouse, settings.out, period,
+                                              level=settings.batch_level)
+        for report in reports:
+            path = publication.files[report.code]
+            metadata[report.code].update({
+                f"ky_{period}_tep": dg.MetadataValue.path(str(path)),
+                f"ky_{period}_tai_ve": dg.MetadataValue.url(f"{settings.download_url}/tep/{period}/{path.name}"),
+                f"ky_{period}_so_dong": len(report.tables[0].rows),
+                f"ky_{period}_day_du": report.complete,
+                f"ky_{period}_thieu": name_list([u.name for u in report.missing]) or "Không",
+                f"ky_{period}_xem_truoc": dg.MetadataValue.md(preview(report)),
+            })
+        context.log.info(f"Kỳ {period}: đã ghi {len(publication.files)} biểu, {publication.all_in_one.name}, "
+                         f"{publication.archive.name}")
+    for form, key in BIEU_KEYS.items():
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata[form])
+
+
+@dg.asset(
+    deps=[district_consolidation, publish_bieu],
+    group_name="tong_hop",
+    kinds={"duckdb"},
+    owners=["team:phong-ldtbxh"],
+    pool="duckdb",
+    description="Tình trạng báo cáo của mọi đơn vị trong từng kỳ: đã nộp chưa, hợp lệ không, số lỗi, "
+                "cảnh báo, phiên bản đang dùng, thời điểm nhận, đúng hạn không. Ghi status.json cho trang tải về.",
+)
+def submission_status(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    catalogue = settings.catalogue
+    with connect(settings.warehouse) as conn:
+        ensure_schema(conn, catalogue)
+        path = write_status(catalogue, conn, settings.out, settings.now().date())
+        tables = {period: period_status(conn, catalogue, settings.out, period, settings.now().date())
+                  for period in catalogue.periods}
+    metadata = {"tep_trang_thai": dg.MetadataValue.path(str(path))}
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, type) for name, type in (
+        ("ma", "string"), ("don_vi", "string"), ("trang_thai", "string"), ("loi", "int"), ("canh_bao", "int"),
+        ("so_lan_nop", "int"), ("tep_moi_nhat", "string"), ("thoi_diem_nhan", "string"), ("dung_han", "string"))])
+    for period, statuses in tables.items():
+        records = [dg.TableRecord({
+            "ma": s.code, "don_vi": s.name, "trang_thai": s.label, "loi": s.errors, "canh_bao": s.warnings,
+            "so_lan_nop": s.versions, "tep_moi_nhat": s.file_name, "thoi_diem_nhan": s.received_at,
+            "dung_han": {True: "Đúng hạn", False: "Trễ hạn", None: "Chưa đến hạn"}[s.on_time],
+        }) for s in statuses]
+        metadata[f"ky_{period}_don_vi"] = dg.MetadataValue.table(records, schema=schema)
+        metadata[f"ky_{period}_hop_le"] = sum(s.state == "hop_le" for s in statuses)
+        metadata[f"ky_{period}_chua_nop"] = sum(s.state == "chua_nop" for s in statuses)
+    return dg.MaterializeResult(metadata=metadata)

@@ -1,0 +1,38 @@
+"""The form catalogue: the data files in this folder (forms, programme, targets, periods,
+units, the district) and the one typed model every other module uses. ``loader`` reads
+and checks the files; ``model`` is what it gives."""
+
+from pipeline.catalogue.loader import (
+    CATALOGUE_DIR,
+    catalogue_version,
+    default_catalogue,
+    load_catalogue,
+    parse_rules,
+    parse_sum,
+)
+from pipeline.catalogue.model import (
+    SAME_ROW,
+    TYPES,
+    UNIT_KINDS,
+    UNITS_FILE,
+    VALUE_COLUMN,
+    Catalogue,
+    CatalogueError,
+    Column,
+    Form,
+    Item,
+    Period,
+    Project,
+    Ref,
+    Rule,
+    SubProject,
+    Target,
+    Term,
+    Unit,
+)
+
+__all__ = [
+    "CATALOGUE_DIR", "SAME_ROW", "TYPES", "UNIT_KINDS", "UNITS_FILE", "VALUE_COLUMN", "Catalogue", "CatalogueError",
+    "Column", "Form", "Item", "Period", "Project", "Ref", "Rule", "SubProject", "Target", "Term", "Unit",
+    "catalogue_version", "default_catalogue", "load_catalogue", "parse_rules", "parse_sum",
+]

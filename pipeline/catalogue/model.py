@@ -1,0 +1,266 @@
+"""The catalogue's typed model: forms, items, rules, targets, units and periods, as every
+other module sees them once ``loader`` has read and checked the data files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from pipeline.errors import UserError
+
+VALUE_COLUMN = "GIA_TRI"  # the one input column of an item sheet
+SAME_ROW = "*"  # row of a grid rule term that means "the row being checked"
+TYPES = ("count", "money", "flag")
+UNITS_FILE = "units.csv"
+UNIT_KINDS = ("xa", "thi_tran", "co_quan_huyen")
+PERIOD_STATES = ("mo", "dong")
+DIRECTIONS = ("up", "down")
+COMPARATORS = ("<=", ">=", "==", "<", ">")
+SHEET_NAME_FORBIDDEN = set('[]:*?/\\')
+
+
+
+class CatalogueError(UserError):
+    """A catalogue file is broken; the message names the file and the entry."""
+
+    def __init__(self, file: str, entry: str, message: str):
+        self.file, self.entry = file, entry
+        super().__init__(f'Danh mục không hợp lệ: tệp "{file}", mục "{entry}": {message}')
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One cell of a form: (form, row, column). Item sheets have the column GIA_TRI."""
+
+    form: str
+    row: str
+    column: str = VALUE_COLUMN
+
+    def __str__(self) -> str:
+        if self.column == VALUE_COLUMN:
+            return f"{self.form}:{self.row}"
+        return f"{self.form}:{self.row}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Term:
+    ref: Ref
+    sign: int  # +1 or -1
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A linear comparison ``left op right`` between sums of cells, checked per unit."""
+
+    text: str
+    left: tuple[Term, ...]
+    op: str
+    right: tuple[Term, ...]
+    message: str
+    severity: str = "error"  # "error" blocks a submission, "warning" does not
+
+
+@dataclass(frozen=True)
+class Item:
+    """A row of a form: an input item, or a derived one (``formula``)."""
+
+    code: str
+    label: str
+    unit: str
+    type: str
+    parent: str | None = None
+    formula: tuple[Term, ...] | None = None
+
+    @property
+    def derived(self) -> bool:
+        return self.formula is not None
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a form; item sheets have one input column, GIA_TRI."""
+
+    code: str
+    label: str
+    type: str
+    unit: str = ""
+    group: str = ""
+    full_label: str = ""
+    formula: tuple[Term, ...] | None = None
+
+    @property
+    def derived(self) -> bool:
+        return self.formula is not None
+
+
+@dataclass(frozen=True)
+class Form:
+    code: str
+    sheet: str
+    title: str
+    reported_by: frozenset[str]
+    items: tuple[Item, ...]
+    columns: tuple[Column, ...]
+    rules: tuple[Rule, ...]
+    sub_project: str | None = None
+    is_grid: bool = False
+    source: str = ""  # the catalogue file it was loaded from, for messages
+
+    def __post_init__(self):
+        object.__setattr__(self, "_items", {i.code: i for i in self.items})
+        object.__setattr__(self, "_columns", {c.code: c for c in self.columns})
+
+    def item(self, code: str) -> Item:
+        return self._items[code]
+
+    def column(self, code: str) -> Column:
+        return self._columns[code]
+
+    @property
+    def input_items(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if not i.derived)
+
+    @property
+    def input_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if not c.derived)
+
+    def input_cells(self) -> list[Ref]:
+        """Every cell a unit types, row by row."""
+        return [Ref(self.code, i.code, c.code) for i in self.input_items for c in self.input_columns]
+
+    def cell_label(self, ref: Ref) -> str:
+        if self.is_grid:
+            return f"{ref.row} · {self.column(ref.column).full_label}"
+        return self.item(ref.row).label
+
+
+@dataclass(frozen=True)
+class SubProject:
+    code: str
+    name: str
+    form: str
+    project: str
+
+
+@dataclass(frozen=True)
+class Project:
+    code: str
+    name: str
+    sub_projects: tuple[SubProject, ...]
+
+
+@dataclass(frozen=True)
+class Target:
+    code: str
+    label: str
+    unit: str
+    kind: str  # "rate" or "sum"
+    numerator: tuple[Term, ...]
+    denominator: tuple[Term, ...]
+    direction: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    kind: str
+    area: str
+    district_code: str
+    district_name: str
+    province_code: str
+    province_name: str
+    valid_from: str = ""
+    valid_to: str = ""
+
+    @property
+    def label(self) -> str:
+        """How a unit is named in lists: "03259 – Xã Phình Sáng"."""
+        return f"{self.code} – {self.name}"
+
+    @property
+    def is_commune(self) -> bool:
+        return self.kind in ("xa", "thi_tran")
+
+    def valid_in(self, period: str) -> bool:
+        year = period[:4]
+        return (not self.valid_from or self.valid_from[:4] <= year) and (
+            not self.valid_to or year <= self.valid_to[:4]
+        )
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str
+    label: str
+    report_date: dt.date
+    deadline: dt.date
+    state: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "mo"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    forms: dict[str, Form]
+    projects: tuple[Project, ...]
+    targets: tuple[Target, ...]
+    units: tuple[Unit, ...]
+    periods: dict[str, Period]
+    district: dict[str, object]  # names printed on workbooks, warning thresholds
+    version: str = field(default="")
+    _expansions: dict = field(default_factory=dict, repr=False, compare=False)
+    _units_by_code: dict = field(default_factory=dict, repr=False, compare=False)
+    _units_in: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def sub_projects(self) -> tuple[SubProject, ...]:
+        return tuple(s for p in self.projects for s in p.sub_projects)
+
+    def form(self, code: str) -> Form:
+        return self.forms[code]
+
+    def unit(self, code: str) -> Unit:
+        """The unit of a code (KeyError if unknown); indexed, as a national list has 10.600."""
+        if not self._units_by_code:
+            self._units_by_code.update((u.code, u) for u in self.units)
+        return self._units_by_code[code]
+
+    def find_unit(self, code: str) -> Unit | None:
+        """The unit of a code, or None if the list has no such unit."""
+        try:
+            return self.unit(code)
+        except KeyError:
+            return None
+
+    def units_in(self, period: str) -> tuple[Unit, ...]:
+        """Units valid in a period: communes first (catalogue order), then agencies."""
+        if period not in self._units_in:
+            valid = [u for u in self.units if u.valid_in(period)]
+            self._units_in[period] = tuple(sorted(valid, key=lambda u: not u.is_commune))
+        return self._units_in[period]
+
+    def reports(self, unit: Unit, form: Form) -> bool:
+        return unit.kind in form.reported_by
+
+    def expand(self, ref: Ref) -> tuple[Term, ...]:
+        """A cell as a sum of input cells: derived items and columns are expanded (and remembered)."""
+        known = self._expansions.get(ref)
+        if known is None:
+            known = self._expansions[ref] = self._expand(ref)
+        return known
+
+    def _expand(self, ref: Ref) -> tuple[Term, ...]:
+        form = self.forms[ref.form]
+        formula = form.column(ref.column).formula if form.is_grid else form.item(ref.row).formula
+        if formula is None:
+            return (Term(ref, 1),)
+        terms: list[Term] = []
+        for term in formula:
+            inner = Ref(ref.form, ref.row, term.ref.column) if form.is_grid else term.ref
+            terms += [Term(t.ref, t.sign * term.sign) for t in self.expand(inner)]
+        return tuple(terms)
+
+

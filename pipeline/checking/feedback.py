@@ -1,0 +1,128 @@
+"""The feedback workbook sent back to a unit: a summary, every finding with a link to the
+cell, and an annotated copy of the unit's sheets rebuilt from the template (never a copy
+of the unit's file), where each offending cell is highlighted and carries a comment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.catalogue import Catalogue, Ref
+from pipeline.checking.findings import ERROR, Finding, nfc
+from pipeline.checking.validation import CheckResult
+from pipeline.files import atomic_output
+from pipeline.tools.sample import slug
+from pipeline.workbook.contract import PLAN_FILE
+from pipeline.workbook.reader import Submission
+from pipeline.workbook.style import Styles, fit_row_height, new_workbook, page_setup
+from pipeline.workbook.template import Filling, add_unit_sheets
+
+SUMMARY_SHEET = "Kết quả kiểm tra"
+COLUMNS = (("STT", 6), ("Mức độ", 10), ("Sheet", 16), ("Ô", 8), ("Chỉ tiêu", 40), ("Giá trị", 14),
+           ("Nội dung", 80), ("Xem", 10))
+
+
+def unit_feedback_name(unit: str, period: str) -> str:
+    return f"phan-hoi-{slug(unit)}-{slug(period) or 'khong-ro-ky'}.xlsx"
+
+
+def feedback_name(result: CheckResult) -> str:
+    """phan-hoi-<unit>-<period>.xlsx; a file whose unit cannot be read is named after the file."""
+    submission = result.submission
+    if submission and submission.unit_code and submission.file_kind != PLAN_FILE:
+        return unit_feedback_name(submission.unit_code, submission.period)
+    if submission and submission.file_kind == PLAN_FILE:
+        return f"phan-hoi-ke-hoach-{slug(submission.period) or 'khong-ro-ky'}.xlsx"
+    return f"phan-hoi-tep-khong-doc-duoc-{slug(result.path.stem)[:40] or 'tep'}.xlsx"
+
+
+def _filling(catalogue: Catalogue, submission: Submission, findings: list[Finding]) -> Filling:
+    """The unit's values as read (text where it typed text), with the findings as notes."""
+    filling = Filling(info={code: raw for code, (raw, _) in submission.info.items()})
+    for cell in submission.cells:
+        filling.values[cell.ref] = cell.value if cell.value is not None else cell.raw
+    info_cells = {cell: code for code, (_, cell) in submission.info.items()}
+    by_cell = {(c.sheet, c.cell): c.ref for c in submission.cells if c.cell}
+    for finding in findings:
+        key: Ref | str | None = by_cell.get((finding.sheet, finding.cell))
+        if key is None and finding.sheet == submission.info_sheet:
+            key = info_cells.get(finding.cell)
+        if key is not None:
+            filling.notes.setdefault(key, []).append((finding.severity, finding.message))
+    return filling
+
+
+def write_feedback(path: Path, catalogue: Catalogue, result: CheckResult, period: str) -> Path:
+    """Write the feedback workbook for one checked file (atomically)."""
+    submission = result.submission
+    with atomic_output(path) as temporary:
+        workbook = new_workbook(temporary, "Kết quả kiểm tra báo cáo", catalogue.district["authority"])
+        styles = Styles(workbook)
+        summary = workbook.add_worksheet(SUMMARY_SHEET)
+        filling = None
+        if submission is not None and submission.file_kind != PLAN_FILE:
+            unit = catalogue.find_unit(submission.unit_code)
+            filling = _filling(catalogue, submission, result.findings)
+            add_unit_sheets(workbook, styles, catalogue, unit, filling)
+        _summary(summary, styles, catalogue, result, period, filling)
+        summary.activate()
+        workbook.close()
+    return path
+
+
+def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, period: str, filling: Filling | None) -> None:
+    submission = result.submission
+    unit = catalogue.find_unit(submission.unit_code) if submission else None
+    last = len(COLUMNS) - 1
+    for col, (_, width) in enumerate(COLUMNS):
+        ws.set_column(col, col, width)
+    ws.merge_range(0, 0, 0, last, f"KẾT QUẢ KIỂM TRA BÁO CÁO – {catalogue.district['authority']}", styles.title())
+    accepted = result.accepted
+    verdict = ("ĐƯỢC CHẤP NHẬN" + (" (có cảnh báo, nên xem lại)" if result.warnings else "")) if accepted else \
+        "KHÔNG ĐƯỢC CHẤP NHẬN – hãy sửa các lỗi dưới đây rồi gửi lại"
+    facts = [
+        ("Đơn vị", unit.label if unit else (submission.unit_code if submission else "Không xác định")),
+        ("Kỳ báo cáo", submission.period if submission and submission.period else period),
+        ("Tệp", nfc(result.path.name)),
+        ("Kết luận", verdict),
+        ("Số lỗi", result.errors),
+        ("Số cảnh báo", result.warnings),
+    ]
+    label = styles.get(bold=True)
+    for n, (name, value) in enumerate(facts, start=2):
+        ws.write_string(n, 0, name, label)
+        fmt = styles.get(bold=True, font_color="#006100" if accepted else "#C00000") if name == "Kết luận" else styles.get()
+        if isinstance(value, int):
+            ws.write_number(n, 2, value, fmt)
+        else:
+            ws.write_string(n, 2, value, fmt)
+    header_row = len(facts) + 3
+    for col, (name, _) in enumerate(COLUMNS):
+        ws.write_string(header_row, col, name, styles.header())
+    for n, finding in enumerate(result.findings, start=1):
+        row = header_row + n
+        color = "#C00000" if finding.severity == ERROR else "#9C5700"
+        ws.write_number(row, 0, n, styles.center())
+        ws.write_string(row, 1, finding.severity, styles.get(border=1, bold=True, font_color=color, valign="vcenter"))
+        for col, text in ((2, finding.sheet), (3, finding.cell), (4, finding.item_label), (5, finding.value),
+                          (6, finding.message)):
+            ws.write_string(row, col, text, styles.text())
+        fit_row_height(ws, row, finding.message, COLUMNS[6][1])
+        target = _target(filling, submission, finding)
+        if target:
+            ws.write_url(row, 7, f"internal:'{target[0]}'!{target[1]}", styles.get(border=1, font_color="blue", underline=1),
+                         string="Đến ô")
+        else:
+            ws.write_blank(row, 7, None, styles.text())
+    ws.freeze_panes(header_row + 1, 0)
+    ws.autofilter(header_row, 0, header_row + max(1, len(result.findings)), last)
+    page_setup(ws, landscape=True, header_rows=(header_row, header_row))
+
+
+def _target(filling: Filling | None, submission: Submission | None, finding: Finding) -> tuple[str, str] | None:
+    """Where a finding's cell is in the annotated copy (the copy follows the template's layout)."""
+    if filling is None or submission is None:
+        return None
+    for key, notes in filling.notes.items():
+        if (finding.severity, finding.message) in notes:
+            return filling.addresses.get(key)
+    return None

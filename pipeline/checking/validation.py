@@ -1,0 +1,227 @@
+"""Checks submissions and turns every problem into a finding, all at once.
+
+Structure (readable file, template version, unit, period, sheets and hidden codes), the
+cells as people typed them (numbers as text, non-numbers), the catalogue's pandera
+schemas (types, required cells, rules; one pass per form over the whole batch), and the
+warnings across forms: outputs without funds, funds without outputs, and large changes
+from the unit's last valid period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from pipeline.catalogue import Catalogue, Ref
+from pipeline.checking.findings import (
+    EMPTY,
+    ERROR,
+    FUNDS_WITHOUT_OUTPUTS,
+    LARGE_CHANGE,
+    MISSING_CODE,
+    MISSING_SHEET,
+    NOT_NUMBER,
+    OUTDATED_TEMPLATE,
+    OUTPUTS_WITHOUT_FUNDS,
+    TEXT_NUMBER,
+    UNKNOWN_TEMPLATE,
+    UNKNOWN_UNIT,
+    UNREADABLE,
+    WARNING,
+    WRONG_PERIOD,
+    Finding,
+    FindingCounts,
+    nfc,
+    show_number,
+    show_raw,
+    sort_key,
+)
+from pipeline.checking.rules import validate_values
+from pipeline.parallel import context, parallel_map
+from pipeline.workbook.contract import DUE_COLUMN as DUE
+from pipeline.workbook.contract import PERIOD_FIELD, PLAN_COLUMNS, PLAN_FILE, UNIT_FIELD
+from pipeline.workbook.contract import PLAN_COLUMN as PLAN
+from pipeline.workbook.reader import Submission, UnreadableWorkbook, read_workbook
+
+
+@dataclass
+class CheckResult(FindingCounts):
+    """One file's findings; ``submission`` is None when the file could not be read."""
+
+    path: Path
+    submission: Submission | None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return self.submission is not None and self.errors == 0
+
+
+def _read(path: Path) -> CheckResult:
+    """One file as read, or the reason it cannot be (run in a worker process when parallel)."""
+    try:
+        return CheckResult(path, read_workbook(path, context()))
+    except UnreadableWorkbook as e:
+        return CheckResult(path, None, [Finding(ERROR, UNREADABLE, str(e), file=nfc(path.name))])
+
+
+def check_files(catalogue: Catalogue, paths: list[Path], period: str | None = None,
+                previous: dict[str, dict[Ref, Decimal]] | None = None, workers: int = 1) -> list[CheckResult]:
+    """Check a batch of files; ``period`` is the inbox folder's period, ``previous`` each unit's
+    values of its last valid earlier period. Files are read by ``workers`` processes; the
+    pandera schemas run once per form over the whole batch."""
+    results = parallel_map(_read, paths, workers, catalogue)
+    units = [r for r in results if r.submission is not None and r.submission.file_kind != PLAN_FILE]
+    for result in results:
+        if result.submission is not None:
+            result.findings += structure_findings(catalogue, result.submission, period)
+            result.findings += cell_findings(catalogue, result.submission)
+    for number, findings in validate_values(catalogue, [r.submission for r in units]).items():
+        units[number].findings += findings
+    for result in units:
+        result.findings += funds_findings(catalogue, result.submission)
+        earlier = (previous or {}).get(result.submission.unit_code)
+        if earlier:
+            result.findings += change_findings(catalogue, result.submission, earlier)
+    for result in results:
+        result.findings.sort(key=sort_key)
+    return results
+
+
+def check_file(catalogue: Catalogue, path: Path, period: str | None = None) -> CheckResult:
+    return check_files(catalogue, [path], period)[0]
+
+
+def _common(submission: Submission) -> dict:
+    return {"file": nfc(submission.path.name), "unit": submission.unit_code}
+
+
+def structure_findings(catalogue: Catalogue, submission: Submission, period: str | None) -> list[Finding]:
+    """Identity and template: version, unit, period, sheets."""
+    found = []
+    common = _common(submission)
+    info_cell = {code: cell for code, (_, cell) in submission.info.items()}
+    info = {"sheet": submission.info_sheet, **common}
+    version = submission.template_version
+    if not version:
+        found.append(Finding(ERROR, UNKNOWN_TEMPLATE, "Tệp không mang phiên bản mẫu: hãy nhập số liệu vào mẫu do huyện gửi.", **info))
+    elif version != catalogue.version:
+        found.append(Finding(ERROR, OUTDATED_TEMPLATE,
+                             f"Tệp làm trên mẫu phiên bản {version}, mẫu hiện hành là {catalogue.version}: "
+                             "hãy chép số liệu sang mẫu mới nhất rồi gửi lại.", value=version, **info))
+    if submission.file_kind == PLAN_FILE:
+        if period and submission.period != period:
+            found.append(_period_finding(submission, period, info_cell, info))
+        return found
+    unit = catalogue.find_unit(submission.unit_code)
+    if unit is None:
+        text = (f'mã đơn vị "{submission.unit_code}" không có trong danh mục đơn vị'
+                if submission.unit_code else "chưa chọn mã đơn vị")
+        found.append(Finding(ERROR, UNKNOWN_UNIT, f"ô {info_cell.get('MA_DON_VI', '')} (Mã đơn vị): {text}.",
+                             cell=info_cell.get(UNIT_FIELD, ""), value=submission.unit_code, **info))
+    if period and submission.period != period:
+        found.append(_period_finding(submission, period, info_cell, info))
+    elif submission.period not in catalogue.periods:
+        found.append(Finding(ERROR, WRONG_PERIOD,
+                             f"ô {info_cell.get('KY_BAO_CAO', '')} (Kỳ báo cáo): kỳ \"{submission.period}\" không có "
+                             f"trong danh mục kỳ báo cáo ({', '.join(catalogue.periods)}).",
+                             cell=info_cell.get(PERIOD_FIELD, ""), value=submission.period, **info))
+    elif unit is not None and not unit.valid_in(submission.period):
+        found.append(Finding(ERROR, UNKNOWN_UNIT, f"Đơn vị {unit.name} không còn trong danh mục đơn vị của kỳ {submission.period}.",
+                             **info))
+    missing = {c.ref.form for c in submission.cells if c.problem == "missing_sheet"}
+    for code in sorted(missing):
+        form = catalogue.form(code)
+        found.append(Finding(ERROR, MISSING_SHEET, f'Thiếu sheet "{form.sheet}" (biểu {code}): '
+                             "hãy dùng đúng mẫu do huyện gửi, không xoá sheet.", form=code, sheet=form.sheet, **common))
+    return found
+
+
+def _period_finding(submission: Submission, period: str, info_cell: dict, info: dict) -> Finding:
+    return Finding(ERROR, WRONG_PERIOD,
+                   f"ô {info_cell.get('KY_BAO_CAO', '')} (Kỳ báo cáo) = \"{submission.period}\" nhưng tệp được gửi "
+                   f"cho kỳ {period}.", cell=info_cell.get(PERIOD_FIELD, ""), value=submission.period, **info)
+
+
+def cell_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]:
+    """Cells as typed: numbers typed as text (warning), non-numbers and lost codes (errors)."""
+    found = []
+    due = {c.ref.row: c.value for c in submission.cells if c.ref.column == DUE}
+    for cell in submission.cells:
+        if cell.problem in (None, "missing_sheet"):
+            continue
+        if submission.file_kind == PLAN_FILE:
+            label = next(t.label for t in catalogue.targets if t.code == cell.ref.row)
+            label = f"{cell.ref.row} · {label} · {dict(PLAN_COLUMNS)[cell.ref.column]}"
+            if cell.problem == "empty" and not (cell.ref.column == DUE or (cell.ref.column == PLAN and due.get(cell.ref.row))):
+                continue  # optional: a target not due needs no plan; last year's result may be blank
+        else:
+            label = catalogue.form(cell.ref.form).cell_label(cell.ref)
+            if cell.problem == "empty":
+                continue  # the schema reports empty input cells
+        common = dict(form=cell.ref.form, sheet=cell.sheet, cell=cell.cell or "", item=str(cell.ref),
+                      item_label=label, value=show_raw(cell.raw), **_common(submission))
+        where = f"ô {cell.cell} ({label})"
+        if cell.problem == "text_number":
+            found.append(Finding(WARNING, TEXT_NUMBER, f'{where} = "{show_raw(cell.raw)}" là chữ, đã đọc thành số '
+                                 f"{show_number(cell.value)}: nên nhập dạng số.", **common))
+        elif cell.problem == "not_number":
+            found.append(Finding(ERROR, NOT_NUMBER, f'{where} = "{show_raw(cell.raw)}" không phải là số.', **common))
+        elif cell.problem == "not_yes_no":
+            found.append(Finding(ERROR, NOT_NUMBER, f'{where} = "{show_raw(cell.raw)}": chỉ chọn Có hoặc Không.', **common))
+        elif cell.problem == "empty":
+            found.append(Finding(ERROR, EMPTY, f"{where} chưa nhập.", **common))
+        elif cell.problem == "missing_code":
+            found.append(Finding(ERROR, MISSING_CODE, f"Không tìm thấy ô của {label} ({cell.ref}): dòng hoặc cột mã ẩn "
+                                 "của mẫu đã bị xoá; hãy dùng lại mẫu do huyện gửi.", **common))
+    return found
+
+
+def funds_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]:
+    """Warnings: a sub-project with outputs but no funds, or funds but no outputs."""
+    values = {c.ref: c.value for c in submission.cells if c.value is not None}
+    unit = catalogue.find_unit(submission.unit_code)
+    funds_form = catalogue.form("02")
+    if unit is None or not catalogue.reports(unit, funds_form):
+        return []
+    found = []
+    missing_sheets = {c.ref.form for c in submission.cells if c.problem == "missing_sheet"}
+    for sub in catalogue.sub_projects:
+        form = catalogue.form(sub.form)
+        if not catalogue.reports(unit, form) or {form.code, funds_form.code} & missing_sheets:
+            continue
+        funds = sum((t.sign * values.get(t.ref, 0) for t in catalogue.expand(Ref("02", sub.code, "TONG"))), Decimal(0))
+        outputs = any(values.get(ref, 0) > 0 for ref in form.input_cells())
+        common = dict(form=form.code, item=sub.code, item_label=sub.name, **_common(submission))
+        if outputs and funds == 0:
+            found.append(Finding(WARNING, OUTPUTS_WITHOUT_FUNDS, f"{sub.code} có kết quả ở biểu {form.code} nhưng tổng vốn "
+                                 f'ở sheet "{funds_form.sheet}" bằng 0: kiểm tra lại nguồn vốn.', sheet=submission.sheet_name(form), **common))
+        elif funds > 0 and not outputs:
+            where = submission.address(Ref("02", sub.code, "TONG")) or ""
+            found.append(Finding(WARNING, FUNDS_WITHOUT_OUTPUTS, f"ô {where} ({sub.code} · Tổng vốn) = {show_number(funds)} "
+                                 f"nhưng biểu {form.code} chưa có kết quả nào: kiểm tra lại số liệu.",
+                                 sheet=submission.sheet_name(funds_form), cell=where, value=show_number(funds), **common))
+    return found
+
+
+def change_findings(catalogue: Catalogue, submission: Submission, previous: dict[Ref, Decimal]) -> list[Finding]:
+    """Warnings: a value changed by more than the configured share from the last valid period."""
+    share = Decimal(str(catalogue.district.get("change_warning_share", 0.5)))
+    minimum = Decimal(str(catalogue.district.get("change_warning_min", 10)))
+    found = []
+    for cell in submission.cells:
+        before = previous.get(cell.ref)
+        if cell.value is None or before is None or before < minimum:
+            continue
+        change = (cell.value - before) / before
+        if abs(change) > share:
+            label = catalogue.form(cell.ref.form).cell_label(cell.ref)
+            found.append(Finding(
+                WARNING, LARGE_CHANGE,
+                f"ô {cell.cell} ({label}) = {show_number(cell.value)}, kỳ trước {show_number(before)}: "
+                f"thay đổi {show_number((change * 100).quantize(Decimal(1)))}% (ngưỡng {show_number(share * 100)}%).",
+                form=cell.ref.form, sheet=cell.sheet, cell=cell.cell or "", item=str(cell.ref), item_label=label,
+                value=show_number(cell.value), **_common(submission),
+            ))
+    return found

@@ -1,0 +1,90 @@
+"""Submission status: for every unit of a period, whether it submitted, whether its latest
+file is valid, its errors and warnings, which version is used, when it was received and
+whether on time. Written as ``data/out/status.json`` for the download page, which never
+opens the database."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipeline.catalogue import Catalogue
+from pipeline.checking.feedback import unit_feedback_name
+from pipeline.files import atomic_output
+from pipeline.periods import is_closed
+from pipeline.publication.workbooks import workbook_name
+
+VALID_STATE, INVALID_STATE, MISSING_STATE = "hop_le", "khong_hop_le", "chua_nop"
+STATE_LABELS = {VALID_STATE: "Hợp lệ", INVALID_STATE: "Không hợp lệ", MISSING_STATE: "Chưa nộp"}
+STATUS_FILE = "status.json"
+
+
+@dataclass
+class UnitStatus:
+    code: str
+    name: str
+    state: str
+    label: str
+    errors: int = 0
+    warnings: int = 0
+    versions: int = 0  # files received for this unit and period
+    file_name: str = ""  # the latest file
+    received_at: str = ""
+    using: str = ""  # the file whose figures are used (the latest valid one)
+    on_time: bool | None = None  # None: nothing received yet and the deadline has not passed
+    feedback: str = ""  # the feedback workbook, relative to out/<period>/
+
+
+def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Path, period: str,
+                  today=None) -> list[UnitStatus]:
+    """One status per unit valid in the period, communes first."""
+    deadline = catalogue.periods[period].deadline
+    rows = conn.execute(
+        """SELECT unit, COUNT(*), arg_max(status, received_at), arg_max(errors, received_at),
+                  arg_max(warnings, received_at), arg_max(file_name, received_at), MAX(received_at),
+                  MAX(CASE WHEN is_current THEN file_name END), MIN(CASE WHEN status = 'valid' THEN received_at END)
+           FROM submissions WHERE period = ? GROUP BY unit""",
+        [period],
+    ).fetchall()
+    latest = {r[0]: r[1:] for r in rows}
+    statuses = []
+    for unit in catalogue.units_in(period):
+        feedback = out / period / "phan-hoi" / unit_feedback_name(unit.code, period)
+        if unit.code not in latest:
+            late = today is not None and today > deadline
+            statuses.append(UnitStatus(unit.code, unit.name, MISSING_STATE, STATE_LABELS[MISSING_STATE],
+                                       on_time=False if late else None))
+            continue
+        count, status, errors, warnings, file_name, received, using, first_valid = latest[unit.code]
+        state = VALID_STATE if status == "valid" else INVALID_STATE
+        label = STATE_LABELS[state] + (" (đang dùng bản hợp lệ trước)" if state == INVALID_STATE and using else "")
+        statuses.append(UnitStatus(
+            unit.code, unit.name, state, label, errors, warnings, count, file_name, str(received), using or "",
+            on_time=first_valid is not None and first_valid.date() <= deadline,
+            feedback=f"phan-hoi/{feedback.name}" if feedback.exists() else "",
+        ))
+    return statuses
+
+
+def write_status(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, out: Path, today=None) -> Path:
+    """status.json: every period's units and the files published for it."""
+    document = {"periods": []}
+    for period in catalogue.periods.values():
+        folder = out / period.key
+        published = [workbook_name(f"{n:02d}", period.key) for n in range(1, 16)]
+        document["periods"].append({
+            "key": period.key, "label": period.label, "deadline": period.deadline.isoformat(),
+            "closed": is_closed(catalogue, out, period.key),
+            "units": [asdict(s) for s in period_status(conn, catalogue, out, period.key, today)],
+            "bieu": [name for name in published if (folder / name).exists()],
+            "all_in_one": [name for name in (f"Bieu_01-15_{period.key}.xlsx", f"Bieu_01-15_{period.key}.zip")
+                           if (folder / name).exists()],
+            "final": sorted(p.name for p in (folder / "chinh-thuc").glob("*.xlsx")) if (folder / "chinh-thuc").is_dir() else [],
+        })
+    path = out / STATUS_FILE
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path

@@ -1,0 +1,240 @@
+"""``make bench``: the benchmark suite. Prints one table (median, min and max of several
+rounds, in milliseconds) and writes it as JSON to data/out/bench/bench.json.
+
+Cases: reading a workbook beside the unzip floor and other readers; ``check`` of a file,
+in process and as a command; consolidation and publication of the sample; ``make run``
+and the nightly job as the daemon runs it; and the national case: a synthetic inbox of
+10.600 communes (pipeline/tools/national.py, generated once into data/out/bench/national/), the
+inbox sensor over it, and ``python -m assets run`` over it by province with its peak
+memory (the resident memory of the whole process tree, sampled). ``--skip-national``
+leaves the national case out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import openpyxl
+from python_calamine import CalamineWorkbook
+
+from assets.sensors import READ_BUDGET_SECONDS
+from pipeline.catalogue import default_catalogue
+from pipeline.checking.validation import check_files
+from pipeline.intake.inbox import watch
+from pipeline.intake.take_in import take_in_batch, take_in_plan
+from pipeline.publication.consolidation import consolidate
+from pipeline.publication.publish import publish_period
+from pipeline.settings import PROJECT_ROOT, Places
+from pipeline.tools import national
+from pipeline.workbook.reader import read_identity, read_workbook
+
+SAMPLE = sorted((PROJECT_ROOT / "data" / "sample" / "2023").glob("*.xlsx"))
+OUT = PROJECT_ROOT / "data" / "out" / "bench"
+NATIONAL = OUT / "national"
+ROUNDS = 7
+CLOCK = "2023-08-10T17:00:00"
+
+
+def _unzip(path: Path) -> None:
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.endswith(".xml"):
+                archive.read(name)
+
+
+def _calamine_all_cells(path: Path) -> None:
+    workbook = CalamineWorkbook.from_path(str(path))
+    for name in workbook.sheet_names:
+        workbook.get_sheet_by_name(name).to_python()
+    workbook.close()
+
+
+def _openpyxl_read_only(path: Path) -> None:
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    for sheet in workbook.worksheets:
+        for _ in sheet.iter_rows(values_only=True):
+            pass
+    workbook.close()
+
+
+def _stats(values: list[float], unit: str = "ms") -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "unit": unit}
+
+
+def per_workbook(case) -> dict:
+    """Milliseconds per workbook over ROUNDS passes of the whole sample."""
+    times = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        for path in SAMPLE:
+            case(path)
+        times.append((time.perf_counter() - start) * 1000 / len(SAMPLE))
+    return _stats(times)
+
+
+def whole(action, rounds: int = ROUNDS) -> dict:
+    """Milliseconds of one whole action, over several rounds."""
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - start) * 1000)
+    return _stats(times)
+
+
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total / 1024
+
+
+def run_measured(command: list[str], env: dict, show: bool = False) -> tuple[float, float]:
+    """Run a command to the end: (milliseconds, peak MB of its process tree). Its output is
+    shown as it goes when ``show`` (the progress of long work)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    peak = [0.0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            peak[0] = max(peak[0], _tree_rss_mb(process.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if show and not line.startswith("bieu_"):
+            print("   ", line.rstrip(), flush=True)
+    process.wait()
+    sampler.join()
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{''.join(lines[-30:])}")
+    return (time.perf_counter() - start) * 1000, peak[0]
+
+
+def _environment(folder: Path, **settings: str) -> dict:
+    shutil.rmtree(folder, ignore_errors=True)
+    return {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data"),
+            **settings}
+
+
+def _run_command(folder: Path) -> float:
+    """What `make run` does once the environment is installed, on a new data folder and instance."""
+    env = _environment(folder)
+    return run_measured([sys.executable, "-m", "assets", "run", "--inbox", str(PROJECT_ROOT / "data" / "sample"),
+                         "--period", "2023", "--clock", CLOCK], env)[0]
+
+
+def _nightly_job(folder: Path) -> float:
+    """The nightly job as the daemon launches it (`dagster job execute`), warehouse up to date."""
+    env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data"),
+           "TUANGIAO_INBOX": str(PROJECT_ROOT / "data" / "sample")}
+    dagster = Path(sys.executable).with_name("dagster")
+    return run_measured([str(dagster), "job", "execute", "-m", "assets.definitions", "-j", "nightly_job"], env)[0]
+
+
+def _sample_warehouse(folder: Path) -> Places:
+    catalogue = default_catalogue()
+    places = Places.under(folder, PROJECT_ROOT / "data" / "sample")
+    take_in_batch(catalogue, places, "2023", [u.code for u in catalogue.units_in("2023")], dt.datetime(2023, 8, 10))
+    take_in_plan(catalogue, places, "2023", dt.datetime(2023, 8, 10))
+    return places
+
+
+def national_inbox() -> Path:
+    """The synthetic national inbox, generated on first use (about 40 s)."""
+    if len(list((NATIONAL / "inbox" / national.PERIOD).glob("*.xlsx"))) != national.COMMUNES:
+        shutil.rmtree(NATIONAL, ignore_errors=True)
+        print("Tạo hộp thư đến giả lập cả nước (một lần):", flush=True)
+        national.generate(NATIONAL, progress=lambda line: print("   ", line, flush=True))
+    return NATIONAL
+
+
+def national_cases(folder: Path) -> dict:
+    inbox = national_inbox() / "inbox"
+    now = time.time() + 3600
+    looks, cursor = [], {}
+    while len(cursor) < national.COMMUNES:  # 10.600 new files at once: read within the sensor's budget per look
+        start = time.perf_counter()
+        _, cursor = watch(inbox, [national.PERIOD], cursor, now, budget_seconds=READ_BUDGET_SECONDS)
+        looks.append((time.perf_counter() - start) * 1000)
+    results = {f"sensor: {len(looks)} looks read 10.600 new files, per look": _stats(looks),
+               "sensor: unchanged inbox of 10.600 files": whole(lambda: watch(inbox, ["2023"], cursor, now), 5)}
+    env = _environment(folder)
+    command = [sys.executable, "-m", "assets", "run", "--inbox", str(inbox), "--units", str(NATIONAL / national.REGISTER),
+               "--batch", "province", "--workers", str(os.cpu_count() or 1), "--period", national.PERIOD, "--clock", CLOCK]
+    print("Chạy toàn quốc: python -m assets run --batch province …", flush=True)
+    elapsed, peak = run_measured(command, env, show=True)
+    results["national: 10.600 units read, checked, loaded, Biểu 01–15 published"] = _stats([elapsed])
+    results["national: peak memory of the process tree"] = _stats([peak], "MB")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.tools.bench")
+    parser.add_argument("--skip-national", action="store_true", help="leave out the national case (about 5 min)")
+    args = parser.parse_args(argv)
+    catalogue = default_catalogue()
+    results = {
+        "unzip of the XML (floor), per workbook": per_workbook(_unzip),
+        "python-calamine, all cells, per workbook": per_workbook(_calamine_all_cells),
+        "openpyxl read-only, all cells, per workbook": per_workbook(_openpyxl_read_only),
+        "reader: identity (Thông tin only), per workbook": per_workbook(read_identity),
+        "reader: whole submission, per workbook": per_workbook(lambda p: read_workbook(p, catalogue)),
+        "check: whole sample (24 files) in one batch": whole(lambda: check_files(catalogue, SAMPLE, "2023")),
+        "check: one file, in process": whole(lambda: check_files(catalogue, SAMPLE[1:2], "2023")),
+        "check: `python -m pipeline check FILE`, start-up included": whole(lambda: run_measured(
+            [sys.executable, "-m", "pipeline", "check", str(SAMPLE[1])], dict(os.environ)), rounds=5),
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        places = _sample_warehouse(Path(folder) / "sample")
+        results["consolidate + publish Biểu 01–15, 2023 sample"] = whole(lambda: (
+            consolidate(catalogue, places.warehouse, "2023"),
+            publish_period(catalogue, places.warehouse, places.out, "2023")), rounds=5)
+        run = Path(folder) / "run"
+        results["`make run` on the 2023 sample (environment installed)"] = _stats([_run_command(run) for _ in range(5)])
+        results["nightly job as the daemon runs it, warehouse up to date"] = _stats([_nightly_job(run) for _ in range(3)])
+        if not args.skip_national:
+            results.update(national_cases(Path(folder) / "national"))
+    width = max(map(len, results))
+    print(f"\n{len(SAMPLE)} workbooks of the 2023 sample; median, min and max of several rounds")
+    print(f"{'case'.ljust(width)}     median        min        max")
+    for name, r in results.items():
+        print(f"{name.ljust(width)}  {r['median']:9.1f}  {r['min']:9.1f}  {r['max']:9.1f}  {r['unit']}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""The synthetic 2023 sample: one filled submission per unit and the filled plan workbook.
+
+Per-unit values are plausible (they differ between units; the town is less poor than the
+rural communes) and every rule holds, while the district totals equal exactly the figures
+the 2023 evaluation report publishes (``sample_2023.toml``). Totals are split with a
+largest-remainder method so sums are exact; money is split in whole đồng-cents (0,01
+triệu đồng). Deterministic: the same catalogue always gives the same files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import tomllib
+import unicodedata
+from decimal import Decimal
+from pathlib import Path
+
+from pipeline.catalogue import Catalogue, Ref, Term, Unit, parse_sum
+from pipeline.workbook.contract import PERIOD_FIELD, PREPARER_FIELD, UNIT_FIELD
+from pipeline.workbook.template import Filling, PlanFilling, write_plan_workbook, write_unit_workbook
+
+FIGURES_FILE = Path(__file__).parent / "sample_2023.toml"
+PERIOD = "2023"
+SEED = 2023
+PLAN_FILE_NAME = "ke-hoach-huyen-2023.xlsx"
+CENT = Decimal("0.01")
+
+
+def slug(text: str) -> str:
+    """An ASCII file-name part: 'Xã Tỏa Tình' -> 'xa-toa-tinh'."""
+    ascii_text = unicodedata.normalize("NFKD", text.replace("đ", "d").replace("Đ", "D"))
+    ascii_text = "".join(ch for ch in ascii_text if not unicodedata.combining(ch)).lower()
+    return "-".join("".join(ch if ch.isalnum() else " " for ch in ascii_text).split())
+
+
+def split(total: int, weights: list[float], minimum: int = 0) -> list[int]:
+    """Split a whole number by weights so the parts sum exactly (largest remainder)."""
+    n = len(weights)
+    if total < minimum * n:
+        minimum = 0
+    rest = total - minimum * n
+    weight_sum = sum(weights)
+    if weight_sum <= 0:
+        weights, weight_sum = [1.0] * n, float(n)
+    exact = [rest * w / weight_sum for w in weights]
+    parts = [int(x) for x in exact]
+    order = sorted(range(n), key=lambda i: (-(exact[i] - parts[i]), i))
+    for i in order[: rest - sum(parts)]:
+        parts[i] += 1
+    return [p + minimum for p in parts]
+
+
+def split_within(total: int, parents: list[int], rates: list[float]) -> list[int]:
+    """Split a subset total so that each part is at most its parent (a 'trong đó' item)."""
+    if total > sum(parents):
+        raise ValueError(f"subset total {total} exceeds parent total {sum(parents)}")
+    parts = split(total, [p * r for p, r in zip(parents, rates)])
+    for i in range(len(parts)):  # move any overflow to the units with the most room
+        while parts[i] > parents[i]:
+            j = max(range(len(parts)), key=lambda k: (parents[k] - parts[k], -k))
+            moved = min(parts[i] - parents[i], parents[j] - parts[j])
+            parts[i] -= moved
+            parts[j] += moved
+    return parts
+
+
+class _Sampler:
+    """Builds every unit's values from the district figures."""
+
+    def __init__(self, catalogue: Catalogue, figures: dict):
+        self.catalogue = catalogue
+        self.figures = figures
+        self.rng = random.Random(SEED)
+        units = catalogue.units_in(PERIOD)
+        self.communes = [u for u in units if u.is_commune]
+        self.agencies = {u.code: u for u in units if not u.is_commune}
+        self.values: dict[str, dict[Ref, int | Decimal]] = {u.code: {} for u in units}
+
+    def rates(self, low: float, high: float, town: float | None = None) -> list[float]:
+        return [
+            town if (town is not None and u.kind == "thi_tran") else self.rng.uniform(low, high)
+            for u in self.communes
+        ]
+
+    def put(self, form: str, item: str, parts: list, column: str = "GIA_TRI", units: list[Unit] | None = None):
+        for unit, value in zip(units or self.communes, parts):
+            self.values[unit.code][Ref(form, item, column)] = value
+
+    def get(self, form: str, item: str) -> list[int]:
+        return [self.values[u.code][Ref(form, item)] for u in self.communes]
+
+    # -- form 01 -----------------------------------------------------------------
+    def indicators(self) -> None:
+        f = self.figures["01"]
+        households = split(f["HO_TONG"], self.rates(0.6, 1.4, town=1.7))
+        self.put("01", "HO_TONG", households)
+        poor = split_within(f["HO_NGHEO"], households, self.rates(0.30, 0.60, town=0.10))
+        self.put("01", "HO_NGHEO", poor)
+        not_poor = [h - p for h, p in zip(households, poor)]
+        near_poor = split_within(f["HO_CAN_NGHEO"], not_poor, self.rates(0.15, 0.30, town=0.08))
+        self.put("01", "HO_CAN_NGHEO", near_poor)
+        self.put("01", "HO_NGHEO_DTTS", split_within(f["HO_NGHEO_DTTS"], poor, self.rates(0.90, 1.0, town=0.70)))
+        poor_or_near = [p + n for p, n in zip(poor, near_poor)]
+        self.subset_pair("01", "NGUOI_HN_HCN", "NGUOI_HN_HCN_BHYT", poor_or_near, (4.2, 4.8))
+        self.subset_pair("01", "TE_HN_HCN_DO_TUOI", "TE_HN_HCN_DI_HOC", poor_or_near, (0.8, 1.0))
+        for total, part in (("TE5_TONG", "TE5_RA_LOP"), ("HS6_10_TONG", "HS6_10_HOC"),
+                            ("HS11_14_TONG", "HS11_14_HOC"), ("HS15_18_TONG", "HS15_18_HOC"),
+                            ("NGUOI15_TONG", "NGUOI15_BIET_CHU")):
+            self.subset_pair("01", total, part, households, (0.8, 1.2))
+        self.subset_pair("01", "LD_HN_TONG", "LD_HN_QUA_DAO_TAO", poor_or_near, (2.0, 2.8))
+        trained = self.get("01", "LD_HN_QUA_DAO_TAO")
+        self.put("01", "LD_HN_CHUNG_CHI", split_within(f["LD_HN_CHUNG_CHI"], trained, self.rates(0.2, 0.4)))
+        self.put("01", "HO_NUOC_HVS", split_within(f["HO_NUOC_HVS"], poor_or_near, self.rates(0.8, 1.0, town=1.0)))
+        self.put("01", "HO_NHA_TIEU_HVS", split_within(f["HO_NHA_TIEU_HVS"], poor_or_near, self.rates(0.3, 0.7, town=0.9)))
+
+    def subset_pair(self, form: str, total_item: str, part_item: str, base: list[int], spread: tuple) -> None:
+        """A total split in proportion to ``base``, then its 'trong đó' part within it."""
+        f = self.figures[form]
+        totals = split(f[total_item], [b * self.rng.uniform(*spread) for b in base], minimum=1)
+        self.put(form, total_item, totals)
+        self.put(form, part_item, split_within(f[part_item], totals, self.rates(0.9, 1.0)))
+
+    # -- forms 03–15 -------------------------------------------------------------
+    def outputs(self) -> None:
+        """Items of forms 03–15: main items first (each unit gets at least one), subsets within parents."""
+        for code, spec in self.figures["outputs"].items():
+            form = self.catalogue.form(code)
+            units = self.communes + [self.agencies[a] for a in spec.get("agencies", [])]
+            for unit in self.catalogue.units_in(PERIOD):
+                if self.catalogue.reports(unit, form) and unit not in units:
+                    for item in form.input_items:
+                        self.values[unit.code][Ref(code, item.code)] = 0
+            weights = [self.rng.uniform(0.5, 1.5) for _ in units]
+            for item in form.input_items:
+                total = spec["totals"].get(item.code, 0)
+                within = spec.get("within", {}).get(item.code, item.parent)
+                if within:
+                    parents = self._cell_values(code, within, units)
+                    parts = split_within(total, parents, [self.rng.uniform(0.6, 1.0) for _ in units])
+                else:
+                    parts = split(total, weights, minimum=1 if item.code in spec.get("every_unit", []) else 0)
+                self.put(code, item.code, parts, units=units)
+        for unit in self.communes:  # the town is not an extremely difficult commune
+            dbkk = 0 if unit.kind == "thi_tran" or unit.code in self.figures["12"]["not_dbkk"] else 1
+            for item in ("XA_DBKK", "XA_DBKK_DAI_TT"):
+                self.values[unit.code][Ref("12", item)] = dbkk
+            self.values[unit.code][Ref("12", "HO_DIA_BAN")] = self.values[unit.code][Ref("01", "HO_TONG")]
+        households = self.get("12", "HO_DIA_BAN")
+        self.put("12", "HO_TIEP_CAN_TT", split_within(self.figures["12"]["HO_TIEP_CAN_TT"], households, self.rates(0.9, 1.0)))
+
+    def _cell_values(self, form: str, expression: str, units: list[Unit]) -> list[int]:
+        """Per unit, the value of an expression of the form's items (derived ones expanded)."""
+        terms = [
+            Term(inner.ref, inner.sign * term.sign)
+            for term in parse_sum(expression, form, False, FIGURES_FILE.name, expression)
+            for inner in self.catalogue.expand(term.ref)
+        ]
+        return [sum(t.sign * self.values[u.code][t.ref] for t in terms) for u in units]
+
+    # -- form 02 -----------------------------------------------------------------
+    def funds(self) -> None:
+        """Each sub-project's funds: the agencies' fixed shares, the rest split over communes."""
+        form = self.catalogue.form("02")
+        cents: dict[tuple[str, str, str], int] = {}
+        for unit in self.catalogue.units_in(PERIOD):
+            for ref in form.input_cells():
+                cents[(unit.code, ref.row, ref.column)] = 0
+        commune_weights = {}
+        poor = self.get("01", "HO_NGHEO")
+        for sub in self.catalogue.sub_projects:
+            spec = self.figures["funds"][sub.code]
+            commune_weights[sub.code] = [p * self.rng.uniform(0.5, 1.5) for p in poor]
+            for column, total in spec.get("totals", {}).items():
+                if column.startswith("GN_"):
+                    continue
+                rest = _cents(total)
+                for agency, shares in spec.get("agencies", {}).items():
+                    cents[(agency, sub.code, column)] = _cents(shares.get(column, 0))
+                    rest -= _cents(shares.get(column, 0))
+                for unit, part in zip(self.communes, split(rest, commune_weights[sub.code], minimum=1)):
+                    cents[(unit.code, sub.code, column)] = part
+        # Counterpart funds go to the communes, in proportion to their central SN funds.
+        commune_cells = [(u.code, s.code) for s in self.catalogue.sub_projects for u in self.communes]
+        counterpart = split(_cents(self.figures["funds"]["DOI_UNG"]), [cents[(u, s, "NSTW_SN")] for u, s in commune_cells])
+        for (u, s), part in zip(commune_cells, counterpart):
+            cents[(u, s, "DOI_UNG")] = part
+        # Disbursement: agencies' fixed shares, the rest within each commune's funds.
+        for sub in self.catalogue.sub_projects:
+            spec = self.figures["funds"][sub.code]
+            for kind in ("DT", "SN"):
+                total = spec.get("totals", {}).get(f"GN_{kind}", 0)
+                rest = _cents(total)
+                for agency, shares in spec.get("agencies", {}).items():
+                    share = _cents(shares.get(f"GN_{kind}", 0))
+                    cents[(agency, sub.code, f"GN_{kind}")] = share
+                    rest -= share
+                available = [self._fund_total(cents, u.code, sub.code, kind) for u in self.communes]
+                parts = split_within(rest, available, [self.rng.uniform(0.2, 0.6) for _ in self.communes])
+                for unit, part in zip(self.communes, parts):
+                    cents[(unit.code, sub.code, f"GN_{kind}")] = part
+        for (unit, row, column), value in cents.items():
+            self.values[unit][Ref("02", row, column)] = (Decimal(value) * CENT).quantize(CENT)
+
+    def _fund_total(self, cents: dict, unit: str, row: str, kind: str) -> int:
+        column = self.catalogue.form("02").column(f"TONG_{kind}")
+        return sum(t.sign * cents[(unit, row, t.ref.column)] for t in column.formula)
+
+
+def _cents(value) -> int:
+    return int((Decimal(str(value)) * 100).to_integral_value())
+
+
+def load_figures() -> dict:
+    with FIGURES_FILE.open("rb") as f:
+        return tomllib.load(f)
+
+
+def sample_values(catalogue: Catalogue) -> dict[str, dict[Ref, int | Decimal]]:
+    """Every unit's input values for 2023, keyed by unit code."""
+    sampler = _Sampler(catalogue, load_figures())
+    sampler.indicators()
+    sampler.outputs()
+    sampler.funds()
+    return sampler.values
+
+
+PREPARERS = ("Lò Văn Minh", "Quàng Thị Lan", "Lường Văn Hùng", "Cà Thị Hoa", "Tòng Văn Thắng",
+             "Lò Thị Xuân", "Quàng Văn Dũng", "Vì Thị Thu", "Lường Thị Mai", "Cầm Văn Sơn")
+
+
+def write_sample(out: Path, catalogue: Catalogue) -> list[Path]:
+    """Write the 2023 sample submissions and plan workbook into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, (code, values) in enumerate(sample_values(catalogue).items()):
+        unit = catalogue.unit(code)
+        info = {
+            UNIT_FIELD: unit.code,
+            PERIOD_FIELD: PERIOD,
+            PREPARER_FIELD: PREPARERS[n % len(PREPARERS)],
+            "DIEN_THOAI": f"0215 38{n:02d} {100 + 7 * n:03d}",
+            "NGAY_LAP": dt.date(2023, 8, 1) + dt.timedelta(days=n % 7),
+        }
+        path = out / f"{unit.code}-{slug(unit.name)}.xlsx"
+        paths.append(write_unit_workbook(path, catalogue, unit, Filling(info, values)))
+    plan = load_figures()["plan"]
+    targets = {
+        t.code: (t.code not in plan["not_due"], _number(plan["values"].get(t.code)), None)
+        for t in catalogue.targets
+    }
+    info = {PERIOD_FIELD: PERIOD, PREPARER_FIELD: catalogue.district["preparer_name"],
+            "DIEN_THOAI": "0215 3862 001", "NGAY_LAP": dt.date(2023, 3, 22)}
+    paths.append(write_plan_workbook(out / PLAN_FILE_NAME, catalogue, PlanFilling(info, targets)))
+    return paths
+
+
+def _number(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))

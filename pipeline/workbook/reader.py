@@ -1,0 +1,342 @@
+"""Reads a submission workbook (unit report or district plan) into values with provenance.
+
+Sheets and cells are found by the hidden codes the template writes (a marker cell such
+as ``BIEU:02``, item codes in the marker's column, column codes in the marker's row),
+never by position or sheet name, so inserted rows, hidden columns, re-ordered sheets or
+a LibreOffice round-trip do not matter. Values are read with python-calamine; formula
+(derived) cells are never read as inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+from babel.numbers import NumberFormatError, parse_decimal
+from python_calamine import CalamineWorkbook
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from pipeline.catalogue import Catalogue, Form, Ref
+from pipeline.workbook.contract import (
+    FILE_KIND,
+    FORM_MARKER_PREFIX,
+    INFO_COLUMN,
+    INFO_MARKER,
+    INFO_SHEET,
+    NO,
+    PERIOD_FIELD,
+    PLAN_COLUMNS,
+    PLAN_FILE,
+    PLAN_FORM,
+    PLAN_MARKER,
+    PLAN_SHEET,
+    UNIT_FIELD,
+    UNIT_FILE,
+    VERSION_FIELD,
+    YES,
+)
+from pipeline.workbook.safety import UnreadableWorkbook, inspect_file
+
+MARKER_SEARCH = 10  # the marker is looked for in the first rows and columns of a sheet
+GSO_CODE_DIGITS = 5
+TIDY_COLUMNS = ["period", "unit", "form", "item", "column", "value", "sheet", "cell", "file_hash"]
+
+
+@dataclass(frozen=True)
+class CellRead:
+    """One input cell as found in the workbook."""
+
+    ref: Ref
+    sheet: str
+    cell: str | None  # None when the item's or column's code was not found in the sheet
+    raw: object
+    value: Decimal | None
+    problem: str | None = None  # "empty", "text_number", "not_number", "missing_code"
+
+
+@dataclass
+class CodedSheet:
+    """A sheet's marker and where each code sits."""
+
+    name: str
+    marker: str
+    grid: list[list]
+    rows: dict[str, int]
+    columns: dict[str, int]
+
+    def locate(self, row_code: str, column_code: str) -> tuple[int, int] | None:
+        if row_code in self.rows and column_code in self.columns:
+            return self.rows[row_code], self.columns[column_code]
+        return None
+
+
+@dataclass(frozen=True)
+class SheetCodes:
+    """Where a coded sheet's codes sit: enough to give the address of any coded cell."""
+
+    name: str
+    rows: dict[str, int]
+    columns: dict[str, int]
+
+
+@dataclass
+class Submission:
+    """What one workbook says: its identity (Thông tin) and its input cells."""
+
+    path: Path
+    file_hash: str
+    file_kind: str
+    info: dict[str, tuple[object, str]]  # field code -> (raw value, cell address)
+    info_sheet: str
+    sheets: dict[str, SheetCodes]  # marker -> the sheet's name and code positions
+    cells: list[CellRead] = field(default_factory=list)
+
+    def sheet_name(self, form: Form) -> str:
+        """The sheet holding a form in this workbook (the catalogue's name if it is missing)."""
+        codes = self.sheets.get(FORM_MARKER_PREFIX + form.code)
+        return codes.name if codes else form.sheet
+
+    def address(self, ref: Ref) -> str | None:
+        """The address of any coded cell of a form, derived cells included."""
+        codes = self.sheets.get(FORM_MARKER_PREFIX + ref.form)
+        if codes is None or ref.row not in codes.rows or ref.column not in codes.columns:
+            return None
+        return xl_rowcol_to_cell(codes.rows[ref.row], codes.columns[ref.column])
+
+    @cached_property
+    def values(self) -> dict[Ref, Decimal | None]:
+        """Each read input cell's value by reference (once the cells are read)."""
+        return {c.ref: c.value for c in self.cells}
+
+    @cached_property
+    def forms(self) -> set[str]:
+        """Codes of the forms it has cells of."""
+        return {c.ref.form for c in self.cells}
+
+    @property
+    def unit_code(self) -> str:
+        return normalise_unit_code(self.info.get(UNIT_FIELD, (None, ""))[0])
+
+    @property
+    def period(self) -> str:
+        return normalise_period(self.info.get(PERIOD_FIELD, (None, ""))[0])
+
+    @property
+    def template_version(self) -> str:
+        return text_of(self.info.get(VERSION_FIELD, ("", ""))[0])
+
+    def tidy_rows(self) -> list[tuple]:
+        """One row per read input cell: (period, unit, form, item, column, value) + provenance."""
+        period, unit = self.period, self.unit_code
+        return [(period, unit, c.ref.form, c.ref.row, c.ref.column, None if c.value is None else str(c.value),
+                 c.sheet, c.cell, self.file_hash) for c in self.cells]
+
+    def tidy(self) -> pd.DataFrame:
+        return pd.DataFrame(self.tidy_rows(), columns=TIDY_COLUMNS, dtype=object)
+
+
+def text_of(raw: object) -> str:
+    if raw is None:
+        return ""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    return unicodedata.normalize("NFC", str(raw)).strip()
+
+
+def normalise_unit_code(raw: object) -> str:
+    """Unit codes are text; a GSO code read as the number 3253 becomes '03253'."""
+    code = text_of(raw)
+    if code.isdigit() and len(code) < GSO_CODE_DIGITS:
+        code = code.zfill(GSO_CODE_DIGITS)
+    return code
+
+
+def normalise_period(raw: object) -> str:
+    return text_of(raw)
+
+
+def to_decimal(raw: object) -> tuple[Decimal | None, str | None]:
+    """A cell as a number. Text in Vietnamese style ('13.334,47', '41,2%') is accepted and
+    flagged "text_number"; other text is "not_number"; a blank cell is "empty"."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, "empty"
+    if isinstance(raw, bool):
+        return None, "not_number"
+    if isinstance(raw, int):
+        return Decimal(raw), None
+    if isinstance(raw, float):
+        return Decimal(repr(raw)), None
+    if isinstance(raw, str):
+        text = unicodedata.normalize("NFC", raw)
+        for junk in (" ", "\u00a0", "\u202f", "%"):
+            text = text.replace(junk, "")
+        try:
+            return parse_decimal(text, locale="vi", strict=True), "text_number"
+        except (NumberFormatError, InvalidOperation, ValueError):
+            return None, "not_number"
+    return None, "not_number"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _coded_sheet(name: str, grid: list[list]) -> CodedSheet | None:
+    """Find the marker cell; codes sit in its column (rows) and its row (columns)."""
+    for r, row in enumerate(grid[:MARKER_SEARCH]):
+        for c, raw in enumerate(row[:MARKER_SEARCH]):
+            marker = text_of(raw) if isinstance(raw, str) else ""
+            if marker == INFO_MARKER or marker == PLAN_MARKER or marker.startswith(FORM_MARKER_PREFIX):
+                rows = {}
+                for rr in range(r + 1, len(grid)):
+                    code = text_of(grid[rr][c]) if c < len(grid[rr]) else ""
+                    if code and code not in rows:
+                        rows[code] = rr
+                columns = {}
+                for cc in range(c + 1, len(grid[r])):
+                    code = text_of(grid[r][cc])
+                    if code and code not in columns:
+                        columns[code] = cc
+                return CodedSheet(name, marker, grid, rows, columns)
+    return None
+
+
+def _open(path: Path) -> CalamineWorkbook:
+    """Open with calamine, after the file passed the safety inspection."""
+    inspect_file(path)
+    try:
+        return CalamineWorkbook.from_path(str(path))
+    except Exception as e:  # calamine raises its own error types and ValueError
+        raise UnreadableWorkbook(f'Tệp "{path.name}" không phải là bảng tính .xlsx đọc được ({type(e).__name__}).') from None
+
+
+def _sheet(workbook: CalamineWorkbook, path: Path, name: str) -> CodedSheet | None:
+    try:
+        grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except Exception as e:
+        raise UnreadableWorkbook(f'Tệp "{path.name}", sheet "{name}": không đọc được nội dung ({type(e).__name__}).') from None
+    return _coded_sheet(name, grid)
+
+
+def read_coded_sheets(path: Path) -> dict[str, CodedSheet]:
+    """Every sheet of the workbook that carries a marker, keyed by marker."""
+    workbook = _open(path)
+    sheets: dict[str, CodedSheet] = {}
+    try:
+        for name in workbook.sheet_names:
+            coded = _sheet(workbook, path, name)
+            if coded is not None and coded.marker not in sheets:
+                sheets[coded.marker] = coded
+    finally:
+        workbook.close()
+    return sheets
+
+
+def _info(path: Path, info_sheet: CodedSheet | None) -> dict[str, tuple[object, str]]:
+    """Thông tin fields: code -> (raw value, cell address)."""
+    if info_sheet is None:
+        raise UnreadableWorkbook(
+            f'Tệp "{path.name}" không có sheet "{INFO_SHEET}" của mẫu báo cáo: hãy dùng mẫu do huyện gửi.'
+        )
+    c = info_sheet.columns.get(INFO_COLUMN)
+    if c is None:
+        return {}
+    return {code: (info_sheet.grid[r][c] if c < len(info_sheet.grid[r]) else None, xl_rowcol_to_cell(r, c))
+            for code, r in info_sheet.rows.items()}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who submitted what: read from Thông tin alone (cheap)."""
+
+    file_kind: str
+    unit_code: str
+    period: str
+    template_version: str
+
+
+def read_identity(path: Path | str) -> Identity:
+    """Read only the Thông tin sheet (tried by name first, then by marker)."""
+    path = Path(path)
+    workbook = _open(path)
+    try:
+        names = sorted(workbook.sheet_names, key=lambda n: text_of(n) != INFO_SHEET)
+        info_sheet = None
+        for name in names:
+            coded = _sheet(workbook, path, name)
+            if coded is not None and coded.marker == INFO_MARKER:
+                info_sheet = coded
+                break
+    finally:
+        workbook.close()
+    info = _info(path, info_sheet)
+    return Identity(
+        file_kind=text_of(info.get(FILE_KIND, (UNIT_FILE, ""))[0]) or UNIT_FILE,
+        unit_code=normalise_unit_code(info.get(UNIT_FIELD, (None, ""))[0]),
+        period=normalise_period(info.get(PERIOD_FIELD, (None, ""))[0]),
+        template_version=text_of(info.get(VERSION_FIELD, ("", ""))[0]),
+    )
+
+
+def read_workbook(path: Path | str, catalogue: Catalogue) -> Submission:
+    """Read a unit submission or the district plan workbook."""
+    path = Path(path)
+    sheets = read_coded_sheets(path)
+    info_sheet = sheets.get(INFO_MARKER)
+    info = _info(path, info_sheet)
+    file_kind = text_of(info.get(FILE_KIND, (UNIT_FILE, ""))[0]) or UNIT_FILE
+    submission = Submission(
+        path=path, file_hash=file_sha256(path), file_kind=file_kind, info=info,
+        info_sheet=info_sheet.name,
+        sheets={m: SheetCodes(s.name, s.rows, s.columns) for m, s in sheets.items()},
+    )
+    if file_kind == PLAN_FILE:
+        submission.cells = _read_plan(sheets.get(PLAN_MARKER), catalogue)
+    else:
+        unit = catalogue.find_unit(submission.unit_code)
+        for form in catalogue.forms.values():
+            if unit is None or catalogue.reports(unit, form):
+                submission.cells += _read_form(sheets.get(FORM_MARKER_PREFIX + form.code), form)
+    return submission
+
+
+def _read_cell(sheet: CodedSheet, ref: Ref) -> CellRead:
+    where = sheet.locate(ref.row, ref.column)
+    if where is None:
+        return CellRead(ref, sheet.name, None, None, None, "missing_code")
+    r, c = where
+    raw = sheet.grid[r][c] if c < len(sheet.grid[r]) else None
+    value, problem = to_decimal(raw)
+    return CellRead(ref, sheet.name, xl_rowcol_to_cell(r, c), raw, value, problem)
+
+
+def _read_form(sheet: CodedSheet | None, form: Form) -> list[CellRead]:
+    if sheet is None:
+        return [CellRead(ref, form.sheet, None, None, None, "missing_sheet") for ref in form.input_cells()]
+    return [_read_cell(sheet, ref) for ref in form.input_cells()]
+
+
+def _read_plan(sheet: CodedSheet | None, catalogue: Catalogue) -> list[CellRead]:
+    """Plan cells: DANH_GIA as 1 (Có) / 0 (Không), plan values and last year's results."""
+    refs = [Ref(PLAN_FORM, t.code, code) for t in catalogue.targets for code, _ in PLAN_COLUMNS]
+    if sheet is None:
+        return [CellRead(ref, PLAN_SHEET, None, None, None, "missing_sheet") for ref in refs]
+    cells = []
+    for ref in refs:
+        cell = _read_cell(sheet, ref)
+        if ref.column == PLAN_COLUMNS[0][0] and cell.cell is not None:
+            answer = text_of(cell.raw)
+            flag = {YES: Decimal(1), NO: Decimal(0)}.get(answer)
+            problem = "empty" if not answer else (None if flag is not None else "not_yes_no")
+            cell = CellRead(ref, cell.sheet, cell.cell, cell.raw, flag, problem)
+        cells.append(cell)
+    return cells
