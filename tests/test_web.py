@@ -34,6 +34,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_until(ready, failure: str, alive=lambda: True, seconds: float = 30) -> None:
+    """Poll ``ready`` until it holds; fail after ``seconds`` or as soon as the server is gone."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if not alive() or time.monotonic() > deadline:
+            raise AssertionError(failure)
+        time.sleep(0.05)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return _get(url)[0] == 200
+    except OSError:  # nothing listens yet
+        return False
+
+
 @pytest.fixture(scope="module")
 def data(catalogue, sample_files, tmp_path_factory):
     """The sample without the town (missing) and with one invalid unit, consolidated and published."""
@@ -60,10 +76,7 @@ def server(data):
     instance = uvicorn.Server(uvicorn.Config(create_app(data), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
-    for _ in range(100):
-        if instance.started:
-            break
-        time.sleep(0.05)
+    _wait_until(lambda: instance.started, "the page server did not start", alive=thread.is_alive)
     yield f"http://127.0.0.1:{port}"
     instance.should_exit = True
     thread.join(timeout=10)
@@ -125,8 +138,8 @@ def test_open_to_the_network_warns(tmp_path):
                                 "--data", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     try:
-        time.sleep(2)
-        assert _get(f"http://127.0.0.1:{port}/")[0] == 200
+        _wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), "pipeline serve did not answer",
+                    alive=lambda: process.poll() is None)
     finally:
         process.terminate()
         _, err = process.communicate(timeout=10)
