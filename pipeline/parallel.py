@@ -9,7 +9,6 @@ catalogue once, when the pool starts; ``context()`` gives it to the work they ru
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
@@ -20,10 +19,6 @@ MIN_ITEMS_PER_WORKER = 16  # below this, sending the work costs more than it sav
 _pool: ProcessPoolExecutor | None = None
 _pool_key: tuple[int, int] = (0, 0)  # (workers, id of the context)
 _context: object = None
-
-
-def default_workers() -> int:
-    return os.cpu_count() or 1
 
 
 def context() -> object:
