@@ -124,7 +124,7 @@ def test_sum_rule_is_parsed_with_two_left_terms(cat):
     rule = next(r for r in cat.form("01").rules if r.text == "HO_NGHEO + HO_CAN_NGHEO <= HO_TONG")
     assert terms(rule.left) == [(1, "01:HO_NGHEO"), (1, "01:HO_CAN_NGHEO")]
     assert rule.op == "<=" and terms(rule.right) == [(1, "01:HO_TONG")]
-    assert rule.severity == "error" and rule.message
+    assert rule.severity == "lỗi" and rule.message
 
 
 def test_grid_rules_apply_to_the_same_row(cat):
@@ -146,7 +146,9 @@ def test_version_is_stable(cat):
     ("forms/15.toml", 'unit = "cuộc", type = "count"', 'unit = "cuộc", type = "money"', True),
     ("forms/01.toml", 'rule = "HO_NGHEO + HO_CAN_NGHEO <= HO_TONG"', 'rule = "HO_NGHEO + HO_CAN_NGHEO < HO_TONG"', True),
     ("forms/14.toml", '["xa", "thi_tran", "co_quan_huyen"]', '["xa", "thi_tran"]', True),
-], ids=["label", "type", "rule", "scope"])
+    ("forms/01.toml", 'rule = "HO_NGHEO + HO_CAN_NGHEO <= HO_TONG",',
+     'rule = "HO_NGHEO + HO_CAN_NGHEO <= HO_TONG", severity = "cảnh báo",', True),
+], ids=["label", "type", "rule", "scope", "severity"])
 def test_version_follows_shape_not_labels(cat, cat_dir, file, old, new, changes):
     edit(cat_dir / file, old, new)
     edited = load_catalogue(cat_dir)
@@ -179,6 +181,9 @@ BROKEN = [
     ("period-state", "periods.toml", 'state = "mo"', 'state = "open"', "periods.toml", "2023"),
     ("long-sheet-name", "forms/13.toml", 'sheet = "13 DA6.TDA2"', 'sheet = "13 DA6.TDA2 Truyền thông giảm nghèo"',
      "forms/13.toml", "13 DA6.TDA2 Truyền thông"),
+    ("rule-severity", "forms/01.toml", 'rule = "HO_NGHEO + HO_CAN_NGHEO <= HO_TONG",',
+     'rule = "HO_NGHEO + HO_CAN_NGHEO <= HO_TONG", severity = "warning",', "forms/01.toml",
+     "HO_NGHEO + HO_CAN_NGHEO <= HO_TONG"),
     ("unknown-sub-project", "forms/12.toml", 'sub_project = "DA6.TDA1"', 'sub_project = "DA6.TDA9"', "forms/12.toml", "12"),
 ]
 

@@ -63,7 +63,7 @@ def test_corpus_case_gives_its_exact_finding(catalogue, case):
     assert matching, [f.line() for f in result.findings]
     assert any(case.words in f.message for f in matching), [f.message for f in matching]
     assert result.accepted == case.accepted
-    if case.code == UNREADABLE:
+    if case.code == UNREADABLE.code:
         assert result.submission is None
         assert result.findings[0].file == Path(case.name).name
         assert f'"{Path(case.name).name}"' in result.findings[0].message
@@ -117,7 +117,7 @@ def test_every_rule_fires_on_a_real_workbook(catalogue, rule_results, form_code,
     result, first, left = rule_results[(form_code, number)]
     form = catalogue.form(form_code)
     address = result.submission.address(first)
-    fired = [f for f in result.findings if f.code == RULE and f.cell == address and f.sheet == form.sheet]
+    fired = [f for f in result.findings if f.code == RULE.code and f.cell == address and f.sheet == form.sheet]
     assert fired, [f.line() for f in result.findings]
     assert any(f"= {show_number(left)} lớn hơn" in f.message for f in fired), [f.message for f in fired]
     assert not result.accepted
@@ -129,7 +129,7 @@ def test_rule_message_shows_both_sides_with_cells(catalogue, tmp_path):
     path = write_unit_workbook(tmp_path / "x.xlsx", catalogue, catalogue.unit(UNIT),
                                Filling({"MA_DON_VI": UNIT, "KY_BAO_CAO": "2023"}, values))
     recurrent = sum(values[Ref("02", "DA4.TDA1", c)] for c in ("NSTW_SN", "DOI_UNG", "CHUYEN_SN", "HUY_DONG"))
-    [finding] = [f for f in check_file(catalogue, path).findings if f.code == RULE]
+    [finding] = [f for f in check_file(catalogue, path).findings if f.code == RULE.code]
     assert finding.line() == (
         f'[lỗi] Sheet "02 Nguồn vốn", ô K15 (DA4.TDA1 · Đã giải ngân – sự nghiệp) = 250 lớn hơn '
         f"DA4.TDA1 · Tổng vốn sự nghiệp = {show_number(recurrent)} (ô M15). "
@@ -153,8 +153,8 @@ def test_outputs_without_funds_and_funds_without_outputs(catalogue, tmp_path):
         values[Ref("09", item.code)] = 0
     result = check_file(catalogue, _write(catalogue, tmp_path, values))
     codes = {(f.code, f.item, f.sheet) for f in result.findings}
-    assert (OUTPUTS_WITHOUT_FUNDS, "DA4.TDA3", "10 DA4.TDA3") in codes
-    assert (FUNDS_WITHOUT_OUTPUTS, "DA4.TDA2", "02 Nguồn vốn") in codes
+    assert (OUTPUTS_WITHOUT_FUNDS.code, "DA4.TDA3", "10 DA4.TDA3") in codes
+    assert (FUNDS_WITHOUT_OUTPUTS.code, "DA4.TDA2", "02 Nguồn vốn") in codes
     assert result.accepted and result.errors == 0  # warnings never block
 
 
@@ -164,7 +164,7 @@ def test_large_change_from_the_last_valid_period(catalogue, sample_files):
     households = Ref("01", "HO_TONG")
     previous = {households: current[households] / 3, Ref("01", "HO_NGHEO"): current[Ref("01", "HO_NGHEO")]}
     [result] = check_files(catalogue, [path], "2023", {UNIT: previous})
-    [finding] = [f for f in result.findings if f.code == LARGE_CHANGE]
+    [finding] = [f for f in result.findings if f.code == LARGE_CHANGE.code]
     assert (finding.sheet, finding.cell, finding.item) == ("01 Chỉ tiêu", "E5", "01:HO_TONG")
     assert "thay đổi 200% (ngưỡng 50%)" in finding.message
     assert result.accepted
@@ -183,7 +183,7 @@ def test_superseded_file_of_the_same_unit(catalogue, sample_files, tmp_path):
     os.utime(second, (2_000_000, 2_000_000))
     result = take_in_unit(catalogue, Places.under(tmp_path, tmp_path / "inbox"), "2023", UNIT, T0)
     assert result.file == second and result.status == "valid"
-    [superseded] = [f for f in result.findings if f.code == SUPERSEDED]
+    [superseded] = [f for f in result.findings if f.code == SUPERSEDED.code]
     assert superseded.file == "lan-1.xlsx" and '"lan-2.xlsx"' in superseded.message
 
 
@@ -225,7 +225,7 @@ def test_run_goes_on_whatever_the_inbox_holds(catalogue, sample_files, tmp_path)
     assert {r.status for r in results} == {"valid"}
     unread = unidentified_files(catalogue, places, "2023", T0)
     assert sorted(r.path.name for r in unread) == sorted(p.name for p in hostile)
-    assert all(r.findings[0].code == UNREADABLE for r in unread)
+    assert all(r.findings[0].code == UNREADABLE.code for r in unread)
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     outside = [p for p in written if not p.startswith(("inbox/", "out/2023/phan-hoi/phan-hoi-", "warehouse.duckdb",
                                                          "archive/2023/", ".inbox-index/"))]
@@ -320,3 +320,35 @@ def test_plan_workbook_is_validated(catalogue, tmp_path):
     codes = {(f.code, f.item) for f in result.findings}
     assert ("so_dang_chu", "KH:T05:KE_HOACH") in codes and ("chua_nhap", "KH:T04:KE_HOACH") in codes
     assert len(codes) == 2
+
+
+def test_plan_yes_no_answer_has_its_own_code(catalogue, tmp_path):
+    from pipeline.workbook.template import PlanFilling, write_plan_workbook
+
+    targets = {t.code: (True, Decimal(90), None) for t in catalogue.targets}
+    path = write_plan_workbook(tmp_path / "ke-hoach.xlsx", catalogue, PlanFilling({"KY_BAO_CAO": "2023"}, targets))
+    workbook = openpyxl.load_workbook(path)
+    workbook["Kế hoạch"]["E9"] = "Có lẽ"  # T05: neither Có nor Không
+    workbook.save(path)
+    [found] = check_file(catalogue, path, "2023").findings
+    assert (found.code, found.severity, found.cell, found.item, found.value) == (
+        "chi_chon_co_khong", "lỗi", "E9", "KH:T05:DANH_GIA", "Có lẽ")
+    assert found.message.endswith('= "Có lẽ": chỉ chọn Có hoặc Không.')
+
+
+def test_a_catalogue_rule_may_be_only_a_warning(tmp_path):
+    from pipeline.catalogue import CATALOGUE_DIR, load_catalogue
+
+    folder = Path(shutil.copytree(CATALOGUE_DIR, tmp_path / "catalogue"))
+    form = folder / "forms" / "01.toml"
+    rule = '{ rule = "HO_NGHEO + HO_CAN_NGHEO <= HO_TONG", '
+    form.write_text(form.read_text(encoding="utf-8").replace(rule, rule + 'severity = "cảnh báo", '), encoding="utf-8")
+    catalogue = load_catalogue(folder)
+    values = sample_values(catalogue)[UNIT]
+    values[Ref("01", "HO_CAN_NGHEO")] = values[Ref("01", "HO_TONG")] - values[Ref("01", "HO_NGHEO")] + 1
+    path = write_unit_workbook(tmp_path / "x.xlsx", catalogue, catalogue.unit(UNIT),
+                               Filling({"MA_DON_VI": UNIT, "KY_BAO_CAO": "2023"}, values))
+    result = check_file(catalogue, path, "2023")
+    [broken] = [f for f in result.findings if f.code == RULE.code]
+    assert broken.severity == "cảnh báo" and "Tổng số hộ nghèo và hộ cận nghèo" in broken.message
+    assert result.accepted

@@ -37,6 +37,7 @@ from pipeline.catalogue.model import (
     Term,
     Unit,
 )
+from pipeline.checking.findings import ERROR, SEVERITIES, WARNING
 from pipeline.workbook.contract import FIXED_SHEETS
 
 CATALOGUE_DIR = Path(__file__).parent
@@ -221,9 +222,9 @@ def _load_form(path: Path, directory: Path, projects, forms_so_far: dict[str, Fo
     rules: list[Rule] = []
     for r in source.get("rules", []):
         text = _require(r, "rule", file, str(r))
-        severity = r.get("severity", "error")
-        if severity not in ("error", "warning"):
-            raise CatalogueError(file, text, 'mức độ phải là "error" hoặc "warning"')
+        severity = r.get("severity", ERROR)
+        if severity not in SEVERITIES:
+            raise CatalogueError(file, text, f'mức độ phải là "{ERROR}" hoặc "{WARNING}"')
         rules += parse_rules(text, code, grid, file, r.get("message", ""), severity)
     for item in items:
         if item.parent:
@@ -440,6 +441,10 @@ def _check_nfc(directory: Path) -> None:
 # --------------------------------------------------------------------------- version
 
 
+# A rule's severity as the version has always hashed it, so that templates keep their version.
+VERSION_SEVERITY = {ERROR: "error", WARNING: "warning"}
+
+
 def catalogue_version(cat: Catalogue) -> str:
     """A hash of codes, types, rules and scopes (not labels): templates carry it."""
     shape = [
@@ -449,7 +454,7 @@ def catalogue_version(cat: Catalogue) -> str:
             "reported_by": sorted(f.reported_by),
             "items": [[i.code, i.type, i.parent, _terms_text(i.formula)] for i in f.items],
             "columns": [[c.code, c.type, _terms_text(c.formula)] for c in f.columns],
-            "rules": [[_terms_text(r.left), r.op, _terms_text(r.right), r.severity] for r in f.rules],
+            "rules": [[_terms_text(r.left), r.op, _terms_text(r.right), VERSION_SEVERITY[r.severity]] for r in f.rules],
         }
         for f in sorted(cat.forms.values(), key=lambda f: f.code)
     ]

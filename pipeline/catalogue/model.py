@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from pipeline.checking.findings import ERROR
 from pipeline.errors import UserError
 
 VALUE_COLUMN = "GIA_TRI"  # the one input column of an item sheet
@@ -57,7 +58,7 @@ class Rule:
     op: str
     right: tuple[Term, ...]
     message: str
-    severity: str = "error"  # "error" blocks a submission, "warning" does not
+    severity: str = ERROR  # ERROR ("lỗi") blocks a submission, WARNING ("cảnh báo") does not
 
 
 @dataclass(frozen=True)

@@ -3,34 +3,93 @@
 A finding is an error (``lỗi``: blocks the submission) or a warning (``cảnh báo``: shown,
 does not block). It names the file, the sheet and cell, the item and the value found, so
 a commune official can go straight to the cell and fix it.
+
+Every kind of finding is declared once in ``REGISTRY`` (code, severity, Vietnamese title,
+message template); ``finding`` builds one from its kind and named values, and the README's
+table of codes is ``codes_table()``.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
 
-ERROR, WARNING = "lỗi", "cảnh báo"
+ERROR, WARNING = "lỗi", "cảnh báo"  # the one vocabulary of severity: catalogue rules, findings, output
+SEVERITIES = (ERROR, WARNING)
 
-# Finding codes (ASCII, stable; documented in the README).
-UNREADABLE = "tep_khong_doc_duoc"
-MISSING_SHEET = "thieu_sheet"
-MISSING_CODE = "thieu_ma"
-OUTDATED_TEMPLATE = "mau_cu"
-UNKNOWN_TEMPLATE = "khong_phai_mau"
-UNKNOWN_UNIT = "don_vi_khong_co"
-WRONG_PERIOD = "sai_ky"
-SUPERSEDED = "bi_thay_the"
-PERIOD_CLOSED = "ky_da_khoa"
-TEXT_NUMBER = "so_dang_chu"
-NOT_NUMBER = "khong_phai_so"
-EMPTY = "chua_nhap"
-WRONG_TYPE = "sai_kieu"
-RULE = "vi_pham_quy_tac"
-LARGE_CHANGE = "thay_doi_lon"
-OUTPUTS_WITHOUT_FUNDS = "co_ket_qua_khong_co_von"
-FUNDS_WITHOUT_OUTPUTS = "co_von_khong_co_ket_qua"
+
+@dataclass(frozen=True)
+class FindingType:
+    """A kind of finding, declared once in ``REGISTRY``: its stable ASCII code, its severity,
+    its Vietnamese title and the template of its message. ``variants`` are other wordings of
+    the same finding (by name), for a case the main template does not fit."""
+
+    code: str
+    severity: str
+    title: str
+    template: str
+    variants: tuple[tuple[str, str], ...] = ()
+
+    def message(self, variant: str = "", **values: object) -> str:
+        template = dict(self.variants)[variant] if variant else self.template
+        return template.format(**values)
+
+
+UNREADABLE = FindingType("tep_khong_doc_duoc", ERROR, "Tệp không đọc được", "{reason}")
+UNKNOWN_TEMPLATE = FindingType(
+    "khong_phai_mau", ERROR, "Không phải mẫu của huyện",
+    "Tệp không mang phiên bản mẫu: hãy nhập số liệu vào mẫu do huyện gửi.")
+OUTDATED_TEMPLATE = FindingType(
+    "mau_cu", ERROR, "Mẫu cũ",
+    "Tệp làm trên mẫu phiên bản {value}, mẫu hiện hành là {current}: hãy chép số liệu sang mẫu mới nhất rồi gửi lại.")
+UNKNOWN_UNIT = FindingType(
+    "don_vi_khong_co", ERROR, "Đơn vị không có trong danh mục",
+    "ô {cell} (Mã đơn vị): {problem}.",
+    variants=(("not_in_period", "Đơn vị {name} không còn trong danh mục đơn vị của kỳ {period}."),))
+WRONG_PERIOD = FindingType(
+    "sai_ky", ERROR, "Sai kỳ báo cáo",
+    'ô {cell} (Kỳ báo cáo) = "{value}" nhưng tệp được gửi cho kỳ {period}.',
+    variants=(("unknown", 'ô {cell} (Kỳ báo cáo): kỳ "{value}" không có trong danh mục kỳ báo cáo ({periods}).'),))
+MISSING_SHEET = FindingType(
+    "thieu_sheet", ERROR, "Thiếu sheet",
+    'Thiếu sheet "{sheet}" (biểu {form}): hãy dùng đúng mẫu do huyện gửi, không xoá sheet.')
+MISSING_CODE = FindingType(
+    "thieu_ma", ERROR, "Mất dòng hoặc cột mã ẩn",
+    "Không tìm thấy ô của {item_label} ({item}): dòng hoặc cột mã ẩn của mẫu đã bị xoá; "
+    "hãy dùng lại mẫu do huyện gửi.")
+EMPTY = FindingType(
+    "chua_nhap", ERROR, "Ô chưa nhập",
+    "ô {cell} ({item_label}) chưa nhập: không có số liệu thì nhập 0.",
+    variants=(("plan", "ô {cell} ({item_label}) chưa nhập."),))
+NOT_NUMBER = FindingType("khong_phai_so", ERROR, "Không phải là số", 'ô {cell} ({item_label}) = "{value}" không phải là số.')
+NOT_YES_NO = FindingType(
+    "chi_chon_co_khong", ERROR, "Chỉ chọn Có hoặc Không", 'ô {cell} ({item_label}) = "{value}": chỉ chọn Có hoặc Không.')
+WRONG_TYPE = FindingType("sai_kieu", ERROR, "Sai kiểu số liệu", "ô {cell} ({item_label}) = {value}: {expected}.")
+RULE = FindingType("vi_pham_quy_tac", ERROR, "Vi phạm quy tắc kiểm tra", "{left} {broken} {right}.{note}")
+PERIOD_CLOSED = FindingType(
+    "ky_da_khoa", ERROR, "Kỳ đã khóa sổ", 'Tệp "{file}": kỳ {period} đã khóa sổ, không nhận thêm báo cáo.')
+TEXT_NUMBER = FindingType(
+    "so_dang_chu", WARNING, "Số nhập dạng chữ",
+    'ô {cell} ({item_label}) = "{value}" là chữ, đã đọc thành số {number}: nên nhập dạng số.')
+LARGE_CHANGE = FindingType(
+    "thay_doi_lon", WARNING, "Thay đổi lớn so với kỳ trước",
+    "ô {cell} ({item_label}) = {value}, kỳ trước {before}: thay đổi {change}% (ngưỡng {threshold}%).")
+OUTPUTS_WITHOUT_FUNDS = FindingType(
+    "co_ket_qua_khong_co_von", WARNING, "Có kết quả nhưng không có vốn",
+    '{item} có kết quả ở biểu {form} nhưng tổng vốn ở sheet "{funds_sheet}" bằng 0: kiểm tra lại nguồn vốn.')
+FUNDS_WITHOUT_OUTPUTS = FindingType(
+    "co_von_khong_co_ket_qua", WARNING, "Có vốn nhưng không có kết quả",
+    "ô {cell} ({item} · Tổng vốn) = {value} nhưng biểu {form} chưa có kết quả nào: kiểm tra lại số liệu.")
+SUPERSEDED = FindingType(
+    "bi_thay_the", WARNING, "Tệp bị thay bằng tệp nhận sau",
+    'Tệp "{file}" của cùng đơn vị nhận trước tệp "{latest}": chỉ dùng tệp nhận sau cùng.')
+
+REGISTRY: tuple[FindingType, ...] = (
+    UNREADABLE, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE, UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY,
+    NOT_NUMBER, NOT_YES_NO, WRONG_TYPE, RULE, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE, OUTPUTS_WITHOUT_FUNDS,
+    FUNDS_WITHOUT_OUTPUTS, SUPERSEDED,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +119,23 @@ class Finding:
             return f"[{self.severity}] {self.message}"
         joiner = ", " if self.message.startswith("ô ") else ": "
         return f'[{self.severity}] Sheet "{self.sheet}"{joiner}{self.message}'
+
+
+LOCATION_FIELDS = tuple(f.name for f in fields(Finding) if f.name not in ("severity", "code", "message"))
+
+
+def finding(kind: FindingType, variant: str = "", severity: str = "", **values: object) -> Finding:
+    """A finding of ``kind``: ``values`` fill its message template; those named like a field
+    of ``Finding`` (file, unit, sheet, cell, item, item_label, value…) are also stored there.
+    ``severity`` overrides the kind's (a catalogue rule may be only a warning)."""
+    stored = {name: str(values[name]) for name in LOCATION_FIELDS if name in values}
+    return Finding(severity or kind.severity, kind.code, kind.message(variant, **values), **stored)
+
+
+def codes_table() -> str:
+    """The Markdown table of finding codes for the README (a test holds them equal)."""
+    rows = [f"| `{kind.code}` | {kind.severity} | {kind.title} |" for kind in REGISTRY]
+    return "\n".join(["| code | severity | title |", "|---|---|---|", *rows])
 
 
 def nfc(text: object) -> str:

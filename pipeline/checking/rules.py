@@ -18,7 +18,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from pipeline.catalogue import SAME_ROW, Catalogue, Form, Ref, Rule, Term
-from pipeline.checking.findings import EMPTY, ERROR, RULE, WARNING, WRONG_TYPE, Finding, show_number
+from pipeline.checking.findings import EMPTY, RULE, WRONG_TYPE, Finding, finding, show_number
 from pipeline.workbook.reader import Submission
 
 COMPARE = {"<=": operator.le, ">=": operator.ge, "==": operator.eq, "<": operator.lt, ">": operator.gt}
@@ -199,13 +199,13 @@ def rule_findings(catalogue: Catalogue, form: Form, submissions: list[Submission
         seen.add(key)
         submission = submissions[number]
         if check.startswith("rule:"):
-            finding = _rule_finding(catalogue, form, submission, frame.loc[[position]], form.rules[int(check[5:])], row)
+            one = _rule_finding(catalogue, form, submission, frame.loc[[position]], form.rules[int(check[5:])], row)
         else:
             ref = Ref(form.code, row, column) if form.is_grid else Ref(form.code, column)
             if check == NOT_NULLABLE and problems.get((number, ref)) != "empty":
                 continue  # a non-number or a missing code is reported where it is read
-            finding = _cell_finding(catalogue, form, submission, ref, check, frame.at[position, column])
-        found.setdefault(number, []).append(finding)
+            one = _cell_finding(catalogue, form, submission, ref, check, frame.at[position, column])
+        found.setdefault(number, []).append(one)
     return found
 
 
@@ -216,10 +216,10 @@ def _cell_finding(catalogue: Catalogue, form: Form, submission: Submission, ref:
     common = dict(file=submission.path.name, unit=submission.unit_code, form=form.code,
                   sheet=submission.sheet_name(form), cell=where, item=str(ref), item_label=label)
     if check == NOT_NULLABLE:
-        return Finding(ERROR, EMPTY, f"ô {where} ({label}) chưa nhập: không có số liệu thì nhập 0.", **common)
+        return finding(EMPTY, **common)
     kind = check.split(":", 1)[1]
     shown = show_number(value) if isinstance(value, Decimal) and value.is_finite() else str(value)
-    return Finding(ERROR, WRONG_TYPE, f"ô {where} ({label}) = {shown}: {TYPE_MESSAGES[kind]}.", value=shown, **common)
+    return finding(WRONG_TYPE, expected=TYPE_MESSAGES[kind], value=shown, **common)
 
 
 def _rule_finding(catalogue: Catalogue, form: Form, submission: Submission, one: pd.DataFrame,
@@ -227,13 +227,11 @@ def _rule_finding(catalogue: Catalogue, form: Form, submission: Submission, one:
     (left,), (right,) = rule_sides(catalogue, form, rule, one)
     left_text = _side_text(catalogue, form, submission, rule.left, row, left)
     right_text = _side_text(catalogue, form, submission, rule.right, row, right)
-    message = f"{left_text} {OP_BROKEN[rule.op]} {right_text}."
-    if rule.message:
-        message += f" {rule.message}."
     first = _bind(rule.left[0].ref, row)
     first_input = _bind(_input_terms(catalogue, rule.left)[0].ref, row)
-    return Finding(
-        ERROR if rule.severity == "error" else WARNING, RULE, message,
+    return finding(
+        RULE, severity=rule.severity, left=left_text, broken=OP_BROKEN[rule.op], right=right_text,
+        note=f" {rule.message}." if rule.message else "",
         file=submission.path.name, unit=submission.unit_code, form=form.code,
         sheet=submission.sheet_name(catalogue.form(first.form)),
         cell=submission.address(first) or submission.address(first_input) or "",

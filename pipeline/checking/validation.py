@@ -16,22 +16,22 @@ from pathlib import Path
 from pipeline.catalogue import Catalogue, Ref
 from pipeline.checking.findings import (
     EMPTY,
-    ERROR,
     FUNDS_WITHOUT_OUTPUTS,
     LARGE_CHANGE,
     MISSING_CODE,
     MISSING_SHEET,
     NOT_NUMBER,
+    NOT_YES_NO,
     OUTDATED_TEMPLATE,
     OUTPUTS_WITHOUT_FUNDS,
     TEXT_NUMBER,
     UNKNOWN_TEMPLATE,
     UNKNOWN_UNIT,
     UNREADABLE,
-    WARNING,
     WRONG_PERIOD,
     Finding,
     FindingCounts,
+    finding,
     nfc,
     show_number,
     show_raw,
@@ -63,7 +63,7 @@ def _read(path: Path) -> CheckResult:
     try:
         return CheckResult(path, read_workbook(path, context()))
     except UnreadableWorkbook as e:
-        return CheckResult(path, None, [Finding(ERROR, UNREADABLE, str(e), file=nfc(path.name))])
+        return CheckResult(path, None, [finding(UNREADABLE, reason=e, file=nfc(path.name))])
 
 
 def check_files(catalogue: Catalogue, paths: list[Path], period: str | None = None,
@@ -105,43 +105,35 @@ def structure_findings(catalogue: Catalogue, submission: Submission, period: str
     info = {"sheet": submission.info_sheet, **common}
     version = submission.template_version
     if not version:
-        found.append(Finding(ERROR, UNKNOWN_TEMPLATE, "Tệp không mang phiên bản mẫu: hãy nhập số liệu vào mẫu do huyện gửi.", **info))
+        found.append(finding(UNKNOWN_TEMPLATE, **info))
     elif version != catalogue.version:
-        found.append(Finding(ERROR, OUTDATED_TEMPLATE,
-                             f"Tệp làm trên mẫu phiên bản {version}, mẫu hiện hành là {catalogue.version}: "
-                             "hãy chép số liệu sang mẫu mới nhất rồi gửi lại.", value=version, **info))
+        found.append(finding(OUTDATED_TEMPLATE, value=version, current=catalogue.version, **info))
     if submission.file_kind == PLAN_FILE:
         if period and submission.period != period:
             found.append(_period_finding(submission, period, info_cell, info))
         return found
     unit = catalogue.find_unit(submission.unit_code)
     if unit is None:
-        text = (f'mã đơn vị "{submission.unit_code}" không có trong danh mục đơn vị'
-                if submission.unit_code else "chưa chọn mã đơn vị")
-        found.append(Finding(ERROR, UNKNOWN_UNIT, f"ô {info_cell.get('MA_DON_VI', '')} (Mã đơn vị): {text}.",
-                             cell=info_cell.get(UNIT_FIELD, ""), value=submission.unit_code, **info))
+        problem = (f'mã đơn vị "{submission.unit_code}" không có trong danh mục đơn vị'
+                   if submission.unit_code else "chưa chọn mã đơn vị")
+        found.append(finding(UNKNOWN_UNIT, problem=problem, cell=info_cell.get(UNIT_FIELD, ""),
+                             value=submission.unit_code, **info))
     if period and submission.period != period:
         found.append(_period_finding(submission, period, info_cell, info))
     elif submission.period not in catalogue.periods:
-        found.append(Finding(ERROR, WRONG_PERIOD,
-                             f"ô {info_cell.get('KY_BAO_CAO', '')} (Kỳ báo cáo): kỳ \"{submission.period}\" không có "
-                             f"trong danh mục kỳ báo cáo ({', '.join(catalogue.periods)}).",
+        found.append(finding(WRONG_PERIOD, "unknown", periods=", ".join(catalogue.periods),
                              cell=info_cell.get(PERIOD_FIELD, ""), value=submission.period, **info))
     elif unit is not None and not unit.valid_in(submission.period):
-        found.append(Finding(ERROR, UNKNOWN_UNIT, f"Đơn vị {unit.name} không còn trong danh mục đơn vị của kỳ {submission.period}.",
-                             **info))
+        found.append(finding(UNKNOWN_UNIT, "not_in_period", name=unit.name, period=submission.period, **info))
     missing = {c.ref.form for c in submission.cells if c.problem == "missing_sheet"}
     for code in sorted(missing):
         form = catalogue.form(code)
-        found.append(Finding(ERROR, MISSING_SHEET, f'Thiếu sheet "{form.sheet}" (biểu {code}): '
-                             "hãy dùng đúng mẫu do huyện gửi, không xoá sheet.", form=code, sheet=form.sheet, **common))
+        found.append(finding(MISSING_SHEET, form=code, sheet=form.sheet, **common))
     return found
 
 
 def _period_finding(submission: Submission, period: str, info_cell: dict, info: dict) -> Finding:
-    return Finding(ERROR, WRONG_PERIOD,
-                   f"ô {info_cell.get('KY_BAO_CAO', '')} (Kỳ báo cáo) = \"{submission.period}\" nhưng tệp được gửi "
-                   f"cho kỳ {period}.", cell=info_cell.get(PERIOD_FIELD, ""), value=submission.period, **info)
+    return finding(WRONG_PERIOD, period=period, cell=info_cell.get(PERIOD_FIELD, ""), value=submission.period, **info)
 
 
 def cell_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]:
@@ -162,19 +154,16 @@ def cell_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]
                 continue  # the schema reports empty input cells
         common = dict(form=cell.ref.form, sheet=cell.sheet, cell=cell.cell or "", item=str(cell.ref),
                       item_label=label, value=show_raw(cell.raw), **_common(submission))
-        where = f"ô {cell.cell} ({label})"
         if cell.problem == "text_number":
-            found.append(Finding(WARNING, TEXT_NUMBER, f'{where} = "{show_raw(cell.raw)}" là chữ, đã đọc thành số '
-                                 f"{show_number(cell.value)}: nên nhập dạng số.", **common))
+            found.append(finding(TEXT_NUMBER, number=show_number(cell.value), **common))
         elif cell.problem == "not_number":
-            found.append(Finding(ERROR, NOT_NUMBER, f'{where} = "{show_raw(cell.raw)}" không phải là số.', **common))
+            found.append(finding(NOT_NUMBER, **common))
         elif cell.problem == "not_yes_no":
-            found.append(Finding(ERROR, NOT_NUMBER, f'{where} = "{show_raw(cell.raw)}": chỉ chọn Có hoặc Không.', **common))
+            found.append(finding(NOT_YES_NO, **common))
         elif cell.problem == "empty":
-            found.append(Finding(ERROR, EMPTY, f"{where} chưa nhập.", **common))
+            found.append(finding(EMPTY, "plan", **common))
         elif cell.problem == "missing_code":
-            found.append(Finding(ERROR, MISSING_CODE, f"Không tìm thấy ô của {label} ({cell.ref}): dòng hoặc cột mã ẩn "
-                                 "của mẫu đã bị xoá; hãy dùng lại mẫu do huyện gửi.", **common))
+            found.append(finding(MISSING_CODE, **common))
     return found
 
 
@@ -195,13 +184,12 @@ def funds_findings(catalogue: Catalogue, submission: Submission) -> list[Finding
         outputs = any(values.get(ref, 0) > 0 for ref in form.input_cells())
         common = dict(form=form.code, item=sub.code, item_label=sub.name, **_common(submission))
         if outputs and funds == 0:
-            found.append(Finding(WARNING, OUTPUTS_WITHOUT_FUNDS, f"{sub.code} có kết quả ở biểu {form.code} nhưng tổng vốn "
-                                 f'ở sheet "{funds_form.sheet}" bằng 0: kiểm tra lại nguồn vốn.', sheet=submission.sheet_name(form), **common))
+            found.append(finding(OUTPUTS_WITHOUT_FUNDS, funds_sheet=funds_form.sheet, sheet=submission.sheet_name(form),
+                                 **common))
         elif funds > 0 and not outputs:
             where = submission.address(Ref("02", sub.code, "TONG")) or ""
-            found.append(Finding(WARNING, FUNDS_WITHOUT_OUTPUTS, f"ô {where} ({sub.code} · Tổng vốn) = {show_number(funds)} "
-                                 f"nhưng biểu {form.code} chưa có kết quả nào: kiểm tra lại số liệu.",
-                                 sheet=submission.sheet_name(funds_form), cell=where, value=show_number(funds), **common))
+            found.append(finding(FUNDS_WITHOUT_OUTPUTS, sheet=submission.sheet_name(funds_form), cell=where,
+                                 value=show_number(funds), **common))
     return found
 
 
@@ -217,11 +205,9 @@ def change_findings(catalogue: Catalogue, submission: Submission, previous: dict
         change = (cell.value - before) / before
         if abs(change) > share:
             label = catalogue.form(cell.ref.form).cell_label(cell.ref)
-            found.append(Finding(
-                WARNING, LARGE_CHANGE,
-                f"ô {cell.cell} ({label}) = {show_number(cell.value)}, kỳ trước {show_number(before)}: "
-                f"thay đổi {show_number((change * 100).quantize(Decimal(1)))}% (ngưỡng {show_number(share * 100)}%).",
-                form=cell.ref.form, sheet=cell.sheet, cell=cell.cell or "", item=str(cell.ref), item_label=label,
-                value=show_number(cell.value), **_common(submission),
+            found.append(finding(
+                LARGE_CHANGE, before=show_number(before), change=show_number((change * 100).quantize(Decimal(1))),
+                threshold=show_number(share * 100), form=cell.ref.form, sheet=cell.sheet, cell=cell.cell or "",
+                item=str(cell.ref), item_label=label, value=show_number(cell.value), **_common(submission),
             ))
     return found

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline.catalogue import Catalogue
 from pipeline.checking.feedback import feedback_name, write_feedback
-from pipeline.checking.findings import ERROR, PERIOD_CLOSED, SUPERSEDED, WARNING, Finding, FindingCounts, nfc
+from pipeline.checking.findings import PERIOD_CLOSED, SUPERSEDED, Finding, FindingCounts, finding, nfc
 from pipeline.checking.validation import CheckResult, check_files
 from pipeline.intake.archive import UNIDENTIFIED, Archived, archive_file, archived_units, archived_versions
 from pipeline.intake.inbox import InboxFile, files_by_unit, scan_inbox
@@ -87,16 +87,14 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
         latest = mine[-1]
         archived = archive_file(places.archive, period, unit, latest.path, now)
         if closed:  # kept in the archive, not loaded
-            message = f'Tệp "{nfc(latest.path.name)}": kỳ {period} đã khóa sổ, không nhận thêm báo cáo.'
             results[unit] = IntakeResult(period, unit, CLOSED, file=latest.path, findings=[
-                Finding(ERROR, PERIOD_CLOSED, message, file=nfc(latest.path.name), unit=unit)])
+                finding(PERIOD_CLOSED, period=period, file=nfc(latest.path.name), unit=unit)])
             continue
         to_load.append(Pending(latest.path, unit, archived))
     results.update((r.unit, r) for r in _load(catalogue, places, period, to_load, workers))
     for unit, mine in files.items():
         results[unit].findings += [
-            Finding(WARNING, SUPERSEDED, f'Tệp "{nfc(f.path.name)}" của cùng đơn vị nhận trước tệp '
-                    f'"{nfc(mine[-1].path.name)}": chỉ dùng tệp nhận sau cùng.', file=nfc(f.path.name), unit=unit)
+            finding(SUPERSEDED, latest=nfc(mine[-1].path.name), file=nfc(f.path.name), unit=unit)
             for f in mine[:-1]
         ]
     return [results[unit] for unit in files]

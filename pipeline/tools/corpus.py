@@ -77,16 +77,16 @@ def bad_workbooks(out: Path) -> list[Case]:
     old = dataclasses.replace(catalogue, version="000000000000")
     _unit_workbook(out / "mau-cu.xlsx", base, catalogue=old)
     return [
-        Case("chua-nhap.xlsx", EMPTY, "01 Chỉ tiêu", "E5", "chưa nhập"),
-        Case("khong-phai-so.xlsx", NOT_NUMBER, "01 Chỉ tiêu", "E6", '"mười hai" không phải là số'),
-        Case("so-dang-chu.xlsx", TEXT_NUMBER, "02 Nguồn vốn", "E8", "là chữ, đã đọc thành số", accepted=True),
-        Case("so-le-o-o-dem.xlsx", WRONG_TYPE, "07 DA3.TDA2", "E6", "12,5: phải là số nguyên không âm"),
-        Case("tien-4-so-le.xlsx", WRONG_TYPE, "02 Nguồn vốn", "H18", "tối đa 3 chữ số thập phân"),
-        Case("co-bang-2.xlsx", WRONG_TYPE, "12 DA6.TDA1", "E6", "chỉ nhận 1 (có) hoặc 0 (không)"),
-        Case("so-am.xlsx", WRONG_TYPE, "13 DA6.TDA2", "E8", "= -3: phải là số nguyên không âm"),
-        Case("ma-don-vi-la.xlsx", UNKNOWN_UNIT, "Thông tin", "C4", 'mã đơn vị "99999" không có trong danh mục'),
-        Case("sai-ky.xlsx", WRONG_PERIOD, "Thông tin", "C7", '"2022" nhưng tệp được gửi cho kỳ 2023'),
-        Case("mau-cu.xlsx", OUTDATED_TEMPLATE, "Thông tin", "", "phiên bản 000000000000"),
+        Case("chua-nhap.xlsx", EMPTY.code, "01 Chỉ tiêu", "E5", "chưa nhập"),
+        Case("khong-phai-so.xlsx", NOT_NUMBER.code, "01 Chỉ tiêu", "E6", '"mười hai" không phải là số'),
+        Case("so-dang-chu.xlsx", TEXT_NUMBER.code, "02 Nguồn vốn", "E8", "là chữ, đã đọc thành số", accepted=True),
+        Case("so-le-o-o-dem.xlsx", WRONG_TYPE.code, "07 DA3.TDA2", "E6", "12,5: phải là số nguyên không âm"),
+        Case("tien-4-so-le.xlsx", WRONG_TYPE.code, "02 Nguồn vốn", "H18", "tối đa 3 chữ số thập phân"),
+        Case("co-bang-2.xlsx", WRONG_TYPE.code, "12 DA6.TDA1", "E6", "chỉ nhận 1 (có) hoặc 0 (không)"),
+        Case("so-am.xlsx", WRONG_TYPE.code, "13 DA6.TDA2", "E8", "= -3: phải là số nguyên không âm"),
+        Case("ma-don-vi-la.xlsx", UNKNOWN_UNIT.code, "Thông tin", "C4", 'mã đơn vị "99999" không có trong danh mục'),
+        Case("sai-ky.xlsx", WRONG_PERIOD.code, "Thông tin", "C7", '"2022" nhưng tệp được gửi cho kỳ 2023'),
+        Case("mau-cu.xlsx", OUTDATED_TEMPLATE.code, "Thông tin", "", "phiên bản 000000000000"),
     ]
 
 
@@ -128,8 +128,8 @@ def structural_workbooks(out: Path) -> list[Case]:
              if name == part01 else data)
     good.unlink()
     return [
-        Case("thieu-sheet.xlsx", MISSING_SHEET, "13 DA6.TDA2", "", 'Thiếu sheet "13 DA6.TDA2"'),
-        Case("xoa-ma-an.xlsx", MISSING_CODE, "01 Chỉ tiêu", "", "Số hộ nghèo (01:HO_NGHEO): dòng hoặc cột mã ẩn"),
+        Case("thieu-sheet.xlsx", MISSING_SHEET.code, "13 DA6.TDA2", "", 'Thiếu sheet "13 DA6.TDA2"'),
+        Case("xoa-ma-an.xlsx", MISSING_CODE.code, "01 Chỉ tiêu", "", "Số hộ nghèo (01:HO_NGHEO): dòng hoặc cột mã ẩn"),
     ]
 
 
@@ -174,18 +174,18 @@ def hostile_files(out: Path) -> list[Case]:
     _rewrite(good, out / "o-khong-lo.xlsx", lambda name, part: huge if name == part01 else part)
     good.unlink()
     return [
-        Case("rong.xlsx", UNREADABLE, words="rỗng"),
-        Case("tai-lieu-pdf.xlsx", UNREADABLE, words="không phải là bảng tính .xlsx"),
-        Case("trang-web.xlsx", UNREADABLE, words="không phải là bảng tính .xlsx"),
-        Case("tai-do-dang.xlsx", UNREADABLE, words="bị hỏng"),
-        Case("excel-cu.xls", UNREADABLE, words="Excel cũ (.xls)"),
-        Case("dat-mat-khau.xlsx", UNREADABLE, words="đặt mật khẩu"),
-        Case("co-macro.xlsm", UNREADABLE, words="có macro"),
-        Case("nhi-phan.xlsb", UNREADABLE, words="nhị phân (.xlsb)"),
-        Case("zip-bomb.xlsx", UNREADABLE, words="zip bomb"),
-        Case("thuc-the-xml.xlsx", UNREADABLE, words="DOCTYPE/ENTITY"),
-        Case("100000-dong-rac.xlsx", UNREADABLE, words="sheet quá lớn"),
-        Case("o-khong-lo.xlsx", UNREADABLE, words="sheet quá lớn"),
+        Case("rong.xlsx", UNREADABLE.code, words="rỗng"),
+        Case("tai-lieu-pdf.xlsx", UNREADABLE.code, words="không phải là bảng tính .xlsx"),
+        Case("trang-web.xlsx", UNREADABLE.code, words="không phải là bảng tính .xlsx"),
+        Case("tai-do-dang.xlsx", UNREADABLE.code, words="bị hỏng"),
+        Case("excel-cu.xls", UNREADABLE.code, words="Excel cũ (.xls)"),
+        Case("dat-mat-khau.xlsx", UNREADABLE.code, words="đặt mật khẩu"),
+        Case("co-macro.xlsm", UNREADABLE.code, words="có macro"),
+        Case("nhi-phan.xlsb", UNREADABLE.code, words="nhị phân (.xlsb)"),
+        Case("zip-bomb.xlsx", UNREADABLE.code, words="zip bomb"),
+        Case("thuc-the-xml.xlsx", UNREADABLE.code, words="DOCTYPE/ENTITY"),
+        Case("100000-dong-rac.xlsx", UNREADABLE.code, words="sheet quá lớn"),
+        Case("o-khong-lo.xlsx", UNREADABLE.code, words="sheet quá lớn"),
     ]
 
 

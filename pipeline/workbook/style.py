@@ -7,6 +7,8 @@ import datetime as dt
 
 import xlsxwriter
 
+from pipeline.checking.findings import ERROR
+
 FONT = "Times New Roman"
 INPUT_FILL = "#FFF2CC"  # pale yellow: a cell the unit types into
 DERIVED_FILL = "#E7E6E6"  # grey: a formula the district recomputes
@@ -68,7 +70,7 @@ class Styles:
 
     def flagged(self, kind: str | None, severity: str):
         """An input cell a finding points at: red for an error, orange for a warning."""
-        fill = "#FF9999" if severity == "error" else "#FFD27F"
+        fill = "#FF9999" if severity == ERROR else "#FFD27F"
         num_format = "@" if kind is None else ("dd/mm/yyyy" if kind == "date" else "General")  # show 12.5 as typed
         return self.get(border=2, border_color="#C00000", locked=False, bg_color=fill, bold=True,
                         num_format=num_format, valign="vcenter")

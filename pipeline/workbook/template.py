@@ -16,7 +16,7 @@ from pathlib import Path
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.catalogue import Catalogue, Form, Ref, Target, Unit
-from pipeline.checking.findings import ERROR as ERROR_LEVEL
+from pipeline.checking.findings import ERROR, WARNING
 from pipeline.files import atomic_output
 from pipeline.workbook.contract import (
     FILE_KIND,
@@ -103,7 +103,7 @@ def _input(ws, styles: Styles, row: int, col: int, key: Ref | str, kind: str | N
     """An input cell: shaded and unlocked, or highlighted with a comment where it has notes."""
     notes = filling.notes.get(key)
     if notes:
-        severity = "error" if any(level == ERROR_LEVEL for level, _ in notes) else "warning"
+        severity = ERROR if any(level == ERROR for level, _ in notes) else WARNING
         _write_value(ws, row, col, value, styles.flagged(kind, severity))
         ws.write_comment(row, col, "\n".join(f"[{level}] {text}" for level, text in notes),
                          {"x_scale": 3, "y_scale": 2, "font_name": "Times New Roman"})
