@@ -13,7 +13,7 @@ from pipeline.periods import open_periods
 from pipeline.publication.publish import publish_period
 from pipeline.publication.status import period_status, write_status
 from pipeline.publication.tables import Report, describe
-from pipeline.warehouse import connect, ensure_schema
+from pipeline.warehouse import connect, create_schema
 
 PREVIEW_ROWS = 30
 BIEU_KEYS = {form: dg.AssetKey(f"bieu_{form}") for form in ["01", "02"] + [
@@ -103,7 +103,7 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
 def submission_status(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     catalogue = settings.catalogue
     with connect(settings.warehouse) as conn:
-        ensure_schema(conn, catalogue)
+        create_schema(conn)
         path = write_status(catalogue, conn, settings.out, settings.now().date())
         tables = {period: period_status(conn, catalogue, settings.out, period, settings.now().date())
                   for period in catalogue.periods}

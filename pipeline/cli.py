@@ -129,12 +129,12 @@ def _rebuild(args) -> int:
 def _explain(args) -> int:
     from pipeline.checking.findings import show_number
     from pipeline.publication.provenance import explain
-    from pipeline.warehouse import connect, ensure_schema
+    from pipeline.warehouse import connect, create_schema
 
     settings = _settings(args)
     catalogue, places = settings.catalogue, settings.places
     with connect(places.warehouse) as conn:
-        ensure_schema(conn, catalogue)
+        create_schema(conn)
         explanation = explain(conn, catalogue, args.period, args.bieu, args.row, args.col)
     print(f"{explanation.title} – kỳ {args.period}")
     for part in explanation.parts:

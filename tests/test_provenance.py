@@ -11,14 +11,18 @@ import duckdb
 import openpyxl
 import pytest
 
+from pipeline.catalogue import CATALOGUE_DIR, default_catalogue
 from pipeline.cli import main
 from pipeline.intake.archive import archived_versions
 from pipeline.intake.take_in import CLOSED, take_in_unit
 from pipeline.periods import MARKER
 from pipeline.publication.publish import publish_period
+from pipeline.publication.status import write_status
 from pipeline.settings import Places
 from pipeline.warehouse import connect
+from pipeline.tools.sample import sample_values
 from pipeline.workbook.reader import file_sha256
+from pipeline.workbook.template import Filling, write_unit_workbook
 from tests.conftest import take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
@@ -88,6 +92,32 @@ def test_explain_a_rate_and_its_lineage_in_duckdb(catalogue, loaded, capsys):
     [(name, value, file_name, sheet, cell)] = rows
     workbook = openpyxl.load_workbook(loaded.inbox / "2023" / file_name)
     assert (name, sheet, cell) == ("Thị trấn Tuần Giáo", "01 Chỉ tiêu", "E6") and workbook[sheet][cell].value == value
+
+
+def test_readers_with_another_unit_list_keep_the_loaded_one(catalogue, sample_files, tmp_path, monkeypatch):
+    """Loaded with a 24-unit list; explain, publication and status run with the district's 23:
+    the warehouse's unit list and its lineage keep the 24th unit."""
+    units = tmp_path / "units-24.csv"
+    units.write_text((CATALOGUE_DIR / "units.csv").read_text(encoding="utf-8")
+                     + "03309,Xã Mường Thử,xa,nong_thon,099,Huyện Tuần Giáo,11,Tỉnh Điện Biên,,\n", encoding="utf-8")
+    wide = default_catalogue(units)
+    places = Places.under(tmp_path / "data")
+    inbox = places.inbox / "2023"
+    inbox.mkdir(parents=True)
+    shutil.copy(next(p for p in sample_files if p.name.startswith("03259")), inbox)
+    write_unit_workbook(inbox / "03309-xa-muong-thu.xlsx", wide, wide.unit("03309"),
+                        Filling({"KY_BAO_CAO": "2023"}, sample_values(catalogue)["03259"]))
+    assert [take_in_unit(wide, places, "2023", code, T0).status for code in ("03259", "03309")] == ["valid"] * 2
+
+    monkeypatch.delenv("TUANGIAO_UNITS", raising=False)  # the readers see the catalogue's 23 units
+    assert len(catalogue.units) == 23
+    assert main(["explain", "--data", str(places.data), "--bieu", "01", "--row", "T01"]) == 0
+    publish_period(catalogue, places.warehouse, places.out, "2023")
+    with connect(places.warehouse) as conn:
+        write_status(catalogue, conn, places.out)
+    with duckdb.connect(str(places.warehouse), read_only=True) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM units").fetchone()[0] == 24
+        assert conn.execute("SELECT DISTINCT unit FROM lineage ORDER BY unit").fetchall() == [("03259",), ("03309",)]
 
 
 @pytest.mark.parametrize(("args", "words"), [

@@ -14,7 +14,7 @@ from pipeline.checking.validation import check_file
 from pipeline.intake.take_in import take_in_unit
 from pipeline.publication.consolidation import consolidate
 from pipeline.settings import Places
-from pipeline.warehouse import INVALID, VALID, connect, ensure_schema, load_submission
+from pipeline.warehouse import INVALID, VALID, connect, create_schema, load_submission, record_catalogue_lists
 from pipeline.workbook.reader import read_workbook
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
@@ -24,7 +24,8 @@ T0 = dt.datetime(2023, 8, 10, 8, 0)
 def db(tmp_path, catalogue):
     path = tmp_path / "warehouse.duckdb"
     with connect(path) as conn:
-        ensure_schema(conn, catalogue)
+        create_schema(conn)
+        record_catalogue_lists(conn, catalogue)
     return path
 
 

@@ -20,7 +20,17 @@ from pipeline.intake.archive import UNIDENTIFIED, Archived, archive_file, archiv
 from pipeline.intake.inbox import InboxFile, files_by_unit, scan_inbox
 from pipeline.periods import is_closed
 from pipeline.settings import Places
-from pipeline.warehouse import INVALID, VALID, Load, connect, ensure_schema, load_submissions, previous_values
+from pipeline.warehouse import (
+    INVALID,
+    VALID,
+    Load,
+    connect,
+    create_schema,
+    known_files,
+    load_submissions,
+    previous_values,
+    record_catalogue_lists,
+)
 from pipeline.workbook.contract import PLAN_FILE
 from pipeline.workbook.reader import file_sha256
 
@@ -117,7 +127,8 @@ def _load(catalogue: Catalogue, places: Places, period: str, pending: list[Pendi
         return []
     units = [p.unit for p in pending if p.unit != PLAN_UNIT]
     with connect(places.warehouse) as conn:
-        ensure_schema(conn, catalogue)
+        create_schema(conn)
+        record_catalogue_lists(conn, catalogue)
         checked = check_files(catalogue, [p.path for p in pending], period, previous_values(conn, units, period),
                               workers)
         intakes, loads = [], []
@@ -156,7 +167,8 @@ def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
         for version in archived_versions(places.archive, period, unit):
             results += _load(catalogue, fresh, period, [Pending(version.path, unit, version, version.original_name)])
     with connect(fresh.warehouse) as conn:
-        ensure_schema(conn, catalogue)
+        create_schema(conn)
+        record_catalogue_lists(conn, catalogue)
     fresh.warehouse.replace(final)
     shutil.rmtree(fresh.data, ignore_errors=True)
     return results
@@ -182,9 +194,8 @@ def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime
     has not seen), in batches of ``CATCH_UP_BATCH`` units, telling ``progress`` after each;
     units already up to date are not checked again."""
     with connect(places.warehouse) as conn:
-        ensure_schema(conn, catalogue)
-        known = {(u, h) for u, h in conn.execute(
-            "SELECT unit, file_hash FROM submissions WHERE period = ?", [period]).fetchall()}
+        create_schema(conn)
+        known = known_files(conn, period)
     files = files_by_unit(scan_inbox(places.inbox, period, places.inbox_index(period), workers))
     behind = [(unit.code, files[unit.code]) for unit in catalogue.units_in(period)
               if unit.code in files and (unit.code, file_sha256(files[unit.code][-1].path)) not in known]

@@ -10,27 +10,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import duckdb
-import pandas as pd
 
 from pipeline.catalogue import Catalogue, Ref, Term
 from pipeline.errors import UserError
 from pipeline.publication.tables import FUNDS_LAYOUT, ratio
+from pipeline.warehouse import Contribution, lineage_of
 
 
 class UnknownFigure(UserError):
     """The asked figure does not exist; the message is Vietnamese."""
-
-
-@dataclass(frozen=True)
-class Contribution:
-    unit: str
-    unit_name: str
-    ref: Ref
-    sign: int
-    value: Decimal
-    file_name: str
-    sheet: str
-    cell: str
 
 
 @dataclass
@@ -57,18 +45,7 @@ class Explanation:
 
 
 def _contributions(conn: duckdb.DuckDBPyConnection, period: str, terms: list[Term], units: list[str] | None) -> list[Contribution]:
-    frame = pd.DataFrame([(t.ref.form, t.ref.row, t.ref.column, t.sign) for t in terms],
-                         columns=["form", "item", "column", "sign"])
-    conn.register("wanted_terms", frame)
-    rows = conn.execute(
-        """SELECT l.unit, l.unit_name, l.form, l.item, l."column", t.sign, l.value, l.file_name, l.sheet, l.cell
-           FROM lineage l JOIN wanted_terms t ON l.form = t.form AND l.item = t.item AND l."column" = t."column"
-           WHERE l.period = ? ORDER BY l.unit_position, l.form, l.item, l."column" """,
-        [period],
-    ).fetchall()
-    conn.unregister("wanted_terms")
-    return [Contribution(u, n, Ref(f, i, c), s, v, fn, sh, ce) for u, n, f, i, c, s, v, fn, sh, ce in rows
-            if v is not None and (units is None or u in units)]
+    return [c for c in lineage_of(conn, period, terms) if units is None or c.unit in units]
 
 
 def _expanded(catalogue: Catalogue, refs: list[Ref]) -> list[Term]:

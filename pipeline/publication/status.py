@@ -16,6 +16,7 @@ from pipeline.checking.feedback import unit_feedback_name
 from pipeline.files import atomic_output
 from pipeline.periods import is_closed
 from pipeline.publication.workbooks import workbook_name
+from pipeline.warehouse import VALID, versions_by_unit
 
 VALID_STATE, INVALID_STATE, MISSING_STATE = "hop_le", "khong_hop_le", "chua_nop"
 STATE_LABELS = {VALID_STATE: "Hợp lệ", INVALID_STATE: "Không hợp lệ", MISSING_STATE: "Chưa nộp"}
@@ -42,14 +43,7 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
                   today=None) -> list[UnitStatus]:
     """One status per unit valid in the period, communes first."""
     deadline = catalogue.periods[period].deadline
-    rows = conn.execute(
-        """SELECT unit, COUNT(*), arg_max(status, received_at), arg_max(errors, received_at),
-                  arg_max(warnings, received_at), arg_max(file_name, received_at), MAX(received_at),
-                  MAX(CASE WHEN is_current THEN file_name END), MIN(CASE WHEN status = 'valid' THEN received_at END)
-           FROM submissions WHERE period = ? GROUP BY unit""",
-        [period],
-    ).fetchall()
-    latest = {r[0]: r[1:] for r in rows}
+    latest = versions_by_unit(conn, period)
     statuses = []
     for unit in catalogue.units_in(period):
         feedback = out / period / "phan-hoi" / unit_feedback_name(unit.code, period)
@@ -59,7 +53,7 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
                                        on_time=False if late else None))
             continue
         count, status, errors, warnings, file_name, received, using, first_valid = latest[unit.code]
-        state = VALID_STATE if status == "valid" else INVALID_STATE
+        state = VALID_STATE if status == VALID else INVALID_STATE
         label = STATE_LABELS[state] + (" (đang dùng bản hợp lệ trước)" if state == INVALID_STATE and using else "")
         statuses.append(UnitStatus(
             unit.code, unit.name, state, label, errors, warnings, count, file_name, str(received), using or "",

@@ -1,9 +1,16 @@
-"""The DuckDB warehouse: schema, loading a submission as a new version, and queries.
+"""The DuckDB warehouse: schema, loading a submission as a new version, and every query the
+rest of the pipeline runs (callers use the named functions here, never SQL).
 
 Each received file is a version of a unit's submission for a period (identified by
 content hash). Loading the same file twice changes nothing; a valid version becomes the
 current one for consolidation in one transaction, while an invalid one never replaces
 the last valid version. Money is DECIMAL(18,3), never floating point.
+
+The unit and period lists are the catalogue's as the data was loaded: only intake
+(``record_catalogue_lists``) writes them; readers (publication, status, ``explain``) only
+``create_schema``, so a reader with another unit list cannot drop a loaded unit from the
+``lineage`` view. SQL or calls specific to DuckDB are marked "DuckDB:", so a move to
+another engine touches this module only.
 """
 
 from __future__ import annotations
@@ -12,13 +19,15 @@ import datetime as dt
 import hashlib
 import time
 from contextlib import contextmanager
+from decimal import Decimal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pandas as pd
 
-from pipeline.catalogue import Catalogue, Ref
+from pipeline.catalogue import Catalogue, Ref, Term
 from pipeline.checking.findings import Finding, counts
 from pipeline.workbook.reader import TIDY_COLUMNS, Submission
 
@@ -34,7 +43,7 @@ CREATE TABLE IF NOT EXISTS periods (
     key VARCHAR PRIMARY KEY, label VARCHAR, report_date DATE, deadline DATE, state VARCHAR
 );
 CREATE TABLE IF NOT EXISTS catalogue_lists (digest VARCHAR);  -- which unit and period lists are loaded
-CREATE SEQUENCE IF NOT EXISTS submission_ids;
+CREATE SEQUENCE IF NOT EXISTS submission_ids;  -- DuckDB: a sequence feeds the key (PostgreSQL: the same, or IDENTITY)
 CREATE TABLE IF NOT EXISTS submissions (
     submission_id BIGINT PRIMARY KEY DEFAULT nextval('submission_ids'),
     period VARCHAR NOT NULL, unit VARCHAR NOT NULL, file_name VARCHAR NOT NULL,
@@ -79,7 +88,8 @@ class LoadResult:
 
 @contextmanager
 def connect(path: Path | str, read_only: bool = False):
-    """A short-lived connection; another process holding the file lock is waited for."""
+    """A short-lived connection; another process holding the file lock is waited for.
+    DuckDB: one file, one writing process at a time (the lock); a server engine would pool."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(LOCK_RETRIES):
@@ -96,10 +106,21 @@ def connect(path: Path | str, read_only: bool = False):
         conn.close()
 
 
-def ensure_schema(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
-    """Create the tables and refresh the unit and period lists from the catalogue (only when
-    they changed: a national list has 10.600 units and every run connects)."""
+def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the tables and views that do not exist yet; the data is left as it is."""
     conn.execute(SCHEMA)
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
+    """``create_schema`` under its former name, for pipeline/publication/consolidation.py
+    until its queries move here; the catalogue is not written (see ``record_catalogue_lists``)."""
+    create_schema(conn)
+
+
+def record_catalogue_lists(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
+    """Make the unit and period lists the catalogue's, for data about to be loaded with it
+    (only when they changed: a national list has 10.600 units and every run connects).
+    Only writers call this; the schema must exist."""
     units = [(u.code, u.name, u.kind, u.area, u.district_code, u.province_code, u.valid_from, u.valid_to, n)
              for n, u in enumerate(catalogue.units)]
     periods = [(p.key, p.label, p.report_date, p.deadline, p.state) for p in catalogue.periods.values()]
@@ -108,7 +129,7 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None
         return
     conn.execute("BEGIN")
     conn.execute("DELETE FROM units")
-    conn.register("catalogue_units", pd.DataFrame(units, columns=[
+    conn.register("catalogue_units", pd.DataFrame(units, columns=[  # DuckDB: a data frame read as a table
         "code", "name", "kind", "area", "district_code", "province_code", "valid_from", "valid_to", "position"]))
     conn.execute("INSERT INTO units SELECT * FROM catalogue_units")
     conn.unregister("catalogue_units")
@@ -142,11 +163,13 @@ def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list
     the list are later versions."""
     known = {(p, u, h): (i, c) for p, u, h, i, c in conn.execute(
         "SELECT period, unit, file_hash, submission_id, is_current FROM submissions WHERE period IN "
-        "(SELECT UNNEST(?))", [sorted({load.submission.period for load in loads})]).fetchall()}
+        "(SELECT UNNEST(?))  -- DuckDB: a Python list bound as a list value",
+        [sorted({load.submission.period for load in loads})]).fetchall()}
     results: list[LoadResult] = []
     keys = [(x.submission.period, x.submission.unit_code, x.submission.file_hash) for x in loads]
     fresh = {key for key in keys if key not in known}
-    ids = [i for (i,) in conn.execute("SELECT nextval('submission_ids') FROM range(?)", [len(fresh)]).fetchall()]
+    ids = [i for (i,) in conn.execute(
+        "SELECT nextval('submission_ids') FROM range(?)  -- DuckDB: range() as a table", [len(fresh)]).fetchall()]
     submissions, values, findings, current = [], [], [], {}
     for load, key in zip(loads, keys):
         if key not in known:
@@ -191,7 +214,8 @@ def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list
 
 def _insert(conn: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[tuple],
             select: str = "SELECT *") -> None:
-    """Insert many rows at once through a registered data frame (kept as Python objects)."""
+    """Insert many rows at once through a registered data frame (kept as Python objects).
+    DuckDB: registering a data frame; another engine would use executemany or COPY."""
     if not rows:
         return
     conn.register("new_rows", pd.DataFrame(rows, columns=columns, dtype=object))
@@ -204,13 +228,14 @@ def current_submissions(conn: duckdb.DuckDBPyConnection, period: str) -> pd.Data
         """SELECT unit, file_name, file_hash, received_at, status, errors, warnings
            FROM submissions WHERE period = ? AND is_current ORDER BY unit""",
         [period],
-    ).df()
+    ).df()  # DuckDB: .df() reads the result as a pandas data frame
 
 
 def previous_values(conn: duckdb.DuckDBPyConnection, units: list[str], period: str) -> dict[str, dict[Ref, object]]:
     """Each unit's current valid values in its latest period before ``period`` (no entry if none)."""
     rows = conn.execute(
-        """WITH latest AS (SELECT unit, MAX(period) AS period FROM current_values
+        """-- DuckDB: UNNEST of a bound Python list
+           WITH latest AS (SELECT unit, MAX(period) AS period FROM current_values
                            WHERE period < ? AND unit IN (SELECT UNNEST(?)) GROUP BY unit)
            SELECT unit, form, item, "column", value FROM current_values JOIN latest USING (unit, period)
            WHERE value IS NOT NULL""",
@@ -220,3 +245,68 @@ def previous_values(conn: duckdb.DuckDBPyConnection, units: list[str], period: s
     for unit, form, item, column, value in rows:
         found.setdefault(unit, {})[Ref(form, item, column)] = value
     return found
+
+
+def known_files(conn: duckdb.DuckDBPyConnection, period: str) -> set[tuple[str, str]]:
+    """(unit, file hash) of every version of the period already loaded, valid or not."""
+    return set(conn.execute("SELECT unit, file_hash FROM submissions WHERE period = ?", [period]).fetchall())
+
+
+class UnitVersions(NamedTuple):
+    """What a unit sent for a period: how many versions, the latest one's status, counts,
+    file and time, the file in use (the current valid one, if any) and the first valid time."""
+
+    versions: int
+    status: str
+    errors: int
+    warnings: int
+    file_name: str
+    received_at: dt.datetime
+    using: str | None
+    first_valid: dt.datetime | None
+
+
+def versions_by_unit(conn: duckdb.DuckDBPyConnection, period: str) -> dict[str, UnitVersions]:
+    """Every unit that sent something for the period, with its ``UnitVersions``."""
+    rows = conn.execute(
+        """-- DuckDB: arg_max(x, t) is x of the row with the largest t (PostgreSQL: DISTINCT ON or a window)
+           SELECT unit, COUNT(*), arg_max(status, received_at), arg_max(errors, received_at),
+                  arg_max(warnings, received_at), arg_max(file_name, received_at), MAX(received_at),
+                  MAX(CASE WHEN is_current THEN file_name END), MIN(CASE WHEN status = ? THEN received_at END)
+           FROM submissions WHERE period = ? GROUP BY unit""",
+        [VALID, period],
+    ).fetchall()
+    return {unit: UnitVersions(*rest) for unit, *rest in rows}
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """A unit's current valid value with where it came from (a row of the ``lineage`` view)
+    and the sign of the term that asked for it."""
+
+    unit: str
+    unit_name: str
+    ref: Ref
+    sign: int
+    value: Decimal
+    file_name: str
+    sheet: str
+    cell: str
+
+
+def lineage_of(conn: duckdb.DuckDBPyConnection, period: str, terms: list[Term]) -> list[Contribution]:
+    """The period's current valid values of the cells the terms name, unit by unit in list
+    order (empty cells left out)."""
+    wanted = pd.DataFrame([(t.ref.form, t.ref.row, t.ref.column, t.sign) for t in terms],
+                          columns=["form", "item", "column", "sign"])
+    conn.register("wanted_terms", wanted)  # DuckDB: a data frame read as a table
+    try:
+        rows = conn.execute(
+            """SELECT l.unit, l.unit_name, l.form, l.item, l."column", t.sign, l.value, l.file_name, l.sheet, l.cell
+               FROM lineage l JOIN wanted_terms t ON l.form = t.form AND l.item = t.item AND l."column" = t."column"
+               WHERE l.period = ? AND l.value IS NOT NULL ORDER BY l.unit_position, l.form, l.item, l."column" """,
+            [period],
+        ).fetchall()
+    finally:
+        conn.unregister("wanted_terms")
+    return [Contribution(u, n, Ref(f, i, c), s, v, fn, sh, ce) for u, n, f, i, c, s, v, fn, sh, ce in rows]
