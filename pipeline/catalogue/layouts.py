@@ -66,9 +66,9 @@ def load_layouts(directory: Path, catalogue: Catalogue) -> dict[str, Bieu]:
             raise CatalogueError(f"{LAYOUT_DIR}/{SHARED_LAYOUT}", form.code, "biểu của tiểu dự án chưa có bố cục")
         origin = {key: file for file, data in layers for key in data}  # which file gave each key
         merged = {key: value for _, data in layers for key, value in data.items()}
-        bieu[form.code] = _bieu(catalogue, form.code, merged, origin, form)
+        bieu[form.code] = _bieu(catalogue, form.code, merged, origin, form, ", ".join(file for file, _ in layers))
     for code, (file, data) in own.items():
-        bieu[code] = _bieu(catalogue, code, data, dict.fromkeys(data, file), None)
+        bieu[code] = _bieu(catalogue, code, data, dict.fromkeys(data, file), None, file)
     _check_sheets(bieu)
     return dict(sorted(bieu.items()))
 
@@ -77,7 +77,7 @@ def _sub_project(catalogue: Catalogue, form: Form) -> SubProject:
     return next(s for s in catalogue.sub_projects if s.code == form.sub_project)
 
 
-def _bieu(catalogue: Catalogue, code: str, data: dict, origin: dict[str, str], form: Form | None) -> Bieu:
+def _bieu(catalogue: Catalogue, code: str, data: dict, origin: dict[str, str], form: Form | None, source: str) -> Bieu:
     file = origin.get("tables") or next(iter(origin.values()))
     unknown = set(data) - {"code", "title", "tables"}
     if unknown:
@@ -100,8 +100,7 @@ def _bieu(catalogue: Catalogue, code: str, data: dict, origin: dict[str, str], f
             forms |= {t.ref.form for target in catalogue.targets for t in target.numerator + target.denominator}
         else:
             forms.add(table.form)
-    return Bieu(code, title, tables, tuple(sorted(forms)), form.sub_project if form else None,
-                ", ".join(dict.fromkeys(origin.values())))
+    return Bieu(code, title, tables, tuple(sorted(forms)), form.sub_project if form else None, source)
 
 
 def _fill(text, fields: dict[str, str], file: str, entry: str) -> str:

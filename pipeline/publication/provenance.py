@@ -18,6 +18,9 @@ from pipeline.errors import UserError
 from pipeline.publication.tables import ratio
 
 
+TOTAL_ROW = "TONG"  # how the total row is asked for
+
+
 class UnknownFigure(UserError):
     """The asked figure does not exist; the message is Vietnamese."""
 
@@ -79,8 +82,8 @@ def _expanded(catalogue: Catalogue, refs: list[Ref]) -> list[Term]:
 def explain(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str, bieu: str, row: str,
             column: str | None = None) -> Explanation:
     """Explain the figure of Biểu ``bieu`` at ``row`` and ``column``: a target (without a
-    column), or a row of units (a unit code or TONG) or of the programme (a project,
-    sub-project or TONG) and the key of one of its figure columns."""
+    column), or a row of units (a unit code or TOTAL_ROW) or of the programme (a project,
+    sub-project or TOTAL_ROW) and the key of one of its figure columns."""
     code = bieu.zfill(2)
     layout = catalogue.bieu.get(code)
     if layout is None:
@@ -100,9 +103,9 @@ def explain(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str, 
         sub_projects, units = _sub_projects(catalogue, code, row), None
     else:
         sub_projects = (layout.sub_project,) if layout.sub_project else ()
-        units = None if row.upper() == "TONG" else [row]
+        units = None if row.upper() == TOTAL_ROW else [row]
         if units and catalogue.find_unit(row) is None:
-            raise UnknownFigure(f'Không có đơn vị mã "{row}" (dùng TONG cho dòng tổng cộng).')
+            raise UnknownFigure(f'Không có đơn vị mã "{row}" (dùng {TOTAL_ROW} cho dòng tổng cộng).')
     chosen = _figure_column(table, column)
     title = f"Biểu {code} · {row} · {column}"
     if chosen.target:
@@ -146,11 +149,11 @@ def _ref_part(conn, catalogue: Catalogue, period: str, column: LayoutColumn, sub
 
 
 def _sub_projects(catalogue: Catalogue, code: str, row: str) -> tuple[str, ...]:
-    if row.upper() == "TONG":
+    if row.upper() == TOTAL_ROW:
         return tuple(s.code for s in catalogue.sub_projects)
     for project in catalogue.projects:
         if project.code == row:
             return tuple(s.code for s in project.sub_projects)
     if any(s.code == row for s in catalogue.sub_projects):
         return (row,)
-    raise UnknownFigure(f'Biểu {code} không có dòng "{row}" (mã dự án, tiểu dự án, hoặc TONG).')
+    raise UnknownFigure(f'Biểu {code} không có dòng "{row}" (mã dự án, tiểu dự án, hoặc {TOTAL_ROW}).')
