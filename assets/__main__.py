@@ -3,7 +3,7 @@
 
 Each unit of the period (or each batch of units, with --batch) is taken in as its own
 partition run, so every result is recorded per partition as in the UI; then everything
-is consolidated and Biểu 01–15 are published. Runs are recorded in the instance under
+is consolidated and the Biểu are published. Runs are recorded in the instance under
 DAGSTER_HOME (the project's .dagster_home by default).
 """
 

@@ -8,7 +8,7 @@ import dagster as dg
 
 from assets.consolidation import district_consolidation
 from assets.intake import inbox_catch_up, unidentified_submissions, unit_submission
-from assets.publication import district_plan, publish_bieu, submission_status
+from assets.publication import BIEU_SPAN, district_plan, publish_bieu, submission_status
 
 submission_job = dg.define_asset_job(
     "submission_job", selection=[unit_submission], executor_def=dg.in_process_executor,
@@ -21,7 +21,7 @@ inbox_job = dg.define_asset_job(
 consolidation_job = dg.define_asset_job(
     "consolidation_job", selection=[district_plan, district_consolidation, publish_bieu, submission_status],
     executor_def=dg.in_process_executor,
-    description="Nạp kế hoạch huyện, tổng hợp số liệu toàn huyện, ghi Biểu 01–15 và bảng tình trạng.",
+    description=f"Nạp kế hoạch huyện, tổng hợp số liệu toàn huyện, ghi Biểu {BIEU_SPAN} và bảng tình trạng.",
 )
 nightly_job = dg.define_asset_job(
     "nightly_job",
@@ -29,5 +29,5 @@ nightly_job = dg.define_asset_job(
     selection=[inbox_catch_up, unidentified_submissions, district_plan, district_consolidation, publish_bieu,
                submission_status],
     description="Tổng hợp ban đêm: bắt kịp hộp thư đến, rồi tổng hợp mọi đơn vị hợp lệ của các kỳ đang mở "
-                "và ghi Biểu 01–15, dù đã đủ đơn vị nộp hay chưa.",
+                f"và ghi Biểu {BIEU_SPAN}, dù đã đủ đơn vị nộp hay chưa.",
 )

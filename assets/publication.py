@@ -1,5 +1,5 @@
-"""The district plan asset, the published Biểu 01–15 (one asset per Biểu) and the
-submission status of every unit."""
+"""The district plan asset, the published Biểu (one asset per Biểu of the catalogue) and
+the submission status of every unit."""
 
 import dagster as dg
 
@@ -16,8 +16,8 @@ from pipeline.publication.tables import Report, describe
 from pipeline.warehouse import connect, create_schema
 
 PREVIEW_ROWS = 30
-BIEU_KEYS = {form: dg.AssetKey(f"bieu_{form}") for form in ["01", "02"] + [
-    f.code for f in default_catalogue().forms.values() if f.sub_project]}
+BIEU_KEYS = {code: dg.AssetKey(f"bieu_{code}") for code in default_catalogue().bieu}
+BIEU_SPAN = default_catalogue().bieu_span.replace("-", "–")
 
 
 @dg.asset(
@@ -66,7 +66,7 @@ def preview(report: Report) -> str:
     ],
     pool="duckdb",
     name="publish_bieu",
-    description="Tính Biểu 01–15 từ phiên bản hợp lệ mới nhất của từng đơn vị và ghi các tệp Excel chính thức.",
+    description=f"Tính Biểu {BIEU_SPAN} từ phiên bản hợp lệ mới nhất của từng đơn vị và ghi các tệp Excel chính thức.",
 )
 def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     catalogue = settings.catalogue

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.jobs import nightly_job
+from assets.publication import BIEU_SPAN
 
 nightly_schedule = dg.ScheduleDefinition(
     name="nightly_schedule",
@@ -10,5 +11,5 @@ nightly_schedule = dg.ScheduleDefinition(
     cron_schedule="0 1 * * *",
     execution_timezone="Asia/Ho_Chi_Minh",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Mỗi đêm lúc 01:00 (giờ Việt Nam): tổng hợp và ghi Biểu 01–15 cho các kỳ đang mở.",
+    description=f"Mỗi đêm lúc 01:00 (giờ Việt Nam): tổng hợp và ghi Biểu {BIEU_SPAN} cho các kỳ đang mở.",
 )

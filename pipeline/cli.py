@@ -85,15 +85,16 @@ def _check(args) -> int:
 
 
 def _preview(args) -> int:
-    """Biểu 01 and 02 (or the forms asked for) as PDF and PNG pages, and the download page
-    as a phone shows it, to look at."""
+    """The first two Biểu of the catalogue (or those asked for) as PDF and PNG pages, and the
+    download page as a phone shows it, to look at."""
     from pipeline.publication.workbooks import workbook_name
     from pipeline.tools.office import convert, pdf_to_png
     from pipeline.web.app import screenshot_pages
 
-    folder = Path(args.folder) if args.folder else _settings(args).places.out / args.period
+    settings = _settings(args)
+    folder = Path(args.folder) if args.folder else settings.places.out / args.period
     out = Path(args.out) if args.out else folder / "xem-truoc"
-    for code in args.bieu:
+    for code in args.bieu or list(settings.catalogue.bieu)[:2]:
         source = folder / workbook_name(code, args.period)
         if not source.exists():
             raise UserError(f'Chưa có tệp "{source}": hãy chạy quy trình tổng hợp (make run) trước.')
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
     preview = commands.add_parser("preview", help="chuyển Biểu sang PDF và ảnh PNG để xem")
     preview.add_argument("--period", default="2023")
-    preview.add_argument("--bieu", nargs="+", default=["01", "02"], help="các biểu cần xem, mặc định 01 02")
+    preview.add_argument("--bieu", nargs="+", help="các biểu cần xem, mặc định hai biểu đầu tiên")
     preview.add_argument("--folder", help="thư mục chứa các biểu, mặc định data/out/<kỳ>")
     preview.add_argument("--out", help="thư mục ghi ảnh, mặc định <thư mục biểu>/xem-truoc")
     preview.set_defaults(run=_preview)

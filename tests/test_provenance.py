@@ -19,8 +19,8 @@ from pipeline.periods import MARKER
 from pipeline.publication.publish import publish_period
 from pipeline.publication.status import write_status
 from pipeline.settings import Places
-from pipeline.warehouse import connect
 from pipeline.tools.sample import sample_values
+from pipeline.warehouse import connect
 from pipeline.workbook.reader import file_sha256
 from pipeline.workbook.template import Filling, write_unit_workbook
 from tests.conftest import take_in_everything

@@ -270,3 +270,25 @@ def test_cli_template_unknown_unit(tmp_path, capsys):
 def test_libreoffice_opens_the_template(tmp_path, written, kind):
     pdf = libreoffice_convert(written[kind], tmp_path / "pdf", "pdf", tmp_path / "lo-profile")
     assert pdf.stat().st_size > 1000
+
+
+def test_an_item_is_indented_by_its_depth_under_parents_not_by_its_label(tmp_path):
+    """"Số hộ nghèo" is a part of "Tổng số hộ" (parent) without saying "Trong đó": it sits
+    under it, unnumbered; a part of a part sits deeper; a main item is numbered."""
+    folder = tmp_path / "catalogue"
+    shutil.copytree(CATALOGUE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    form_file = folder / "forms" / "01.toml"
+    text = form_file.read_text(encoding="utf-8")
+    form_file.write_text(text.replace('label = "Trong đó: đi học đúng độ tuổi"', 'label = "Đi học đúng độ tuổi"'),
+                         encoding="utf-8")
+    catalogue = load_catalogue(folder)
+    ws = openpyxl.load_workbook(write_unit_workbook(tmp_path / "mau.xlsx", catalogue))[catalogue.form("01").sheet]
+    rows = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
+
+    def shown(code):
+        return ws.cell(rows[code], 2).value, ws.cell(rows[code], 3).alignment.indent
+
+    assert shown("HO_TONG") == ("1", 0)
+    assert shown("HO_NGHEO") == ("", 2) and shown("TE_HN_HCN_DI_HOC") == ("", 2)
+    assert shown("HO_NGHEO_DTTS") == ("", 4)
+    assert shown("NGUOI_HN_HCN")[1] == 0 and shown("NGUOI_HN_HCN")[0] != ""

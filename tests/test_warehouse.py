@@ -10,6 +10,7 @@ import duckdb
 import openpyxl
 import pytest
 
+from pipeline.catalogue import Ref
 from pipeline.checking.validation import check_file
 from pipeline.intake.take_in import take_in_unit
 from pipeline.publication.consolidation import consolidate
@@ -119,14 +120,13 @@ def test_consolidation_of_the_whole_sample(tmp_path, catalogue, sample_files):
     for unit in catalogue.units_in("2023"):
         assert take_in_unit(catalogue, Places.under(tmp_path, inbox), "2023", unit.code, T0).status == VALID
     result = consolidate(catalogue, warehouse, "2023")
-    totals = result.totals.set_index(["form", "item", "column"])["value"]
-    assert totals[("01", "HO_TONG", "GIA_TRI")] == 19336
-    assert totals.xs("GN_DT", level="column").sum() == Decimal("13334.47")
+    assert result.figures.value(Ref("01", "HO_TONG")) == 19336
+    assert sum(result.figures.value(Ref("02", s.code, "GN_DT")) for s in catalogue.sub_projects) == Decimal("13334.47")
     assert result.missing_units == [] and len(result.loaded_units) == 23
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
-        assert conn.execute(
-            "SELECT value FROM district_totals WHERE item = 'HO_NGHEO' AND form = '01'"
-        ).fetchone()[0] == 7966
+    headline = {figure.label: value for figure, value in result.headline}
+    assert headline["Số hộ nghèo"] == 7966 and len(headline) == len(catalogue.headline)
+    with duckdb.connect(str(warehouse), read_only=True) as conn:  # nothing is written that nothing reads
+        assert not conn.execute("SELECT * FROM duckdb_tables() WHERE table_name = 'district_totals'").fetchall()
 
 
 def test_missing_unit_is_named(tmp_path, catalogue, sample_files):
@@ -134,7 +134,6 @@ def test_missing_unit_is_named(tmp_path, catalogue, sample_files):
     (inbox / "2023").mkdir(parents=True)
     shutil.copy(_sample(sample_files, "03259"), inbox / "2023")
     warehouse = tmp_path / "warehouse.duckdb"
-    out = tmp_path / "out"
     places = Places.under(tmp_path, inbox)
     assert take_in_unit(catalogue, places, "2023", "03253", T0).status == "missing"
     assert take_in_unit(catalogue, places, "2023", "03259", T0).status == VALID

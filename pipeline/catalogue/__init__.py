@@ -1,6 +1,7 @@
 """The form catalogue: the data files in this folder (forms, programme, targets, periods,
-units, the district) and the one typed model every other module uses. ``loader`` reads
-and checks the files; ``model`` is what it gives."""
+units, the district, the layouts of the published Biểu) and the one typed model every
+other module uses. ``loader`` and ``layouts`` read and check the files; ``model`` is what
+they give."""
 
 from pipeline.catalogue.loader import (
     CATALOGUE_DIR,
@@ -16,11 +17,15 @@ from pipeline.catalogue.model import (
     UNIT_KINDS,
     UNITS_FILE,
     VALUE_COLUMN,
+    Bieu,
     Catalogue,
     CatalogueError,
     Column,
     Form,
+    Headline,
     Item,
+    LayoutColumn,
+    LayoutTable,
     Period,
     Project,
     Ref,
@@ -32,7 +37,7 @@ from pipeline.catalogue.model import (
 )
 
 __all__ = [
-    "CATALOGUE_DIR", "SAME_ROW", "TYPES", "UNIT_KINDS", "UNITS_FILE", "VALUE_COLUMN", "Catalogue", "CatalogueError",
-    "Column", "Form", "Item", "Period", "Project", "Ref", "Rule", "SubProject", "Target", "Term", "Unit",
+    "CATALOGUE_DIR", "SAME_ROW", "TYPES", "UNIT_KINDS", "UNITS_FILE", "VALUE_COLUMN", "Bieu", "Catalogue", "CatalogueError",
+    "Column", "Form", "Headline", "Item", "LayoutColumn", "LayoutTable", "Period", "Project", "Ref", "Rule", "SubProject", "Target", "Term", "Unit",
     "catalogue_version", "default_catalogue", "load_catalogue", "parse_rules", "parse_sum",
 ]

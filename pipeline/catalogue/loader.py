@@ -27,6 +27,7 @@ from pipeline.catalogue.model import (
     CatalogueError,
     Column,
     Form,
+    Headline,
     Item,
     Period,
     Project,
@@ -103,16 +104,21 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
         if form.code in forms:
             raise CatalogueError(_rel(path, directory), form.code, "mã biểu bị trùng")
         forms[form.code] = form
+    district = _read_toml(directory / "district.toml", directory)
+    headline = district.pop("headline", [])
     catalogue = Catalogue(
         forms=forms,
         projects=projects,
         targets=_load_targets(directory),
         units=units,
         periods=_load_periods(directory),
-        district=_read_toml(directory / "district.toml", directory),
+        district=district,
     )
     _check(catalogue, directory)
-    return dataclasses.replace(catalogue, version=catalogue_version(catalogue))
+    from pipeline.catalogue.layouts import load_layouts  # it builds on the checked forms and on this module
+
+    return dataclasses.replace(catalogue, bieu=load_layouts(directory, catalogue),
+                               headline=_headline(catalogue, headline), version=catalogue_version(catalogue))
 
 
 _CACHE: dict[str, Catalogue] = {}
@@ -234,6 +240,7 @@ def _load_form(path: Path, directory: Path, projects, forms_so_far: dict[str, Fo
             )
     return Form(
         code=code,
+        total_column=str(_require(data, "total_column", file, code)) if grid else "",
         sheet=_require(data, "sheet", file, code),
         title=title,
         reported_by=frozenset(_require(data, "reported_by", file, code)),
@@ -353,6 +360,21 @@ def _check(cat: Catalogue, directory: Path) -> None:
     _check_nfc(directory)
 
 
+def _headline(cat: Catalogue, entries) -> tuple[Headline, ...]:
+    """The district figures shown with the consolidation (``headline`` in district.toml)."""
+    file = "district.toml"
+    figures = []
+    for entry in entries:
+        label = _require(entry, "label", file, f"headline {entry}")
+        text = str(_require(entry, "ref", file, label))
+        if not re.fullmatch(_REF, text) or ":" not in text:
+            raise CatalogueError(file, label, f'"{text}" phải là một ô ghi kèm mã biểu, ví dụ "01:HO_TONG"')
+        ref = _parse_ref(text, "", False)
+        _check_ref(cat, ref, file, label)
+        figures.append(Headline(label, ref))
+    return tuple(figures)
+
+
 def _check_units(cat: Catalogue) -> None:
     seen: set[str] = set()
     for u in cat.units:
@@ -385,6 +407,8 @@ def _check_form(cat: Catalogue, form: Form, file: str) -> None:
             _check_ref(cat, term.ref, file, item.code)
             if term.ref.form != form.code:
                 raise CatalogueError(file, item.code, "công thức chỉ được dùng chỉ tiêu của chính biểu này")
+    if form.is_grid and form.total_column not in column_codes:
+        raise CatalogueError(file, "total_column", f'cột tổng "{form.total_column}" không có trong biểu {form.code}')
     for column in form.columns:
         if form.is_grid and column.type not in TYPES:
             raise CatalogueError(file, column.code, f'kiểu "{column.type}" phải là một trong {TYPES}')

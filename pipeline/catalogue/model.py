@@ -106,6 +106,7 @@ class Form:
     sub_project: str | None = None
     is_grid: bool = False
     source: str = ""  # the catalogue file it was loaded from, for messages
+    total_column: str = ""  # a grid's column that is a row's total (a sub-project's whole funds)
 
     def __post_init__(self):
         object.__setattr__(self, "_items", {i.code: i for i in self.items})
@@ -204,6 +205,71 @@ class Period:
 
 
 @dataclass(frozen=True)
+class LayoutColumn:
+    """One column of a published table, as ``bieu/*.toml`` declares it (expanded and checked).
+
+    Exactly one source fills it: ``show`` (a text of the row: its number, label, unit or
+    assessment), ``ref`` (a cell; in a grid, row ``*`` means the row's sub-projects, summed),
+    ``target`` (a target's value for the row's unit; ``*``: the row's own target), ``plan``
+    (a column of the district plan, for target rows) or ``rate`` (100 × numerator /
+    denominator, two other columns' keys of the same table: recomputed, never averaged)."""
+
+    key: str
+    label: str
+    group: str = ""  # a merged header above consecutive columns of the same group
+    kind: str = "count"  # how it prints: count, money, rate, text, or "row" (the row's own kind)
+    show: str = ""
+    ref: Ref | None = None
+    target: str = ""
+    plan: str = ""
+    rate: tuple[str, str] | None = None
+    empty: str = ""  # printed when there is no value ("–"), else the cell stays blank
+    assessed_only: bool = False  # plan values: shown only for targets assessed this period
+
+
+@dataclass(frozen=True)
+class LayoutTable:
+    """One sheet of a published Biểu. Labels may hold {who}, {Who}, {WHO}: what a row of
+    units is (đơn vị, huyện, tỉnh), filled in when the table is built."""
+
+    sheet: str
+    title: str
+    unit_note: str
+    rows: str  # "targets", "units" or "programme"
+    form: str  # units: rows of units that report it; programme: the funds grid
+    columns: tuple[LayoutColumn, ...]
+    total_label: str = ""
+    total_label_grouped: str = ""  # the total row's label when rows are districts or provinces
+    total_first: bool = False
+    include_nonzero: tuple[str, ...] = ()  # units rows: a unit that does not report the form still
+    # shows when one of these columns is not zero (funds held by an agency), so the total adds up
+    chart: tuple[str, str] | None = None  # (column key, title): a bar chart of that column per row
+    summary: str = ""  # targets rows: a sentence with {met}, {targets}, {not_assessed}
+    summary_without_plan: str = ""
+    notes: tuple[str, ...] = ()  # printed under the table
+
+
+@dataclass(frozen=True)
+class Bieu:
+    """A published Biểu: its code, its title and its sheets."""
+
+    code: str
+    title: str
+    tables: tuple[LayoutTable, ...]
+    forms: tuple[str, ...]  # the forms whose reporting units the Biểu expects
+    sub_project: str | None = None
+    source: str = ""  # the layout file(s) it was loaded from, for messages
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A district figure shown with the consolidation (in the Dagster UI)."""
+
+    label: str
+    ref: Ref
+
+
+@dataclass(frozen=True)
 class Catalogue:
     forms: dict[str, Form]
     projects: tuple[Project, ...]
@@ -211,6 +277,8 @@ class Catalogue:
     units: tuple[Unit, ...]
     periods: dict[str, Period]
     district: dict[str, object]  # names printed on workbooks, warning thresholds
+    bieu: dict[str, Bieu] = field(default_factory=dict)  # the published Biểu, by code, in order
+    headline: tuple[Headline, ...] = ()
     version: str = field(default="")
     _expansions: dict = field(default_factory=dict, repr=False, compare=False)
     _units_by_code: dict = field(default_factory=dict, repr=False, compare=False)
@@ -222,6 +290,17 @@ class Catalogue:
 
     def form(self, code: str) -> Form:
         return self.forms[code]
+
+    @property
+    def funds_form(self) -> Form | None:
+        """The funds grid: the form with a row per sub-project."""
+        return next((f for f in self.forms.values() if f.is_grid), None)
+
+    @property
+    def bieu_span(self) -> str:
+        """The first and last Biểu code, as in file names: "01-15"."""
+        codes = list(self.bieu)
+        return f"{codes[0]}-{codes[-1]}" if codes else ""
 
     def unit(self, code: str) -> Unit:
         """The unit of a code (KeyError if unknown); indexed, as a national list has 10.600."""

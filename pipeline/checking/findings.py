@@ -80,7 +80,7 @@ OUTPUTS_WITHOUT_FUNDS = FindingType(
     '{item} có kết quả ở biểu {form} nhưng tổng vốn ở sheet "{funds_sheet}" bằng 0: kiểm tra lại nguồn vốn.')
 FUNDS_WITHOUT_OUTPUTS = FindingType(
     "co_von_khong_co_ket_qua", WARNING, "Có vốn nhưng không có kết quả",
-    "ô {cell} ({item} · Tổng vốn) = {value} nhưng biểu {form} chưa có kết quả nào: kiểm tra lại số liệu.")
+    "ô {cell} ({item} · {total_label}) = {value} nhưng biểu {form} chưa có kết quả nào: kiểm tra lại số liệu.")
 SUPERSEDED = FindingType(
     "bi_thay_the", WARNING, "Tệp bị thay bằng tệp nhận sau",
     'Tệp "{file}" của cùng đơn vị nhận trước tệp "{latest}": chỉ dùng tệp nhận sau cùng.')

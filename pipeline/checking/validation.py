@@ -171,25 +171,27 @@ def funds_findings(catalogue: Catalogue, submission: Submission) -> list[Finding
     """Warnings: a sub-project with outputs but no funds, or funds but no outputs."""
     values = {c.ref: c.value for c in submission.cells if c.value is not None}
     unit = catalogue.find_unit(submission.unit_code)
-    funds_form = catalogue.form("02")
-    if unit is None or not catalogue.reports(unit, funds_form):
+    funds_form = catalogue.funds_form
+    if unit is None or funds_form is None or not catalogue.reports(unit, funds_form):
         return []
+    total_label = funds_form.column(funds_form.total_column).full_label
     found = []
     missing_sheets = {c.ref.form for c in submission.cells if c.problem == "missing_sheet"}
     for sub in catalogue.sub_projects:
         form = catalogue.form(sub.form)
         if not catalogue.reports(unit, form) or {form.code, funds_form.code} & missing_sheets:
             continue
-        funds = sum((t.sign * values.get(t.ref, 0) for t in catalogue.expand(Ref("02", sub.code, "TONG"))), Decimal(0))
+        total = Ref(funds_form.code, sub.code, funds_form.total_column)
+        funds = sum((t.sign * values.get(t.ref, 0) for t in catalogue.expand(total)), Decimal(0))
         outputs = any(values.get(ref, 0) > 0 for ref in form.input_cells())
         common = dict(form=form.code, item=sub.code, item_label=sub.name, **_common(submission))
         if outputs and funds == 0:
             found.append(finding(OUTPUTS_WITHOUT_FUNDS, funds_sheet=funds_form.sheet, sheet=submission.sheet_name(form),
                                  **common))
         elif funds > 0 and not outputs:
-            where = submission.address(Ref("02", sub.code, "TONG")) or ""
-            found.append(finding(FUNDS_WITHOUT_OUTPUTS, sheet=submission.sheet_name(funds_form), cell=where,
-                                 value=show_number(funds), **common))
+            where = submission.address(total) or ""
+            found.append(finding(FUNDS_WITHOUT_OUTPUTS, total_label=total_label, sheet=submission.sheet_name(funds_form),
+                                 cell=where, value=show_number(funds), **common))
     return found
 
 

@@ -13,7 +13,7 @@ from pipeline.warehouse import connect, create_schema
 
 def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str, final: bool = False,
                    level: str = UNIT) -> tuple[list[Report], Publication]:
-    """Biểu 01–15 of a period into ``out/<period>/`` (``out/<period>/chinh-thuc/`` when final),
+    """The Biểu of a period into ``out/<period>/`` (``out/<period>/chinh-thuc/`` when final),
     with a row per unit, or per district or province (``level``) in the per-unit tables."""
     with connect(warehouse) as conn:
         create_schema(conn)

@@ -15,7 +15,7 @@ from pipeline.catalogue import Catalogue
 from pipeline.checking.feedback import unit_feedback_name
 from pipeline.files import atomic_output
 from pipeline.periods import is_closed
-from pipeline.publication.workbooks import workbook_name
+from pipeline.publication.workbooks import all_in_one_names, workbook_name
 from pipeline.warehouse import VALID, versions_by_unit
 
 VALID_STATE, INVALID_STATE, MISSING_STATE = "hop_le", "khong_hop_le", "chua_nop"
@@ -64,18 +64,18 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
 
 
 def write_status(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, out: Path, today=None) -> Path:
-    """status.json: every period's units and the files published for it."""
-    document = {"periods": []}
+    """status.json: every period's units and the files published for it, and the span of
+    Biểu codes the page names ("01–15")."""
+    document = {"bieu_span": catalogue.bieu_span.replace("-", "–"), "periods": []}
     for period in catalogue.periods.values():
         folder = out / period.key
-        published = [workbook_name(f"{n:02d}", period.key) for n in range(1, 16)]
+        published = [workbook_name(code, period.key) for code in catalogue.bieu]
         document["periods"].append({
             "key": period.key, "label": period.label, "deadline": period.deadline.isoformat(),
             "closed": is_closed(catalogue, out, period.key),
             "units": [asdict(s) for s in period_status(conn, catalogue, out, period.key, today)],
             "bieu": [name for name in published if (folder / name).exists()],
-            "all_in_one": [name for name in (f"Bieu_01-15_{period.key}.xlsx", f"Bieu_01-15_{period.key}.zip")
-                           if (folder / name).exists()],
+            "all_in_one": [name for name in all_in_one_names(catalogue, period.key) if (folder / name).exists()],
             "final": sorted(p.name for p in (folder / "chinh-thuc").glob("*.xlsx")) if (folder / "chinh-thuc").is_dir() else [],
         })
     path = out / STATUS_FILE

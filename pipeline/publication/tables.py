@@ -1,27 +1,29 @@
-"""Biểu 01–15 as tables (pure data), from the latest valid version of every unit.
+"""The published Biểu as tables (pure data), built by one generic builder from the layouts
+the catalogue declares (``pipeline/catalogue/bieu/``), from the latest valid version of
+every unit.
 
-DuckDB sums the current values per unit and for the district in one grouped query
-(exact DECIMAL); derived items, rates and the Biểu 01 assessment are then computed with
+The warehouse sums the current values per unit and for the district in one grouped query
+(exact DECIMAL); derived items, rates and the assessment of targets are then computed with
 Python's Decimal. Rates are always recomputed from summed numerators and denominators,
 never averaged; they are kept exact here and rounded half-up only when shown.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
-from pipeline.catalogue import Catalogue, Form, Ref, Target, Term, Unit
-from pipeline.catalogue.batches import DISTRICT as DISTRICT_LEVEL
-from pipeline.catalogue.batches import LEVEL_LABELS, PROVINCE, UNIT, batch_key, batch_label
+from pipeline.catalogue import SAME_ROW, Bieu, Catalogue, Form, LayoutTable, Ref, Target, Term, Unit
+from pipeline.catalogue.batches import LEVEL_LABELS, UNIT, batch_key, batch_label
+from pipeline.catalogue.layouts import who_fields
 from pipeline.checking.findings import show_number
-from pipeline.workbook.contract import PLAN_FORM
+from pipeline.warehouse import current_form_values, current_sources, current_value_sums
+from pipeline.workbook.contract import DUE_COLUMN, PLAN_COLUMN, PLAN_FORM
 
 DISTRICT = ""  # the unit key of district totals
 MET, EXCEEDED, NOT_MET, NOT_ASSESSED = "Đạt", "Vượt", "Chưa đạt", "Chưa đánh giá"
-FUND_COLUMNS = ("NSTW_DT", "NSTW_SN", "DOI_UNG", "CHUYEN_DT", "CHUYEN_SN", "HUY_DONG", "GN_DT", "GN_SN")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Column:
     label: str
     group: str = ""  # a merged header above consecutive columns of the same group
     kind: str = "count"  # count, money, rate, text, or "row": the row's own kind
+    show: str = ""  # text columns: what of the row they show (number, label, unit, assessment)
+    empty: str = ""  # printed when there is no value, else the cell stays blank
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Table:
     columns: list[Column]
     rows: list[Row]
     chart: tuple[str, str] | None = None  # (column key, chart title): a bar chart of that column per row
+    notes: tuple[str, ...] = ()  # printed under the table
 
 
 @dataclass
@@ -66,7 +71,7 @@ class Source:
 
 @dataclass
 class Report:
-    code: str  # "01" … "15"
+    code: str  # the Biểu's code, "01" … "15"
     title: str
     period: str
     tables: list[Table]
@@ -83,22 +88,13 @@ def round_half_up(value: Decimal, places: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
-GROUP_COLUMNS = {UNIT: "v.unit", DISTRICT_LEVEL: "u.district_code", PROVINCE: "u.province_code"}
-
-
 class Figures:
     """Current values of one period: per row (unit, or district or province at larger scale)
-    and for the whole, summed in DuckDB."""
+    and for the whole, summed in the warehouse."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str, level: str = UNIT):
         self.catalogue = catalogue
-        rows = conn.execute(
-            f"""SELECT COALESCE(row_key, ''), form, item, "column", SUM(value)
-                FROM (SELECT COALESCE({GROUP_COLUMNS[level]}, v.unit) AS row_key, v.*
-                      FROM current_values v LEFT JOIN units u ON u.code = v.unit WHERE v.period = ?)
-                GROUP BY GROUPING SETS ((row_key, form, item, "column"), (form, item, "column"))""",
-            [period],
-        ).fetchall()
+        rows = current_value_sums(conn, period, level)
         self.values: dict[tuple[str, Ref], Decimal] = {(u, Ref(f, i, c)): v for u, f, i, c, v in rows if v is not None}
         self.units = sorted({u for u, _ in self.values if u != DISTRICT})
 
@@ -118,6 +114,10 @@ class Figures:
             return None
         return sum((s * v for s, v in parts if v is not None), Decimal(0))
 
+    def over(self, ref: Ref, sub_projects: tuple[str, ...], unit: str = DISTRICT) -> Decimal:
+        """A grid column summed over sub-projects (rows of the grid); nothing counts as 0."""
+        return sum((self.value(Ref(ref.form, s, ref.column), unit) or Decimal(0) for s in sub_projects), Decimal(0))
+
 
 def ratio(numerator: Decimal | None, denominator: Decimal | None) -> Decimal | None:
     """100 × numerator / denominator, exact to 12 places; None for a zero or missing denominator."""
@@ -126,19 +126,37 @@ def ratio(numerator: Decimal | None, denominator: Decimal | None) -> Decimal | N
     return (100 * numerator / denominator).quantize(Decimal("1e-12"))
 
 
-# --------------------------------------------------------------------------- shared pieces
+def assess(target: Target, actual: Decimal | None, plan: Decimal | None, due: bool) -> str:
+    """Compare at printed precision (one decimal for %, whole numbers for counts)."""
+    if not due or actual is None or plan is None:
+        return NOT_ASSESSED
+    places = 1 if target.kind == "rate" else 0
+    shown_actual, shown_plan = round_half_up(actual, places), round_half_up(plan, places)
+    if shown_actual == shown_plan:
+        return MET
+    better = shown_actual > shown_plan if target.direction == "up" else shown_actual < shown_plan
+    return EXCEEDED if better else NOT_MET
+
+
+def target_value(figures: Figures, target: Target, unit: str = DISTRICT) -> Decimal | None:
+    numerator = figures.sum_terms(target.numerator, unit)
+    if target.kind == "sum":
+        return numerator
+    return ratio(numerator, figures.sum_terms(target.denominator, unit))
+
+
+def plan_values(conn: duckdb.DuckDBPyConnection, period: str) -> dict[str, dict[str, Decimal]]:
+    """The current valid plan workbook's values: target -> {plan column: value}."""
+    plan: dict[str, dict[str, Decimal]] = {}
+    for item, column, value in current_form_values(conn, period, PLAN_FORM):
+        if value is not None:
+            plan.setdefault(item, {})[column] = value
+    return plan
 
 
 def _sources(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str) -> dict[str, Source]:
-    rows = conn.execute(
-        """SELECT s.unit, s.file_name, s.received_at, s.file_hash,
-                  (SELECT string_agg(n.file_name, ', ' ORDER BY n.received_at) FROM submissions n
-                   WHERE n.period = s.period AND n.unit = s.unit AND n.status = 'invalid'
-                     AND n.received_at > s.received_at) AS newer_invalid
-           FROM submissions s WHERE s.period = ? AND s.is_current""",
-        [period],
-    ).fetchall()
-    return {u: Source(catalogue.unit(u), f, r, h, n or "") for u, f, r, h, n in rows if catalogue.find_unit(u)}
+    return {u: Source(catalogue.unit(u), f, r, h, n or "") for u, f, r, h, n in current_sources(conn, period)
+            if catalogue.find_unit(u)}
 
 
 def _expected(catalogue: Catalogue, period: str, forms: list[Form]) -> list[Unit]:
@@ -163,196 +181,155 @@ def _row_units(units: list[Unit], level: str) -> list[RowUnit]:
             for key, members in groups.items()]
 
 
-def _report(catalogue, period, code, title, tables, sources, forms, summary="") -> Report:
-    expected = _expected(catalogue, period, forms)
-    return Report(
-        code=code, title=title, period=period, tables=tables, summary=summary,
-        sources=[sources[u.code] for u in expected if u.code in sources],
-        missing=[u for u in expected if u.code not in sources],
-    )
+def roman(n: int) -> str:
+    """1 -> "I", 4 -> "IV", 9 -> "IX": how the projects of the programme are numbered."""
+    text = ""
+    for value, letters in ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"),
+                           (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+        count, n = divmod(n, value)
+        text += letters * count
+    return text
 
 
-# --------------------------------------------------------------------------- Biểu 01
+# --------------------------------------------------------------------------- the generic builder
 
 
-def assess(target: Target, actual: Decimal | None, plan: Decimal | None, due: bool) -> str:
-    """Compare at printed precision (one decimal for %, whole numbers for counts)."""
-    if not due or actual is None or plan is None:
-        return NOT_ASSESSED
-    places = 1 if target.kind == "rate" else 0
-    shown_actual, shown_plan = round_half_up(actual, places), round_half_up(plan, places)
-    if shown_actual == shown_plan:
-        return MET
-    better = shown_actual > shown_plan if target.direction == "up" else shown_actual < shown_plan
-    return EXCEEDED if better else NOT_MET
+@dataclass
+class _Subject:
+    """What a row is about: whose values (a unit, a district or province, or DISTRICT for
+    the whole), over which sub-projects (grid rows), and for target rows the target and
+    the district plan's entry for it."""
+
+    unit: str = DISTRICT
+    sub_projects: tuple[str, ...] = ()
+    target: Target | None = None
+    plan: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def assessed(self) -> bool:
+        return self.plan.get(DUE_COLUMN) == 1
 
 
-def target_value(figures: Figures, target: Target, unit: str = DISTRICT) -> Decimal | None:
-    numerator = figures.sum_terms(target.numerator, unit)
-    if target.kind == "sum":
-        return numerator
-    return ratio(numerator, figures.sum_terms(target.denominator, unit))
+class _Builder:
+    """Builds one period's tables from the layouts, the figures, the sources and the plan."""
 
+    def __init__(self, catalogue: Catalogue, figures: Figures, period: str, sources: dict[str, Source],
+                 plan: dict[str, dict[str, Decimal]], level: str):
+        self.catalogue, self.figures, self.period, self.sources = catalogue, figures, period, sources
+        self.plan, self.level = plan, level
+        self.fields = who_fields(LEVEL_LABELS[level])
 
-def plan_values(conn: duckdb.DuckDBPyConnection, period: str) -> dict[str, dict[str, Decimal]]:
-    """The current valid plan workbook's values: target -> {DANH_GIA, KE_HOACH, THUC_HIEN_NAM_TRUOC}."""
-    rows = conn.execute(
-        """SELECT v.item, v."column", v.value FROM submission_values v JOIN submissions s USING (submission_id)
-           WHERE s.is_current AND s.period = ? AND v.form = ?""",
-        [period, PLAN_FORM],
-    ).fetchall()
-    plan: dict[str, dict[str, Decimal]] = {}
-    for item, column, value in rows:
-        if value is not None:
-            plan.setdefault(item, {})[column] = value
-    return plan
+    def report(self, bieu: Bieu) -> Report:
+        tables, summary = [], ""
+        for layout in bieu.tables:
+            table, text = self.table(bieu, layout)
+            tables.append(table)
+            summary = summary or text
+        expected = _expected(self.catalogue, self.period, [self.catalogue.form(f) for f in bieu.forms])
+        return Report(code=bieu.code, title=bieu.title, period=self.period, tables=tables, summary=summary,
+                      sources=[self.sources[u.code] for u in expected if u.code in self.sources],
+                      missing=[u for u in expected if u.code not in self.sources])
 
+    def _text(self, text: str) -> str:
+        return text.format_map(self.fields)
 
-def bieu_01(catalogue: Catalogue, conn, figures: Figures, period: str, sources: dict[str, Source],
-            level: str = UNIT) -> Report:
-    plan = plan_values(conn, period)
-    columns = [
-        Column("stt", "STT", kind="text"), Column("label", "Chỉ tiêu", kind="text"),
-        Column("unit", "Đơn vị tính", kind="text"), Column("last_year", "Thực hiện năm trước", kind="row"),
-        Column("plan", "Kế hoạch năm", kind="row"), Column("actual", "Thực hiện năm", kind="row"),
-        Column("ratio", "So sánh thực hiện/kế hoạch (%)", kind="rate"), Column("assessment", "Đánh giá", kind="text"),
-    ]
-    rows, verdicts = [], []
-    for n, target in enumerate(catalogue.targets, start=1):
-        entry = plan.get(target.code, {})
-        due = entry.get("DANH_GIA") == 1
-        actual = target_value(figures, target)
-        planned = entry.get("KE_HOACH")
-        verdict = assess(target, actual, planned, due)
-        verdicts.append(verdict)
-        rows.append(Row(
-            target.label, {
-                "stt": str(n), "label": target.label, "unit": target.unit,
-                "last_year": entry.get("THUC_HIEN_NAM_TRUOC"), "plan": planned if due else None, "actual": actual,
-                "ratio": ratio(actual, planned) if due else None, "assessment": verdict,
-            }, number=str(n), kind="rate" if target.kind == "rate" else "count", code=target.code,
-        ))
-    met = sum(v in (MET, EXCEEDED) for v in verdicts)
-    not_assessed = verdicts.count(NOT_ASSESSED)
-    summary = f"Đạt và vượt {met}/{len(verdicts)} chỉ tiêu (không tính {not_assessed:02d} chỉ tiêu chưa đánh giá)."
-    if not plan:
-        summary += " Chưa có kế hoạch năm của huyện: mọi chỉ tiêu ở trạng thái chưa đánh giá."
-    targets = Table("Biểu 01", "CHỈ SỐ, KHUNG KẾT QUẢ THỰC HIỆN CHƯƠNG TRÌNH", "Đơn vị tính: theo từng chỉ tiêu",
-                    columns, rows)
-    rates = [t for t in catalogue.targets if t.kind == "rate"]
-    who = LEVEL_LABELS[level]
-    unit_columns = [Column("stt", "STT", kind="text"), Column("label", who.capitalize(), kind="text")] + [
-        Column(t.code, f"{t.code}. {t.label}", kind="rate") for t in rates]
-    units = _row_units([u for u in _expected(catalogue, period, [catalogue.form("01")]) if u.code in sources],
-                       level)
-    unit_rows = [Row(u.name, {"stt": str(n), "label": u.name, **{t.code: target_value(figures, t, u.code) for t in rates}},
-                     number=str(n), code=u.code) for n, u in enumerate(units, start=1)]
-    total = "TỔNG CỘNG TOÀN HUYỆN" if level == UNIT else "TỔNG CỘNG"
-    unit_rows.append(Row(total, {"stt": "", "label": total, **{t.code: target_value(figures, t) for t in rates}},
-                         bold=True))
-    per_unit = Table(f"Tỷ lệ theo {who}", f"CÁC TỶ LỆ THEO TỪNG {who.upper()} (tính lại từ tử số và mẫu số của {who})",
-                     "Đơn vị tính: %", unit_columns, unit_rows, chart=(rates[0].code, f"{rates[0].label} theo {who} (%)"))
-    forms = sorted({t.ref.form for target in catalogue.targets for t in target.numerator + target.denominator})
-    return _report(catalogue, period, "01", "Chỉ số, khung kết quả thực hiện Chương trình", [targets, per_unit],
-                   sources, [catalogue.form(f) for f in forms], summary)
+    def table(self, bieu: Bieu, layout: LayoutTable) -> tuple[Table, str]:
+        rows, summary = {"targets": self._target_rows, "units": self._unit_rows,
+                         "programme": self._programme_rows}[layout.rows](bieu, layout)
+        columns = [Column(c.key, self._text(c.label), self._text(c.group), c.kind, c.show, c.empty)
+                   for c in layout.columns]
+        chart = (layout.chart[0], self._text(layout.chart[1])) if layout.chart else None
+        return Table(self._text(layout.sheet), self._text(layout.title), self._text(layout.unit_note), columns, rows,
+                     chart, tuple(self._text(n) for n in layout.notes)), summary
 
+    def values(self, layout: LayoutTable, subject: _Subject) -> dict[str, object]:
+        """The row's figures: cells, targets and plan values first, then rates of them."""
+        values: dict[str, object] = {}
+        for column in layout.columns:
+            if column.ref is not None:
+                values[column.key] = (self.figures.over(column.ref, subject.sub_projects, subject.unit)
+                                      if column.ref.row == SAME_ROW else self.figures.value(column.ref, subject.unit))
+            elif column.target:
+                target = subject.target if column.target == SAME_ROW else self._target(column.target)
+                values[column.key] = target_value(self.figures, target, subject.unit)
+            elif column.plan:
+                shown = subject.assessed or not column.assessed_only
+                values[column.key] = subject.plan.get(column.plan) if shown else None
+        for column in layout.columns:
+            if column.rate:
+                values[column.key] = ratio(*(values[key] for key in column.rate))
+        return values
 
-# --------------------------------------------------------------------------- Biểu 02
+    def _target(self, code: str) -> Target:
+        return next(t for t in self.catalogue.targets if t.code == code)
 
+    @staticmethod
+    def row(layout: LayoutTable, values: dict[str, object], label: str, number: str, unit: str = "",
+            verdict: str = "", **row) -> Row:
+        """A row with its text columns filled in."""
+        shown = {"number": number, "label": label, "unit": unit, "assessment": verdict}
+        return Row(label, {**values, **{c.key: shown[c.show] for c in layout.columns if c.show}}, number=number, **row)
 
-FUNDS_LAYOUT = [  # (key, group, label, kind, how)
-    ("TONG", "Tổng vốn", "Tổng số", "money", "TONG"),
-    ("TONG_DT", "Tổng vốn", "Đầu tư phát triển", "money", "TONG_DT"),
-    ("TONG_SN", "Tổng vốn", "Sự nghiệp", "money", "TONG_SN"),
-    ("NSTW_DT", "Vốn NSTW giao trong năm", "Đầu tư phát triển", "money", "NSTW_DT"),
-    ("NSTW_SN", "Vốn NSTW giao trong năm", "Sự nghiệp", "money", "NSTW_SN"),
-    ("DOI_UNG", "Vốn đối ứng NSĐP", "Sự nghiệp", "money", "DOI_UNG"),
-    ("CHUYEN_DT", "Vốn năm trước chuyển sang", "Đầu tư phát triển", "money", "CHUYEN_DT"),
-    ("CHUYEN_SN", "Vốn năm trước chuyển sang", "Sự nghiệp", "money", "CHUYEN_SN"),
-    ("HUY_DONG", "Vốn huy động khác", "Vốn huy động khác", "money", "HUY_DONG"),
-    ("GN", "Đã giải ngân", "Tổng số", "money", "GN"),
-    ("GN_DT", "Đã giải ngân", "Đầu tư phát triển", "money", "GN_DT"),
-    ("GN_SN", "Đã giải ngân", "Sự nghiệp", "money", "GN_SN"),
-    ("TL", "Tỷ lệ giải ngân (%)", "Tổng số", "rate", ("GN", "TONG")),
-    ("TL_DT", "Tỷ lệ giải ngân (%)", "Đầu tư phát triển", "rate", ("GN_DT", "TONG_DT")),
-    ("TL_SN", "Tỷ lệ giải ngân (%)", "Sự nghiệp", "rate", ("GN_SN", "TONG_SN")),
-]
+    def _total(self, layout: LayoutTable, subject: _Subject) -> Row:
+        label = layout.total_label if self.level == UNIT else layout.total_label_grouped
+        return self.row(layout, self.values(layout, subject), label, "", bold=True)
 
+    def _target_rows(self, bieu: Bieu, layout: LayoutTable) -> tuple[list[Row], str]:
+        rows, verdicts = [], []
+        for n, target in enumerate(self.catalogue.targets, start=1):
+            subject = _Subject(target=target, plan=self.plan.get(target.code, {}))
+            verdict = assess(target, target_value(self.figures, target), subject.plan.get(PLAN_COLUMN), subject.assessed)
+            verdicts.append(verdict)
+            rows.append(self.row(layout, self.values(layout, subject), target.label, str(n), target.unit, verdict,
+                                 kind="rate" if target.kind == "rate" else "count", code=target.code))
+        summary = ""
+        if layout.summary:
+            summary = layout.summary.format(met=sum(v in (MET, EXCEEDED) for v in verdicts), targets=len(verdicts),
+                                             not_assessed=verdicts.count(NOT_ASSESSED))
+            if not self.plan and layout.summary_without_plan:
+                summary += " " + layout.summary_without_plan
+        return rows, summary
 
-def funds_row(figures: Figures, sub_projects: list[str], unit: str = DISTRICT) -> dict[str, Decimal | None]:
-    """Fund columns summed over sub-projects (and over units for the district)."""
-    def total(column: str) -> Decimal:
-        return sum((figures.value(Ref("02", s, column), unit) or Decimal(0) for s in sub_projects), Decimal(0))
+    def _unit_rows(self, bieu: Bieu, layout: LayoutTable) -> tuple[list[Row], str]:
+        """One row per unit that reports the table's form or has a non-zero figure in one of
+        its ``include_nonzero`` columns (communes first, then district agencies), or per
+        district or province at larger scale; then the total."""
+        subs = (bieu.sub_project,) if bieu.sub_project else ()
+        reporters = {u.code for u in _expected(self.catalogue, self.period, [self.catalogue.form(layout.form)])}
+        rows = []
+        units = [u for u in self.catalogue.units_in(self.period) if u.code in self.sources]
+        for unit in _row_units(units, self.level):
+            values = self.values(layout, _Subject(unit.code, subs))
+            if any(u.code in reporters for u in unit.members) or any(values[k] for k in layout.include_nonzero):
+                rows.append(self.row(layout, values, unit.name, str(len(rows) + 1), code=unit.code))
+        total = self._total(layout, _Subject(DISTRICT, subs))
+        return ([total] + rows if layout.total_first else rows + [total]), ""
 
-    values = {}
-    for key, _, _, kind, how in FUNDS_LAYOUT:
-        values[key] = ratio(total(how[0]), total(how[1])) if kind == "rate" else total(how)
-    return values
-
-
-def bieu_02(catalogue: Catalogue, figures: Figures, period: str, sources: dict[str, Source]) -> Report:
-    columns = [Column("stt", "STT", kind="text"), Column("label", "Dự án, tiểu dự án", kind="text")] + [
-        Column(key, label, group, kind) for key, group, label, kind, _ in FUNDS_LAYOUT]
-    everything = [s.code for s in catalogue.sub_projects]
-    rows = [Row("TỔNG CỘNG", {"stt": "", "label": "TỔNG CỘNG", **funds_row(figures, everything)}, bold=True)]
-    roman = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
-    for n, project in enumerate(catalogue.projects):
-        subs = [s.code for s in project.sub_projects]
-        rows.append(Row(project.name, {"stt": roman[n], "label": project.name, **funds_row(figures, subs)},
-                        number=roman[n], bold=True, code=project.code))
-        if subs != [project.code]:
-            for m, sub in enumerate(project.sub_projects, start=1):
-                rows.append(Row(sub.name, {"stt": str(m), "label": sub.name, **funds_row(figures, [sub.code])},
-                                number=str(m), indent=1, code=sub.code))
-    table = Table("Biểu 02", "KẾT QUẢ THỰC HIỆN CHƯƠNG TRÌNH (NGUỒN VỐN VÀ GIẢI NGÂN)", "Đơn vị tính: triệu đồng",
-                  columns, rows)
-    return _report(catalogue, period, "02", "Kết quả thực hiện Chương trình", [table], sources, [catalogue.form("02")])
-
-
-# --------------------------------------------------------------------------- Biểu 03–15
-
-
-def bieu_sub_project(catalogue: Catalogue, figures: Figures, period: str, sources: dict[str, Source],
-                     form: Form, level: str = UNIT) -> Report:
-    """One row per unit that reports the form or holds funds of its sub-project (communes
-    first, then district agencies), or per district or province at larger scale, then the
-    total; the form's items, then that sub-project's funds for the row. An agency that
-    holds funds but does not report the form shows its funds with the item columns blank,
-    so the total adds up."""
-    sub = next(s for s in catalogue.sub_projects if s.code == form.sub_project)
-    columns = [Column("stt", "STT", kind="text"), Column("label", LEVEL_LABELS[level].capitalize(), kind="text")]
-    columns += [Column(i.code, f"{i.label} ({i.unit})", "Kết quả thực hiện", i.type if i.type != "flag" else "count")
-                for i in form.items]
-    columns += [Column("TONG", "Tổng vốn", "Nguồn vốn (triệu đồng)", "money"),
-                Column("GN", "Đã giải ngân", "Nguồn vốn (triệu đồng)", "money"),
-                Column("TL", "Tỷ lệ giải ngân (%)", "Nguồn vốn (triệu đồng)", "rate")]
-
-    def values(unit: str) -> dict[str, object]:
-        funds = funds_row(figures, [sub.code], unit)
-        return {**{i.code: figures.value(Ref(form.code, i.code), unit) for i in form.items},
-                "TONG": funds["TONG"], "GN": funds["GN"], "TL": funds["TL"]}
-
-    reporters = {u.code for u in _expected(catalogue, period, [form])}
-    rows = []
-    for unit in _row_units([u for u in catalogue.units_in(period) if u.code in sources], level):
-        row = values(unit.code)
-        if any(u.code in reporters for u in unit.members) or row["TONG"] or row["GN"]:
-            rows.append(Row(unit.name, {"stt": str(len(rows) + 1), "label": unit.name, **row},
-                            number=str(len(rows) + 1), code=unit.code))
-    rows.append(Row("TỔNG CỘNG", {"stt": "", "label": "TỔNG CỘNG", **values(DISTRICT)}, bold=True))
-    table = Table(f"Biểu {form.code}", sub.name.upper(), "Đơn vị tính: theo từng cột", columns, rows)
-    return _report(catalogue, period, form.code, sub.name, [table], sources, [form])
+    def _programme_rows(self, bieu: Bieu, layout: LayoutTable) -> tuple[list[Row], str]:
+        """The total, then each project (I, II…) and, unless it is its own only sub-project,
+        its sub-projects (1, 2…)."""
+        everything = tuple(s.code for s in self.catalogue.sub_projects)
+        rows = []
+        for n, project in enumerate(self.catalogue.projects, start=1):
+            subs = tuple(s.code for s in project.sub_projects)
+            rows.append(self.row(layout, self.values(layout, _Subject(DISTRICT, subs)), project.name, roman(n),
+                                 bold=True, code=project.code))
+            if subs != (project.code,):
+                for m, sub in enumerate(project.sub_projects, start=1):
+                    rows.append(self.row(layout, self.values(layout, _Subject(DISTRICT, (sub.code,))), sub.name,
+                                         str(m), indent=1, code=sub.code))
+        total = self._total(layout, _Subject(DISTRICT, everything))
+        return ([total] + rows if layout.total_first else rows + [total]), ""
 
 
 def build_reports(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, period: str, level: str = UNIT) -> list[Report]:
-    """Biểu 01–15 of a period, from the current valid version of every unit; the per-unit
-    tables have a row per unit, or per district or province (``level``) for larger lists."""
+    """Every Biểu of the catalogue for a period, from the current valid version of every
+    unit; the per-unit tables have a row per unit, or per district or province (``level``)."""
     figures = Figures(conn, catalogue, period, level)
-    sources = _sources(conn, catalogue, period)
-    reports = [bieu_01(catalogue, conn, figures, period, sources, level), bieu_02(catalogue, figures, period, sources)]
-    reports += [bieu_sub_project(catalogue, figures, period, sources, f, level)
-                for f in catalogue.forms.values() if f.sub_project]
-    return reports
+    needs_plan = any(t.rows == "targets" for b in catalogue.bieu.values() for t in b.tables)
+    builder = _Builder(catalogue, figures, period, _sources(conn, catalogue, period),
+                       plan_values(conn, period) if needs_plan else {}, level)
+    return [builder.report(bieu) for bieu in catalogue.bieu.values()]
 
 
 def describe(value: Decimal | None, kind: str) -> str:
@@ -361,4 +338,3 @@ def describe(value: Decimal | None, kind: str) -> str:
         return "–"
     places = {"rate": 1, "count": 0, "money": 2}.get(kind, 2)
     return show_number(round_half_up(value, places)) if places else show_number(round_half_up(value, 0))
-

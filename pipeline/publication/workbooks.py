@@ -1,6 +1,7 @@
-"""Writes the district's Biểu 01–15 as official-looking workbooks, one per form, one with all
-fifteen, and a zip of them. The same reports always give the same bytes: fixed document
-properties, the period's report date (never the clock), fixed zip entry times."""
+"""Writes the district's Biểu as official-looking workbooks, one per Biểu, one with all of
+them (named by the first and last code, ``Bieu_01-15_2023.xlsx``), and a zip of them. The
+same reports always give the same bytes: fixed document properties, the period's report
+date (never the clock), fixed zip entry times."""
 
 from __future__ import annotations
 
@@ -24,14 +25,14 @@ INCOMPLETE = "SỐ LIỆU CHƯA ĐẦY ĐỦ"
 FINAL = "CHÍNH THỨC"
 WIDTHS = {"text": 12, "count": 13, "money": 14, "rate": 12}
 LABEL_WIDTH = 44
-DASH_COLUMNS = {"last_year", "plan"}  # an empty plan or last year's result prints "–"
+NUMBER_WIDTH = 6
 
 
 @dataclass
 class Publication:
     period: str
     folder: Path
-    files: dict[str, Path] = field(default_factory=dict)  # "01" … "15" -> workbook
+    files: dict[str, Path] = field(default_factory=dict)  # Biểu code ("01" …) -> workbook
     all_in_one: Path | None = None
     archive: Path | None = None
 
@@ -40,11 +41,18 @@ def workbook_name(code: str, period: str) -> str:
     return f"Bieu_{code}_{period}.xlsx"
 
 
+def all_in_one_names(catalogue: Catalogue, period: str) -> tuple[str, str]:
+    """The workbook with every Biểu and the zip of them all: ``Bieu_01-15_2023.xlsx``, ``.zip``."""
+    stem = f"Bieu_{catalogue.bieu_span}_{period}"
+    return f"{stem}.xlsx", f"{stem}.zip"
+
+
 def publish(catalogue: Catalogue, reports: list[Report], folder: Path, final: bool = False) -> Publication:
     """Write every report, the all-in-one workbook and the zip into ``folder``."""
     period = reports[0].period
     publication = Publication(period, folder)
-    all_in_one = folder / f"Bieu_01-15_{period}.xlsx"
+    all_in_one_name, zip_name = all_in_one_names(catalogue, period)
+    all_in_one = folder / all_in_one_name
     listed_once = len({s.unit.code for r in reports for s in r.sources} | {u.code for r in reports for u in r.missing}) \
         > SOURCES_IN_EVERY_WORKBOOK
     for report in reports:
@@ -52,7 +60,7 @@ def publish(catalogue: Catalogue, reports: list[Report], folder: Path, final: bo
         _write(path, catalogue, [report], final, all_in_one.name if listed_once else "")
         publication.files[report.code] = path
     publication.all_in_one = _write(all_in_one, catalogue, reports, final)
-    publication.archive = _zip(folder / f"Bieu_01-15_{period}.zip",
+    publication.archive = _zip(folder / zip_name,
                                [*publication.files.values(), publication.all_in_one], catalogue.periods[period].report_date)
     return publication
 
@@ -68,9 +76,9 @@ def _zip(path: Path, members: list[Path], date: dt.date) -> Path:
 
 def _write(path: Path, catalogue: Catalogue, reports: list[Report], final: bool, sources_in: str = "") -> Path:
     """One workbook of the reports; ``sources_in`` names the workbook that lists the sources
-    instead of this one (a national list is written once, not in all 16 workbooks)."""
+    instead of this one (a national list is written once, not in every workbook)."""
     with atomic_output(path) as temporary:
-        title = reports[0].title if len(reports) == 1 else "Biểu 01–15"
+        title = reports[0].title if len(reports) == 1 else f"Biểu {catalogue.bieu_span.replace('-', '–')}"
         workbook = new_workbook(temporary, f"{title} – {reports[0].period}", catalogue.district["authority"])
         styles = Styles(workbook)
         for report in reports:
@@ -105,7 +113,8 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, report: Report,
     period = catalogue.periods[report.period]
     columns = table.columns
     last = len(columns) - 1
-    widths = [6 if c.key == "stt" else (LABEL_WIDTH if c.key == "label" else WIDTHS.get(c.kind, 14)) for c in columns]
+    widths = [NUMBER_WIDTH if c.show == "number" else (LABEL_WIDTH if c.show == "label" else WIDTHS.get(c.kind, 14))
+              for c in columns]
     for col, width in enumerate(widths):
         ws.set_column(col, col, width)
     split = min(2, last - 3)
@@ -158,14 +167,14 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, report: Report,
             kind = row.kind if column.kind == "row" else column.kind
             if column.kind == "text":
                 text = "" if value is None else str(value)
-                fmt = styles.text(bold=row.bold, indent=row.indent if column.key == "label" else 0) \
-                    if column.key == "label" else styles.get(border=1, bold=row.bold, align="center", valign="vcenter",
+                fmt = styles.text(bold=row.bold, indent=row.indent) \
+                    if column.show == "label" else styles.get(border=1, bold=row.bold, align="center", valign="vcenter",
                                                             text_wrap=True)
                 ws.write_string(r, col, text, fmt)
-            elif value is None:  # nothing to show: "–" for a plan or last year's result, else blank
+            elif value is None:  # nothing to show: the column's mark for it (e.g. "–"), else blank
                 fmt = styles.get(border=1, align="center", valign="vcenter", bold=row.bold)
-                if column.key in DASH_COLUMNS:
-                    ws.write_string(r, col, "–", fmt)
+                if column.empty:
+                    ws.write_string(r, col, column.empty, fmt)
                 else:
                     ws.write_blank(r, col, None, fmt)
             else:
@@ -174,7 +183,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, report: Report,
     end = first + len(table.rows)
     if table.chart:
         _chart(workbook, ws, table, first, end - 1)
-    notes = [_completeness(report)]
+    notes = [*table.notes, _completeness(report)]
     if report.summary and table is report.tables[0]:
         notes.insert(0, report.summary)
     notes.append(f'Phiên bản số liệu của từng đơn vị: xem sheet "{SOURCES_SHEET}".')
@@ -213,7 +222,7 @@ def _chart(workbook, ws, table: Table, first: int, last_row: int) -> None:
     """A bar chart of one column per row (the total row excluded), beside the table."""
     key, title = table.chart
     col = next(n for n, c in enumerate(table.columns) if c.key == key)
-    label_col = next(n for n, c in enumerate(table.columns) if c.key == "label")
+    label_col = next(n for n, c in enumerate(table.columns) if c.show == "label")
     rows = last_row - 1  # without the total row
     chart = workbook.add_chart({"type": "bar"})
     chart.add_series({

@@ -169,7 +169,7 @@ class _Sampler:
         commune_weights = {}
         poor = self.get("01", "HO_NGHEO")
         for sub in self.catalogue.sub_projects:
-            spec = self.figures["funds"][sub.code]
+            spec = self.figures["funds"].get(sub.code, {})  # a sub-project without figures has no funds
             commune_weights[sub.code] = [p * self.rng.uniform(0.5, 1.5) for p in poor]
             for column, total in spec.get("totals", {}).items():
                 if column.startswith("GN_"):
@@ -187,7 +187,7 @@ class _Sampler:
             cents[(u, s, "DOI_UNG")] = part
         # Disbursement: agencies' fixed shares, the rest within each commune's funds.
         for sub in self.catalogue.sub_projects:
-            spec = self.figures["funds"][sub.code]
+            spec = self.figures["funds"].get(sub.code, {})
             for kind in ("DT", "SN"):
                 total = spec.get("totals", {}).get(f"GN_{kind}", 0)
                 rest = _cents(total)
@@ -201,6 +201,14 @@ class _Sampler:
                     cents[(unit.code, sub.code, f"GN_{kind}")] = part
         for (unit, row, column), value in cents.items():
             self.values[unit][Ref("02", row, column)] = (Decimal(value) * CENT).quantize(CENT)
+
+    def others(self) -> None:
+        """Every input cell the figures do not cover (a form added to the catalogue since) is 0."""
+        for unit in self.catalogue.units_in(PERIOD):
+            for form in self.catalogue.forms.values():
+                if self.catalogue.reports(unit, form):
+                    for ref in form.input_cells():
+                        self.values[unit.code].setdefault(ref, 0)
 
     def _fund_total(self, cents: dict, unit: str, row: str, kind: str) -> int:
         column = self.catalogue.form("02").column(f"TONG_{kind}")
@@ -222,6 +230,7 @@ def sample_values(catalogue: Catalogue) -> dict[str, dict[Ref, int | Decimal]]:
     sampler.indicators()
     sampler.outputs()
     sampler.funds()
+    sampler.others()
     return sampler.values
 
 

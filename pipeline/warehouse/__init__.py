@@ -19,8 +19,8 @@ import datetime as dt
 import hashlib
 import time
 from contextlib import contextmanager
-from decimal import Decimal
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,6 +28,8 @@ import duckdb
 import pandas as pd
 
 from pipeline.catalogue import Catalogue, Ref, Term
+from pipeline.catalogue.batches import DISTRICT as DISTRICT_LEVEL
+from pipeline.catalogue.batches import PROVINCE, UNIT
 from pipeline.checking.findings import Finding, counts
 from pipeline.workbook.reader import TIDY_COLUMNS, Submission
 
@@ -109,12 +111,6 @@ def connect(path: Path | str, read_only: bool = False):
 def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the tables and views that do not exist yet; the data is left as it is."""
     conn.execute(SCHEMA)
-
-
-def ensure_schema(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
-    """``create_schema`` under its former name, for pipeline/publication/consolidation.py
-    until its queries move here; the catalogue is not written (see ``record_catalogue_lists``)."""
-    create_schema(conn)
 
 
 def record_catalogue_lists(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
@@ -310,3 +306,45 @@ def lineage_of(conn: duckdb.DuckDBPyConnection, period: str, terms: list[Term]) 
     finally:
         conn.unregister("wanted_terms")
     return [Contribution(u, n, Ref(f, i, c), s, v, fn, sh, ce) for u, n, f, i, c, s, v, fn, sh, ce in rows]
+
+
+# --------------------------------------------------------------------------- queries of the published Biểu
+
+ROW_KEYS = {UNIT: "v.unit", DISTRICT_LEVEL: "u.district_code", PROVINCE: "u.province_code"}
+
+
+def current_value_sums(conn: duckdb.DuckDBPyConnection, period: str, level: str = UNIT) -> list[tuple]:
+    """(row key, form, item, column, sum) of the current values of a period: per unit, or per
+    district or province (``level``), and for the whole with row key "" (exact DECIMAL)."""
+    return conn.execute(
+        f"""-- DuckDB: GROUPING SETS (standard SQL; PostgreSQL has it too)
+            SELECT COALESCE(row_key, ''), form, item, "column", SUM(value)
+            FROM (SELECT COALESCE({ROW_KEYS[level]}, v.unit) AS row_key, v.*
+                  FROM current_values v LEFT JOIN units u ON u.code = v.unit WHERE v.period = ?)
+            GROUP BY GROUPING SETS ((row_key, form, item, "column"), (form, item, "column"))""",
+        [period],
+    ).fetchall()
+
+
+def current_sources(conn: duckdb.DuckDBPyConnection, period: str) -> list[tuple]:
+    """(unit, file name, received at, file hash, newer invalid files) of each unit's current
+    version in a period; the last names the unit's rejected files received after it."""
+    return conn.execute(
+        """-- DuckDB: string_agg(x, sep ORDER BY y) (PostgreSQL spells it the same; others differ)
+           SELECT s.unit, s.file_name, s.received_at, s.file_hash,
+                  (SELECT string_agg(n.file_name, ', ' ORDER BY n.received_at) FROM submissions n
+                   WHERE n.period = s.period AND n.unit = s.unit AND n.status = 'invalid'
+                     AND n.received_at > s.received_at) AS newer_invalid
+           FROM submissions s WHERE s.period = ? AND s.is_current""",
+        [period],
+    ).fetchall()
+
+
+def current_form_values(conn: duckdb.DuckDBPyConnection, period: str, form: str) -> list[tuple]:
+    """(item, column, value) of one form in the current versions of a period (the district
+    plan's pseudo-form)."""
+    return conn.execute(
+        """SELECT v.item, v."column", v.value FROM submission_values v JOIN submissions s USING (submission_id)
+           WHERE s.is_current AND s.period = ? AND v.form = ?""",
+        [period, form],
+    ).fetchall()

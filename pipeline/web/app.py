@@ -61,6 +61,11 @@ def _download(path: Path | None) -> Response:
     return FileResponse(path, media_type=DOWNLOADABLE[path.suffix], headers={"Content-Disposition": disposition})
 
 
+def _bieu_heading(document: dict) -> str:
+    span = document.get("bieu_span")
+    return f"Biểu {span} của huyện" if span else "Các biểu của huyện"
+
+
 def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx") -> Starlette:
     out = data / "out"
 
@@ -83,7 +88,8 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx") ->
 
     async def period_page(request: Request) -> HTMLResponse:
         key = request.path_params["period"]
-        period = next((p for p in status()["periods"] if p["key"] == key), None)
+        document = status()
+        period = next((p for p in document["periods"] if p["key"] == key), None)
         if period is None:
             return HTMLResponse("<h1>404 – Không có kỳ báo cáo này</h1>", status_code=404)
         base = f"/tep/{quote(key)}/"
@@ -104,7 +110,7 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx") ->
             f'<span class="chua_nop">Chưa nộp: {counts["chua_nop"]}</span></p>'
             f"<table><tr><th>Mã</th><th>Đơn vị</th><th>Trạng thái</th><th>Lỗi</th><th>Cảnh báo</th>"
             f'<th class="hide-small">Nhận lúc</th><th>Tệp phản hồi</th></tr>{rows}</table>'
-            f"<h2>Biểu 01–15 của huyện</h2><ul>{bieu or '<li>Chưa có biểu nào.</li>'}</ul>"
+            f"<h2>{html.escape(_bieu_heading(document))}</h2><ul>{bieu or '<li>Chưa có biểu nào.</li>'}</ul>"
             + (f"<h2>Bộ biểu chính thức (đã khóa sổ)</h2><ul>{final}</ul>" if final else "")
             + '<p class="note">Trang này chỉ đọc các tệp do quy trình tổng hợp ghi ra.</p>'
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from pipeline.catalogue import Catalogue, Form, Ref, Target, Unit
+from pipeline.catalogue import Catalogue, Form, Item, Ref, Target, Unit
 from pipeline.checking.findings import ERROR, WARNING
 from pipeline.files import atomic_output
 from pipeline.workbook.contract import (
@@ -44,6 +44,7 @@ from pipeline.workbook.style import Styles, fit_row_height, new_workbook, page_s
 
 INFO_FIRST_ROW = 3  # 0-based row of the first Thông tin field
 LABEL_WIDTH = 66  # characters: the label column of every form sheet
+SUBSET_INDENT = 2  # indent levels per parent of an item
 KIND_LABELS = {"xa": "Xã", "thi_tran": "Thị trấn", "co_quan_huyen": "Cơ quan cấp huyện"}
 TYPE_HINTS = {
     "count": ("Nhập số nguyên", "Nhập số nguyên không âm ({unit}). Không có thì nhập 0.", "integer"),
@@ -270,6 +271,14 @@ def _scope_banner(ws, styles: Styles, form: Form, kind_cell: str, in_scope: bool
     ws.write_formula(2, 1, f'=IF(OR({kind_cell}="",{kinds}),"","{text}")', fmt, "")
 
 
+def _depth(form: Form, item: Item) -> int:
+    """How many parents an item has: 0 for a main item, 1 for a part of it, 2 for a part of that."""
+    depth = 0
+    while item.parent:
+        item, depth = form.item(item.parent), depth + 1
+    return depth
+
+
 def _form_title(form: Form) -> str:
     return f"Biểu {form.code}. {form.title}"
 
@@ -292,13 +301,13 @@ def _item_sheet(workbook, styles: Styles, form: Form, kind_cell: str, in_scope: 
     number = 0
     for item in form.items:
         row = rows[item.code]
-        subset = item.label.startswith("Trong đó")
-        if not subset:
+        indent = SUBSET_INDENT * _depth(form, item)  # a "trong đó" part sits under its parent
+        if not indent:
             number += 1
         ws.write_string(row, 0, item.code)
-        ws.write_string(row, 1, "" if subset else str(number), styles.center())
-        ws.write_string(row, 2, item.label, styles.text(indent=2 if subset else 0, bold=item.derived))
-        fit_row_height(ws, row, item.label, LABEL_WIDTH - (4 if subset else 0))
+        ws.write_string(row, 1, "" if indent else str(number), styles.center())
+        ws.write_string(row, 2, item.label, styles.text(indent=indent, bold=item.derived))
+        fit_row_height(ws, row, item.label, LABEL_WIDTH - 2 * indent)
         ws.write_string(row, 3, item.unit, styles.center())
         if item.derived:
             formula = "".join(
