@@ -321,3 +321,60 @@ def test_close_and_reopen_times_are_vietnam_time_and_the_kept_set_keeps_its_reco
     kept_record = json.loads((kept / MARKER).read_text(encoding="utf-8"))
     assert kept_record["closed_at"] == record["closed_at"] and kept_record["reopened_at"] == "2023-09-02T08:00:00+07:00"
     assert take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(days=40)).status == "valid"
+
+
+# --------------------------------------------------------------------------- failpoints: a kill, then the next run
+
+
+@pytest.fixture(scope="module")
+def loaded(catalogue, sample_files, tmp_path_factory):
+    return take_in_everything(catalogue, Places.under(tmp_path_factory.mktemp("data")), T0, sample_files)
+
+
+def _killed_at(point, *command):
+    process = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONPATH": str(ROOT), "TUANGIAO_FAILPOINT": point})
+    return process.returncode == -9
+
+
+INTAKE = ("import datetime as dt, sys; from pipeline.catalogue import default_catalogue; from pipeline.settings "
+          "import Places; from pipeline.intake.take_in import take_in_unit\n"
+          "take_in_unit(default_catalogue(), Places.under(__import__('pathlib').Path(sys.argv[1])), '2023', '03259', "
+          "dt.datetime(2023, 8, 11))")
+
+
+@pytest.mark.parametrize("point", ["archive.copied", "archive.recorded", "intake.feedback", "intake.loaded"])
+def test_an_intake_killed_at_any_step_is_completed_by_the_next_run(catalogue, sample_files, loaded, tmp_path, point):
+    data = tmp_path / "data"
+    shutil.copytree(loaded.data, data)
+    places = Places.under(data)
+    new = _edited(_sample(sample_files), tmp_path, "03259-moi.xlsx", 1900)
+    _drop(places, new)
+    assert _killed_at(point, "-c", INTAKE, str(data))
+    assert take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(days=2)).status == "valid"
+    assert _current(places.warehouse)[0] == _sha(new)
+    left = [p for p in data.rglob("*") if p.name.endswith(".tmp") or p.parent.name == ".intake"]
+    assert left == []
+    assert [a.original_name for a in archived_versions(places.archive, "2023", UNIT)] == \
+        [_sample(sample_files).name, new.name]
+
+
+@pytest.mark.parametrize("point", ["rebuild.aside", "rebuild.swapped"])
+def test_a_rebuild_killed_at_any_step_leaves_a_whole_warehouse(loaded, tmp_path, point):
+    data = tmp_path / "data"
+    shutil.copytree(loaded.data, data)
+    assert _killed_at(point, "-m", "pipeline", "rebuild", "--data", str(data))
+    assert _current(data / "warehouse.duckdb") == _current(loaded.warehouse)
+    assert main(["rebuild", "--data", str(data)]) == 0
+    assert _current(data / "warehouse.duckdb") == _current(loaded.warehouse) and not (data / ".rebuild").exists()
+
+
+@pytest.mark.parametrize("point", ["close_period.published", "close_period.marked"])
+def test_a_closing_killed_at_any_step_is_either_done_or_done_again(loaded, tmp_path, point):
+    data = tmp_path / "data"
+    shutil.copytree(loaded.data, data)
+    assert _killed_at(point, "-m", "pipeline", "close-period", "2023", "--data", str(data))
+    marker = data / "out" / "2023" / "chinh-thuc" / MARKER
+    assert marker.exists() == (point == "close_period.marked")
+    main(["close-period", "2023", "--data", str(data)])
+    assert json.loads(marker.read_text(encoding="utf-8"))["versions"][UNIT] == _current(loaded.warehouse)[0]
