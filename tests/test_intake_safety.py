@@ -133,9 +133,18 @@ def test_rebuild_uses_the_unit_list_in_use_and_waits_for_no_run(sample_files, tm
     assert not (places.data / ".rebuild").exists()
 
 
-def test_rebuild_of_a_closed_period_loads_the_versions_it_was_closed_with(catalogue, sample_files, tmp_path):
+def _all_current(warehouse):
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return conn.execute("SELECT period, unit, file_hash, file_name, received_at FROM submissions "
+                            "WHERE is_current ORDER BY ALL").fetchall()
+
+
+def test_rebuild_of_a_closed_period_loads_the_versions_it_was_closed_with(catalogue, sample_files, tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setattr(take_in_module, "CATCH_UP_BATCH", 5)  # the rebuild goes by several batches
     places = take_in_everything(catalogue, Places.under(tmp_path / "data"), T0, sample_files)
     closed = _current(places.warehouse)
+    everything = _all_current(places.warehouse)
     assert main(["close-period", "2023", "--data", str(places.data)]) == 0
     record = json.loads((places.out / "2023" / "chinh-thuc" / MARKER).read_text(encoding="utf-8"))
     assert record["versions"][UNIT] == closed[0]
@@ -143,7 +152,7 @@ def test_rebuild_of_a_closed_period_loads_the_versions_it_was_closed_with(catalo
     _drop(places, late)
     assert take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(days=9)).status == "closed"
     assert main(["rebuild", "--data", str(places.data)]) == 0
-    assert _current(places.warehouse) == closed
+    assert _current(places.warehouse) == closed and _all_current(places.warehouse) == everything
 
 
 # --------------------------------------------------------------------------- 6: every arrival recorded

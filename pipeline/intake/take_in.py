@@ -201,7 +201,7 @@ def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
             for start in range(0, len(units), CATCH_UP_BATCH):
                 replayed = [(unit, pair) for unit in units[start:start + CATCH_UP_BATCH]
                             for pair in _replay(places.archive, period, unit, versions)]
-                pending = [_replayed(arrival, first, unit, work / str(number))
+                pending = [_replayed(arrival, first, unit, work / period / str(start) / str(number))
                            for number, (unit, (arrival, first)) in enumerate(replayed)]
                 results += _load(catalogue, warehouse, None, period, pending)
         with connect(warehouse) as conn:
