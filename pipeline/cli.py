@@ -155,8 +155,7 @@ def _close_period(args) -> int:
     from pipeline.periods import close_period
 
     settings = _settings(args)
-    folder = close_period(settings.catalogue, settings.places.warehouse, settings.places.out, args.period,
-                          settings.now())
+    folder = close_period(settings.catalogue, settings.places, args.period, settings.now())
     print(f"Đã khóa sổ kỳ {args.period}: bộ biểu CHÍNH THỨC ở {folder}. Kỳ này không nhận thêm báo cáo.")
     return 0
 
@@ -165,7 +164,7 @@ def _reopen_period(args) -> int:
     from pipeline.periods import reopen_period
 
     settings = _settings(args)
-    kept = reopen_period(settings.catalogue, settings.places.out, args.period)
+    kept = reopen_period(settings.catalogue, settings.places, args.period, settings.now())
     print(f"Đã mở lại kỳ {args.period}; bộ biểu chính thức trước đó được giữ ở {kept}.")
     return 0
 

@@ -1,8 +1,11 @@
-"""Safe file output: a file appears complete under its name or not at all."""
+"""Safe file output: a file appears complete under its name or not at all, and what a killed
+process left half-done is removed later."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,3 +21,34 @@ def atomic_output(path: Path) -> Iterator[Path]:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<pid>[0-9]+)\.tmp$|^work-(?P<folder_pid>[0-9]+)-")
+WORK_PREFIX = "work-{pid}-"  # a process's working folder: work-<pid>-<anything>
+
+
+def _process_is_gone(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Remove from ``folder`` what processes that are gone left behind: ``atomic_output``'s
+    ``.<name>.<pid>.tmp`` files and working folders named ``work-<pid>-…``."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        match = _LEFTOVER.match(entry.name)
+        if not match or not _process_is_gone(int(match["pid"] or match["folder_pid"])):
+            continue
+        if match["folder_pid"] and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        elif match["pid"] and not entry.is_dir():
+            entry.unlink(missing_ok=True)

@@ -198,8 +198,12 @@ def test_a_clean_version_takes_back_the_feedback_of_a_bad_one(catalogue, sample_
     clean = shutil.copy(next(p for p in sample_files if p.name.startswith(UNIT)), inbox / "lan-2.xlsx")
     os.utime(clean, (2_000_000, 2_000_000))
     second = take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(days=1))
-    assert second.status == "valid" and second.feedback is None
-    assert not first.feedback.exists()  # the unit is not told about errors it has fixed
+    assert second.status == "valid" and [f.code for f in second.findings] == [SUPERSEDED.code]
+    summary = openpyxl.load_workbook(second.feedback)[SUMMARY_SHEET]  # only that lan-1 is not used any more:
+    assert not any("chưa nhập" in str(c.value) for row in summary.iter_rows() for c in row)  # no fixed error
+    (inbox / "lan-1.xlsx").unlink()
+    third = take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(days=2))
+    assert third.feedback is None and not second.feedback.exists()  # nothing to fix: no feedback
 
 
 # --------------------------------------------------------------------------- hostile inbox
@@ -230,8 +234,8 @@ def test_run_goes_on_whatever_the_inbox_holds(catalogue, sample_files, tmp_path)
     outside = [p for p in written if not p.startswith(("inbox/", "out/2023/phan-hoi/phan-hoi-", "warehouse.duckdb",
                                                          "archive/2023/", ".inbox-index/"))]
     assert outside == [] and not any(p.endswith(".tmp") for p in written)
-    # feedback for each hostile file; the sample's files are clean, and a clean file gets none
-    assert len([p for p in written if p.startswith("out/")]) == len(hostile)
+    # feedback for each hostile file, and for each unit sent twice (the older file is not used)
+    assert len([p for p in written if p.startswith("out/")]) == len(hostile) + len(strange)
 
 
 def test_atomic_output_leaves_nothing_half_written(tmp_path):

@@ -83,7 +83,7 @@ FUNDS_WITHOUT_OUTPUTS = FindingType(
     "ô {cell} ({item} · {total_label}) = {value} nhưng biểu {form} chưa có kết quả nào: kiểm tra lại số liệu.")
 SUPERSEDED = FindingType(
     "bi_thay_the", WARNING, "Tệp bị thay bằng tệp nhận sau",
-    'Tệp "{file}" của cùng đơn vị nhận trước tệp "{latest}": chỉ dùng tệp nhận sau cùng.')
+    'Tệp "{file}" của cùng đơn vị nhận trước tệp "{latest}": chỉ xét tệp nhận sau cùng.')
 
 REGISTRY: tuple[FindingType, ...] = (
     UNREADABLE, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE, UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY,

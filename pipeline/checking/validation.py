@@ -58,20 +58,24 @@ class CheckResult(FindingCounts):
         return self.submission is not None and self.errors == 0
 
 
-def _read(path: Path) -> CheckResult:
-    """One file as read, or the reason it cannot be (run in a worker process when parallel)."""
+def _read(item: tuple[Path, str | None]) -> CheckResult:
+    """One file as read (with its hash if known), or the reason it cannot be (run in a worker
+    process when parallel)."""
+    path, file_hash = item
     try:
-        return CheckResult(path, read_workbook(path, context()))
+        return CheckResult(path, read_workbook(path, context(), file_hash))
     except UnreadableWorkbook as e:
         return CheckResult(path, None, [finding(UNREADABLE, reason=e, file=nfc(path.name))])
 
 
 def check_files(catalogue: Catalogue, paths: list[Path], period: str | None = None,
-                previous: dict[str, dict[Ref, Decimal]] | None = None, workers: int = 1) -> list[CheckResult]:
+                previous: dict[str, dict[Ref, Decimal]] | None = None, workers: int = 1,
+                hashes: list[str] | None = None) -> list[CheckResult]:
     """Check a batch of files; ``period`` is the inbox folder's period, ``previous`` each unit's
-    values of its last valid earlier period. Files are read by ``workers`` processes; the
-    pandera schemas run once per form over the whole batch."""
-    results = parallel_map(_read, paths, workers, catalogue)
+    values of its last valid earlier period, ``hashes`` the files' SHA-256 if already known (a
+    file is hashed once per intake). Files are read by ``workers`` processes; the pandera
+    schemas run once per form over the whole batch."""
+    results = parallel_map(_read, list(zip(paths, hashes or [None] * len(paths))), workers, catalogue)
     units = [r for r in results if r.submission is not None and r.submission.file_kind != PLAN_FILE]
     for result in results:
         if result.submission is not None:

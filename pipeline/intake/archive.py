@@ -1,68 +1,215 @@
-"""The archive: every received file kept unchanged, once per content, with when it was
-first received. ``data/archive/<period>/<unit>/<received>_<hash>.xlsx`` plus a small JSON
-record (original file name, received time, hash). The warehouse can be rebuilt from the
-archive alone."""
+"""The archive: every received file kept unchanged, once per content, and a record of every
+arrival. The warehouse can be rebuilt from the archive alone.
+
+``data/archive/<period>/<unit>/<first received>_<hash>.xlsx`` is a content, mode 0o640
+whatever the source's; ``<n>.arrival.json`` records the n-th arrival of a file: its
+original name (NFC), when it arrived, its hash, and the inbox file's size and modification
+time, which tell a new arrival (an older file sent again included) from the same file seen
+again. The latest arrival of a unit decides which valid version is current.
+
+A file is received by copying it once into a private working folder under its own name
+(hashing it on the way; never through a link, never from a pipe or device), so what is
+checked is exactly what is archived, whatever happens to the inbox meanwhile. The content
+is linked into the archive before its arrival is recorded, and each record is created
+whole under a new number: a kill between them leaves a content without a record, which is
+not used until the file is received again (the next look records it); a record that cannot
+be read is ignored; temporary files of killed processes are removed on the next arrival.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import hashlib
 import json
+import os
 import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.checking.findings import nfc
-from pipeline.files import atomic_output
-from pipeline.workbook.reader import file_sha256
+from pipeline.failpoints import failpoint
+from pipeline.files import WORK_PREFIX, remove_leftovers
 
 UNIDENTIFIED = "_khong_xac_dinh"
 PLAN = "_ke_hoach"
+ARCHIVE_MODE = 0o640
+RECORD_SUFFIX = ".arrival.json"
+
+
+class Vanished(Exception):
+    """The file was renamed, removed or replaced by something not a regular file while taken in."""
 
 
 @dataclass(frozen=True)
 class Archived:
+    """One arrival: the archived content, and the name, time and inbox file it came as."""
+
     path: Path
     original_name: str
     received_at: dt.datetime
     file_hash: str
+    size: int = 0
+    mtime_ns: int = 0
 
     @property
     def relative_path(self) -> str:
-        """<period>/<unit>/<file>: where it is inside the archive folder."""
+        """<period>/<unit>/<file>: where the content is inside the archive folder."""
         return "/".join(self.path.parts[-3:])
+
+    def same_file(self, other: Archived) -> bool:
+        return (self.original_name, self.file_hash, self.size, self.mtime_ns) == \
+            (other.original_name, other.file_hash, other.size, other.mtime_ns)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A file taken in: its content's first arrival (``version``: the name, time and archived
+    path it is loaded with), the name it came under this time, a private copy to read under
+    that name, and whether it is its unit's latest arrival (which alone may become current)."""
+
+    version: Archived
+    name: str
+    copy: Path
+    latest: bool
+
+    @property
+    def file_hash(self) -> str:
+        return self.version.file_hash
 
 
 def _folder(archive: Path, period: str, unit: str) -> Path:
     return archive / period / (unit or PLAN)
 
 
-def _record(path: Path) -> Archived:
-    data = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    return Archived(path, data["original_name"], dt.datetime.fromisoformat(data["received_at"]), data["file_hash"])
+@contextmanager
+def working_folder(data: Path) -> Iterator[Path]:
+    """A private folder for one intake's copies, removed afterwards; the ones of killed
+    processes are removed first."""
+    root = data / ".intake"
+    root.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(root)
+    folder = Path(tempfile.mkdtemp(prefix=WORK_PREFIX.format(pid=os.getpid()), dir=root))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def archive_file(archive: Path, period: str, unit: str, source: Path, now: dt.datetime) -> Archived:
-    """Keep ``source`` unchanged; a content already archived keeps its first received time."""
-    file_hash = file_sha256(source)
+def _copy(source: Path, target: Path) -> tuple[str, os.stat_result]:
+    """Copy a regular file, read once, to ``target`` (mode ``ARCHIVE_MODE``, flushed to disk);
+    its SHA-256 and its status. A link is never followed and a pipe never waited on."""
+    try:
+        descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise Vanished(source) from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # became a link
+            raise Vanished(source) from None
+        raise
+    digest = hashlib.sha256()
+    with open(descriptor, "rb") as reader:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise Vanished(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "xb") as writer:
+            os.fchmod(writer.fileno(), ARCHIVE_MODE)
+            for chunk in iter(lambda: reader.read(1 << 20), b""):
+                digest.update(chunk)
+                writer.write(chunk)
+            writer.flush()
+            os.fsync(writer.fileno())
+    return digest.hexdigest(), status
+
+
+def _content(folder: Path, file_hash: str) -> Path | None:
+    return next(iter(sorted(folder.glob(f"*_{file_hash[:16]}.xlsx"))), None)
+
+
+def receive(archive: Path, period: str, unit: str, source: Path, now: dt.datetime, work: Path) -> Received:
+    """Archive ``source`` as an arrival of ``unit``'s (a content already archived is kept once,
+    with its first time) and copy it into the folder ``work`` to be read; ``Vanished`` if it
+    is gone or no longer a regular file."""
     folder = _folder(archive, period, unit)
-    for existing in folder.glob(f"*_{file_hash[:16]}.xlsx"):
-        record = _record(existing)
-        if record.file_hash == file_hash:
-            return record
-    target = folder / f"{now:%Y%m%dT%H%M%S}_{file_hash[:16]}.xlsx"
-    with atomic_output(target) as temporary:
-        shutil.copyfile(source, temporary)
-    record = {"original_name": nfc(source.name), "received_at": now.isoformat(), "file_hash": file_hash}
-    with atomic_output(target.with_suffix(".json")) as temporary:
-        temporary.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
-    return Archived(target, record["original_name"], now, file_hash)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(folder)
+    name = nfc(source.name)
+    copy = work / name
+    file_hash, status = _copy(source, copy)
+    content = _content(folder, file_hash)
+    if content is None:
+        content = folder / f"{now:%Y%m%dT%H%M%S}_{file_hash[:16]}.xlsx"
+        temporary = folder / f".{content.name}.{os.getpid()}.tmp"
+        os.link(copy, temporary)
+        os.replace(temporary, content)
+    failpoint("archive.copied")
+    this = Archived(content, name, now, file_hash, status.st_size, status.st_mtime_ns)
+    log = arrivals(archive, period, unit)
+    if not any(this.same_file(seen) for seen in log):
+        _record(folder, this, len(log) + 1)
+        log.append(this)
+        failpoint("archive.recorded")
+    first = next(seen for seen in log if seen.file_hash == file_hash)
+    return Received(first, name, copy, log[-1].same_file(this))
+
+
+def _record(folder: Path, arrival: Archived, number: int) -> None:
+    """Create the arrival's record whole under the first free number from ``number`` on."""
+    data = {"original_name": arrival.original_name, "received_at": arrival.received_at.isoformat(),
+            "file_hash": arrival.file_hash, "size": arrival.size, "mtime_ns": arrival.mtime_ns}
+    temporary = folder / f".{RECORD_SUFFIX[1:]}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data, ensure_ascii=False, indent=2))
+            f.flush()
+            os.fsync(f.fileno())
+        while True:
+            try:
+                os.link(temporary, folder / f"{number:06d}{RECORD_SUFFIX}")
+                return
+            except FileExistsError:
+                number += 1  # another process recorded an arrival meanwhile
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _read_record(path: Path, contents: dict[str, Path]) -> Archived | None:
+    """An arrival record, or None if it cannot be read or its content is not archived."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        content = contents.get(data["file_hash"][:16])
+        if content is None:
+            return None
+        return Archived(content, nfc(data["original_name"]), dt.datetime.fromisoformat(data["received_at"]),
+                        data["file_hash"], int(data.get("size", 0)), int(data.get("mtime_ns", 0)))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def arrivals(archive: Path, period: str, unit: str) -> list[Archived]:
+    """Every recorded arrival of a unit's (or the plan's, unit "") files, in the order they came.
+    Records of the first layout (``<received>_<hash>.json`` beside each content) come first."""
+    folder = _folder(archive, period, unit)
+    if not folder.is_dir():
+        return []
+    contents = {p.stem.rpartition("_")[2]: p for p in folder.glob("*.xlsx")}
+    first_layout = sorted((r for p in contents.values() if (r := _read_record(p.with_suffix(".json"), contents))),
+                          key=lambda r: r.received_at)
+    numbered = [_read_record(p, contents) for p in sorted(folder.glob(f"*{RECORD_SUFFIX}"))]
+    return first_layout + [r for r in numbered if r is not None]
 
 
 def archived_versions(archive: Path, period: str, unit: str) -> list[Archived]:
-    """Every archived version of a unit's (or the plan's, unit "") submissions, oldest first."""
-    folder = _folder(archive, period, unit)
-    records = [_record(p) for p in folder.glob("*.xlsx") if p.with_suffix(".json").exists()]
-    return sorted(records, key=lambda r: (r.received_at, r.file_hash))
+    """Every archived content of a unit's (or the plan's) submissions as first received, oldest first."""
+    firsts: dict[str, Archived] = {}
+    for arrival in arrivals(archive, period, unit):
+        firsts.setdefault(arrival.file_hash, arrival)
+    return list(firsts.values())
 
 
 def archived_units(archive: Path) -> list[tuple[str, str]]:

@@ -3,38 +3,80 @@ which of them are new since the last look (for the sensor).
 
 Identity (unit, period, kind of file) is read from each workbook's Thông tin sheet; the
 file name is never trusted. A file whose identity cannot be read is listed without one;
-checking it says why.
+checking it says why. Only regular files inside the inbox are read: a link, a pipe, a
+device, or a period folder whose real place is elsewhere is listed as refused (with the
+reason) and never opened. A file that disappears while it is looked at is left for the
+next look.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pipeline.checking.findings import nfc
 from pipeline.files import atomic_output
 from pipeline.parallel import parallel_map
 from pipeline.workbook.contract import PLAN_FILE
 from pipeline.workbook.reader import Identity, UnreadableWorkbook, file_sha256, read_identity
 
 WORKBOOK_SUFFIXES = (".xlsx",)
+GONE = False  # what ``_identity`` gives for a file that disappeared while read
 
 
 @dataclass(frozen=True)
 class InboxFile:
     path: Path
     mtime: float
-    identity: Identity | None  # None: not a workbook whose unit can be read
+    identity: Identity | None  # None: not a workbook whose unit can be read, or refused
+    size: int = 0
+    mtime_ns: int = 0
+    refused: str = ""  # why it is not read at all (a link, a pipe, outside the inbox)
 
 
 def period_dir(inbox: Path, period: str) -> Path:
     return Path(inbox) / period
 
 
+def _look(inbox: Path, folder: Path) -> tuple[list[tuple[os.DirEntry, os.stat_result]], dict[str, tuple[str, os.stat_result]]]:
+    """The folder's regular files with their status, by name, and the refused entries with
+    their reason; folders, hidden files, Office lock files and vanished files are left out."""
+    inside = Path(os.path.realpath(folder)).is_relative_to(os.path.realpath(inbox))
+    files, refused = [], {}
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda e: e.name)
+    for entry in entries:
+        if entry.name.startswith((".", "~$")):
+            continue
+        name = nfc(entry.name)
+        try:
+            status = entry.stat(follow_symlinks=False)
+            if entry.is_symlink():
+                refused[entry.name] = (f'Tệp "{name}" là một liên kết (symlink) chứ không phải tệp thật trong hộp thư '
+                                       "đến: không đọc. Hãy chép chính tệp báo cáo vào hộp thư đến.", status)
+            elif entry.is_dir(follow_symlinks=False):
+                continue
+            elif not entry.is_file(follow_symlinks=False):
+                refused[entry.name] = (f'"{name}" không phải là một tệp thường trong hộp thư đến (ống, thiết bị…): '
+                                       "không đọc.", status)
+            elif not inside:
+                refused[entry.name] = (f'Tệp "{name}" nằm ngoài hộp thư đến (thư mục kỳ là liên kết tới '
+                                       f"{nfc(os.path.realpath(folder))}): không đọc. Hãy chép chính tệp báo cáo "
+                                       "vào hộp thư đến.", status)
+            else:
+                files.append((entry, status))
+        except FileNotFoundError:
+            continue  # gone meanwhile: the next look sees what replaced it
+    return files, refused
+
+
 def scan_inbox(inbox: Path, period: str, index: Path | None = None, workers: int = 1) -> list[InboxFile]:
-    """Every file of the period's inbox folder, oldest first, with its identity (None if unreadable).
+    """Every file of the period's inbox folder, oldest first, with its identity (None if
+    unreadable or refused).
 
     With an ``index`` file, identities already read are kept there by name, size and
     modification time, so a national inbox of 10.600 files is read once, not once per batch;
@@ -42,12 +84,10 @@ def scan_inbox(inbox: Path, period: str, index: Path | None = None, workers: int
     folder = period_dir(inbox, period)
     if not folder.is_dir():
         return []
+    found, refused = _look(inbox, folder)
     known = _read_index(index)
     entries, unread = {}, []
-    with os.scandir(folder) as listing:
-        found = sorted((e for e in listing if e.is_file() and not e.name.startswith((".", "~$"))), key=lambda e: e.name)
-    for file in found:
-        stat = file.stat()
+    for file, stat in found:
         shape = [stat.st_size, stat.st_mtime_ns, stat.st_mtime]
         entry = known.get(file.name)
         if not isinstance(entry, list) or entry[:3] != shape:
@@ -55,20 +95,27 @@ def scan_inbox(inbox: Path, period: str, index: Path | None = None, workers: int
             unread.append(folder / file.name)
         entries[file.name] = entry
     for path, identity in zip(unread, parallel_map(_identity, unread, workers)):
-        entries[path.name][3] = identity
+        if identity is GONE:
+            del entries[path.name]
+        else:
+            entries[path.name][3] = identity
     if index is not None and (unread or entries.keys() != known.keys()):
         with atomic_output(index) as temporary:
             temporary.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
-    files = [InboxFile(folder / name, mtime, Identity(**identity) if identity else None)
-             for name, (_, _, mtime, identity) in entries.items()]
+    files = [InboxFile(folder / name, mtime, Identity(**identity) if identity else None, size, mtime_ns)
+             for name, (size, mtime_ns, mtime, identity) in entries.items()]
+    files += [InboxFile(folder / name, stat.st_mtime, None, stat.st_size, stat.st_mtime_ns, reason)
+              for name, (reason, stat) in refused.items()]
     return sorted(files, key=lambda f: (f.mtime, f.path.name))
 
 
-def _identity(path: Path) -> dict | None:
+def _identity(path: Path) -> dict | None | bool:
     try:
         return asdict(read_identity(path))
     except UnreadableWorkbook:
         return None
+    except FileNotFoundError:
+        return GONE
 
 
 def _read_index(index: Path | None) -> dict:
@@ -89,12 +136,13 @@ def files_by_unit(files: list[InboxFile]) -> dict[str, list[InboxFile]]:
 
 @dataclass(frozen=True)
 class Arrival:
-    """A new or changed file, stable and read: whose it is and its content hash."""
+    """A new or changed file, stable and read: whose it is and its content hash (for a refused
+    entry, never read, a digest of its name and status instead)."""
 
     path: Path
     period: str
     file_hash: str
-    identity: Identity | None  # None: not a workbook whose unit can be read
+    identity: Identity | None  # None: not a workbook whose unit can be read, or refused
 
 
 def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seconds: float = 5.0,
@@ -102,28 +150,38 @@ def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seco
     """Files of the periods' inbox folders that are new or changed since ``cursor`` and stable.
 
     The cursor maps each file (relative path) to its size, modification time and, once read,
-    its hash and identity. An unchanged file is never opened, so an inbox of thousands of
-    files costs one ``stat`` each. A file is read only when it is stable: unchanged since the
+    its hash and unit. An unchanged file is never opened, so an inbox of thousands of files
+    costs one ``stat`` each. A file is read only when it is stable: unchanged since the
     previous look, or last modified ``settle_seconds`` ago (a half-copied file waits). A file
-    whose content (hash) was already seen for the same period is not reported again. Once
-    ``budget_seconds`` have gone on reading, further new files are left out of the cursor,
-    so the next look reads them: a national inbox arriving at once is read over several
-    looks, each short.
+    with the same content as its unit's latest file is not reported (a copy changes nothing);
+    an older content sent again is. Once ``budget_seconds`` have gone on reading, further new
+    files are left out of the cursor, so the next look reads them: a national inbox arriving
+    at once is read over several looks, each short. Refused entries are reported once, unread.
     """
     deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
     read = 0
     entries = {}
     arrivals = []
-    seen_hashes = {(e["period"], e["hash"]) for e in cursor.values() if e.get("hash")}
+    latest = {}  # (period, unit) -> (mtime_ns, hash) of its newest file already seen
+    for entry in cursor.values():
+        if entry.get("hash") and "unit" in entry:
+            key = (entry["period"], entry["unit"])
+            latest[key] = max(latest.get(key, (0, "")), (entry["mtime_ns"], entry["hash"]))
     for period in periods:
         folder = period_dir(inbox, period)
         if not folder.is_dir():
             continue
-        for path in sorted(folder.iterdir()):
-            if not path.is_file() or path.name.startswith((".", "~$")):
-                continue
-            key = f"{period}/{path.name}"
-            stat = path.stat()
+        found, refused = _look(inbox, folder)
+        for name, (_, stat) in refused.items():
+            key = f"{period}/{name}"
+            shape = {"period": period, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "refused": True}
+            entries[key] = shape
+            if cursor.get(key) != shape:
+                stand_in = hashlib.sha256(json.dumps([key, stat.st_size, stat.st_mtime_ns]).encode()).hexdigest()
+                arrivals.append(Arrival(folder / name, period, stand_in, None))
+        for file, stat in found:
+            path = folder / file.name
+            key = f"{period}/{file.name}"
             shape = {"period": period, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
             previous = cursor.get(key, {})
             same = all(previous.get(k) == v for k, v in shape.items())
@@ -136,13 +194,19 @@ def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seco
             if deadline is not None and read and time.monotonic() > deadline:
                 continue  # out of time (at least one file read, so every look gets on): read at the next look
             read += 1
-            file_hash = file_sha256(path)
-            entries[key] = {**shape, "hash": file_hash}
-            if (period, file_hash) in seen_hashes:
-                continue  # the same content under another name or copied in again
-            seen_hashes.add((period, file_hash))
             try:
-                arrivals.append(Arrival(path, period, file_hash, read_identity(path)))
+                file_hash = file_sha256(path)
+                identity = read_identity(path)
             except UnreadableWorkbook:
-                arrivals.append(Arrival(path, period, file_hash, None))
+                identity = None
+            except FileNotFoundError:
+                continue  # gone meanwhile: what replaced it is seen at the next look
+            unit = identity.unit_code if identity else ""
+            entries[key] = {**shape, "hash": file_hash, "unit": unit}
+            newest = latest.get((period, unit))
+            if newest is not None and newest[1] == file_hash:
+                continue  # the same content as the unit's latest file, copied in again
+            if newest is None or stat.st_mtime_ns >= newest[0]:
+                latest[(period, unit)] = (stat.st_mtime_ns, file_hash)
+            arrivals.append(Arrival(path, period, file_hash, identity))
     return arrivals, entries

@@ -1,12 +1,18 @@
 """Takes in units' submissions for a period, one unit or a batch at once: find each unit's
-latest file in the inbox, archive it, check it, load it into the warehouse as a new
-version with its findings, and write the unit's feedback workbook when there is something
-to fix. Plain Python, called by the Dagster asset of a unit's or a batch's partition;
-``rebuild`` replays the archive into a new warehouse."""
+latest file in the inbox, archive it (one read: the copy that is checked is the one
+archived), check it, load it into the warehouse as a new version with its findings, and
+write the unit's feedback workbook when there is something to fix. Plain Python, called by
+the Dagster asset of a unit's or a batch's partition; ``rebuild`` replays the archive's
+arrivals into a new warehouse beside the old one and swaps it in when complete.
+
+Runs hold the data folder's lock in shared mode (``pipeline.locking``); ``rebuild`` holds it
+alone. A unit whose file disappears during its intake waits for the next look; the others
+go on."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,11 +20,31 @@ from pathlib import Path
 
 from pipeline.catalogue import Catalogue
 from pipeline.checking.feedback import feedback_name, write_feedback
-from pipeline.checking.findings import PERIOD_CLOSED, SUPERSEDED, Finding, FindingCounts, finding, nfc
+from pipeline.checking.findings import (
+    PERIOD_CLOSED,
+    SUPERSEDED,
+    UNREADABLE,
+    Finding,
+    FindingCounts,
+    finding,
+    nfc,
+    sort_key,
+)
 from pipeline.checking.validation import CheckResult, check_files
-from pipeline.intake.archive import UNIDENTIFIED, Archived, archive_file, archived_units, archived_versions
+from pipeline.failpoints import failpoint
+from pipeline.intake.archive import (
+    UNIDENTIFIED,
+    Archived,
+    Received,
+    Vanished,
+    archived_units,
+    arrivals,
+    receive,
+    working_folder,
+)
 from pipeline.intake.inbox import InboxFile, files_by_unit, scan_inbox
-from pipeline.periods import is_closed
+from pipeline.locking import exclusive_lock, shared_lock
+from pipeline.periods import closed_versions, is_closed
 from pipeline.settings import Places
 from pipeline.warehouse import (
     INVALID,
@@ -26,19 +52,21 @@ from pipeline.warehouse import (
     Load,
     connect,
     create_schema,
-    known_files,
     load_submissions,
+    loaded_versions,
     previous_values,
     record_catalogue_lists,
 )
 from pipeline.workbook.contract import PLAN_FILE
-from pipeline.workbook.reader import file_sha256
 
-CATCH_UP_BATCH = 250  # units checked and loaded together by the nightly catch-up
+CATCH_UP_BATCH = 250  # units checked and loaded together by the nightly catch-up (and by rebuild)
 MISSING = "missing"
 CLOSED = "closed"
+GONE = "gone"
 PLAN_UNIT = ""  # the plan workbook is the district's own, stored without a unit code
-STATUS_LABELS = {VALID: "Hợp lệ", INVALID: "Không hợp lệ", MISSING: "Chưa nộp", CLOSED: "Kỳ đã khóa sổ"}
+STATUS_LABELS = {VALID: "Hợp lệ", INVALID: "Không hợp lệ", MISSING: "Chưa nộp", CLOSED: "Kỳ đã khóa sổ",
+                 GONE: "Tệp vừa đổi tên hoặc bị xoá, chờ lần sau"}
+REBUILD_FOLDER = ".rebuild"
 
 
 @dataclass
@@ -87,102 +115,157 @@ def take_in_plan(catalogue: Catalogue, places: Places, period: str, now: dt.date
 def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[InboxFile]], period: str,
                     now: dt.datetime, workers: int = 1) -> list[IntakeResult]:
     """Each unit's latest file is archived, checked and loaded; older ones are superseded."""
-    closed = is_closed(catalogue, places.out, period)
     results: dict[str, IntakeResult] = {}
     to_load = []
-    for unit, mine in files.items():
-        if not mine:
-            results[unit] = IntakeResult(period, unit, MISSING)
-            continue
-        latest = mine[-1]
-        archived = archive_file(places.archive, period, unit, latest.path, now)
-        if closed:  # kept in the archive, not loaded
-            results[unit] = IntakeResult(period, unit, CLOSED, file=latest.path, findings=[
-                finding(PERIOD_CLOSED, period=period, file=nfc(latest.path.name), unit=unit)])
-            continue
-        to_load.append(Pending(latest.path, unit, archived))
-    results.update((r.unit, r) for r in _load(catalogue, places, period, to_load, workers))
-    for unit, mine in files.items():
-        results[unit].findings += [
-            finding(SUPERSEDED, latest=nfc(mine[-1].path.name), file=nfc(f.path.name), unit=unit)
-            for f in mine[:-1]
-        ]
+    with shared_lock(places.data), working_folder(places.data) as work:
+        shutil.rmtree(places.data / REBUILD_FOLDER, ignore_errors=True)  # a killed rebuild's (none runs now)
+        closed = is_closed(catalogue, places.out, period)
+        for number, (unit, mine) in enumerate(files.items()):
+            if not mine:
+                results[unit] = IntakeResult(period, unit, MISSING)
+                continue
+            latest = mine[-1]
+            try:
+                received = receive(places.archive, period, unit, latest.path, now, work / str(number))
+            except Vanished:  # renamed, removed or replaced meanwhile: the next look takes it in
+                results[unit] = IntakeResult(period, unit, GONE, file=latest.path)
+                continue
+            superseded = [finding(SUPERSEDED, latest=received.name, file=nfc(f.path.name), unit=unit)
+                          for f in mine[:-1]]
+            if closed:  # kept in the archive, not loaded
+                results[unit] = IntakeResult(period, unit, CLOSED, file=latest.path, findings=[
+                    finding(PERIOD_CLOSED, period=period, file=received.name, unit=unit), *superseded])
+                continue
+            to_load.append(Pending(received, unit, latest.path, superseded))
+        results.update((r.unit, r) for r in _load(catalogue, places.warehouse, places.out, period, to_load, workers))
     return [results[unit] for unit in files]
 
 
 @dataclass(frozen=True)
 class Pending:
-    """A file to check and load as the version ``archived`` records, for ``unit``."""
+    """A file received for ``unit``, to check and load, with the warnings about its unit's
+    older files (stored with its own findings)."""
 
-    path: Path
+    received: Received
     unit: str
-    archived: Archived
-    name: str | None = None  # the name it was received under, if not the path's
+    source: Path  # where it was taken from (the inbox, or the archive for a rebuild)
+    findings: list[Finding] = field(default_factory=list)
 
 
-def _load(catalogue: Catalogue, places: Places, period: str, pending: list[Pending], workers: int = 1) -> list[IntakeResult]:
-    """Check the files together, write their feedback, load them in one transaction (on one
-    warehouse connection: opening DuckDB costs about 20 ms, and a district's run is one unit)."""
+def _load(catalogue: Catalogue, warehouse: Path, out: Path | None, period: str, pending: list[Pending],
+          workers: int = 1) -> list[IntakeResult]:
+    """Check the files together, write their feedback under ``out`` (None: none), load them in one
+    transaction (on one warehouse connection: opening DuckDB costs about 20 ms, and a district's run
+    is one unit)."""
     if not pending:
         return []
     units = [p.unit for p in pending if p.unit != PLAN_UNIT]
-    with connect(places.warehouse) as conn:
+    with connect(warehouse) as conn:
         create_schema(conn)
         record_catalogue_lists(conn, catalogue)
-        checked = check_files(catalogue, [p.path for p in pending], period, previous_values(conn, units, period),
-                              workers)
+        checked = check_files(catalogue, [p.received.copy for p in pending], period,
+                              previous_values(conn, units, period), workers, [p.received.file_hash for p in pending])
         intakes, loads = [], []
         for item, result in zip(pending, checked):
-            intake = IntakeResult(period, item.unit, VALID if result.accepted else INVALID, file=item.path,
+            result.findings = sorted(result.findings + item.findings, key=sort_key)
+            intake = IntakeResult(period, item.unit, VALID if result.accepted else INVALID, file=item.source,
                                   findings=result.findings)
-            feedback = feedback_dir(places.out, period) / feedback_name(result)
-            if result.findings:
-                intake.feedback = write_feedback(feedback, catalogue, result, period)
-            else:  # nothing to fix: no feedback, and none left from an earlier version
-                feedback.unlink(missing_ok=True)
+            if out is not None:
+                feedback = feedback_dir(out, period) / feedback_name(result)
+                if result.findings:
+                    intake.feedback = write_feedback(feedback, catalogue, result, period)
+                else:  # nothing to fix: no feedback, and none left from an earlier version
+                    feedback.unlink(missing_ok=True)
             intakes.append(intake)
             if result.submission is None:
                 continue
-            if item.name:
-                result.submission.path = result.submission.path.with_name(item.name)
             intake.file_hash = result.submission.file_hash
             intake.values = sum(c.value is not None for c in result.submission.cells)
-            loads.append((intake, Load(result.submission, result.findings, item.archived.received_at,
-                                       item.archived.relative_path)))
+            version = item.received.version
+            loads.append((intake, Load(result.submission, result.findings, version.received_at, version.relative_path,
+                                       item.received.latest)))
+        failpoint("intake.feedback")
         loaded = load_submissions(conn, [load for _, load in loads])
+    failpoint("intake.loaded")
     for (intake, _), outcome in zip(loads, loaded):
         intake.newly_loaded = outcome.new
     return intakes
 
 
 def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
-    """Recreate the warehouse from the archive alone: every archived version, period by period,
-    in the order received. The old warehouse is replaced only when the new one is complete."""
-    final = places.warehouse
-    fresh = Places(places.data / ".rebuild", places.inbox)
-    fresh.warehouse.unlink(missing_ok=True)
-    fresh.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    results = []
-    for period, unit in archived_units(places.archive):
-        for version in archived_versions(places.archive, period, unit):
-            results += _load(catalogue, fresh, period, [Pending(version.path, unit, version, version.original_name)])
-    with connect(fresh.warehouse) as conn:
-        create_schema(conn)
-        record_catalogue_lists(conn, catalogue)
-    fresh.warehouse.replace(final)
-    shutil.rmtree(fresh.data, ignore_errors=True)
+    """Recreate the warehouse from the archive alone: every recorded arrival, period by period,
+    in the order received (a closed period: exactly the versions it was closed with). Exclusive
+    with runs; the new warehouse is built aside and replaces the old one only when complete."""
+    with exclusive_lock(places.data, "rebuild"), working_folder(places.data) as work:
+        aside = places.data / REBUILD_FOLDER
+        shutil.rmtree(aside, ignore_errors=True)  # what a killed rebuild left
+        warehouse = aside / places.warehouse.name
+        results = []
+        periods = {}
+        for period, unit in archived_units(places.archive):
+            periods.setdefault(period, []).append(unit)
+        for period, units in periods.items():
+            versions = closed_versions(places.out, period)
+            for start in range(0, len(units), CATCH_UP_BATCH):
+                replayed = [(unit, pair) for unit in units[start:start + CATCH_UP_BATCH]
+                            for pair in _replay(places.archive, period, unit, versions)]
+                pending = [_replayed(arrival, first, unit, work / period / str(start) / str(number))
+                           for number, (unit, (arrival, first)) in enumerate(replayed)]
+                results += _load(catalogue, warehouse, None, period, pending)
+        with connect(warehouse) as conn:
+            create_schema(conn)
+            record_catalogue_lists(conn, catalogue)
+            conn.execute("CHECKPOINT")
+        failpoint("rebuild.aside")
+        Path(f"{places.warehouse}.wal").unlink(missing_ok=True)  # the old warehouse's, if a process died in it
+        os.replace(warehouse, places.warehouse)
+        failpoint("rebuild.swapped")
+        shutil.rmtree(aside, ignore_errors=True)
     return results
+
+
+def _replay(archive: Path, period: str, unit: str, versions: dict[str, str] | None) -> list[tuple[Archived, Archived]]:
+    """A unit's arrivals to load again, each with its content's first arrival: all of them in
+    order, or for a closed period the version it was closed with (none if it had none)."""
+    firsts: dict[str, Archived] = {}
+    pairs = [(a, firsts.setdefault(a.file_hash, a)) for a in arrivals(archive, period, unit)]
+    if versions is None:
+        return pairs
+    return [pair for pair in pairs if pair[0].file_hash == versions.get(unit)][:1]
+
+
+def _replayed(arrival: Archived, first: Archived, unit: str, work: Path) -> Pending:
+    """An archived arrival as if received again: its content linked under the name it came as."""
+    work.mkdir(parents=True)
+    copy = work / arrival.original_name
+    os.link(arrival.path, copy)
+    return Pending(Received(first, arrival.original_name, copy, latest=True), unit, arrival.path)
+
+
+def _refused(entry: InboxFile) -> CheckResult:
+    name = nfc(entry.path.name)
+    return CheckResult(entry.path, None, [finding(UNREADABLE, reason=entry.refused, file=name)])
 
 
 def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: dt.datetime) -> list[CheckResult]:
     """Files of the period's inbox whose unit cannot be read or is not in the unit list: each
-    is archived and gets its findings and a feedback workbook, so nothing goes unnoticed."""
+    is archived and gets its findings and a feedback workbook, so nothing goes unnoticed.
+    Refused entries (links, pipes, outside the inbox) get theirs without being read or archived."""
     results = []
     units = {u.code for u in catalogue.units_in(period)}
-    for entry in scan_inbox(places.inbox, period, places.inbox_index(period)):
-        if entry.identity is None or (entry.identity.file_kind != PLAN_FILE and entry.identity.unit_code not in units):
-            archive_file(places.archive, period, UNIDENTIFIED, entry.path, now)
-            result = check_files(catalogue, [entry.path], period)[0]
+    with shared_lock(places.data), working_folder(places.data) as work:
+        for number, entry in enumerate(scan_inbox(places.inbox, period, places.inbox_index(period))):
+            if entry.identity is not None and (entry.identity.file_kind == PLAN_FILE or entry.identity.unit_code in units):
+                continue
+            if entry.refused:
+                result = _refused(entry)
+            else:
+                try:
+                    received = receive(places.archive, period, UNIDENTIFIED, entry.path, now, work / str(number))
+                except Vanished:
+                    continue  # gone meanwhile: the next look sees it
+                result = check_files(catalogue, [received.copy], period, hashes=[received.file_hash])[0]
+                result.path = entry.path
             write_feedback(feedback_dir(places.out, period) / feedback_name(result), catalogue, result, period)
             results.append(result)
     return results
@@ -190,17 +273,30 @@ def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: d
 
 def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime, workers: int = 1,
              progress: Callable[[str], None] = lambda _: None) -> list[IntakeResult]:
-    """Take in every unit whose latest inbox file is not in the warehouse yet (what the sensor
-    has not seen), in batches of ``CATCH_UP_BATCH`` units, telling ``progress`` after each;
-    units already up to date are not checked again."""
+    """Take in every unit whose latest inbox file is not taken in yet (what the sensor has not
+    seen), in batches of ``CATCH_UP_BATCH`` units, telling ``progress`` after each; units already
+    up to date are neither read nor checked again."""
     with connect(places.warehouse) as conn:
         create_schema(conn)
-        known = known_files(conn, period)
+        loaded = loaded_versions(conn, period)
     files = files_by_unit(scan_inbox(places.inbox, period, places.inbox_index(period), workers))
     behind = [(unit.code, files[unit.code]) for unit in catalogue.units_in(period)
-              if unit.code in files and (unit.code, file_sha256(files[unit.code][-1].path)) not in known]
+              if unit.code in files and not _up_to_date(arrivals(places.archive, period, unit.code),
+                                                        files[unit.code][-1], loaded, unit.code)]
     results = []
     for start in range(0, len(behind), CATCH_UP_BATCH):
         results += _take_in_latest(catalogue, places, dict(behind[start:start + CATCH_UP_BATCH]), period, now, workers)
         progress(f"Kỳ {period}: đã tiếp nhận {len(results):,}/{len(behind):,} đơn vị".replace(",", "."))
     return results
+
+
+def _up_to_date(log: list[Archived], latest: InboxFile, loaded: dict[tuple[str, str], tuple[bool, bool]],
+                unit: str) -> bool:
+    """The unit's latest inbox file is a recorded arrival, loaded; and the unit's latest
+    arrival, if valid, is its current version."""
+    seen = next((a for a in log if (a.original_name, a.size, a.mtime_ns) ==
+                 (nfc(latest.path.name), latest.size, latest.mtime_ns)), None)
+    if seen is None or (unit, seen.file_hash) not in loaded:
+        return False
+    valid, current = loaded.get((unit, log[-1].file_hash), (False, False))
+    return current or not valid

@@ -2,9 +2,10 @@
 rest of the pipeline runs (callers use the named functions here, never SQL).
 
 Each received file is a version of a unit's submission for a period (identified by
-content hash). Loading the same file twice changes nothing; a valid version becomes the
-current one for consolidation in one transaction, while an invalid one never replaces
-the last valid version. Money is DECIMAL(18,3), never floating point.
+content hash). Loading the same file twice adds nothing; the valid version of a unit's
+latest arrival is the current one for consolidation (switched in one transaction: an
+older version sent again becomes current again), while an invalid one never replaces the
+last valid version. Money is DECIMAL(18,3), never floating point.
 
 The unit and period lists are the catalogue's as the data was loaded: only intake
 (``record_catalogue_lists``) writes them; readers (publication, status, ``explain``) only
@@ -142,8 +143,9 @@ class Load:
 
     submission: Submission
     findings: list[Finding]
-    received_at: dt.datetime
+    received_at: dt.datetime  # when its content was first received
     archived_path: str = ""
+    latest: bool = True  # the unit's latest arrival: if valid, it becomes current
 
 
 def load_submission(conn: duckdb.DuckDBPyConnection, submission: Submission, findings: list[Finding],
@@ -154,45 +156,44 @@ def load_submission(conn: duckdb.DuckDBPyConnection, submission: Submission, fin
 
 def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list[LoadResult]:
     """Record submission versions, their values and findings, all in one transaction. A valid
-    one (no error) becomes its unit's current version, an invalid one never replaces the last
-    valid version, and a file already loaded changes nothing. Later loads of the same unit in
-    the list are later versions."""
-    known = {(p, u, h): (i, c) for p, u, h, i, c in conn.execute(
-        "SELECT period, unit, file_hash, submission_id, is_current FROM submissions WHERE period IN "
-        "(SELECT UNNEST(?))  -- DuckDB: a Python list bound as a list value",
-        [sorted({load.submission.period for load in loads})]).fetchall()}
-    results: list[LoadResult] = []
+    version that is its unit's latest arrival becomes the unit's current version, whether new or
+    loaded before; an invalid one never replaces the last valid version, and a file already
+    loaded adds nothing. Later loads of the same unit in the list are later arrivals."""
+    known = {(p, u, h): (i, s == VALID, c) for p, u, h, i, s, c in conn.execute(
+        "SELECT period, unit, file_hash, submission_id, status, is_current FROM submissions WHERE period IN "
+        "(SELECT UNNEST(?))  -- DuckDB: a Python list bound as a list value", [sorted({load.submission.period for load in loads})]).fetchall()}
+    was_current = {key[:2]: i for key, (i, _, c) in known.items() if c}
     keys = [(x.submission.period, x.submission.unit_code, x.submission.file_hash) for x in loads]
     fresh = {key for key in keys if key not in known}
     ids = [i for (i,) in conn.execute(
         "SELECT nextval('submission_ids') FROM range(?)  -- DuckDB: range() as a table", [len(fresh)]).fetchall()]
-    submissions, values, findings, current = [], [], [], {}
+    submissions, values, findings, current, new = [], [], [], {}, []
     for load, key in zip(loads, keys):
+        new.append(key not in known)
         if key not in known:
             errors, warnings = counts(load.findings)
             status = VALID if errors == 0 else INVALID
             submission_id = ids[len(submissions)]
-            known[key] = (submission_id, status == VALID)
+            known[key] = (submission_id, status == VALID, False)
             submission = load.submission
             submissions.append((submission_id, *key[:2], submission.path.name, submission.file_hash, load.received_at,
                                 load.archived_path, submission.template_version, status, errors, warnings))
             values += [(submission_id, *row) for row in submission.tidy_rows()]
             findings += [(submission_id, f.severity, f.code, f.form, f.sheet, f.cell, f.item, f.item_label, f.value,
                           f.message) for f in load.findings]
-            if status == VALID:
-                current[key[:2]] = submission_id
-            results.append(LoadResult(submission_id, new=True, current=status == VALID))
-        else:
-            results.append(LoadResult(known[key][0], new=False, current=known[key][1]))
+        submission_id, valid, _ = known[key]
+        if valid and load.latest:
+            current[key[:2]] = submission_id
+    switched = {unit: i for unit, i in current.items() if was_current.get(unit) != i}
     conn.execute("BEGIN")
     try:
         _insert(conn, f"submissions ({', '.join(SUBMISSION_COLUMNS)})", SUBMISSION_COLUMNS, submissions)
         _insert(conn, "submission_values", ["submission_id", *TIDY_COLUMNS], values,
                 """SELECT submission_id, period, unit, form, item, "column", CAST(value AS DECIMAL(18,3)), sheet, cell""")
         _insert(conn, "findings", FINDING_COLUMNS, findings)
-        if current:
+        if switched:
             conn.register("new_current", pd.DataFrame(
-                [(p, u, i) for (p, u), i in current.items()], columns=["period", "unit", "submission_id"]))
+                [(p, u, i) for (p, u), i in switched.items()], columns=["period", "unit", "submission_id"]))
             conn.execute("""UPDATE submissions SET is_current = (submissions.submission_id = n.submission_id)
                             FROM new_current n WHERE submissions.period = n.period AND submissions.unit = n.unit""")
             conn.unregister("new_current")
@@ -200,12 +201,15 @@ def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list
     except Exception:
         conn.execute("ROLLBACK")
         raise
-    final = []
-    for result, (period, unit, _) in zip(results, keys):  # a later valid version in the list replaces an earlier one
-        latest_valid = current.get((period, unit))
-        final.append(LoadResult(result.submission_id, result.new,
-                                result.submission_id == latest_valid if latest_valid is not None else result.current))
-    return final
+    now_current = {**was_current, **current}
+    return [LoadResult(known[key][0], is_new, now_current.get(key[:2]) == known[key][0])
+            for key, is_new in zip(keys, new)]
+
+
+def loaded_versions(conn: duckdb.DuckDBPyConnection, period: str) -> dict[tuple[str, str], tuple[bool, bool]]:
+    """Every version loaded for the period: (unit, file hash) -> (valid, current)."""
+    return {(u, h): (s == VALID, c) for u, h, s, c in conn.execute(
+        "SELECT unit, file_hash, status, is_current FROM submissions WHERE period = ?", [period]).fetchall()}
 
 
 def _insert(conn: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[tuple],
@@ -241,11 +245,6 @@ def previous_values(conn: duckdb.DuckDBPyConnection, units: list[str], period: s
     for unit, form, item, column, value in rows:
         found.setdefault(unit, {})[Ref(form, item, column)] = value
     return found
-
-
-def known_files(conn: duckdb.DuckDBPyConnection, period: str) -> set[tuple[str, str]]:
-    """(unit, file hash) of every version of the period already loaded, valid or not."""
-    return set(conn.execute("SELECT unit, file_hash FROM submissions WHERE period = ?", [period]).fetchall())
 
 
 class UnitVersions(NamedTuple):

@@ -287,15 +287,15 @@ def read_identity(path: Path | str) -> Identity:
     )
 
 
-def read_workbook(path: Path | str, catalogue: Catalogue) -> Submission:
-    """Read a unit submission or the district plan workbook."""
+def read_workbook(path: Path | str, catalogue: Catalogue, file_hash: str | None = None) -> Submission:
+    """Read a unit submission or the district plan workbook (``file_hash``: its SHA-256, if known)."""
     path = Path(path)
     sheets = read_coded_sheets(path)
     info_sheet = sheets.get(INFO_MARKER)
     info = _info(path, info_sheet)
     file_kind = text_of(info.get(FILE_KIND, (UNIT_FILE, ""))[0]) or UNIT_FILE
     submission = Submission(
-        path=path, file_hash=file_sha256(path), file_kind=file_kind, info=info,
+        path=path, file_hash=file_hash or file_sha256(path), file_kind=file_kind, info=info,
         info_sheet=info_sheet.name,
         sheets={m: SheetCodes(s.name, s.rows, s.columns) for m, s in sheets.items()},
     )

@@ -1,0 +1,389 @@
+"""Intake against an operator's real server (issue 11): a kill between the archived file and
+its record, a rebuild beside a run or on a closed period, an older file sent again, links and
+pipes in the inbox, a file renamed mid-intake, NFD names and clocks with an offset."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import unicodedata
+
+import duckdb
+import openpyxl
+import pytest
+
+from pipeline.catalogue import default_catalogue
+from pipeline.checking.feedback import SUMMARY_SHEET
+from pipeline.checking.findings import SUPERSEDED
+from pipeline.cli import main
+from pipeline.intake import inbox as inbox_module
+from pipeline.intake import take_in as take_in_module
+from pipeline.intake.archive import archived_versions
+from pipeline.intake.inbox import watch
+from pipeline.intake.take_in import catch_up, take_in_batch, take_in_unit, unidentified_files
+from pipeline.periods import MARKER
+from pipeline.settings import Places, Settings
+from pipeline.tools.sample import sample_values
+from pipeline.workbook.template import Filling, write_unit_workbook
+from tests.conftest import ROOT, take_in_everything
+
+T0 = dt.datetime(2023, 8, 10, 8, 0)
+UNIT = "03259"
+
+
+def _sample(sample_files, code=UNIT):
+    return next(p for p in sample_files if p.name.startswith(code))
+
+
+def _drop(places, source, name=None, mtime=None, period="2023"):
+    """Put a file into the period's inbox, with a modification time that orders arrivals."""
+    folder = places.inbox / period
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / (name or source.name)
+    shutil.copyfile(source, target)
+    if mtime is not None:
+        os.utime(target, (mtime, mtime))
+    return target
+
+
+def _edited(source, tmp_path, name, households):
+    """A valid new version of a unit's file: another total number of households (E5 of Biểu 01)."""
+    workbook = openpyxl.load_workbook(source)
+    sheet = workbook["01 Chỉ tiêu"]
+    sheet["E5"] = households
+    out = tmp_path / name
+    workbook.save(out)
+    return out
+
+
+def _current(warehouse, unit=UNIT, period="2023"):
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return conn.execute("SELECT file_hash, file_name FROM submissions WHERE period = ? AND unit = ? AND is_current",
+                            [period, unit]).fetchone()
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _dead_pid():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+# --------------------------------------------------------------------------- 3: the archived file and its record
+
+
+def test_a_kill_between_the_archived_file_and_its_record_is_harmless(catalogue, sample_files, tmp_path):
+    places = Places.under(tmp_path / "data")
+    _drop(places, _sample(sample_files))
+    assert take_in_unit(catalogue, places, "2023", UNIT, T0).status == "valid"
+    folder = places.archive / "2023" / UNIT
+    for record in folder.rglob("*.json"):  # as a kill right after the copy leaves it
+        record.unlink()
+    leftover = folder / f".{next(folder.glob('*.xlsx')).stem}.json.{_dead_pid()}.tmp"
+    leftover.write_text('{"original_na', encoding="utf-8")
+    assert take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(hours=1)).status == "valid"
+    assert not leftover.exists()
+    copy = tmp_path / "copy"
+    shutil.copytree(places.archive, copy / "archive")
+    assert main(["rebuild", "--data", str(copy)]) == 0
+    assert _current(copy / "warehouse.duckdb") == _current(places.warehouse)
+
+
+# --------------------------------------------------------------------------- 4, 5: rebuild
+
+
+def test_rebuild_uses_the_unit_list_in_use_and_waits_for_no_run(sample_files, tmp_path, monkeypatch, capsys):
+    units = tmp_path / "units.csv"
+    lines = (ROOT / "pipeline" / "catalogue" / "units.csv").read_text(encoding="utf-8").splitlines()
+    row = next(line for line in lines if line.startswith(UNIT + ","))
+    units.write_text("\n".join([*lines, row.replace(UNIT, "99901").replace("Phình Sáng", "Thử Nghiệm")]) + "\n",
+                     encoding="utf-8")
+    monkeypatch.setenv("TUANGIAO_UNITS", str(units))
+    catalogue = default_catalogue(units)
+    places = Places.under(tmp_path / "data")
+    new_unit = write_unit_workbook(tmp_path / "99901.xlsx", catalogue, catalogue.unit("99901"),
+                                   Filling({"MA_DON_VI": "99901", "KY_BAO_CAO": "2023"},
+                                           sample_values(catalogue)[UNIT]))
+    _drop(places, new_unit)
+    assert take_in_unit(catalogue, places, "2023", "99901", T0).status == "valid"
+    holder = subprocess.Popen(  # a run in progress holds the data folder
+        [sys.executable, "-c", "import sys; from pathlib import Path; from pipeline.locking import shared_lock\n"
+         f"with shared_lock(Path({str(places.data)!r})):\n print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout.readline() == "ready\n"
+        before = places.warehouse.read_bytes()
+        assert main(["rebuild", "--data", str(places.data)]) == 2
+        assert "đang chạy" in capsys.readouterr().err
+        assert places.warehouse.read_bytes() == before
+    finally:
+        holder.communicate("")
+    assert main(["rebuild", "--data", str(places.data)]) == 0
+    with duckdb.connect(str(places.warehouse), read_only=True) as conn:
+        assert conn.execute("SELECT unit, status, is_current FROM submissions").fetchall() == [("99901", "valid", True)]
+    assert not (places.data / ".rebuild").exists()
+
+
+def _all_current(warehouse):
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return conn.execute("SELECT period, unit, file_hash, file_name, received_at FROM submissions "
+                            "WHERE is_current ORDER BY ALL").fetchall()
+
+
+def test_rebuild_of_a_closed_period_loads_the_versions_it_was_closed_with(catalogue, sample_files, tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setattr(take_in_module, "CATCH_UP_BATCH", 5)  # the rebuild goes by several batches
+    places = take_in_everything(catalogue, Places.under(tmp_path / "data"), T0, sample_files)
+    closed = _current(places.warehouse)
+    everything = _all_current(places.warehouse)
+    assert main(["close-period", "2023", "--data", str(places.data)]) == 0
+    record = json.loads((places.out / "2023" / "chinh-thuc" / MARKER).read_text(encoding="utf-8"))
+    assert record["versions"][UNIT] == closed[0]
+    late = _edited(_sample(sample_files), tmp_path, "03259-sua-sau-khoa-so.xlsx", 900)
+    _drop(places, late)
+    assert take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(days=9)).status == "closed"
+    assert main(["rebuild", "--data", str(places.data)]) == 0
+    assert _current(places.warehouse) == closed and _all_current(places.warehouse) == everything
+
+
+# --------------------------------------------------------------------------- 6: every arrival recorded
+
+
+def test_an_older_version_sent_again_is_current_again(catalogue, sample_files, tmp_path):
+    places = Places.under(tmp_path / "data")
+    v1 = _sample(sample_files)
+    v3 = _edited(v1, tmp_path, "03259-v3.xlsx", 1900)
+    _drop(places, v1, mtime=1_000)
+    take_in_unit(catalogue, places, "2023", UNIT, T0)
+    _drop(places, v3, mtime=2_000)
+    second = take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(hours=1))
+    assert _current(places.warehouse) == (_sha(v3), v3.name)
+    warning = next(f for f in second.findings if f.code == SUPERSEDED.code)
+    assert f'"{v1.name}"' in warning.message and f'"{v3.name}"' in warning.message
+    with duckdb.connect(str(places.warehouse), read_only=True) as conn:  # stored with the submission's findings
+        assert conn.execute("SELECT f.message FROM findings f JOIN submissions s USING (submission_id) "
+                            "WHERE s.file_hash = ? AND f.code = ?", [_sha(v3), SUPERSEDED.code]).fetchall() == \
+            [(warning.message,)]
+    summary = openpyxl.load_workbook(second.feedback)[SUMMARY_SHEET]
+    assert any(cell.value == warning.message for row in summary.iter_rows() for cell in row)
+    _drop(places, v1, name="03259-gui-lai.xlsx", mtime=3_000)  # v1's bytes again, later
+    take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(hours=2))
+    assert _current(places.warehouse)[0] == _sha(v1)
+    (places.inbox / "2023" / "03259-gui-lai.xlsx").unlink()  # the latest arrival decides, not the inbox's latest file
+    (places.inbox / "2023" / v3.name).unlink()
+    take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(hours=3))
+    assert _current(places.warehouse)[0] == _sha(v1)
+    copy = tmp_path / "copy"
+    shutil.copytree(places.archive, copy / "archive")
+    assert main(["rebuild", "--data", str(copy)]) == 0
+    assert _current(copy / "warehouse.duckdb")[0] == _sha(v1)
+
+
+def test_the_nightly_catch_up_and_the_sensor_see_an_older_version_sent_again(catalogue, sample_files, tmp_path):
+    places = Places.under(tmp_path / "data")
+    v1 = _sample(sample_files)
+    v3 = _edited(v1, tmp_path, "03259-v3.xlsx", 1900)
+    _drop(places, v1, mtime=1_000)
+    _drop(places, v3, mtime=2_000)
+    arrivals, cursor = watch(places.inbox, ["2023"], {}, now=10_000)
+    assert len(arrivals) == 2
+    catch_up(catalogue, places, "2023", T0)
+    assert catch_up(catalogue, places, "2023", T0) == []  # up to date: nothing checked again
+    _drop(places, v1, name="03259-gui-lai.xlsx", mtime=3_000)
+    arrivals, _ = watch(places.inbox, ["2023"], cursor, now=10_000)
+    assert [a.path.name for a in arrivals] == ["03259-gui-lai.xlsx"]
+    assert [r.unit for r in catch_up(catalogue, places, "2023", T0)] == [UNIT]
+    assert _current(places.warehouse)[0] == _sha(v1)
+
+
+def test_each_file_is_hashed_once_per_intake(catalogue, sample_files, tmp_path, monkeypatch):
+    places = Places.under(tmp_path / "data")
+    expected = _sha(_drop(places, _sample(sample_files)))
+    digests = []
+    real = hashlib.sha256
+
+    class Counting:
+        def __init__(self, *args):
+            self.inner = real(*args)
+
+        def update(self, data):
+            self.inner.update(data)
+
+        def hexdigest(self):
+            digest = self.inner.hexdigest()
+            digests.append(digest)
+            return digest
+
+    monkeypatch.setattr(hashlib, "sha256", Counting)
+    take_in_unit(catalogue, places, "2023", UNIT, T0)
+    assert digests.count(expected) == 1
+
+
+# --------------------------------------------------------------------------- 7: only regular files inside the inbox
+
+
+def test_links_pipes_and_folders_outside_the_inbox_are_refused_unread(catalogue, sample_files, tmp_path):
+    places = Places.under(tmp_path / "data")
+    folder = places.inbox / "2023"
+    folder.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    outside = shutil.copyfile(_sample(sample_files), elsewhere / "03259.xlsx")
+    (folder / "03259-link.xlsx").symlink_to(outside)
+    (folder / "passwd.xlsx").symlink_to("/etc/passwd")
+    os.mkfifo(folder / "pipe.xlsx")
+    assert take_in_unit(catalogue, places, "2023", UNIT, T0).status == "missing"
+    refused = {r.path.name: r for r in unidentified_files(catalogue, places, "2023", T0)}
+    assert sorted(refused) == ["03259-link.xlsx", "passwd.xlsx", "pipe.xlsx"]
+    assert all(r.findings[0].file == name and "hộp thư đến" in r.findings[0].message for name, r in refused.items())
+    assert not places.archive.exists() or not [p for p in places.archive.rglob("*") if p.is_file()]
+    arrivals, _ = watch(places.inbox, ["2023"], {}, now=10**10)
+    assert {a.path.name: a.identity for a in arrivals} == {"03259-link.xlsx": None, "passwd.xlsx": None,
+                                                           "pipe.xlsx": None}
+    linked = Places.under(tmp_path / "linked")  # the period's folder itself a link to elsewhere
+    linked.inbox.mkdir(parents=True)
+    (linked.inbox / "2023").symlink_to(elsewhere)
+    assert take_in_unit(catalogue, linked, "2023", UNIT, T0).status == "missing"
+    assert [r.path.name for r in unidentified_files(catalogue, linked, "2023", T0)] == ["03259.xlsx"]
+
+
+def test_archived_copies_get_fixed_permissions(catalogue, sample_files, tmp_path):
+    places = Places.under(tmp_path / "data")
+    source = _drop(places, _sample(sample_files))
+    source.chmod(0o666)
+    take_in_unit(catalogue, places, "2023", UNIT, T0)
+    [version] = archived_versions(places.archive, "2023", UNIT)
+    assert version.path.stat().st_mode & 0o777 == 0o640
+
+
+# --------------------------------------------------------------------------- 8: a file renamed mid-intake
+
+
+def test_a_file_renamed_during_intake_affects_only_its_own_unit(catalogue, sample_files, tmp_path, monkeypatch):
+    places = Places.under(tmp_path / "data")
+    mine = _drop(places, _sample(sample_files, "03253"))
+    other = _drop(places, _sample(sample_files, "03304"))
+    real = inbox_module.read_identity
+
+    def renamed_while_read(path):
+        if path == other:
+            other.rename(other.with_name("dang-doi-ten.xlsx"))
+        return real(path)
+
+    monkeypatch.setattr(inbox_module, "read_identity", renamed_while_read)
+    [result] = take_in_batch(catalogue, places, "2023", ["03253"], T0)
+    assert result.status == "valid"
+    monkeypatch.undo()
+    real_scan = take_in_module.scan_inbox
+
+    def removed_after_the_look(*args, **kwargs):
+        found = real_scan(*args, **kwargs)
+        mine.unlink()
+        return found
+
+    monkeypatch.setattr(take_in_module, "scan_inbox", removed_after_the_look)
+    results = take_in_batch(catalogue, places, "2023", ["03253", "03304"], T0)
+    assert [r.status for r in results] == ["gone", "valid"]
+    assert results[0].findings == []
+
+
+# --------------------------------------------------------------------------- 10: names and clocks
+
+
+def test_an_nfd_name_is_stored_nfc_everywhere(catalogue, sample_files, tmp_path):
+    places = Places.under(tmp_path / "data")
+    name = unicodedata.normalize("NFD", "03259-Xã Phình Sáng.xlsx")
+    _drop(places, _sample(sample_files), name=name)
+    take_in_unit(catalogue, places, "2023", UNIT, T0)
+    expected = unicodedata.normalize("NFC", name)
+    assert _current(places.warehouse)[1] == expected
+    [version] = archived_versions(places.archive, "2023", UNIT)
+    assert version.original_name == expected
+
+
+def test_a_clock_with_an_offset_is_taken_as_vietnam_time():
+    settings = Settings.from_environment({"TUANGIAO_CLOCK": "2023-08-11T06:59:00+07:00"})
+    assert settings.now() == dt.datetime(2023, 8, 11, 6, 59)
+    assert Settings.from_environment({"TUANGIAO_CLOCK": "2023-08-10T23:59:00+00:00"}).now() == \
+        dt.datetime(2023, 8, 11, 6, 59)
+
+
+def test_close_and_reopen_times_are_vietnam_time_and_the_kept_set_keeps_its_record(catalogue, sample_files, tmp_path,
+                                                                                   monkeypatch):
+    places = take_in_everything(catalogue, Places.under(tmp_path / "data"), T0, sample_files)
+    monkeypatch.setenv("TUANGIAO_CLOCK", "2023-08-31T23:30:00+00:00")
+    assert main(["close-period", "2023", "--data", str(places.data)]) == 0
+    record = json.loads((places.out / "2023" / "chinh-thuc" / MARKER).read_text(encoding="utf-8"))
+    assert record["closed_at"] == "2023-09-01T06:30:00+07:00"
+    monkeypatch.setenv("TUANGIAO_CLOCK", "2023-09-02T01:00:00+00:00")
+    assert main(["reopen-period", "2023", "--data", str(places.data)]) == 0
+    [kept] = (places.out / "2023").glob("chinh-thuc-da-mo-lai-*")
+    kept_record = json.loads((kept / MARKER).read_text(encoding="utf-8"))
+    assert kept_record["closed_at"] == record["closed_at"] and kept_record["reopened_at"] == "2023-09-02T08:00:00+07:00"
+    assert take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(days=40)).status == "valid"
+
+
+# --------------------------------------------------------------------------- failpoints: a kill, then the next run
+
+
+@pytest.fixture(scope="module")
+def loaded(catalogue, sample_files, tmp_path_factory):
+    return take_in_everything(catalogue, Places.under(tmp_path_factory.mktemp("data")), T0, sample_files)
+
+
+def _killed_at(point, *command):
+    process = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONPATH": str(ROOT), "TUANGIAO_FAILPOINT": point})
+    return process.returncode == -9
+
+
+INTAKE = ("import datetime as dt, sys; from pipeline.catalogue import default_catalogue; from pipeline.settings "
+          "import Places; from pipeline.intake.take_in import take_in_unit\n"
+          "take_in_unit(default_catalogue(), Places.under(__import__('pathlib').Path(sys.argv[1])), '2023', '03259', "
+          "dt.datetime(2023, 8, 11))")
+
+
+@pytest.mark.parametrize("point", ["archive.copied", "archive.recorded", "intake.feedback", "intake.loaded"])
+def test_an_intake_killed_at_any_step_is_completed_by_the_next_run(catalogue, sample_files, loaded, tmp_path, point):
+    data = tmp_path / "data"
+    shutil.copytree(loaded.data, data)
+    places = Places.under(data)
+    new = _edited(_sample(sample_files), tmp_path, "03259-moi.xlsx", 1900)
+    _drop(places, new)
+    assert _killed_at(point, "-c", INTAKE, str(data))
+    assert take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(days=2)).status == "valid"
+    assert _current(places.warehouse)[0] == _sha(new)
+    left = [p for p in data.rglob("*") if p.name.endswith(".tmp") or p.parent.name == ".intake"]
+    assert left == []
+    assert [a.original_name for a in archived_versions(places.archive, "2023", UNIT)] == \
+        [_sample(sample_files).name, new.name]
+
+
+@pytest.mark.parametrize("point", ["rebuild.aside", "rebuild.swapped"])
+def test_a_rebuild_killed_at_any_step_leaves_a_whole_warehouse(loaded, tmp_path, point):
+    data = tmp_path / "data"
+    shutil.copytree(loaded.data, data)
+    assert _killed_at(point, "-m", "pipeline", "rebuild", "--data", str(data))
+    assert _current(data / "warehouse.duckdb") == _current(loaded.warehouse)
+    assert main(["rebuild", "--data", str(data)]) == 0
+    assert _current(data / "warehouse.duckdb") == _current(loaded.warehouse) and not (data / ".rebuild").exists()
+
+
+@pytest.mark.parametrize("point", ["close_period.published", "close_period.marked"])
+def test_a_closing_killed_at_any_step_is_either_done_or_done_again(loaded, tmp_path, point):
+    data = tmp_path / "data"
+    shutil.copytree(loaded.data, data)
+    assert _killed_at(point, "-m", "pipeline", "close-period", "2023", "--data", str(data))
+    marker = data / "out" / "2023" / "chinh-thuc" / MARKER
+    assert marker.exists() == (point == "close_period.marked")
+    main(["close-period", "2023", "--data", str(data)])
+    assert json.loads(marker.read_text(encoding="utf-8"))["versions"][UNIT] == _current(loaded.warehouse)[0]
