@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.failures import told
 from assets.intake import unit_submission
 from assets.resources import PipelineSettings
 from pipeline.checking.findings import name_list
@@ -26,6 +27,7 @@ KEY_FIGURES = [  # (form, item, column, label) shown in the UI
         "(bảng district_totals trong DuckDB), nêu rõ đơn vị chưa có báo cáo hợp lệ."
     ),
 )
+@told
 def district_consolidation(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     catalogue = settings.catalogue
     metadata = {}

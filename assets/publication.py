@@ -3,6 +3,7 @@ submission status of every unit."""
 
 import dagster as dg
 
+from assets.failures import told
 from assets.consolidation import district_consolidation
 from assets.intake import findings_markdown
 from assets.resources import PipelineSettings
@@ -28,6 +29,7 @@ BIEU_KEYS = {form: dg.AssetKey(f"bieu_{form}") for form in ["01", "02"] + [
     description="Kế hoạch năm của huyện (mẫu kế hoạch trong hộp thư đến): chỉ tiêu nào được đánh giá, "
                 "giá trị kế hoạch và kết quả năm trước, dùng cho Biểu 01.",
 )
+@told
 def district_plan(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     metadata = {}
     for period in open_periods(settings.catalogue, settings.out):
@@ -68,6 +70,7 @@ def preview(report: Report) -> str:
     name="publish_bieu",
     description="Tính Biểu 01–15 từ phiên bản hợp lệ mới nhất của từng đơn vị và ghi các tệp Excel chính thức.",
 )
+@told
 def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     catalogue = settings.catalogue
     periods = open_periods(catalogue, settings.out)  # a closed period's final set is never rewritten
@@ -100,6 +103,7 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     description="Tình trạng báo cáo của mọi đơn vị trong từng kỳ: đã nộp chưa, hợp lệ không, số lỗi, "
                 "cảnh báo, phiên bản đang dùng, thời điểm nhận, đúng hạn không. Ghi status.json cho trang tải về.",
 )
+@told
 def submission_status(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     catalogue = settings.catalogue
     with connect(settings.warehouse) as conn:
