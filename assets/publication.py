@@ -77,7 +77,7 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     metadata: dict[str, dict] = {form: {} for form in BIEU_KEYS}
     for period in periods:
         reports, publication = publish_period(catalogue, settings.warehouse, settings.out, period,
-                                              level=settings.batch_level)
+                                              level=settings.batch_level, today=settings.now().date())
         for report in reports:
             path = publication.files[report.code]
             metadata[report.code].update({

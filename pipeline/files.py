@@ -40,3 +40,25 @@ def machine_faults(path: Path) -> Iterator[None]:
         if error is None:
             raise
         raise machine_error(error, path) from None
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Remove the temporary files ``atomic_output`` left in ``folder`` when its process died
+    (a live process's are kept: it is still writing); returns what was removed."""
+    removed = []
+    for path in folder.glob(".*.tmp"):
+        pid = path.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
