@@ -45,7 +45,7 @@ def _env(place: Path, failpoint: str = "") -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUANGIAO_")}
     env.update(DAGSTER_HOME=str(place / "home"), TUANGIAO_DATA_DIR=str(place / "data"), TUANGIAO_CLOCK=CLOCK,
                TUANGIAO_INBOX=str(place / "inbox"), TUANGIAO_UNITS=str(place / "units.csv"),
-               PYTHONPATH=str(ROOT))
+               TUANGIAO_BATCH="district", PYTHONPATH=str(ROOT))  # one intake run for the four units
     if failpoint:
         env["TUANGIAO_FAILPOINT"] = failpoint
     return env

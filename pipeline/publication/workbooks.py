@@ -59,7 +59,6 @@ def publish(catalogue: Catalogue, reports: list[Report], folder: Path, final: bo
         publication.files[report.code] = path
         failpoint("publish.after_workbook")
     publication.all_in_one = _write(all_in_one, catalogue, reports, final)
-    failpoint("publish.after_all_in_one")
     publication.archive = _zip(folder / f"Bieu_01-15_{period}.zip",
                                [*publication.files.values(), publication.all_in_one], catalogue.periods[period].report_date)
     return publication
