@@ -161,6 +161,10 @@ def test_a_read_only_folder_is_one_line_everywhere(catalogue, loaded, tmp_path):
         close = subprocess.run([sys.executable, "-m", "pipeline", "close-period", "2023"], cwd=ROOT, env=env,
                                capture_output=True, text=True, timeout=300)
         assert close.returncode == 2 and close.stderr.count("\n") == 1 and "chỉ cho đọc" in close.stderr
+        template = subprocess.run([sys.executable, "-m", "pipeline", "template", "--out", str(data / "out" / "mau")],
+                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert template.returncode == 2 and template.stderr.count("\n") == 1
+        assert template.stderr.startswith(f'Thư mục "{data / "out"}" nằm trên ổ chỉ cho đọc: không ghi được')
         run = subprocess.run([sys.executable, "-m", "assets", "run", "--period", "2023"], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=300)
     assert run.returncode == 1
