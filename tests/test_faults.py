@@ -82,6 +82,13 @@ def test_a_dead_process_s_run_is_failed_and_its_slot_freed(tmp_path, monkeypatch
     assert run_id not in info.active_run_ids | info.pending_run_ids
 
 
+def test_the_daemon_fails_dead_runs_and_frees_ended_runs_slots(tmp_path, monkeypatch):
+    """The shipped dagster.yaml: run monitoring on, a bound on a run's time, slots of ended runs freed."""
+    instance = _instance(tmp_path / "home", monkeypatch)
+    assert instance.run_monitoring_enabled and instance.run_monitoring_max_runtime_seconds > 0
+    assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
+
+
 def test_a_run_waiting_for_the_pool_says_so_and_gives_up(tmp_path, sample_files, monkeypatch):
     """A live process holds the slot; `python -m assets run` waits, tells, then stops by itself."""
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
