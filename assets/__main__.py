@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from pipeline.catalogue.batches import LEVELS, UNIT
+from pipeline.failpoints import failpoint
 from pipeline.settings import PROJECT_ROOT
 
 
@@ -74,9 +75,13 @@ def dev(host: str, port: int, page_port: int) -> int:
 
 
 def step_error(result) -> str:
-    """The message of the first failed step of an in-process run."""
-    failures = [e for e in result.all_events if e.is_step_failure]
-    return failures[0].step_failure_data.error.message.strip() if failures else "không rõ lỗi"
+    """The message of the first failed step of an in-process run: the Vietnamese line of a
+    problem told to people (``assets.failures``), else the error's own message."""
+    failures = [e.step_failure_data for e in result.all_events if e.is_step_failure]
+    if not failures:
+        return "không rõ lỗi"
+    told = failures[0].user_failure_data
+    return told.description if told and told.description else failures[0].error.message.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from assets.definitions import defs
     from assets.partitions import submission_key
+    from assets.runs import recover_dead_runs, run_in_process
     from pipeline.catalogue.batches import batch_keys, batch_name, batch_units
     from pipeline.periods import open_periods
 
@@ -115,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     catalogue, level = settings.catalogue, settings.batch_level
     periods = [args.period] if args.period else open_periods(catalogue, settings.out)
     instance = dg.DagsterInstance.get()
+    recovered = recover_dead_runs(instance)
+    if recovered:
+        print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột và trả lại lượt dùng kho dữ liệu.")
     # The terminal gets one line per run; a unit's findings are in the UI and its feedback file, and
     # a failed blocking check is not worth a stack trace here.
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -124,10 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         batches = [b for b in batch_keys(catalogue, level) if batch_units(catalogue, period, level, b)]
         for number, batch in enumerate(batches, start=1):
             started = time.perf_counter()
-            result = submission_job.execute_in_process(
-                partition_key=submission_key(period, batch), instance=instance, raise_on_error=False,
-                run_config=quiet,
-            )
+            result = run_in_process(submission_job, instance, settings.wait_seconds,
+                                    partition_key=submission_key(period, batch), run_config=quiet)
+            failpoint("runner.after_batch")
             materializations = result.get_asset_materialization_events()
             name = batch_name(catalogue, level, batch)
             if not materializations:  # the step itself broke (an invalid unit still materializes)
@@ -141,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                   + (f"; {time.perf_counter() - started:.1f} s".replace(".", ",") if progress else "") + ")", flush=True)
             if metadata.get("khong_hop_le") and metadata["khong_hop_le"].value != "Không":
                 print(f"    Không hợp lệ: {metadata['khong_hop_le'].value}")
-    inbox = defs.resolve_job_def("inbox_job").execute_in_process(instance=instance, raise_on_error=False, run_config=quiet)
+    inbox = run_in_process(defs.resolve_job_def("inbox_job"), instance, settings.wait_seconds, run_config=quiet)
+    failpoint("runner.after_inbox")
     unidentified = inbox.get_asset_materialization_events()[0].materialization.metadata if inbox.success else None
     if unidentified is None:
         failed += 1
@@ -149,9 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     elif unidentified["so_tep"].value:
         print(f"Tệp không xác định được đơn vị: {unidentified['so_tep'].value}")
         print(unidentified["phat_hien"].value)
-    result = defs.resolve_job_def("consolidation_job").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=quiet
-    )
+    result = run_in_process(defs.resolve_job_def("consolidation_job"), instance, settings.wait_seconds,
+                            run_config=quiet)
     if not result.success:
         print(f"Lỗi khi tổng hợp: {step_error(result)}", file=sys.stderr)
         return 1

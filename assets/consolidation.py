@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.failures import told
 from assets.intake import unit_submission
 from assets.resources import PipelineSettings
 from pipeline.checking.findings import name_list
@@ -19,6 +20,7 @@ from pipeline.publication.consolidation import consolidate
         "nêu các số liệu chính (headline trong district.toml) và đơn vị chưa có báo cáo hợp lệ."
     ),
 )
+@told
 def district_consolidation(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     catalogue = settings.catalogue
     metadata = {}

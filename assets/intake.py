@@ -6,6 +6,7 @@ from collections import Counter
 
 import dagster as dg
 
+from assets.failures import told
 from assets.partitions import BATCH, PERIOD, submission_partitions
 from assets.resources import PipelineSettings
 from pipeline.catalogue import Catalogue
@@ -65,6 +66,7 @@ def units_markdown(results: list[IntakeResult], catalogue: Catalogue) -> str:
     ),
     check_specs=[VALID_SUBMISSION],
 )
+@told
 def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSettings):
     keys = context.partition_key.keys_by_dimension
     catalogue, period, batch = settings.catalogue, keys[PERIOD], keys[BATCH]
@@ -126,6 +128,7 @@ def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSetting
         "tệp độc hại, không có sheet Thông tin…): mỗi tệp kèm lý do và tệp phản hồi."
     ),
 )
+@told
 def unidentified_submissions(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     catalogue = settings.catalogue
     findings = []
@@ -148,6 +151,7 @@ def unidentified_submissions(context: dg.AssetExecutionContext, settings: Pipeli
     description="Bắt kịp hộp thư đến trước khi tổng hợp ban đêm: tiếp nhận tệp mới của các đơn vị mà "
                 "cảm biến chưa xử lý (đơn vị đã cập nhật thì không kiểm tra lại).",
 )
+@told
 def inbox_catch_up(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     findings, taken = [], []
     for period in open_periods(settings.catalogue, settings.out):

@@ -4,6 +4,7 @@ the submission status of every unit."""
 import dagster as dg
 
 from assets.consolidation import district_consolidation
+from assets.failures import told
 from assets.intake import findings_markdown
 from assets.resources import PipelineSettings
 from pipeline.catalogue import default_catalogue
@@ -28,6 +29,7 @@ BIEU_SPAN = default_catalogue().bieu_span.replace("-", "–")
     description="Kế hoạch năm của huyện (mẫu kế hoạch trong hộp thư đến): chỉ tiêu nào được đánh giá, "
                 "giá trị kế hoạch và kết quả năm trước, dùng cho Biểu 01.",
 )
+@told
 def district_plan(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     metadata = {}
     for period in open_periods(settings.catalogue, settings.out):
@@ -68,13 +70,14 @@ def preview(report: Report) -> str:
     name="publish_bieu",
     description=f"Tính Biểu {BIEU_SPAN} từ phiên bản hợp lệ mới nhất của từng đơn vị và ghi các tệp Excel chính thức.",
 )
+@told
 def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     catalogue = settings.catalogue
     periods = open_periods(catalogue, settings.out)  # a closed period's final set is never rewritten
     metadata: dict[str, dict] = {form: {} for form in BIEU_KEYS}
     for period in periods:
         reports, publication = publish_period(catalogue, settings.warehouse, settings.out, period,
-                                              level=settings.batch_level)
+                                              level=settings.batch_level, today=settings.now().date())
         for report in reports:
             path = publication.files[report.code]
             metadata[report.code].update({
@@ -100,6 +103,7 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     description="Tình trạng báo cáo của mọi đơn vị trong từng kỳ: đã nộp chưa, hợp lệ không, số lỗi, "
                 "cảnh báo, phiên bản đang dùng, thời điểm nhận, đúng hạn không. Ghi status.json cho trang tải về.",
 )
+@told
 def submission_status(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     catalogue = settings.catalogue
     with connect(settings.warehouse) as conn:

@@ -25,6 +25,7 @@ class PipelineSettings(dg.ConfigurableResource):
     units_file: str = _DEFAULTS.units_file
     batch_level: str = _DEFAULTS.batch_level
     workers: int = _DEFAULTS.workers
+    wait_seconds: float = _DEFAULTS.wait_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineSettings:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pipeline.catalogue import CATALOGUE_DIR, load_catalogue
-from pipeline.errors import UserError
+from pipeline.errors import UserError, machine_error, machine_fault
 from pipeline.settings import PROJECT_ROOT, Settings
 
 
@@ -262,4 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except UserError as e:
         print(str(e), file=sys.stderr)
+        return 2
+    except Exception as e:  # a machine fault met outside the pipeline's own writers
+        fault = machine_fault(e)
+        if fault is None:
+            raise
+        print(machine_error(fault), file=sys.stderr)
         return 2

@@ -1,5 +1,7 @@
-"""Safe file output: a file appears complete under its name or not at all, and what a killed
-process left half-done is removed later."""
+"""Safe file output: a file appears complete under its name or not at all; a write the
+machine refuses (disk full, read-only folder, no permission) becomes one ``MachineError``
+naming the file, with nothing half-written left behind; what a killed process left
+half-done is removed later."""
 
 from __future__ import annotations
 
@@ -10,17 +12,37 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipeline.errors import MachineError, machine_error, machine_fault
+
 
 @contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        yield temporary
-        os.replace(temporary, path)
+        with machine_faults(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            yield temporary
+            os.replace(temporary, path)
     finally:
-        temporary.unlink(missing_ok=True)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:  # a read-only folder: nothing was written there
+            pass
+
+
+@contextmanager
+def machine_faults(path: Path) -> Iterator[None]:
+    """Turn a machine fault (disk full, read-only, no permission) met while writing ``path`` into a MachineError."""
+    try:
+        yield
+    except MachineError:
+        raise
+    except Exception as e:
+        error = machine_fault(e)
+        if error is None:
+            raise
+        raise machine_error(error, path) from None
 
 
 _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<pid>[0-9]+)\.tmp$|^work-(?P<folder_pid>[0-9]+)-")

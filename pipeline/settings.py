@@ -11,6 +11,7 @@ folder, unit list and clock.
 | ``TUANGIAO_UNITS`` | a unit list in the columns of ``units.csv`` | the catalogue's |
 | ``TUANGIAO_BATCH`` | ``unit``, ``district`` or ``province`` | ``unit`` |
 | ``TUANGIAO_WORKERS`` | processes that read workbooks | 1 |
+| ``TUANGIAO_WAIT_SECONDS`` | how long a run waits for the warehouse or the pool held by another | 600 |
 
 Relative paths are taken from the project folder.
 """
@@ -83,6 +84,7 @@ class Settings:
     units_file: str = ""  # empty: the catalogue's unit list
     batch_level: str = UNIT
     workers: int = 1
+    wait_seconds: float = 600
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -96,6 +98,7 @@ class Settings:
             units_file=environ.get("TUANGIAO_UNITS", ""),
             batch_level=environ.get("TUANGIAO_BATCH", UNIT),
             workers=int(environ.get("TUANGIAO_WORKERS", "1")),
+            wait_seconds=float(environ.get("TUANGIAO_WAIT_SECONDS", "600")),
         )
         settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         check_level(settings.batch_level)

@@ -1,22 +1,109 @@
-"""One period's publication: build the reports from the warehouse, write the workbooks."""
+"""One period's publication: build the reports from the warehouse and publish the set (Biểu
+01–15, the all-in-one workbook, the zip and the period's status) as one step.
+
+The set is written aside, in a new folder ``out/<period>/.bo-bieu/<version>/``, and switched
+in by replacing one symlink, ``.bo-bieu/hien-hanh``; the names people and the page use,
+``out/<period>/Bieu_01_<period>.xlsx`` and so on, are fixed links through it. So a kill or a
+full disk midway leaves the whole old set in place, and the next publication removes what a
+dead one left. ``phan-hoi/`` (feedback) and ``chinh-thuc/`` (a closed period's final set)
+are beside the set and never touched by the switch. The final set is built aside too and
+renamed into ``chinh-thuc/`` whole.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue
 from pipeline.catalogue.batches import UNIT
+from pipeline.failpoints import failpoint
+from pipeline.files import atomic_output, machine_faults, remove_leftovers
+from pipeline.publication.status import STATUS_FILE, period_status, set_document
 from pipeline.publication.tables import Report, build_reports
 from pipeline.publication.workbooks import Publication, publish
 from pipeline.warehouse import connect, create_schema
 
+SETS = ".bo-bieu"  # out/<period>/.bo-bieu/<version>/: the published sets
+CURRENT = "hien-hanh"  # out/<period>/.bo-bieu/hien-hanh -> the set in use
+LOCK = ".lock"
+FINAL_FOLDER = "chinh-thuc"
+
 
 def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str, final: bool = False,
-                   level: str = UNIT) -> tuple[list[Report], Publication]:
+                   level: str = UNIT, today=None) -> tuple[list[Report], Publication]:
     """The Biểu of a period into ``out/<period>/`` (``out/<period>/chinh-thuc/`` when final),
-    with a row per unit, or per district or province (``level``) in the per-unit tables."""
+    with a row per unit, or per district or province (``level``) in the per-unit tables; the
+    returned publication names the files by their lasting paths."""
     with connect(warehouse) as conn:
         create_schema(conn)
         reports = build_reports(catalogue, conn, period, level)
-    folder = out / period / ("chinh-thuc" if final else "")
-    return reports, publish(catalogue, reports, folder, final)
+        statuses = period_status(conn, catalogue, out, period, today)
+    folder = out / period
+    with _locked(folder / SETS):
+        build = folder / SETS / f"{time.time_ns()}-{os.getpid()}"
+        publication = publish(catalogue, reports, build, final)
+        if final:
+            return reports, _switch_final(publication, folder / FINAL_FOLDER)
+        with atomic_output(build / STATUS_FILE) as temporary:
+            temporary.write_text(json.dumps(set_document(statuses, publication), ensure_ascii=False, indent=2),
+                                 encoding="utf-8")
+        failpoint("publish.after_build")
+        return reports, _switch(publication, folder)
+
+
+@contextmanager
+def _locked(sets: Path) -> Iterator[None]:
+    """One publication of a period at a time (the lock goes with its process, even a killed
+    one); first, whatever a dead publication left is removed: every set but the one in use."""
+    with machine_faults(sets):
+        sets.mkdir(parents=True, exist_ok=True)
+        lock = (sets / LOCK).open("w")
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        current = os.readlink(sets / CURRENT) if (sets / CURRENT).is_symlink() else None
+        for entry in sets.iterdir():
+            if entry.name not in (LOCK, CURRENT, current):
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        remove_leftovers(sets.parent)
+        yield
+
+
+def _link(path: Path, target: str) -> None:
+    """Make ``path`` a symlink to ``target`` in one step (replacing a file or an older link)."""
+    if path.is_symlink() and os.readlink(path) == target:
+        return
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with machine_faults(path):
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(target)
+        os.replace(temporary, path)
+
+
+def _switch(publication: Publication, folder: Path) -> Publication:
+    """Put the built set in use (one symlink replaced), then make sure every lasting name links
+    through ``hien-hanh`` (already so after the first publication)."""
+    build = publication.folder
+    _link(folder / SETS / CURRENT, build.name)
+    failpoint("publish.after_switch")
+    names = [p.name for p in build.iterdir() if not p.name.startswith(".")]
+    for name in names:
+        _link(folder / name, f"{SETS}/{CURRENT}/{name}")
+    return publication.moved_to(folder)
+
+
+def _switch_final(publication: Publication, final: Path) -> Publication:
+    """Rename the built final set into ``chinh-thuc/``; one left by a close that died before
+    marking the period closed is replaced."""
+    with machine_faults(final):
+        if final.exists():
+            final.rename(publication.folder.with_name(f"{publication.folder.name}-cu"))
+        publication.folder.rename(final)
+    failpoint("publish.final_after_switch")
+    return publication.moved_to(final)

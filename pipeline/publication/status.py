@@ -1,7 +1,8 @@
 """Submission status: for every unit of a period, whether it submitted, whether its latest
 file is valid, its errors and warnings, which version is used, when it was received and
-whether on time. Written as ``data/out/status.json`` for the download page, which never
-opens the database."""
+whether on time. Each published set carries its period's status (``out/<period>/status.json``,
+switched in with the Biểu); ``out/status.json`` lists every period for the download page,
+which never opens the database."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import duckdb
 
 from pipeline.catalogue import Catalogue
 from pipeline.checking.feedback import unit_feedback_name
-from pipeline.files import atomic_output
+from pipeline.failpoints import failpoint
+from pipeline.files import atomic_output, remove_leftovers
 from pipeline.periods import is_closed
-from pipeline.publication.workbooks import all_in_one_names, workbook_name
+from pipeline.publication.workbooks import Publication
 from pipeline.warehouse import VALID, versions_by_unit
 
 VALID_STATE, INVALID_STATE, MISSING_STATE = "hop_le", "khong_hop_le", "chua_nop"
@@ -63,22 +65,38 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
     return statuses
 
 
+def set_document(statuses: list[UnitStatus], publication: Publication) -> dict:
+    """The part of a period's status that belongs to its published set: the units as they were
+    when the set was built, and the set's files."""
+    return {"units": [asdict(s) for s in statuses], "bieu": [p.name for p in publication.files.values()],
+            "all_in_one": [publication.all_in_one.name, publication.archive.name]}
+
+
+def published_set(out: Path, period: str) -> dict | None:
+    """The status carried by the period's published set, if it has one."""
+    try:
+        return json.loads((out / period / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def write_status(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, out: Path, today=None) -> Path:
-    """status.json: every period's units and the files published for it, and the span of
-    Biểu codes the page names ("01–15")."""
+    """status.json: every period, with its published set's status (or, before any publication,
+    its units as they are now), and the span of Biểu codes the page names ("01–15")."""
     document = {"bieu_span": catalogue.bieu_span.replace("-", "–"), "periods": []}
     for period in catalogue.periods.values():
         folder = out / period.key
-        published = [workbook_name(code, period.key) for code in catalogue.bieu]
+        published = published_set(out, period.key) or {
+            "units": [asdict(s) for s in period_status(conn, catalogue, out, period.key, today)],
+            "bieu": [], "all_in_one": []}
         document["periods"].append({
             "key": period.key, "label": period.label, "deadline": period.deadline.isoformat(),
-            "closed": is_closed(catalogue, out, period.key),
-            "units": [asdict(s) for s in period_status(conn, catalogue, out, period.key, today)],
-            "bieu": [name for name in published if (folder / name).exists()],
-            "all_in_one": [name for name in all_in_one_names(catalogue, period.key) if (folder / name).exists()],
+            "closed": is_closed(catalogue, out, period.key), **published,
             "final": sorted(p.name for p in (folder / "chinh-thuc").glob("*.xlsx")) if (folder / "chinh-thuc").is_dir() else [],
         })
     path = out / STATUS_FILE
+    remove_leftovers(out)
     with atomic_output(path) as temporary:
         temporary.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+    failpoint("status.after_write")
     return path

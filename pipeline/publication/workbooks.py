@@ -15,6 +15,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.catalogue import Catalogue
 from pipeline.checking.findings import name_list
+from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output
 from pipeline.publication.tables import Report, Table
 from pipeline.workbook.style import Styles, fit_row_height, new_workbook, page_setup, wrapped_lines
@@ -35,6 +36,11 @@ class Publication:
     files: dict[str, Path] = field(default_factory=dict)  # Biểu code ("01" …) -> workbook
     all_in_one: Path | None = None
     archive: Path | None = None
+
+    def moved_to(self, folder: Path) -> Publication:
+        """The same publication, its files named in ``folder`` (where the set was switched in)."""
+        return Publication(self.period, folder, {code: folder / p.name for code, p in self.files.items()},
+                           folder / self.all_in_one.name, folder / self.archive.name)
 
 
 def workbook_name(code: str, period: str) -> str:
@@ -59,6 +65,7 @@ def publish(catalogue: Catalogue, reports: list[Report], folder: Path, final: bo
         path = folder / workbook_name(report.code, period)
         _write(path, catalogue, [report], final, all_in_one.name if listed_once else "")
         publication.files[report.code] = path
+        failpoint("publish.after_workbook")
     publication.all_in_one = _write(all_in_one, catalogue, reports, final)
     publication.archive = _zip(folder / zip_name,
                                [*publication.files.values(), publication.all_in_one], catalogue.periods[period].report_date)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,10 +34,11 @@ from pipeline.catalogue import Catalogue, Ref, Term
 from pipeline.catalogue.batches import DISTRICT as DISTRICT_LEVEL
 from pipeline.catalogue.batches import PROVINCE, UNIT
 from pipeline.checking.findings import Finding, counts
+from pipeline.errors import MachineError, machine_error, machine_fault_named
 from pipeline.workbook.reader import TIDY_COLUMNS, Submission
 
-LOCK_RETRIES = 50
-LOCK_WAIT_SECONDS = 0.2
+LOCK_WAIT_SECONDS = 0.2  # between tries of a locked warehouse
+LOCK_NOTICE_SECONDS = 2  # a wait longer than this is told
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS units (
@@ -91,17 +94,40 @@ class LoadResult:
 
 @contextmanager
 def connect(path: Path | str, read_only: bool = False):
-    """A short-lived connection; another process holding the file lock is waited for.
+    """A short-lived connection. Another process holding the file lock is waited for, saying so
+    once, up to ``TUANGIAO_WAIT_SECONDS``; then a MachineError names the file and the holder.
     DuckDB: one file, one writing process at a time (the lock); a server engine would pool."""
+    from pipeline.files import machine_faults
+    from pipeline.settings import Settings
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(LOCK_RETRIES):
+    with machine_faults(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    started, told = None, False
+    while True:
         try:
-            conn = duckdb.connect(str(path), read_only=read_only)
+            with machine_faults(path):
+                conn = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.IOException as e:
-            if "lock" not in str(e).lower() or attempt == LOCK_RETRIES - 1:
+            fault = machine_fault_named(str(e), path)
+            if fault is not None:
+                raise machine_error(fault, path) from None
+            if "lock" not in str(e).lower():
                 raise
+            holder = re.search(r"PID (\d+)", str(e))
+            holder = f"tiến trình {holder.group(1)}" if holder else "một tiến trình khác"
+            if started is None:
+                started, wait = time.monotonic(), Settings.from_environment().wait_seconds
+            waited = time.monotonic() - started
+            if waited >= wait:
+                raise MachineError(
+                    f'Kho dữ liệu "{path}" vẫn bị {holder} giữ sau {wait:g} giây chờ. Hãy đợi lệnh đang chạy kia '
+                    "(một lượt tổng hợp, rebuild…) xong rồi chạy lại; không có gì bị ghi dở.") from None
+            if not told and waited >= LOCK_NOTICE_SECONDS:
+                print(f'Đang chờ kho dữ liệu "{path}": {holder} đang dùng (chờ tối đa {wait:g} giây)…',
+                      file=sys.stderr, flush=True)
+                told = True
             time.sleep(LOCK_WAIT_SECONDS)
     try:
         yield conn

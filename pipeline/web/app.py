@@ -1,7 +1,8 @@
 """The download page: periods, each unit's status (a coloured grid), the published Biểu,
 the feedback workbooks and the blank templates. Plain HTML, no JavaScript, readable on a
 phone. It serves only files under ``data/out/`` and ``templates_xlsx/`` and reads the
-status file the pipeline writes; it never opens the database."""
+status files the pipeline writes (a period's units and files from the set in use, so the
+page never mixes two sets); it never opens the database."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from pipeline.publication.status import STATUS_FILE
+from pipeline.publication.status import STATUS_FILE, published_set
 from pipeline.settings import PROJECT_ROOT
 
 DOWNLOADABLE = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".zip": "application/zip"}
@@ -92,6 +93,7 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx") ->
         period = next((p for p in document["periods"] if p["key"] == key), None)
         if period is None:
             return HTMLResponse("<h1>404 – Không có kỳ báo cáo này</h1>", status_code=404)
+        period = {**period, **(published_set(out, key) or {})}  # units and files as in the set in use
         base = f"/tep/{quote(key)}/"
         rows = "".join(
             f'<tr class="{u["state"]}"><td>{html.escape(u["code"])}</td><td>{html.escape(u["name"])}</td>'

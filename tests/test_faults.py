@@ -1,0 +1,188 @@
+"""The machine's faults and dead runs: a dead process's run frees its pool slot, a run waiting
+for the pool or the warehouse says so and gives up after a bound, and a full disk, a
+read-only folder or a missing permission is one Vietnamese line naming the place, with the
+old set whole and nothing half-written. The disk faults are real: a small tmpfs and a
+read-only mount (root only; skipped elsewhere)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.runs import GAVE_UP, POOL, PROCESS_TAG, process_identity, recover_dead_runs
+from pipeline.errors import MachineError
+from pipeline.publication.publish import publish_period
+from pipeline.settings import Places
+from pipeline.warehouse import connect
+from tests.conftest import ROOT, take_in_everything
+
+T0 = dt.datetime(2023, 8, 10, 8, 0)
+
+
+@contextmanager
+def mounted(path: Path, options: str):
+    """A tmpfs mounted at ``path`` for the block (root with CAP_SYS_ADMIN only)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+@pytest.fixture(scope="module")
+def loaded(catalogue, sample_files, tmp_path_factory) -> Places:
+    data = tmp_path_factory.mktemp("loaded")
+    return take_in_everything(catalogue, Places.under(data), T0, [p for p in sample_files if p.name.startswith(("03253", "03259"))])
+
+
+def _instance(home: Path, monkeypatch) -> dg.DagsterInstance:
+    """An instance with the shipped dagster.yaml (which reads its base_dir from DAGSTER_HOME)."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def _run_holding_the_slot(instance: dg.DagsterInstance, identity: str) -> str:
+    """A started run of the process ``identity`` that claimed the DuckDB pool's slot (or waits for it)."""
+    run = instance.add_run(dg.DagsterRun(job_name="j", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED,
+                                         tags={PROCESS_TAG: identity}))
+    instance.event_log_storage.set_concurrency_slots(POOL, 1)
+    instance.event_log_storage.claim_concurrency_slot(POOL, run.run_id, "unit_submission")
+    return run.run_id
+
+
+def test_a_dead_process_s_run_is_failed_and_its_slot_freed(tmp_path, monkeypatch):
+    instance = _instance(tmp_path / "home", monkeypatch)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead = process_identity(child.pid)
+    child.wait()
+    run_id = _run_holding_the_slot(instance, dead)
+    assert instance.event_log_storage.get_concurrency_info(POOL).active_run_ids == {run_id}
+    live = _run_holding_the_slot(instance, process_identity())  # this process: alive, waits for the slot
+    assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
+    assert recover_dead_runs(instance) == [run_id]
+    assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id(live).status == dg.DagsterRunStatus.STARTED
+    info = instance.event_log_storage.get_concurrency_info(POOL)
+    assert run_id not in info.active_run_ids | info.pending_run_ids
+
+
+def test_the_daemon_fails_dead_runs_and_frees_ended_runs_slots(tmp_path, monkeypatch):
+    """The shipped dagster.yaml: run monitoring on, a bound on a run's time, slots of ended runs freed."""
+    instance = _instance(tmp_path / "home", monkeypatch)
+    assert instance.run_monitoring_enabled and instance.run_monitoring_max_runtime_seconds > 0
+    assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
+
+
+def test_a_run_waiting_for_the_pool_says_so_and_gives_up(tmp_path, sample_files, monkeypatch):
+    """A live process holds the slot; `python -m assets run` waits, tells, then stops by itself."""
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        _run_holding_the_slot(_instance(tmp_path / "home", monkeypatch), process_identity(holder.pid))
+        (tmp_path / "inbox" / "2023").mkdir(parents=True)
+        shutil.copy(sample_files[0], tmp_path / "inbox" / "2023")
+        env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "TUANGIAO_DATA_DIR": str(tmp_path / "data"),
+               "TUANGIAO_WAIT_SECONDS": "3", "PYTHONPATH": str(ROOT)}
+        done = subprocess.run([sys.executable, "-m", "assets", "run", "--inbox", str(tmp_path / "inbox"), "--period",
+                               "2023"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        holder.kill()
+    assert done.returncode == GAVE_UP, done.stderr[-2000:]
+    assert "Đang chờ lượt dùng kho dữ liệu: j " in done.stdout and f"{holder.pid}" in done.stdout
+    assert "Đã chờ 3 giây mà kho dữ liệu vẫn bị" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_held_warehouse_is_waited_for_then_named(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "warehouse.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); "
+                               "print('held', flush=True); time.sleep(300)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        monkeypatch.setenv("TUANGIAO_WAIT_SECONDS", "3")
+        with pytest.raises(MachineError) as raised:
+            with connect(path):
+                pass
+    finally:
+        holder.kill()
+    assert f'Kho dữ liệu "{path}" vẫn bị tiến trình {holder.pid} giữ sau 3 giây chờ' in str(raised.value)
+    assert f'Đang chờ kho dữ liệu "{path}": tiến trình {holder.pid} đang dùng' in capsys.readouterr().err
+    with connect(path) as conn:  # free again: no stale state
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def _set(out: Path) -> dict[str, bytes]:
+    folder = out / "2023"
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.suffix in (".xlsx", ".zip")}
+
+
+def test_a_full_disk_mid_publication_keeps_the_old_set_whole(catalogue, loaded, tmp_path):
+    with mounted(tmp_path / "out", "size=700k") as out:  # room for one set and a half
+        publish_period(catalogue, loaded.warehouse, out, "2023")
+        old = _set(out)
+        with pytest.raises(MachineError) as raised:
+            publish_period(catalogue, loaded.warehouse, out, "2023")
+        message = str(raised.value)
+        assert message.startswith("Ổ đĩa đầy: không ghi được") and str(out / "2023" / ".bo-bieu") in message
+        assert _set(out) == old and len(old) == 17
+        assert [p for p in out.rglob("*.tmp")] == []
+        subprocess.run(["mount", "-o", "remount,size=2m", str(out)], check=True)  # room made
+        publish_period(catalogue, loaded.warehouse, out, "2023")
+        assert _set(out) == old
+        assert len([p for p in (out / "2023" / ".bo-bieu").iterdir() if p.is_dir() and not p.is_symlink()]) == 2  # half-built one gone
+
+
+def test_a_read_only_folder_is_one_line_everywhere(catalogue, loaded, tmp_path):
+    from assets.definitions import defs
+    from assets.resources import PipelineSettings
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(loaded.warehouse, data / "warehouse.duckdb")
+    line = f'Thư mục "{data / "out" / "2023"}" nằm trên ổ chỉ cho đọc'
+    with mounted(data / "out", "ro,size=64k"):
+        with pytest.raises(MachineError, match=line):
+            publish_period(catalogue, data / "warehouse.duckdb", data / "out", "2023")
+        # what the Dagster UI shows for the failed step: the line, as a Failure's description
+        result = defs.resolve_job_def("consolidation_job").execute_in_process(
+            resources={"settings": PipelineSettings(data_dir=str(data))}, instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False)
+        [failure] = [e.step_failure_data for e in result.all_events if e.is_step_failure]
+        assert failure.error.cls_name == "Failure" and failure.user_failure_data.description.startswith(line)
+        env = {**os.environ, "TUANGIAO_DATA_DIR": str(data), "DAGSTER_HOME": str(tmp_path / "home"),
+               "PYTHONPATH": str(ROOT)}
+        close = subprocess.run([sys.executable, "-m", "pipeline", "close-period", "2023"], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=300)
+        assert close.returncode == 2 and close.stderr.count("\n") == 1 and "chỉ cho đọc" in close.stderr
+        template = subprocess.run([sys.executable, "-m", "pipeline", "template", "--out", str(data / "out" / "mau")],
+                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert template.returncode == 2 and template.stderr.count("\n") == 1
+        assert template.stderr.startswith(f'Thư mục "{data / "out"}" nằm trên ổ chỉ cho đọc: không ghi được')
+        run = subprocess.run([sys.executable, "-m", "assets", "run", "--period", "2023"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    assert f"Lỗi khi tổng hợp: {line}" in run.stderr
+    assert "Traceback" not in run.stderr and "Dagster" not in run.stderr
+
+
+def test_permission_denied_names_the_folder(catalogue, loaded, tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root writes through any permission: checked by the other faults")
+    out = tmp_path / "out"
+    out.mkdir(mode=0o500)
+    with pytest.raises(MachineError, match=f'Không có quyền ghi "{out / "2023"}'):
+        publish_period(catalogue, loaded.warehouse, out, "2023")
