@@ -352,7 +352,13 @@ INTAKE = ("import datetime as dt, sys; from pipeline.catalogue import default_ca
           "dt.datetime(2023, 8, 11))")
 
 
-@pytest.mark.parametrize("point", ["archive.copied", "archive.recorded", "intake.feedback", "intake.loaded"])
+INTAKE_POINTS = ["archive.copied", "archive.recorded", "intake.feedback", "intake.loaded"]
+REBUILD_POINTS = ["rebuild.aside", "rebuild.swapped"]
+CLOSING_POINTS = ["close_period.published", "close_period.marked"]
+REOPENING_POINTS = ["close_period.reopened"]
+
+
+@pytest.mark.parametrize("point", INTAKE_POINTS)
 def test_an_intake_killed_at_any_step_is_completed_by_the_next_run(catalogue, sample_files, loaded, tmp_path, point):
     data = tmp_path / "data"
     shutil.copytree(loaded.data, data)
@@ -368,7 +374,7 @@ def test_an_intake_killed_at_any_step_is_completed_by_the_next_run(catalogue, sa
         [_sample(sample_files).name, new.name]
 
 
-@pytest.mark.parametrize("point", ["rebuild.aside", "rebuild.swapped"])
+@pytest.mark.parametrize("point", REBUILD_POINTS)
 def test_a_rebuild_killed_at_any_step_leaves_a_whole_warehouse(loaded, tmp_path, point):
     data = tmp_path / "data"
     shutil.copytree(loaded.data, data)
@@ -378,7 +384,7 @@ def test_a_rebuild_killed_at_any_step_leaves_a_whole_warehouse(loaded, tmp_path,
     assert _current(data / "warehouse.duckdb") == _current(loaded.warehouse) and not (data / ".rebuild").exists()
 
 
-@pytest.mark.parametrize("point", ["close_period.published", "close_period.marked"])
+@pytest.mark.parametrize("point", CLOSING_POINTS)
 def test_a_closing_killed_at_any_step_is_either_done_or_done_again(loaded, tmp_path, point):
     data = tmp_path / "data"
     shutil.copytree(loaded.data, data)
@@ -387,3 +393,16 @@ def test_a_closing_killed_at_any_step_is_either_done_or_done_again(loaded, tmp_p
     assert marker.exists() == (point == "close_period.marked")
     main(["close-period", "2023", "--data", str(data)])
     assert json.loads(marker.read_text(encoding="utf-8"))["versions"][UNIT] == _current(loaded.warehouse)[0]
+
+
+@pytest.mark.parametrize("point", REOPENING_POINTS)
+def test_a_reopening_killed_after_its_one_step_leaves_the_period_open_with_its_kept_record(loaded, tmp_path, point):
+    data = tmp_path / "data"
+    shutil.copytree(loaded.data, data)
+    assert main(["close-period", "2023", "--data", str(data)]) == 0
+    assert _killed_at(point, "-m", "pipeline", "reopen-period", "2023", "--data", str(data))
+    assert not (data / "out" / "2023" / "chinh-thuc").exists()  # open: the next intake is loaded
+    [kept] = (data / "out" / "2023").glob("chinh-thuc-da-mo-lai-*")
+    record = json.loads((kept / MARKER).read_text(encoding="utf-8"))
+    assert record["versions"][UNIT] == _current(loaded.warehouse)[0]
+    assert main(["close-period", "2023", "--data", str(data)]) == 0  # and it can be closed again
