@@ -15,6 +15,7 @@ catalogue) once, when they start; ``context()`` gives it to the work they run.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import time
 from collections import deque
@@ -44,8 +45,13 @@ def _set_context(value: object) -> None:
 
 
 def _serve(connection: Connection, shared: object, memory: int) -> None:
-    """A worker: run each (function, item) received and send back (True, result) or (False, exception)."""
+    """A worker: run each (function, item) received and send back (True, result) or (False, exception).
+    Its standard error goes nowhere: a native reader's dying words are not for the user (the
+    caller turns its death into a finding)."""
     resource.setrlimit(resource.RLIMIT_AS, (memory, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    nowhere = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(nowhere, 2)
+    os.close(nowhere)
     _set_context(shared)
     while True:
         try:
