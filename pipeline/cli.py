@@ -64,12 +64,16 @@ def _check(args) -> int:
     import json
 
     from pipeline.checking.findings import nfc
-    from pipeline.checking.validation import check_file
+    from pipeline.parallel import start_early
 
     path = Path(args.file)
     if not path.is_file():
         raise UserError(f'Không tìm thấy tệp "{nfc(path)}".')
-    result = check_file(_settings(args).catalogue, path, args.period)
+    catalogue = _settings(args).catalogue
+    start_early(catalogue)  # the reader's worker starts while the checks (pandas, pandera) are imported
+    from pipeline.checking.validation import check_file
+
+    result = check_file(catalogue, path, args.period)
     if result.submission is None:
         verdict = "KHÔNG ĐỌC ĐƯỢC"
     elif result.accepted:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -105,8 +106,22 @@ _pool: _Workers | None = None
 _pool_key: tuple = ()
 
 
+_starting: threading.Thread | None = None
+
+
+def start_early(shared: object, count: int = 1, memory: int = MEMORY_LIMIT_BYTES) -> None:
+    """Start the workers in the background now (while the caller imports what it needs next):
+    the next ``parallel_map`` with the same ``shared`` finds them ready."""
+    global _starting
+    _starting = threading.Thread(target=_workers, args=(count, shared, memory), daemon=True)
+    _starting.start()
+
+
 def _workers(count: int, shared: object, memory: int) -> _Workers:
-    global _pool, _pool_key
+    global _pool, _pool_key, _starting
+    if _starting is not None and _starting is not threading.current_thread():
+        _starting.join()
+        _starting = None
     key = (id(shared), memory)
     if _pool is None or _pool_key != key:
         if _pool is not None:
