@@ -208,10 +208,10 @@ def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seco
                 file_hash = file_sha256(path)
             except FileNotFoundError:
                 continue  # gone meanwhile: what replaced it is seen at the next look
-            read = read_identities([path])[0]
-            if read is GONE:
+            known = read_identities([path])[0]
+            if known is GONE:
                 continue
-            identity = Identity(**read) if read else None
+            identity = Identity(**known) if known else None
             unit = identity.unit_code if identity else ""
             entries[key] = {**shape, "hash": file_hash, "unit": unit}
             newest = latest.get((period, unit))

@@ -190,7 +190,7 @@ def to_decimal(raw: object) -> tuple[Decimal | None, str | None]:
     if isinstance(raw, bool):
         return None, "not_number"
     if isinstance(raw, int):
-        value, problem = (Decimal(raw), None) if abs(raw) < 10**MAX_INTEGER_DIGITS else (None, "out_of_range")
+        value, problem = Decimal(raw), None
     elif isinstance(raw, float):  # 925.0 is the number 925, as the workbook shows it
         value, problem = (Decimal(int(raw)) if raw.is_integer() else Decimal(repr(raw))), None
     elif isinstance(raw, str):
