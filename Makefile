@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: run test bench template sample preview dev clean
+.PHONY: run test fuzz bench template sample preview dev clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: $(STAMP)
 ## test: the whole test suite
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+## fuzz: the mutation fuzzer over valid submissions, 3.000 cases (failing inputs kept in data/out/fuzz/)
+fuzz: $(STAMP)
+	$(PY) -m pipeline.tools.fuzz --cases 3000
 
 ## bench: the benchmark suite, national case included (about 10 min the first time); data/out/bench/bench.json
 bench: $(STAMP)

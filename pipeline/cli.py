@@ -17,6 +17,8 @@ from pipeline.catalogue import CATALOGUE_DIR, load_catalogue
 from pipeline.errors import UserError, machine_error, machine_fault
 from pipeline.settings import PROJECT_ROOT, Settings
 
+EXIT_INTERNAL_ERROR = 3
+
 
 def _catalogue_check(args) -> int:
     catalogue = load_catalogue(args.dir)
@@ -61,21 +63,27 @@ def _check(args) -> int:
     import json
 
     from pipeline.checking.findings import nfc
-    from pipeline.checking.validation import check_file
+    from pipeline.parallel import start_early
 
     path = Path(args.file)
     if not path.is_file():
         raise UserError(f'Không tìm thấy tệp "{nfc(path)}".')
-    result = check_file(_settings(args).catalogue, path, args.period)
-    if args.json:
-        print(json.dumps([f.as_dict() for f in result.findings], ensure_ascii=False, indent=2))
+    catalogue = _settings(args).catalogue
+    start_early(catalogue)  # the reader's worker starts while the checks (pandas, pandera) are imported
+    from pipeline.checking.validation import check_file
+
+    result = check_file(catalogue, path, args.period)
+    if result.submission is None:
+        verdict = "KHÔNG ĐỌC ĐƯỢC"
+    elif result.accepted:
+        verdict = "ĐƯỢC CHẤP NHẬN"
     else:
-        if result.submission is None:
-            verdict = "KHÔNG ĐỌC ĐƯỢC"
-        elif result.accepted:
-            verdict = "ĐƯỢC CHẤP NHẬN"
-        else:
-            verdict = "KHÔNG ĐƯỢC CHẤP NHẬN"
+        verdict = "KHÔNG ĐƯỢC CHẤP NHẬN"
+    if args.json:
+        print(json.dumps({"file": nfc(path.name), "verdict": verdict, "accepted": result.accepted,
+                          "errors": result.errors, "warnings": result.warnings,
+                          "findings": [f.as_dict() for f in result.findings]}, ensure_ascii=False, indent=2))
+    else:
         print(f"Tệp {nfc(path.name)}: {verdict} – {result.errors} lỗi, {result.warnings} cảnh báo.")
         for finding in result.findings:
             print("  " + finding.line())
@@ -183,14 +191,28 @@ def _serve(args) -> int:
 
 
 def _read(args) -> int:
-    from pipeline.workbook.reader import read_workbook
+    """The values as the workbook holds them (925, not 925.0), read in a reader worker process."""
+    from pipeline.checking.findings import nfc
+    from pipeline.checking.validation import check_file
+    from pipeline.workbook.reader import TIDY_COLUMNS
 
-    try:
-        submission = read_workbook(Path(args.file), _settings(args).catalogue)
-    except OSError as e:
-        raise UserError(f'Không đọc được tệp "{args.file}": {e.strerror}.') from None
-    print(submission.tidy().to_string(index=False))
+    path = Path(args.file)
+    if not path.is_file():
+        raise UserError(f'Không tìm thấy tệp "{nfc(path)}".')
+    result = check_file(_settings(args).catalogue, path)
+    if result.submission is None:
+        raise UserError("\n".join(f.message for f in result.findings))
+    rows = result.submission.tidy_rows()
+    columns = [list(map(_shown, column)) for column in zip(*rows)] if rows else [[] for _ in TIDY_COLUMNS]
+    widths = [max([len(name), *map(len, column)]) for name, column in zip(TIDY_COLUMNS, columns)]
+    print("  ".join(name.rjust(width) for name, width in zip(TIDY_COLUMNS, widths)))
+    for row in zip(*columns):
+        print("  ".join(text.rjust(width) for text, width in zip(row, widths)))
     return 0
+
+
+def _shown(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,9 +285,15 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(str(e), file=sys.stderr)
         return 2
-    except Exception as e:  # a machine fault met outside the pipeline's own writers
+    except BrokenPipeError:  # the reader of our output went away (``| head``): nothing more to say
+        sys.stdout = None  # no flush at exit onto the closed pipe
+        return 0
+    except Exception as e:
         fault = machine_fault(e)
-        if fault is None:
-            raise
-        print(machine_error(fault), file=sys.stderr)
-        return 2
+        if fault is not None:  # a machine fault met outside the pipeline's own writers
+            print(machine_error(fault), file=sys.stderr)
+            return 2
+        # a bug, never a verdict: exit 3, in Vietnamese, without a traceback
+        print(f"Lỗi của chương trình (không phải của tệp) khi chạy lệnh {args.command}: {type(e).__name__}. "
+              "Hãy báo cho người quản trị hệ thống.", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR

@@ -3,6 +3,7 @@ units do to a workbook (inserted rows, hidden columns, re-ordered sheets, LibreO
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from decimal import Decimal
 
@@ -152,7 +153,20 @@ def test_identity_reads_only_thong_tin(sample_files):
         ("13.334,47", Decimal("13334.47"), "text_number"),
         ("41,2%", Decimal("41.2"), "text_number"),
         ("1\u00a0234", Decimal(1234), "text_number"),
-        ("1.5", None, "not_number"),  # strict: "1.5" is not a Vietnamese number
+        ("1.5", None, "decimal_point"),  # strict: "1.5" is not a Vietnamese number, but a hint is due
+        ("176.36", None, "decimal_point"),
+        (925.0, Decimal(925), None),  # as the workbook shows it, not 925.0
+        (float("inf"), None, "out_of_range"),
+        (float("nan"), None, "out_of_range"),
+        (1e300, None, "out_of_range"),
+        (10**15, None, "out_of_range"),
+        ("NaN", None, "out_of_range"),
+        ("Infinity", None, "out_of_range"),
+        ("sNaN", None, "out_of_range"),
+        ("1E+5000", None, "out_of_range"),
+        ("9E+99999999", None, "out_of_range"),
+        ("1" * 60, None, "not_number"),
+        (dt.datetime(9999, 12, 31), None, "not_number"),
         ("mười", None, "not_number"),
         ("", None, "empty"),
         (None, None, "empty"),

@@ -289,9 +289,12 @@ def test_cli_exit_status(name, status, capsys):
     assert Path(name).name in out and "Traceback" not in out
 
 
-def test_cli_json_is_the_list_of_findings(capsys):
+def test_cli_json_names_the_file_and_verdict_and_lists_the_findings(capsys):
     assert main(["check", str(CORPUS / "bad" / "so-le-o-o-dem.xlsx"), "--json"]) == 1
-    findings = json.loads(capsys.readouterr().out)
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["file"], answer["verdict"], answer["accepted"]) == ("so-le-o-o-dem.xlsx", "KHÔNG ĐƯỢC CHẤP NHẬN", False)
+    findings = answer["findings"]
+    assert answer["errors"] == sum(f["severity"] == "lỗi" for f in findings) > 0
     assert {"severity", "code", "message", "file", "unit", "form", "sheet", "cell", "item", "item_label",
             "value"} == set(findings[0])
     assert {(f["code"], f["sheet"], f["cell"]) for f in findings} >= {("sai_kieu", "07 DA3.TDA2", "E6")}

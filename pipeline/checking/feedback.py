@@ -4,6 +4,7 @@ of the unit's file), where each offending cell is highlighted and carries a comm
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue, Ref
@@ -26,13 +27,15 @@ def unit_feedback_name(unit: str, period: str) -> str:
 
 
 def feedback_name(result: CheckResult) -> str:
-    """phan-hoi-<unit>-<period>.xlsx; a file whose unit cannot be read is named after the file."""
+    """phan-hoi-<unit>-<period>.xlsx; a file whose unit cannot be read is named after the file:
+    a readable part of its name and a digest of the whole name, so no two files share one."""
     submission = result.submission
     if submission and submission.unit_code and submission.file_kind != PLAN_FILE:
         return unit_feedback_name(submission.unit_code, submission.period)
     if submission and submission.file_kind == PLAN_FILE:
         return f"phan-hoi-ke-hoach-{slug(submission.period) or 'khong-ro-ky'}.xlsx"
-    return f"phan-hoi-tep-khong-doc-duoc-{slug(result.path.stem)[:40] or 'tep'}.xlsx"
+    digest = hashlib.sha256(nfc(result.path.name).encode()).hexdigest()[:8]
+    return f"phan-hoi-tep-khong-doc-duoc-{slug(result.path.stem)[:40] or 'tep'}-{digest}.xlsx"
 
 
 def _filling(catalogue: Catalogue, submission: Submission, findings: list[Finding]) -> Filling:

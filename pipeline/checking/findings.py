@@ -37,6 +37,12 @@ class FindingType:
 
 
 UNREADABLE = FindingType("tep_khong_doc_duoc", ERROR, "Tệp không đọc được", "{reason}")
+READER_CRASHED = FindingType(
+    "tep_lam_hong_bo_doc", ERROR, "Tệp làm hỏng bộ đọc",
+    'Tệp "{file}" làm hỏng bộ đọc bảng tính ({cause}): tệp bị hỏng hoặc có nội dung bất thường. Hãy mở lại tệp, '
+    "lưu thành Excel 2007-365 (.xlsx) rồi gửi lại; nếu vẫn không được, hãy chép số liệu sang mẫu do huyện gửi.")
+READER_CAUSES = {"crashed": "bộ đọc dừng đột ngột", "out_of_memory": "cần quá nhiều bộ nhớ",
+                 "timed_out": "đọc quá lâu"}
 UNKNOWN_TEMPLATE = FindingType(
     "khong_phai_mau", ERROR, "Không phải mẫu của huyện",
     "Tệp không mang phiên bản mẫu: hãy nhập số liệu vào mẫu do huyện gửi.")
@@ -62,7 +68,14 @@ EMPTY = FindingType(
     "chua_nhap", ERROR, "Ô chưa nhập",
     "ô {cell} ({item_label}) chưa nhập: không có số liệu thì nhập 0.",
     variants=(("plan", "ô {cell} ({item_label}) chưa nhập."),))
-NOT_NUMBER = FindingType("khong_phai_so", ERROR, "Không phải là số", 'ô {cell} ({item_label}) = "{value}" không phải là số.')
+NOT_NUMBER = FindingType(
+    "khong_phai_so", ERROR, "Không phải là số", 'ô {cell} ({item_label}) = "{value}" không phải là số.',
+    variants=(("decimal_point", 'ô {cell} ({item_label}) = "{value}" không phải là số: tiếng Việt dùng dấu phẩy cho '
+                                "phần thập phân (ví dụ {hint}); hãy nhập lại dạng số."),))
+OUT_OF_RANGE = FindingType(
+    "so_ngoai_gioi_han", ERROR, "Số vượt giới hạn",
+    'ô {cell} ({item_label}) = "{value}" không phải là một số hợp lệ của báo cáo (không hữu hạn, quá lớn hoặc quá '
+    "nhiều chữ số thập phân): hãy nhập lại số liệu.")
 NOT_YES_NO = FindingType(
     "chi_chon_co_khong", ERROR, "Chỉ chọn Có hoặc Không", 'ô {cell} ({item_label}) = "{value}": chỉ chọn Có hoặc Không.')
 WRONG_TYPE = FindingType("sai_kieu", ERROR, "Sai kiểu số liệu", "ô {cell} ({item_label}) = {value}: {expected}.")
@@ -86,8 +99,8 @@ SUPERSEDED = FindingType(
     'Tệp "{file}" của cùng đơn vị nhận trước tệp "{latest}": chỉ xét tệp nhận sau cùng.')
 
 REGISTRY: tuple[FindingType, ...] = (
-    UNREADABLE, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE, UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY,
-    NOT_NUMBER, NOT_YES_NO, WRONG_TYPE, RULE, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE, OUTPUTS_WITHOUT_FUNDS,
+    UNREADABLE, READER_CRASHED, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE, UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY,
+    NOT_NUMBER, OUT_OF_RANGE, NOT_YES_NO, WRONG_TYPE, RULE, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE, OUTPUTS_WITHOUT_FUNDS,
     FUNDS_WITHOUT_OUTPUTS, SUPERSEDED,
 )
 
@@ -132,6 +145,11 @@ def finding(kind: FindingType, variant: str = "", severity: str = "", **values: 
     return Finding(severity or kind.severity, kind.code, kind.message(variant, **values), **stored)
 
 
+def reader_crashed(file_name: str, cause: str) -> Finding:
+    """The finding for a file whose reader's worker process died or overran (``cause``: a key of READER_CAUSES)."""
+    return finding(READER_CRASHED, file=nfc(file_name), cause=READER_CAUSES[cause])
+
+
 def codes_table() -> str:
     """The Markdown table of finding codes for the README (a test holds them equal)."""
     rows = [f"| `{kind.code}` | {kind.severity} | {kind.title} |" for kind in REGISTRY]
@@ -150,11 +168,19 @@ def name_list(names: list[str], limit: int = 30) -> str:
     return shown + (f" và {rest:,} đơn vị khác".replace(",", ".") if rest > 0 else "")
 
 
+SHOWN_DIGITS = 30  # past this, a number is shown in scientific notation (formatting stays cheap)
+SHOWN_TEXT = 200  # characters of a cell's text shown in a message
+
+
 def show_number(value: Decimal | int | None) -> str:
-    """A number as Vietnamese people write it: 13.334,47."""
+    """A number as Vietnamese people write it: 13.334,47 (bounded: whatever the value, the text is short)."""
     if value is None:
         return "(trống)"
     value = Decimal(value)
+    if not value.is_finite():
+        return "không hữu hạn"
+    if value and (abs(value.adjusted()) > SHOWN_DIGITS or value.as_tuple().exponent < -SHOWN_DIGITS):
+        return f"{value:.6E}".replace(".", ",")
     if value == value.to_integral_value():
         text = f"{int(value):,}"
     else:
@@ -163,13 +189,15 @@ def show_number(value: Decimal | int | None) -> str:
 
 
 def show_raw(raw: object) -> str:
+    """A cell's value as typed, bounded in length."""
     if raw is None:
         return ""
     if isinstance(raw, float):
         return show_number(Decimal(repr(raw)))
     if isinstance(raw, int) and not isinstance(raw, bool):
         return show_number(raw)
-    return nfc(raw)
+    text = nfc(str(raw)[: SHOWN_TEXT * 2])
+    return text if len(text) <= SHOWN_TEXT else text[:SHOWN_TEXT] + "…"
 
 
 def sort_key(finding: Finding) -> tuple:

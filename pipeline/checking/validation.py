@@ -22,6 +22,7 @@ from pipeline.checking.findings import (
     MISSING_SHEET,
     NOT_NUMBER,
     NOT_YES_NO,
+    OUT_OF_RANGE,
     OUTDATED_TEMPLATE,
     OUTPUTS_WITHOUT_FUNDS,
     TEXT_NUMBER,
@@ -29,20 +30,22 @@ from pipeline.checking.findings import (
     UNKNOWN_UNIT,
     UNREADABLE,
     WRONG_PERIOD,
+    WRONG_TYPE,
     Finding,
     FindingCounts,
     finding,
     nfc,
+    reader_crashed,
     show_number,
     show_raw,
     sort_key,
 )
 from pipeline.checking.rules import validate_values
-from pipeline.parallel import context, parallel_map
+from pipeline.parallel import parallel_map
 from pipeline.workbook.contract import DUE_COLUMN as DUE
 from pipeline.workbook.contract import PERIOD_FIELD, PLAN_COLUMNS, PLAN_FILE, UNIT_FIELD
 from pipeline.workbook.contract import PLAN_COLUMN as PLAN
-from pipeline.workbook.reader import Submission, UnreadableWorkbook, read_workbook
+from pipeline.workbook.reader import Submission, read_in_worker
 
 
 @dataclass
@@ -58,14 +61,17 @@ class CheckResult(FindingCounts):
         return self.submission is not None and self.errors == 0
 
 
-def _read(item: tuple[Path, str | None]) -> CheckResult:
-    """One file as read (with its hash if known), or the reason it cannot be (run in a worker
-    process when parallel)."""
-    path, file_hash = item
-    try:
-        return CheckResult(path, read_workbook(path, context(), file_hash))
-    except UnreadableWorkbook as e:
-        return CheckResult(path, None, [finding(UNREADABLE, reason=e, file=nfc(path.name))])
+def _crashed(item: tuple[Path, str | None], cause: str) -> Finding:
+    """The finding for a file whose reader's worker died or overran."""
+    return reader_crashed(item[0].name, cause)
+
+
+def _result(path: Path, read: Submission | str | Finding) -> CheckResult:
+    if isinstance(read, Finding):
+        return CheckResult(path, None, [read])
+    if isinstance(read, str):
+        return CheckResult(path, None, [finding(UNREADABLE, reason=read, file=nfc(path.name))])
+    return CheckResult(path, read)
 
 
 def check_files(catalogue: Catalogue, paths: list[Path], period: str | None = None,
@@ -75,7 +81,9 @@ def check_files(catalogue: Catalogue, paths: list[Path], period: str | None = No
     values of its last valid earlier period, ``hashes`` the files' SHA-256 if already known (a
     file is hashed once per intake). Files are read by ``workers`` processes; the pandera
     schemas run once per form over the whole batch."""
-    results = parallel_map(_read, list(zip(paths, hashes or [None] * len(paths))), workers, catalogue)
+    items = list(zip(paths, hashes or [None] * len(paths)))
+    read = parallel_map(read_in_worker, items, workers, catalogue, failed=_crashed)
+    results = [_result(path, one) for path, one in zip(paths, read)]
     units = [r for r in results if r.submission is not None and r.submission.file_kind != PLAN_FILE]
     for result in results:
         if result.submission is not None:
@@ -145,11 +153,12 @@ def cell_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]
     found = []
     due = {c.ref.row: c.value for c in submission.cells if c.ref.column == DUE}
     for cell in submission.cells:
+        if submission.file_kind == PLAN_FILE and cell.problem is None and cell.value is not None and cell.value < 0:
+            found.append(_negative_plan_value(catalogue, submission, cell))
         if cell.problem in (None, "missing_sheet"):
             continue
         if submission.file_kind == PLAN_FILE:
-            label = next(t.label for t in catalogue.targets if t.code == cell.ref.row)
-            label = f"{cell.ref.row} · {label} · {dict(PLAN_COLUMNS)[cell.ref.column]}"
+            label = _plan_label(catalogue, cell.ref)
             if cell.problem == "empty" and not (cell.ref.column == DUE or (cell.ref.column == PLAN and due.get(cell.ref.row))):
                 continue  # optional: a target not due needs no plan; last year's result may be blank
         else:
@@ -162,6 +171,10 @@ def cell_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]
             found.append(finding(TEXT_NUMBER, number=show_number(cell.value), **common))
         elif cell.problem == "not_number":
             found.append(finding(NOT_NUMBER, **common))
+        elif cell.problem == "decimal_point":
+            found.append(finding(NOT_NUMBER, "decimal_point", hint=str(cell.raw).strip().replace(".", ","), **common))
+        elif cell.problem == "out_of_range":
+            found.append(finding(OUT_OF_RANGE, **common))
         elif cell.problem == "not_yes_no":
             found.append(finding(NOT_YES_NO, **common))
         elif cell.problem == "empty":
@@ -169,6 +182,18 @@ def cell_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]
         elif cell.problem == "missing_code":
             found.append(finding(MISSING_CODE, **common))
     return found
+
+
+def _plan_label(catalogue: Catalogue, ref: Ref) -> str:
+    label = next(t.label for t in catalogue.targets if t.code == ref.row)
+    return f"{ref.row} · {label} · {dict(PLAN_COLUMNS)[ref.column]}"
+
+
+def _negative_plan_value(catalogue: Catalogue, submission: Submission, cell) -> Finding:
+    """The plan's numbers (plan, last year's result) are type-checked like a unit's: not negative."""
+    return finding(WRONG_TYPE, expected="phải là số không âm", form=cell.ref.form, sheet=cell.sheet,
+                   cell=cell.cell or "", item=str(cell.ref), item_label=_plan_label(catalogue, cell.ref),
+                   value=show_number(cell.value), **_common(submission))
 
 
 def funds_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]:

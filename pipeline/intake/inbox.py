@@ -24,7 +24,7 @@ from pipeline.parallel import parallel_map
 from pipeline.workbook.contract import PLAN_FILE
 from pipeline.workbook.reader import Identity, UnreadableWorkbook, file_sha256, read_identity
 
-WORKBOOK_SUFFIXES = (".xlsx",)
+WORKBOOK_SUFFIXES = (".xlsx", ".ods", ".xls")
 GONE = False  # what ``_identity`` gives for a file that disappeared while read
 
 
@@ -94,7 +94,7 @@ def scan_inbox(inbox: Path, period: str, index: Path | None = None, workers: int
             entry = shape + [None]
             unread.append(folder / file.name)
         entries[file.name] = entry
-    for path, identity in zip(unread, parallel_map(_identity, unread, workers)):
+    for path, identity in zip(unread, read_identities(unread, workers)):
         if identity is GONE:
             del entries[path.name]
         else:
@@ -110,12 +110,22 @@ def scan_inbox(inbox: Path, period: str, index: Path | None = None, workers: int
 
 
 def _identity(path: Path) -> dict | None | bool:
+    """A file's identity as a dict (run in a reader worker process); None if it cannot be read."""
     try:
         return asdict(read_identity(path))
-    except UnreadableWorkbook:
+    except (UnreadableWorkbook, MemoryError):
         return None
     except FileNotFoundError:
         return GONE
+
+
+def _unreadable(path: Path, cause: str) -> None:
+    return None  # its reader's worker died or overran: checking the file says so
+
+
+def read_identities(paths: list[Path], workers: int = 1) -> list[dict | None | bool]:
+    """Identities of files (as dicts; None: unreadable; GONE), read in reader worker processes."""
+    return parallel_map(_identity, paths, workers, failed=_unreadable)
 
 
 def _read_index(index: Path | None) -> dict:
@@ -196,11 +206,12 @@ def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seco
             read += 1
             try:
                 file_hash = file_sha256(path)
-                identity = read_identity(path)
-            except UnreadableWorkbook:
-                identity = None
             except FileNotFoundError:
                 continue  # gone meanwhile: what replaced it is seen at the next look
+            known = read_identities([path])[0]
+            if known is GONE:
+                continue
+            identity = Identity(**known) if known else None
             unit = identity.unit_code if identity else ""
             entries[key] = {**shape, "hash": file_hash, "unit": unit}
             newest = latest.get((period, unit))

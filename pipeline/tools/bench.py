@@ -2,7 +2,8 @@
 rounds, in milliseconds) and writes it as JSON to data/out/bench/bench.json.
 
 Cases: reading a workbook beside the unzip floor and other readers; ``check`` of a file,
-in process and as a command; consolidation and publication of the sample; ``make run``
+in process and as a command, beside the import floor (``import pandas, pandera``) and its
+ratio to it; consolidation and publication of the sample; ``make run``
 and the nightly job as the daemon runs it; and the national case: a synthetic inbox of
 10.600 communes (pipeline/tools/national.py, generated once into data/out/bench/national/), the
 inbox sensor over it, and ``python -m assets run`` over it by province with its peak
@@ -44,6 +45,9 @@ SAMPLE = sorted((PROJECT_ROOT / "data" / "sample" / "2023").glob("*.xlsx"))
 OUT = PROJECT_ROOT / "data" / "out" / "bench"
 NATIONAL = OUT / "national"
 ROUNDS = 7
+CHECK_COMMAND = "check: `python -m pipeline check FILE`, start-up included"
+IMPORT_FLOOR = "import floor: `python -c \"import pandas, pandera\"`"
+CHECK_RATIO = "check command / import floor (medians)"
 CLOCK = "2023-08-10T17:00:00"
 
 
@@ -214,9 +218,12 @@ def main(argv: list[str] | None = None) -> None:
         "reader: whole submission, per workbook": per_workbook(lambda p: read_workbook(p, catalogue)),
         "check: whole sample (24 files) in one batch": whole(lambda: check_files(catalogue, SAMPLE, "2023")),
         "check: one file, in process": whole(lambda: check_files(catalogue, SAMPLE[1:2], "2023")),
-        "check: `python -m pipeline check FILE`, start-up included": whole(lambda: run_measured(
+        CHECK_COMMAND: whole(lambda: run_measured(
             [sys.executable, "-m", "pipeline", "check", str(SAMPLE[1])], dict(os.environ)), rounds=5),
+        IMPORT_FLOOR: whole(lambda: run_measured([sys.executable, "-c", "import pandas, pandera"], dict(os.environ)),
+                            rounds=5),
     }
+    results[CHECK_RATIO] = _stats([results[CHECK_COMMAND]["median"] / results[IMPORT_FLOOR]["median"]], "×")
     with tempfile.TemporaryDirectory() as folder:
         places = _sample_warehouse(Path(folder) / "sample")
         results["consolidate + publish Biểu 01–15, 2023 sample"] = whole(lambda: (

@@ -175,10 +175,10 @@ def hostile_files(out: Path) -> list[Case]:
     good.unlink()
     return [
         Case("rong.xlsx", UNREADABLE.code, words="rỗng"),
-        Case("tai-lieu-pdf.xlsx", UNREADABLE.code, words="không phải là bảng tính .xlsx"),
-        Case("trang-web.xlsx", UNREADABLE.code, words="không phải là bảng tính .xlsx"),
+        Case("tai-lieu-pdf.xlsx", UNREADABLE.code, words="không phải là bảng tính"),
+        Case("trang-web.xlsx", UNREADABLE.code, words="không phải là bảng tính"),
         Case("tai-do-dang.xlsx", UNREADABLE.code, words="bị hỏng"),
-        Case("excel-cu.xls", UNREADABLE.code, words="Excel cũ (.xls)"),
+        Case("excel-cu.xls", UNREADABLE.code, words="không đọc được như bảng tính Excel 97-2003 (.xls)"),
         Case("dat-mat-khau.xlsx", UNREADABLE.code, words="đặt mật khẩu"),
         Case("co-macro.xlsm", UNREADABLE.code, words="có macro"),
         Case("nhi-phan.xlsb", UNREADABLE.code, words="nhị phân (.xlsb)"),

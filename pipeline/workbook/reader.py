@@ -3,25 +3,29 @@
 Sheets and cells are found by the hidden codes the template writes (a marker cell such
 as ``BIEU:02``, item codes in the marker's column, column codes in the marker's row),
 never by position or sheet name, so inserted rows, hidden columns, re-ordered sheets or
-a LibreOffice round-trip do not matter. Values are read with python-calamine; formula
-(derived) cells are never read as inputs.
+a LibreOffice round-trip do not matter. Values are read with python-calamine from .xlsx,
+.ods or .xls (after the byte inspection of ``safety``); formula (derived) cells are never
+read as inputs. Every value is bounded before anyone does arithmetic with it or formats
+it: a number that is not finite, too large or too finely divided is "out_of_range".
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from babel.numbers import NumberFormatError, parse_decimal
 from python_calamine import CalamineWorkbook
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.catalogue import Catalogue, Form, Ref
+from pipeline.parallel import context
 from pipeline.workbook.contract import (
     FILE_KIND,
     FORM_MARKER_PREFIX,
@@ -40,11 +44,19 @@ from pipeline.workbook.contract import (
     VERSION_FIELD,
     YES,
 )
-from pipeline.workbook.safety import UnreadableWorkbook, inspect_file
+from pipeline.workbook.safety import MAX_SHEET_GRID, UnreadableWorkbook, inspect_file
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MARKER_SEARCH = 10  # the marker is looked for in the first rows and columns of a sheet
 GSO_CODE_DIGITS = 5
 TIDY_COLUMNS = ["period", "unit", "form", "item", "column", "value", "sheet", "cell", "file_hash"]
+# A value a report can hold: finite, at most 15 digits before the decimal comma and 12 after.
+MAX_INTEGER_DIGITS = 15
+MAX_FRACTION_DIGITS = 12
+MAX_NUMBER_TEXT = 40  # longer text is not a number anyone typed
+_DECIMAL_POINT = re.compile(r"[+-]?[0-9]+\.[0-9]{1,2}|[+-]?[0-9]+\.[0-9]{4,}|[+-]?[0-9]{1,3}(?:,[0-9]{3})+\.[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,7 @@ class CellRead:
     cell: str | None  # None when the item's or column's code was not found in the sheet
     raw: object
     value: Decimal | None
-    problem: str | None = None  # "empty", "text_number", "not_number", "missing_code"
+    problem: str | None = None  # "empty", "text_number", "not_number", "decimal_point", "out_of_range", "missing_code"…
 
 
 @dataclass
@@ -137,6 +149,8 @@ class Submission:
                  c.sheet, c.cell, self.file_hash) for c in self.cells]
 
     def tidy(self) -> pd.DataFrame:
+        import pandas as pd  # only where a frame is wanted: the check path starts faster without it
+
         return pd.DataFrame(self.tidy_rows(), columns=TIDY_COLUMNS, dtype=object)
 
 
@@ -160,26 +174,40 @@ def normalise_period(raw: object) -> str:
     return text_of(raw)
 
 
+def bounded(value: Decimal) -> bool:
+    """Finite, and within the digits a report can hold (so arithmetic and formatting stay cheap)."""
+    return value.is_finite() and (not value or (
+        value.adjusted() < MAX_INTEGER_DIGITS and value.as_tuple().exponent >= -MAX_FRACTION_DIGITS))
+
+
 def to_decimal(raw: object) -> tuple[Decimal | None, str | None]:
     """A cell as a number. Text in Vietnamese style ('13.334,47', '41,2%') is accepted and
-    flagged "text_number"; other text is "not_number"; a blank cell is "empty"."""
+    flagged "text_number"; text with a decimal point ('176.36') is "decimal_point"; other text
+    is "not_number"; a number that is not finite or out of bounds is "out_of_range"; a blank
+    cell is "empty"."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None, "empty"
     if isinstance(raw, bool):
         return None, "not_number"
     if isinstance(raw, int):
-        return Decimal(raw), None
-    if isinstance(raw, float):
-        return Decimal(repr(raw)), None
-    if isinstance(raw, str):
+        value, problem = Decimal(raw), None
+    elif isinstance(raw, float):  # 925.0 is the number 925, as the workbook shows it
+        value, problem = (Decimal(int(raw)) if raw.is_integer() else Decimal(repr(raw))), None
+    elif isinstance(raw, str):
         text = unicodedata.normalize("NFC", raw)
         for junk in (" ", "\u00a0", "\u202f", "%"):
             text = text.replace(junk, "")
-        try:
-            return parse_decimal(text, locale="vi", strict=True), "text_number"
-        except (NumberFormatError, InvalidOperation, ValueError):
+        if len(text) > MAX_NUMBER_TEXT:
             return None, "not_number"
-    return None, "not_number"
+        try:
+            value, problem = parse_decimal(text, locale="vi", strict=True), "text_number"
+        except (NumberFormatError, InvalidOperation, ValueError):
+            return None, "decimal_point" if _DECIMAL_POINT.fullmatch(text) else "not_number"
+    else:
+        return None, "not_number"  # a date, a time, an error value
+    if not bounded(value):
+        return None, "out_of_range"
+    return value, problem
 
 
 def file_sha256(path: Path) -> str:
@@ -210,20 +238,42 @@ def _coded_sheet(name: str, grid: list[list]) -> CodedSheet | None:
     return None
 
 
+def _reader_failed(error: BaseException) -> bool:
+    """An error of calamine (its own, a ValueError, a Rust panic: a BaseException), not a stop."""
+    return not isinstance(error, (KeyboardInterrupt, SystemExit, GeneratorExit))
+
+
 def _open(path: Path) -> CalamineWorkbook:
-    """Open with calamine, after the file passed the safety inspection."""
-    inspect_file(path)
+    """Open with calamine, after the file passed the safety inspection (as the format it is,
+    whatever its name says)."""
+    kind = inspect_file(path)
     try:
-        return CalamineWorkbook.from_path(str(path))
-    except Exception as e:  # calamine raises its own error types and ValueError
-        raise UnreadableWorkbook(f'Tệp "{path.name}" không phải là bảng tính .xlsx đọc được ({type(e).__name__}).') from None
+        if path.suffix.lower() == f".{kind}":
+            return CalamineWorkbook.from_path(str(path))
+        with path.open("rb") as f:
+            return CalamineWorkbook.from_filelike(f)
+    except BaseException as e:
+        if not _reader_failed(e):
+            raise
+        raise UnreadableWorkbook(f'Tệp "{path.name}" bị hỏng, không đọc được nội dung bảng tính: hãy mở lại tệp, '
+                                 "lưu thành Excel 2007-365 (.xlsx) rồi gửi lại.") from None
 
 
 def _sheet(workbook: CalamineWorkbook, path: Path, name: str) -> CodedSheet | None:
+    shown = text_of(name)[:60]
     try:
-        grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-    except Exception as e:
-        raise UnreadableWorkbook(f'Tệp "{path.name}", sheet "{name}": không đọc được nội dung ({type(e).__name__}).') from None
+        sheet = workbook.get_sheet_by_name(name)
+        if sheet.height * sheet.width > MAX_SHEET_GRID:
+            raise UnreadableWorkbook(f'Tệp "{path.name}", sheet "{shown}" quá lớn ({sheet.height} dòng × {sheet.width} '
+                                     "cột) so với một báo cáo: hãy xoá các dòng, cột thừa rồi gửi lại.")
+        grid = sheet.to_python(skip_empty_area=False)
+    except UnreadableWorkbook:
+        raise
+    except BaseException as e:
+        if not _reader_failed(e):
+            raise
+        raise UnreadableWorkbook(f'Tệp "{path.name}", sheet "{shown}": nội dung bị hỏng, không đọc được; hãy mở lại '
+                                 "tệp, lưu thành Excel 2007-365 (.xlsx) rồi gửi lại.") from None
     return _coded_sheet(name, grid)
 
 
@@ -307,6 +357,18 @@ def read_workbook(path: Path | str, catalogue: Catalogue, file_hash: str | None 
             if unit is None or catalogue.reports(unit, form):
                 submission.cells += _read_form(sheets.get(FORM_MARKER_PREFIX + form.code), form)
     return submission
+
+
+def read_in_worker(item: tuple[Path, str | None]) -> Submission | str:
+    """A workbook read in a worker process (the catalogue is the workers' context), or the
+    Vietnamese reason it cannot be read."""
+    path, file_hash = item
+    try:
+        return read_workbook(path, context(), file_hash)
+    except UnreadableWorkbook as e:
+        return str(e)
+    except MemoryError:
+        return f'Tệp "{path.name}" cần quá nhiều bộ nhớ để đọc: tệp có nội dung bất thường so với một báo cáo.'
 
 
 def _read_cell(sheet: CodedSheet, ref: Ref) -> CellRead:

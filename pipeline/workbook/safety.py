@@ -1,17 +1,27 @@
 """Looks at a received file before any spreadsheet reader touches it.
 
-Only a plain .xlsx (an Office Open XML zip without macros) of a sane size goes on to the
-reader. Everything else gets a Vietnamese reason: an empty file, a PDF or web page saved
-as .xlsx, a broken zip, an old .xls, a password-protected workbook, .xlsm/.xlsb, a zip
-bomb, XML with entity declarations, or a sheet that declares or holds far more cells than
-a report can have (some fast readers allocate the whole grid and abort the process, so
-the sheet XML is scanned as bytes first).
+Three formats go on to the reader: an Office Open XML workbook (.xlsx, without macros), an
+OpenDocument spreadsheet (.ods, LibreOffice's own format) and an Excel 97-2003 workbook
+(.xls, a BIFF8 stream in an OLE compound file). Everything else gets a Vietnamese reason
+that says what the file is and what to do: an empty file, a PDF or web page saved as a
+workbook, a broken zip or a damaged compressed part, a password-protected workbook,
+.xlsm/.xlsb, a zip bomb, XML with entity declarations, or a sheet that declares or holds
+far more cells than a report can have.
+
+Fast readers allocate a sheet's whole grid (its last row × its last column) and abort the
+process when they cannot, so each format's grid is bounded from the bytes first: .xlsx
+from the sheet XML's dimension and cell and row references, .ods from the repeated rows and cells
+that hold values, .xls from each sheet's DIMENSIONS record and cell records. The zip
+directory gives every part's size before anything is decompressed, and a DOCTYPE can only
+stand in an XML document's prolog, so only the prolog is looked at for it.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 from pipeline.errors import UserError
@@ -19,18 +29,35 @@ from pipeline.errors import UserError
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 60 * 1024 * 1024
 MAX_PART_RATIO = 200  # uncompressed / compressed size of one part
-# A report has a few hundred cells. Bounds that a byte search can check in one pass:
-# a cell reference with a three-letter column (past ZZ) or a five-digit row (past 9.999).
+# A report has a few hundred cells on a few dozen rows. A sheet's grid (last row × last
+# column) and the workbook's grids together stay far below what makes a reader slow.
 MAX_ROWS = 9_999
 MAX_COLUMNS = 702  # ZZ
-MAX_CELLS = 200_000
+MAX_SHEET_GRID = 250_000
+MAX_BOOK_GRID = 1_000_000
+PROLOG_BYTES = 4096
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 ENCRYPTED_STREAM = "EncryptionInfo".encode("utf-16-le")
-_OUT_OF_BOUNDS_REF = re.compile(rb' r="(?:[A-Z]{3}[0-9]|[A-Z]{1,2}[0-9]{5})')
-_DIMENSION = re.compile(rb'<dimension\b[^>]*?\bref="[A-Z]{1,3}[0-9]{1,7}:([A-Z]{1,3})([0-9]{1,7})"')
-_DANGEROUS_XML = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
+ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+SAVE_AS_XLSX = "hãy mở tệp rồi Lưu thành (Save As) kiểu Excel 2007-365 (.xlsx) và gửi lại"
+
+_DANGEROUS_XML = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_ROOT = re.compile(rb"<[A-Za-z_]")
+# .xlsx: cell and row references as writers spell them.
+_LARGE_REF = re.compile(rb' r="(?![A-Z]?[1-9][0-9]{0,2}")')  # past column Z or row 999
+_REF = re.compile(rb' r="([A-Za-z]*)0*([0-9]*)"')
+_DIMENSION = re.compile(rb"<(?:[\w.-]+:)?dimension\b[^>]*?\bref\s*=\s*([\"'])([^\"']*)\1")
+_RANGE_END = re.compile(rb"\s*\$?([A-Za-z]{1,3})\$?0*([0-9]{1,7})\s*$")
+# .ods: rows and cells with their repeat counts; a cell holds a value if it has a value type or content.
+_ODS_ROW = re.compile(rb"<(?:[\w.-]+:)?table-row\b([^>]*?)(/?)>")
+_ODS_ROW_END = re.compile(rb"</(?:[\w.-]+:)?table-row\s*>")
+_ODS_CELL = re.compile(rb"<(?:[\w.-]+:)?(?:covered-)?table-cell\b([^>]*?)(/?)>")
+_ODS_TABLE = re.compile(rb"<(?:[\w.-]+:)?table\b[\s>]")
+_ROWS_REPEATED = re.compile(rb"number-rows-repeated\s*=\s*[\"']\s*([0-9]{1,12})")
+_COLUMNS_REPEATED = re.compile(rb"number-columns-repeated\s*=\s*[\"']\s*([0-9]{1,12})")
+_VALUE_TYPE = re.compile(rb"value-type\s*=")
 
 
 class UnreadableWorkbook(UserError):
@@ -39,13 +66,46 @@ class UnreadableWorkbook(UserError):
 
 def column_number(letters: bytes) -> int:
     n = 0
-    for ch in letters:
+    for ch in letters.upper():
         n = n * 26 + ch - 64
     return n
 
 
-def inspect_file(path: Path) -> None:
-    """Raise UnreadableWorkbook when the file is not a plain, reasonably sized .xlsx workbook."""
+def _too_big(name: str, where: str) -> UnreadableWorkbook:
+    rows = f"{MAX_ROWS:,}".replace(",", ".")
+    return UnreadableWorkbook(f'Tệp "{name}" có một sheet quá lớn ({where}): một báo cáo không quá {rows} dòng '
+                              f"và {MAX_COLUMNS} cột; hãy xoá các dòng, cột thừa rồi gửi lại.")
+
+
+def _bomb(name: str) -> UnreadableWorkbook:
+    return UnreadableWorkbook(f'Tệp "{name}" giải nén ra quá lớn: nghi là tệp độc hại (zip bomb).')
+
+
+def _damaged(name: str) -> UnreadableWorkbook:
+    return UnreadableWorkbook(f'Tệp "{name}" bị hỏng (phần nén bên trong không đọc được, có thể chưa tải về hết '
+                              "hoặc hỏng khi chép): hãy gửi lại tệp.")
+
+
+class _Grids:
+    """The grid sizes of a workbook's sheets, bounded one by one and together."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.total = name, 0
+
+    def add(self, rows: int, columns: int, where: str) -> None:
+        if rows > MAX_ROWS or columns > MAX_COLUMNS or rows * columns > MAX_SHEET_GRID:
+            raise self.refuse(where)
+        self.total += rows * columns
+        if self.total > MAX_BOOK_GRID:
+            raise self.refuse(where)
+
+    def refuse(self, where: str) -> UnreadableWorkbook:
+        return _too_big(self.name, where)
+
+
+def inspect_file(path: Path) -> str:
+    """The format of a plain, reasonably sized workbook ("xlsx", "ods" or "xls"), or raise
+    UnreadableWorkbook saying why it is not one."""
     name = path.name
     size = path.stat().st_size
     if size == 0:
@@ -56,64 +116,248 @@ def inspect_file(path: Path) -> None:
         head = f.read(8)
         if head == OLE_MAGIC:
             f.seek(0)
-            if ENCRYPTED_STREAM in f.read():
-                raise UnreadableWorkbook(f'Tệp "{name}" được đặt mật khẩu: hãy bỏ mật khẩu rồi gửi lại.')
-            raise UnreadableWorkbook(f'Tệp "{name}" là bảng tính Excel cũ (.xls): hãy dùng mẫu .xlsx do huyện gửi.')
+            _inspect_ole(f.read(), name)
+            return "xls"
     if head[:4] != ZIP_MAGIC:
-        raise UnreadableWorkbook(f'Tệp "{name}" không phải là bảng tính .xlsx (có thể là PDF, trang web hoặc tệp khác đổi tên).')
+        raise UnreadableWorkbook(f'Tệp "{name}" không phải là bảng tính (có thể là PDF, trang web hoặc tệp khác đổi '
+                                 "tên): hãy gửi tệp báo cáo làm trên mẫu do huyện gửi (.xlsx).")
     try:
         with zipfile.ZipFile(path) as archive:
-            _inspect_archive(archive, name)
+            return _inspect_archive(archive, name)
     except zipfile.BadZipFile:
-        raise UnreadableWorkbook(f'Tệp "{name}" bị hỏng (tệp nén .xlsx không đọc được, có thể chưa tải về hết).') from None
-    except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as e:
-        raise UnreadableWorkbook(f'Tệp "{name}" bị hỏng hoặc không đọc được ({type(e).__name__}).') from None
+        raise UnreadableWorkbook(f'Tệp "{name}" bị hỏng (tệp nén không đọc được, có thể chưa tải về hết).') from None
+    except (zlib.error, EOFError):
+        raise _damaged(name) from None
+    except (zipfile.LargeZipFile, NotImplementedError, OSError, ValueError, RuntimeError):
+        raise UnreadableWorkbook(f'Tệp "{name}" bị hỏng hoặc không đọc được (tệp nén dùng kiểu nén hoặc mật khẩu '
+                                 f"không hỗ trợ): {SAVE_AS_XLSX}.") from None
 
 
-def _inspect_archive(archive: zipfile.ZipFile, name: str) -> None:
+def _inspect_archive(archive: zipfile.ZipFile, name: str) -> str:
     infos = archive.infolist()
     names = {i.filename for i in infos}
+    if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED_BYTES:
+        raise _bomb(name)
+    for info in infos:
+        if info.file_size > 1024 * 1024 and info.file_size > MAX_PART_RATIO * max(info.compress_size, 1):
+            raise UnreadableWorkbook(f'Tệp "{name}" có phần nén bất thường ({info.filename}): nghi là tệp độc hại (zip bomb).')
+    if "content.xml" in names and "mimetype" in names:
+        if _read(archive, "mimetype", name).strip() != ODS_MIME:
+            raise UnreadableWorkbook(f'Tệp "{name}" là tài liệu OpenDocument nhưng không phải bảng tính (.ods): '
+                                     f"{SAVE_AS_XLSX}.")
+        _inspect_ods(_read(archive, "content.xml", name), name)
+        return "ods"
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         if "xl/workbook.bin" in names:
-            raise UnreadableWorkbook(f'Tệp "{name}" là bảng tính nhị phân (.xlsb): hãy lưu lại dạng .xlsx.')
-        raise UnreadableWorkbook(f'Tệp "{name}" không phải là bảng tính .xlsx (thiếu phần workbook).')
-    if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED_BYTES:
-        raise UnreadableWorkbook(f'Tệp "{name}" giải nén ra quá lớn: nghi là tệp độc hại (zip bomb).')
-    for info in infos:
-        if info.compress_size and info.file_size / info.compress_size > MAX_PART_RATIO and info.file_size > 1024 * 1024:
-            raise UnreadableWorkbook(f'Tệp "{name}" có phần nén bất thường ({info.filename}): nghi là tệp độc hại (zip bomb).')
+            raise UnreadableWorkbook(f'Tệp "{name}" là bảng tính nhị phân (.xlsb): {SAVE_AS_XLSX}.')
+        raise UnreadableWorkbook(f'Tệp "{name}" không phải là bảng tính (tệp nén thiếu phần workbook): {SAVE_AS_XLSX}.')
     content_types = _read(archive, "[Content_Types].xml", name)
     if b"macroEnabled" in content_types or "xl/vbaProject.bin" in names:
-        raise UnreadableWorkbook(f'Tệp "{name}" có macro (.xlsm): hãy lưu lại dạng .xlsx không có macro.')
+        raise UnreadableWorkbook(f'Tệp "{name}" có macro (.xlsm), hệ thống không mở tệp có macro: {SAVE_AS_XLSX} '
+                                 "(không có macro).")
+    grids = _Grids(name)
     for info in infos:
-        if not info.filename.endswith((".xml", ".rels")):
+        if not info.filename.endswith((".xml", ".rels", ".vml")):
             continue
-        data = _read(archive, info.filename, name)
-        if any(marker in data[:4096] for marker in _DANGEROUS_XML):
-            raise UnreadableWorkbook(f'Tệp "{name}" chứa khai báo XML nguy hiểm (DOCTYPE/ENTITY) trong {info.filename}.')
-        if info.filename.startswith("xl/worksheets/"):
-            _inspect_sheet(data, info.filename, name)
+        sheet = info.filename.startswith("xl/worksheets/")
+        data = _read(archive, info.filename, name, None if sheet else PROLOG_BYTES)
+        _check_prolog(data, info.filename, name)
+        if sheet:
+            _inspect_sheet(data, info.filename, grids)
+    return "xlsx"
 
 
-def _read(archive: zipfile.ZipFile, member: str, name: str) -> bytes:
-    """A part's bytes, never more than the bound (a lying header cannot make us read more)."""
+def _read(archive: zipfile.ZipFile, member: str, name: str, first: int | None = None) -> bytes:
+    """A part's bytes (only its ``first`` ones if given), never more than the bound (a lying
+    header cannot make us read more)."""
     with archive.open(member) as f:
-        data = f.read(MAX_UNCOMPRESSED_BYTES + 1)
+        data = f.read(first or MAX_UNCOMPRESSED_BYTES + 1)
     if len(data) > MAX_UNCOMPRESSED_BYTES:
-        raise UnreadableWorkbook(f'Tệp "{name}" giải nén ra quá lớn: nghi là tệp độc hại (zip bomb).')
+        raise _bomb(name)
     return data
 
 
-def _inspect_sheet(data: bytes, member: str, name: str) -> None:
-    """Largest row and column, declared or used, and the number of cells, from the bytes."""
-    rows = f"{MAX_ROWS:,}".replace(",", ".")
-    too_big = (f'Tệp "{name}" có một sheet quá lớn ({member}): một báo cáo không quá {rows} dòng '
-               f"và {MAX_COLUMNS} cột; hãy xoá các dòng, cột thừa rồi gửi lại.")
-    dimension = _DIMENSION.search(data, 0, 4096)
-    if dimension and (column_number(dimension.group(1)) > MAX_COLUMNS or int(dimension.group(2)) > MAX_ROWS):
-        raise UnreadableWorkbook(too_big)
-    cells = data.count(b"<c ") + data.count(b"<c>")
-    if cells > MAX_CELLS or data.count(b"<row") > MAX_ROWS:
-        raise UnreadableWorkbook(too_big)
-    if _OUT_OF_BOUNDS_REF.search(data):
-        raise UnreadableWorkbook(too_big)
+def _check_prolog(data: bytes, member: str, name: str) -> None:
+    """A DOCTYPE (and so an entity declaration) can only stand before the root element, which
+    a real part starts within its first bytes."""
+    root = _ROOT.search(data, 0, PROLOG_BYTES)
+    if root is None and len(data) >= PROLOG_BYTES or _DANGEROUS_XML.search(data, 0, root.start() if root else PROLOG_BYTES):
+        raise UnreadableWorkbook(f'Tệp "{name}" chứa khai báo XML nguy hiểm (DOCTYPE/ENTITY) trong {member}.')
+
+
+def _inspect_sheet(data: bytes, member: str, grids: _Grids) -> None:
+    """The sheet's grid from its declared dimension and its references as writers spell them
+    (``r="B12"``: one search for any that is not small, exact only then). Other spellings XML
+    allows are bounded after calamine has read the sheet, before its grid becomes Python
+    objects, and a grid too large to allocate kills only the reader's worker process."""
+    if data.count(b"<row") > MAX_ROWS:
+        raise grids.refuse(member)
+    last_row = last_column = 1
+    dimension = _DIMENSION.search(data, 0, PROLOG_BYTES)
+    if dimension:
+        end = _RANGE_END.search(dimension.group(2).split(b":")[-1])
+        if end is None:
+            raise grids.refuse(member)
+        last_row, last_column = int(end.group(2)), column_number(end.group(1))
+    if _LARGE_REF.search(data):
+        for letters, digits in _REF.findall(data):
+            if len(letters) > 3 or len(digits) > 7:
+                raise grids.refuse(member)
+            last_row = max(last_row, int(digits or 0))
+            last_column = max(last_column, column_number(letters) if letters else 0)
+    grids.add(last_row, last_column, member)
+
+
+def _inspect_ods(content: bytes, name: str) -> None:
+    """Rows and cells of every table of content.xml, counted with their repeats where they hold
+    values (a saved sheet repeats its empty rows to row 1.048.576: that is fine)."""
+    _check_prolog(content, "content.xml", name)
+    grids = _Grids(name)
+    for number, table in enumerate(_ODS_TABLE.split(content)[1:], start=1):
+        where = f"trang tính thứ {number}"
+        row = last_row = last_column = 0
+        position = 0
+        while True:
+            start = _ODS_ROW.search(table, position)
+            if start is None:
+                break
+            repeat = _repeat(_ROWS_REPEATED, start.group(1), grids, where)
+            if start.group(2):  # <table-row/>: empty
+                body, position = b"", start.end()
+            else:
+                end = _ODS_ROW_END.search(table, start.end())
+                stop = end.start() if end else len(table)
+                body, position = table[start.end():stop], end.end() if end else len(table)
+            width = _ods_row_width(body, grids, where)
+            if width:
+                last_row, last_column = row + repeat, max(last_column, width)
+                grids.add(last_row, last_column, where)
+            row += repeat
+        grids.add(last_row, last_column, where)
+
+
+def _repeat(pattern: re.Pattern, attributes: bytes, grids: _Grids, where: str) -> int:
+    found = pattern.search(attributes)
+    if found is None:
+        return 1
+    if len(found.group(1)) > 8:
+        raise grids.refuse(where)
+    return max(int(found.group(1)), 1)
+
+
+def _ods_row_width(body: bytes, grids: _Grids, where: str) -> int:
+    """How far a row's cells that hold values reach (0: an empty row)."""
+    column = width = 0
+    for cell in _ODS_CELL.finditer(body):
+        repeat = _repeat(_COLUMNS_REPEATED, cell.group(1), grids, where)
+        filled = _VALUE_TYPE.search(cell.group(1)) is not None or (
+            not cell.group(2) and body[cell.end():cell.end() + 2] not in (b"</", b""))
+        column += repeat
+        if filled:
+            width = column
+            if width > MAX_COLUMNS:
+                raise grids.refuse(where)
+    return width
+
+
+# --------------------------------------------------------------------------- .xls (OLE + BIFF8)
+
+_FREE, _END_OF_CHAIN = 0xFFFFFFFF, 0xFFFFFFFE
+_BIFF_BOF, _BIFF_EOF, _BIFF_DIMENSIONS, _BIFF_FILEPASS = 0x0809, 0x000A, 0x0200, 0x002F
+# Cell records (row: u16, column: u16 first): FORMULA, NUMBER, LABELSST, LABEL, RK, BOOLERR, BLANK, RSTRING
+_BIFF_CELLS = {0x0006, 0x0203, 0x00FD, 0x0204, 0x027E, 0x0205, 0x0201, 0x00D6}
+_BIFF_MULTI = {0x00BD, 0x00BE}  # MULRK, MULBLANK: row, first column, ..., last column (u16 at the end)
+
+
+def _inspect_ole(data: bytes, name: str) -> None:
+    """An OLE compound file: refused if encrypted or not an Excel workbook; its Workbook
+    stream's sheets bounded (their DIMENSIONS and every cell record's row and column)."""
+    if ENCRYPTED_STREAM in data:
+        raise UnreadableWorkbook(f'Tệp "{name}" được đặt mật khẩu: hãy bỏ mật khẩu rồi gửi lại.')
+    not_excel = UnreadableWorkbook(f'Tệp "{name}" là tệp Office cũ nhưng không đọc được như bảng tính Excel '
+                                   f"97-2003 (.xls): {SAVE_AS_XLSX}.")
+    try:
+        stream = _ole_stream(data, ("workbook", "book"))
+    except (struct.error, IndexError, ValueError):
+        raise not_excel from None
+    if stream is None:
+        raise not_excel
+    _inspect_biff(stream, name, not_excel)
+
+
+def _ole_stream(data: bytes, wanted: tuple[str, ...]) -> bytes | None:
+    """The first stream whose name is one of ``wanted`` (lower case), read through the FAT."""
+    sector = 1 << struct.unpack_from("<H", data, 0x1E)[0]
+    if sector not in (512, 4096):
+        raise ValueError("sector size")
+    fat_sectors, directory_start = struct.unpack_from("<II", data, 0x2C)
+    mini_cutoff = struct.unpack_from("<I", data, 0x38)[0]
+    difat_start, difat_count = struct.unpack_from("<II", data, 0x44)
+    sectors = (len(data) - 512) // sector + 1
+
+    def at(n: int) -> bytes:
+        if n >= sectors:
+            raise ValueError("sector outside the file")
+        return data[512 + n * sector: 512 + (n + 1) * sector]
+
+    fat_list = [n for n in struct.unpack_from("<109I", data, 0x4C) if n != _FREE]
+    seen = set()
+    while difat_start not in (_FREE, _END_OF_CHAIN) and difat_count and difat_start not in seen:
+        seen.add(difat_start)
+        entries = struct.unpack(f"<{sector // 4}I", at(difat_start))
+        fat_list += [n for n in entries[:-1] if n != _FREE]
+        difat_start, difat_count = entries[-1], difat_count - 1
+    fat_list = fat_list[:fat_sectors or len(fat_list)]
+    fat = struct.unpack(f"<{len(fat_list) * sector // 4}I", b"".join(at(n) for n in fat_list))
+
+    def chain(start: int) -> bytes:
+        parts, seen = [], set()
+        while start < len(fat) and start not in seen:
+            seen.add(start)
+            parts.append(at(start))
+            start = fat[start]
+        return b"".join(parts)
+
+    directory = chain(directory_start)
+    for offset in range(0, len(directory) - 127, 128):
+        length = struct.unpack_from("<H", directory, offset + 64)[0]
+        entry_name = directory[offset:offset + max(0, min(length, 64) - 2)].decode("utf-16-le", "replace").lower()
+        kind = directory[offset + 66]
+        start, size = struct.unpack_from("<II", directory, offset + 116)
+        if kind == 2 and entry_name in wanted:
+            if size < mini_cutoff:
+                return None  # a workbook stream is never this small
+            return chain(start)[:size]
+    return None
+
+
+def _inspect_biff(stream: bytes, name: str, not_excel: UnreadableWorkbook) -> None:
+    grids = _Grids(name)
+    position, sheet, last_row, last_column = 0, 0, 0, 0
+    in_sheet = False
+    while position + 4 <= len(stream):
+        kind, length = struct.unpack_from("<HH", stream, position)
+        body = stream[position + 4: position + 4 + length]
+        position += 4 + length
+        if kind == _BIFF_FILEPASS:
+            raise UnreadableWorkbook(f'Tệp "{name}" được đặt mật khẩu: hãy bỏ mật khẩu rồi gửi lại.')
+        if kind == _BIFF_BOF:
+            if len(body) < 4 or struct.unpack_from("<H", body, 0)[0] != 0x0600:
+                raise not_excel  # not BIFF8 (Excel 97-2003)
+            in_sheet = struct.unpack_from("<H", body, 2)[0] == 0x0010
+            sheet, last_row, last_column = sheet + in_sheet, 0, 0
+        elif not in_sheet:
+            continue
+        elif kind == _BIFF_DIMENSIONS and len(body) >= 12:  # first row, last row + 1, first column, last column + 1
+            last_row = max(last_row, struct.unpack_from("<I", body, 4)[0])
+            last_column = max(last_column, struct.unpack_from("<H", body, 10)[0])
+        elif (kind in _BIFF_CELLS or kind in _BIFF_MULTI) and len(body) >= 4:
+            row, column = struct.unpack_from("<HH", body, 0)
+            if kind in _BIFF_MULTI and len(body) >= 6:
+                column = struct.unpack_from("<H", body, len(body) - 2)[0]
+            last_row, last_column = max(last_row, row + 1), max(last_column, column + 1)
+        elif kind == _BIFF_EOF:
+            grids.add(last_row, last_column, f"sheet thứ {sheet}")
+            in_sheet = False
+    if in_sheet:  # a stream cut short
+        grids.add(last_row, last_column, f"sheet thứ {sheet}")

@@ -1,0 +1,192 @@
+"""Every file a unit may send (issue 15): .ods and .xls saved by real LibreOffice read like the
+.xlsx original; their bombs refused by the byte inspection; a file that makes the reader
+abort natively or hang becomes a finding while the caller and the other files live on;
+feedback names, ``read`` output and the decimal-point hint."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipeline.checking.feedback import feedback_name
+from pipeline.checking.findings import NOT_NUMBER, OUT_OF_RANGE, READER_CRASHED, UNREADABLE
+from pipeline.checking.validation import CheckResult, check_file, check_files
+from pipeline.intake.inbox import scan_inbox
+from pipeline.parallel import TIMED_OUT, parallel_map
+from pipeline.tools.corpus import _rewrite, _sheet_part
+from pipeline.workbook.reader import read_identity, read_workbook
+from tests.conftest import ROOT
+
+SAMPLE = ROOT / "data" / "sample" / "2023" / "03259-xa-phinh-sang.xlsx"
+
+
+@pytest.fixture(scope="session")
+def office_copies(tmp_path_factory) -> dict[str, Path]:
+    """The filled sample as LibreOffice saves it in its own format and as Excel 97-2003."""
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    out = tmp_path_factory.mktemp("office")
+    profile = (out / "profile").as_uri()
+    copies = {}
+    for kind in ("ods", "xls"):
+        subprocess.run([soffice, "--headless", f"-env:UserInstallation={profile}", "--convert-to", kind,
+                        "--outdir", str(out), str(SAMPLE)], check=True, capture_output=True, timeout=180)
+        copies[kind] = out / f"{SAMPLE.stem}.{kind}"
+    return copies
+
+
+@pytest.mark.parametrize("kind", ["ods", "xls"])
+def test_libreoffice_ods_and_xls_read_like_the_xlsx(catalogue, office_copies, kind):
+    original = read_workbook(SAMPLE, catalogue)
+    copy = read_workbook(office_copies[kind], catalogue)
+    assert read_identity(office_copies[kind]) == read_identity(SAMPLE)
+    assert [(c.ref, c.cell, c.value, c.problem) for c in copy.cells] == \
+        [(c.ref, c.cell, c.value, c.problem) for c in original.cells]
+    assert len(copy.cells) > 100
+    result = check_file(catalogue, office_copies[kind], "2023")
+    assert result.accepted and result.findings == check_file(catalogue, SAMPLE, "2023").findings
+
+
+def test_the_inbox_knows_whose_ods_and_xls_are(office_copies, tmp_path):
+    folder = tmp_path / "inbox" / "2023"
+    folder.mkdir(parents=True)
+    for path in office_copies.values():
+        shutil.copy(path, folder)
+    identities = {f.path.suffix: f.identity for f in scan_inbox(tmp_path / "inbox", "2023")}
+    assert {s: i.unit_code for s, i in identities.items()} == {".ods": "03259", ".xls": "03259"}
+
+
+def _refused(catalogue, path: Path) -> str:
+    result = check_file(catalogue, path, "2023")
+    assert result.submission is None and [f.code for f in result.findings] == [UNREADABLE.code]
+    assert f'"{path.name}"' in result.findings[0].message
+    return result.findings[0].message
+
+
+def test_an_ods_repeat_bomb_is_refused_before_any_reader(catalogue, office_copies, tmp_path):
+    """One row that holds values, repeated 20.000 times over 1.000 columns (29 KB on disk)."""
+    bomb = tmp_path / "lap-lai.ods"
+
+    def repeat(name: str, data: bytes) -> bytes:
+        if name != "content.xml":
+            return data
+        row = re.search(rb"<table:table-row[^>]*>(?=(?:(?!</table:table-row>).)*office:value-type)", data, re.S)
+        start = row.start() + len(b"<table:table-row")
+        data = data[:start] + b' table:number-rows-repeated="20000"' + data[start:]
+        cell = data.index(b"office:value-type", start)
+        return data[:cell] + b'table:number-columns-repeated="1000" ' + data[cell:]
+
+    _rewrite(office_copies["ods"], bomb, repeat)
+    assert "sheet quá lớn" in _refused(catalogue, bomb)
+
+
+def test_a_real_ods_with_a_million_empty_repeated_rows_is_fine(office_copies):
+    content = zipfile.ZipFile(office_copies["ods"]).read("content.xml")
+    assert b'number-rows-repeated="10485' in content  # what LibreOffice writes after the last row
+
+
+def test_an_xls_with_a_huge_dimension_is_refused(catalogue, office_copies, tmp_path):
+    data = bytearray(office_copies["xls"].read_bytes())
+    record = data.index(b"\x00\x02\x0e\x00")  # DIMENSIONS, 14 bytes: first row, last row + 1 (u32), ...
+    struct.pack_into("<I", data, record + 8, 1_000_000)
+    huge = tmp_path / "kich-thuoc-lon.xls"
+    huge.write_bytes(bytes(data))
+    assert "sheet quá lớn" in _refused(catalogue, huge)
+
+
+def test_xlsm_is_refused_with_what_to_do(catalogue):
+    assert "Excel 2007-365 (.xlsx)" in _refused(catalogue, ROOT / "tests" / "corpus" / "hostile" / "co-macro.xlsm")
+
+
+def _aborting(tmp_path: Path) -> Path:
+    """A reference spelled with single quotes at the last cell Excel has: the reader tries to
+    allocate the whole grid (512 GB) and aborts the process."""
+    part = _sheet_part(SAMPLE, "01 Chỉ tiêu")
+    out = tmp_path / "lam-hong.xlsx"
+    _rewrite(SAMPLE, out, lambda name, data: data.replace(
+        b"</sheetData>", b"<row r='1048576'><c r='XFD1048576'><v>1</v></c></row></sheetData>") if name == part else data)
+    return out
+
+
+def test_a_file_that_aborts_the_reader_is_a_finding_and_the_others_are_read(catalogue, tmp_path):
+    crasher = _aborting(tmp_path)
+    results = check_files(catalogue, [SAMPLE, crasher, SAMPLE, SAMPLE], "2023", workers=2)
+    assert [r.accepted for r in results] == [True, False, True, True]
+    (crashed,) = results[1].findings
+    assert crashed.code == READER_CRASHED.code and '"lam-hong.xlsx" làm hỏng bộ đọc' in crashed.message
+    assert check_file(catalogue, SAMPLE, "2023").accepted  # the replaced worker reads on
+
+
+def test_the_cli_survives_a_reader_abort(tmp_path):
+    completed = subprocess.run([sys.executable, "-m", "pipeline", "check", str(_aborting(tmp_path))], cwd=ROOT,
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    assert "làm hỏng bộ đọc" in completed.stdout and "Traceback" not in completed.stdout + completed.stderr
+    assert "stack backtrace" not in completed.stderr
+
+
+def sleepy(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_an_item_past_the_time_limit_fails_alone():
+    results = parallel_map(sleepy, [0.0, 60.0, 0.0], 2, failed=lambda item, cause: cause, time_limit=2.0)
+    assert results == [0.0, TIMED_OUT, 0.0]
+
+
+def test_non_finite_and_huge_numbers_are_errors_that_format_quickly(catalogue, tmp_path):
+    part = _sheet_part(SAMPLE, "01 Chỉ tiêu")
+    out = tmp_path / "so-la.xlsx"
+    inline = "<c r=\"{}\" t=\"inlineStr\"><is><t>{}</t></is></c>"
+
+    def change(name: str, data: bytes) -> bytes:
+        if name != part:
+            return data
+        for cell, text in (("E5", "9E+99999999"), ("E6", "NaN"), ("E7", "176.36")):
+            data = re.sub(rb'<c r="%s"[^>]*?(/>|>.*?</c>)' % cell.encode(), inline.format(cell, text).encode(), data,
+                          count=1, flags=re.S)
+        return data
+
+    _rewrite(SAMPLE, out, change)
+    result = check_file(catalogue, out, "2023")
+    found = {f.cell: f for f in result.findings if f.sheet == "01 Chỉ tiêu"}
+    assert (found["E5"].code, found["E6"].code) == (OUT_OF_RANGE.code, OUT_OF_RANGE.code)
+    assert found["E7"].code == NOT_NUMBER.code and "dấu phẩy" in found["E7"].message and "176,36" in found["E7"].message
+
+
+def test_unreadable_files_get_unique_stable_feedback_names(tmp_path):
+    names = {feedback_name(CheckResult(tmp_path / n, None)) for n in ("bao-cao-phinh-sang.ods", "bao-cao-phinh-sang.xls",
+                                                                        "x" * 50 + "a.xlsx", "x" * 50 + "b.xlsx")}
+    assert len(names) == 4
+    assert feedback_name(CheckResult(tmp_path / "bao-cao-phinh-sang.ods", None)) in names
+
+
+def test_read_prints_values_as_held_and_survives_a_closed_pipe():
+    completed = subprocess.run(f"{sys.executable} -m pipeline read {SAMPLE} | head -2", shell=True, cwd=ROOT,
+                               capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in completed.stderr and "BrokenPipe" not in completed.stderr
+    header, first = completed.stdout.splitlines()
+    assert first.split()[:6] == ["2023", "03259", "01", "HO_TONG", "GIA_TRI", "925"]
+
+
+def test_a_corrupted_deflate_stream_is_a_clear_refusal(catalogue, tmp_path):
+    data = bytearray(SAMPLE.read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = archive.getinfo(_sheet_part(SAMPLE, "01 Chỉ tiêu"))
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for offset in range(start + 10, start + info.compress_size - 10, 7):
+        data[offset] ^= 0x55
+    damaged = tmp_path / "hong-khi-chep.xlsx"
+    damaged.write_bytes(bytes(data))
+    assert "bị hỏng" in _refused(catalogue, damaged)
