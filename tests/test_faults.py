@@ -2,7 +2,7 @@
 for the pool or the warehouse says so and gives up after a bound, and a full disk, a
 read-only folder or a missing permission is one Vietnamese line naming the place, with the
 old set whole and nothing half-written. The disk faults are real: a small tmpfs and a
-read-only mount (root only; skipped elsewhere)."""
+read-only mount (root only; skipped elsewhere); the permission is denied for real too."""
 
 from __future__ import annotations
 
@@ -179,10 +179,24 @@ def test_a_read_only_folder_is_one_line_everywhere(catalogue, loaded, tmp_path):
     assert "Traceback" not in run.stderr and "Dagster" not in run.stderr
 
 
-def test_permission_denied_names_the_folder(catalogue, loaded, tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes through any permission: checked by the other faults")
+PUBLISH = ("import sys; from pathlib import Path; from pipeline.catalogue import default_catalogue; "
+           "from pipeline.errors import MachineError; from pipeline.publication.publish import publish_period\n"
+           "try:\n    publish_period(default_catalogue(), Path(sys.argv[1]), Path(sys.argv[2]), '2023')\n"
+           "except MachineError as e:\n    print(e)")
+
+
+def test_permission_denied_names_the_folder(loaded, tmp_path):
+    """Root writes through any permission, so as root the publication runs without the
+    capability that allows it (setpriv drops CAP_DAC_OVERRIDE), as an ordinary account would."""
     out = tmp_path / "out"
     out.mkdir(mode=0o500)
-    with pytest.raises(MachineError, match=f'Không có quyền ghi "{out / "2023"}'):
-        publish_period(catalogue, loaded.warehouse, out, "2023")
+    prefix = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("as root, a permission can only be denied by dropping a capability (setpriv, util-linux)")
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    done = subprocess.run([*prefix, sys.executable, "-c", PUBLISH, str(loaded.warehouse), str(out)], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.startswith(f'Không có quyền ghi "{out / "2023"}'), done.stdout
+    assert list(out.iterdir()) == []
