@@ -39,11 +39,13 @@ from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.web.access import (
     COOKIE,
     OFFICER,
+    UNIT,
     AccessStore,
     Audit,
     Session,
     Sessions,
     SignInLimit,
+    role_name,
     signing_key,
 )
 from pipeline.web.upload import (
@@ -68,7 +70,7 @@ td,th{border:1px solid #999;padding:4px 6px;text-align:left;vertical-align:top}t
 .hop_le{background:#c6efce}.khong_hop_le{background:#ffc7ce}.chua_nop{background:#eee}
 .legend span{display:inline-block;padding:2px 8px;margin-right:6px;border:1px solid #999}
 a{color:#1f4e9a}ul{padding-left:1.2em}li{margin:3px 0}.note{color:#555;font-size:.9em}
-.bar{border-bottom:1px solid #999;padding-bottom:6px}.bar form{display:inline}
+.bar{border-bottom:1px solid #999;padding-bottom:6px}.bar form{display:inline;margin-left:6px}
 form.box{border:1px solid #999;padding:8px;margin:8px 0}label{display:block;margin:6px 0}
 input[type=text],input[type=password]{font-size:1em;padding:4px;width:16em;max-width:90%}
 button{font-size:1em;padding:4px 12px}.message{border:2px solid #c00;padding:6px;background:#fff0f0}
@@ -88,6 +90,9 @@ EVENT_LABELS = {
     "upload_too_large": "Tệp gửi lên quá lớn", "access_issued": "Cấp mã truy cập", "access_revoked": "Thu hồi quyền truy cập",
     "download": "Tải tệp",
 }
+AUDIT_FIELDS = {"period": "kỳ", "unit": "đơn vị", "file": "tệp", "size": "cỡ (byte)", "sha256": "SHA-256",
+                "verdict": "kết quả", "errors": "lỗi", "warnings": "cảnh báo", "role": "vai trò", "by": "bởi",
+                "login": "tên đã nhập"}
 PRIVATE = "private, no-store"
 
 
@@ -125,11 +130,11 @@ def _page(title: str, body: str, session: Session | None = None, status_code: in
 def _bar(session: Session | None) -> str:
     """Who is signed in, with the way to their page and out; or the way in."""
     if session is None or session.account is None:
-        return f'<p class="bar">{_link("/", "Trang chủ")} · {_link("/dang-nhap", "Đăng nhập")}</p>'
+        return f'<div class="bar">{_link("/", "Trang chủ")} · {_link("/dang-nhap", "Đăng nhập")}</div>'
     home = ("/can-bo", "Trang cán bộ huyện") if session.officer else ("/don-vi", "Trang của đơn vị")
     who = f"cán bộ {session.account.login}" if session.officer else f"đơn vị {session.account.login}"
-    return (f'<p class="bar">{_link("/", "Trang chủ")} · {_link(*home)} · Đang đăng nhập: {html.escape(who)} '
-            f'<form method="post" action="/dang-xuat">{_csrf(session)}<button>Đăng xuất</button></form></p>')
+    return (f'<div class="bar">{_link("/", "Trang chủ")} · {_link(*home)} · Đang đăng nhập: {html.escape(who)}'
+            f'<form method="post" action="/dang-xuat">{_csrf(session)}<button>Đăng xuất</button></form></div>')
 
 
 def _csrf(session: Session) -> str:
@@ -168,6 +173,17 @@ def _download(path: Path | None, private: bool = False) -> Response:
 def _bieu_heading(document: dict) -> str:
     span = document.get("bieu_span")
     return f"Biểu {span} của huyện" if span else "Các biểu của huyện"
+
+
+def _audit_details(entry: dict, shown: tuple[str, ...]) -> str:
+    """An audit entry's other fields, in Vietnamese."""
+    def value(key: str, raw) -> str:
+        if key == "verdict":
+            return VERDICTS.get(raw, str(raw)).split(":")[0]
+        if key == "role":
+            return role_name(raw) if raw in (UNIT, OFFICER) else str(raw)
+        return str(raw)
+    return "; ".join(f"{AUDIT_FIELDS.get(k, k)}: {value(k, v)}" for k, v in entry.items() if k not in shown)
 
 
 def _thousands(number: int) -> str:
@@ -363,11 +379,12 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
         """A unit's submissions for a period: its uploads, what intake recorded, which file is in use."""
         state = unit_status(key, unit)
         using = state.get("using", "")
+        records = uploads.records(key, unit)
+        sent_as = next((r["file_name"] for r in records if using and r["inbox_name"] == using), using)
         line = (f"<p>Tình trạng tổng hợp: <b>{html.escape(state['label'])}</b>"
-                + (f" · đang dùng tệp {html.escape(using)}" if using else "")
+                + (f" · đang dùng tệp {html.escape(sent_as)}" if using else "")
                 + (f" · {_link(f'/tep/{quote(key)}/' + state['feedback'], 'Tệp phản hồi của huyện')}" if state.get("feedback") else "")
                 + "</p>") if state else "<p>Chưa có trong kết quả tổng hợp (quy trình tổng hợp chưa chạy lại).</p>"
-        records = uploads.records(key, unit)
         rows = "".join(
             f'<tr class="{"hop_le" if r["verdict"] == VALID else "khong_hop_le"}"><td>{html.escape(r["time"].replace("T", " "))}</td>'
             f'<td>{html.escape(r["file_name"])}</td><td>{html.escape(VERDICTS[r["verdict"]])}</td><td>{r["errors"]}</td>'
@@ -523,8 +540,8 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
         rows = "".join(
             f"<tr><td>{html.escape(str(e.get('time', '')).replace('T', ' '))}</td>"
             f"<td>{html.escape(EVENT_LABELS.get(e.get('event', ''), str(e.get('event', ''))))}</td>"
-            f"<td>{html.escape(str(e.get('account') or e.get('login') or ''))}</td><td>{html.escape(str(e.get('client', '')))}</td>"
-            f"<td>{html.escape(', '.join(f'{k}: {v}' for k, v in e.items() if k not in shown and k != 'login'))}</td></tr>"
+            f"<td>{html.escape(str(e.get('account', '')))}</td><td>{html.escape(str(e.get('client', '')))}</td>"
+            f"<td>{html.escape(_audit_details(e, shown))}</td></tr>"
             for e in audit.lines())
         body = ("<h1>Nhật ký truy cập</h1><p class=\"note\">200 dòng mới nhất; toàn bộ ở tệp access/audit.jsonl "
                 "trong thư mục dữ liệu, hoặc lệnh <code>python -m pipeline access log</code>.</p>"
