@@ -26,6 +26,7 @@ class PipelineSettings(dg.ConfigurableResource):
     batch_level: str = _DEFAULTS.batch_level
     workers: int = _DEFAULTS.workers
     wait_seconds: float = _DEFAULTS.wait_seconds
+    trusted_proxy: str = _DEFAULTS.trusted_proxy
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineSettings:

@@ -2,13 +2,15 @@
 
 Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
 ``check FILE [--period P] [--json]``, ``preview``, ``rebuild``, ``explain``,
-``close-period P``, ``reopen-period P``, ``read FILE``.
+``close-period P``, ``reopen-period P``, ``read FILE``, ``serve``,
+``access add|revoke|list|officer-add|log``.
 Messages for people are Vietnamese; bad input never ends in a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -60,8 +62,6 @@ def _sample(args) -> int:
 
 def _check(args) -> int:
     """Exit 0: accepted (warnings allowed); 1: has errors; 2: not a readable workbook."""
-    import json
-
     from pipeline.checking.findings import nfc
     from pipeline.parallel import start_early
 
@@ -182,11 +182,54 @@ def _serve(args) -> int:
 
     from pipeline.web.app import create_app
 
+    settings = _settings(args)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"CẢNH BÁO: trang tải về mở cho mạng ({args.host}:{args.port}) và chưa có đăng nhập: "
-              "ai vào được mạng này đều tải được các biểu và tệp phản hồi.", file=sys.stderr)
-    print(f"Trang tải về: http://{args.host}:{args.port}/  (Ctrl-C để dừng)")
-    uvicorn.run(create_app(_settings(args).data), host=args.host, port=args.port, log_level="warning")
+        print(f"CẢNH BÁO: trang mở thẳng cho mạng ({args.host}:{args.port}) không qua HTTPS: mã truy cập và phiên "
+              "đăng nhập đi trên mạng không mã hoá. Hãy để trang ở 127.0.0.1 sau một máy chủ HTTPS (Caddy), "
+              "xem README.", file=sys.stderr)
+    print(f"Trang báo cáo: http://{args.host}:{args.port}/  (Ctrl-C để dừng)")
+    # X-Forwarded-Proto/For are believed only from the configured reverse proxy.
+    uvicorn.run(create_app(settings.data, settings=settings), host=args.host, port=args.port, log_level="warning",
+                proxy_headers=True, forwarded_allow_ips=settings.trusted_proxy)
+    return 0
+
+
+def _access(args) -> int:
+    """Issue, revoke and list the page's accounts; read the audit log."""
+    from pipeline.web.access import OFFICER, UNIT, AccessStore, Audit, role_name
+
+    settings = _settings(args)
+    store, audit, now = AccessStore(settings.data), Audit(settings.data), settings.now()
+    if args.action in ("add", "officer-add"):
+        if not args.login:
+            raise UserError("Hãy cho biết mã đơn vị (access add 03259) hoặc tên cán bộ (access officer-add ten).")
+        if args.action == "add":
+            unit = settings.catalogue.find_unit(args.login)
+            if unit is None:
+                raise UserError(f'Không có đơn vị mã "{args.login}" trong danh mục đơn vị.')
+            role, who = UNIT, f"{unit.name} ({unit.code})"
+        else:
+            if settings.catalogue.find_unit(args.login) is not None:
+                raise UserError(f'"{args.login}" là mã một đơn vị: hãy đặt tên khác cho tài khoản cán bộ.')
+            role, who = OFFICER, f"cán bộ {args.login}"
+        code = store.issue(args.login, role, now)
+        audit.record("access_issued", now, account=args.login, role=role, by="dòng lệnh")
+        print(f"Mã truy cập của {who}: {code}\nGửi mã này riêng cho người dùng (gọi điện hoặc tin nhắn); mã chỉ "
+              "hiện một lần, huyện không lưu được mã gốc. Mã cũ (nếu có) thôi dùng được.")
+    elif args.action == "revoke":
+        store.revoke(args.login or "", now)
+        audit.record("access_revoked", now, account=args.login, by="dòng lệnh")
+        print(f"Đã thu hồi quyền truy cập của {args.login}; các phiên đang đăng nhập của tài khoản này đã hết hiệu lực.")
+    elif args.action == "list":
+        accounts = store.accounts()
+        if not accounts:
+            print("Chưa cấp quyền truy cập cho ai.")
+        for a in accounts:
+            state = f"đã thu hồi {a.revoked_at}" if a.revoked_at else "đang dùng"
+            print(f"{a.login:<16} {role_name(a.role):<14} cấp lúc {a.issued_at}  {state}")
+    else:
+        for entry in reversed(audit.lines(args.last)):
+            print(json.dumps(entry, ensure_ascii=False))
     return 0
 
 
@@ -269,7 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     reopen.add_argument("--data", help=data_help)
     reopen.set_defaults(run=_reopen_period)
 
-    serve = commands.add_parser("serve", help="mở trang tải về các biểu và tệp phản hồi")
+    access = commands.add_parser("access", help="cấp, thu hồi, liệt kê quyền vào trang; xem nhật ký truy cập")
+    access.add_argument("action", choices=["add", "revoke", "list", "officer-add", "log"],
+                        help="add MÃ_ĐƠN_VỊ · officer-add TÊN · revoke TÊN · list · log")
+    access.add_argument("login", nargs="?", help="mã đơn vị hoặc tên tài khoản cán bộ")
+    access.add_argument("--last", type=int, default=200, help="log: số dòng mới nhất (mặc định 200)")
+    access.add_argument("--data", help=data_help)
+    access.set_defaults(run=_access)
+
+    serve = commands.add_parser("serve", help="mở trang báo cáo: tải biểu, đơn vị nộp báo cáo")
     serve.add_argument("--host", default="127.0.0.1", help="mặc định 127.0.0.1 (chỉ máy này); 0.0.0.0 cho mạng cơ quan")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--data", help=data_help)

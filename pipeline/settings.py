@@ -12,6 +12,7 @@ folder, unit list and clock.
 | ``TUANGIAO_BATCH`` | ``unit``, ``district`` or ``province`` | ``unit`` |
 | ``TUANGIAO_WORKERS`` | processes that read workbooks | 1 |
 | ``TUANGIAO_WAIT_SECONDS`` | how long a run waits for the warehouse or the pool held by another | 600 |
+| ``TUANGIAO_TRUSTED_PROXY`` | addresses of the reverse proxy whose ``X-Forwarded-*`` headers the page believes | ``127.0.0.1`` |
 
 Relative paths are taken from the project folder.
 """
@@ -85,6 +86,7 @@ class Settings:
     batch_level: str = UNIT
     workers: int = 1
     wait_seconds: float = 600
+    trusted_proxy: str = "127.0.0.1"  # comma-separated; the page trusts X-Forwarded-Proto/For from these only
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -99,6 +101,7 @@ class Settings:
             batch_level=environ.get("TUANGIAO_BATCH", UNIT),
             workers=int(environ.get("TUANGIAO_WORKERS", "1")),
             wait_seconds=float(environ.get("TUANGIAO_WAIT_SECONDS", "600")),
+            trusted_proxy=environ.get("TUANGIAO_TRUSTED_PROXY", "127.0.0.1"),
         )
         settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         check_level(settings.batch_level)

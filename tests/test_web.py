@@ -1,9 +1,11 @@
-"""The download page, served for real by uvicorn on 127.0.0.1: the status grid, downloads
-with the right headers, nothing outside data/out/ and templates_xlsx/, and a real browser."""
+"""The page, served for real by uvicorn on 127.0.0.1: the status grid (for officers),
+downloads with the right headers, nothing outside data/out/ and templates_xlsx/, an upload
+cut off while it streams, and a real browser along the commune's and the officer's paths."""
 
 from __future__ import annotations
 
 import datetime as dt
+import select
 import shutil
 import socket
 import subprocess
@@ -21,11 +23,15 @@ from pipeline.publication.publish import publish_period
 from pipeline.publication.status import write_status
 from pipeline.settings import Places
 from pipeline.warehouse import connect
+from pipeline.web.access import OFFICER, UNIT, AccessStore, Sessions, signing_key
 from pipeline.web.app import create_app
-from tests.conftest import ROOT, take_in_everything
+from pipeline.web.upload import UPLOAD_LIMIT_BYTES
+from tests.conftest import ROOT, SAMPLE_DIR, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 CHROMIUM = shutil.which("chromium")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-sync"]
 
 
 def _free_port() -> int:
@@ -71,7 +77,15 @@ def data(catalogue, sample_files, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(data):
+def officer(data) -> str:
+    """A session cookie of a district officer (the header's value)."""
+    store = AccessStore(data)
+    store.issue("huyen", OFFICER, T0)
+    return "phien=" + Sessions(signing_key(data), store).new(store.account("huyen"))[1]
+
+
+def _serving(data):
+    """create_app(data) served by uvicorn on a free port: yields its address."""
     port = _free_port()
     instance = uvicorn.Server(uvicorn.Config(create_app(data), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)
@@ -82,9 +96,15 @@ def server(data):
     thread.join(timeout=10)
 
 
-def _get(url: str):
+@pytest.fixture(scope="module")
+def server(data):
+    yield from _serving(data)
+
+
+def _get(url: str, cookie: str = ""):
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
@@ -98,8 +118,8 @@ def test_index_lists_periods_and_templates(server):
     assert "<script" not in text and 'name="viewport"' in text
 
 
-def test_period_page_shows_the_status_grid(server):
-    status, _, body = _get(server + "/ky/2023")
+def test_period_page_shows_the_status_grid(server, officer):
+    status, _, body = _get(server + "/ky/2023", officer)
     text = body.decode()
     assert status == 200
     assert text.count("<tr class=") == 23
@@ -143,18 +163,49 @@ def test_open_to_the_network_warns(tmp_path):
     finally:
         process.terminate()
         _, err = process.communicate(timeout=10)
-    assert "CẢNH BÁO" in err and "chưa có đăng nhập" in err
+    assert "CẢNH BÁO" in err and "không qua HTTPS" in err
+
+
+def test_an_upload_over_the_limit_is_cut_off_while_it_streams(server, data):
+    """The server answers 413 long before the client has sent its 50 MB, and keeps nothing."""
+    store = AccessStore(data)
+    store.issue("03262", UNIT, T0)
+    session, cookie = Sessions(signing_key(data), store).new(store.account("03262"))
+    port = int(server.rsplit(":", 1)[1])
+    head = (f"--b\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{session.csrf}\r\n--b\r\n"
+            'Content-Disposition: form-data; name="tep"; filename="to.xlsx"\r\n\r\n').encode()
+    sent, chunk, answer = 0, b"\0" * 65536, b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"POST /nop/2023 HTTP/1.1\r\nHost: x\r\nCookie: phien={cookie}\r\nTransfer-Encoding: chunked\r\n"
+                  "Content-Type: multipart/form-data; boundary=b\r\n\r\n".encode())
+        s.sendall(b"%x\r\n%s\r\n" % (len(head), head))
+        while sent < 5 * UPLOAD_LIMIT_BYTES:
+            readable, _, _ = select.select([s], [], [], 0)
+            if readable:
+                break
+            try:
+                s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        while part := s.recv(65536):
+            answer += part
+            if b"</html>" in answer:
+                break
+    assert answer.startswith(b"HTTP/1.1 413") and "vượt quá giới hạn" in answer.decode()
+    assert UPLOAD_LIMIT_BYTES <= sent < 2 * UPLOAD_LIMIT_BYTES
+    assert not list((data / "inbox" / "2023").glob("03262-tai-len-*")) and not (data / "uploads" / "2023" / "03262").exists()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium (Debian package chromium) not installed")
-def test_a_browser_sees_the_grid_and_downloads_a_bieu(server, tmp_path):
+def test_a_browser_sees_the_grid_and_downloads_a_bieu(server, data, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    code = AccessStore(data).issue("huyen-2", OFFICER, T0)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         page = browser.new_page(accept_downloads=True, viewport={"width": 390, "height": 844})  # a phone
-        page.goto(server + "/")
+        _sign_in(page, server, "huyen-2", code)
+        page.click("text=Trang chủ")
         page.click("text=Năm 2023")
         assert page.locator("tr.chua_nop").count() == 2 and page.locator("tr.hop_le").count() == 20
         page.screenshot(path=str(tmp_path / "trang-tai-ve.png"), full_page=True)
@@ -165,3 +216,90 @@ def test_a_browser_sees_the_grid_and_downloads_a_bieu(server, tmp_path):
         browser.close()
     assert saved.name == "Bieu_01_2023.xlsx" and saved.read_bytes()[:2] == b"PK"
     assert (tmp_path / "trang-tai-ve.png").stat().st_size > 10_000
+
+
+def _sign_in(page, server: str, login: str, code: str) -> None:
+    page.goto(server + "/dang-nhap")
+    page.fill("input[name=ten]", login)
+    page.fill("input[name=ma]", code)
+    page.click("button:has-text('Đăng nhập')")
+
+
+def _intake(catalogue, places: Places, now: dt.datetime) -> None:
+    """What the sensor's run does with the inbox: take the unit's files in, write the status."""
+    take_in_unit(catalogue, places, "2023", "03259", now)
+    with connect(places.warehouse) as conn:
+        write_status(catalogue, conn, places.out, now.date())
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """An empty data folder with a code for Phình Sáng and an officer account."""
+    store = AccessStore(tmp_path)
+    codes = {"03259": store.issue("03259", UNIT, T0), "huyen": store.issue("huyen", OFFICER, T0)}
+    return tmp_path, codes
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium (Debian package chromium) not installed")
+def test_the_communes_path_and_the_officers_path_in_a_browser(fresh, catalogue, tmp_path_factory):
+    """Phình Sáng signs in with its code, uploads a workbook with an empty cell, reads the
+    finding (sheet and cell), downloads the feedback, uploads the fixed file and sees it valid
+    and in use once intake has run; then an officer sees the grid, its history and the audit."""
+    from openpyxl import load_workbook
+
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    data, codes = fresh
+    places = Places.under(data)
+    shots = tmp_path_factory.mktemp("anh")
+    broken = tmp_path_factory.mktemp("gui") / "Báo cáo Phình Sáng.xlsx"
+    shutil.copy(ROOT / "tests" / "corpus" / "bad" / "chua-nhap.xlsx", broken)
+    serving = _serving(data)
+    server = next(serving)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+            commune = browser.new_page(accept_downloads=True, viewport={"width": 390, "height": 844})
+            _sign_in(commune, server, "03259", codes["03259"])
+            assert commune.url.endswith("/don-vi") and "Xã Phình Sáng" in commune.inner_text("h1")
+            commune.set_input_files("input[name=tep]", str(broken))
+            commune.click("button:has-text('Gửi báo cáo')")
+            assert "Báo cáo Phình Sáng.xlsx" in commune.inner_text("h1")
+            finding = commune.locator("tr.khong_hop_le").first.inner_text()
+            assert "01 Chỉ tiêu" in finding and "E5" in finding and "chưa nhập" in finding
+            commune.screenshot(path=str(shots / "ket-qua-co-loi.png"), full_page=True)
+            with commune.expect_download() as download:
+                commune.click("text=Tải tệp phản hồi")
+            saved = shots / download.value.suggested_filename
+            download.value.save_as(saved)
+            assert "Kết quả kiểm tra" in load_workbook(saved, read_only=True).sheetnames
+            _intake(catalogue, places, T0)
+            commune.goto(server + "/don-vi")
+            commune.set_input_files("input[name=tep]", str(SAMPLE_DIR / "03259-xa-phinh-sang.xlsx"))
+            commune.click("button:has-text('Gửi báo cáo')")
+            assert "Hợp lệ" in commune.inner_text("p.hop_le")
+            _intake(catalogue, places, T0 + dt.timedelta(hours=1))
+            commune.goto(server + "/don-vi")
+            newest = commune.locator("tr.hop_le").first.inner_text()
+            assert "03259-xa-phinh-sang.xlsx" in newest and "Đang dùng" in newest
+            assert "Tình trạng tổng hợp: Hợp lệ · đang dùng tệp 03259-xa-phinh-sang.xlsx" in commune.inner_text("body")
+            commune.screenshot(path=str(shots / "trang-don-vi.png"), full_page=True)
+
+            officer = browser.new_context(viewport={"width": 1024, "height": 800}).new_page()
+            _sign_in(officer, server, "huyen", codes["huyen"])
+            assert officer.url.endswith("/can-bo")
+            officer.click("text=Bảng tình trạng và các biểu")
+            assert officer.locator("tr.hop_le").count() == 1 and officer.locator("tr.chua_nop").count() > 20
+            officer.go_back()
+            officer.click("a[href='/lich-su/2023/03259']")
+            history = officer.inner_text("body")
+            assert "Báo cáo Phình Sáng.xlsx" in history and "03259-xa-phinh-sang.xlsx" in history
+            officer.click("text=Trang cán bộ huyện")
+            officer.click("text=Nhật ký truy cập")
+            audit = officer.inner_text("table")
+            assert audit.count("Nộp báo cáo") == 2 and "Đăng nhập" in audit and "Tải tệp" in audit
+            assert "kết quả: Hợp lệ" in audit and "kết quả: Có lỗi" in audit
+            officer.screenshot(path=str(shots / "nhat-ky.png"), full_page=True)
+            browser.close()
+    finally:
+        next(serving, None)
+    print(f"screenshots: {shots}")

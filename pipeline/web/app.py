@@ -1,23 +1,66 @@
-"""The download page: periods, each unit's status (a coloured grid), the published Biểu,
-the feedback workbooks and the blank templates. Plain HTML, no JavaScript, readable on a
-phone. It serves only files under ``data/out/`` and ``templates_xlsx/`` and reads the
-status files the pipeline writes (a period's units and files from the set in use, so the
-page never mixes two sets); it never opens the database."""
+"""The district's page: periods, the published Biểu and the blank templates for everyone;
+for a signed-in unit, its upload form, the verdict at once and its own history and
+feedback; for the district's officers, every unit's status (a coloured grid), history and
+the audit log. Plain HTML, no JavaScript, readable on a phone.
+
+Who may see what (``pipeline.web.access`` holds the accounts and sessions): the Biểu and
+templates are public, as they are the district's published aggregates and what a unit
+needs before it has access; a feedback workbook, an upload's verdict and a unit's history
+belong to that unit and to the officers; the status grid, other units and the audit log to
+the officers. Every file is authorised by the session, whatever its name.
+
+The page serves only files under ``data/out/``, ``templates_xlsx/`` and the upload records,
+reads the status files the pipeline writes (a period's units and files from the set in use,
+so the page never mixes two sets) and the archive's arrival records; it never opens the
+database. Uploads go into the inbox (``pipeline.web.upload``)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
+import time
 from pathlib import Path
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from pipeline.publication.status import STATUS_FILE, published_set
-from pipeline.settings import PROJECT_ROOT
+from pipeline.checking.feedback import unit_feedback_name
+from pipeline.intake.take_in import feedback_dir
+from pipeline.periods import PeriodError, is_closed, refuse_if_closed
+from pipeline.publication.status import STATE_LABELS, STATUS_FILE, published_set
+from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.web.access import (
+    COOKIE,
+    OFFICER,
+    UNIT,
+    AccessStore,
+    Audit,
+    Session,
+    Sessions,
+    SignInLimit,
+    role_name,
+    signing_key,
+)
+from pipeline.web.upload import (
+    OTHER_UNIT,
+    UNREADABLE,
+    UPLOAD_LIMIT_BYTES,
+    VALID,
+    VERDICTS,
+    TooLarge,
+    Uploads,
+    read_form,
+    submit,
+    too_large_message,
+    unit_arrivals,
+)
 
 DOWNLOADABLE = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".zip": "application/zip"}
 STYLE = """
@@ -27,39 +70,104 @@ td,th{border:1px solid #999;padding:4px 6px;text-align:left;vertical-align:top}t
 .hop_le{background:#c6efce}.khong_hop_le{background:#ffc7ce}.chua_nop{background:#eee}
 .legend span{display:inline-block;padding:2px 8px;margin-right:6px;border:1px solid #999}
 a{color:#1f4e9a}ul{padding-left:1.2em}li{margin:3px 0}.note{color:#555;font-size:.9em}
+.bar{border-bottom:1px solid #999;padding-bottom:6px}.bar form{display:inline;margin-left:6px}
+form.box{border:1px solid #999;padding:8px;margin:8px 0}label{display:block;margin:6px 0}
+input[type=text],input[type=password]{font-size:1em;padding:4px;width:16em;max-width:90%}
+button{font-size:1em;padding:4px 12px}.message{border:2px solid #c00;padding:6px;background:#fff0f0}
 @media (max-width:600px){td,th{font-size:.85em;padding:3px}.hide-small{display:none}}
 """
+STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; img-src 'self'; "
+                                 "form-action 'self'; frame-ancestors 'none'; base-uri 'none'".encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+EVENT_LABELS = {
+    "sign_in": "Đăng nhập", "sign_in_failed": "Đăng nhập sai mã", "sign_in_refused": "Đăng nhập bị chặn (sai quá nhiều)",
+    "sign_out": "Đăng xuất", "upload": "Nộp báo cáo", "upload_refused": "Nộp báo cáo bị từ chối",
+    "upload_too_large": "Tệp gửi lên quá lớn", "access_issued": "Cấp mã truy cập", "access_revoked": "Thu hồi quyền truy cập",
+    "download": "Tải tệp",
+}
+AUDIT_FIELDS = {"period": "kỳ", "unit": "đơn vị", "file": "tệp", "size": "cỡ (byte)", "sha256": "SHA-256",
+                "verdict": "kết quả", "errors": "lỗi", "warnings": "cảnh báo", "role": "vai trò", "by": "bởi",
+                "login": "tên đã nhập"}
+PRIVATE = "private, no-store"
 
 
-def _page(title: str, body: str) -> HTMLResponse:
+class SecurityHeaders:
+    """Adds the security headers to every response, and ``Cache-Control: private, no-store``
+    unless the response chose its own."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", PRIVATE.encode()))
+                message["headers"] = headers + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _page(title: str, body: str, session: Session | None = None, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(
         f'<!doctype html><html lang="vi"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>'
-        f"<style>{STYLE}</style></head><body>{body}</body></html>"
+        f"<style>{STYLE}</style></head><body>{_bar(session)}{body}</body></html>",
+        status_code=status_code,
     )
+
+
+def _bar(session: Session | None) -> str:
+    """Who is signed in, with the way to their page and out; or the way in."""
+    if session is None or session.account is None:
+        return f'<div class="bar">{_link("/", "Trang chủ")} · {_link("/dang-nhap", "Đăng nhập")}</div>'
+    home = ("/can-bo", "Trang cán bộ huyện") if session.officer else ("/don-vi", "Trang của đơn vị")
+    who = f"cán bộ {session.account.login}" if session.officer else f"đơn vị {session.account.login}"
+    return (f'<div class="bar">{_link("/", "Trang chủ")} · {_link(*home)} · Đang đăng nhập: {html.escape(who)}'
+            f'<form method="post" action="/dang-xuat">{_csrf(session)}<button>Đăng xuất</button></form></div>')
+
+
+def _csrf(session: Session) -> str:
+    return f'<input type="hidden" name="csrf" value="{html.escape(session.csrf)}">'
 
 
 def _link(href: str, text: str) -> str:
     return f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
 
 
+def _not_found(session: Session | None = None, what: str = "Không tìm thấy trang hoặc tệp này") -> HTMLResponse:
+    return _page("Không tìm thấy", f"<h1>404 – {html.escape(what)}</h1>", session, 404)
+
+
 def _inside(base: Path, relative: str) -> Path | None:
-    """The file at ``relative`` under ``base``, or None if it escapes ``base`` or is not downloadable."""
+    """The file at ``relative`` under ``base``, or None if it escapes ``base``, is not
+    downloadable or its name cannot be a file's (too long, a NUL)."""
     try:
         candidate = (base / relative).resolve()
+        if not candidate.is_relative_to(base.resolve()) or candidate.suffix not in DOWNLOADABLE or not candidate.is_file():
+            return None
     except (OSError, ValueError):
-        return None
-    if not candidate.is_relative_to(base.resolve()) or not candidate.is_file() or candidate.suffix not in DOWNLOADABLE:
         return None
     return candidate
 
 
-def _download(path: Path | None) -> Response:
+def _download(path: Path | None, private: bool = False) -> Response:
     if path is None:
-        return HTMLResponse("<h1>404 – Không tìm thấy tệp</h1>", status_code=404)
+        return _not_found(what="Không tìm thấy tệp")
     ascii_name = path.name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(path.name)}"
-    return FileResponse(path, media_type=DOWNLOADABLE[path.suffix], headers={"Content-Disposition": disposition})
+    return FileResponse(path, media_type=DOWNLOADABLE[path.suffix], headers={
+        "Content-Disposition": disposition, "Cache-Control": PRIVATE if private else "no-cache"})
 
 
 def _bieu_heading(document: dict) -> str:
@@ -67,14 +175,87 @@ def _bieu_heading(document: dict) -> str:
     return f"Biểu {span} của huyện" if span else "Các biểu của huyện"
 
 
-def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx") -> Starlette:
+def _audit_details(entry: dict, shown: tuple[str, ...]) -> str:
+    """An audit entry's other fields, in Vietnamese."""
+    def value(key: str, raw) -> str:
+        if key == "verdict":
+            return VERDICTS.get(raw, str(raw)).split(":")[0]
+        if key == "role":
+            return role_name(raw) if raw in (UNIT, OFFICER) else str(raw)
+        return str(raw)
+    return "; ".join(f"{AUDIT_FIELDS.get(k, k)}: {value(k, v)}" for k, v in entry.items() if k not in shown)
+
+
+def _thousands(number: int) -> str:
+    """1.234.567, as Vietnamese writes it."""
+    return f"{number:,}".replace(",", ".")
+
+
+def _upload_url(period: str, unit: str, upload_id: str) -> str:
+    return f"/tai-len/{quote(period)}/{quote(unit)}/{upload_id}"
+
+
+def _findings_table(findings: list[dict]) -> str:
+    if not findings:
+        return "<p>Không có lỗi hay cảnh báo nào.</p>"
+    rows = "".join(
+        f'<tr class="{"khong_hop_le" if f["severity"] == "lỗi" else ""}"><td>{html.escape(f["severity"])}</td>'
+        f'<td>{html.escape(f.get("sheet") or "")}</td><td>{html.escape(f.get("cell") or "")}</td>'
+        f'<td>{html.escape(f["message"])}</td></tr>' for f in findings)
+    return f"<table><tr><th>Mức độ</th><th>Sheet</th><th>Ô</th><th>Nội dung</th></tr>{rows}</table>"
+
+
+def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", settings: Settings | None = None,
+               clock=time.time, upload_limit: int = UPLOAD_LIMIT_BYTES) -> Starlette:
+    """The page for the data folder ``data``; ``settings`` (the unit list, the inbox, the clock)
+    default to the ``TUANGIAO_*`` variables; ``clock`` times the sessions."""
+    settings = settings or Settings.from_environment(data_dir=str(data))
+    catalogue, places = settings.catalogue, settings.places
     out = data / "out"
+    store, audit, uploads = AccessStore(data), Audit(data), Uploads.under(data)
+    sessions = Sessions(signing_key(data), store, clock)
+    limit = SignInLimit()
 
     def status() -> dict:
         try:
             return json.loads((out / STATUS_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {"periods": []}
+
+    def period_of(key: str) -> dict | None:
+        """The period's status with its units and files as in the set in use."""
+        period = next((p for p in status()["periods"] if p["key"] == key), None)
+        return None if period is None else {**period, **(published_set(out, key) or {})}
+
+    def unit_status(key: str, unit: str) -> dict:
+        period = period_of(key) or {"units": []}
+        return next((u for u in period["units"] if u["code"] == unit), {})
+
+    def session_of(request: Request) -> Session | None:
+        return sessions.read(request.cookies.get(COOKIE))
+
+    def with_cookie(response: Response, request: Request, cookie: str | None) -> Response:
+        if cookie is None:
+            response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+        else:
+            response.set_cookie(COOKIE, cookie, max_age=int(sessions.seconds), path="/", httponly=True,
+                                samesite="lax", secure=request.url.scheme == "https")
+        return response
+
+    def client(request: Request) -> str:
+        return request.client.host if request.client else ""
+
+    def note(event: str, request: Request, session: Session | None, **details) -> None:
+        audit.record(event, settings.now(), account=session.account.login if session and session.account else "",
+                     client=client(request), **details)
+
+    def refused(session: Session | None) -> HTMLResponse:
+        return _page("Không hợp lệ", "<h1>Yêu cầu không hợp lệ</h1><p class=\"message\">Biểu mẫu đã hết hạn hoặc không "
+                     f"phải từ trang này gửi đi. Hãy tải lại trang rồi làm lại. {_link('/dang-nhap', 'Đăng nhập')}</p>",
+                     session, 403)
+
+    def sign_in_needed() -> Response:
+        return RedirectResponse("/dang-nhap", status_code=303)
 
     async def index(request: Request) -> HTMLResponse:
         periods = status()["periods"]
@@ -84,55 +265,318 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx") ->
             items = "<li>Chưa có kết quả tổng hợp nào: hãy chạy quy trình tổng hợp.</li>"
         blanks = "".join(f"<li>{_link('/mau/' + quote(p.name), p.name)}</li>" for p in sorted(templates.glob("*.xlsx")))
         body = (f"<h1>Báo cáo giảm nghèo bền vững – tải về</h1><h2>Kỳ báo cáo</h2><ul>{items}</ul>"
-                f"<h2>Mẫu báo cáo để gửi các đơn vị</h2><ul>{blanks}</ul>")
-        return _page("Báo cáo giảm nghèo bền vững", body)
+                f"<h2>Mẫu báo cáo để gửi các đơn vị</h2><ul>{blanks}</ul>"
+                '<p class="note">Các đơn vị nộp báo cáo và xem phản hồi sau khi đăng nhập bằng mã truy cập do huyện cấp.</p>')
+        return _page("Báo cáo giảm nghèo bền vững", body, session_of(request))
 
     async def period_page(request: Request) -> HTMLResponse:
+        session = session_of(request)
         key = request.path_params["period"]
         document = status()
-        period = next((p for p in document["periods"] if p["key"] == key), None)
+        period = period_of(key)
         if period is None:
-            return HTMLResponse("<h1>404 – Không có kỳ báo cáo này</h1>", status_code=404)
-        period = {**period, **(published_set(out, key) or {})}  # units and files as in the set in use
+            return _not_found(session, "Không có kỳ báo cáo này")
         base = f"/tep/{quote(key)}/"
+        shown = [u for u in period["units"] if session is not None and (session.officer or u["code"] == session.unit)]
         rows = "".join(
             f'<tr class="{u["state"]}"><td>{html.escape(u["code"])}</td><td>{html.escape(u["name"])}</td>'
             f'<td>{html.escape(u["label"])}</td><td>{u["errors"]}</td><td>{u["warnings"]}</td>'
             f'<td class="hide-small">{html.escape(u["received_at"])}</td>'
             f'<td>{_link(base + u["feedback"], "Phản hồi") if u["feedback"] else ""}</td></tr>'
-            for u in period["units"])
+            for u in shown)
         counts = {state: sum(u["state"] == state for u in period["units"]) for state in ("hop_le", "khong_hop_le", "chua_nop")}
         bieu = "".join(f"<li>{_link(base + name, name)}</li>" for name in period["bieu"] + period["all_in_one"])
         final = "".join(f"<li>{_link(base + 'chinh-thuc/' + name, name)}</li>" for name in period["final"])
+        if session is not None and session.officer:
+            legend = (f'<p class="legend"><span class="hop_le">Hợp lệ: {counts["hop_le"]}</span>'
+                      f'<span class="khong_hop_le">Không hợp lệ: {counts["khong_hop_le"]}</span>'
+                      f'<span class="chua_nop">Chưa nộp: {counts["chua_nop"]}</span></p>')
+        elif session is not None and session.unit:
+            legend = '<p class="note">Đơn vị chỉ xem được dòng của mình.</p>'
+        else:
+            legend = f'<p class="note">{_link("/dang-nhap", "Đăng nhập")} để xem tình trạng báo cáo.</p>'
         body = (
             f"<p>{_link('/', '← Các kỳ báo cáo')}</p><h1>{html.escape(period['label'])}</h1>"
             f"<p>Hạn nộp: {html.escape(period['deadline'])}{' · Kỳ đã khóa sổ' if period['closed'] else ''}</p>"
-            f'<h2>Tình trạng báo cáo của các đơn vị</h2><p class="legend"><span class="hop_le">Hợp lệ: {counts["hop_le"]}</span>'
-            f'<span class="khong_hop_le">Không hợp lệ: {counts["khong_hop_le"]}</span>'
-            f'<span class="chua_nop">Chưa nộp: {counts["chua_nop"]}</span></p>'
-            f"<table><tr><th>Mã</th><th>Đơn vị</th><th>Trạng thái</th><th>Lỗi</th><th>Cảnh báo</th>"
-            f'<th class="hide-small">Nhận lúc</th><th>Tệp phản hồi</th></tr>{rows}</table>'
-            f"<h2>{html.escape(_bieu_heading(document))}</h2><ul>{bieu or '<li>Chưa có biểu nào.</li>'}</ul>"
+            f'<h2>Tình trạng báo cáo của các đơn vị</h2>{legend}'
+            + (f"<table><tr><th>Mã</th><th>Đơn vị</th><th>Trạng thái</th><th>Lỗi</th><th>Cảnh báo</th>"
+               f'<th class="hide-small">Nhận lúc</th><th>Tệp phản hồi</th></tr>{rows}</table>' if shown else "")
+            + f"<h2>{html.escape(_bieu_heading(document))}</h2><ul>{bieu or '<li>Chưa có biểu nào.</li>'}</ul>"
             + (f"<h2>Bộ biểu chính thức (đã khóa sổ)</h2><ul>{final}</ul>" if final else "")
             + '<p class="note">Trang này chỉ đọc các tệp do quy trình tổng hợp ghi ra.</p>'
         )
-        return _page(period["label"], body)
+        return _page(period["label"], body, session)
 
     async def period_file(request: Request) -> Response:
+        """A published file for everyone; a feedback workbook only for its unit and the officers."""
+        session = session_of(request)
         key = request.path_params["period"]
-        if "/" in key or key.startswith("."):
-            return _download(None)
-        return _download(_inside(out / key, request.path_params["path"]))
+        if "/" in key or key.startswith(".") or period_of(key) is None:
+            return _not_found(session, "Không tìm thấy tệp")
+        path = _inside(out / key, request.path_params["path"])
+        private = path is not None and path.is_relative_to(feedback_dir(out, key).resolve())
+        if private:
+            if session is None or session.account is None:
+                return sign_in_needed()
+            if not session.officer and path.name != unit_feedback_name(session.unit, key):
+                return _not_found(session, "Không tìm thấy tệp")
+        if path is not None:
+            note("download", request, session, file=f"{key}/{path.relative_to((out / key).resolve())}")
+        return _download(path, private)
 
     async def blank(request: Request) -> Response:
-        return _download(_inside(templates, request.path_params["name"]))
+        path = _inside(templates, request.path_params["name"])
+        if path is not None:
+            note("download", request, session_of(request), file=f"mẫu/{path.name}")
+        return _download(path)
 
-    return Starlette(routes=[
+    async def sign_in_form(request: Request) -> Response:
+        session = session_of(request)
+        cookie = None
+        if session is None:
+            session, cookie = sessions.new()
+        response = _sign_in_page(session)
+        return with_cookie(response, request, cookie) if cookie else response
+
+    def _sign_in_page(session: Session, message: str = "", status_code: int = 200) -> HTMLResponse:
+        shown = f'<p class="message">{html.escape(message)}</p>' if message else ""
+        body = (f"<h1>Đăng nhập</h1>{shown}<form class=\"box\" method=\"post\" action=\"/dang-nhap\">{_csrf(session)}"
+                '<label>Mã đơn vị (hoặc tên tài khoản cán bộ huyện)<br><input type="text" name="ten" required '
+                'autocomplete="username"></label><label>Mã truy cập<br><input type="password" name="ma" required '
+                'autocomplete="current-password"></label><button>Đăng nhập</button></form>'
+                '<p class="note">Mã truy cập do cán bộ huyện cấp cho từng đơn vị. Quên hay lộ mã: hãy báo cán bộ huyện '
+                "để được cấp mã mới (mã cũ thôi dùng được).</p>")
+        return _page("Đăng nhập", body, None, status_code)
+
+    async def sign_in(request: Request) -> Response:
+        session = session_of(request)
+        form = await request.form(max_files=0, max_fields=4, max_part_size=1024)
+        if session is None or session.account is not None or form.get("csrf") != session.csrf:
+            return refused(session)
+        login, code = str(form.get("ten", "")).strip(), str(form.get("ma", ""))
+        keys = [f"account:{login}", f"client:{client(request)}"]
+        if limit.blocked(keys):
+            note("sign_in_refused", request, None, login=login)
+            return _sign_in_page(session, "Đã nhập sai mã quá nhiều lần trong một phút: hãy chờ một phút rồi thử lại.", 429)
+        account = await run_in_threadpool(store.verify, login, code)
+        if account is None:
+            limit.failed(keys)
+            note("sign_in_failed", request, None, login=login)
+            return _sign_in_page(session, "Mã đơn vị (tên tài khoản) hoặc mã truy cập không đúng.", 401)
+        signed, cookie = sessions.new(account)
+        note("sign_in", request, signed)
+        return with_cookie(RedirectResponse("/can-bo" if account.role == OFFICER else "/don-vi", 303), request, cookie)
+
+    async def sign_out(request: Request) -> Response:
+        session = session_of(request)
+        form = await request.form(max_files=0, max_fields=2, max_part_size=1024)
+        if session is None or form.get("csrf") != session.csrf:
+            return refused(session)
+        note("sign_out", request, session)
+        return with_cookie(RedirectResponse("/", 303), request, None)
+
+    def history(key: str, unit: str) -> str:
+        """A unit's submissions for a period: its uploads, what intake recorded, which file is in use."""
+        state = unit_status(key, unit)
+        using = state.get("using", "")
+        records = uploads.records(key, unit)
+        sent_as = next((r["file_name"] for r in records if using and r["inbox_name"] == using), using)
+        line = (f"<p>Tình trạng tổng hợp: <b>{html.escape(state['label'])}</b>"
+                + (f" · đang dùng tệp {html.escape(sent_as)}" if using else "")
+                + (f" · {_link(f'/tep/{quote(key)}/' + state['feedback'], 'Tệp phản hồi của huyện')}" if state.get("feedback") else "")
+                + "</p>") if state else "<p>Chưa có trong kết quả tổng hợp (quy trình tổng hợp chưa chạy lại).</p>"
+        rows = "".join(
+            f'<tr class="{"hop_le" if r["verdict"] == VALID else "khong_hop_le"}"><td>{html.escape(r["time"].replace("T", " "))}</td>'
+            f'<td>{html.escape(r["file_name"])}</td><td>{html.escape(VERDICTS[r["verdict"]])}</td><td>{r["errors"]}</td>'
+            f'<td>{r["warnings"]}</td><td>{"Đang dùng" if using and r["inbox_name"] == using else ""}</td>'
+            f'<td>{_link(_upload_url(key, unit, r["id"]), "Xem")}</td></tr>' for r in records)
+        uploaded = (f"<table><tr><th>Lúc</th><th>Tệp</th><th>Kết quả</th><th>Lỗi</th><th>Cảnh báo</th><th>Số liệu</th>"
+                    f"<th></th></tr>{rows}</table>") if rows else "<p>Chưa nộp tệp nào qua trang này.</p>"
+        arrived = "".join(
+            f"<tr><td>{html.escape(a['received_at'])}</td><td>{html.escape(a['file_name'])}</td>"
+            f"<td>{'Đang dùng' if a['file_name'] == using else ''}</td></tr>" for a in unit_arrivals(places, key, unit))
+        received = (f"<table><tr><th>Nhận lúc</th><th>Tệp trong hộp thư đến</th><th>Số liệu</th></tr>{arrived}</table>"
+                    if arrived else "<p>Huyện chưa tiếp nhận tệp nào.</p>")
+        return f"{line}<h3>Các lần nộp qua trang này</h3>{uploaded}<h3>Huyện đã tiếp nhận</h3>{received}"
+
+    async def unit_home(request: Request) -> Response:
+        session = session_of(request)
+        if session is None or session.account is None:
+            return sign_in_needed()
+        if session.officer:
+            return RedirectResponse("/can-bo", 303)
+        unit = catalogue.find_unit(session.unit)
+        sections = []
+        for key, period in catalogue.periods.items():
+            if unit is None or not unit.valid_in(key):
+                continue
+            if is_closed(catalogue, out, key):
+                form = f'<p class="message">Kỳ {html.escape(key)} đã khóa sổ: không nhận thêm báo cáo.</p>'
+            else:
+                form = (f'<form class="box" method="post" action="/nop/{quote(key)}" enctype="multipart/form-data">'
+                        f'{_csrf(session)}<label>Tệp báo cáo (.xlsx, tối đa {upload_limit // (1024 * 1024)} MB)<br>'
+                        '<input type="file" name="tep" required accept=".xlsx,.ods,.xls"></label>'
+                        "<button>Gửi báo cáo</button></form>")
+            sections.append(f"<h2>{html.escape(period.label)} – hạn nộp {period.deadline:%d/%m/%Y}</h2>"
+                            f"{form}{history(key, session.unit)}")
+        name = unit.name if unit else session.unit
+        body = f"<h1>{html.escape(name)} ({html.escape(session.unit)})</h1>" + "".join(sections)
+        return _page(name, body, session)
+
+    async def upload(request: Request) -> Response:
+        session = session_of(request)
+        if session is None or not session.unit:
+            return sign_in_needed()
+        key = request.path_params["period"]
+        if key not in catalogue.periods:
+            return _not_found(session, "Không có kỳ báo cáo này")
+        try:
+            refuse_if_closed(catalogue, out, key)
+        except PeriodError as e:
+            return _page("Kỳ đã khóa sổ", f'<h1>Không nhận báo cáo</h1><p class="message">{html.escape(str(e))}</p>'
+                             f"<p>{_link('/don-vi', '← Trang của đơn vị')}</p>", session, 409)
+        try:
+            form = await read_form(request, upload_limit)
+        except TooLarge:
+            note("upload_too_large", request, session, period=key)
+            return _page("Tệp quá lớn", f'<h1>Không nhận tệp</h1><p class="message">{html.escape(too_large_message(upload_limit))}'
+                         f"</p><p>{_link('/don-vi', '← Trang của đơn vị')}</p>", session, 413)
+        try:
+            if form.get("csrf") != session.csrf:
+                return refused(session)
+            sent = form.get("tep")
+            if sent is None or isinstance(sent, str) or not sent.filename:
+                return _page("Chưa chọn tệp", '<h1>Chưa chọn tệp</h1><p class="message">Hãy chọn tệp báo cáo rồi bấm '
+                             f"“Gửi báo cáo”.</p><p>{_link('/don-vi', '← Trang của đơn vị')}</p>", session, 400)
+            record = await run_in_threadpool(submit, catalogue, places, key, session.unit, sent.filename, sent.file,
+                                             settings.now())
+        finally:
+            await form.close()
+        event = "upload_refused" if record["verdict"] in (UNREADABLE, OTHER_UNIT) else "upload"
+        note(event, request, session, period=key, unit=session.unit, file=record["file_name"], size=record["size"],
+             sha256=record["sha256"], verdict=record["verdict"], errors=record["errors"], warnings=record["warnings"])
+        return RedirectResponse(_upload_url(key, session.unit, record["id"]), 303)
+
+    def owner_or_officer(request: Request) -> tuple[Session | None, bool]:
+        session = session_of(request)
+        unit = request.path_params["unit"]
+        return session, session is not None and (session.officer or (session.unit != "" and session.unit == unit))
+
+    async def verdict(request: Request) -> Response:
+        session, allowed = owner_or_officer(request)
+        if session is None or session.account is None:
+            return sign_in_needed()
+        key, unit, upload_id = (request.path_params[k] for k in ("period", "unit", "id"))
+        record = uploads.record(key, unit, upload_id) if allowed else None
+        if record is None:
+            return _not_found(session)
+        state = "hop_le" if record["verdict"] == VALID else "khong_hop_le"
+        feedback = _upload_url(key, unit, upload_id) + "/phan-hoi"
+        body = (f"<p>{_link('/don-vi' if session.unit else f'/lich-su/{quote(key)}/{quote(unit)}', '← Lịch sử nộp báo cáo')}</p>"
+                f"<h1>Kết quả kiểm tra tệp {html.escape(record['file_name'])}</h1>"
+                f'<p class="{state}"><b>{html.escape(VERDICTS[record["verdict"]])}</b> – {record["errors"]} lỗi, '
+                f"{record['warnings']} cảnh báo.</p><p>Gửi lúc {html.escape(record['time'].replace('T', ' '))}, "
+                f"{_thousands(record['size'])} byte</p>"
+                f"<p>{_link(feedback, 'Tải tệp phản hồi (Excel, các ô có lỗi được tô màu)')}</p>"
+                f"<h2>Các lỗi và cảnh báo</h2>{_findings_table(record['findings'])}")
+        return _page("Kết quả kiểm tra", body, session)
+
+    async def verdict_feedback(request: Request) -> Response:
+        session, allowed = owner_or_officer(request)
+        if session is None or session.account is None:
+            return sign_in_needed()
+        key, unit, upload_id = (request.path_params[k] for k in ("period", "unit", "id"))
+        path = uploads.feedback(key, unit, upload_id) if allowed else None
+        if path is not None:
+            note("download", request, session, file=f"tải lên/{key}/{unit}/{path.name}")
+        return _download(path, private=True)
+
+    def officer_only(request: Request) -> tuple[Session | None, Response | None]:
+        session = session_of(request)
+        if session is None or session.account is None:
+            return session, sign_in_needed()
+        if not session.officer:
+            return session, _not_found(session)
+        return session, None
+
+    async def unit_history(request: Request) -> Response:
+        session, allowed = owner_or_officer(request)
+        if session is None or session.account is None:
+            return sign_in_needed()
+        key, unit = request.path_params["period"], request.path_params["unit"]
+        known = catalogue.find_unit(unit)
+        if not allowed or key not in catalogue.periods or known is None:
+            return _not_found(session)
+        body = (f"<p>{_link('/can-bo' if session.officer else '/don-vi', '← Quay lại')}</p>"
+                f"<h1>{html.escape(known.name)} ({html.escape(unit)}) – {html.escape(catalogue.periods[key].label)}</h1>"
+                f"{history(key, unit)}")
+        return _page(known.name, body, session)
+
+    async def officer_home(request: Request) -> Response:
+        session, denied = officer_only(request)
+        if denied:
+            return denied
+        sections = []
+        for key, period in catalogue.periods.items():
+            states = {u["code"]: u for u in (period_of(key) or {"units": []})["units"]}
+            rows = "".join(
+                f'<tr class="{states.get(u.code, {}).get("state", "chua_nop")}"><td>{html.escape(u.code)}</td>'
+                f"<td>{html.escape(u.name)}</td>"
+                f'<td>{html.escape(states.get(u.code, {}).get("label", STATE_LABELS["chua_nop"]))}</td>'
+                f"<td>{len(uploads.records(key, u.code))}</td>"
+                f"<td>{_link(f'/lich-su/{quote(key)}/{quote(u.code)}', 'Lịch sử')}</td></tr>"
+                for u in catalogue.units_in(key))
+            sections.append(f"<h2>{html.escape(period.label)} · {_link('/ky/' + quote(key), 'Bảng tình trạng và các biểu')}</h2>"
+                            "<table><tr><th>Mã</th><th>Đơn vị</th><th>Trạng thái</th><th>Số lần nộp qua trang</th><th></th>"
+                            f"</tr>{rows}</table>")
+        body = f"<h1>Trang cán bộ huyện</h1><p>{_link('/nhat-ky', 'Nhật ký truy cập')}</p>" + "".join(sections)
+        return _page("Trang cán bộ huyện", body, session)
+
+    async def audit_page(request: Request) -> Response:
+        session, denied = officer_only(request)
+        if denied:
+            return denied
+        shown = ("time", "event", "account", "client")
+        rows = "".join(
+            f"<tr><td>{html.escape(str(e.get('time', '')).replace('T', ' '))}</td>"
+            f"<td>{html.escape(EVENT_LABELS.get(e.get('event', ''), str(e.get('event', ''))))}</td>"
+            f"<td>{html.escape(str(e.get('account', '')))}</td><td>{html.escape(str(e.get('client', '')))}</td>"
+            f"<td>{html.escape(_audit_details(e, shown))}</td></tr>"
+            for e in audit.lines())
+        body = ("<h1>Nhật ký truy cập</h1><p class=\"note\">200 dòng mới nhất; toàn bộ ở tệp access/audit.jsonl "
+                "trong thư mục dữ liệu, hoặc lệnh <code>python -m pipeline access log</code>.</p>"
+                f"<table><tr><th>Lúc</th><th>Việc</th><th>Tài khoản</th><th>Địa chỉ</th><th>Chi tiết</th></tr>{rows}</table>")
+        return _page("Nhật ký truy cập", body, session)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _not_found(session_of(request))
+
+    async def bad_request(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return _not_found(session_of(request))
+        if exc.status_code == 405:
+            return _page("Không hợp lệ", "<h1>405 – Trang này không nhận kiểu yêu cầu đó</h1>", session_of(request), 405)
+        return _page("Không hợp lệ", "<h1>Yêu cầu không hợp lệ</h1><p>Hãy tải lại trang rồi làm lại.</p>",
+                     session_of(request), exc.status_code)
+
+    app = Starlette(routes=[
         Route("/", index),
         Route("/ky/{period}", period_page),
         Route("/tep/{period}/{path:path}", period_file),
         Route("/mau/{name}", blank),
-    ])
+        Route("/dang-nhap", sign_in_form, methods=["GET"]),
+        Route("/dang-nhap", sign_in, methods=["POST"]),
+        Route("/dang-xuat", sign_out, methods=["POST"]),
+        Route("/don-vi", unit_home),
+        Route("/nop/{period}", upload, methods=["POST"]),
+        Route("/tai-len/{period}/{unit}/{id}", verdict),
+        Route("/tai-len/{period}/{unit}/{id}/phan-hoi", verdict_feedback),
+        Route("/lich-su/{period}/{unit}", unit_history),
+        Route("/can-bo", officer_home),
+        Route("/nhat-ky", audit_page),
+    ], exception_handlers={404: not_found, HTTPException: bad_request})
+    app.add_middleware(SecurityHeaders)
+    return app
 
 
 def screenshot_pages(data: Path, period: str, out: Path) -> list[Path]:
@@ -141,7 +585,6 @@ def screenshot_pages(data: Path, period: str, out: Path) -> list[Path]:
     import shutil
     import socket
     import threading
-    import time
 
     import uvicorn
 

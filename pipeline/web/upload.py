@@ -1,0 +1,189 @@
+"""A unit's upload: one more way into the inbox, not a second pipeline.
+
+The form is read as it streams in, with python-multipart (through Starlette), and cut off as
+soon as the body passes the size limit. The file is checked at once by the same checker as
+``check`` (its readers in the memory-limited worker processes of ``pipeline.parallel``),
+in a private working folder under a safe form of the name it was sent with. A workbook the
+checker can read and that names the signed-in unit is put into ``<inbox>/<period>/``
+atomically, under a name the server chooses; the sensor and intake then take it like any
+other file. A file that is not a readable workbook, or that names another unit, is refused
+and never reaches the inbox. Each upload leaves a record (``<data>/uploads/<period>/<unit>/
+<id>.json``: time, name, size, hash, verdict, every finding, the inbox name) and a feedback
+workbook beside it; these, with the archive's arrival records and the published status,
+make the unit's history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+import shutil
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+
+from pipeline.catalogue import Catalogue
+from pipeline.checking.feedback import write_feedback
+from pipeline.checking.findings import ERROR, WARNING, nfc
+from pipeline.checking.validation import check_files
+from pipeline.files import atomic_output
+from pipeline.intake.archive import arrivals, working_folder
+from pipeline.intake.inbox import WORKBOOK_SUFFIXES, period_dir
+from pipeline.settings import Places
+from pipeline.workbook.contract import UNIT_FIELD
+
+UPLOAD_LIMIT_BYTES = 10 * 1024 * 1024
+FORM_OVERHEAD_BYTES = 16 * 1024  # the form's other fields and part headers
+UPLOAD_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$")
+VALID, HAS_ERRORS, UNREADABLE, OTHER_UNIT = "hop_le", "co_loi", "khong_doc_duoc", "don_vi_khac"
+VERDICTS = {
+    VALID: "Hợp lệ: đã chuyển vào hộp thư đến",
+    HAS_ERRORS: "Có lỗi: đã chuyển vào hộp thư đến, nhưng số liệu chưa được dùng",
+    UNREADABLE: "Bị từ chối: không phải bảng tính báo cáo đọc được",
+    OTHER_UNIT: "Bị từ chối: tệp là báo cáo của đơn vị khác",
+}
+FEEDBACK_SUFFIX = ".phan-hoi.xlsx"
+_checking = threading.Lock()  # the reader workers (pipeline.parallel) serve one batch at a time
+
+
+class TooLarge(Exception):
+    """The request body passed the upload limit."""
+
+
+def too_large_message(limit: int) -> str:
+    return (f"Tệp gửi lên vượt quá giới hạn {limit // (1024 * 1024)} MB nên đã bị dừng giữa chừng và không được lưu. "
+            "Một báo cáo đơn vị chỉ vài trăm KB: hãy kiểm tra lại tệp (có chèn ảnh, có sheet thừa?).")
+
+
+async def read_form(request: Request, limit: int):
+    """The request's form, read as it streams in; TooLarge as soon as the body passes the
+    limit (a declared length over it is refused before reading). Spooled parts live in
+    anonymous temporary files, so a cut-off upload leaves nothing behind."""
+    ceiling = limit + FORM_OVERHEAD_BYTES
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > ceiling:
+        raise TooLarge
+    received = 0
+
+    async def receive():
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > ceiling:
+                raise TooLarge
+        return message
+
+    form = await Request(request.scope, receive).form(max_files=1, max_fields=4, max_part_size=4096)
+    upload = form.get("tep")
+    if upload is not None and not isinstance(upload, str) and upload.size is not None and upload.size > limit:
+        await form.close()
+        raise TooLarge
+    return form
+
+
+def safe_name(name: str) -> str:
+    """A file name to check the upload under: the last part of what the client sent (NFC),
+    without control characters, at most 120 bytes, never empty, hidden or a folder's name."""
+    name = nfc(name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or len(suffix.encode()) > 8:
+        stem, suffix = name, "xlsx"
+    while len(f"{stem}.{suffix}".encode()) > 120:
+        stem = stem[:-1]
+    return f"{stem}.{suffix}" if stem.strip() else f"tep-tai-len.{suffix}"
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """The records of the uploads under ``<data>/uploads/``."""
+
+    root: Path
+
+    @classmethod
+    def under(cls, data: Path) -> Uploads:
+        return cls(data / "uploads")
+
+    def folder(self, period: str, unit: str) -> Path:
+        return self.root / period / unit
+
+    def record(self, period: str, unit: str, upload_id: str) -> dict | None:
+        if not UPLOAD_ID.match(upload_id):
+            return None
+        try:
+            return json.loads((self.folder(period, unit) / f"{upload_id}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def feedback(self, period: str, unit: str, upload_id: str) -> Path | None:
+        if not UPLOAD_ID.match(upload_id):
+            return None
+        path = self.folder(period, unit) / f"{upload_id}{FEEDBACK_SUFFIX}"
+        return path if path.is_file() else None
+
+    def records(self, period: str, unit: str) -> list[dict]:
+        """The unit's uploads for the period, newest first."""
+        folder = self.folder(period, unit)
+        found = [self.record(period, unit, p.stem) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+        return [r for r in reversed(found) if r is not None]
+
+
+def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_name: str, source, now: dt.datetime) -> dict:
+    """Check an uploaded file (``source``: a readable binary file object) for ``unit`` and, if it
+    is a readable workbook of that unit, put it into the period's inbox; return its record."""
+    uploads = Uploads.under(places.data)
+    upload_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
+    name = safe_name(client_name)
+    with working_folder(places.data) as work:
+        path = work / name
+        digest, size = hashlib.sha256(), 0
+        with path.open("wb") as f:
+            while chunk := source.read(1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+                f.write(chunk)
+        with _checking:
+            result = check_files(catalogue, [path], period, workers=1)[0]
+        submission = result.submission
+        if submission is None:
+            verdict = UNREADABLE
+        elif submission.unit_code != unit:
+            verdict = OTHER_UNIT
+        else:
+            verdict = VALID if result.accepted else HAS_ERRORS
+        findings = [f.as_dict() for f in result.findings]
+        if verdict == OTHER_UNIT:
+            cell = submission.info.get(UNIT_FIELD, ("", ""))[1]
+            named = f'mã "{submission.unit_code}"' if submission.unit_code else "không có mã đơn vị nào"
+            findings.insert(0, {"severity": ERROR, "code": "don_vi_khac", "sheet": submission.info_sheet, "cell": cell,
+                                "message": f"Tệp ghi {named} ở ô {cell}, không phải mã đơn vị của bạn ({unit}): "
+                                           "không nhận. Hãy gửi đúng báo cáo của đơn vị mình."})
+        inbox_name = ""
+        if verdict in (VALID, HAS_ERRORS):
+            suffix = path.suffix.lower() if path.suffix.lower() in WORKBOOK_SUFFIXES else ".xlsx"
+            inbox_name = f"{unit}-tai-len-{upload_id}{suffix}"
+            with atomic_output(period_dir(places.inbox, period) / inbox_name) as temporary:
+                shutil.copyfile(path, temporary)
+        folder = uploads.folder(period, unit)
+        write_feedback(folder / f"{upload_id}{FEEDBACK_SUFFIX}", catalogue, result, period)
+    record = {"id": upload_id, "time": now.isoformat(timespec="seconds"), "file_name": name,
+              "size": size, "sha256": digest.hexdigest(),
+              "verdict": verdict, "errors": sum(f["severity"] == ERROR for f in findings),
+              "warnings": sum(f["severity"] == WARNING for f in findings),
+              "findings": findings, "inbox_name": inbox_name}
+    with atomic_output(folder / f"{upload_id}.json") as temporary:
+        temporary.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+    return record
+
+
+def unit_arrivals(places: Places, period: str, unit: str) -> list[dict]:
+    """What intake recorded for the unit (the archive's arrival records), newest first."""
+    return [{"received_at": a.received_at.isoformat(sep=" ", timespec="seconds"), "file_name": a.original_name,
+             "sha256": a.file_hash} for a in reversed(arrivals(places.archive, period, unit))]
