@@ -13,6 +13,7 @@ from pipeline.catalogue.loader import (
 )
 from pipeline.catalogue.model import (
     SAME_ROW,
+    TOTAL_ROW,
     TYPES,
     UNIT_KINDS,
     UNITS_FILE,
@@ -37,7 +38,7 @@ from pipeline.catalogue.model import (
 )
 
 __all__ = [
-    "CATALOGUE_DIR", "SAME_ROW", "TYPES", "UNIT_KINDS", "UNITS_FILE", "VALUE_COLUMN", "Bieu", "Catalogue", "CatalogueError",
+    "CATALOGUE_DIR", "SAME_ROW", "TOTAL_ROW", "TYPES", "UNIT_KINDS", "UNITS_FILE", "VALUE_COLUMN", "Bieu", "Catalogue", "CatalogueError",
     "Column", "Form", "Headline", "Item", "LayoutColumn", "LayoutTable", "Period", "Project", "Ref", "Rule", "SubProject", "Target", "Term", "Unit",
     "catalogue_version", "default_catalogue", "load_catalogue", "parse_rules", "parse_sum",
 ]

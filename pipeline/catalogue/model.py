@@ -11,6 +11,7 @@ from pipeline.errors import UserError
 
 VALUE_COLUMN = "GIA_TRI"  # the one input column of an item sheet
 SAME_ROW = "*"  # row of a grid rule term that means "the row being checked"
+TOTAL_ROW = "TONG"  # the code of a published table's total row (explain, the report's figures)
 TYPES = ("count", "money", "flag")
 UNITS_FILE = "units.csv"
 UNIT_KINDS = ("xa", "thi_tran", "co_quan_huyen")
@@ -212,7 +213,8 @@ class LayoutColumn:
     assessment), ``ref`` (a cell; in a grid, row ``*`` means the row's sub-projects, summed),
     ``target`` (a target's value for the row's unit; ``*``: the row's own target), ``plan``
     (a column of the district plan, for target rows) or ``rate`` (100 × numerator /
-    denominator, two other columns' keys of the same table: recomputed, never averaged)."""
+    denominator, two other columns' keys of the same table: recomputed, never averaged) or
+    ``sum`` (other columns of the table added up, e.g. the two parts of a total)."""
 
     key: str
     label: str
@@ -223,6 +225,7 @@ class LayoutColumn:
     target: str = ""
     plan: str = ""
     rate: tuple[str, str] | None = None
+    sum: tuple[str, ...] = ()  # keys of other number columns of the table, added up row by row
     empty: str = ""  # printed when there is no value ("–"), else the cell stays blank
     assessed_only: bool = False  # plan values: shown only for targets assessed this period
 
