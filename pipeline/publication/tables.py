@@ -15,7 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
-from pipeline.catalogue import SAME_ROW, TOTAL_ROW, Bieu, Catalogue, Form, LayoutTable, Ref, Target, Term, Unit
+from pipeline.catalogue import (EXCEEDED, MET, NOT_ASSESSED, NOT_MET, SAME_ROW, TOTAL_ROW, Bieu, Catalogue, Form,
+                               LayoutTable, Ref, Target, Term, Unit)
 from pipeline.catalogue.batches import LEVEL_LABELS, UNIT, batch_key, batch_label
 from pipeline.catalogue.layouts import who_fields
 from pipeline.checking.findings import show_number
@@ -23,7 +24,6 @@ from pipeline.warehouse import current_form_values, current_sources, current_val
 from pipeline.workbook.contract import DUE_COLUMN, PLAN_COLUMN, PLAN_FORM
 
 DISTRICT = ""  # the unit key of district totals
-MET, EXCEEDED, NOT_MET, NOT_ASSESSED = "Đạt", "Vượt", "Chưa đạt", "Chưa đánh giá"
 
 
 @dataclass(frozen=True)

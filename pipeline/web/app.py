@@ -1,6 +1,6 @@
-"""The download page: periods, each unit's status (a coloured grid), the published Biểu,
-the feedback workbooks and the blank templates. Plain HTML, no JavaScript, readable on a
-phone. It serves only files under ``data/out/`` and ``templates_xlsx/`` and reads the
+"""The download page: periods, each unit's status (a coloured grid), the published Biểu, the
+draft of the evaluation report, the feedback workbooks and the blank templates. Plain HTML,
+no JavaScript, readable on a phone. It serves only files under ``data/out/`` and ``templates_xlsx/`` and reads the
 status files the pipeline writes (a period's units and files from the set in use, so the
 page never mixes two sets); it never opens the database."""
 
@@ -19,7 +19,8 @@ from starlette.routing import Route
 from pipeline.publication.status import STATUS_FILE, published_set
 from pipeline.settings import PROJECT_ROOT
 
-DOWNLOADABLE = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".zip": "application/zip"}
+DOWNLOADABLE = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".zip": "application/zip",
+                ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 STYLE = """
 body{font-family:"Times New Roman",serif;margin:0 auto;max-width:960px;padding:12px;color:#111}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.4em}table{border-collapse:collapse;width:100%}
@@ -103,6 +104,7 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx") ->
             for u in period["units"])
         counts = {state: sum(u["state"] == state for u in period["units"]) for state in ("hop_le", "khong_hop_le", "chua_nop")}
         bieu = "".join(f"<li>{_link(base + name, name)}</li>" for name in period["bieu"] + period["all_in_one"])
+        report = "".join(f"<li>{_link(base + name, name)}</li>" for name in period.get("report", []))
         final = "".join(f"<li>{_link(base + 'chinh-thuc/' + name, name)}</li>" for name in period["final"])
         body = (
             f"<p>{_link('/', '← Các kỳ báo cáo')}</p><h1>{html.escape(period['label'])}</h1>"
@@ -113,6 +115,9 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx") ->
             f"<table><tr><th>Mã</th><th>Đơn vị</th><th>Trạng thái</th><th>Lỗi</th><th>Cảnh báo</th>"
             f'<th class="hide-small">Nhận lúc</th><th>Tệp phản hồi</th></tr>{rows}</table>'
             f"<h2>{html.escape(_bieu_heading(document))}</h2><ul>{bieu or '<li>Chưa có biểu nào.</li>'}</ul>"
+            + (f"<h2>Dự thảo báo cáo đánh giá</h2><ul>{report}</ul>"
+               '<p class="note">Số liệu trong dự thảo ghi từ các biểu trên; các phần trong ngoặc vuông do cán bộ '
+               "soạn thảo viết.</p>" if report else "")
             + (f"<h2>Bộ biểu chính thức (đã khóa sổ)</h2><ul>{final}</ul>" if final else "")
             + '<p class="note">Trang này chỉ đọc các tệp do quy trình tổng hợp ghi ra.</p>'
         )
