@@ -56,7 +56,7 @@ def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     bieu = {f"bieu_{n:02d}" for n in range(1, 16)}
     assert keys == {"unit_submission", "unidentified_submissions", "inbox_catch_up", "district_plan",
-                    "district_consolidation", "submission_status"} | bieu
+                    "district_consolidation", "submission_status", "bao_cao_danh_gia"} | bieu
     for key in graph.get_all_asset_keys():
         description = graph.get(key).description
         assert key.to_user_string().isascii()
