@@ -7,10 +7,10 @@ plan workbook (``plan_info``), else dotted lines. Writing the .docx is ``report_
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
-from pipeline.catalogue import TOTAL_ROW, Catalogue, ReportBlock, Unit
+from pipeline.catalogue import TOTAL_ROW, Catalogue, ReportBlock
 from pipeline.catalogue.report_text import FIGURE, PLACEHOLDER, TARGET_COUNTS, VERDICT_COLUMN
 from pipeline.checking.findings import name_list
 from pipeline.publication.tables import EXCEEDED, MET, NOT_ASSESSED, Report, Row, Table, describe
@@ -57,7 +57,6 @@ class Draft:
     recipients: tuple[str, ...]
     signature: tuple[str, ...]  # TM. …, KT. …, title (the lines above the signature)
     signer: str  # the name, or dots
-    missing: list[Unit] = field(default_factory=list)  # units whose figures are not in yet
 
 
 class _Fill:
@@ -168,7 +167,7 @@ def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -
         date_line=fill(texts["date_line"], day=day, month=month),
         title=fill(texts["title"]), subtitle=fill(texts["subtitle"]), note=texts["draft_note"], warning=warning,
         paragraphs=paragraphs, closing=fill(texts["closing"]), recipients_title=texts["recipients_title"],
-        recipients=wording.recipients, signature=signature, signer=info.get(SIGNER_FIELD) or dots, missing=missing,
+        recipients=wording.recipients, signature=signature, signer=info.get(SIGNER_FIELD) or dots,
     )
 
 
