@@ -1,5 +1,5 @@
-"""The district plan asset, the published Biểu (one asset per Biểu of the catalogue) and
-the submission status of every unit."""
+"""The district plan asset, the published Biểu (one asset per Biểu of the catalogue) with the
+draft of the evaluation report, and the submission status of every unit."""
 
 import dagster as dg
 
@@ -19,6 +19,7 @@ from pipeline.warehouse import connect, create_schema
 PREVIEW_ROWS = 30
 BIEU_KEYS = {code: dg.AssetKey(f"bieu_{code}") for code in default_catalogue().bieu}
 BIEU_SPAN = default_catalogue().bieu_span.replace("-", "–")
+REPORT_KEY = dg.AssetKey("bao_cao_danh_gia")
 
 
 @dg.asset(
@@ -65,16 +66,23 @@ def preview(report: Report) -> str:
         dg.AssetSpec(key, deps=[district_consolidation, district_plan], group_name="bieu_bao_cao", kinds={"excel"},
                      owners=["team:phong-ldtbxh"], description=f"Biểu số {form} của huyện (tệp Bieu_{form}_<kỳ>.xlsx).")
         for form, key in BIEU_KEYS.items()
+    ] + [
+        dg.AssetSpec(REPORT_KEY, deps=[district_consolidation, district_plan], group_name="bieu_bao_cao",
+                     kinds={"docx"}, owners=["team:phong-ldtbxh"],
+                     description="Dự thảo báo cáo đánh giá (tệp Bao_cao_danh_gia_<kỳ>.docx): các câu có số liệu ghi từ "
+                                 "chính các Biểu, ghi lại cùng bộ biểu; các phần còn lại do cán bộ soạn thảo viết."),
     ],
     pool="duckdb",
     name="publish_bieu",
-    description=f"Tính Biểu {BIEU_SPAN} từ phiên bản hợp lệ mới nhất của từng đơn vị và ghi các tệp Excel chính thức.",
+    description=f"Tính Biểu {BIEU_SPAN} từ phiên bản hợp lệ mới nhất của từng đơn vị, ghi các tệp Excel chính thức "
+                "và dự thảo báo cáo đánh giá.",
 )
 @told
 def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     catalogue = settings.catalogue
     periods = open_periods(catalogue, settings.out)  # a closed period's final set is never rewritten
     metadata: dict[str, dict] = {form: {} for form in BIEU_KEYS}
+    report_metadata: dict = {}
     for period in periods:
         reports, publication = publish_period(catalogue, settings.warehouse, settings.out, period,
                                               level=settings.batch_level, today=settings.now().date())
@@ -88,10 +96,17 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
                 f"ky_{period}_thieu": name_list([u.name for u in report.missing]) or "Không",
                 f"ky_{period}_xem_truoc": dg.MetadataValue.md(preview(report)),
             })
+        incomplete = list({u.code: u.name for r in reports for u in r.missing}.values())
+        report_metadata.update({
+            f"ky_{period}_tep": dg.MetadataValue.path(str(publication.report)),
+            f"ky_{period}_tai_ve": dg.MetadataValue.url(f"{settings.download_url}/tep/{period}/{publication.report.name}"),
+            f"ky_{period}_thieu": name_list(incomplete) or "Không",
+        })
         context.log.info(f"Kỳ {period}: đã ghi {len(publication.files)} biểu, {publication.all_in_one.name}, "
-                         f"{publication.archive.name}")
+                         f"{publication.archive.name}, {publication.report.name}")
     for form, key in BIEU_KEYS.items():
         yield dg.MaterializeResult(asset_key=key, metadata=metadata[form])
+    yield dg.MaterializeResult(asset_key=REPORT_KEY, metadata=report_metadata)
 
 
 @dg.asset(

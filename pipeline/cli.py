@@ -1,7 +1,7 @@
 """The command line: ``python -m pipeline <command>`` (or the ``tuangiao`` script).
 
 Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
-``check FILE [--period P] [--json]``, ``preview``, ``rebuild``, ``explain``,
+``check FILE [--period P] [--json]``, ``preview``, ``report --period P``, ``rebuild``, ``explain``,
 ``close-period P``, ``reopen-period P``, ``read FILE``, ``serve``,
 ``access add|revoke|list|officer-add|log``.
 Messages for people are Vietnamese; bad input never ends in a traceback.
@@ -113,6 +113,31 @@ def _preview(args) -> int:
             print(f"Đã ghi {png}")
     except UserError as e:
         print(str(e), file=sys.stderr)
+    return 0
+
+
+def _report(args) -> int:
+    """The evaluation report's draft, published with the Biểu (the whole set switched in one
+    step), and as PDF where LibreOffice is installed."""
+    from pipeline.periods import is_closed
+    from pipeline.publication.publish import publish_period
+    from pipeline.tools.office import OfficeError, convert
+
+    settings = _settings(args)
+    catalogue, places = settings.catalogue, settings.places
+    if args.period not in catalogue.periods:
+        raise UserError(f'Không có kỳ báo cáo "{args.period}" (có: {", ".join(catalogue.periods)}).')
+    if is_closed(catalogue, places.out, args.period):
+        raise UserError(f"Kỳ {args.period} đã khóa sổ: dự thảo báo cáo nằm trong bộ chính thức ở "
+                        f"{places.out / args.period / 'chinh-thuc'}.")
+    _, publication = publish_period(catalogue, places.warehouse, places.out, args.period, level=settings.batch_level,
+                                    today=settings.now().date())
+    print(f"Đã ghi dự thảo báo cáo: {publication.report}")
+    try:
+        pdf = convert(publication.report, places.out / args.period / "xem-truoc", "pdf")
+        print(f"Đã ghi bản PDF để xem: {pdf}")
+    except OfficeError as e:
+        print(f"Không ghi bản PDF: {e}", file=sys.stderr)
     return 0
 
 
@@ -290,6 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     preview.set_defaults(run=_preview)
 
     data_help = "thư mục dữ liệu (kho, lưu trữ, kết quả), mặc định TUANGIAO_DATA_DIR hoặc data/"
+    report = commands.add_parser("report", help="ghi dự thảo báo cáo đánh giá (.docx) cùng bộ biểu của kỳ")
+    report.add_argument("--period", default="2023")
+    report.add_argument("--data", help=data_help)
+    report.set_defaults(run=_report)
+
     rebuild = commands.add_parser("rebuild", help="dựng lại kho dữ liệu DuckDB chỉ từ thư mục lưu trữ")
     rebuild.add_argument("--data", help=data_help)
     rebuild.set_defaults(run=_rebuild)

@@ -13,6 +13,9 @@ from pipeline.tools.office import SOFFICE, convert
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample" / "2023"
 needs_libreoffice = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) not installed")
+# Writer (libreoffice-writer or -nogui) is a separate package from Calc; it renders .docx.
+WRITER = SOFFICE is not None and any(Path(SOFFICE).resolve().parent.glob("libswlo.so"))
+needs_writer = pytest.mark.skipif(not WRITER, reason="LibreOffice Writer (libreoffice-writer-nogui) not installed")
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 from starlette.testclient import TestClient
 
-from pipeline.catalogue import CATALOGUE_DIR, CatalogueError, Ref, load_catalogue
+from pipeline.catalogue import CATALOGUE_DIR, TOTAL_ROW, CatalogueError, Ref, load_catalogue
 from pipeline.checking.findings import ERROR
 from pipeline.checking.validation import check_files
 from pipeline.intake.take_in import take_in_batch, take_in_plan
@@ -149,7 +149,7 @@ def test_a_new_sub_project_goes_through_every_stage(with_bieu_16):
 
 def _publish_two_units(catalogue, tmp: Path, extra: dict[Ref, Decimal]):
     """Two units' workbooks (the sample's values plus ``extra``) loaded into a new warehouse
-    and published: Biểu 02's rows by code ("" for the total), and its written sheet."""
+    and published: Biểu 02's rows by code (TOTAL_ROW for the total), and its written sheet."""
     warehouse = tmp / "warehouse.duckdb"
     values = sample_values(catalogue)
     with connect(warehouse) as conn:
@@ -179,8 +179,8 @@ def test_a_column_added_to_form_02_is_published_with_its_totals(tmp_path):
     headers = {(sheet.cell(7, col).value, sheet.cell(8, col).value): col for col in range(1, sheet.max_column + 1)}
     total_row = next(r for r in range(1, sheet.max_row + 1) if sheet.cell(r, 2).value == "TỔNG CỘNG")
     assert sheet.cell(total_row, headers[("Vốn khác", "Vốn khác")]).value == float(2 * extra)
-    assert after[""]["VON_KHAC"] == after["DA1"]["VON_KHAC"] == after["DA1.TDA1"]["VON_KHAC"] == 2 * extra
-    assert after[""]["TONG"] - before[""]["TONG"] == after["DA1"]["TONG_SN"] - before["DA1"]["TONG_SN"] == 2 * extra
+    assert after[TOTAL_ROW]["VON_KHAC"] == after["DA1"]["VON_KHAC"] == after["DA1.TDA1"]["VON_KHAC"] == 2 * extra
+    assert after[TOTAL_ROW]["TONG"] - before[TOTAL_ROW]["TONG"] == after["DA1"]["TONG_SN"] - before["DA1"]["TONG_SN"] == 2 * extra
 
 
 @pytest.mark.parametrize(("file", "old", "new", "where", "entry"), [
@@ -203,6 +203,9 @@ def test_a_column_added_to_form_02_is_published_with_its_totals(tmp_path):
     ("bieu/sub_project.toml", 'title = "{SUB_PROJECT}"', 'title = "{TIEU_DU_AN}"', "bieu/sub_project.toml",
      "Biểu 03, bảng 1"),
     ("bieu/01.toml", 'target = "*"', 'target = "T99"', "bieu/01.toml", "Biểu 01, bảng 1, cột actual"),
+    # a total column that adds up a column the table does not have
+    ("bieu/02.toml", 'sum = ["NSTW_DT", "NSTW_SN"]', 'sum = ["NSTW_DT", "NSTW_X"]', "bieu/02.toml",
+     "Biểu 02, bảng 1, cột GIAO"),
 ])
 def test_a_name_still_in_use_gives_a_catalogue_error(tmp_path, file, old, new, where, entry):
     folder = _copy(tmp_path)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import unicodedata
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -55,7 +56,7 @@ def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     bieu = {f"bieu_{n:02d}" for n in range(1, 16)}
     assert keys == {"unit_submission", "unidentified_submissions", "inbox_catch_up", "district_plan",
-                    "district_consolidation", "submission_status"} | bieu
+                    "district_consolidation", "submission_status", "bao_cao_danh_gia"} | bieu
     for key in graph.get_all_asset_keys():
         description = graph.get(key).description
         assert key.to_user_string().isascii()
@@ -161,3 +162,8 @@ def test_bieu_assets_publish_with_metadata(data_dir):
     assert "| 1 | Tỷ lệ hộ nghèo | % |" in bieu_01["ky_2023_xem_truoc"].value
     assert events["bieu_14"]["ky_2023_so_dong"].value == 3  # Phình Sáng, Phòng Tài chính – Kế hoạch, total
     assert events["district_plan"]["ky_2023_trang_thai"].value == "Chưa nộp"
+    draft = events["bao_cao_danh_gia"]  # the report's draft, published with the Biểu and linked
+    assert draft["ky_2023_tep"].value.endswith("out/2023/Bao_cao_danh_gia_2023.docx")
+    assert Path(draft["ky_2023_tep"].value).is_file()
+    assert draft["ky_2023_tai_ve"].value == "http://127.0.0.1:8080/tep/2023/Bao_cao_danh_gia_2023.docx"
+    assert "Thị trấn Tuần Giáo" in draft["ky_2023_thieu"].value

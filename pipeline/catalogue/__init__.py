@@ -1,6 +1,6 @@
 """The form catalogue: the data files in this folder (forms, programme, targets, periods,
-units, the district, the layouts of the published Biểu) and the one typed model every
-other module uses. ``loader`` and ``layouts`` read and check the files; ``model`` is what
+units, the district, the layouts of the published Biểu, the report's wording) and the one typed model every
+other module uses. ``loader``, ``layouts`` and ``report_text`` read and check the files; ``model`` is what
 they give."""
 
 from pipeline.catalogue.loader import (
@@ -12,11 +12,17 @@ from pipeline.catalogue.loader import (
     parse_sum,
 )
 from pipeline.catalogue.model import (
+    EXCEEDED,
+    MET,
+    NOT_ASSESSED,
+    NOT_MET,
     SAME_ROW,
+    TOTAL_ROW,
     TYPES,
     UNIT_KINDS,
     UNITS_FILE,
     VALUE_COLUMN,
+    VERDICTS,
     Bieu,
     Catalogue,
     CatalogueError,
@@ -29,6 +35,8 @@ from pipeline.catalogue.model import (
     Period,
     Project,
     Ref,
+    ReportBlock,
+    ReportText,
     Rule,
     SubProject,
     Target,
@@ -37,7 +45,9 @@ from pipeline.catalogue.model import (
 )
 
 __all__ = [
-    "CATALOGUE_DIR", "SAME_ROW", "TYPES", "UNIT_KINDS", "UNITS_FILE", "VALUE_COLUMN", "Bieu", "Catalogue", "CatalogueError",
-    "Column", "Form", "Headline", "Item", "LayoutColumn", "LayoutTable", "Period", "Project", "Ref", "Rule", "SubProject", "Target", "Term", "Unit",
+    "CATALOGUE_DIR", "EXCEEDED", "MET", "NOT_ASSESSED", "NOT_MET", "SAME_ROW", "TOTAL_ROW", "TYPES", "UNIT_KINDS",
+    "UNITS_FILE", "VALUE_COLUMN", "VERDICTS", "Bieu", "Catalogue", "CatalogueError", "Column", "Form", "Headline",
+    "Item", "LayoutColumn", "LayoutTable", "Period", "Project", "Ref", "ReportBlock", "ReportText", "Rule",
+    "SubProject", "Target", "Term", "Unit",
     "catalogue_version", "default_catalogue", "load_catalogue", "parse_rules", "parse_sum",
 ]

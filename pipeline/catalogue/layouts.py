@@ -6,6 +6,7 @@ is fully expanded (one column per item, per target…), so the table builder onl
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -31,7 +32,7 @@ SHOWS = ("number", "label", "unit", "assessment")
 TARGET_SHOWS = ("unit", "assessment")  # only rows about a target have them
 EACH = ("item", "column", "rate_target")
 KINDS = ("count", "money", "rate", "text", "row")
-SOURCES = ("show", "ref", "target", "plan", "rate", "each")
+SOURCES = ("show", "ref", "target", "plan", "rate", "sum", "each")
 COLUMN_KEYS = {"key", "label", "group", "kind", "empty", "assessed_only", *SOURCES}
 TABLE_KEYS = {"sheet", "title", "unit_note", "rows", "form", "columns", "total", "chart", "include_nonzero",
               "summary", "summary_without_plan", "notes"}
@@ -199,6 +200,14 @@ def _columns(catalogue: Catalogue, entries, rows: str, form: Form | None, sub_fo
             columns += _each(catalogue, data, rows, form, named, fields, file, where)
         else:
             columns.append(_column(catalogue, data, sources[0], rows, form, sub_form, fields, file, where))
+    keys = {c.key: c for c in columns}
+    for n, column in enumerate(columns):
+        if column.sum:
+            missing = [key for key in column.sum if key not in keys or keys[key].show or keys[key].sum]
+            if missing:
+                raise CatalogueError(file, f"{entry}, cột {column.key}", f'tổng nhắc tới cột số "{missing[0]}" không có '
+                                                                        "trong bảng (hoặc là một cột tổng khác)")
+            columns[n] = dataclasses.replace(column, kind=column.kind or keys[column.sum[0]].kind)
     seen: dict[str, LayoutColumn] = {}
     for column in columns:
         if column.key in seen:
@@ -264,6 +273,10 @@ def _column(catalogue: Catalogue, data: dict, source: str, rows: str, form: Form
             raise CatalogueError(file, where, f'"plan" phải là một trong {codes}, trong bảng chỉ tiêu')
         return LayoutColumn(key, label, kind=data.get("kind", "row"), plan=value,
                             assessed_only=bool(data.get("assessed_only", False)), **common)
+    if source == "sum":
+        if not isinstance(value, list) or len(value) < 2 or not all(isinstance(k, str) for k in value):
+            raise CatalogueError(file, where, 'tổng ghi dạng sum = ["KHÓA_CỘT_1", "KHÓA_CỘT_2", …] (ít nhất hai cột)')
+        return LayoutColumn(key, label, kind=data.get("kind", ""), sum=tuple(value), **common)
     if not isinstance(value, dict):
         raise CatalogueError(file, where, 'tỷ lệ ghi dạng rate = { numerator = "…", denominator = "…" }')
     rate = (str(_require(value, "numerator", file, where)), str(_require(value, "denominator", file, where)))

@@ -116,9 +116,11 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
     )
     _check(catalogue, directory)
     from pipeline.catalogue.layouts import load_layouts  # it builds on the checked forms and on this module
+    from pipeline.catalogue.report_text import load_report_text  # it builds on the layouts
 
-    return dataclasses.replace(catalogue, bieu=load_layouts(directory, catalogue),
-                               headline=_headline(catalogue, headline), version=catalogue_version(catalogue))
+    catalogue = dataclasses.replace(catalogue, bieu=load_layouts(directory, catalogue),
+                                    headline=_headline(catalogue, headline), version=catalogue_version(catalogue))
+    return dataclasses.replace(catalogue, report=load_report_text(directory, catalogue))
 
 
 _CACHE: dict[str, Catalogue] = {}

@@ -11,6 +11,9 @@ from pipeline.errors import UserError
 
 VALUE_COLUMN = "GIA_TRI"  # the one input column of an item sheet
 SAME_ROW = "*"  # row of a grid rule term that means "the row being checked"
+TOTAL_ROW = "TONG"  # the code of a published table's total row (explain, the report's figures)
+MET, EXCEEDED, NOT_MET, NOT_ASSESSED = "Đạt", "Vượt", "Chưa đạt", "Chưa đánh giá"  # a target against its plan
+VERDICTS = (MET, EXCEEDED, NOT_MET, NOT_ASSESSED)
 TYPES = ("count", "money", "flag")
 UNITS_FILE = "units.csv"
 UNIT_KINDS = ("xa", "thi_tran", "co_quan_huyen")
@@ -212,7 +215,8 @@ class LayoutColumn:
     assessment), ``ref`` (a cell; in a grid, row ``*`` means the row's sub-projects, summed),
     ``target`` (a target's value for the row's unit; ``*``: the row's own target), ``plan``
     (a column of the district plan, for target rows) or ``rate`` (100 × numerator /
-    denominator, two other columns' keys of the same table: recomputed, never averaged)."""
+    denominator, two other columns' keys of the same table: recomputed, never averaged) or
+    ``sum`` (other columns of the table added up, e.g. the two parts of a total)."""
 
     key: str
     label: str
@@ -223,6 +227,7 @@ class LayoutColumn:
     target: str = ""
     plan: str = ""
     rate: tuple[str, str] | None = None
+    sum: tuple[str, ...] = ()  # keys of other number columns of the table, added up row by row
     empty: str = ""  # printed when there is no value ("–"), else the cell stays blank
     assessed_only: bool = False  # plan values: shown only for targets assessed this period
 
@@ -270,6 +275,35 @@ class Headline:
 
 
 @dataclass(frozen=True)
+class ReportBlock:
+    """One part of the report's draft, as ``report.toml`` declares it: a heading, a figure
+    sentence, a placeholder for the officer ("write") or a sentence over a list of Biểu or
+    of sub-projects."""
+
+    kind: str  # heading, text, write, list
+    text: str
+    level: int = 1  # headings: 1 (I.), 2 (1.), 3 (a))
+    list: str = ""  # lists: "bieu" or "sub_projects"
+    bieu: str = ""  # sub-project lists: the Biểu whose programme rows are listed
+    where: str = ""  # … those whose column ``where`` is above 0
+    item: str = ""  # how one element is written
+    separator: str = ", "
+    none: str = ""  # the sentence when the list is empty
+
+
+@dataclass(frozen=True)
+class ReportText:
+    """The wording of the report's draft (``report.toml``): fixed texts by name, the verdict
+    words, how units follow numbers, and the blocks in order."""
+
+    texts: dict[str, str]
+    recipients: tuple[str, ...]
+    verdicts: dict[str, str]
+    units: dict[str, str]
+    blocks: tuple[ReportBlock, ...]
+
+
+@dataclass(frozen=True)
 class Catalogue:
     forms: dict[str, Form]
     projects: tuple[Project, ...]
@@ -278,6 +312,7 @@ class Catalogue:
     periods: dict[str, Period]
     district: dict[str, object]  # names printed on workbooks, warning thresholds
     bieu: dict[str, Bieu] = field(default_factory=dict)  # the published Biểu, by code, in order
+    report: ReportText | None = None  # the evaluation report's draft (report.toml)
     headline: tuple[Headline, ...] = ()
     version: str = field(default="")
     _expansions: dict = field(default_factory=dict, repr=False, compare=False)

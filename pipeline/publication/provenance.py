@@ -12,12 +12,10 @@ from decimal import Decimal
 
 import duckdb
 
-from pipeline.catalogue import SAME_ROW, Catalogue, LayoutColumn, LayoutTable, Ref, Target, Term
+from pipeline.catalogue import SAME_ROW, TOTAL_ROW, Catalogue, LayoutColumn, LayoutTable, Ref, Target, Term
 from pipeline.errors import UserError
 from pipeline.publication.tables import ratio
 from pipeline.warehouse import Contribution, lineage_of
-
-TOTAL_ROW = "TONG"  # how the total row is asked for
 
 
 class UnknownFigure(UserError):

@@ -1,5 +1,6 @@
 """One period's publication: build the reports from the warehouse and publish the set (Biểu
-01–15, the all-in-one workbook, the zip and the period's status) as one step.
+01–15, the all-in-one workbook, the zip, the evaluation report's draft and the period's
+status) as one step.
 
 The set is written aside, in a new folder ``out/<period>/.bo-bieu/<version>/``, and switched
 in by replacing one symlink, ``.bo-bieu/hien-hanh``; the names people and the page use,
@@ -25,10 +26,12 @@ from pipeline.catalogue import Catalogue
 from pipeline.catalogue.batches import UNIT
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output, machine_faults, remove_leftovers
+from pipeline.publication.report import compose, report_name
+from pipeline.publication.report_docx import write_report
 from pipeline.publication.status import STATUS_FILE, period_status, set_document
 from pipeline.publication.tables import Report, build_reports
 from pipeline.publication.workbooks import Publication, publish
-from pipeline.warehouse import connect, create_schema
+from pipeline.warehouse import connect, create_schema, plan_info
 
 SETS = ".bo-bieu"  # out/<period>/.bo-bieu/<version>/: the published sets
 CURRENT = "hien-hanh"  # out/<period>/.bo-bieu/hien-hanh -> the set in use
@@ -45,10 +48,12 @@ def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str
         create_schema(conn)
         reports = build_reports(catalogue, conn, period, level)
         statuses = period_status(conn, catalogue, out, period, today)
+        info = plan_info(conn, period)
     folder = out / period
     with _locked(folder / SETS):
         build = folder / SETS / f"{time.time_ns()}-{os.getpid()}"
         publication = publish(catalogue, reports, build, final)
+        publication.report = write_report(compose(catalogue, reports, info), build / report_name(period))
         if final:
             return reports, _switch_final(publication, folder / FINAL_FOLDER)
         with atomic_output(build / STATUS_FILE) as temporary:

@@ -15,7 +15,22 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
-from pipeline.catalogue import SAME_ROW, Bieu, Catalogue, Form, LayoutTable, Ref, Target, Term, Unit
+from pipeline.catalogue import (
+    EXCEEDED,
+    MET,
+    NOT_ASSESSED,
+    NOT_MET,
+    SAME_ROW,
+    TOTAL_ROW,
+    Bieu,
+    Catalogue,
+    Form,
+    LayoutTable,
+    Ref,
+    Target,
+    Term,
+    Unit,
+)
 from pipeline.catalogue.batches import LEVEL_LABELS, UNIT, batch_key, batch_label
 from pipeline.catalogue.layouts import who_fields
 from pipeline.checking.findings import show_number
@@ -23,7 +38,6 @@ from pipeline.warehouse import current_form_values, current_sources, current_val
 from pipeline.workbook.contract import DUE_COLUMN, PLAN_COLUMN, PLAN_FORM
 
 DISTRICT = ""  # the unit key of district totals
-MET, EXCEEDED, NOT_MET, NOT_ASSESSED = "Đạt", "Vượt", "Chưa đạt", "Chưa đánh giá"
 
 
 @dataclass(frozen=True)
@@ -44,7 +58,7 @@ class Row:
     bold: bool = False
     indent: int = 0
     kind: str = "count"  # for columns of kind "row"
-    code: str = ""  # the unit, target or sub-project the row is about
+    code: str = ""  # the unit, target or sub-project the row is about; TOTAL_ROW for the total
 
 
 @dataclass
@@ -243,7 +257,7 @@ class _Builder:
                      chart, tuple(self._text(n) for n in layout.notes)), summary
 
     def values(self, layout: LayoutTable, subject: _Subject) -> dict[str, object]:
-        """The row's figures: cells, targets and plan values first, then rates of them."""
+        """The row's figures: cells, targets and plan values first, then sums and rates of them."""
         values: dict[str, object] = {}
         for column in layout.columns:
             if column.ref is not None:
@@ -255,6 +269,10 @@ class _Builder:
             elif column.plan:
                 shown = subject.assessed or not column.assessed_only
                 values[column.key] = subject.plan.get(column.plan) if shown else None
+        for column in layout.columns:
+            if column.sum:
+                parts = [values[key] for key in column.sum if values[key] is not None]
+                values[column.key] = sum(parts, Decimal(0)) if parts else None
         for column in layout.columns:
             if column.rate:
                 values[column.key] = ratio(*(values[key] for key in column.rate))
@@ -272,7 +290,7 @@ class _Builder:
 
     def _total(self, layout: LayoutTable, subject: _Subject) -> Row:
         label = layout.total_label if self.level == UNIT else layout.total_label_grouped
-        return self.row(layout, self.values(layout, subject), label, "", bold=True)
+        return self.row(layout, self.values(layout, subject), label, "", bold=True, code=TOTAL_ROW)
 
     def _target_rows(self, bieu: Bieu, layout: LayoutTable) -> tuple[list[Row], str]:
         rows, verdicts = [], []

@@ -36,11 +36,13 @@ class Publication:
     files: dict[str, Path] = field(default_factory=dict)  # Biểu code ("01" …) -> workbook
     all_in_one: Path | None = None
     archive: Path | None = None
+    report: Path | None = None  # the evaluation report's draft (.docx)
 
     def moved_to(self, folder: Path) -> Publication:
         """The same publication, its files named in ``folder`` (where the set was switched in)."""
         return Publication(self.period, folder, {code: folder / p.name for code, p in self.files.items()},
-                           folder / self.all_in_one.name, folder / self.archive.name)
+                           folder / self.all_in_one.name, folder / self.archive.name,
+                           folder / self.report.name if self.report else None)
 
 
 def workbook_name(code: str, period: str) -> str:

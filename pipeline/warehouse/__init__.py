@@ -373,3 +373,11 @@ def current_form_values(conn: duckdb.DuckDBPyConnection, period: str, form: str)
            WHERE s.is_current AND s.period = ? AND v.form = ?""",
         [period, form],
     ).fetchall()
+
+
+def plan_info(conn: duckdb.DuckDBPyConnection, period: str) -> dict[str, str]:
+    """The current plan submission's Thông tin fields (field code -> text, dates ISO): who signs,
+    the report's number and date. The warehouse keeps only the numeric cells of a submission so
+    far, so there is nothing stored to read yet and the answer is {} (the report's draft then
+    leaves dotted lines for a hand-written entry)."""
+    return {}

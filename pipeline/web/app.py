@@ -6,8 +6,8 @@ the audit log. Plain HTML, no JavaScript, readable on a phone.
 Who may see what (``pipeline.web.access`` holds the accounts and sessions): the Biểu and
 templates are public, as they are the district's published aggregates and what a unit
 needs before it has access; a feedback workbook, an upload's verdict and a unit's history
-belong to that unit and to the officers; the status grid, other units and the audit log to
-the officers. Every file is authorised by the session, whatever its name.
+belong to that unit and to the officers; the status grid, other units, the draft of the
+evaluation report and the audit log to the officers. Every file is authorised by the session, whatever its name.
 
 The page serves only files under ``data/out/``, ``templates_xlsx/`` and the upload records,
 reads the status files the pipeline writes (a period's units and files from the set in use,
@@ -34,6 +34,7 @@ from starlette.routing import Route
 from pipeline.checking.feedback import unit_feedback_name
 from pipeline.intake.take_in import feedback_dir
 from pipeline.periods import PeriodError, is_closed, refuse_if_closed
+from pipeline.publication.report import report_name
 from pipeline.publication.status import STATE_LABELS, STATUS_FILE, published_set
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.web.access import (
@@ -62,7 +63,8 @@ from pipeline.web.upload import (
     unit_arrivals,
 )
 
-DOWNLOADABLE = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".zip": "application/zip"}
+DOWNLOADABLE = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".zip": "application/zip",
+                ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 STYLE = """
 body{font-family:"Times New Roman",serif;margin:0 auto;max-width:960px;padding:12px;color:#111}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.4em}table{border-collapse:collapse;width:100%}
@@ -286,6 +288,8 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
             for u in shown)
         counts = {state: sum(u["state"] == state for u in period["units"]) for state in ("hop_le", "khong_hop_le", "chua_nop")}
         bieu = "".join(f"<li>{_link(base + name, name)}</li>" for name in period["bieu"] + period["all_in_one"])
+        officer = session is not None and session.officer
+        report = "".join(f"<li>{_link(base + name, name)}</li>" for name in period.get("report", []) if officer)
         final = "".join(f"<li>{_link(base + 'chinh-thuc/' + name, name)}</li>" for name in period["final"])
         if session is not None and session.officer:
             legend = (f'<p class="legend"><span class="hop_le">Hợp lệ: {counts["hop_le"]}</span>'
@@ -302,19 +306,27 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
             + (f"<table><tr><th>Mã</th><th>Đơn vị</th><th>Trạng thái</th><th>Lỗi</th><th>Cảnh báo</th>"
                f'<th class="hide-small">Nhận lúc</th><th>Tệp phản hồi</th></tr>{rows}</table>' if shown else "")
             + f"<h2>{html.escape(_bieu_heading(document))}</h2><ul>{bieu or '<li>Chưa có biểu nào.</li>'}</ul>"
+            + (f"<h2>Dự thảo báo cáo đánh giá</h2><ul>{report}</ul>"
+               '<p class="note">Số liệu trong dự thảo ghi từ các biểu trên; các phần trong ngoặc vuông do cán bộ '
+               "soạn thảo viết.</p>" if report else "")
             + (f"<h2>Bộ biểu chính thức (đã khóa sổ)</h2><ul>{final}</ul>" if final else "")
             + '<p class="note">Trang này chỉ đọc các tệp do quy trình tổng hợp ghi ra.</p>'
         )
         return _page(period["label"], body, session)
 
     async def period_file(request: Request) -> Response:
-        """A published file for everyone; a feedback workbook only for its unit and the officers."""
+        """A published file for everyone; a feedback workbook only for its unit and the officers; the
+        report's draft only for the officers."""
         session = session_of(request)
         key = request.path_params["period"]
         if "/" in key or key.startswith(".") or period_of(key) is None:
             return _not_found(session, "Không tìm thấy tệp")
         path = _inside(out / key, request.path_params["path"])
         private = path is not None and path.is_relative_to(feedback_dir(out, key).resolve())
+        draft = path is not None and path.name == report_name(key)
+        if draft and (session is None or not session.officer):
+            return sign_in_needed() if session is None or session.account is None else _not_found(session, "Không tìm thấy tệp")
+        private = private or draft
         if private:
             if session is None or session.account is None:
                 return sign_in_needed()

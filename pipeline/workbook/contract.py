@@ -22,6 +22,12 @@ UNIT_NAME_FIELD = "TEN_DON_VI"
 UNIT_KIND_FIELD = "LOAI_DON_VI"
 PERIOD_FIELD = "KY_BAO_CAO"
 PREPARER_FIELD = "NGUOI_LAP"
+# Fields of the plan workbook's Thông tin sheet: who signs, the report's number and date.
+SIGNER_FIELD = "NGUOI_KY"
+SIGNER_TITLE_FIELD = "CHUC_VU_NGUOI_KY"
+SIGNER_ON_BEHALF_FIELD = "KY_THAY"
+REPORT_NUMBER_FIELD = "SO_BAO_CAO"
+REPORT_DATE_FIELD = "NGAY_BAO_CAO"
 VERSION_FIELD = "PHIEN_BAN_MAU"
 FILE_KIND = "LOAI_TEP"  # UNIT_FILE for a unit submission, PLAN_FILE for the district plan
 UNIT_FILE, PLAN_FILE = "don_vi", "ke_hoach"

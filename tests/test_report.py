@@ -1,0 +1,239 @@
+"""The evaluation report's draft, read back from the written .docx: every figure of the 2023
+report in the sentence it belongs to, a corrected commune file changing exactly the matching
+sentences, the missing-units warning, the signature from the plan's fields, the Nghị định 30
+page, byte-for-byte reproducibility, the catalogue's checks of its wording, the command, the
+download page's link, and LibreOffice rendering it to PDF."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+from pathlib import Path
+
+import docx
+import pytest
+from starlette.testclient import TestClient
+
+from pipeline.catalogue import CATALOGUE_DIR, CatalogueError, Ref, load_catalogue
+from pipeline.cli import main
+from pipeline.intake.take_in import take_in_unit
+from pipeline.publication.publish import publish_period
+from pipeline.publication.report import compose
+from pipeline.publication.status import write_status
+from pipeline.publication.workbooks import INCOMPLETE
+from pipeline.settings import Places
+from pipeline.tools.office import convert
+from pipeline.tools.sample import sample_values
+from pipeline.warehouse import connect
+from pipeline.web.access import OFFICER, AccessStore, Sessions, signing_key
+from pipeline.web.app import create_app
+from pipeline.workbook.contract import (
+    PERIOD_FIELD,
+    REPORT_DATE_FIELD,
+    REPORT_NUMBER_FIELD,
+    SIGNER_FIELD,
+    SIGNER_ON_BEHALF_FIELD,
+    SIGNER_TITLE_FIELD,
+    UNIT_FIELD,
+)
+from pipeline.workbook.template import Filling, write_unit_workbook
+from tests.conftest import ROOT, needs_writer, take_in_everything
+
+T0 = dt.datetime(2023, 8, 10, 8, 0)
+
+
+@pytest.fixture(scope="module")
+def published(catalogue, tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    places = take_in_everything(catalogue, Places.under(data, ROOT / "data" / "sample"), T0)
+    reports, publication = publish_period(catalogue, places.warehouse, places.out, "2023")
+    return places, reports, publication
+
+
+def _paragraphs(path: Path) -> list[str]:
+    document = docx.Document(str(path))
+    texts = [p.text for p in document.paragraphs]
+    texts += [p.text for table in document.tables for cell in table._cells for p in cell.paragraphs]
+    return texts
+
+
+def _sentence(texts: list[str], start: str) -> str:
+    [found] = [t for t in texts if t.startswith(start)]
+    return found
+
+
+# The report's figures (the 2023 report, section by section) and the sentence each belongs to.
+EXPECTED = {
+    "Tổng số vốn của Chương trình": ["132.310 triệu đồng", "vốn đầu tư: 73.581", "vốn sự nghiệp: 58.729"],
+    "+ Vốn giao năm 2023": ["98.468 triệu đồng", "vốn đầu tư: 50.000", "vốn sự nghiệp: 48.468"],
+    "+ Vốn đối ứng": ["1.453 triệu đồng"],
+    "+ Vốn chuyển nguồn năm 2022 sang năm 2023": ["32.389 triệu đồng", "vốn đầu tư: 23.581", "vốn sự nghiệp: 8.808"],
+    "Kết quả giải ngân": ["17.243 triệu đồng (đạt 13% so với tổng số vốn", "13.334,47 triệu đồng (đạt 18,1%",
+                          "3.908,53 triệu đồng (đạt 6,7%"],
+    "- Kết quả rà soát hộ nghèo": ["7.966/19.336 hộ, tỷ lệ 41,2%", "2.279/19.336 hộ, tỷ lệ 11,8%"],
+    "+ Đào tạo nghề": ["491 lao động (đạt 49,1% so với KH năm 2023 (là 1.000))"],
+    "+ Tỷ lệ trẻ em dưới 5 tuổi": ["thấp còi là 29,3% (chưa đạt KH năm 2023 (là 28,6%))"],
+    "+ Tỷ lệ người lao động": ["chứng chỉ đạt 22,4% (chưa đạt KH năm 2023 (là 25%))"],
+    "- Chiều thiếu hụt về nhà ở": ["đang thi công 266 nhà"],
+    "- Chiều thiếu hụt về nước sinh hoạt": ["88% hộ nghèo, hộ cận nghèo sử dụng nước sinh hoạt hợp vệ sinh (chưa đạt KH "
+                                          "năm 2023 (là 90%))",
+                                          "48% hộ nghèo, hộ cận nghèo sử dụng nhà tiêu hợp vệ sinh (chưa đạt KH năm 2023 "
+                                          "(là 60%))"],
+    "Tính đến nay huyện đã thực hiện": ["đạt và vượt 15/25 mục tiêu", "không tính 02 mục tiêu cụ thể về tỷ lệ hộ nghèo, "
+                                                                      "tỷ lệ hộ cận nghèo"],
+    "Có Biểu số 01": [", ".join(f"Biểu số {n:02d}" for n in range(1, 16)) + " kèm Báo cáo này."],
+}
+DISBURSED = ["Tiểu dự án 1: Hỗ trợ đầu tư phát triển hạ tầng kinh tế - xã hội các huyện nghèo (Dự án 1)",
+             "Tiểu dự án 2: Triển khai Đề án hỗ trợ một số huyện nghèo thoát khỏi tình trạng nghèo, đặc biệt khó khăn "
+             "(Dự án 1)", "Tiểu dự án 2: Cải thiện dinh dưỡng (Dự án 3)",
+             "Tiểu dự án 1: Phát triển giáo dục nghề nghiệp vùng nghèo, vùng khó khăn (Dự án 4)",
+             "Tiểu dự án 1: Nâng cao năng lực thực hiện Chương trình (Dự án 7)"]
+
+
+def test_the_draft_holds_the_reports_figures_in_their_sentences(published):
+    places, _, publication = published
+    assert publication.report == places.out / "2023" / "Bao_cao_danh_gia_2023.docx"
+    texts = _paragraphs(publication.report)
+    for start, figures in EXPECTED.items():
+        sentence = _sentence(texts, start)
+        for figure in figures:
+            assert figure in sentence, (start, figure, sentence)
+    projects = _sentence(texts, "Có 5 tiểu dự án thuộc 4 dự án đã có kết quả giải ngân")
+    assert all(name in projects for name in DISBURSED), projects
+    assert not any(INCOMPLETE in t for t in texts)  # every unit's figures are in
+    # the header: authority, Quốc hiệu, number and date for the officer to fill in (no plan fields given)
+    assert {"UBND HUYỆN TUẦN GIÁO", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
+            "Số: ……/BC-UBND", "Tuần Giáo, ngày …… tháng …… năm 2023", "BÁO CÁO ĐÁNH GIÁ"} <= set(texts)
+    # narrative parts are marked placeholders; the signature invents no name
+    assert sum(t.startswith("[Phần cán bộ soạn thảo viết:") for t in texts) >= 10
+    assert "TM. ỦY BAN NHÂN DÂN" in texts and "Lò Văn Tiến" not in "".join(texts)
+
+
+def test_the_page_follows_nghi_dinh_30(published):
+    document = docx.Document(str(published[2].report))
+    section = document.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
+    assert [round(m.mm) for m in (section.top_margin, section.bottom_margin, section.left_margin,
+                                  section.right_margin)] == [20, 20, 30, 15]
+    assert document.styles["Normal"].font.name == "Times New Roman" and document.styles["Normal"].font.size.pt == 14
+    assert section.different_first_page_header_footer  # no number on the first page
+    assert "PAGE" in section.header._element.xml and "PAGE" not in section.first_page_header._element.xml
+
+
+def test_the_draft_is_byte_for_byte_reproducible(catalogue, published, tmp_path):
+    places, _, first = published
+    _, second = publish_period(catalogue, places.warehouse, tmp_path, "2023")
+    assert first.report.read_bytes() == second.report.read_bytes()
+    assert docx.Document(str(second.report)).core_properties.modified == dt.datetime(2023, 8, 15, tzinfo=dt.timezone.utc)
+
+
+def test_signature_number_and_date_come_from_the_plan_fields(catalogue, published):
+    places, reports, _ = published
+    info = {SIGNER_FIELD: "Mùa Va Hồ", SIGNER_TITLE_FIELD: "PHÓ CHỦ TỊCH", SIGNER_ON_BEHALF_FIELD: "KT. CHỦ TỊCH",
+            REPORT_NUMBER_FIELD: "215", REPORT_DATE_FIELD: "2023-02-05"}
+    draft = compose(catalogue, reports, info)
+    assert draft.signature == ("TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH") and draft.signer == "Mùa Va Hồ"
+    assert draft.number_line == "Số: 215/BC-UBND"
+    assert draft.date_line == "Tuần Giáo, ngày 05 tháng 02 năm 2023"  # Nghị định 30: days 1–9 and months 1–2 padded
+    assert compose(catalogue, reports, {**info, REPORT_DATE_FIELD: "2023-08-15"}).date_line == \
+        "Tuần Giáo, ngày 15 tháng 8 năm 2023"
+
+
+def _corrected(catalogue, inbox: Path, code: str, changes: dict[Ref, object]) -> Path:
+    values = {**sample_values(catalogue)[code], **changes}
+    return write_unit_workbook(inbox / f"{code}-sua.xlsx", catalogue, catalogue.unit(code),
+                               Filling({UNIT_FIELD: code, PERIOD_FIELD: "2023"}, values))
+
+
+def test_a_corrected_commune_file_changes_the_matching_sentences(catalogue, sample_files, tmp_path):
+    places = take_in_everything(catalogue, Places.under(tmp_path / "data"), T0, sample_files)
+    _, before = publish_period(catalogue, places.warehouse, places.out, "2023")
+    old = _paragraphs(before.report)
+    poor = sample_values(catalogue)["03259"][Ref("01", "HO_NGHEO")]
+    _corrected(catalogue, places.inbox / "2023", "03259", {Ref("01", "HO_NGHEO"): poor + 100})
+    assert take_in_unit(catalogue, places, "2023", "03259", T0 + dt.timedelta(days=1)).status == "valid"
+    _, after = publish_period(catalogue, places.warehouse, places.out, "2023")
+    new = _paragraphs(after.report)
+    households = _sentence(new, "- Kết quả rà soát hộ nghèo")
+    assert "8.066/19.336 hộ, tỷ lệ 41,7%" in households and households != _sentence(old, "- Kết quả rà soát hộ nghèo")
+    water = _sentence(new, "- Chiều thiếu hụt về nước sinh hoạt")  # its rates are per poor and near-poor household
+    assert "87,2% hộ nghèo" in water and "47,5% hộ nghèo" in water
+    changed = {t for t in new if t not in old}
+    assert changed == {households, water}  # nothing else moved: the funds, the other targets, the lists
+
+
+def test_a_missing_unit_is_said_in_the_sentences_and_on_top(catalogue, sample_files, tmp_path):
+    places = take_in_everything(catalogue, Places.under(tmp_path / "data"), T0,
+                                [p for p in sample_files if not p.name.startswith("03253")])
+    _, publication = publish_period(catalogue, places.warehouse, places.out, "2023")
+    texts = _paragraphs(publication.report)
+    [warning] = [t for t in texts if t.startswith(INCOMPLETE)]
+    assert "Thị trấn Tuần Giáo" in warning
+    assert _sentence(texts, "- Kết quả rà soát hộ nghèo").endswith("(số liệu chưa đầy đủ: thiếu Thị trấn Tuần Giáo)")
+    assert "thiếu" not in _sentence(texts, "Có Biểu số 01")  # the list of Biểu depends on no unit
+
+
+def test_the_command_writes_the_draft_and_the_page_links_it(catalogue, tmp_path, capsys):
+    data = tmp_path / "data"
+    places = take_in_everything(catalogue, Places.under(data, ROOT / "data" / "sample"), T0)
+    assert main(["report", "--period", "2023", "--data", str(data)]) == 0
+    assert "Bao_cao_danh_gia_2023.docx" in capsys.readouterr().out
+    assert (places.out / "2023" / "Bao_cao_danh_gia_2023.docx").is_file()
+    with connect(places.warehouse) as conn:
+        write_status(catalogue, conn, places.out)
+    client = TestClient(create_app(data, tmp_path / "mau"), follow_redirects=False)
+    # a working draft: for the district's officers, not for everyone who sees the published Biểu
+    assert "Bao_cao_danh_gia_2023.docx" not in client.get("/ky/2023").text
+    assert client.get("/tep/2023/Bao_cao_danh_gia_2023.docx").status_code != 200
+    store = AccessStore(data)
+    store.issue("huyen", OFFICER, T0)
+    client.cookies.set("phien", Sessions(signing_key(data), store).new(store.account("huyen"))[1])
+    page = client.get("/ky/2023").text
+    assert 'href="/tep/2023/Bao_cao_danh_gia_2023.docx"' in page
+    download = client.get("/tep/2023/Bao_cao_danh_gia_2023.docx")
+    assert download.status_code == 200 and download.content[:2] == b"PK"
+    assert main(["report", "--period", "1999", "--data", str(data)]) == 2
+
+
+@pytest.mark.parametrize(("old", "new", "entry", "message"), [
+    ("là: {02/TONG/GIAO}", "là: {02/TONG/VON_GIAO}", "khối 13", 'không có cột "VON_GIAO"'),
+    ("là: {02/TONG/GIAO}", "là: {99/TONG/GIAO}", "khối 13", 'không có Biểu "99"'),
+    ("{01/T08/verdict}", "{01/T99/verdict}", "khối 24", 'không có dòng "T99"'),
+    ("năm {previous_year} sang", "năm {last_year} sang", "khối 15", "chỗ điền {last_year} không có"),
+    ('"Vượt" = ', '"Vuot" = ', "verdicts", "cần đúng các đánh giá"),
+    ('where = "GN"', 'where = "GIAI_NGAN"', "khối 40", 'không có bảng theo chương trình với cột "GIAI_NGAN"'),
+])
+def test_the_wording_is_checked_by_the_catalogue_loader(tmp_path, old, new, entry, message):
+    folder = tmp_path / "catalogue"
+    shutil.copytree(CATALOGUE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / "report.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(CatalogueError) as error:
+        load_catalogue(folder)
+    assert (error.value.file, error.value.entry) == ("report.toml", entry) and message in str(error.value)
+
+
+def test_a_phrase_is_corrected_without_python(tmp_path, published):
+    folder = tmp_path / "catalogue"
+    shutil.copytree(CATALOGUE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / "report.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('"Chưa đạt" = "chưa đạt KH năm {year} (là {plan}{unit})"',
+                                                             '"Chưa đạt" = "không đạt kế hoạch {plan}{unit}"'),
+                    encoding="utf-8")
+    draft = compose(load_catalogue(folder), published[1], {})
+    water = next(p.text for p in draft.paragraphs if p.text.startswith("- Chiều thiếu hụt về nước"))
+    assert "88% hộ nghèo, hộ cận nghèo sử dụng nước sinh hoạt hợp vệ sinh (không đạt kế hoạch 90%)" in water
+
+
+@needs_writer
+def test_libreoffice_renders_the_draft_to_pdf(published, tmp_path):
+    pdf = convert(published[2].report, tmp_path, "pdf", tmp_path / "profile")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = text.split("\f")
+    assert len([p for p in pages if p.strip()]) >= 3
+    assert "132.310 triệu đồng" in text and "13.334,47" in text and "15/25" in text
+    assert pages[1].strip().startswith("2")  # the page number, from page 2 on
+    assert not pages[0].strip().startswith("1")
