@@ -124,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     recovered = recover_dead_runs(instance)
     if recovered:
         print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột và trả lại lượt dùng kho dữ liệu.")
-    # The terminal gets one line per run; a unit's findings are in the UI and its feedback file, and
-    # a failed blocking check is not worth a stack trace here.
+    # The terminal gets one line per run; a unit's findings are in the UI and its feedback file.
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     submission_job = defs.resolve_job_def("submission_job")
     failed = 0
@@ -144,20 +143,22 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             metadata = materializations[0].materialization.metadata
             progress = f"[{number}/{len(batches)}] " if len(batches) > 1 and level != UNIT else ""
-            print(f"{progress}Kỳ {period} · {metadata['don_vi'].value}: {metadata['trang_thai'].value} "
-                  f"({metadata['so_loi'].value} lỗi, {metadata['so_canh_bao'].value} cảnh báo"
+            print(f"{progress}Kỳ {period} · {metadata['Đơn vị'].value}: {metadata['Trạng thái'].value} "
+                  f"({metadata['Số lỗi'].value} lỗi, {metadata['Số cảnh báo'].value} cảnh báo"
                   + (f"; {time.perf_counter() - started:.1f} s".replace(".", ",") if progress else "") + ")", flush=True)
-            if metadata.get("khong_hop_le") and metadata["khong_hop_le"].value != "Không":
-                print(f"    Không hợp lệ: {metadata['khong_hop_le'].value}")
+            if metadata.get("Không hợp lệ") and metadata["Không hợp lệ"].value != "Không":
+                print(f"    Không hợp lệ: {metadata['Không hợp lệ'].value}")
     inbox = run_in_process(defs.resolve_job_def("inbox_job"), instance, settings.wait_seconds, run_config=quiet)
     failpoint("runner.after_inbox")
     unidentified = inbox.get_asset_materialization_events()[0].materialization.metadata if inbox.success else None
     if unidentified is None:
         failed += 1
         print(f"Lỗi khi kiểm tra hộp thư đến: {step_error(inbox)}", file=sys.stderr)
-    elif unidentified["so_tep"].value:
-        print(f"Tệp không xác định được đơn vị: {unidentified['so_tep'].value}")
-        print(unidentified["phat_hien"].value)
+    elif unidentified["Số tệp"].value:
+        print(f"Tệp không xác định được đơn vị: {unidentified['Số tệp'].value}")
+        for key, value in unidentified.items():
+            if key != "Số tệp":
+                print(value.value)
     result = run_in_process(defs.resolve_job_def("consolidation_job"), instance, settings.wait_seconds,
                             run_config=quiet)
     if not result.success:
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     for event in result.get_asset_materialization_events():
         name = event.asset_key.to_user_string()
         for key, value in event.materialization.metadata.items():
-            if name == "district_consolidation" or key.endswith(("_tep", "_thieu")):
+            if name == "district_consolidation" or key.endswith(("Tải về", "Còn thiếu")):
                 print(f"{name if name.startswith('bieu') else ''} {key}: {value.value}".strip())
     return 1 if failed else 0
 

@@ -12,6 +12,7 @@ folder, unit list and clock.
 | ``TUANGIAO_BATCH`` | ``unit``, ``district`` or ``province`` | ``unit`` |
 | ``TUANGIAO_WORKERS`` | processes that read workbooks | 1 |
 | ``TUANGIAO_WAIT_SECONDS`` | how long a run waits for the warehouse or the pool held by another | 600 |
+| ``TUANGIAO_SENSOR_SECONDS`` | how often the inbox and automation sensors look (``make dev``) | 30 |
 
 Relative paths are taken from the project folder.
 """
@@ -70,6 +71,15 @@ def local_time(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=None)
 
 
+def shown_time(moment: dt.datetime | str | None) -> str:
+    """A time as people read it (pages, workbooks): to the second, without microseconds."""
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    return f"{moment:%Y-%m-%d %H:%M:%S}"
+
+
 def project_path(value: str | Path) -> Path:
     path = Path(value)
     return path if path.is_absolute() else PROJECT_ROOT / path
@@ -85,6 +95,7 @@ class Settings:
     batch_level: str = UNIT
     workers: int = 1
     wait_seconds: float = 600
+    sensor_seconds: int = 30
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -99,6 +110,7 @@ class Settings:
             batch_level=environ.get("TUANGIAO_BATCH", UNIT),
             workers=int(environ.get("TUANGIAO_WORKERS", "1")),
             wait_seconds=float(environ.get("TUANGIAO_WAIT_SECONDS", "600")),
+            sensor_seconds=int(environ.get("TUANGIAO_SENSOR_SECONDS", "30")),
         )
         settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         check_level(settings.batch_level)
