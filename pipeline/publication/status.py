@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.catalogue import Catalogue
-from pipeline.checking.feedback import unit_feedback_name
+from pipeline.checking.feedback import unit_feedback_name, unreadable_feedback_name
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output, remove_leftovers
 from pipeline.intake.archive import arrivals
@@ -74,6 +74,8 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
         if refused is not None:  # a refused file has exactly one finding: why it could not be read
             count, status, errors, warnings = count + 1, None, 1, 0
             file_name, received = refused.original_name, refused.received_at
+            feedback = out / period / "phan-hoi" / unreadable_feedback_name(file_name)
+            link = f"phan-hoi/{feedback.name}" if feedback.exists() else ""
         state = VALID_STATE if status == VALID else INVALID_STATE
         label = STATE_LABELS[state] + (REFUSED if refused is not None else "") + \
             (USING_EARLIER if state == INVALID_STATE and using else "")

@@ -1,8 +1,9 @@
 """The download page: periods, each unit's status (a coloured grid), the published Biểu,
 the feedback workbooks and the blank templates. Plain HTML, no JavaScript, readable on a
 phone. It serves only files under ``data/out/`` and ``templates_xlsx/`` and reads the
-status files the pipeline writes (a period's units and files from the set in use, so the
-page never mixes two sets); it never opens the database."""
+status files the pipeline writes (a period's Biểu from the set in use, so the page never
+mixes two sets; its units as the latest intake told them, and the files nobody could
+attribute to a unit); it never opens the database."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from pipeline.publication.status import STATUS_FILE, published_set
+from pipeline.publication.status import STATUS_FILE, current_view
 from pipeline.settings import PROJECT_ROOT
 
 DOWNLOADABLE = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".zip": "application/zip"}
@@ -93,7 +94,7 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx") ->
         period = next((p for p in document["periods"] if p["key"] == key), None)
         if period is None:
             return HTMLResponse("<h1>404 – Không có kỳ báo cáo này</h1>", status_code=404)
-        period = {**period, **(published_set(out, key) or {})}  # units and files as in the set in use
+        period = {**period, **current_view(out, key)}
         base = f"/tep/{quote(key)}/"
         rows = "".join(
             f'<tr class="{u["state"]}"><td>{html.escape(u["code"])}</td><td>{html.escape(u["name"])}</td>'
@@ -103,6 +104,11 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx") ->
             for u in period["units"])
         counts = {state: sum(u["state"] == state for u in period["units"]) for state in ("hop_le", "khong_hop_le", "chua_nop")}
         bieu = "".join(f"<li>{_link(base + name, name)}</li>" for name in period["bieu"] + period["all_in_one"])
+        unidentified = "".join(
+            f"<tr><td>{html.escape(f['file_name'])}</td><td>{html.escape(f['reason'])}</td>"
+            f'<td class="hide-small">{html.escape(f["received_at"])}</td>'
+            f"<td>{_link(base + f['feedback'], 'Phản hồi') if f['feedback'] else ''}</td></tr>"
+            for f in period["unidentified"])
         final = "".join(f"<li>{_link(base + 'chinh-thuc/' + name, name)}</li>" for name in period["final"])
         body = (
             f"<p>{_link('/', '← Các kỳ báo cáo')}</p><h1>{html.escape(period['label'])}</h1>"
@@ -112,6 +118,9 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx") ->
             f'<span class="chua_nop">Chưa nộp: {counts["chua_nop"]}</span></p>'
             f"<table><tr><th>Mã</th><th>Đơn vị</th><th>Trạng thái</th><th>Lỗi</th><th>Cảnh báo</th>"
             f'<th class="hide-small">Nhận lúc</th><th>Tệp phản hồi</th></tr>{rows}</table>'
+            + (f"<h2>Tệp không xác định được đơn vị</h2><table><tr><th>Tệp</th><th>Lý do</th>"
+               f'<th class="hide-small">Nhận lúc</th><th>Tệp phản hồi</th></tr>{unidentified}</table>' if unidentified else "")
+            +
             f"<h2>{html.escape(_bieu_heading(document))}</h2><ul>{bieu or '<li>Chưa có biểu nào.</li>'}</ul>"
             + (f"<h2>Bộ biểu chính thức (đã khóa sổ)</h2><ul>{final}</ul>" if final else "")
             + '<p class="note">Trang này chỉ đọc các tệp do quy trình tổng hợp ghi ra.</p>'
