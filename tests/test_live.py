@@ -168,3 +168,56 @@ def test_unidentified_files_are_listed_on_the_page(data_dir):
     assert page.count("2023-08-10 17:00:00<") == 3 and ".123456" not in page  # the unit and both files
     assert 'href="/tep/2023/phan-hoi/phan-hoi-tep-khong-doc-duoc-bao-cao-' in page
     assert 'href="/tep/2023/phan-hoi/phan-hoi-99999-2023.xlsx"' in page
+
+
+def _dev(tmp_path, *extra_env, ports=(0, 0)):
+    """``python -m assets dev`` on a temporary data folder and DAGSTER_HOME, in its own session."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_web import _free_port
+
+    ui, page = _free_port(), _free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "TUANGIAO_DATA_DIR": str(tmp_path / "data"),
+           "TUANGIAO_DOWNLOAD_URL": f"http://127.0.0.1:{page}", **dict(extra_env)}
+    output = (tmp_path / "dev.txt").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "assets", "dev", "--port", str(ui), "--page-port", str(page)],
+                               cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    return process, f"http://127.0.0.1:{ui}", f"http://127.0.0.1:{page}"
+
+
+def _graphql(ui: str, query: str) -> dict:
+    import urllib.request
+
+    request = urllib.request.Request(f"{ui}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
+def test_dev_starts_clean_and_ctrl_c_stops_everything(tmp_path):
+    import signal
+    import time
+
+    from assets.__main__ import _alive, _descendants
+    from tests.test_web import _answers, _wait_until
+
+    process, ui, page = _dev(tmp_path)
+    try:
+        _wait_until(lambda: _answers(f"{ui}/server_info") and _answers(page), "make dev did not start",
+                    alive=lambda: process.poll() is None, seconds=120)
+        assert _graphql(ui, "{ shouldShowNux }") == {"shouldShowNux": False}  # no newsletter box
+        family = _descendants(process.pid)
+        assert len(family) >= 4  # dagster dev, its webserver, daemon and code server, the page
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        assert time.monotonic() - started < 10
+        assert [pid for pid in family if _alive(pid)] == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = (tmp_path / "dev.txt").read_text()
+    assert "SupersessionWarning" not in output and "will not be used" not in output
+    assert "Đã dừng giao diện Dagster và trang tải về." in output
