@@ -221,3 +221,85 @@ def test_dev_starts_clean_and_ctrl_c_stops_everything(tmp_path):
     output = (tmp_path / "dev.txt").read_text()
     assert "SupersessionWarning" not in output and "will not be used" not in output
     assert "Đã dừng giao diện Dagster và trang tải về." in output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium (Debian's chromium) not installed")
+def test_a_live_day_in_the_browser(tmp_path, sample_files):
+    """``make dev`` on a new data folder: a broken file, then its fix, dropped into the inbox;
+    the page, the Biểu and the Dagster UI follow without anyone launching anything."""
+    import signal
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_web import _answers, _wait_until
+
+    process, ui, page_url = _dev(tmp_path, ("TUANGIAO_SENSOR_SECONDS", "5"))
+    inbox = tmp_path / "data" / "inbox" / "2023"
+    out = tmp_path / "data" / "out" / "2023"
+    shots = tmp_path / "anh"
+    shots.mkdir()
+
+    def grid_shows(code, state):
+        try:
+            units = {u["code"]: u for u in json.loads((out / "tiep-nhan.json").read_text(encoding="utf-8"))["units"]}
+        except (OSError, ValueError):
+            return False
+        return units[code]["state"] == state
+
+    def sources():
+        try:
+            workbook = openpyxl.load_workbook(out / "Bieu_01_2023.xlsx", read_only=True)
+        except OSError:
+            return {}
+        return {row[1]: row[4] for row in workbook["Nguồn số liệu"].iter_rows(min_row=2, values_only=True)}
+
+    try:
+        _wait_until(lambda: _answers(f"{ui}/server_info"), "make dev did not start",
+                    alive=lambda: process.poll() is None, seconds=120)
+        inbox.mkdir(parents=True)
+        sample = {p.name[:5]: p for p in sample_files}
+        shutil.copy(sample["03259"], inbox / sample["03259"].name)
+        broken = inbox / "03253-lan-1.xlsx"
+        shutil.copy(sample["03253"], broken)
+        _break(broken)
+        _wait_until(lambda: grid_shows("03253", "khong_hop_le") and sources().get("03259") == sample["03259"].name,
+                    "the page and the Biểu did not follow the broken file", alive=lambda: process.poll() is None,
+                    seconds=240)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"])
+            view = browser.new_page(viewport={"width": 1280, "height": 900})
+            view.goto(f"{page_url}/ky/2023")
+            row = view.locator("tr", has_text="Thị trấn Tuần Giáo")
+            assert "Không hợp lệ" in row.inner_text()
+            assert row.locator("a", has_text="Phản hồi").get_attribute("href") == "/tep/2023/phan-hoi/phan-hoi-03253-2023.xlsx"
+            view.screenshot(path=str(shots / "1-trang-ky.png"), full_page=True)
+            view.goto(f"{ui}/assets/unit_submission?view=checks")
+            view.get_by_text("valid_submission").first.wait_for(timeout=60_000)
+            view.screenshot(path=str(shots / "2-kiem-tra.png"), full_page=True)
+            view.goto(f"{ui}/runs")
+            view.get_by_text("Thị trấn Tuần Giáo").first.wait_for(timeout=60_000)  # the run's tag names the unit
+            view.screenshot(path=str(shots / "3-luot-chay.png"), full_page=True)
+
+            fixed = inbox / "03253-lan-2.xlsx"
+            shutil.copy(sample["03253"], fixed)
+            _wait_until(lambda: grid_shows("03253", "hop_le") and sources().get("03253") == fixed.name,
+                        "the page and the Biểu did not follow the fixed file", alive=lambda: process.poll() is None,
+                        seconds=240)
+            view.goto(f"{page_url}/ky/2023")
+            assert "Hợp lệ" in view.locator("tr", has_text="Thị trấn Tuần Giáo").inner_text()
+            view.screenshot(path=str(shots / "4-trang-ky-sau.png"), full_page=True)
+            browser.close()
+        checks = _graphql(ui, """{ assetNodes(assetKeys: [{path: ["unit_submission"]}]) { assetChecksOrError {
+            ... on AssetChecks { checks { executionForLatestMaterialization { evaluation { success
+            metadataEntries { label ... on MarkdownMetadataEntry { mdStr } } } } } } } } }""")
+        runs = _graphql(ui, "{ runsOrError { ... on Runs { results { status jobName tags { key value } } } } }")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    statuses = [(r["jobName"], r["status"]) for r in runs["runsOrError"]["results"]]
+    assert all(status in ("SUCCESS", "STARTED") for _, status in statuses), statuses  # a broken file fails no run
+    assert sum(job == "__ASSET_JOB" for job, _ in statuses) <= 3  # a few consolidations, not one per file
+    [check] = checks["assetNodes"][0]["assetChecksOrError"]["checks"]
+    evaluation = check["executionForLatestMaterialization"]["evaluation"]
+    assert evaluation["success"]  # the latest file, the fixed one, passed
