@@ -43,34 +43,90 @@ def prepare_dagster_home() -> Path:
     return home
 
 
+STOP_SECONDS = 5  # how long `dev` gives its processes to stop before killing what is left
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process started from ``pid``, at any depth (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+
+
+def _stop(processes: list) -> None:
+    """Stop the processes and everything they started: SIGTERM to all, then SIGKILL to what is
+    left after ``STOP_SECONDS`` (the Dagster code server otherwise outlives its parent a minute)."""
+    import signal
+
+    family = [pid for p in processes for pid in (p.pid, *_descendants(p.pid))]
+    for pid in family:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + STOP_SECONDS
+    while time.monotonic() < deadline and any(p.poll() is None for p in processes):
+        time.sleep(0.1)
+    for pid in family:
+        try:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, OSError):
+            pass
+    for process in processes:
+        process.wait()
+
+
 def dev(host: str, port: int, page_port: int) -> int:
-    """The Dagster UI and daemon, and the download page beside it; one Ctrl-C stops both."""
+    """The Dagster UI and daemon, and the download page beside it; one Ctrl-C stops both.
+
+    ``dagster dev`` runs in DAGSTER_HOME (so it does not warn that the project's own dagster.yaml,
+    the one copied there, is "not used") and without the notice that ``dg dev`` supersedes it;
+    each process is in its own session, so Ctrl-C reaches only this one, which stops them all."""
     import signal
     import subprocess
 
-    prepare_dagster_home()
+    home = prepare_dagster_home()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a plain kill stops both, like Ctrl-C
     dagster = Path(sys.executable).with_name("dagster")
+    env = {**os.environ, "PYTHONWARNINGS": ",".join(filter(None, [
+        os.environ.get("PYTHONWARNINGS"), "ignore:Function `dev_command` is superseded"]))}
     processes = [
-        subprocess.Popen([str(dagster), "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)], cwd=PROJECT_ROOT),
+        subprocess.Popen([str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)],
+                         cwd=home, env=env, start_new_session=True),
         subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--host", host, "--port", str(page_port)],
-                         cwd=PROJECT_ROOT),
+                         cwd=PROJECT_ROOT, start_new_session=True),
     ]
-    print(f"Giao diện Dagster: http://{host}:{port}/   Trang tải về: http://{host}:{page_port}/   (Ctrl-C để dừng)")
+    print(f"Giao diện Dagster: http://{host}:{port}/   Trang tải về: http://{host}:{page_port}/   (Ctrl-C để dừng)",
+          flush=True)
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop(processes)
+        print("Đã dừng giao diện Dagster và trang tải về.", flush=True)
     return 0
 
 
@@ -124,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     recovered = recover_dead_runs(instance)
     if recovered:
         print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột và trả lại lượt dùng kho dữ liệu.")
-    # The terminal gets one line per run; a unit's findings are in the UI and its feedback file, and
-    # a failed blocking check is not worth a stack trace here.
+    # The terminal gets one line per run; a unit's findings are in the UI and its feedback file.
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     submission_job = defs.resolve_job_def("submission_job")
     failed = 0
@@ -144,20 +199,22 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             metadata = materializations[0].materialization.metadata
             progress = f"[{number}/{len(batches)}] " if len(batches) > 1 and level != UNIT else ""
-            print(f"{progress}Kỳ {period} · {metadata['don_vi'].value}: {metadata['trang_thai'].value} "
-                  f"({metadata['so_loi'].value} lỗi, {metadata['so_canh_bao'].value} cảnh báo"
+            print(f"{progress}Kỳ {period} · {metadata['Đơn vị'].value}: {metadata['Trạng thái'].value} "
+                  f"({metadata['Số lỗi'].value} lỗi, {metadata['Số cảnh báo'].value} cảnh báo"
                   + (f"; {time.perf_counter() - started:.1f} s".replace(".", ",") if progress else "") + ")", flush=True)
-            if metadata.get("khong_hop_le") and metadata["khong_hop_le"].value != "Không":
-                print(f"    Không hợp lệ: {metadata['khong_hop_le'].value}")
+            if metadata.get("Không hợp lệ") and metadata["Không hợp lệ"].value != "Không":
+                print(f"    Không hợp lệ: {metadata['Không hợp lệ'].value}")
     inbox = run_in_process(defs.resolve_job_def("inbox_job"), instance, settings.wait_seconds, run_config=quiet)
     failpoint("runner.after_inbox")
     unidentified = inbox.get_asset_materialization_events()[0].materialization.metadata if inbox.success else None
     if unidentified is None:
         failed += 1
         print(f"Lỗi khi kiểm tra hộp thư đến: {step_error(inbox)}", file=sys.stderr)
-    elif unidentified["so_tep"].value:
-        print(f"Tệp không xác định được đơn vị: {unidentified['so_tep'].value}")
-        print(unidentified["phat_hien"].value)
+    elif unidentified["Số tệp"].value:
+        print(f"Tệp không xác định được đơn vị: {unidentified['Số tệp'].value}")
+        for key, value in unidentified.items():
+            if key != "Số tệp":
+                print(value.value)
     result = run_in_process(defs.resolve_job_def("consolidation_job"), instance, settings.wait_seconds,
                             run_config=quiet)
     if not result.success:
@@ -166,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     for event in result.get_asset_materialization_events():
         name = event.asset_key.to_user_string()
         for key, value in event.materialization.metadata.items():
-            if name == "district_consolidation" or key.endswith(("_tep", "_thieu")):
+            if name == "district_consolidation" or key.endswith(("Tải về", "Còn thiếu")):
                 print(f"{name if name.startswith('bieu') else ''} {key}: {value.value}".strip())
     return 1 if failed else 0
 

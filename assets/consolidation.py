@@ -1,10 +1,11 @@
-"""The district consolidation asset."""
+"""The district consolidation asset: it follows every intake by its automation condition."""
 
 import dagster as dg
 
+from assets.automation import FOLLOWS_UPSTREAM
 from assets.failures import told
 from assets.intake import unit_submission
-from assets.resources import PipelineSettings
+from assets.resources import PipelineSettings, period_label
 from pipeline.checking.findings import name_list
 from pipeline.publication.consolidation import consolidate
 
@@ -15,6 +16,7 @@ from pipeline.publication.consolidation import consolidate
     kinds={"duckdb"},
     owners=["team:phong-ldtbxh"],
     pool="duckdb",
+    automation_condition=FOLLOWS_UPSTREAM,
     description=(
         "Tổng hợp toàn huyện: cộng số liệu phiên bản hợp lệ mới nhất của từng đơn vị (như các Biểu), "
         "nêu các số liệu chính (headline trong district.toml) và đơn vị chưa có báo cáo hợp lệ."
@@ -28,9 +30,9 @@ def district_consolidation(context: dg.AssetExecutionContext, settings: Pipeline
         result = consolidate(catalogue, settings.warehouse, period)
         lines = [f"| {figure.label} | {value or 0:,.0f} |".replace(",", ".") for figure, value in result.headline]
         missing = [catalogue.unit(u).name for u in result.missing_units]
-        metadata[f"ky_{period}_so_don_vi"] = len(result.loaded_units)
-        metadata[f"ky_{period}_thieu"] = name_list(missing) or "Không"
-        metadata[f"ky_{period}_so_lieu"] = dg.MetadataValue.md(
+        metadata[period_label(period, "Số đơn vị hợp lệ")] = len(result.loaded_units)
+        metadata[period_label(period, "Chưa có báo cáo hợp lệ")] = name_list(missing) or "Không"
+        metadata[period_label(period, "Số liệu chính")] = dg.MetadataValue.md(
             "| Chỉ tiêu | Toàn huyện |\n|---|---:|\n" + "\n".join(lines)
         )
         context.log.info(f"Kỳ {period}: {len(result.loaded_units)} đơn vị hợp lệ, thiếu {len(missing)}")

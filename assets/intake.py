@@ -1,5 +1,8 @@
 """Submission assets: one partition per (period, unit) or (period, batch of units), with a
-blocking check whose metadata lists every unit's findings."""
+non-blocking check whose metadata lists every unit's findings: an invalid unit is a recorded
+result (the consolidation reads only valid versions), not a failed run. Each intake writes
+the period's units as they are now for the download page. Metadata labels are Vietnamese
+words; files appear as links of the download page."""
 
 import warnings
 from collections import Counter
@@ -9,14 +12,24 @@ import dagster as dg
 from assets.failures import told
 from assets.partitions import BATCH, PERIOD, submission_partitions
 from assets.resources import PipelineSettings
-from pipeline.catalogue import Catalogue
 from pipeline.catalogue.batches import batch_name, batch_units
 from pipeline.checking.findings import Finding, name_list
-from pipeline.intake.take_in import MISSING, IntakeResult, catch_up, take_in_batch, unidentified_files
+from pipeline.intake.take_in import catch_up, take_in_batch, unidentified_files
 from pipeline.periods import open_periods
-from pipeline.warehouse import INVALID, VALID
+from pipeline.publication.status import (
+    INVALID_STATE,
+    MISSING_STATE,
+    VALID_STATE,
+    Unidentified,
+    UnitStatus,
+    write_intake_status,
+    write_unidentified,
+)
+from pipeline.settings import shown_time
+from pipeline.warehouse import connect, create_schema
 
 CHECK_NAME = "valid_submission"
+STATE_TAG = "tuangiao/trang_thai"  # on each materialization: hop_le, khong_hop_le or chua_nop
 MAX_ROWS_SHOWN = 200
 
 with warnings.catch_warnings():
@@ -24,8 +37,9 @@ with warnings.catch_warnings():
     # each unit's check result on its own partition.
     warnings.simplefilter("ignore", dg.PreviewWarning)
     VALID_SUBMISSION = dg.AssetCheckSpec(
-        CHECK_NAME, asset="unit_submission", blocking=True, partitions_def=submission_partitions,
-        description="Báo cáo hợp lệ: không có lỗi nào (cảnh báo không chặn). Bảng phát hiện nằm trong metadata.",
+        CHECK_NAME, asset="unit_submission", blocking=False, partitions_def=submission_partitions,
+        description="Báo cáo hợp lệ: không có lỗi nào (cảnh báo không chặn). Đơn vị không hợp lệ vẫn được ghi "
+                    "nhận; phần tổng hợp chỉ dùng phiên bản hợp lệ. Bảng phát hiện nằm trong metadata.",
     )
 
 
@@ -44,13 +58,20 @@ def findings_markdown(findings: list[Finding], with_unit: bool = False) -> str:
     return "\n".join(rows)
 
 
-def units_markdown(results: list[IntakeResult], catalogue: Catalogue) -> str:
-    """One line per unit of a batch: status, errors, warnings and its feedback file."""
+def units_markdown(statuses: list[UnitStatus], settings: PipelineSettings, period: str) -> str:
+    """One line per unit of a batch: status, errors, warnings and its feedback link."""
     rows = ["| Đơn vị | Trạng thái | Lỗi | Cảnh báo | Tệp phản hồi |", "|---|---|---|---|---|"]
-    for r in results:
-        rows.append(f"| {catalogue.unit(r.unit).label} | {r.status_label} | {r.errors} | {r.warnings} | "
-                    f"{r.feedback.name if r.feedback else ''} |")
+    for s in statuses:
+        feedback = f"[Tải về]({settings.page_link(period, s.feedback).url})" if s.feedback else ""
+        rows.append(f"| {s.code} – {s.name} | {s.label} | {s.errors} | {s.warnings} | {feedback} |")
     return "\n".join(rows)
+
+
+def write_period_status(settings: PipelineSettings, period: str) -> list[UnitStatus]:
+    """The period's units as they are now, written for the download page after an intake."""
+    with connect(settings.warehouse) as conn:
+        create_schema(conn)
+        return write_intake_status(settings.catalogue, conn, settings.places, period, settings.now().date())
 
 
 @dg.asset(
@@ -62,7 +83,8 @@ def units_markdown(results: list[IntakeResult], catalogue: Catalogue) -> str:
     description=(
         "Báo cáo của các đơn vị trong một kỳ, theo từng đơn vị (cấp huyện) hoặc gom theo huyện, tỉnh "
         "(danh sách đơn vị lớn): đọc tệp mới nhất của mỗi đơn vị trong hộp thư đến, kiểm tra theo danh mục, "
-        "nạp vào kho dữ liệu DuckDB thành phiên bản mới và ghi tệp phản hồi cho đơn vị có lỗi hay cảnh báo."
+        "nạp vào kho dữ liệu DuckDB thành phiên bản mới và ghi tệp phản hồi cho đơn vị có lỗi hay cảnh báo. "
+        "Đơn vị không có tệp mới giữ nguyên trạng thái theo phiên bản đã nạp."
     ),
     check_specs=[VALID_SUBMISSION],
 )
@@ -75,48 +97,64 @@ def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSetting
     if len(units) > 1:  # a unit's run logs its result only (every log line is an event to store)
         context.log.info(f"{name}: tiếp nhận {len(units)} đơn vị kỳ {period}")
     results = take_in_batch(catalogue, settings.places, period, units, settings.now(), settings.workers)
-    by_status = Counter(r.status_label for r in results)
+    now = {s.code: s for s in write_period_status(settings, period)}
+    statuses = [now[u] for u in units]  # each unit as it is now: a unit without a new file keeps its state
     findings = [f for r in results for f in r.findings]
-    errors, warnings = sum(r.errors for r in results), sum(r.warnings for r in results)
-    for r in results:
-        if r.status != VALID:
-            context.log.warning(f"{catalogue.unit(r.unit).label}: {r.status_label} "
-                                f"({r.errors} lỗi, {r.warnings} cảnh báo)")
-    summary = ", ".join(f"{count} {label.lower()}" for label, count in by_status.items())
+    for s in statuses:
+        if s.state != VALID_STATE:
+            context.log.warning(f"{s.code} – {s.name}: {s.label} ({s.errors} lỗi, {s.warnings} cảnh báo)")
+    summary = ", ".join(f"{count} {label.lower()}" for label, count in Counter(s.label for s in statuses).items())
     context.log.info(f"{name}: {summary}")
+    errors, warnings_ = sum(s.errors for s in statuses), sum(s.warnings for s in statuses)
     metadata = {
-        "don_vi": name if len(units) != 1 else catalogue.unit(units[0]).label,
-        "trang_thai": results[0].status_label if len(results) == 1 else summary,
-        "so_don_vi": len(results),
-        "so_loi": errors,
-        "so_canh_bao": warnings,
-        "so_gia_tri": sum(r.values for r in results),
-        "nap_moi": sum(r.newly_loaded for r in results),
+        "Đơn vị": name if len(units) != 1 else f"{statuses[0].code} – {statuses[0].name}",
+        "Trạng thái": statuses[0].label if len(statuses) == 1 else summary,
+        "Số đơn vị": len(statuses),
+        "Số lỗi": errors,
+        "Số cảnh báo": warnings_,
+        "Số giá trị đã đọc": sum(r.values for r in results),
+        "Số phiên bản mới nạp": sum(r.newly_loaded for r in results),
     }
-    if len(results) == 1 and results[0].file:
-        metadata["tep"] = dg.MetadataValue.path(str(results[0].file))
-        metadata["ma_bam"] = results[0].file_hash
+    if len(statuses) == 1:
+        unit = statuses[0]
+        if unit.file_name:
+            metadata["Tệp mới nhất"] = unit.file_name
+            metadata["Nhận lúc"] = unit.received_at
+        if unit.using:
+            metadata["Tệp đang dùng"] = unit.using
+        if results[0].file_hash:
+            metadata["Mã băm (SHA-256)"] = results[0].file_hash
+        if unit.feedback:
+            metadata["Tệp phản hồi"] = settings.page_link(period, unit.feedback)
     else:
-        metadata["cac_don_vi"] = dg.MetadataValue.md(units_markdown(results, catalogue))
-        metadata["khong_hop_le"] = name_list([catalogue.unit(r.unit).label for r in results
-                                             if r.status == INVALID]) or "Không"
-    feedback = [r.feedback for r in results if r.feedback]
-    if len(feedback) == 1:
-        metadata["tep_phan_hoi"] = dg.MetadataValue.path(str(feedback[0]))
-    yield dg.MaterializeResult(metadata=metadata)
-    missing_only = errors == 0 and any(r.status == MISSING for r in results)
+        metadata["Các đơn vị"] = dg.MetadataValue.md(units_markdown(statuses, settings, period))
+        metadata["Không hợp lệ"] = name_list([f"{s.code} – {s.name}" for s in statuses
+                                              if s.state == INVALID_STATE]) or "Không"
+    invalid = any(s.state == INVALID_STATE for s in statuses)
+    missing = any(s.state == MISSING_STATE for s in statuses)
+    state = INVALID_STATE if invalid else MISSING_STATE if missing else VALID_STATE  # the batch's worst
+    yield dg.MaterializeResult(metadata=metadata, tags={STATE_TAG: state})
     yield dg.AssetCheckResult(
         check_name=CHECK_NAME,
-        passed=errors == 0 and not missing_only,
-        severity=dg.AssetCheckSeverity.WARN if missing_only else dg.AssetCheckSeverity.ERROR,
-        description=metadata["trang_thai"],
+        passed=state == VALID_STATE,
+        severity=dg.AssetCheckSeverity.ERROR if invalid else dg.AssetCheckSeverity.WARN,
+        description=f"{metadata['Đơn vị']}: {metadata['Trạng thái']}",
         metadata={
-            "so_loi": errors,
-            "so_canh_bao": warnings,
-            "phat_hien": dg.MetadataValue.md(findings_markdown(findings, with_unit=len(results) > 1)),
-            **({"tep_phan_hoi": metadata["tep_phan_hoi"]} if "tep_phan_hoi" in metadata else {}),
+            "Số lỗi": errors,
+            "Số cảnh báo": warnings_,
+            "Phát hiện": dg.MetadataValue.md(findings_markdown(findings, with_unit=len(statuses) > 1)),
+            **({"Tệp phản hồi": metadata["Tệp phản hồi"]} if "Tệp phản hồi" in metadata else {}),
         },
     )
+
+
+def unidentified_markdown(files: list[Unidentified], settings: PipelineSettings, period: str) -> str:
+    rows = ["| Tệp | Lý do | Nhận lúc | Tệp phản hồi |", "|---|---|---|---|"]
+    for f in files[:MAX_ROWS_SHOWN]:
+        link = f"[Tải về]({settings.page_link(period, f.feedback).url})" if f.feedback else ""
+        cells = [f.file_name, f.reason, f.received_at]
+        rows.append("| " + " | ".join(c.replace("|", "/").replace("\n", " ") for c in cells) + f" | {link} |")
+    return "\n".join(rows)
 
 
 @dg.asset(
@@ -125,22 +163,29 @@ def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSetting
     owners=["team:phong-ldtbxh"],
     description=(
         "Tệp trong hộp thư đến không xác định được đơn vị (không phải bảng tính, tệp hỏng, "
-        "tệp độc hại, không có sheet Thông tin…): mỗi tệp kèm lý do và tệp phản hồi."
+        "tệp độc hại, không có sheet Thông tin, mã đơn vị không có trong danh mục…): mỗi tệp kèm lý do, "
+        "thời điểm nhận và tệp phản hồi, liệt kê cả trên trang tải về."
     ),
 )
 @told
 def unidentified_submissions(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     catalogue = settings.catalogue
-    findings = []
+    metadata = {}
+    total = 0
     for period in open_periods(catalogue, settings.out):
-        for result in unidentified_files(catalogue, settings.places, period, settings.now()):
-            findings += result.findings
-    for finding in findings:
-        context.log.warning(finding.message)
-    return dg.MaterializeResult(metadata={
-        "so_tep": len({f.file for f in findings}),
-        "phat_hien": dg.MetadataValue.md(findings_markdown(findings)),
-    })
+        files = []
+        for item in unidentified_files(catalogue, settings.places, period, settings.now()):
+            reasons = [f.message for f in item.result.findings if f.is_error] or [f.message for f in item.result.findings]
+            files.append(Unidentified(item.result.path.name, " ".join(reasons), shown_time(item.received_at),
+                                      f"phan-hoi/{item.feedback.name}"))
+            for reason in reasons:
+                context.log.warning(f"{item.result.path.name}: {reason}")
+        write_unidentified(settings.out, period, files)
+        total += len(files)
+        if files:
+            metadata[f"Kỳ {period} · Tệp không xác định được đơn vị"] = dg.MetadataValue.md(
+                unidentified_markdown(files, settings, period))
+    return dg.MaterializeResult(metadata={"Số tệp": total, **metadata})
 
 
 @dg.asset(
@@ -159,10 +204,11 @@ def inbox_catch_up(context: dg.AssetExecutionContext, settings: PipelineSettings
                                context.log.info):
             taken.append(f"{period} · {result.unit}: {result.status_label}")
             findings += result.findings
+        write_period_status(settings, period)
     for line in taken:
         context.log.info(line)
     return dg.MaterializeResult(metadata={
-        "so_don_vi_tiep_nhan": len(taken),
-        "tiep_nhan": "\n".join(taken) or "Không có tệp mới.",
-        "phat_hien": dg.MetadataValue.md(findings_markdown(findings)),
+        "Số đơn vị tiếp nhận": len(taken),
+        "Tiếp nhận": "\n".join(taken) or "Không có tệp mới.",
+        "Phát hiện": dg.MetadataValue.md(findings_markdown(findings)),
     })

@@ -1,18 +1,20 @@
 """The district plan asset, the published Biểu (one asset per Biểu of the catalogue) with the
-draft of the evaluation report, and the submission status of every unit."""
+draft of the evaluation report, and the submission status of every unit. The Biểu and the
+status follow every consolidation by their automation condition (``assets.automation``)."""
 
 import dagster as dg
 
+from assets.automation import FOLLOWS_UPSTREAM
 from assets.consolidation import district_consolidation
 from assets.failures import told
 from assets.intake import findings_markdown
-from assets.resources import PipelineSettings
+from assets.resources import PipelineSettings, period_label
 from pipeline.catalogue import default_catalogue
 from pipeline.checking.findings import name_list
 from pipeline.intake.take_in import take_in_plan
 from pipeline.periods import open_periods
 from pipeline.publication.publish import publish_period
-from pipeline.publication.status import period_status, write_status
+from pipeline.publication.status import STATE_LABELS, STATUS_FILE, VALID_STATE, plan_label, write_intake_status
 from pipeline.publication.tables import Report, describe
 from pipeline.warehouse import connect, create_schema
 
@@ -35,10 +37,14 @@ def district_plan(context: dg.AssetExecutionContext, settings: PipelineSettings)
     metadata = {}
     for period in open_periods(settings.catalogue, settings.out):
         result = take_in_plan(settings.catalogue, settings.places, period, settings.now())
-        metadata[f"ky_{period}_trang_thai"] = result.status_label
-        metadata[f"ky_{period}_phat_hien"] = dg.MetadataValue.md(findings_markdown(result.findings))
-        if result.status != "valid":
-            context.log.warning(f"Kỳ {period}: kế hoạch huyện {result.status_label.lower()}: Biểu 01 sẽ ghi "
+        with connect(settings.warehouse) as conn:
+            create_schema(conn)
+            in_use, label = plan_label(conn, period)
+        metadata[period_label(period, "Trạng thái")] = label
+        if result.file is not None:
+            metadata[period_label(period, "Phát hiện")] = dg.MetadataValue.md(findings_markdown(result.findings))
+        if not in_use:
+            context.log.warning(f"Kỳ {period}: kế hoạch huyện {label[0].lower() + label[1:]}: Biểu 01 sẽ ghi "
                                 "'Chưa đánh giá' cho các chỉ tiêu thiếu kế hoạch.")
     return dg.MaterializeResult(metadata=metadata)
 
@@ -64,7 +70,8 @@ def preview(report: Report) -> str:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(key, deps=[district_consolidation, district_plan], group_name="bieu_bao_cao", kinds={"excel"},
-                     owners=["team:phong-ldtbxh"], description=f"Biểu số {form} của huyện (tệp Bieu_{form}_<kỳ>.xlsx).")
+                     owners=["team:phong-ldtbxh"], description=f"Biểu số {form} của huyện (tệp Bieu_{form}_<kỳ>.xlsx).",
+                     automation_condition=FOLLOWS_UPSTREAM)
         for form, key in BIEU_KEYS.items()
     ] + [
         dg.AssetSpec(REPORT_KEY, deps=[district_consolidation, district_plan], group_name="bieu_bao_cao",
@@ -89,18 +96,16 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
         for report in reports:
             path = publication.files[report.code]
             metadata[report.code].update({
-                f"ky_{period}_tep": dg.MetadataValue.path(str(path)),
-                f"ky_{period}_tai_ve": dg.MetadataValue.url(f"{settings.download_url}/tep/{period}/{path.name}"),
-                f"ky_{period}_so_dong": len(report.tables[0].rows),
-                f"ky_{period}_day_du": report.complete,
-                f"ky_{period}_thieu": name_list([u.name for u in report.missing]) or "Không",
-                f"ky_{period}_xem_truoc": dg.MetadataValue.md(preview(report)),
+                period_label(period, "Tải về"): settings.page_link(period, path.name),
+                period_label(period, "Số dòng"): len(report.tables[0].rows),
+                period_label(period, "Đầy đủ"): "Có" if report.complete else "Chưa",
+                period_label(period, "Còn thiếu"): name_list([u.name for u in report.missing]) or "Không",
+                period_label(period, "Xem trước"): dg.MetadataValue.md(preview(report)),
             })
         incomplete = list({u.code: u.name for r in reports for u in r.missing}.values())
         report_metadata.update({
-            f"ky_{period}_tep": dg.MetadataValue.path(str(publication.report)),
-            f"ky_{period}_tai_ve": dg.MetadataValue.url(f"{settings.download_url}/tep/{period}/{publication.report.name}"),
-            f"ky_{period}_thieu": name_list(incomplete) or "Không",
+            period_label(period, "Tải về"): settings.page_link(period, publication.report.name),
+            period_label(period, "Còn thiếu"): name_list(incomplete) or "Không",
         })
         context.log.info(f"Kỳ {period}: đã ghi {len(publication.files)} biểu, {publication.all_in_one.name}, "
                          f"{publication.archive.name}, {publication.report.name}")
@@ -115,28 +120,29 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     kinds={"duckdb"},
     owners=["team:phong-ldtbxh"],
     pool="duckdb",
+    automation_condition=FOLLOWS_UPSTREAM,
     description="Tình trạng báo cáo của mọi đơn vị trong từng kỳ: đã nộp chưa, hợp lệ không, số lỗi, "
                 "cảnh báo, phiên bản đang dùng, thời điểm nhận, đúng hạn không. Ghi status.json cho trang tải về.",
 )
 @told
 def submission_status(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     catalogue = settings.catalogue
+    today = settings.now().date()
     with connect(settings.warehouse) as conn:
         create_schema(conn)
-        path = write_status(catalogue, conn, settings.out, settings.now().date())
-        tables = {period: period_status(conn, catalogue, settings.out, period, settings.now().date())
+        tables = {period: write_intake_status(catalogue, conn, settings.places, period, today)
                   for period in catalogue.periods}
-    metadata = {"tep_trang_thai": dg.MetadataValue.path(str(path))}
-    schema = dg.TableSchema(columns=[dg.TableColumn(name, type) for name, type in (
-        ("ma", "string"), ("don_vi", "string"), ("trang_thai", "string"), ("loi", "int"), ("canh_bao", "int"),
-        ("so_lan_nop", "int"), ("tep_moi_nhat", "string"), ("thoi_diem_nhan", "string"), ("dung_han", "string"))])
+    metadata = {"Trang tải về": dg.MetadataValue.url(settings.download_url)}
+    columns = ("Mã", "Đơn vị", "Trạng thái", "Lỗi", "Cảnh báo", "Số lần nộp", "Tệp mới nhất", "Nhận lúc", "Đúng hạn")
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, "int" if name in ("Lỗi", "Cảnh báo", "Số lần nộp") else "string")
+                                     for name in columns])
     for period, statuses in tables.items():
-        records = [dg.TableRecord({
-            "ma": s.code, "don_vi": s.name, "trang_thai": s.label, "loi": s.errors, "canh_bao": s.warnings,
-            "so_lan_nop": s.versions, "tep_moi_nhat": s.file_name, "thoi_diem_nhan": s.received_at,
-            "dung_han": {True: "Đúng hạn", False: "Trễ hạn", None: "Chưa đến hạn"}[s.on_time],
-        }) for s in statuses]
-        metadata[f"ky_{period}_don_vi"] = dg.MetadataValue.table(records, schema=schema)
-        metadata[f"ky_{period}_hop_le"] = sum(s.state == "hop_le" for s in statuses)
-        metadata[f"ky_{period}_chua_nop"] = sum(s.state == "chua_nop" for s in statuses)
+        records = [dg.TableRecord(dict(zip(columns, (
+            s.code, s.name, s.label, s.errors, s.warnings, s.versions, s.file_name, s.received_at,
+            {True: "Đúng hạn", False: "Trễ hạn", None: "Chưa đến hạn"}[s.on_time])))) for s in statuses]
+        metadata[period_label(period, "Các đơn vị")] = dg.MetadataValue.table(records, schema=schema)
+        for state, label in STATE_LABELS.items():
+            metadata[period_label(period, label)] = sum(s.state == state for s in statuses)
+    context.log.info(f"Đã ghi {STATUS_FILE}: " + ", ".join(
+        f"kỳ {period} {sum(s.state == VALID_STATE for s in statuses)} đơn vị hợp lệ" for period, statuses in tables.items()))
     return dg.MaterializeResult(metadata=metadata)

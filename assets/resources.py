@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
+from urllib.parse import quote
 
 import dagster as dg
 
@@ -27,6 +28,7 @@ class PipelineSettings(dg.ConfigurableResource):
     workers: int = _DEFAULTS.workers
     wait_seconds: float = _DEFAULTS.wait_seconds
     trusted_proxy: str = _DEFAULTS.trusted_proxy
+    sensor_seconds: int = _DEFAULTS.sensor_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineSettings:
@@ -59,6 +61,19 @@ class PipelineSettings(dg.ConfigurableResource):
 
     def now(self) -> dt.datetime:
         return self.settings.now()
+
+    def page_link(self, period: str, relative: str = "") -> dg.UrlMetadataValue:
+        """A link to a file of the period on the download page (``relative`` to out/<period>/),
+        or to the period's page itself: what the UI shows instead of a server path."""
+        base = self.download_url.rstrip("/")
+        if not relative:
+            return dg.MetadataValue.url(f"{base}/ky/{quote(period)}")
+        return dg.MetadataValue.url(f"{base}/tep/{quote(period)}/{quote(relative)}")
+
+
+def period_label(period: str, label: str) -> str:
+    """A metadata label for one period's figure: "Kỳ 2023 · Số đơn vị hợp lệ"."""
+    return f"Kỳ {period} · {label}"
 
 
 def settings_from_environment() -> PipelineSettings:

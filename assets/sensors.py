@@ -8,14 +8,16 @@ import time
 
 import dagster as dg
 
+from assets.automation import SENSOR_SECONDS
 from assets.jobs import consolidation_job, inbox_job, submission_job
 from assets.partitions import submission_key
 from assets.resources import PipelineSettings
-from pipeline.catalogue.batches import batch_key
+from pipeline.catalogue.batches import batch_key, batch_name
 from pipeline.intake.inbox import watch
 from pipeline.periods import open_periods
 from pipeline.workbook.contract import PLAN_FILE
 
+UNIT_TAG = "tuangiao/don_vi"  # the unit's (or batch's) name on its run, as the Runs list shows it
 READ_BUDGET_SECONDS = 4.0  # reading new files per look; a national inbox arriving at once takes several looks
 
 
@@ -38,13 +40,14 @@ def inbox_run_requests(settings: PipelineSettings, cursor: str | None, now: floa
         run_key = "|".join(files[0]) if len(files) == 1 else \
             f"{batch}|{period}|" + hashlib.sha256(" ".join(sorted(k for _, k in files)).encode()).hexdigest()
         requests.append(dg.RunRequest(run_key=run_key, job_name=submission_job.name,
-                                      partition_key=submission_key(period, batch)))
+                                      partition_key=submission_key(period, batch),
+                                      tags={UNIT_TAG: batch_name(catalogue, settings.batch_level, batch)}))
     return requests, json.dumps(entries, sort_keys=True)
 
 
 @dg.sensor(
     jobs=[submission_job, inbox_job, consolidation_job],
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=SENSOR_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Theo dõi hộp thư đến data/inbox/<kỳ>/: tệp mới hoặc đã thay đổi (đã chép xong) được tiếp "
                 "nhận ngay cho đúng đơn vị ghi trong tệp. Không mở kho dữ liệu.",

@@ -13,6 +13,7 @@ folder, unit list and clock.
 | ``TUANGIAO_WORKERS`` | processes that read workbooks | 1 |
 | ``TUANGIAO_WAIT_SECONDS`` | how long a run waits for the warehouse or the pool held by another | 600 |
 | ``TUANGIAO_TRUSTED_PROXY`` | addresses of the reverse proxy whose ``X-Forwarded-*`` headers the page believes | ``127.0.0.1`` |
+| ``TUANGIAO_SENSOR_SECONDS`` | how often the inbox and automation sensors look (``make dev``) | 30 |
 
 Relative paths are taken from the project folder.
 """
@@ -71,6 +72,15 @@ def local_time(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=None)
 
 
+def shown_time(moment: dt.datetime | str | None) -> str:
+    """A time as people read it (pages, workbooks): to the second, without microseconds."""
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    return f"{moment:%Y-%m-%d %H:%M:%S}"
+
+
 def project_path(value: str | Path) -> Path:
     path = Path(value)
     return path if path.is_absolute() else PROJECT_ROOT / path
@@ -87,6 +97,7 @@ class Settings:
     workers: int = 1
     wait_seconds: float = 600
     trusted_proxy: str = "127.0.0.1"  # comma-separated; the page trusts X-Forwarded-Proto/For from these only
+    sensor_seconds: int = 30
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -102,6 +113,7 @@ class Settings:
             workers=int(environ.get("TUANGIAO_WORKERS", "1")),
             wait_seconds=float(environ.get("TUANGIAO_WAIT_SECONDS", "600")),
             trusted_proxy=environ.get("TUANGIAO_TRUSTED_PROXY", "127.0.0.1"),
+            sensor_seconds=int(environ.get("TUANGIAO_SENSOR_SECONDS", "30")),
         )
         settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         check_level(settings.batch_level)

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import unicodedata
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -68,7 +67,7 @@ def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
     assert {job.name for job in defs.resolve_all_job_defs()} >= {"submission_job", "inbox_job", "consolidation_job",
                                                                  "nightly_job"}
     [check] = graph.asset_check_keys
-    assert check.name == "valid_submission" and graph.get(check).blocking
+    assert check.name == "valid_submission" and not graph.get(check).blocking  # an invalid unit is a result
     assert graph.get(check).partitions_def == partitions
 
 
@@ -76,8 +75,8 @@ def test_unit_partition_loads_the_units_file(data_dir):
     result = _materialize([unit_submission], data_dir, submission_key("2023", "03259"))
     metadata = _metadata(result)
     assert result.success
-    assert metadata["trang_thai"] == "Hợp lệ" and metadata["so_loi"] == 0
-    assert metadata["tep"].endswith("03259-xa-phinh-sang.xlsx")
+    assert metadata["Trạng thái"] == "Hợp lệ" and metadata["Số lỗi"] == 0
+    assert metadata["Đơn vị"] == "03259 – Xã Phình Sáng" and metadata["Tệp mới nhất"] == "03259-xa-phinh-sang.xlsx"
     assert _check(result).passed
     assert not (data_dir / "out" / "2023" / "phan-hoi").exists()  # nothing to fix: no feedback
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
@@ -86,7 +85,7 @@ def test_unit_partition_loads_the_units_file(data_dir):
 
 def test_missing_and_broken_units(data_dir):
     missing = _materialize([unit_submission], data_dir, submission_key("2023", "03260"))
-    assert _metadata(missing)["trang_thai"] == "Chưa nộp"
+    assert _metadata(missing)["Trạng thái"] == "Chưa nộp"
     assert not _check(missing).passed and _check(missing).severity == dg.AssetCheckSeverity.WARN
     path = data_dir / "inbox" / "2023" / "03253-thi-tran-tuan-giao.xlsx"
     workbook = openpyxl.load_workbook(path)
@@ -94,26 +93,27 @@ def test_missing_and_broken_units(data_dir):
     workbook.save(path)
     broken = _materialize([unit_submission], data_dir, submission_key("2023", "03253"))
     metadata = _metadata(broken)
-    assert metadata["trang_thai"] == "Không hợp lệ" and metadata["so_loi"] == 1
+    assert metadata["Trạng thái"] == "Không hợp lệ" and metadata["Số lỗi"] == 1
+    assert broken.success  # a failed submission is a recorded result, not a failed run
     check = _check(broken)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    table = check.metadata["phat_hien"].value
+    table = check.metadata["Phát hiện"].value
     assert "| lỗi | 01 Chỉ tiêu | E5 | Tổng số hộ dân cư" in table and "chưa nhập" in table
-    assert check.metadata["tep_phan_hoi"].value.endswith("phan-hoi-03253-2023.xlsx")
+    assert check.metadata["Tệp phản hồi"].value == "http://127.0.0.1:8080/tep/2023/phan-hoi/phan-hoi-03253-2023.xlsx"
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT code, cell FROM findings").fetchall() == [("chua_nhap", "E5")]
-    assert _metadata(_materialize([unit_submission], data_dir, submission_key("2023", "03259")))["trang_thai"] == "Hợp lệ"
+    assert _metadata(_materialize([unit_submission], data_dir, submission_key("2023", "03259")))["Trạng thái"] == "Hợp lệ"
     consolidated = _metadata(_materialize([district_consolidation], data_dir))
-    assert consolidated["ky_2023_so_don_vi"] == 1  # the failed unit never reaches consolidation
-    assert "Thị trấn Tuần Giáo" in consolidated["ky_2023_thieu"]
+    assert consolidated["Kỳ 2023 · Số đơn vị hợp lệ"] == 1  # the failed unit never reaches consolidation
+    assert "Thị trấn Tuần Giáo" in consolidated["Kỳ 2023 · Chưa có báo cáo hợp lệ"]
 
 
 def test_consolidation_names_missing_units(data_dir):
     for unit in ("03259", "099-TCKH"):
         _materialize([unit_submission], data_dir, submission_key("2023", unit))
     metadata = _metadata(_materialize([district_consolidation], data_dir))
-    assert metadata["ky_2023_so_don_vi"] == 2
-    assert "Thị trấn Tuần Giáo" in metadata["ky_2023_thieu"]
+    assert metadata["Kỳ 2023 · Số đơn vị hợp lệ"] == 2
+    assert "Thị trấn Tuần Giáo" in metadata["Kỳ 2023 · Chưa có báo cáo hợp lệ"]
 
 
 def test_run_command_consolidates_the_sample(tmp_path):
@@ -125,7 +125,7 @@ def test_run_command_consolidates_the_sample(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "ky_2023_so_don_vi: 23" in completed.stdout
+    assert "Kỳ 2023 · Số đơn vị hợp lệ: 23" in completed.stdout
     assert "| Tổng số hộ | 19.336 |" in completed.stdout
     assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
     written = sorted(p.name for p in (tmp_path / "data" / "out" / "2023").glob("Bieu_*"))
@@ -156,14 +156,13 @@ def test_bieu_assets_publish_with_metadata(data_dir):
     events = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
     assert {f"bieu_{n:02d}" for n in range(1, 16)} <= set(events)
     bieu_01 = events["bieu_01"]
-    assert bieu_01["ky_2023_tep"].value.endswith("out/2023/Bieu_01_2023.xlsx")
-    assert bieu_01["ky_2023_tai_ve"].value == "http://127.0.0.1:8080/tep/2023/Bieu_01_2023.xlsx"
-    assert bieu_01["ky_2023_day_du"].value is False and "Thị trấn Tuần Giáo" in bieu_01["ky_2023_thieu"].value
-    assert "| 1 | Tỷ lệ hộ nghèo | % |" in bieu_01["ky_2023_xem_truoc"].value
-    assert events["bieu_14"]["ky_2023_so_dong"].value == 3  # Phình Sáng, Phòng Tài chính – Kế hoạch, total
-    assert events["district_plan"]["ky_2023_trang_thai"].value == "Chưa nộp"
+    assert bieu_01["Kỳ 2023 · Tải về"].value == "http://127.0.0.1:8080/tep/2023/Bieu_01_2023.xlsx"
+    assert bieu_01["Kỳ 2023 · Đầy đủ"].value == "Chưa" and "Thị trấn Tuần Giáo" in bieu_01["Kỳ 2023 · Còn thiếu"].value
+    assert "| 1 | Tỷ lệ hộ nghèo | % |" in bieu_01["Kỳ 2023 · Xem trước"].value
+    assert events["bieu_14"]["Kỳ 2023 · Số dòng"].value == 3  # Phình Sáng, Phòng Tài chính – Kế hoạch, total
+    assert events["district_plan"]["Kỳ 2023 · Trạng thái"].value == "Chưa nộp"
     draft = events["bao_cao_danh_gia"]  # the report's draft, published with the Biểu and linked
-    assert draft["ky_2023_tep"].value.endswith("out/2023/Bao_cao_danh_gia_2023.docx")
-    assert Path(draft["ky_2023_tep"].value).is_file()
-    assert draft["ky_2023_tai_ve"].value == "http://127.0.0.1:8080/tep/2023/Bao_cao_danh_gia_2023.docx"
-    assert "Thị trấn Tuần Giáo" in draft["ky_2023_thieu"].value
+    assert draft["Kỳ 2023 · Tải về"].value == "http://127.0.0.1:8080/tep/2023/Bao_cao_danh_gia_2023.docx"
+    assert (data_dir / "out" / "2023" / "Bao_cao_danh_gia_2023.docx").is_file()
+    assert "Thị trấn Tuần Giáo" in draft["Kỳ 2023 · Còn thiếu"].value
+    assert all(not isinstance(v, dg.PathMetadataValue) for m in events.values() for v in m.values())

@@ -242,7 +242,7 @@ def test_links_pipes_and_folders_outside_the_inbox_are_refused_unread(catalogue,
     (folder / "passwd.xlsx").symlink_to("/etc/passwd")
     os.mkfifo(folder / "pipe.xlsx")
     assert take_in_unit(catalogue, places, "2023", UNIT, T0).status == "missing"
-    refused = {r.path.name: r for r in unidentified_files(catalogue, places, "2023", T0)}
+    refused = {u.result.path.name: u.result for u in unidentified_files(catalogue, places, "2023", T0)}
     assert sorted(refused) == ["03259-link.xlsx", "passwd.xlsx", "pipe.xlsx"]
     assert all(r.findings[0].file == name and "hộp thư đến" in r.findings[0].message for name, r in refused.items())
     assert not places.archive.exists() or not [p for p in places.archive.rglob("*") if p.is_file()]
@@ -253,7 +253,7 @@ def test_links_pipes_and_folders_outside_the_inbox_are_refused_unread(catalogue,
     linked.inbox.mkdir(parents=True)
     (linked.inbox / "2023").symlink_to(elsewhere)
     assert take_in_unit(catalogue, linked, "2023", UNIT, T0).status == "missing"
-    assert [r.path.name for r in unidentified_files(catalogue, linked, "2023", T0)] == ["03259.xlsx"]
+    assert [u.result.path.name for u in unidentified_files(catalogue, linked, "2023", T0)] == ["03259.xlsx"]
 
 
 def test_archived_copies_get_fixed_permissions(catalogue, sample_files, tmp_path):

@@ -125,9 +125,9 @@ def test_nightly_job_takes_in_and_publishes(sample_files, tmp_path):
     status = json.loads((tmp_path / "out" / "status.json").read_text(encoding="utf-8"))
     assert {u["state"] for u in status["periods"][0]["units"]} == {"hop_le"}
     events = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
-    assert events["inbox_catch_up"]["so_don_vi_tiep_nhan"].value == 23
-    table = events["submission_status"]["ky_2023_don_vi"].value
-    assert len(table.records) == 23 and table.records[0].data["dung_han"] == "Đúng hạn"
+    assert events["inbox_catch_up"]["Số đơn vị tiếp nhận"].value == 23
+    table = events["submission_status"]["Kỳ 2023 · Các đơn vị"].value
+    assert len(table.records) == 23 and table.records[0].data["Đúng hạn"] == "Đúng hạn"
 
 
 def test_two_runs_at_once_never_fail_on_the_database_lock(sample_files, tmp_path):

@@ -228,8 +228,8 @@ def test_run_goes_on_whatever_the_inbox_holds(catalogue, sample_files, tmp_path)
     results = [take_in_unit(catalogue, places, "2023", u.code, T0) for u in catalogue.units_in("2023")]
     assert {r.status for r in results} == {"valid"}
     unread = unidentified_files(catalogue, places, "2023", T0)
-    assert sorted(r.path.name for r in unread) == sorted(p.name for p in hostile)
-    assert all(r.findings[0].code == UNREADABLE.code for r in unread)
+    assert sorted(u.result.path.name for u in unread) == sorted(p.name for p in hostile)
+    assert all(u.result.findings[0].code == UNREADABLE.code for u in unread)
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     outside = [p for p in written if not p.startswith(("inbox/", "out/2023/phan-hoi/phan-hoi-", "warehouse.duckdb",
                                                          "archive/2023/", ".inbox-index/"))]

@@ -34,8 +34,13 @@ def feedback_name(result: CheckResult) -> str:
         return unit_feedback_name(submission.unit_code, submission.period)
     if submission and submission.file_kind == PLAN_FILE:
         return f"phan-hoi-ke-hoach-{slug(submission.period) or 'khong-ro-ky'}.xlsx"
-    digest = hashlib.sha256(nfc(result.path.name).encode()).hexdigest()[:8]
-    return f"phan-hoi-tep-khong-doc-duoc-{slug(result.path.stem)[:40] or 'tep'}-{digest}.xlsx"
+    return unreadable_feedback_name(result.path.name)
+
+
+def unreadable_feedback_name(file_name: str) -> str:
+    """The feedback name of a file that could not be read as a report, after its name."""
+    digest = hashlib.sha256(nfc(file_name).encode()).hexdigest()[:8]
+    return f"phan-hoi-tep-khong-doc-duoc-{slug(Path(file_name).stem)[:40] or 'tep'}-{digest}.xlsx"
 
 
 def _filling(catalogue: Catalogue, submission: Submission, findings: list[Finding]) -> Filling:

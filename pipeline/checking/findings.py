@@ -51,8 +51,8 @@ OUTDATED_TEMPLATE = FindingType(
     "Tệp làm trên mẫu phiên bản {value}, mẫu hiện hành là {current}: hãy chép số liệu sang mẫu mới nhất rồi gửi lại.")
 UNKNOWN_UNIT = FindingType(
     "don_vi_khong_co", ERROR, "Đơn vị không có trong danh mục",
-    "ô {cell} (Mã đơn vị): {problem}.",
-    variants=(("not_in_period", "Đơn vị {name} không còn trong danh mục đơn vị của kỳ {period}."),))
+    'Tệp "{file}", ô {cell} (Mã đơn vị): {problem}.',
+    variants=(("not_in_period", 'Tệp "{file}": đơn vị {name} không còn trong danh mục đơn vị của kỳ {period}.'),))
 WRONG_PERIOD = FindingType(
     "sai_ky", ERROR, "Sai kỳ báo cáo",
     'ô {cell} (Kỳ báo cáo) = "{value}" nhưng tệp được gửi cho kỳ {period}.',

@@ -247,7 +247,17 @@ def _refused(entry: InboxFile) -> CheckResult:
     return CheckResult(entry.path, None, [finding(UNREADABLE, reason=entry.refused, file=name)])
 
 
-def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: dt.datetime) -> list[CheckResult]:
+@dataclass(frozen=True)
+class Unidentified:
+    """A file whose unit cannot be told: its findings, when it was received (None: refused
+    unread) and its feedback workbook."""
+
+    result: CheckResult
+    received_at: dt.datetime | None
+    feedback: Path
+
+
+def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: dt.datetime) -> list[Unidentified]:
     """Files of the period's inbox whose unit cannot be read or is not in the unit list: each
     is archived and gets its findings and a feedback workbook, so nothing goes unnoticed.
     Refused entries (links, pipes, outside the inbox) get theirs without being read or archived."""
@@ -257,6 +267,7 @@ def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: d
         for number, entry in enumerate(scan_inbox(places.inbox, period, places.inbox_index(period))):
             if entry.identity is not None and (entry.identity.file_kind == PLAN_FILE or entry.identity.unit_code in units):
                 continue
+            received_at = None
             if entry.refused:
                 result = _refused(entry)
             else:
@@ -266,8 +277,9 @@ def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: d
                     continue  # gone meanwhile: the next look sees it
                 result = check_files(catalogue, [received.copy], period, hashes=[received.file_hash])[0]
                 result.path = entry.path
-            write_feedback(feedback_dir(places.out, period) / feedback_name(result), catalogue, result, period)
-            results.append(result)
+                received_at = received.version.received_at
+            feedback = write_feedback(feedback_dir(places.out, period) / feedback_name(result), catalogue, result, period)
+            results.append(Unidentified(result, received_at, feedback))
     return results
 
 

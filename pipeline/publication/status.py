@@ -1,8 +1,12 @@
 """Submission status: for every unit of a period, whether it submitted, whether its latest
 file is valid, its errors and warnings, which version is used, when it was received and
 whether on time. Each published set carries its period's status (``out/<period>/status.json``,
-switched in with the Biểu); ``out/status.json`` lists every period for the download page,
-which never opens the database."""
+switched in with the Biểu: the units as the Biểu were built from them); every intake writes the
+units as they are now (``out/<period>/tiep-nhan.json``) and the files nobody could attribute to
+a unit (``out/<period>/khong-xac-dinh.json``), which the page prefers for its grid;
+``out/status.json`` lists every period for the download page, which never opens the database.
+A unit whose latest file was refused (not readable as a report, so nothing was loaded) is
+told "Không hợp lệ" from the archive's record of its arrival, never "Chưa nộp"."""
 
 from __future__ import annotations
 
@@ -13,16 +17,22 @@ from pathlib import Path
 import duckdb
 
 from pipeline.catalogue import Catalogue
-from pipeline.checking.feedback import unit_feedback_name
+from pipeline.checking.feedback import unit_feedback_name, unreadable_feedback_name
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output, remove_leftovers
+from pipeline.intake.archive import arrivals
 from pipeline.periods import is_closed
 from pipeline.publication.workbooks import Publication
-from pipeline.warehouse import VALID, versions_by_unit
+from pipeline.settings import Places, shown_time
+from pipeline.warehouse import VALID, loaded_versions, versions_by_unit
 
 VALID_STATE, INVALID_STATE, MISSING_STATE = "hop_le", "khong_hop_le", "chua_nop"
 STATE_LABELS = {VALID_STATE: "Hợp lệ", INVALID_STATE: "Không hợp lệ", MISSING_STATE: "Chưa nộp"}
 STATUS_FILE = "status.json"
+INTAKE_FILE = "tiep-nhan.json"  # out/<period>/: the units as they are now
+UNIDENTIFIED_FILE = "khong-xac-dinh.json"  # out/<period>/: files whose unit could not be told
+USING_EARLIER = " (đang dùng bản hợp lệ trước)"
+REFUSED = " (tệp không đọc được)"
 
 
 @dataclass
@@ -42,27 +52,101 @@ class UnitStatus:
 
 
 def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Path, period: str,
-                  today=None) -> list[UnitStatus]:
-    """One status per unit valid in the period, communes first."""
+                  today=None, archive: Path | None = None) -> list[UnitStatus]:
+    """One status per unit valid in the period, communes first. With the ``archive``, a unit
+    whose latest arrival was refused (never loaded) is invalid with that file as its latest."""
     deadline = catalogue.periods[period].deadline
     latest = versions_by_unit(conn, period)
+    loaded = loaded_versions(conn, period) if archive is not None and not is_closed(catalogue, out, period) else None
     statuses = []
     for unit in catalogue.units_in(period):
         feedback = out / period / "phan-hoi" / unit_feedback_name(unit.code, period)
-        if unit.code not in latest:
+        link = f"phan-hoi/{feedback.name}" if feedback.exists() else ""
+        log = arrivals(archive, period, unit.code) if loaded is not None else []
+        refused = log[-1] if log and (unit.code, log[-1].file_hash) not in loaded else None
+        if unit.code not in latest and refused is None:
             late = today is not None and today > deadline
             statuses.append(UnitStatus(unit.code, unit.name, MISSING_STATE, STATE_LABELS[MISSING_STATE],
                                        on_time=False if late else None))
             continue
-        count, status, errors, warnings, file_name, received, using, first_valid = latest[unit.code]
+        count, status, errors, warnings, file_name, received, using, first_valid = latest.get(
+            unit.code, (0, None, 0, 0, "", None, None, None))
+        if refused is not None:  # a refused file has exactly one finding: why it could not be read
+            count, status, errors, warnings = count + 1, None, 1, 0
+            file_name, received = refused.original_name, refused.received_at
+            feedback = out / period / "phan-hoi" / unreadable_feedback_name(file_name)
+            link = f"phan-hoi/{feedback.name}" if feedback.exists() else ""
         state = VALID_STATE if status == VALID else INVALID_STATE
-        label = STATE_LABELS[state] + (" (đang dùng bản hợp lệ trước)" if state == INVALID_STATE and using else "")
+        label = STATE_LABELS[state] + (REFUSED if refused is not None else "") + \
+            (USING_EARLIER if state == INVALID_STATE and using else "")
         statuses.append(UnitStatus(
-            unit.code, unit.name, state, label, errors, warnings, count, file_name, str(received), using or "",
-            on_time=first_valid is not None and first_valid.date() <= deadline,
-            feedback=f"phan-hoi/{feedback.name}" if feedback.exists() else "",
+            unit.code, unit.name, state, label, errors, warnings, count, file_name, shown_time(received),
+            using or "", on_time=first_valid is not None and first_valid.date() <= deadline, feedback=link,
         ))
     return statuses
+
+
+def plan_label(conn: duckdb.DuckDBPyConnection, period: str) -> tuple[bool, str]:
+    """Whether the period has a plan in use, and how its state is told: the plan in use comes
+    from the warehouse, whichever inbox it was sent to."""
+    plan = versions_by_unit(conn, period).get("")
+    if plan is None:
+        return False, STATE_LABELS[MISSING_STATE]
+    count, status, errors, _, file_name, received, using, _ = plan
+    if status == VALID:
+        return True, f'Hợp lệ: đang dùng "{file_name}" (nhận lúc {shown_time(received)})'
+    told = f'Không hợp lệ: "{file_name}" có {errors} lỗi'
+    return bool(using), told + (f'; đang dùng bản hợp lệ trước "{using}"' if using else "")
+
+
+@dataclass
+class Unidentified:
+    """A file of the inbox whose unit could not be told: why, when it came, its feedback."""
+
+    file_name: str
+    reason: str
+    received_at: str = ""
+    feedback: str = ""  # relative to out/<period>/
+
+
+def _write_json(path: Path, document: object) -> Path:
+    remove_leftovers(path.parent)
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_intake_status(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, places: Places, period: str,
+                        today=None) -> list[UnitStatus]:
+    """After an intake: the period's units as they are now (``tiep-nhan.json``), and status.json."""
+    statuses = period_status(conn, catalogue, places.out, period, today, places.archive)
+    _write_json(places.out / period / INTAKE_FILE, {"units": [asdict(s) for s in statuses]})
+    write_status(catalogue, conn, places.out, today)
+    return statuses
+
+
+def write_unidentified(out: Path, period: str, files: list[Unidentified]) -> Path:
+    """The period's files whose unit could not be told (``khong-xac-dinh.json``)."""
+    return _write_json(out / period / UNIDENTIFIED_FILE, {"files": [asdict(f) for f in files]})
+
+
+def current_view(out: Path, period: str) -> dict:
+    """What the page shows of a period: the set in use (its Biểu and the units they were built
+    from), the units as they are now when an intake has told them, and the unidentified files."""
+    view = published_set(out, period) or {}
+    now = _read_json(out / period / INTAKE_FILE)
+    if now and "units" in now:
+        view["units"] = now["units"]
+    unidentified = _read_json(out / period / UNIDENTIFIED_FILE)
+    view["unidentified"] = unidentified.get("files", []) if isinstance(unidentified, dict) else []
+    return view
 
 
 def set_document(statuses: list[UnitStatus], publication: Publication) -> dict:
@@ -75,10 +159,7 @@ def set_document(statuses: list[UnitStatus], publication: Publication) -> dict:
 
 def published_set(out: Path, period: str) -> dict | None:
     """The status carried by the period's published set, if it has one."""
-    try:
-        return json.loads((out / period / STATUS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    return _read_json(out / period / STATUS_FILE)
 
 
 def write_status(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, out: Path, today=None) -> Path:
@@ -95,9 +176,6 @@ def write_status(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, out: Pat
             "closed": is_closed(catalogue, out, period.key), **published,
             "final": sorted(p.name for p in (folder / "chinh-thuc").glob("*.xlsx")) if (folder / "chinh-thuc").is_dir() else [],
         })
-    path = out / STATUS_FILE
-    remove_leftovers(out)
-    with atomic_output(path) as temporary:
-        temporary.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+    path = _write_json(out / STATUS_FILE, document)
     failpoint("status.after_write")
     return path

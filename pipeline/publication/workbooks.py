@@ -18,6 +18,7 @@ from pipeline.checking.findings import name_list
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output
 from pipeline.publication.tables import Report, Table
+from pipeline.settings import shown_time
 from pipeline.workbook.style import Styles, fit_row_height, new_workbook, page_setup, wrapped_lines
 
 SOURCES_IN_EVERY_WORKBOOK = 1000  # units; a longer list is written once, in the all-in-one workbook
@@ -266,7 +267,7 @@ def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list
         if source and source.newer_invalid:
             note = f"Tệp mới hơn không hợp lệ ({source.newer_invalid}): đang dùng phiên bản hợp lệ trước đó."
         cells = [str(n), unit.code, unit.name, "Có số liệu hợp lệ" if source else "Chưa có số liệu hợp lệ",
-                 source.file_name if source else "", str(source.received_at) if source else "",
+                 source.file_name if source else "", shown_time(source.received_at) if source else "",
                  source.file_hash[:12] if source else "", note]
         for col, text in enumerate(cells):
             ws.write_string(n, col, text, styles.text())

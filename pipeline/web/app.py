@@ -10,8 +10,9 @@ belong to that unit and to the officers; the status grid, other units, the draft
 evaluation report and the audit log to the officers. Every file is authorised by the session, whatever its name.
 
 The page serves only files under ``data/out/``, ``templates_xlsx/`` and the upload records,
-reads the status files the pipeline writes (a period's units and files from the set in use,
-so the page never mixes two sets) and the archive's arrival records; it never opens the
+reads the status files the pipeline writes (a period's Biểu from the set in use, so the page
+never mixes two sets; its units as the latest intake told them, and the files nobody could
+attribute to a unit) and the archive's arrival records; it never opens the
 database. Uploads go into the inbox (``pipeline.web.upload``)."""
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pipeline.checking.feedback import unit_feedback_name
 from pipeline.intake.take_in import feedback_dir
 from pipeline.periods import PeriodError, is_closed, refuse_if_closed
 from pipeline.publication.report import report_name
-from pipeline.publication.status import STATE_LABELS, STATUS_FILE, published_set
+from pipeline.publication.status import STATE_LABELS, STATUS_FILE, current_view
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.web.access import (
     COOKIE,
@@ -225,9 +226,9 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
             return {"periods": []}
 
     def period_of(key: str) -> dict | None:
-        """The period's status with its units and files as in the set in use."""
+        """The period's status: its files as in the set in use, its units as the latest intake told them."""
         period = next((p for p in status()["periods"] if p["key"] == key), None)
-        return None if period is None else {**period, **(published_set(out, key) or {})}
+        return None if period is None else {**period, **current_view(out, key)}
 
     def unit_status(key: str, unit: str) -> dict:
         period = period_of(key) or {"units": []}
@@ -290,6 +291,11 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
         bieu = "".join(f"<li>{_link(base + name, name)}</li>" for name in period["bieu"] + period["all_in_one"])
         officer = session is not None and session.officer
         report = "".join(f"<li>{_link(base + name, name)}</li>" for name in period.get("report", []) if officer)
+        unidentified = "".join(
+            f"<tr><td>{html.escape(f['file_name'])}</td><td>{html.escape(f['reason'])}</td>"
+            f'<td class="hide-small">{html.escape(f["received_at"])}</td>'
+            f"<td>{_link(base + f['feedback'], 'Phản hồi') if f['feedback'] else ''}</td></tr>"
+            for f in period["unidentified"]) if officer else ""
         final = "".join(f"<li>{_link(base + 'chinh-thuc/' + name, name)}</li>" for name in period["final"])
         if session is not None and session.officer:
             legend = (f'<p class="legend"><span class="hop_le">Hợp lệ: {counts["hop_le"]}</span>'
@@ -305,6 +311,8 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
             f'<h2>Tình trạng báo cáo của các đơn vị</h2>{legend}'
             + (f"<table><tr><th>Mã</th><th>Đơn vị</th><th>Trạng thái</th><th>Lỗi</th><th>Cảnh báo</th>"
                f'<th class="hide-small">Nhận lúc</th><th>Tệp phản hồi</th></tr>{rows}</table>' if shown else "")
+            + (f"<h2>Tệp không xác định được đơn vị</h2><table><tr><th>Tệp</th><th>Lý do</th>"
+               f'<th class="hide-small">Nhận lúc</th><th>Tệp phản hồi</th></tr>{unidentified}</table>' if unidentified else "")
             + f"<h2>{html.escape(_bieu_heading(document))}</h2><ul>{bieu or '<li>Chưa có biểu nào.</li>'}</ul>"
             + (f"<h2>Dự thảo báo cáo đánh giá</h2><ul>{report}</ul>"
                '<p class="note">Số liệu trong dự thảo ghi từ các biểu trên; các phần trong ngoặc vuông do cán bộ '

@@ -1,0 +1,305 @@
+"""A live day through Dagster for real: the automation conditions follow an intake with one
+consolidation that updates status.json and the Biểu; every intake writes the units as they
+are now (a refused file counts as sent, a unit without a new file keeps its state, the plan
+in use is told), and the files nobody could attribute are listed on the page."""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+
+import dagster as dg
+import openpyxl
+import pytest
+
+from assets.definitions import defs
+from assets.intake import unidentified_submissions, unit_submission
+from assets.partitions import submission_key
+from assets.publication import district_plan
+from assets.resources import PipelineSettings
+from pipeline.web.app import create_app
+from tests.conftest import ROOT
+from tests.test_every_file import _rewrite, _sheet_part
+
+CLOCK = "2023-08-10T17:00:00.123456"  # microseconds, never shown
+UNITS = ("03259", "03253")
+DOWNSTREAM = {"district_consolidation", "submission_status"} | {f"bieu_{n:02d}" for n in range(1, 16)}
+
+
+@pytest.fixture
+def data_dir(tmp_path, sample_files):
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    for path in sample_files:
+        if path.name.startswith(UNITS):
+            shutil.copy(path, inbox / path.name)
+    return tmp_path
+
+
+def _settings(data_dir, inbox=None) -> PipelineSettings:
+    return PipelineSettings(data_dir=str(data_dir), inbox_dir=str(inbox or ""), fixed_clock=CLOCK)
+
+
+def _materialize(assets, settings, instance, partition=None, selection=None):
+    result = dg.materialize(assets, partition_key=partition, selection=selection, resources={"settings": settings},
+                            instance=instance, raise_on_error=False)
+    assert result.success  # an invalid unit is a recorded result, never a failed run
+    return result
+
+
+def _metadata(result) -> dict:
+    return {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
+
+
+def _units_now(data_dir) -> dict:
+    document = json.loads((data_dir / "out" / "2023" / "tiep-nhan.json").read_text(encoding="utf-8"))
+    return {u["code"]: u for u in document["units"]}
+
+
+def _grid(data_dir) -> dict:
+    status = json.loads((data_dir / "out" / "status.json").read_text(encoding="utf-8"))
+    return {u["code"]: u["state"] for p in status["periods"] if p["key"] == "2023" for u in p["units"]}
+
+
+def _break(path, cell="E5"):
+    workbook = openpyxl.load_workbook(path)
+    workbook["01 Chỉ tiêu"][cell] = None
+    workbook.save(path)
+
+
+def _refuse(path):
+    """A report whose unit can be read but whose content cannot: a reference to Excel's last
+    cell in a data sheet aborts the reader (``test_every_file``)."""
+    part = _sheet_part(path, "01 Chỉ tiêu")
+    aborting = path.with_name(".lam-hong")
+    _rewrite(path, aborting, lambda name, data: data.replace(
+        b"</sheetData>", b"<row r='1048576'><c r='XFD1048576'><v>1</v></c></row></sheetData>") if name == part else data)
+    aborting.replace(path)
+
+
+def test_automation_follows_intake_with_one_consolidation(data_dir):
+    settings = _settings(data_dir)
+    assets = list(defs.assets)
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert first.total_requested == 0  # nothing taken in yet
+        for unit in UNITS:  # a burst of files: one run per unit
+            _materialize([unit_submission], settings, instance, submission_key("2023", unit))
+        evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        requested = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()
+                     if evaluation.get_num_requested(key)}
+        assert requested == DOWNSTREAM and evaluation.get_num_requested(dg.AssetKey("district_consolidation")) == 1
+        _materialize(assets, settings, instance, selection=[dg.AssetKey.from_user_string(k) for k in requested])
+        assert _grid(data_dir) == {**{u: "chua_nop" for u in _grid(data_dir)}, "03259": "hop_le", "03253": "hop_le"}
+        bieu = (data_dir / "out" / "2023" / "Bieu_01_2023.xlsx").read_bytes()
+        again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=evaluation.cursor)
+        assert again.total_requested == 0  # handled: not requested twice
+
+        _break(data_dir / "inbox" / "2023" / "03253-thi-tran-tuan-giao.xlsx")
+        settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-11T09:00:00")  # the next day
+        _materialize([unit_submission], settings, instance, submission_key("2023", "03253"))
+        assert _units_now(data_dir)["03253"]["state"] == "khong_hop_le"  # the grid follows the intake at once
+        evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=again.cursor)
+        assert evaluation.get_num_requested(dg.AssetKey("district_consolidation")) == 1
+        _materialize(assets, settings, instance, selection=[dg.AssetKey("district_consolidation"),
+                                                            *[dg.AssetKey(k) for k in DOWNSTREAM]])
+        assert _grid(data_dir)["03253"] == "khong_hop_le"
+        assert (data_dir / "out" / "2023" / "Bieu_01_2023.xlsx").read_bytes() != bieu
+
+
+def test_a_refused_file_counts_as_sent_and_invalid(data_dir):
+    settings, instance = _settings(data_dir), dg.DagsterInstance.ephemeral()
+    _materialize([unit_submission], settings, instance, submission_key("2023", "03259"))
+    inbox = data_dir / "inbox" / "2023"
+    _refuse(inbox / "03253-thi-tran-tuan-giao.xlsx")  # the town's only file
+    shutil.copy(inbox / "03259-xa-phinh-sang.xlsx", inbox / "03259-lan-2.xlsx")
+    _refuse(inbox / "03259-lan-2.xlsx")  # Phình Sáng's second file
+    settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-11T09:00:00.5")  # the next day
+    town = _materialize([unit_submission], settings, instance, submission_key("2023", "03253"))
+    check = town.get_asset_check_evaluations()[0]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "làm hỏng bộ đọc" in check.metadata["Phát hiện"].value
+    later = _materialize([unit_submission], settings, instance, submission_key("2023", "03259"))
+    units = _units_now(data_dir)
+    assert (units["03253"]["state"], units["03253"]["label"]) == ("khong_hop_le", "Không hợp lệ (tệp không đọc được)")
+    assert units["03253"]["errors"] == 1 and units["03253"]["feedback"].startswith("phan-hoi/phan-hoi-tep-khong-doc-duoc-03253-")
+    assert units["03253"]["received_at"] == "2023-08-11 09:00:00"
+    assert units["03259"]["label"] == "Không hợp lệ (tệp không đọc được) (đang dùng bản hợp lệ trước)"
+    assert _metadata(later)["Tệp đang dùng"] == "03259-xa-phinh-sang.xlsx"
+
+
+def test_rematerializing_without_new_files_keeps_every_state(data_dir, tmp_path_factory):
+    """The sample was taken in from another inbox; the UI then materializes every partition on
+    the usual, empty inbox."""
+    instance = dg.DagsterInstance.ephemeral()
+    elsewhere = _settings(data_dir, ROOT / "data" / "sample")
+    _materialize([unit_submission], elsewhere, instance, submission_key("2023", "03259"))
+    _materialize([district_plan], elsewhere, instance)
+    before = _units_now(data_dir)
+    empty = _settings(data_dir, tmp_path_factory.mktemp("empty-inbox"))
+    again = _materialize([unit_submission], empty, instance, submission_key("2023", "03259"))
+    assert _metadata(again)["Trạng thái"] == "Hợp lệ" and again.get_asset_check_evaluations()[0].passed
+    assert _units_now(data_dir) == before
+    plan = _metadata(_materialize([district_plan], empty, instance))["Kỳ 2023 · Trạng thái"]
+    assert plan == 'Hợp lệ: đang dùng "ke-hoach-huyen-2023.xlsx" (nhận lúc 2023-08-10 17:00:00)'
+
+
+def test_unidentified_files_are_listed_on_the_page(data_dir):
+    inbox = data_dir / "inbox" / "2023"
+    shutil.copy(ROOT / "tests" / "corpus" / "hostile" / "tai-lieu-pdf.xlsx", inbox / "bao-cao.xlsx")
+    shutil.copy(inbox / "03259-xa-phinh-sang.xlsx", inbox / "don-vi-la.xlsx")
+    workbook = openpyxl.load_workbook(inbox / "don-vi-la.xlsx")
+    workbook["Thông tin"]["C4"] = "99999"
+    workbook.save(inbox / "don-vi-la.xlsx")
+    settings, instance = _settings(data_dir), dg.DagsterInstance.ephemeral()
+    _materialize([unit_submission], settings, instance, submission_key("2023", "03259"))  # writes status.json
+    result = _materialize([unidentified_submissions], settings, instance)
+    metadata = _metadata(result)
+    assert metadata["Số tệp"] == 2
+    assert "http://127.0.0.1:8080/tep/2023/phan-hoi/phan-hoi-tep-khong-doc-duoc-" in \
+        metadata["Kỳ 2023 · Tệp không xác định được đơn vị"]
+    from starlette.testclient import TestClient
+
+    page = TestClient(create_app(data_dir)).get("/ky/2023").text
+    assert "Tệp không xác định được đơn vị" in page
+    assert html.escape('Tệp "don-vi-la.xlsx", ô C4 (Mã đơn vị): mã đơn vị "99999" không có trong danh mục') in page
+    assert "bao-cao.xlsx" in page and "không phải là bảng tính" in page
+    assert page.count("2023-08-10 17:00:00<") == 3 and ".123456" not in page  # the unit and both files
+    assert 'href="/tep/2023/phan-hoi/phan-hoi-tep-khong-doc-duoc-bao-cao-' in page
+    assert 'href="/tep/2023/phan-hoi/phan-hoi-99999-2023.xlsx"' in page
+
+
+def _dev(tmp_path, *extra_env, ports=(0, 0)):
+    """``python -m assets dev`` on a temporary data folder and DAGSTER_HOME, in its own session."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_web import _free_port
+
+    ui, page = _free_port(), _free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "TUANGIAO_DATA_DIR": str(tmp_path / "data"),
+           "TUANGIAO_DOWNLOAD_URL": f"http://127.0.0.1:{page}", **dict(extra_env)}
+    output = (tmp_path / "dev.txt").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "assets", "dev", "--port", str(ui), "--page-port", str(page)],
+                               cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    return process, f"http://127.0.0.1:{ui}", f"http://127.0.0.1:{page}"
+
+
+def _graphql(ui: str, query: str) -> dict:
+    import urllib.request
+
+    request = urllib.request.Request(f"{ui}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
+def test_dev_starts_clean_and_ctrl_c_stops_everything(tmp_path):
+    import signal
+    import time
+
+    from assets.__main__ import _alive, _descendants
+    from tests.test_web import _answers, _wait_until
+
+    process, ui, page = _dev(tmp_path)
+    try:
+        _wait_until(lambda: _answers(f"{ui}/server_info") and _answers(page), "make dev did not start",
+                    alive=lambda: process.poll() is None, seconds=120)
+        assert _graphql(ui, "{ shouldShowNux }") == {"shouldShowNux": False}  # no newsletter box
+        family = _descendants(process.pid)
+        assert len(family) >= 4  # dagster dev, its webserver, daemon and code server, the page
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        assert time.monotonic() - started < 10
+        assert [pid for pid in family if _alive(pid)] == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = (tmp_path / "dev.txt").read_text()
+    assert "SupersessionWarning" not in output and "will not be used" not in output
+    assert "Đã dừng giao diện Dagster và trang tải về." in output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium (Debian's chromium) not installed")
+def test_a_live_day_in_the_browser(tmp_path, sample_files):
+    """``make dev`` on a new data folder: a broken file, then its fix, dropped into the inbox;
+    the page, the Biểu and the Dagster UI follow without anyone launching anything."""
+    import signal
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_web import _answers, _wait_until
+
+    process, ui, page_url = _dev(tmp_path, ("TUANGIAO_SENSOR_SECONDS", "5"))
+    inbox = tmp_path / "data" / "inbox" / "2023"
+    out = tmp_path / "data" / "out" / "2023"
+    shots = tmp_path / "anh"
+    shots.mkdir()
+
+    def grid_shows(code, state):
+        try:
+            units = {u["code"]: u for u in json.loads((out / "tiep-nhan.json").read_text(encoding="utf-8"))["units"]}
+        except (OSError, ValueError):
+            return False
+        return units[code]["state"] == state
+
+    def sources():
+        try:
+            workbook = openpyxl.load_workbook(out / "Bieu_01_2023.xlsx", read_only=True)
+        except OSError:
+            return {}
+        return {row[1]: row[4] for row in workbook["Nguồn số liệu"].iter_rows(min_row=2, values_only=True)}
+
+    try:
+        _wait_until(lambda: _answers(f"{ui}/server_info"), "make dev did not start",
+                    alive=lambda: process.poll() is None, seconds=120)
+        inbox.mkdir(parents=True)
+        sample = {p.name[:5]: p for p in sample_files}
+        shutil.copy(sample["03259"], inbox / sample["03259"].name)
+        broken = inbox / "03253-lan-1.xlsx"
+        shutil.copy(sample["03253"], broken)
+        _break(broken)
+        _wait_until(lambda: grid_shows("03253", "khong_hop_le") and sources().get("03259") == sample["03259"].name,
+                    "the page and the Biểu did not follow the broken file", alive=lambda: process.poll() is None,
+                    seconds=240)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"])
+            view = browser.new_page(viewport={"width": 1280, "height": 900})
+            view.goto(f"{page_url}/ky/2023")
+            row = view.locator("tr", has_text="Thị trấn Tuần Giáo")
+            assert "Không hợp lệ" in row.inner_text()
+            assert row.locator("a", has_text="Phản hồi").get_attribute("href") == "/tep/2023/phan-hoi/phan-hoi-03253-2023.xlsx"
+            view.screenshot(path=str(shots / "1-trang-ky.png"), full_page=True)
+            view.goto(f"{ui}/assets/unit_submission?view=checks")
+            view.get_by_text("valid_submission").first.wait_for(timeout=60_000)
+            view.screenshot(path=str(shots / "2-kiem-tra.png"), full_page=True)
+            view.goto(f"{ui}/runs")
+            view.get_by_text("Thị trấn Tuần Giáo").first.wait_for(timeout=60_000)  # the run's tag names the unit
+            view.screenshot(path=str(shots / "3-luot-chay.png"), full_page=True)
+
+            fixed = inbox / "03253-lan-2.xlsx"
+            shutil.copy(sample["03253"], fixed)
+            _wait_until(lambda: grid_shows("03253", "hop_le") and sources().get("03253") == fixed.name,
+                        "the page and the Biểu did not follow the fixed file", alive=lambda: process.poll() is None,
+                        seconds=240)
+            view.goto(f"{page_url}/ky/2023")
+            assert "Hợp lệ" in view.locator("tr", has_text="Thị trấn Tuần Giáo").inner_text()
+            view.screenshot(path=str(shots / "4-trang-ky-sau.png"), full_page=True)
+            browser.close()
+        checks = _graphql(ui, """{ assetNodes(assetKeys: [{path: ["unit_submission"]}]) { assetChecksOrError {
+            ... on AssetChecks { checks { executionForLatestMaterialization { evaluation { success
+            metadataEntries { label ... on MarkdownMetadataEntry { mdStr } } } } } } } } }""")
+        runs = _graphql(ui, "{ runsOrError { ... on Runs { results { status jobName tags { key value } } } } }")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    statuses = [(r["jobName"], r["status"]) for r in runs["runsOrError"]["results"]]
+    assert all(status in ("SUCCESS", "STARTED") for _, status in statuses), statuses  # a broken file fails no run
+    assert sum(job == "__ASSET_JOB" for job, _ in statuses) <= 3  # a few consolidations, not one per file
+    [check] = checks["assetNodes"][0]["assetChecksOrError"]["checks"]
+    evaluation = check["executionForLatestMaterialization"]["evaluation"]
+    assert evaluation["success"]  # the latest file, the fixed one, passed
