@@ -45,3 +45,18 @@ def take_in_everything(catalogue, places, now, files=(), period="2023"):
 def libreoffice_convert(source: Path, out_dir: Path, target: str, profile: Path) -> Path:
     """Convert with headless LibreOffice (its own profile folder); return the new file."""
     return convert(source, out_dir, target, profile)
+
+
+def officer_client(app, data: Path):
+    """A TestClient of ``app`` signed in as a district officer (an account issued in ``data``)."""
+    import datetime as dt
+
+    from starlette.testclient import TestClient
+
+    from pipeline.web.access import COOKIE, OFFICER, AccessStore, Sessions, signing_key
+
+    store = AccessStore(data)
+    store.issue("huyen", OFFICER, dt.datetime(2023, 8, 10, 8, 0))
+    client = TestClient(app, follow_redirects=False)
+    client.cookies.set(COOKIE, Sessions(signing_key(data), store).new(store.account("huyen"))[1])
+    return client

@@ -19,12 +19,12 @@ from assets.partitions import submission_key
 from assets.publication import district_plan
 from assets.resources import PipelineSettings
 from pipeline.web.app import create_app
-from tests.conftest import ROOT
+from tests.conftest import ROOT, officer_client
 from tests.test_every_file import _rewrite, _sheet_part
 
 CLOCK = "2023-08-10T17:00:00.123456"  # microseconds, never shown
 UNITS = ("03259", "03253")
-DOWNSTREAM = {"district_consolidation", "submission_status"} | {f"bieu_{n:02d}" for n in range(1, 16)}
+DOWNSTREAM = {"district_consolidation", "submission_status", "bao_cao_danh_gia"} | {f"bieu_{n:02d}" for n in range(1, 16)}
 
 
 @pytest.fixture
@@ -161,7 +161,8 @@ def test_unidentified_files_are_listed_on_the_page(data_dir):
         metadata["Kỳ 2023 · Tệp không xác định được đơn vị"]
     from starlette.testclient import TestClient
 
-    page = TestClient(create_app(data_dir)).get("/ky/2023").text
+    assert "Tệp không xác định được đơn vị" not in TestClient(create_app(data_dir)).get("/ky/2023").text  # officers'
+    page = officer_client(create_app(data_dir), data_dir).get("/ky/2023").text
     assert "Tệp không xác định được đơn vị" in page
     assert html.escape('Tệp "don-vi-la.xlsx", ô C4 (Mã đơn vị): mã đơn vị "99999" không có trong danh mục') in page
     assert "bao-cao.xlsx" in page and "không phải là bảng tính" in page

@@ -26,7 +26,6 @@ from pipeline.settings import Places
 from pipeline.tools.office import convert
 from pipeline.tools.sample import sample_values
 from pipeline.warehouse import connect
-from pipeline.web.access import OFFICER, AccessStore, Sessions, signing_key
 from pipeline.web.app import create_app
 from pipeline.workbook.contract import (
     PERIOD_FIELD,
@@ -38,7 +37,7 @@ from pipeline.workbook.contract import (
     UNIT_FIELD,
 )
 from pipeline.workbook.template import Filling, write_unit_workbook
-from tests.conftest import ROOT, needs_writer, take_in_everything
+from tests.conftest import ROOT, needs_writer, officer_client, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
@@ -186,9 +185,7 @@ def test_the_command_writes_the_draft_and_the_page_links_it(catalogue, tmp_path,
     # a working draft: for the district's officers, not for everyone who sees the published Biểu
     assert "Bao_cao_danh_gia_2023.docx" not in client.get("/ky/2023").text
     assert client.get("/tep/2023/Bao_cao_danh_gia_2023.docx").status_code != 200
-    store = AccessStore(data)
-    store.issue("huyen", OFFICER, T0)
-    client.cookies.set("phien", Sessions(signing_key(data), store).new(store.account("huyen"))[1])
+    client = officer_client(create_app(data, tmp_path / "mau"), data)
     page = client.get("/ky/2023").text
     assert 'href="/tep/2023/Bao_cao_danh_gia_2023.docx"' in page
     download = client.get("/tep/2023/Bao_cao_danh_gia_2023.docx")
