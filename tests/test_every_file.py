@@ -141,7 +141,8 @@ def sleepy(seconds: float) -> float:
 
 
 def test_an_item_past_the_time_limit_fails_alone():
-    results = parallel_map(sleepy, [0.0, 60.0, 0.0], 2, failed=lambda item, cause: cause, time_limit=2.0)
+    # the limit leaves room for a worker to start on a loaded machine; the sleeper would take 10 minutes
+    results = parallel_map(sleepy, [0.0, 600.0, 0.0], 2, failed=lambda item, cause: cause, time_limit=10.0)
     assert results == [0.0, TIMED_OUT, 0.0]
 
 

@@ -5,6 +5,7 @@ in use is told), and the files nobody could attribute are listed on the page."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import shutil
@@ -233,7 +234,8 @@ def test_a_live_day_in_the_browser(tmp_path, sample_files):
 
     from playwright.sync_api import sync_playwright
 
-    from tests.test_web import _answers, _wait_until
+    from pipeline.web.access import OFFICER, AccessStore
+    from tests.test_web import _answers, _sign_in, _wait_until
 
     process, ui, page_url = _dev(tmp_path, ("TUANGIAO_SENSOR_SECONDS", "5"))
     inbox = tmp_path / "data" / "inbox" / "2023"
@@ -270,6 +272,8 @@ def test_a_live_day_in_the_browser(tmp_path, sample_files):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"])
             view = browser.new_page(viewport={"width": 1280, "height": 900})
+            officer = AccessStore(tmp_path / "data").issue("huyen", OFFICER, dt.datetime(2023, 8, 10, 8, 0))
+            _sign_in(view, page_url, "huyen", officer)  # the grid is the officers'
             view.goto(f"{page_url}/ky/2023")
             row = view.locator("tr", has_text="Thị trấn Tuần Giáo")
             assert "Không hợp lệ" in row.inner_text()
