@@ -28,6 +28,7 @@ from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output, machine_faults, remove_leftovers
 from pipeline.publication.report import compose, report_name
 from pipeline.publication.report_docx import write_report
+from pipeline.publication.signing import signing_for
 from pipeline.publication.status import STATUS_FILE, period_status, set_document
 from pipeline.publication.tables import Report, build_reports
 from pipeline.publication.workbooks import Publication, publish
@@ -52,7 +53,7 @@ def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str
     folder = out / period
     with _locked(folder / SETS):
         build = folder / SETS / f"{time.time_ns()}-{os.getpid()}"
-        publication = publish(catalogue, reports, build, final)
+        publication = publish(catalogue, reports, build, signing_for(catalogue, period, info), final)
         publication.report = write_report(compose(catalogue, reports, info), build / report_name(period))
         if final:
             return reports, _switch_final(publication, folder / FINAL_FOLDER)

@@ -13,16 +13,10 @@ from decimal import Decimal
 from pipeline.catalogue import TOTAL_ROW, Catalogue, ReportBlock
 from pipeline.catalogue.report_text import FIGURE, PLACEHOLDER, TARGET_COUNTS, VERDICT_COLUMN
 from pipeline.checking.findings import name_list
+from pipeline.publication.signing import day_and_month, signing_for
 from pipeline.publication.tables import EXCEEDED, MET, NOT_ASSESSED, Report, Row, Table, describe
 from pipeline.publication.workbooks import INCOMPLETE
-from pipeline.workbook.contract import (
-    PLAN_COLUMN,
-    REPORT_DATE_FIELD,
-    REPORT_NUMBER_FIELD,
-    SIGNER_FIELD,
-    SIGNER_ON_BEHALF_FIELD,
-    SIGNER_TITLE_FIELD,
-)
+from pipeline.workbook.contract import PLAN_COLUMN
 
 HEADING, TEXT, WRITE = "heading", "text", "write"  # kinds of paragraph
 
@@ -137,37 +131,31 @@ def _target_counts(reports: list[Report]) -> dict[str, object]:
     return dict.fromkeys(TARGET_COUNTS, 0) | {"targets_not_assessed_names": ""}
 
 
-def _date_text(date: dt.date) -> tuple[str, str]:
-    """Day and month as Nghị định 30/2020 writes them: a leading zero for days 1–9 and months 1–2."""
-    return (f"{date.day:02d}" if date.day < 10 else str(date.day)), (f"{date.month:02d}" if date.month < 3 else str(date.month))
-
-
 def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -> Draft:
     """The draft of one period's report from its Biểu and the plan workbook's Thông tin fields."""
     wording = catalogue.report
     texts = wording.texts
     period = catalogue.periods[reports[0].period]
     dots = texts["dots"]
-    report_date = dt.date.fromisoformat(info[REPORT_DATE_FIELD]) if info.get(REPORT_DATE_FIELD) else None
-    year = (report_date or period.report_date).year
+    signing = signing_for(catalogue, period.key, info)
+    year = signing.shown_date.year
     common = {"year": year, "previous_year": year - 1, "place": catalogue.district["place"],
               "period_label": period.label}
     fill = _Fill(catalogue, {r.code: r for r in reports}, {**common, **_target_counts(reports)})
-    day, month = _date_text(report_date) if report_date else (dots, dots)
+    day, month = day_and_month(signing.date) if signing.date else (dots, dots)
     paragraphs = [p for block in wording.blocks for p in _paragraphs(fill, block, reports, catalogue)]
     missing = [u for code in sorted(fill.used) for u in fill.reports[code].missing]
     missing = list({u.code: u for u in missing}.values())
     warning = fill(texts["incomplete_warning"], warning=INCOMPLETE, units=name_list([u.name for u in missing])) \
         if missing else ""
-    signature = (texts["on_behalf"], *(info[f] for f in (SIGNER_ON_BEHALF_FIELD,) if info.get(f)),
-                 info.get(SIGNER_TITLE_FIELD) or dots)
+    signature = (texts["on_behalf"], *([signing.deputy] if signing.deputy else []), signing.title or dots)
     return Draft(
-        period=period.key, date=report_date or period.report_date, authority=str(catalogue.district["authority"]),
-        number_line=fill(texts["number_line"], number=info.get(REPORT_NUMBER_FIELD) or dots),
+        period=period.key, date=signing.shown_date, authority=str(catalogue.district["authority"]),
+        number_line=fill(texts["number_line"], number=signing.report_number or dots),
         date_line=fill(texts["date_line"], day=day, month=month),
         title=fill(texts["title"]), subtitle=fill(texts["subtitle"]), note=texts["draft_note"], warning=warning,
         paragraphs=paragraphs, closing=fill(texts["closing"]), recipients_title=texts["recipients_title"],
-        recipients=wording.recipients, signature=signature, signer=info.get(SIGNER_FIELD) or dots,
+        recipients=wording.recipients, signature=signature, signer=signing.signer or dots,
     )
 
 

@@ -17,6 +17,7 @@ from pipeline.catalogue import Catalogue
 from pipeline.checking.findings import name_list
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output
+from pipeline.publication.signing import Signing
 from pipeline.publication.tables import Report, Table
 from pipeline.settings import shown_time
 from pipeline.workbook.style import Styles, fit_row_height, new_workbook, page_setup, wrapped_lines
@@ -56,8 +57,9 @@ def all_in_one_names(catalogue: Catalogue, period: str) -> tuple[str, str]:
     return f"{stem}.xlsx", f"{stem}.zip"
 
 
-def publish(catalogue: Catalogue, reports: list[Report], folder: Path, final: bool = False) -> Publication:
-    """Write every report, the all-in-one workbook and the zip into ``folder``."""
+def publish(catalogue: Catalogue, reports: list[Report], folder: Path, signing: Signing,
+            final: bool = False) -> Publication:
+    """Write every report, the all-in-one workbook and the zip into ``folder``, signed as ``signing`` says."""
     period = reports[0].period
     publication = Publication(period, folder)
     all_in_one_name, zip_name = all_in_one_names(catalogue, period)
@@ -66,10 +68,10 @@ def publish(catalogue: Catalogue, reports: list[Report], folder: Path, final: bo
         > SOURCES_IN_EVERY_WORKBOOK
     for report in reports:
         path = folder / workbook_name(report.code, period)
-        _write(path, catalogue, [report], final, all_in_one.name if listed_once else "")
+        _write(path, catalogue, signing, [report], final, all_in_one.name if listed_once else "")
         publication.files[report.code] = path
         failpoint("publish.after_workbook")
-    publication.all_in_one = _write(all_in_one, catalogue, reports, final)
+    publication.all_in_one = _write(all_in_one, catalogue, signing, reports, final)
     publication.archive = _zip(folder / zip_name,
                                [*publication.files.values(), publication.all_in_one], catalogue.periods[period].report_date)
     return publication
@@ -84,7 +86,8 @@ def _zip(path: Path, members: list[Path], date: dt.date) -> Path:
     return path
 
 
-def _write(path: Path, catalogue: Catalogue, reports: list[Report], final: bool, sources_in: str = "") -> Path:
+def _write(path: Path, catalogue: Catalogue, signing: Signing, reports: list[Report], final: bool,
+           sources_in: str = "") -> Path:
     """One workbook of the reports; ``sources_in`` names the workbook that lists the sources
     instead of this one (a national list is written once, not in every workbook)."""
     with atomic_output(path) as temporary:
@@ -93,7 +96,7 @@ def _write(path: Path, catalogue: Catalogue, reports: list[Report], final: bool,
         styles = Styles(workbook)
         for report in reports:
             for table in report.tables:
-                _table_sheet(workbook, styles, catalogue, report, table, final)
+                _table_sheet(workbook, styles, catalogue, signing, report, table, final)
         if sources_in:
             workbook.add_worksheet(SOURCES_SHEET).write_string(
                 0, 0, f"Danh sách tệp đã dùng của từng đơn vị: xem sheet {SOURCES_SHEET} trong tệp {sources_in}.",
@@ -117,7 +120,8 @@ def _header_rows(table: Table) -> int:
     return 2 if any(c.group for c in table.columns) else 1
 
 
-def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, report: Report, table: Table, final: bool) -> None:
+def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signing, report: Report, table: Table,
+                 final: bool) -> None:
     ws = workbook.add_worksheet(table.sheet)
     district = catalogue.district
     period = catalogue.periods[report.period]
@@ -202,7 +206,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, report: Report,
         ws.merge_range(r, 0, r, last, note, styles.note(bold=note == report.summary))
         fit_row_height(ws, r, note, sum(widths))
         r += 1
-    _signatures(ws, styles, catalogue, period.report_date, r + 1, last, split)
+    _signatures(ws, styles, signing, r + 1, last, split)
     ws.freeze_panes(first, 2)
     page_setup(ws, landscape=True, header_rows=(top, numbers_row))
 
@@ -215,17 +219,17 @@ def _completeness(report: Report) -> str:
     return text
 
 
-def _signatures(ws, styles: Styles, catalogue: Catalogue, date: dt.date, row: int, last: int, split: int) -> None:
-    district = catalogue.district
+def _signatures(ws, styles: Styles, signing: Signing, row: int, last: int, split: int) -> None:
+    """The place and date line, the preparer's and the signer's titles, and their names (left
+    blank for a hand signature when the plan gives none)."""
     right = styles.get(bold=True, align="center")
-    ws.merge_range(row, split + 1, row, last,
-                   f"{district['place']}, ngày {date.day:02d} tháng {date.month:02d} năm {date.year}",
-                   styles.get(italic=True, align="center"))
-    ws.merge_range(row + 1, 0, row + 1, split, district["preparer_title"], right)
-    for offset, key in enumerate(("signer_on_behalf", "signer_deputy", "signer_title"), start=1):
-        ws.merge_range(row + offset, split + 1, row + offset, last, district[key], right)
-    ws.merge_range(row + 7, 0, row + 7, split, district["preparer_name"], right)
-    ws.merge_range(row + 7, split + 1, row + 7, last, district["signer_name"], right)
+    ws.merge_range(row, split + 1, row, last, signing.date_line(), styles.get(italic=True, align="center"))
+    ws.merge_range(row + 1, 0, row + 1, split, signing.preparer_title, right)
+    titles = [t for t in (signing.on_behalf, signing.deputy, signing.title) if t]
+    for offset, text in enumerate(titles, start=1):
+        ws.merge_range(row + offset, split + 1, row + offset, last, text, right)
+    ws.merge_range(row + 7, 0, row + 7, split, signing.preparer, right)
+    ws.merge_range(row + 7, split + 1, row + 7, last, signing.signer, right)
 
 
 def _chart(workbook, ws, table: Table, first: int, last_row: int) -> None:

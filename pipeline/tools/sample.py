@@ -258,8 +258,7 @@ def write_sample(out: Path, catalogue: Catalogue) -> list[Path]:
         t.code: (t.code not in plan["not_due"], _number(plan["values"].get(t.code)), None)
         for t in catalogue.targets
     }
-    info = {PERIOD_FIELD: PERIOD, PREPARER_FIELD: catalogue.district["preparer_name"],
-            "DIEN_THOAI": "0215 3862 001", "NGAY_LAP": dt.date(2023, 3, 22)}
+    info = {PERIOD_FIELD: PERIOD, "DIEN_THOAI": "0215 3862 001", "NGAY_LAP": dt.date(2023, 3, 22)}
     paths.append(write_plan_workbook(out / PLAN_FILE_NAME, catalogue, PlanFilling(info, targets)))
     return paths
 
