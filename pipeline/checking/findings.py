@@ -79,6 +79,10 @@ OUT_OF_RANGE = FindingType(
 NOT_YES_NO = FindingType(
     "chi_chon_co_khong", ERROR, "Chỉ chọn Có hoặc Không", 'ô {cell} ({item_label}) = "{value}": chỉ chọn Có hoặc Không.')
 WRONG_TYPE = FindingType("sai_kieu", ERROR, "Sai kiểu số liệu", "ô {cell} ({item_label}) = {value}: {expected}.")
+INFO_FIELD = FindingType(
+    "thong_tin_khong_hop_le", ERROR, "Thông tin không hợp lệ",
+    'ô {cell} ({item_label}) = "{value}" không phải là một ngày: nhập ngày dạng ngày/tháng/năm, ví dụ 15/08/2023.',
+    variants=(("too_long", "ô {cell} ({item_label}) dài {length} ký tự, quá {limit} ký tự: hãy ghi gọn lại."),))
 RULE = FindingType("vi_pham_quy_tac", ERROR, "Vi phạm quy tắc kiểm tra", "{left} {broken} {right}.{note}")
 PERIOD_CLOSED = FindingType(
     "ky_da_khoa", ERROR, "Kỳ đã khóa sổ", 'Tệp "{file}": kỳ {period} đã khóa sổ, không nhận thêm báo cáo.')
@@ -100,7 +104,7 @@ SUPERSEDED = FindingType(
 
 REGISTRY: tuple[FindingType, ...] = (
     UNREADABLE, READER_CRASHED, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE, UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY,
-    NOT_NUMBER, OUT_OF_RANGE, NOT_YES_NO, WRONG_TYPE, RULE, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE, OUTPUTS_WITHOUT_FUNDS,
+    NOT_NUMBER, OUT_OF_RANGE, NOT_YES_NO, WRONG_TYPE, INFO_FIELD, RULE, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE, OUTPUTS_WITHOUT_FUNDS,
     FUNDS_WITHOUT_OUTPUTS, SUPERSEDED,
 )
 

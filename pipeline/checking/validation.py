@@ -9,6 +9,7 @@ from the unit's last valid period.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ from pipeline.catalogue import Catalogue, Ref
 from pipeline.checking.findings import (
     EMPTY,
     FUNDS_WITHOUT_OUTPUTS,
+    INFO_FIELD,
     LARGE_CHANGE,
     MISSING_CODE,
     MISSING_SHEET,
@@ -43,9 +45,16 @@ from pipeline.checking.findings import (
 from pipeline.checking.rules import validate_values
 from pipeline.parallel import parallel_map
 from pipeline.workbook.contract import DUE_COLUMN as DUE
-from pipeline.workbook.contract import PERIOD_FIELD, PLAN_COLUMNS, PLAN_FILE, UNIT_FIELD
+from pipeline.workbook.contract import (
+    PERIOD_FIELD,
+    PLAN_COLUMNS,
+    PLAN_DATE_FIELDS,
+    PLAN_FILE,
+    PLAN_TEXT_FIELDS,
+    UNIT_FIELD,
+)
 from pipeline.workbook.contract import PLAN_COLUMN as PLAN
-from pipeline.workbook.reader import Submission, read_in_worker
+from pipeline.workbook.reader import Submission, read_in_worker, text_of
 
 
 @dataclass
@@ -123,7 +132,7 @@ def structure_findings(catalogue: Catalogue, submission: Submission, period: str
     if submission.file_kind == PLAN_FILE:
         if period and submission.period != period:
             found.append(_period_finding(submission, period, info_cell, info))
-        return found
+        return found + _plan_info_findings(submission, info)
     unit = catalogue.find_unit(submission.unit_code)
     if unit is None:
         problem = (f'mã đơn vị "{submission.unit_code}" không có trong danh mục đơn vị'
@@ -141,6 +150,22 @@ def structure_findings(catalogue: Catalogue, submission: Submission, period: str
     for code in sorted(missing):
         form = catalogue.form(code)
         found.append(finding(MISSING_SHEET, form=code, sheet=form.sheet, **common))
+    return found
+
+
+def _plan_info_findings(submission: Submission, info: dict) -> list[Finding]:
+    """The plan's signature fields: texts of bounded length, dates that are dates (or blank)."""
+    found = []
+    for code, label, limit in PLAN_TEXT_FIELDS:
+        raw, cell = submission.info.get(code, (None, ""))
+        length = len(text_of(raw))
+        if length > limit:
+            found.append(finding(INFO_FIELD, "too_long", cell=cell, item=code, item_label=label, length=length,
+                                 limit=limit, value=show_raw(raw), **info))
+    for code, label in PLAN_DATE_FIELDS:
+        raw, cell = submission.info.get(code, (None, ""))
+        if text_of(raw) and not isinstance(raw, dt.date):
+            found.append(finding(INFO_FIELD, cell=cell, item=code, item_label=label, value=show_raw(raw), **info))
     return found
 
 

@@ -17,7 +17,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue, Ref, Term, Unit, parse_sum
-from pipeline.workbook.contract import PERIOD_FIELD, PREPARER_FIELD, UNIT_FIELD
+from pipeline.workbook.contract import (
+    PERIOD_FIELD,
+    PREPARER_FIELD,
+    SIGNER_FIELD,
+    SIGNER_ON_BEHALF_FIELD,
+    SIGNER_TITLE_FIELD,
+    UNIT_FIELD,
+)
 from pipeline.workbook.template import Filling, PlanFilling, write_plan_workbook, write_unit_workbook
 
 FIGURES_FILE = Path(__file__).parent / "sample_2023.toml"
@@ -258,7 +265,10 @@ def write_sample(out: Path, catalogue: Catalogue) -> list[Path]:
         t.code: (t.code not in plan["not_due"], _number(plan["values"].get(t.code)), None)
         for t in catalogue.targets
     }
-    info = {PERIOD_FIELD: PERIOD, "DIEN_THOAI": "0215 3862 001", "NGAY_LAP": dt.date(2023, 3, 22)}
+    # The 2023 report's signer; it carries no number and no full date ("Số: /BC-UBND", "ngày   tháng 8"),
+    # so those stay blank, and so does the preparer nobody named.
+    info = {PERIOD_FIELD: PERIOD, "DIEN_THOAI": "0215 3862 001", "NGAY_LAP": dt.date(2023, 3, 22),
+            SIGNER_ON_BEHALF_FIELD: "KT. CHỦ TỊCH", SIGNER_TITLE_FIELD: "PHÓ CHỦ TỊCH", SIGNER_FIELD: "Mùa Va Hồ"}
     paths.append(write_plan_workbook(out / PLAN_FILE_NAME, catalogue, PlanFilling(info, targets)))
     return paths
 

@@ -35,6 +35,7 @@ from pipeline.catalogue.batches import DISTRICT as DISTRICT_LEVEL
 from pipeline.catalogue.batches import PROVINCE, UNIT
 from pipeline.checking.findings import Finding, counts
 from pipeline.errors import MachineError, machine_error, machine_fault_named
+from pipeline.workbook.contract import FILE_KIND, PLAN_FILE
 from pipeline.workbook.reader import TIDY_COLUMNS, Submission
 
 LOCK_WAIT_SECONDS = 0.2  # between tries of a locked warehouse
@@ -62,6 +63,9 @@ CREATE TABLE IF NOT EXISTS submission_values (
     submission_id BIGINT NOT NULL, period VARCHAR NOT NULL, unit VARCHAR NOT NULL,
     form VARCHAR NOT NULL, item VARCHAR NOT NULL, "column" VARCHAR NOT NULL,
     value DECIMAL(18,3), sheet VARCHAR, cell VARCHAR
+);
+CREATE TABLE IF NOT EXISTS submission_info (  -- the Thông tin fields of each version (dates ISO)
+    submission_id BIGINT NOT NULL, field VARCHAR NOT NULL, value_text VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS findings (
     submission_id BIGINT NOT NULL, severity VARCHAR NOT NULL, code VARCHAR NOT NULL,
@@ -193,7 +197,7 @@ def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list
     fresh = {key for key in keys if key not in known}
     ids = [i for (i,) in conn.execute(
         "SELECT nextval('submission_ids') FROM range(?)  -- DuckDB: range() as a table", [len(fresh)]).fetchall()]
-    submissions, values, findings, current, new = [], [], [], {}, []
+    submissions, values, info, findings, current, new = [], [], [], [], {}, []
     for load, key in zip(loads, keys):
         new.append(key not in known)
         if key not in known:
@@ -205,6 +209,7 @@ def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list
             submissions.append((submission_id, *key[:2], submission.path.name, submission.file_hash, load.received_at,
                                 load.archived_path, submission.template_version, status, errors, warnings))
             values += [(submission_id, *row) for row in submission.tidy_rows()]
+            info += [(submission_id, code, text) for code, text in submission.info_texts.items()]
             findings += [(submission_id, f.severity, f.code, f.form, f.sheet, f.cell, f.item, f.item_label, f.value,
                           f.message) for f in load.findings]
         submission_id, valid, _ = known[key]
@@ -216,6 +221,7 @@ def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list
         _insert(conn, f"submissions ({', '.join(SUBMISSION_COLUMNS)})", SUBMISSION_COLUMNS, submissions)
         _insert(conn, "submission_values", ["submission_id", *TIDY_COLUMNS], values,
                 """SELECT submission_id, period, unit, form, item, "column", CAST(value AS DECIMAL(18,3)), sheet, cell""")
+        _insert(conn, "submission_info", ["submission_id", "field", "value_text"], info)
         _insert(conn, "findings", FINDING_COLUMNS, findings)
         if switched:
             conn.register("new_current", pd.DataFrame(
@@ -376,8 +382,12 @@ def current_form_values(conn: duckdb.DuckDBPyConnection, period: str, form: str)
 
 
 def plan_info(conn: duckdb.DuckDBPyConnection, period: str) -> dict[str, str]:
-    """The current plan submission's Thông tin fields (field code -> text, dates ISO): who signs,
-    the report's number and date. The warehouse keeps only the numeric cells of a submission so
-    far, so there is nothing stored to read yet and the answer is {} (the report's draft then
-    leaves dotted lines for a hand-written entry)."""
-    return {}
+    """The current valid plan submission's Thông tin fields (field code -> text, dates ISO): who
+    signs, the report's number and date. {} when the period has no valid plan, or its plan was
+    loaded before the warehouse kept these fields (``rebuild`` brings them back)."""
+    return dict(conn.execute(
+        """SELECT i.field, i.value_text FROM submission_info i JOIN submissions s USING (submission_id)
+           WHERE s.is_current AND s.period = ? AND s.submission_id IN
+                 (SELECT submission_id FROM submission_info WHERE field = ? AND value_text = ?)""",
+        [period, FILE_KIND, PLAN_FILE],
+    ).fetchall())

@@ -28,6 +28,16 @@ SIGNER_TITLE_FIELD = "CHUC_VU_NGUOI_KY"
 SIGNER_ON_BEHALF_FIELD = "KY_THAY"
 REPORT_NUMBER_FIELD = "SO_BAO_CAO"
 REPORT_DATE_FIELD = "NGAY_BAO_CAO"
+# The plan's signature fields as the template labels them and the checks bound them:
+# (code, label, most characters) for texts, (code, label) for dates.
+PLAN_TEXT_FIELDS = (
+    (PREPARER_FIELD, "Người lập", 60),
+    (SIGNER_ON_BEHALF_FIELD, "Ký thay", 40),
+    (SIGNER_TITLE_FIELD, "Chức vụ người ký", 60),
+    (SIGNER_FIELD, "Người ký", 60),
+    (REPORT_NUMBER_FIELD, "Số báo cáo", 20),
+)
+PLAN_DATE_FIELDS = ((REPORT_DATE_FIELD, "Ngày báo cáo"),)
 VERSION_FIELD = "PHIEN_BAN_MAU"
 FILE_KIND = "LOAI_TEP"  # UNIT_FILE for a unit submission, PLAN_FILE for the district plan
 UNIT_FILE, PLAN_FILE = "don_vi", "ke_hoach"

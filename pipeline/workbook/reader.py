@@ -11,6 +11,7 @@ it: a number that is not finite, too large or too finely divided is "out_of_rang
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import unicodedata
@@ -142,6 +143,12 @@ class Submission:
     def template_version(self) -> str:
         return text_of(self.info.get(VERSION_FIELD, ("", ""))[0])
 
+    @property
+    def info_texts(self) -> dict[str, str]:
+        """The Thông tin fields as stored: field code -> text (dates ISO yyyy-mm-dd), blanks left out."""
+        texts = {code: info_text(raw) for code, (raw, _) in self.info.items()}
+        return {code: text for code, text in texts.items() if text}
+
     def tidy_rows(self) -> list[tuple]:
         """One row per read input cell: (period, unit, form, item, column, value) + provenance."""
         period, unit = self.period, self.unit_code
@@ -160,6 +167,13 @@ def text_of(raw: object) -> str:
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
     return unicodedata.normalize("NFC", str(raw)).strip()
+
+
+def info_text(raw: object) -> str:
+    """A Thông tin value as text: a date (or date-time) as its ISO date, anything else as typed."""
+    if isinstance(raw, dt.date):
+        return (raw.date() if isinstance(raw, dt.datetime) else raw).isoformat()
+    return text_of(raw)
 
 
 def normalise_unit_code(raw: object) -> str:

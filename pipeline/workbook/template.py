@@ -29,9 +29,11 @@ from pipeline.workbook.contract import (
     NO,
     PERIOD_FIELD,
     PLAN_COLUMNS,
+    PLAN_DATE_FIELDS,
     PLAN_FILE,
     PLAN_MARKER,
     PLAN_SHEET,
+    PLAN_TEXT_FIELDS,
     PREPARER_FIELD,
     UNIT_FIELD,
     UNIT_FILE,
@@ -425,7 +427,10 @@ def plan_guide_lines(catalogue: Catalogue) -> list[str]:
         f"Mẫu nhập kế hoạch năm của huyện cho Biểu 01 – {catalogue.district['authority']}.",
         f"Người nhập: {catalogue.district['standing_office']} (cơ quan thường trực Chương trình), "
         "theo Kế hoạch thực hiện Chương trình của UBND huyện trong năm.",
-        "1. Sheet \"Thông tin\": chọn kỳ báo cáo, ghi người lập, số điện thoại, ngày lập.",
+        "1. Sheet \"Thông tin\": chọn kỳ báo cáo, ghi người lập, số điện thoại, ngày lập; rồi người ký báo cáo "
+        "(ký thay nếu có, ví dụ \"KT. CHỦ TỊCH\"; chức vụ, ví dụ \"PHÓ CHỦ TỊCH\"; họ và tên), số báo cáo "
+        "(ví dụ 125 của 125/BC-UBND) và ngày báo cáo. Các ô này in ở phần ký của các Biểu và của dự thảo báo cáo; "
+        "để trống ô nào thì chỗ đó để trống cho ghi tay.",
         "2. Sheet \"Kế hoạch\": với từng chỉ tiêu, chọn \"Có\" nếu chỉ tiêu được đánh giá trong kỳ này, "
         "\"Không\" nếu chưa; nhập giá trị kế hoạch năm và kết quả thực hiện năm trước (nếu có).",
         "3. Chỉ tiêu được đánh giá (\"Có\") phải có giá trị kế hoạch. Ô thực hiện năm trước để trống nếu không có số liệu.",
@@ -447,14 +452,23 @@ def write_plan_workbook(path: Path | str, catalogue: Catalogue, filling: PlanFil
 def _plan_sheets(workbook, catalogue: Catalogue, filling: PlanFilling) -> None:
     styles = Styles(workbook)
     _guide(workbook, styles, "HƯỚNG DẪN NHẬP KẾ HOẠCH", plan_guide_lines(catalogue))
+    texts = {code: (label, limit) for code, label, limit in PLAN_TEXT_FIELDS}
     fields = [
         (PERIOD_FIELD, "Kỳ báo cáo", "text", _period_list(catalogue)),
-        (PREPARER_FIELD, "Người lập", "text"),
+        (PREPARER_FIELD, texts[PREPARER_FIELD][0], "text"),
         ("DIEN_THOAI", "Số điện thoại", "text"),
         ("NGAY_LAP", "Ngày lập", "date"),
+        *((code, label, "text") for code, (label, _) in texts.items() if code != PREPARER_FIELD),
+        *((code, label, "date") for code, label in PLAN_DATE_FIELDS),
     ]
-    _info_sheet(workbook, styles, "THÔNG TIN KẾ HOẠCH CỦA HUYỆN", fields, Filling(info=filling.info), catalogue.version,
-                PLAN_FILE)
+    info_ws, info_rows = _info_sheet(workbook, styles, "THÔNG TIN KẾ HOẠCH CỦA HUYỆN", fields,
+                                     Filling(info=filling.info), catalogue.version, PLAN_FILE)
+    for code, (label, limit) in texts.items():
+        message = f"Ghi {label.lower()}, tối đa {limit} ký tự; để trống nếu chưa có."
+        info_ws.data_validation(info_rows[code], 2, info_rows[code], 2, {
+            "validate": "length", "criteria": "<=", "value": limit,
+            "input_title": label, "input_message": message, "error_title": "Quá dài", "error_message": message,
+        })
     ws = workbook.add_worksheet(PLAN_SHEET)
     first_col = 4
     _hidden_codes(ws, PLAN_MARKER, {first_col + n: code for n, (code, _) in enumerate(PLAN_COLUMNS)})

@@ -1,0 +1,116 @@
+"""The district plan's Thông tin fields (who signs, the report's number and date): checked,
+stored per version on a real DuckDB file, returned for the current valid plan only, kept by a
+rebuild; and Biểu 01's "Thực hiện năm trước" from the year before, the plan, or left out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from pipeline.checking.validation import check_file
+from pipeline.intake.take_in import rebuild, take_in_plan
+from pipeline.settings import Places
+from pipeline.tools.sample import load_figures
+from pipeline.warehouse import connect, create_schema, load_submission, plan_info, record_catalogue_lists
+from pipeline.workbook.contract import (
+    PERIOD_FIELD,
+    REPORT_DATE_FIELD,
+    REPORT_NUMBER_FIELD,
+    SIGNER_FIELD,
+    SIGNER_ON_BEHALF_FIELD,
+    SIGNER_TITLE_FIELD,
+)
+from pipeline.workbook.template import PlanFilling, write_plan_workbook
+
+T0 = dt.datetime(2023, 8, 10, 8, 0)
+SIGNER = {SIGNER_ON_BEHALF_FIELD: "KT. CHỦ TỊCH", SIGNER_TITLE_FIELD: "PHÓ CHỦ TỊCH", SIGNER_FIELD: "Mùa Va Hồ"}
+
+
+def _plan(catalogue, path, info, period="2023", last_year=None):
+    """A plan workbook: the sample's targets and plan values, ``info`` in Thông tin."""
+    plan = load_figures()["plan"]
+    targets = {t.code: (t.code not in plan["not_due"],
+                        None if plan["values"].get(t.code) is None else Decimal(str(plan["values"][t.code])),
+                        (last_year or {}).get(t.code))
+               for t in catalogue.targets}
+    return write_plan_workbook(path, catalogue, PlanFilling({PERIOD_FIELD: period, **info}, targets))
+
+
+@pytest.fixture
+def db(tmp_path, catalogue):
+    path = tmp_path / "warehouse.duckdb"
+    with connect(path) as conn:
+        create_schema(conn)
+        record_catalogue_lists(conn, catalogue)
+    return path
+
+
+def _load(conn, catalogue, path, at):
+    checked = check_file(catalogue, path, "2023")
+    load_submission(conn, checked.submission, checked.findings, at)
+    return checked
+
+
+def test_plan_info_is_the_current_valid_plans(db, catalogue, tmp_path):
+    first = _plan(catalogue, tmp_path / "kh1.xlsx", {**SIGNER, REPORT_NUMBER_FIELD: 125,
+                                                     REPORT_DATE_FIELD: dt.date(2023, 8, 15)})
+    broken = _plan(catalogue, tmp_path / "kh2.xlsx", {SIGNER_FIELD: "Người Khác", REPORT_DATE_FIELD: "31/02/2023"})
+    with connect(db) as conn:
+        assert plan_info(conn, "2023") == {}
+        assert _load(conn, catalogue, first, T0).accepted
+        expected = {**SIGNER, REPORT_NUMBER_FIELD: "125", REPORT_DATE_FIELD: "2023-08-15"}
+        assert expected.items() <= plan_info(conn, "2023").items()
+        assert not _load(conn, catalogue, broken, T0 + dt.timedelta(hours=1)).accepted
+        assert plan_info(conn, "2023")[SIGNER_FIELD] == "Mùa Va Hồ"  # the invalid newer plan signs nothing
+        assert plan_info(conn, "2022") == {}
+        stored = conn.execute("SELECT COUNT(DISTINCT submission_id) FROM submission_info").fetchone()[0]
+        assert stored == 2  # every version's fields are kept, the invalid one's too
+
+
+def test_a_bad_date_and_a_long_text_are_findings_naming_the_cell(catalogue, tmp_path):
+    path = _plan(catalogue, tmp_path / "kh.xlsx", {REPORT_DATE_FIELD: "31/02/2023", SIGNER_TITLE_FIELD: "P" * 61})
+    checked = check_file(catalogue, path, "2023")
+    found = {f.item: f for f in checked.findings if f.code == "thong_tin_khong_hop_le"}
+    cells = {code: cell for code, (_, cell) in checked.submission.info.items()}
+    date, title = found[REPORT_DATE_FIELD], found[SIGNER_TITLE_FIELD]
+    assert date.is_error and date.line() == (
+        f'[lỗi] Sheet "Thông tin", ô {cells[REPORT_DATE_FIELD]} (Ngày báo cáo) = "31/02/2023" không phải là một '
+        "ngày: nhập ngày dạng ngày/tháng/năm, ví dụ 15/08/2023.")
+    assert title.cell == cells[SIGNER_TITLE_FIELD] and "dài 61 ký tự, quá 60 ký tự" in title.message
+
+
+def test_the_sample_plan_carries_the_2023_signer(catalogue):
+    from tests.conftest import SAMPLE_DIR
+
+    checked = check_file(catalogue, SAMPLE_DIR / "ke-hoach-huyen-2023.xlsx", "2023")
+    assert checked.accepted
+    info = checked.submission.info_texts
+    assert {k: info.get(k) for k in SIGNER} == SIGNER
+    # The 2023 report leaves its number and day blank ("Số: /BC-UBND", "ngày   tháng 8"); nobody is named as preparer.
+    assert not {REPORT_NUMBER_FIELD, REPORT_DATE_FIELD, "NGUOI_LAP"} & info.keys()
+
+
+def test_plan_info_survives_a_rebuild(catalogue, tmp_path):
+    places = Places.under(tmp_path / "data", tmp_path / "inbox")
+    (tmp_path / "inbox" / "2023").mkdir(parents=True)
+    _plan(catalogue, tmp_path / "inbox" / "2023" / "kh.xlsx", {**SIGNER, REPORT_NUMBER_FIELD: "125"})
+    assert take_in_plan(catalogue, places, "2023", T0).status == "valid"
+    with connect(places.warehouse) as conn:
+        before = plan_info(conn, "2023")
+    assert before[SIGNER_FIELD] == "Mùa Va Hồ"
+    rebuild(catalogue, places)
+    with connect(places.warehouse) as conn:
+        assert plan_info(conn, "2023") == before
+
+
+def test_a_warehouse_made_before_the_table_gains_it(db, catalogue, sample_files, tmp_path):
+    with connect(db) as conn:
+        conn.execute("DROP TABLE submission_info")
+    with connect(db) as conn:
+        create_schema(conn)
+        _load(conn, catalogue, _plan(catalogue, tmp_path / "kh.xlsx", SIGNER), T0)
+        assert plan_info(conn, "2023")[SIGNER_FIELD] == "Mùa Va Hồ"
