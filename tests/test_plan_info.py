@@ -5,12 +5,12 @@ rebuild; and Biểu 01's "Thực hiện năm trước" from the year before, the
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
+from pipeline.catalogue import Ref
 from pipeline.checking.validation import check_file
 from pipeline.intake.take_in import rebuild, take_in_plan
 from pipeline.settings import Places
@@ -114,3 +114,75 @@ def test_a_warehouse_made_before_the_table_gains_it(db, catalogue, sample_files,
         create_schema(conn)
         _load(conn, catalogue, _plan(catalogue, tmp_path / "kh.xlsx", SIGNER), T0)
         assert plan_info(conn, "2023")[SIGNER_FIELD] == "Mùa Va Hồ"
+
+
+# --------------------------------------------------------------------------- Biểu 01: Thực hiện năm trước
+
+
+def _last_year(reports):
+    """Biểu 01's target table: ({target: last year's value}, column keys, notes)."""
+    table = next(r for r in reports if r.code == "01").tables[0]
+    return {r.code: r.values.get("last_year") for r in table.rows}, [c.key for c in table.columns], table.notes
+
+
+def _warehouse_of_2023(catalogue, sample_files, path, plan=None):
+    """The 2023 sample loaded as it is (no checks: it is valid), with ``plan`` for the sample's plan."""
+    from pipeline.workbook.reader import read_workbook
+
+    with connect(path) as conn:
+        create_schema(conn)
+        record_catalogue_lists(conn, catalogue)
+        for file in sample_files if plan is None else [f for f in sample_files if not f.name.startswith("ke-hoach")]:
+            load_submission(conn, read_workbook(file, catalogue), [], T0)
+        if plan is not None:
+            load_submission(conn, read_workbook(plan, catalogue), [], T0)
+    return path
+
+
+def test_last_year_comes_from_the_year_before_then_from_the_plan(catalogue, sample_files, tmp_path):
+    from pipeline.catalogue.model import Period
+    from pipeline.publication.tables import build_reports, year_before
+    from pipeline.tools.sample import sample_values
+    from pipeline.workbook.reader import read_workbook
+    from pipeline.workbook.template import Filling, write_unit_workbook
+
+    two_years = replace(catalogue, periods={"2022": Period("2022", "Năm 2022", dt.date(2022, 8, 15),
+                                                           dt.date(2022, 8, 10), "dong"), **catalogue.periods})
+    assert (year_before(two_years, "2023"), year_before(two_years, "2022"), year_before(catalogue, "2023")) == (
+        "2022", None, None)
+    plan = _plan(catalogue, tmp_path / "kh.xlsx", SIGNER, last_year={"T01": Decimal(50), "T04": Decimal(800)})
+    db = _warehouse_of_2023(two_years, sample_files, tmp_path / "warehouse.duckdb", plan)
+    values = dict(sample_values(catalogue)["03259"])
+    values[Ref("01", "HO_NGHEO")] = values[Ref("01", "HO_TONG")] // 4
+    earlier = read_workbook(write_unit_workbook(tmp_path / "2022.xlsx", catalogue, catalogue.unit("03259"),
+                                                Filling({"MA_DON_VI": "03259", "KY_BAO_CAO": "2022"}, values)),
+                            catalogue)
+    earlier.cells = [c for c in earlier.cells if c.ref.form == "01"]  # 2022 has households, no training (T04)
+    with connect(db) as conn:
+        assert _last_year(build_reports(two_years, conn, "2023"))[0]["T04"] == 800  # no 2022 yet: the plan's
+        load_submission(conn, earlier, [], T0)
+        last_year, keys, notes = _last_year(build_reports(two_years, conn, "2023"))
+    households = values[Ref("01", "HO_TONG")]
+    assert last_year["T01"] == (100 * Decimal(households // 4) / households).quantize(Decimal("1e-12"))
+    assert last_year["T04"] == 800  # 2022 has no value for it: the plan's
+    assert last_year["T07"] is None and "last_year" in keys and not notes
+
+
+def test_last_year_from_the_plan_alone(catalogue, sample_files, tmp_path):
+    from pipeline.publication.tables import build_reports
+
+    plan = _plan(catalogue, tmp_path / "kh.xlsx", SIGNER, last_year={"T01": Decimal("43.5")})
+    with connect(_warehouse_of_2023(catalogue, sample_files, tmp_path / "warehouse.duckdb", plan)) as conn:
+        last_year, keys, notes = _last_year(build_reports(catalogue, conn, "2023"))
+    assert last_year["T01"] == Decimal("43.5") and last_year["T02"] is None
+    assert "last_year" in keys and not notes
+
+
+def test_no_last_year_anywhere_leaves_the_column_out_with_a_note(catalogue, sample_files, tmp_path):
+    from pipeline.publication.tables import build_reports
+
+    with connect(_warehouse_of_2023(catalogue, sample_files, tmp_path / "warehouse.duckdb")) as conn:
+        _, keys, notes = _last_year(build_reports(catalogue, conn, "2023"))
+    assert keys == ["stt", "label", "unit", "plan", "actual", "ratio", "assessment"]
+    assert notes == (catalogue.bieu["01"].tables[0].columns[3].previous,)
+    assert notes[0].startswith("Chưa có số liệu thực hiện năm trước")

@@ -33,7 +33,7 @@ TARGET_SHOWS = ("unit", "assessment")  # only rows about a target have them
 EACH = ("item", "column", "rate_target")
 KINDS = ("count", "money", "rate", "text", "row")
 SOURCES = ("show", "ref", "target", "plan", "rate", "sum", "each")
-COLUMN_KEYS = {"key", "label", "group", "kind", "empty", "assessed_only", *SOURCES}
+COLUMN_KEYS = {"key", "label", "group", "kind", "empty", "assessed_only", "previous", *SOURCES}
 TABLE_KEYS = {"sheet", "title", "unit_note", "rows", "form", "columns", "total", "chart", "include_nonzero",
               "summary", "summary_without_plan", "notes"}
 WHO = ("who", "Who", "WHO")  # filled in when a table is built, for the level of its rows
@@ -236,6 +236,8 @@ def _column(catalogue: Catalogue, data: dict, source: str, rows: str, form: Form
             fields: dict[str, str], file: str, where: str) -> LayoutColumn:
     common = {"group": _fill(data.get("group", ""), fields, file, where), "empty": str(data.get("empty", ""))}
     value = data[source]
+    if "previous" in data and source != "plan":
+        raise CatalogueError(file, where, '"previous" chỉ dùng cho cột kế hoạch (plan = …)')
     if source == "ref":
         ref = _layout_ref(catalogue, str(value), rows, form, sub_form, file, where)
         target = catalogue.forms[ref.form]
@@ -272,7 +274,8 @@ def _column(catalogue: Catalogue, data: dict, source: str, rows: str, form: Form
         if value not in codes or rows != "targets":
             raise CatalogueError(file, where, f'"plan" phải là một trong {codes}, trong bảng chỉ tiêu')
         return LayoutColumn(key, label, kind=data.get("kind", "row"), plan=value,
-                            assessed_only=bool(data.get("assessed_only", False)), **common)
+                            assessed_only=bool(data.get("assessed_only", False)),
+                            previous=_fill(data.get("previous", ""), fields, file, where), **common)
     if source == "sum":
         if not isinstance(value, list) or len(value) < 2 or not all(isinstance(k, str) for k in value):
             raise CatalogueError(file, where, 'tổng ghi dạng sum = ["KHÓA_CỘT_1", "KHÓA_CỘT_2", …] (ít nhất hai cột)')

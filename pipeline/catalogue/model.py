@@ -214,7 +214,8 @@ class LayoutColumn:
     Exactly one source fills it: ``show`` (a text of the row: its number, label, unit or
     assessment), ``ref`` (a cell; in a grid, row ``*`` means the row's sub-projects, summed),
     ``target`` (a target's value for the row's unit; ``*``: the row's own target), ``plan``
-    (a column of the district plan, for target rows) or ``rate`` (100 × numerator /
+    (a column of the district plan, for target rows; with ``previous``, the row's target
+    computed for the period a year before comes first) or ``rate`` (100 × numerator /
     denominator, two other columns' keys of the same table: recomputed, never averaged) or
     ``sum`` (other columns of the table added up, e.g. the two parts of a total)."""
 
@@ -230,6 +231,7 @@ class LayoutColumn:
     sum: tuple[str, ...] = ()  # keys of other number columns of the table, added up row by row
     empty: str = ""  # printed when there is no value ("–"), else the cell stays blank
     assessed_only: bool = False  # plan values: shown only for targets assessed this period
+    previous: str = ""  # plan values: the target's value a year before first; the note if no row has either
 
 
 @dataclass(frozen=True)

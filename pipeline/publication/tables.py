@@ -159,6 +159,13 @@ def target_value(figures: Figures, target: Target, unit: str = DISTRICT) -> Deci
     return ratio(numerator, figures.sum_terms(target.denominator, unit))
 
 
+def year_before(catalogue: Catalogue, period: str) -> str | None:
+    """The catalogue's period of the same kind a year earlier ("2023" -> "2022", "2024-6T" ->
+    "2023-6T"), or None when it has none."""
+    key = f"{int(period[:4]) - 1}{period[4:]}" if period[:4].isdigit() else ""
+    return key if key in catalogue.periods else None
+
+
 def plan_values(conn: duckdb.DuckDBPyConnection, period: str) -> dict[str, dict[str, Decimal]]:
     """The current valid plan workbook's values: target -> {plan column: value}."""
     plan: dict[str, dict[str, Decimal]] = {}
@@ -228,9 +235,10 @@ class _Builder:
     """Builds one period's tables from the layouts, the figures, the sources and the plan."""
 
     def __init__(self, catalogue: Catalogue, figures: Figures, period: str, sources: dict[str, Source],
-                 plan: dict[str, dict[str, Decimal]], level: str):
+                 plan: dict[str, dict[str, Decimal]], level: str, before: Figures | None = None):
         self.catalogue, self.figures, self.period, self.sources = catalogue, figures, period, sources
         self.plan, self.level = plan, level
+        self.before = before  # the figures of the period a year before, for ``previous`` plan columns
         self.fields = who_fields(LEVEL_LABELS[level])
 
     def report(self, bieu: Bieu) -> Report:
@@ -250,11 +258,13 @@ class _Builder:
     def table(self, bieu: Bieu, layout: LayoutTable) -> tuple[Table, str]:
         rows, summary = {"targets": self._target_rows, "units": self._unit_rows,
                          "programme": self._programme_rows}[layout.rows](bieu, layout)
+        unfilled = [c for c in layout.columns if c.previous and all(r.values.get(c.key) is None for r in rows)]
         columns = [Column(c.key, self._text(c.label), self._text(c.group), c.kind, c.show, c.empty)
-                   for c in layout.columns]
+                   for c in layout.columns if c not in unfilled]
         chart = (layout.chart[0], self._text(layout.chart[1])) if layout.chart else None
+        notes = tuple(self._text(n) for n in layout.notes) + tuple(self._text(c.previous) for c in unfilled)
         return Table(self._text(layout.sheet), self._text(layout.title), self._text(layout.unit_note), columns, rows,
-                     chart, tuple(self._text(n) for n in layout.notes)), summary
+                     chart, notes), summary
 
     def values(self, layout: LayoutTable, subject: _Subject) -> dict[str, object]:
         """The row's figures: cells, targets and plan values first, then sums and rates of them."""
@@ -268,7 +278,8 @@ class _Builder:
                 values[column.key] = target_value(self.figures, target, subject.unit)
             elif column.plan:
                 shown = subject.assessed or not column.assessed_only
-                values[column.key] = subject.plan.get(column.plan) if shown else None
+                earlier = self._year_before(subject.target) if column.previous else None
+                values[column.key] = (subject.plan.get(column.plan) if earlier is None else earlier) if shown else None
         for column in layout.columns:
             if column.sum:
                 parts = [values[key] for key in column.sum if values[key] is not None]
@@ -277,6 +288,10 @@ class _Builder:
             if column.rate:
                 values[column.key] = ratio(*(values[key] for key in column.rate))
         return values
+
+    def _year_before(self, target: Target | None) -> Decimal | None:
+        """The target's value a year before, computed as this period's is (None: none)."""
+        return target_value(self.before, target) if self.before is not None and target is not None else None
 
     def _target(self, code: str) -> Target:
         return next(t for t in self.catalogue.targets if t.code == code)
@@ -345,8 +360,10 @@ def build_reports(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, period:
     unit; the per-unit tables have a row per unit, or per district or province (``level``)."""
     figures = Figures(conn, catalogue, period, level)
     needs_plan = any(t.rows == "targets" for b in catalogue.bieu.values() for t in b.tables)
+    before = year_before(catalogue, period) if needs_plan else None
     builder = _Builder(catalogue, figures, period, _sources(conn, catalogue, period),
-                       plan_values(conn, period) if needs_plan else {}, level)
+                       plan_values(conn, period) if needs_plan else {}, level,
+                       Figures(conn, catalogue, before) if before else None)
     return [builder.report(bieu) for bieu in catalogue.bieu.values()]
 
 
