@@ -5,8 +5,10 @@ rebuild; and Biểu 01's "Thực hiện năm trước" from the year before, the
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -107,7 +109,7 @@ def test_plan_info_survives_a_rebuild(catalogue, tmp_path):
         assert plan_info(conn, "2023") == before
 
 
-def test_a_warehouse_made_before_the_table_gains_it(db, catalogue, sample_files, tmp_path):
+def test_a_warehouse_made_before_the_table_gains_it(db, catalogue, tmp_path):
     with connect(db) as conn:
         conn.execute("DROP TABLE submission_info")
     with connect(db) as conn:
@@ -186,3 +188,34 @@ def test_no_last_year_anywhere_leaves_the_column_out_with_a_note(catalogue, samp
     assert keys == ["stt", "label", "unit", "plan", "actual", "ratio", "assessment"]
     assert notes == (catalogue.bieu["01"].tables[0].columns[3].previous,)
     assert notes[0].startswith("Chưa có số liệu thực hiện năm trước")
+
+
+def test_previous_is_only_for_a_plan_column(tmp_path):
+    from pipeline.catalogue import CATALOGUE_DIR, CatalogueError, load_catalogue
+
+    folder = Path(shutil.copytree(CATALOGUE_DIR, tmp_path / "catalogue", ignore=shutil.ignore_patterns("*.py")))
+    layout = folder / "bieu" / "01.toml"
+    text = layout.read_text(encoding="utf-8")
+    layout.write_text(text.replace('target = "*", kind = "row"', 'target = "*", kind = "row", previous = "Ghi chú"'),
+                      encoding="utf-8")
+    with pytest.raises(CatalogueError) as error:
+        load_catalogue(folder)
+    assert (error.value.file, error.value.entry) == ("bieu/01.toml", "Biểu 01, bảng 1, cột actual")
+    assert '"previous" chỉ dùng cho cột kế hoạch' in str(error.value)
+
+
+def test_the_plan_template_asks_for_the_signer_and_the_reference(catalogue, tmp_path):
+    import openpyxl
+
+    from pipeline.workbook.contract import INFO_SHEET, PLAN_DATE_FIELDS, PLAN_TEXT_FIELDS
+
+    path = write_plan_workbook(tmp_path / "mau.xlsx", catalogue)
+    ws = openpyxl.load_workbook(path)[INFO_SHEET]
+    labels = {row[0].value: row[1].value for row in ws.iter_rows(min_row=4) if row[0].value}
+    assert [(code, labels.get(code)) for code, label, _ in PLAN_TEXT_FIELDS] == [
+        ("NGUOI_LAP", "Người lập"), ("KY_THAY", "Ký thay"), ("CHUC_VU_NGUOI_KY", "Chức vụ người ký"),
+        ("NGUOI_KY", "Người ký"), ("SO_BAO_CAO", "Số báo cáo")]
+    assert [(code, labels.get(code)) for code, _ in PLAN_DATE_FIELDS] == [("NGAY_BAO_CAO", "Ngày báo cáo")]
+    kinds = {(v.type, str(v.sqref)) for v in ws.data_validations.dataValidation}
+    rows = {row[0].value: row[0].row for row in ws.iter_rows(min_row=4) if row[0].value}
+    assert ("textLength", f"C{rows['NGUOI_KY']}") in kinds and ("date", f"C{rows['NGAY_BAO_CAO']}") in kinds

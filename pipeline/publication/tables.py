@@ -277,9 +277,10 @@ class _Builder:
                 target = subject.target if column.target == SAME_ROW else self._target(column.target)
                 values[column.key] = target_value(self.figures, target, subject.unit)
             elif column.plan:
-                shown = subject.assessed or not column.assessed_only
-                earlier = self._year_before(subject.target) if column.previous else None
-                values[column.key] = (subject.plan.get(column.plan) if earlier is None else earlier) if shown else None
+                value = self._year_before(subject.target) if column.previous else None
+                if value is None:
+                    value = subject.plan.get(column.plan)
+                values[column.key] = value if subject.assessed or not column.assessed_only else None
         for column in layout.columns:
             if column.sum:
                 parts = [values[key] for key in column.sum if values[key] is not None]
