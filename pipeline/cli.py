@@ -96,7 +96,7 @@ def _preview(args) -> int:
     """The first two Biểu of the catalogue (or those asked for) as PDF and PNG pages, and the
     download page as a phone shows it, to look at."""
     from pipeline.publication.workbooks import workbook_name
-    from pipeline.tools.office import convert, pdf_to_png
+    from pipeline.office import convert, pdf_to_png
     from pipeline.web.app import screenshot_pages
 
     settings = _settings(args)
@@ -121,7 +121,7 @@ def _report(args) -> int:
     step), and as PDF where LibreOffice is installed."""
     from pipeline.periods import is_closed
     from pipeline.publication.publish import publish_period
-    from pipeline.tools.office import OfficeError, convert
+    from pipeline.office import OfficeError, convert
 
     settings = _settings(args)
     catalogue, places = settings.catalogue, settings.places
@@ -131,8 +131,10 @@ def _report(args) -> int:
         raise UserError(f"Kỳ {args.period} đã khóa sổ: dự thảo báo cáo nằm trong bộ chính thức ở "
                         f"{places.out / args.period / 'chinh-thuc'}.")
     _, publication = publish_period(catalogue, places.warehouse, places.out, args.period, level=settings.batch_level,
-                                    today=settings.now().date())
+                                    today=settings.now().date(), office=settings.office)
     print(f"Đã ghi dự thảo báo cáo: {publication.report}")
+    if publication.pdf_note:
+        print(publication.pdf_note, file=sys.stderr)
     try:
         pdf = convert(publication.report, places.out / args.period / "xem-truoc", "pdf")
         print(f"Đã ghi bản PDF để xem: {pdf}")
