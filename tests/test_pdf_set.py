@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 import subprocess
+import sys
 import time
 
 import dagster as dg
@@ -161,3 +162,20 @@ def test_pdfs_are_turned_off_by_a_setting():
     assert Settings.from_environment({"TUANGIAO_PDF": "0"}).office is None
     office = Settings.from_environment({"TUANGIAO_SOFFICE": "/opt/lo/soffice", "TUANGIAO_PDF_SECONDS": "42"}).office
     assert office == Office("/opt/lo/soffice", 42.0)
+
+
+@needs_libreoffice
+def test_preview_shows_every_bieu_and_a_feedback_workbook(rendered, tmp_path):
+    data, _, _ = rendered
+    preview = tmp_path / "xem-truoc"
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipeline", "preview", "--period", "2023", "--folder", str(data / "out" / "2023"),
+         "--out", str(preview)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0 and "Traceback" not in completed.stderr, completed.stderr
+    pngs = [p.name for p in preview.glob("*.png")]
+    for code in CODES:
+        assert (preview / f"Bieu_{code}_2023.pdf").read_bytes() == (data / "out" / "2023" / f"Bieu_{code}_2023.pdf").read_bytes()
+        assert any(p.startswith(f"Bieu_{code}_2023-") for p in pngs), code
+    [feedback] = preview.glob("phan-hoi-*.pdf")  # the sample is all valid: a made-up faulty file's feedback
+    assert "Kết quả kiểm tra" in _text(feedback) or "lỗi" in _text(feedback).lower()
+    assert any(p.startswith(feedback.stem) for p in pngs)
