@@ -5,7 +5,8 @@ shows it.
 LibreOffice runs headless with its own throwaway profile, under a fixed locale (the
 environment's ``C.UTF-8``, Vietnamese ``vi-VN`` for number formats: ``1.234,5`` whatever the
 machine's language), in a session of its own that is killed whole when it takes too long, so
-a hung LibreOffice never holds a publication and never outlives it by a timeout."""
+a hung LibreOffice never holds a publication. It runs under coreutils' ``timeout`` too, which
+stops it on time even when the process that started it was killed first."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pipeline.errors import UserError
 
 SOFFICE = shutil.which("soffice")
 PDFTOPPM = shutil.which("pdftoppm")
+WATCHDOG = shutil.which("timeout")  # coreutils: stops LibreOffice on time even if we are killed first
 TIMEOUT_SECONDS = 300.0
 FIXED_LOCALE = {"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
 NUMBER_LOCALE = "vi-VN"
@@ -77,18 +79,23 @@ class Office:
     def _run(self, command: list[str], environment: dict[str, str], stderr) -> int:
         """Run LibreOffice in a session of its own; past the time limit, kill every process of it.
         Output goes to a file, not a pipe, so a process it leaves behind cannot hold us."""
+        if WATCHDOG:  # signals its whole process group: LibreOffice and what LibreOffice started
+            command = [WATCHDOG, "--kill-after=5", f"{self.seconds:g}", *command]
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
                                    env=environment, start_new_session=True)
         try:
-            return process.wait(timeout=self.seconds)
+            returncode = process.wait(timeout=self.seconds + 10)
         except subprocess.TimeoutExpired:
-            raise OfficeError(f"LibreOffice chưa xong sau {self.seconds:g} giây: đã dừng.") from None
+            returncode = None
         finally:
             try:
                 os.killpg(process.pid, signal.SIGKILL)  # the whole session, also what LibreOffice started
             except (ProcessLookupError, PermissionError):
                 pass
             process.wait()
+        if returncode is None or (WATCHDOG and returncode in (124, 137)):  # timeout's "timed out", "killed"
+            raise OfficeError(f"LibreOffice chưa xong sau {self.seconds:g} giây: đã dừng.")
+        return returncode
 
 
 DEFAULT = Office()

@@ -134,20 +134,45 @@ def test_without_libreoffice_the_workbooks_are_published_and_the_reason_told(cat
     assert "Bieu_01_2023.xlsx</a></li>" in page and "Bản PDF để in" not in page
 
 
-def test_a_hung_libreoffice_is_stopped_and_the_workbooks_published(catalogue, tmp_path):
-    fake = tmp_path / "soffice"
-    pids = tmp_path / "pids"
+def _hanging_soffice(tmp_path):
+    """A LibreOffice that never ends: it and the process it starts write their ids to ``pids``."""
+    fake, pids = tmp_path / "soffice", tmp_path / "pids"
     fake.write_text(f"#!/bin/sh\necho $$ >> {pids}\nsleep 120 &\necho $! >> {pids}\nwait\n", encoding="utf-8")
     fake.chmod(0o755)
+    return fake, pids
+
+
+def _all_end(pids, seconds: float = 10) -> None:
+    for pid in map(int, pids.read_text().split()):
+        deadline = time.monotonic() + seconds
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(pid), pid
+
+
+def test_a_hung_libreoffice_is_stopped_and_the_workbooks_published(catalogue, tmp_path):
+    fake, pids = _hanging_soffice(tmp_path)
     started = time.monotonic()
     _, publication = _published_without(catalogue, tmp_path, Office(str(fake), seconds=2))
     assert time.monotonic() - started < 60
     assert "LibreOffice chưa xong sau 2 giây: đã dừng." in publication.pdf_note
-    for pid in map(int, pids.read_text().split()):  # the fake and what it started: all gone
-        deadline = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _alive(pid), pid
+    _all_end(pids)  # the fake and what it started
+
+
+def test_a_hung_libreoffice_is_stopped_even_when_its_publisher_was_killed(tmp_path):
+    fake, pids = _hanging_soffice(tmp_path)
+    source = tmp_path / "Bieu_01_2023.xlsx"
+    source.write_bytes(b"")
+    publisher = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from pipeline.office import Office; "
+         "Office(sys.argv[1], seconds=3).convert_all([Path(sys.argv[2])], Path(sys.argv[3]), 'pdf')",
+         str(fake), str(source), str(tmp_path / "pdf")], cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while (not pids.exists() or len(pids.read_text().split()) < 2) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    publisher.kill()  # as a power cut or kill -9 would: no cleanup of its own
+    publisher.wait()
+    _all_end(pids, seconds=3 + 5 + 10)  # the watchdog's time limit, its grace, a loaded machine
 
 
 def _alive(pid: int) -> bool:
