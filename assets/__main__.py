@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     for event in result.get_asset_materialization_events():
         name = event.asset_key.to_user_string()
         for key, value in event.materialization.metadata.items():
-            if name == "district_consolidation" or key.endswith(("Tải về", "Còn thiếu")):
+            if name == "district_consolidation" or key.endswith(("Tải về", "Còn thiếu", "Bản PDF để in")):
                 print(f"{name if name.startswith('bieu') else ''} {key}: {value.value}".strip())
     return 1 if failed else 0
 

@@ -16,6 +16,7 @@ from pipeline.periods import open_periods
 from pipeline.publication.publish import publish_period
 from pipeline.publication.status import STATE_LABELS, STATUS_FILE, VALID_STATE, plan_label, write_intake_status
 from pipeline.publication.tables import Report, describe
+from pipeline.publication.workbooks import Publication
 from pipeline.warehouse import connect, create_schema
 
 PREVIEW_ROWS = 30
@@ -67,6 +68,14 @@ def preview(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _pdf_metadata(settings: PipelineSettings, period: str, publication: Publication, code: str) -> dict:
+    """A Biểu's print-ready PDF and the set's all-in-one PDF as links of the page, or why there are none."""
+    if code in publication.pdfs and publication.all_in_one_pdf is not None:
+        return {period_label(period, "Bản PDF để in"): settings.page_link(period, publication.pdfs[code].name),
+                period_label(period, f"Bộ PDF Biểu {BIEU_SPAN}"): settings.page_link(period, publication.all_in_one_pdf.name)}
+    return {period_label(period, "Bản PDF để in"): publication.pdf_note} if publication.pdf_note else {}
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(key, deps=[district_consolidation, district_plan], group_name="bieu_bao_cao", kinds={"excel"},
@@ -92,11 +101,13 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     report_metadata: dict = {}
     for period in periods:
         reports, publication = publish_period(catalogue, settings.warehouse, settings.out, period,
-                                              level=settings.batch_level, today=settings.now().date())
+                                              level=settings.batch_level, today=settings.now().date(),
+                                              office=settings.settings.office)
         for report in reports:
             path = publication.files[report.code]
             metadata[report.code].update({
                 period_label(period, "Tải về"): settings.page_link(period, path.name),
+                **_pdf_metadata(settings, period, publication, report.code),
                 period_label(period, "Số dòng"): len(report.tables[0].rows),
                 period_label(period, "Đầy đủ"): "Có" if report.complete else "Chưa",
                 period_label(period, "Còn thiếu"): name_list([u.name for u in report.missing]) or "Không",
@@ -108,7 +119,10 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
             period_label(period, "Còn thiếu"): name_list(incomplete) or "Không",
         })
         context.log.info(f"Kỳ {period}: đã ghi {len(publication.files)} biểu, {publication.all_in_one.name}, "
-                         f"{publication.archive.name}, {publication.report.name}")
+                         f"{publication.archive.name}, {publication.report.name}"
+                         + (f", {len(publication.pdfs) + 1} bản PDF" if publication.all_in_one_pdf else ""))
+        if publication.pdf_note:
+            context.log.warning(f"Kỳ {period}: {publication.pdf_note}")
     for form, key in BIEU_KEYS.items():
         yield dg.MaterializeResult(asset_key=key, metadata=metadata[form])
     yield dg.MaterializeResult(asset_key=REPORT_KEY, metadata=report_metadata)

@@ -17,7 +17,7 @@ _DEFAULTS = Settings()
 
 
 class PipelineSettings(dg.ConfigurableResource):
-    """Folders, unit list, batch level and clock (see ``pipeline.settings``)."""
+    """Folders, unit list, batch level, clock and the PDF copies (see ``pipeline.settings``)."""
 
     data_dir: str = _DEFAULTS.data_dir
     inbox_dir: str = _DEFAULTS.inbox_dir
@@ -29,6 +29,9 @@ class PipelineSettings(dg.ConfigurableResource):
     wait_seconds: float = _DEFAULTS.wait_seconds
     trusted_proxy: str = _DEFAULTS.trusted_proxy
     sensor_seconds: int = _DEFAULTS.sensor_seconds
+    pdf: bool = _DEFAULTS.pdf
+    soffice: str = _DEFAULTS.soffice
+    pdf_seconds: float = _DEFAULTS.pdf_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineSettings:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -93,20 +95,30 @@ def _check(args) -> int:
 
 
 def _preview(args) -> int:
-    """The first two Biểu of the catalogue (or those asked for) as PDF and PNG pages, and the
-    download page as a phone shows it, to look at."""
+    """Every Biểu of the catalogue (or those asked for) and a feedback workbook as PDF and PNG
+    pages, and the download page as a phone shows it, to look at. The published set's PDFs
+    are used where it has them; the rest is rendered in one LibreOffice start."""
+    from pipeline.office import convert_all, pdf_to_png
     from pipeline.publication.workbooks import workbook_name
-    from pipeline.tools.office import convert, pdf_to_png
     from pipeline.web.app import screenshot_pages
 
     settings = _settings(args)
     folder = Path(args.folder) if args.folder else settings.places.out / args.period
     out = Path(args.out) if args.out else folder / "xem-truoc"
-    for code in args.bieu or list(settings.catalogue.bieu)[:2]:
-        source = folder / workbook_name(code, args.period)
+    workbooks = [folder / workbook_name(code, args.period) for code in args.bieu or settings.catalogue.bieu]
+    for source in workbooks:
         if not source.exists():
             raise UserError(f'Chưa có tệp "{source}": hãy chạy quy trình tổng hợp (make run) trước.')
-        for png in pdf_to_png(convert(source, out, "pdf"), out):
+    out.mkdir(parents=True, exist_ok=True)
+    published = [w.with_suffix(".pdf") for w in workbooks if w.with_suffix(".pdf").is_file()]
+    for pdf in published:
+        shutil.copyfile(pdf, out / pdf.name)
+    with tempfile.TemporaryDirectory() as scratch:
+        rendering = [w for w in workbooks if not w.with_suffix(".pdf").is_file()]
+        rendering.append(_feedback_example(settings.catalogue, folder, args.period, Path(scratch)))
+        pdfs = [out / p.name for p in published] + convert_all(rendering, out, "pdf")
+    for pdf in pdfs:
+        for png in pdf_to_png(pdf, out):
             print(f"Đã ghi {png}")
     try:
         for png in screenshot_pages(folder.parent.parent, args.period, out):
@@ -116,12 +128,33 @@ def _preview(args) -> int:
     return 0
 
 
+def _feedback_example(catalogue, folder: Path, period: str, scratch: Path) -> Path:
+    """A feedback workbook to look at: the period's first one, or, when every unit was valid,
+    one written for the sample file of the first commune with a figure that breaks the rules."""
+    from pipeline.catalogue import Ref
+    from pipeline.checking.feedback import write_feedback
+    from pipeline.checking.validation import check_file
+    from pipeline.tools.sample import sample_values
+    from pipeline.workbook.template import Filling, write_unit_workbook
+
+    written = sorted((folder / "phan-hoi").glob("*.xlsx"))
+    if written:
+        return written[0]
+    unit = catalogue.units_in(period)[0]
+    values = sample_values(catalogue)[unit.code]
+    values[Ref("01", "HO_NGHEO")] = 10 ** 6  # more poor households than households
+    source = write_unit_workbook(scratch / f"{unit.code}.xlsx", catalogue, unit,
+                                 Filling({"MA_DON_VI": unit.code, "KY_BAO_CAO": period}, values))
+    return write_feedback(scratch / f"phan-hoi-vi-du-{unit.code}-{period}.xlsx", catalogue,
+                          check_file(catalogue, source, period), period)
+
+
 def _report(args) -> int:
     """The evaluation report's draft, published with the Biểu (the whole set switched in one
     step), and as PDF where LibreOffice is installed."""
     from pipeline.periods import is_closed
     from pipeline.publication.publish import publish_period
-    from pipeline.tools.office import OfficeError, convert
+    from pipeline.office import OfficeError, convert
 
     settings = _settings(args)
     catalogue, places = settings.catalogue, settings.places
@@ -131,8 +164,10 @@ def _report(args) -> int:
         raise UserError(f"Kỳ {args.period} đã khóa sổ: dự thảo báo cáo nằm trong bộ chính thức ở "
                         f"{places.out / args.period / 'chinh-thuc'}.")
     _, publication = publish_period(catalogue, places.warehouse, places.out, args.period, level=settings.batch_level,
-                                    today=settings.now().date())
+                                    today=settings.now().date(), office=settings.office)
     print(f"Đã ghi dự thảo báo cáo: {publication.report}")
+    if publication.pdf_note:
+        print(publication.pdf_note, file=sys.stderr)
     try:
         pdf = convert(publication.report, places.out / args.period / "xem-truoc", "pdf")
         print(f"Đã ghi bản PDF để xem: {pdf}")
@@ -309,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
 
     preview = commands.add_parser("preview", help="chuyển Biểu sang PDF và ảnh PNG để xem")
     preview.add_argument("--period", default="2023")
-    preview.add_argument("--bieu", nargs="+", help="các biểu cần xem, mặc định hai biểu đầu tiên")
+    preview.add_argument("--bieu", nargs="+", help="các biểu cần xem, mặc định mọi biểu")
     preview.add_argument("--folder", help="thư mục chứa các biểu, mặc định data/out/<kỳ>")
     preview.add_argument("--out", help="thư mục ghi ảnh, mặc định <thư mục biểu>/xem-truoc")
     preview.set_defaults(run=_preview)

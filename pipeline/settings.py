@@ -14,6 +14,9 @@ folder, unit list and clock.
 | ``TUANGIAO_WAIT_SECONDS`` | how long a run waits for the warehouse or the pool held by another | 600 |
 | ``TUANGIAO_TRUSTED_PROXY`` | addresses of the reverse proxy whose ``X-Forwarded-*`` headers the page believes | ``127.0.0.1`` |
 | ``TUANGIAO_SENSOR_SECONDS`` | how often the inbox and automation sensors look (``make dev``) | 30 |
+| ``TUANGIAO_PDF`` | ``0``: publish the workbooks without their PDF copies | ``1`` |
+| ``TUANGIAO_SOFFICE`` | the LibreOffice program that renders the PDFs | ``soffice`` on the path |
+| ``TUANGIAO_PDF_SECONDS`` | how long rendering a period's PDFs may take before it is stopped | 300 |
 
 Relative paths are taken from the project folder.
 """
@@ -30,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from pipeline.catalogue import Catalogue, default_catalogue
 from pipeline.catalogue.batches import UNIT, check_level
+from pipeline.office import SOFFICE, TIMEOUT_SECONDS, Office
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TIME_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -98,6 +102,9 @@ class Settings:
     wait_seconds: float = 600
     trusted_proxy: str = "127.0.0.1"  # comma-separated; the page trusts X-Forwarded-Proto/For from these only
     sensor_seconds: int = 30
+    pdf: bool = True  # the published set carries a PDF of every Biểu where LibreOffice renders them
+    soffice: str = ""  # empty: soffice on the path
+    pdf_seconds: float = TIMEOUT_SECONDS
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -114,6 +121,9 @@ class Settings:
             wait_seconds=float(environ.get("TUANGIAO_WAIT_SECONDS", "600")),
             trusted_proxy=environ.get("TUANGIAO_TRUSTED_PROXY", "127.0.0.1"),
             sensor_seconds=int(environ.get("TUANGIAO_SENSOR_SECONDS", "30")),
+            pdf=environ.get("TUANGIAO_PDF", "1").strip() != "0",
+            soffice=environ.get("TUANGIAO_SOFFICE", ""),
+            pdf_seconds=float(environ.get("TUANGIAO_PDF_SECONDS", str(TIMEOUT_SECONDS))),
         )
         settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         check_level(settings.batch_level)
@@ -130,6 +140,11 @@ class Settings:
     @property
     def catalogue(self) -> Catalogue:
         return default_catalogue(project_path(self.units_file) if self.units_file else None)
+
+    @property
+    def office(self) -> Office | None:
+        """What renders the published set's PDFs, or None when they are turned off."""
+        return Office(self.soffice or SOFFICE, self.pdf_seconds) if self.pdf else None
 
     def now(self) -> dt.datetime:
         """Vietnam's wall clock (``local_time``), or the fixed clock converted to it."""

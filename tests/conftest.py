@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from pipeline.catalogue import default_catalogue
-from pipeline.tools.office import SOFFICE, convert
+from pipeline.office import SOFFICE, convert
 
+# Rendering a set's PDFs takes LibreOffice about 20 s: the suite publishes without them (every
+# command and Dagster run it starts inherits this), tests/test_pdf_set.py turns them on.
+os.environ.setdefault("TUANGIAO_PDF", "0")
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample" / "2023"
 needs_libreoffice = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) not installed")

@@ -34,7 +34,7 @@ def data_dir(tmp_path, sample_files):
 
 
 def _materialize(assets, data_dir, partition=None):
-    settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-10T17:00:00")
+    settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-10T17:00:00", pdf=False)  # test_pdf_set renders
     return dg.materialize(
         assets, partition_key=partition, resources={"settings": settings}, instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -159,7 +159,7 @@ def test_a_read_only_folder_is_one_line_everywhere(catalogue, loaded, tmp_path):
             publish_period(catalogue, data / "warehouse.duckdb", data / "out", "2023")
         # what the Dagster UI shows for the failed step: the line, as a Failure's description
         result = defs.resolve_job_def("consolidation_job").execute_in_process(
-            resources={"settings": PipelineSettings(data_dir=str(data))}, instance=dg.DagsterInstance.ephemeral(),
+            resources={"settings": PipelineSettings(data_dir=str(data), pdf=False)}, instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=False)
         [failure] = [e.step_failure_data for e in result.all_events if e.is_step_failure]
         assert failure.error.cls_name == "Failure" and failure.user_failure_data.description.startswith(line)

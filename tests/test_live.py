@@ -39,7 +39,7 @@ def data_dir(tmp_path, sample_files):
 
 
 def _settings(data_dir, inbox=None) -> PipelineSettings:
-    return PipelineSettings(data_dir=str(data_dir), inbox_dir=str(inbox or ""), fixed_clock=CLOCK)
+    return PipelineSettings(data_dir=str(data_dir), inbox_dir=str(inbox or ""), fixed_clock=CLOCK, pdf=False)
 
 
 def _materialize(assets, settings, instance, partition=None, selection=None):
@@ -98,7 +98,7 @@ def test_automation_follows_intake_with_one_consolidation(data_dir):
         assert again.total_requested == 0  # handled: not requested twice
 
         _break(data_dir / "inbox" / "2023" / "03253-thi-tran-tuan-giao.xlsx")
-        settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-11T09:00:00")  # the next day
+        settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-11T09:00:00", pdf=False)  # the next day
         _materialize([unit_submission], settings, instance, submission_key("2023", "03253"))
         assert _units_now(data_dir)["03253"]["state"] == "khong_hop_le"  # the grid follows the intake at once
         evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=again.cursor)
@@ -116,7 +116,7 @@ def test_a_refused_file_counts_as_sent_and_invalid(data_dir):
     _refuse(inbox / "03253-thi-tran-tuan-giao.xlsx")  # the town's only file
     shutil.copy(inbox / "03259-xa-phinh-sang.xlsx", inbox / "03259-lan-2.xlsx")
     _refuse(inbox / "03259-lan-2.xlsx")  # Phình Sáng's second file
-    settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-11T09:00:00.5")  # the next day
+    settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-11T09:00:00.5", pdf=False)  # the next day
     town = _materialize([unit_submission], settings, instance, submission_key("2023", "03253"))
     check = town.get_asset_check_evaluations()[0]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR

@@ -26,7 +26,7 @@ OLD = 1_700_000_000  # an mtime long ago: the file is stable
 
 
 def _settings(data):
-    return PipelineSettings(data_dir=str(data), fixed_clock="2023-08-10T17:00:00")
+    return PipelineSettings(data_dir=str(data), fixed_clock="2023-08-10T17:00:00", pdf=False)  # test_pdf_set renders
 
 
 def _drop(inbox, source, name=None, mtime=OLD):

@@ -50,7 +50,7 @@ def _inbox(tmp_path, files):
 
 
 def _settings(tmp_path):
-    return PipelineSettings(data_dir=str(tmp_path), fixed_clock="2023-08-10T17:00:00")
+    return PipelineSettings(data_dir=str(tmp_path), fixed_clock="2023-08-10T17:00:00", pdf=False)
 
 
 def test_the_instance_is_postgresql(instance):

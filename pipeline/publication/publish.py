@@ -9,6 +9,12 @@ full disk midway leaves the whole old set in place, and the next publication rem
 dead one left. ``phan-hoi/`` (feedback) and ``chinh-thuc/`` (a closed period's final set)
 are beside the set and never touched by the switch. The final set is built aside too and
 renamed into ``chinh-thuc/`` whole.
+
+Where LibreOffice renders them, the set carries a print-ready PDF of every Biểu and of the
+all-in-one workbook (``Bieu_01_2023.pdf`` …, ``Bieu_01-15_2023.pdf``), rendered in one
+LibreOffice start into the build folder before the switch: a set has all its PDFs or none.
+Without LibreOffice, or when it fails or takes too long, the workbooks are published alone
+and the publication says why (``Publication.pdf_note``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pipeline.catalogue import Catalogue
 from pipeline.catalogue.batches import UNIT
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output, machine_faults, remove_leftovers
+from pipeline.office import Office, OfficeError
 from pipeline.publication.report import compose, report_name
 from pipeline.publication.report_docx import write_report
 from pipeline.publication.signing import signing_for
@@ -38,13 +45,15 @@ SETS = ".bo-bieu"  # out/<period>/.bo-bieu/<version>/: the published sets
 CURRENT = "hien-hanh"  # out/<period>/.bo-bieu/hien-hanh -> the set in use
 LOCK = ".lock"
 FINAL_FOLDER = "chinh-thuc"
+RENDERING = ".pdf"  # <build>/.pdf/: the PDFs while LibreOffice writes them
 
 
 def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str, final: bool = False,
-                   level: str = UNIT, today=None) -> tuple[list[Report], Publication]:
+                   level: str = UNIT, today=None, office: Office | None = None) -> tuple[list[Report], Publication]:
     """The Biểu of a period into ``out/<period>/`` (``out/<period>/chinh-thuc/`` when final),
-    with a row per unit, or per district or province (``level``) in the per-unit tables; the
-    returned publication names the files by their lasting paths."""
+    with a row per unit, or per district or province (``level``) in the per-unit tables, and
+    their PDFs when ``office`` is given; the returned publication names the files by their
+    lasting paths."""
     with connect(warehouse) as conn:
         create_schema(conn)
         reports = build_reports(catalogue, conn, period, level)
@@ -55,6 +64,8 @@ def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str
         build = folder / SETS / f"{time.time_ns()}-{os.getpid()}"
         publication = publish(catalogue, reports, build, signing_for(catalogue, period, info), final)
         publication.report = write_report(compose(catalogue, reports, info), build / report_name(period))
+        if office is not None:
+            _render_pdfs(publication, office)
         if final:
             return reports, _switch_final(publication, folder / FINAL_FOLDER)
         with atomic_output(build / STATUS_FILE) as temporary:
@@ -62,6 +73,28 @@ def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str
                                  encoding="utf-8")
         failpoint("publish.after_build")
         return reports, _switch(publication, folder)
+
+
+def _render_pdfs(publication: Publication, office: Office) -> None:
+    """Every Biểu and the all-in-one workbook as PDF, in one LibreOffice start, into the
+    build folder; on failure none of them, and the reason in ``pdf_note``."""
+    build = publication.folder
+    rendering = build / RENDERING
+    sources = [*publication.files.values(), publication.all_in_one]
+    try:
+        pdfs = office.convert_all(sources, rendering, "pdf")
+        failpoint("publish.after_pdf")
+        with machine_faults(build):
+            for pdf in pdfs:
+                pdf.rename(build / pdf.name)
+    except OfficeError as e:
+        publication.pdf_note = f"Không ghi bản PDF của các biểu (vẫn ghi các tệp Excel): {e}"
+        return
+    finally:
+        shutil.rmtree(rendering, ignore_errors=True)
+    named = [build / pdf.name for pdf in pdfs]
+    publication.pdfs = dict(zip(publication.files, named))
+    publication.all_in_one_pdf = named[-1]
 
 
 @contextmanager
@@ -101,6 +134,10 @@ def _switch(publication: Publication, folder: Path) -> Publication:
     names = [p.name for p in build.iterdir() if not p.name.startswith(".")]
     for name in names:
         _link(folder / name, f"{SETS}/{CURRENT}/{name}")
+    for entry in folder.iterdir():  # a lasting name the set in use no longer has (its PDFs, say)
+        if entry.is_symlink() and entry.name not in names and os.readlink(entry).startswith(f"{SETS}/{CURRENT}/"):
+            with machine_faults(entry):
+                entry.unlink()
     return publication.moved_to(folder)
 
 

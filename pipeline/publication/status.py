@@ -151,10 +151,12 @@ def current_view(out: Path, period: str) -> dict:
 
 def set_document(statuses: list[UnitStatus], publication: Publication) -> dict:
     """The part of a period's status that belongs to its published set: the units as they were
-    when the set was built, and the set's files."""
+    when the set was built, and the set's files (``pdf``: the print-ready copies of the Biểu and
+    of the all-in-one workbook, named as the workbooks but ``.pdf``; empty without them)."""
+    pdfs = [*publication.pdfs.values(), publication.all_in_one_pdf] if publication.all_in_one_pdf else []
     return {"units": [asdict(s) for s in statuses], "bieu": [p.name for p in publication.files.values()],
             "all_in_one": [publication.all_in_one.name, publication.archive.name],
-            "report": [publication.report.name] if publication.report else []}
+            "report": [publication.report.name] if publication.report else [], "pdf": [p.name for p in pdfs]}
 
 
 def published_set(out: Path, period: str) -> dict | None:
@@ -170,7 +172,7 @@ def write_status(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, out: Pat
         folder = out / period.key
         published = published_set(out, period.key) or {
             "units": [asdict(s) for s in period_status(conn, catalogue, out, period.key, today)],
-            "bieu": [], "all_in_one": [], "report": []}
+            "bieu": [], "all_in_one": [], "report": [], "pdf": []}
         document["periods"].append({
             "key": period.key, "label": period.label, "deadline": period.deadline.isoformat(),
             "closed": is_closed(catalogue, out, period.key), **published,

@@ -39,12 +39,17 @@ class Publication:
     all_in_one: Path | None = None
     archive: Path | None = None
     report: Path | None = None  # the evaluation report's draft (.docx)
+    pdfs: dict[str, Path] = field(default_factory=dict)  # Biểu code -> its print-ready PDF
+    all_in_one_pdf: Path | None = None
+    pdf_note: str = ""  # why the set has no PDFs (Vietnamese), when they were wanted
 
     def moved_to(self, folder: Path) -> Publication:
         """The same publication, its files named in ``folder`` (where the set was switched in)."""
         return Publication(self.period, folder, {code: folder / p.name for code, p in self.files.items()},
                            folder / self.all_in_one.name, folder / self.archive.name,
-                           folder / self.report.name if self.report else None)
+                           folder / self.report.name if self.report else None,
+                           {code: folder / p.name for code, p in self.pdfs.items()},
+                           folder / self.all_in_one_pdf.name if self.all_in_one_pdf else None, self.pdf_note)
 
 
 def workbook_name(code: str, period: str) -> str:

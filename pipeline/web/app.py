@@ -65,7 +65,7 @@ from pipeline.web.upload import (
 )
 
 DOWNLOADABLE = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".zip": "application/zip",
-                ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+                ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".pdf": "application/pdf"}
 STYLE = """
 body{font-family:"Times New Roman",serif;margin:0 auto;max-width:960px;padding:12px;color:#111}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.4em}table{border-collapse:collapse;width:100%}
@@ -171,6 +171,12 @@ def _download(path: Path | None, private: bool = False) -> Response:
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(path.name)}"
     return FileResponse(path, media_type=DOWNLOADABLE[path.suffix], headers={
         "Content-Disposition": disposition, "Cache-Control": PRIVATE if private else "no-cache"})
+
+
+def _pdf_link(base: str, workbook: str, pdfs: list[str]) -> str:
+    """The print-ready PDF next to its workbook, when the set has one."""
+    pdf = Path(workbook).with_suffix(".pdf").name
+    return f" · {_link(base + pdf, 'Bản PDF để in')}" if workbook.endswith(".xlsx") and pdf in pdfs else ""
 
 
 def _bieu_heading(document: dict) -> str:
@@ -288,7 +294,8 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
             f'<td>{_link(base + u["feedback"], "Phản hồi") if u["feedback"] else ""}</td></tr>'
             for u in shown)
         counts = {state: sum(u["state"] == state for u in period["units"]) for state in ("hop_le", "khong_hop_le", "chua_nop")}
-        bieu = "".join(f"<li>{_link(base + name, name)}</li>" for name in period["bieu"] + period["all_in_one"])
+        bieu = "".join(f"<li>{_link(base + name, name)}{_pdf_link(base, name, period.get('pdf', []))}</li>"
+                       for name in period["bieu"] + period["all_in_one"])
         officer = session is not None and session.officer
         report = "".join(f"<li>{_link(base + name, name)}</li>" for name in period.get("report", []) if officer)
         unidentified = "".join(
