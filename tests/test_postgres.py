@@ -136,8 +136,9 @@ def test_the_daemon_runs_the_sensor_its_queued_runs_and_the_automation_on_postgr
               "no automation run has ended")
         [automation] = _automation_runs(instance)
         ended = instance.get_run_record_by_id(automation.run_id).end_time
-        _wait(lambda: any(tick.timestamp > ended for tick in _ticks(instance, "automation_sensor")), 60, log,
-              "no automation tick after its run")
+        _wait(lambda: any(tick.timestamp > ended and tick.status != TickStatus.STARTED
+                          for tick in _ticks(instance, "automation_sensor")), 60, log,
+              "no finished automation tick after its run")
         later = _automation_runs(instance)
     assert statuses == {"SUCCESS": 2}, log.read_text(errors="replace")[-3000:]
     runs = {run.run_id for run in instance.get_runs(dg.RunsFilter(job_name="submission_job"))}
