@@ -1,14 +1,17 @@
 """The live loop on PostgreSQL instance storage (deploy/dagster-postgres.yaml) against a real
 server started for the test (pipeline/tools/postgres.py; skipped, with the reason, where none
-can be started): the inbox sensor and the unit runs it requests, the nightly job, and the
-daemon launching queued runs, with runs, materializations and checks stored in PostgreSQL.
-The Definitions declare no automation conditions yet, so none are evaluated here."""
+can be started): the inbox sensor and the unit runs it requests, the automation conditions
+evaluated on what those runs stored, the nightly job, and the daemon running the whole loop
+(its sensor tick, the queued unit runs in the pool duckdb, then its automation sensor's one
+consolidation and publication run), with runs, ticks, materializations and checks stored
+in PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import time
 
 import dagster as dg
 import pytest
@@ -17,7 +20,8 @@ from dagster._core.scheduler.instigation import InstigatorType, TickStatus  # th
 from assets.definitions import defs
 from assets.resources import PipelineSettings
 from assets.sensors import inbox_sensor
-from pipeline.tools.postgres import NoServer, home_for, running_daemon, throwaway_server, wait_for_runs
+from pipeline.tools.postgres import ENDED, NoServer, home_for, running_daemon, throwaway_server, wait_for_runs
+from tests.test_live import DOWNSTREAM
 
 OLD = 1_700_000_000  # an mtime long ago: the file is stable
 
@@ -65,6 +69,8 @@ def test_the_instance_is_postgresql(instance):
 def test_sensor_unit_runs_and_nightly_job_are_stored_in_postgresql(server, instance, sample_files, tmp_path):
     _inbox(tmp_path, sample_files[:2])
     settings = _settings(tmp_path)
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert first.total_requested == 0  # nothing taken in yet
     with dg.build_sensor_context(instance=instance, resources={"settings": settings}, definitions=defs) as context:
         requests = inbox_sensor(context).run_requests
     assert sorted(r.partition_key for r in requests) == ["2023|03253", "2023|03259"]
@@ -72,9 +78,14 @@ def test_sensor_unit_runs_and_nightly_job_are_stored_in_postgresql(server, insta
     results = [submission.execute_in_process(partition_key=request.partition_key, instance=instance,
                                              resources={"settings": settings}, tags=request.tags)
                for request in requests]
+    after_intake = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    assert {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()
+            if after_intake.get_num_requested(key)} == DOWNSTREAM
     results.append(defs.resolve_job_def("nightly_job").execute_in_process(instance=instance,
                                                                          resources={"settings": settings}))
     assert all(result.success for result in results)
+    handled = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after_intake.cursor)
+    assert handled.total_requested == 0  # the nightly job brought everything up to date
 
     runs = server.query("SELECT pipeline_name, status FROM runs ORDER BY create_timestamp")
     assert runs == [("submission_job", "SUCCESS")] * 2 + [("nightly_job", "SUCCESS")]
@@ -92,20 +103,59 @@ def test_sensor_unit_runs_and_nightly_job_are_stored_in_postgresql(server, insta
     assert len(list((tmp_path / "out" / "2023").glob("Bieu_*_2023.xlsx"))) == 16
 
 
-def test_the_daemon_runs_the_sensor_and_its_queued_runs_on_postgresql(server, instance, sample_files, tmp_path):
+def _ticks(instance, name):
+    [state] = [state for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+               if state.name == name]
+    return instance.get_ticks(state.instigator_origin_id, state.selector_id)
+
+
+def _automation_runs(instance):
+    return instance.get_runs(dg.RunsFilter(tags={"tuangiao/nguon": "tu_dong"}))
+
+
+def _wait(condition, timeout, log, what):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} after {timeout:.0f} s\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.5)
+
+
+def test_the_daemon_runs_the_sensor_its_queued_runs_and_the_automation_on_postgresql(
+        server, instance, sample_files, tmp_path):
     """The real loop on one instance: the daemon's sensor tick finds the files, its run queue
-    starts the unit runs (pool duckdb), and all of it is recorded in PostgreSQL."""
+    starts the unit runs (pool duckdb), its automation sensor then requests one consolidation
+    and publication run (and no second one), and all of it is recorded in PostgreSQL."""
     _inbox(tmp_path, sample_files[1:3])
     env = {**os.environ, "TUANGIAO_DATA_DIR": str(tmp_path / "data"), "TUANGIAO_INBOX": str(tmp_path / "inbox"),
-           "TUANGIAO_CLOCK": "2023-08-10T17:00:00"}
+           "TUANGIAO_CLOCK": "2023-08-10T17:00:00", "TUANGIAO_SENSOR_SECONDS": "5"}
     log = tmp_path / "daemon.log"
     with running_daemon(env, log):
         statuses = wait_for_runs(server, "submission_job", 2, timeout=300, log=log)
+        _wait(lambda: any(run.status.value in ENDED for run in _automation_runs(instance)), 300, log,
+              "no automation run has ended")
+        [automation] = _automation_runs(instance)
+        ended = instance.get_run_record_by_id(automation.run_id).end_time
+        _wait(lambda: any(tick.timestamp > ended and tick.status != TickStatus.STARTED
+                          for tick in _ticks(instance, "automation_sensor")), 60, log,
+              "no finished automation tick after its run")
+        later = _automation_runs(instance)
     assert statuses == {"SUCCESS": 2}, log.read_text(errors="replace")[-3000:]
-    [sensor] = [state for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-                if state.name == "inbox_sensor"]
-    ticks = instance.get_ticks(sensor.instigator_origin_id, sensor.selector_id)
     runs = {run.run_id for run in instance.get_runs(dg.RunsFilter(job_name="submission_job"))}
-    assert {run_id for tick in ticks if tick.status == TickStatus.SUCCESS for run_id in tick.run_ids} == runs
+    assert {run_id for tick in _ticks(instance, "inbox_sensor") if tick.status == TickStatus.SUCCESS
+            for run_id in tick.run_ids} == runs
     assert instance.get_materialized_partitions(dg.AssetKey("unit_submission")) == {"2023|03259", "2023|03260"}
     assert (tmp_path / "data" / "warehouse.duckdb").exists()
+
+    assert automation.status == dg.DagsterRunStatus.SUCCESS, log.read_text(errors="replace")[-3000:]
+    assert {key.to_user_string() for key in automation.asset_selection} == DOWNSTREAM
+    assert automation.run_id in {run_id for tick in _ticks(instance, "automation_sensor") for run_id in tick.run_ids}
+    assert [run.run_id for run in later] == [automation.run_id]  # handled: not requested again
+    started = instance.get_run_record_by_id(automation.run_id).start_time
+    assert started > max(instance.get_run_record_by_id(run_id).end_time for run_id in runs)  # one run, after the burst
+    status = json.loads((tmp_path / "data" / "out" / "status.json").read_text(encoding="utf-8"))
+    [period] = [p for p in status["periods"] if p["key"] == "2023"]
+    assert period["bieu"] == [f"Bieu_{n:02d}_2023.xlsx" for n in range(1, 16)]  # the published set
+    states = {u["code"]: u["state"] for u in period["units"]}
+    assert states["03259"] == states["03260"] == "hop_le" and states["03253"] == "chua_nop"
+    assert len(list((tmp_path / "data" / "out" / "2023").glob("Bieu_*_2023.xlsx"))) == 16
