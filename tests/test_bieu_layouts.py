@@ -176,7 +176,7 @@ def test_a_column_added_to_form_02_is_published_with_its_totals(tmp_path):
     before, _ = _publish_two_units(load_catalogue(CATALOGUE_DIR), tmp_path / "before", {})
     extra = Decimal("12.5")
     after, sheet = _publish_two_units(catalogue, tmp_path / "after", {Ref("02", "DA1.TDA1", "VON_KHAC"): extra})
-    headers = {(sheet.cell(7, col).value, sheet.cell(8, col).value): col for col in range(1, sheet.max_column + 1)}
+    headers = {(sheet.cell(8, col).value, sheet.cell(9, col).value): col for col in range(1, sheet.max_column + 1)}
     total_row = next(r for r in range(1, sheet.max_row + 1) if sheet.cell(r, 2).value == "TỔNG CỘNG")
     assert sheet.cell(total_row, headers[("Vốn khác", "Vốn khác")]).value == float(2 * extra)
     assert after[TOTAL_ROW]["VON_KHAC"] == after["DA1"]["VON_KHAC"] == after["DA1.TDA1"]["VON_KHAC"] == 2 * extra

@@ -255,7 +255,7 @@ def test_a_live_day_in_the_browser(tmp_path, sample_files):
             workbook = openpyxl.load_workbook(out / "Bieu_01_2023.xlsx", read_only=True)
         except OSError:
             return {}
-        return {row[1]: row[4] for row in workbook["Nguồn số liệu"].iter_rows(min_row=2, values_only=True)}
+        return {row[1]: row[4] for row in workbook["Nguồn số liệu"].iter_rows(min_row=3, values_only=True)}
 
     try:
         _wait_until(lambda: _answers(f"{ui}/server_info"), "make dev did not start",

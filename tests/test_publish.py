@@ -91,7 +91,12 @@ def test_bieu_01_rates_per_unit_with_chart(catalogue, published):
     town = rows["Thị trấn Tuần Giáo"]
     values = sample_values(catalogue)["03253"]
     assert Decimal(str(town[5])) == pytest.approx(100 * Decimal(values[Ref("01", "HO_NGHEO")]) / values[Ref("01", "HO_TONG")])
-    assert len(ws._charts) == 1
+    assert ws["D3"].value == "Phụ biểu của Biểu số 01"  # not a second "Biểu số 01"
+    # the chart is on a chart sheet of its own, right after the table it draws: it covers nothing
+    workbook = openpyxl.load_workbook(published[2].files["01"])
+    names = workbook.sheetnames
+    assert names[names.index("Tỷ lệ theo đơn vị") + 1] == "Biểu đồ – Tỷ lệ theo đơn vị"
+    assert not ws._charts and len(workbook.chartsheets[0]._charts) == 1
 
 
 def test_bieu_02_reproduces_the_report(published):
@@ -111,7 +116,7 @@ def test_bieu_02_reproduces_the_report(published):
 def test_sub_project_figures(published):
     rows_08, rows_11 = _rows(_sheet(published[2], "08")), _rows(_sheet(published[2], "11"))
     assert rows_08["TỔNG CỘNG"][2] == 491
-    header = [c.value for c in _sheet(published[2], "11")[8]]
+    header = [c.value for c in _sheet(published[2], "11")[9]]
     assert rows_11["TỔNG CỘNG"][header.index("Số nhà đang thi công (hộ)")] == 266
 
 
@@ -120,7 +125,7 @@ def test_totals_row_is_the_sum_of_unit_rows(published, code):
     ws = _sheet(published[2], code)
     rows = _rows(ws)
     total = rows.pop("TỔNG CỘNG")
-    header = [c.value for c in ws[8]]
+    header = [c.value for c in ws[9]]
     rate = header.index("Tỷ lệ giải ngân (%)")
     for col in range(2, len(total)):
         if col == rate:
@@ -143,22 +148,29 @@ def test_official_look(published):
         texts = {c.value for ws in workbook for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
         assert {"KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH", "Mùa Va Hồ"} <= texts, code
     assert ws["A1"].font.name == "Times New Roman"
-    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
-    assert ws.sheet_properties.pageSetUpPr.fitToPage  # one page wide (1 is the default), as tall as needed
-    assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0
-    assert ws.print_title_rows == "$7:$9"  # both header rows and the column numbers
-    assert ws.freeze_panes == "C10"
-    assert any(str(m).startswith("C7:E7") for m in ws.merged_cells.ranges) or len(ws.merged_cells.ranges) > 10
+    # 19 columns: A3 at a fixed scale that prints 12 pt text at 8 pt or more (fit-to-page would override the breaks)
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 8
+    assert ws.page_setup.scale >= 67 and not ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.oddFooter.center.text == "Trang &P/&N"
+    assert _sheet(published[2], "05").page_setup.paperSize == 9  # the others: A4
+    assert ws.print_title_rows == "$8:$10"  # both header rows and the column numbers
+    assert ws.freeze_panes == "C11"
+    assert any(str(m).startswith("C8:E8") for m in ws.merged_cells.ranges) or len(ws.merged_cells.ranges) > 10
     total = _rows(ws)["TỔNG CỘNG"]
-    row = next(r for r in ws.iter_rows(min_row=10) if r[1].value == "TỔNG CỘNG")
-    assert row[1].font.b and row[2].number_format == "#,##0.00" and row[16].number_format == "0.0"
+    row = next(r for r in ws.iter_rows(min_row=11) if r[1].value == "TỔNG CỘNG")
+    # Vietnamese separators whatever the computer's locale; a whole amount without ",00"
+    assert row[1].font.b and row[16].number_format == "[$-42A]0.0"
+    for cell in row[2:14]:  # money: two decimals where there are some, none on a whole amount
+        whole = float(cell.value).is_integer()
+        assert cell.number_format == ("[$-42A]#,##0" if whole else "[$-42A]#,##0.00"), cell.coordinate
+    assert row[5].value == 98468 and row[5].number_format == "[$-42A]#,##0"
     assert isinstance(total[2], float | int)
 
 
 def test_all_in_one_and_zip(published):
     publication = published[2]
     workbook = openpyxl.load_workbook(publication.all_in_one)
-    assert workbook.sheetnames[:3] == ["Biểu 01", "Tỷ lệ theo đơn vị", "Biểu 02"]
+    assert workbook.sheetnames[:4] == ["Biểu 01", "Tỷ lệ theo đơn vị", "Biểu đồ – Tỷ lệ theo đơn vị", "Biểu 02"]
     assert [f"Biểu {n:02d}" in workbook.sheetnames for n in range(1, 16)] == [True] * 15
     import zipfile
 
@@ -192,10 +204,11 @@ def test_missing_and_rejected_units_are_named(catalogue, sample_files, tmp_path)
     ws = _sheet(publication, "01")
     texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     assert any(INCOMPLETE in t for t in texts)
-    assert "Số liệu tổng hợp từ 18/19 đơn vị có báo cáo hợp lệ. Chưa có số liệu hợp lệ của: Thị trấn Tuần Giáo." in texts
+    assert "Số liệu tổng hợp từ 18/19 đơn vị phải báo cáo có báo cáo hợp lệ. Chưa có số liệu hợp lệ của: " \
+           "Thị trấn Tuần Giáo." in texts
     rows = _rows(_sheet(publication, "03"))
     assert "Thị trấn Tuần Giáo" not in rows and "Xã Phình Sáng" in rows
-    sources = {row[1].value: row for row in openpyxl.load_workbook(publication.files["01"])[SOURCES_SHEET].iter_rows(min_row=2)}
+    sources = {row[1].value: row for row in openpyxl.load_workbook(publication.files["01"])[SOURCES_SHEET].iter_rows(min_row=3)}
     assert sources["03253"][3].value == "Chưa có số liệu hợp lệ"
     assert sources["03259"][4].value == "03259-xa-phinh-sang.xlsx"
     assert "phinh-sang-moi.xlsx" in sources["03259"][7].value and "phiên bản hợp lệ trước đó" in sources["03259"][7].value

@@ -31,7 +31,7 @@ ROWS = ("targets", "units", "programme")
 SHOWS = ("number", "label", "unit", "assessment")
 TARGET_SHOWS = ("unit", "assessment")  # only rows about a target have them
 EACH = ("item", "column", "rate_target")
-KINDS = ("count", "money", "rate", "text", "row")
+KINDS = ("count", "money", "rate", "flag", "text", "row")
 SOURCES = ("show", "ref", "target", "plan", "rate", "sum", "each")
 COLUMN_KEYS = {"key", "label", "group", "kind", "empty", "assessed_only", "previous", *SOURCES}
 TABLE_KEYS = {"sheet", "title", "unit_note", "rows", "form", "columns", "total", "chart", "include_nonzero",
@@ -229,7 +229,7 @@ def _label(data: dict, default: str, fields: dict[str, str], file: str, where: s
 
 
 def _kind(type_: str) -> str:
-    return "count" if type_ == "flag" else type_
+    return type_  # count, money, or flag: "x" for a unit, the count of units on the total row
 
 
 def _column(catalogue: Catalogue, data: dict, source: str, rows: str, form: Form | None, sub_form: Form | None,

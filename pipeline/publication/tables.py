@@ -45,7 +45,7 @@ class Column:
     key: str
     label: str
     group: str = ""  # a merged header above consecutive columns of the same group
-    kind: str = "count"  # count, money, rate, text, or "row": the row's own kind
+    kind: str = "count"  # count, money, rate, flag, text, or "row": the row's own kind
     show: str = ""  # text columns: what of the row they show (number, label, unit, assessment)
     empty: str = ""  # printed when there is no value, else the cell stays blank
 
@@ -325,8 +325,9 @@ class _Builder:
         return rows, summary
 
     def _unit_rows(self, bieu: Bieu, layout: LayoutTable) -> tuple[list[Row], str]:
-        """One row per unit that reports the table's form or has a non-zero figure in one of
-        its ``include_nonzero`` columns (communes first, then district agencies), or per
+        """One row per commune that reports the table's form, per district agency that reports
+        it with a figure that is not zero, or per unit with a non-zero figure in one of its
+        ``include_nonzero`` columns (communes first, then district agencies), or per
         district or province at larger scale; then the total."""
         subs = (bieu.sub_project,) if bieu.sub_project else ()
         reporters = {u.code for u in _expected(self.catalogue, self.period, [self.catalogue.form(layout.form)])}
@@ -334,7 +335,10 @@ class _Builder:
         units = [u for u in self.catalogue.units_in(self.period) if u.code in self.sources]
         for unit in _row_units(units, self.level):
             values = self.values(layout, _Subject(unit.code, subs))
-            if any(u.code in reporters for u in unit.members) or any(values[k] for k in layout.include_nonzero):
+            reports = any(u.code in reporters for u in unit.members)
+            if reports and not any(u.is_commune for u in unit.members):  # an agency: shown when it has figures
+                reports = any(isinstance(v, Decimal) and v for v in values.values())
+            if reports or any(values[k] for k in layout.include_nonzero):
                 rows.append(self.row(layout, values, unit.name, str(len(rows) + 1), code=unit.code))
         total = self._total(layout, _Subject(DISTRICT, subs))
         return ([total] + rows if layout.total_first else rows + [total]), ""
@@ -372,5 +376,5 @@ def describe(value: Decimal | None, kind: str) -> str:
     """A figure as printed: rates with one decimal, counts whole, money with two decimals."""
     if value is None:
         return "–"
-    places = {"rate": 1, "count": 0, "money": 2}.get(kind, 2)
+    places = {"rate": 1, "count": 0, "flag": 0, "money": 2}.get(kind, 2)
     return show_number(round_half_up(value, places)) if places else show_number(round_half_up(value, 0))

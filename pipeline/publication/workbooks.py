@@ -11,22 +11,23 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 from pipeline.catalogue import Catalogue
 from pipeline.checking.findings import name_list
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output
-from pipeline.publication.signing import Signing
-from pipeline.publication.tables import Report, Table
+from pipeline.publication.pages import page_starts, paper_for
+from pipeline.publication.signing import Signing, day_and_month
+from pipeline.publication.tables import TOTAL_ROW, Report, Table
 from pipeline.settings import shown_time
-from pipeline.workbook.style import Styles, fit_row_height, new_workbook, page_setup, wrapped_lines
+from pipeline.workbook.style import LINE, VIETNAMESE, Styles, new_workbook, page_setup, wrapped_lines
 
 SOURCES_IN_EVERY_WORKBOOK = 1000  # units; a longer list is written once, in the all-in-one workbook
 SOURCES_SHEET = "Nguồn số liệu"
 INCOMPLETE = "SỐ LIỆU CHƯA ĐẦY ĐỦ"
 FINAL = "CHÍNH THỨC"
-WIDTHS = {"text": 12, "count": 13, "money": 14, "rate": 12}
+WIDTHS = {"text": 12, "count": 11, "money": 12, "rate": 9}
+DOTS = "……"
+FLAG_NOTE = "Cột có/không: “x” là có; dòng tổng cộng ghi số đơn vị có."
 LABEL_WIDTH = 44
 NUMBER_WIDTH = 6
 
@@ -127,29 +128,48 @@ def _header_rows(table: Table) -> int:
 
 def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signing, report: Report, table: Table,
                  final: bool) -> None:
+    """One table on one sheet: the national heading, the title and its reference line, the
+    header, the rows, the notes and the signature block, paginated for print (pages.py):
+    every row has an explicit height, so the breaks computed here are the printed ones."""
     ws = workbook.add_worksheet(table.sheet)
     district = catalogue.district
     period = catalogue.periods[report.period]
     columns = table.columns
     last = len(columns) - 1
-    widths = [NUMBER_WIDTH if c.show == "number" else (LABEL_WIDTH if c.show == "label" else WIDTHS.get(c.kind, 14))
+    label_width = min(LABEL_WIDTH, max(16, max((len(r.label) + 2 * r.indent for r in table.rows), default=0) + 2))
+    widths = [NUMBER_WIDTH if c.show == "number" else (label_width if c.show == "label" else WIDTHS.get(c.kind, 14))
               for c in columns]
     for col, width in enumerate(widths):
         ws.set_column(col, col, width)
+    heights: dict[int, float] = {}
+
+    def row_height(row: int, height: float) -> None:
+        heights[row] = height
+        ws.set_row(row, height)
+
+    full_width = sum(widths)
     split = min(2, last - 3)
     bold_center = styles.get(bold=True, align="center", valign="vcenter", text_wrap=True)
     ws.merge_range(0, 0, 0, split, district["authority"], bold_center)
     ws.merge_range(0, split + 1, 0, last, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold_center)
     ws.merge_range(1, split + 1, 1, last, "Độc lập - Tự do - Hạnh phúc", styles.get(bold=True, underline=1, align="center"))
-    ws.merge_range(2, split + 1, 2, last, f"Biểu số {report.code}", styles.get(bold=True, italic=True, align="right"))
-    ws.merge_range(3, 0, 3, last, _title(report, table, final), styles.title())
-    ws.set_row(3, 36)
-    ws.merge_range(4, 0, 4, last, f"Kỳ báo cáo: {period.label} – {district['programme']}",
-                   styles.get(italic=True, align="center", text_wrap=True))
-    ws.set_row(4, 30)
-    ws.merge_range(5, 0, 5, last, table.unit_note, styles.get(italic=True, align="right"))
+    first_table = table is report.tables[0]
+    heading = f"Biểu số {report.code}" if first_table else f"Phụ biểu của Biểu số {report.code}"
+    ws.merge_range(2, split + 1, 2, last, heading, styles.get(bold=True, italic=True, align="right"))
+    title = _title(report, table, final)
+    ws.merge_range(3, 0, 3, last, title, styles.title())
+    ws.merge_range(4, 0, 4, last, _reference_line(signing, district), styles.get(italic=True, align="center",
+                                                                                  text_wrap=True))
+    period_line = f"Kỳ báo cáo: {period.label} – {district['programme']}"
+    ws.merge_range(5, 0, 5, last, period_line, styles.get(italic=True, align="center", text_wrap=True))
+    ws.merge_range(6, 0, 6, last, table.unit_note, styles.get(italic=True, align="right"))
+    for row in (0, 1, 2, 6):
+        row_height(row, LINE)
+    row_height(3, 20 * wrapped_lines(title, full_width, 14) + 4)
+    row_height(4, LINE * wrapped_lines(_reference_line(signing, district), full_width))
+    row_height(5, LINE * wrapped_lines(period_line, full_width))
 
-    top = 6
+    top = 7
     levels = _header_rows(table)
     header = styles.header()
     col = 0
@@ -172,15 +192,17 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
             else:
                 ws.write_string(top, col, column.label, header)
             col += 1
-    tallest = max(wrapped_lines(c.label, w) for c, w in zip(columns, widths))
+    tallest = max(wrapped_lines(c.label, w, bold=True) for c, w in zip(columns, widths))
     for level in range(levels):
-        ws.set_row(top + level, max(33, 16 * tallest) if level == levels - 1 else 30)
+        row_height(top + level, max(33, LINE * tallest + 4) if level == levels - 1 else 33)
     numbers_row = top + levels
     for col in range(len(columns)):
         ws.write_number(numbers_row, col, col + 1, styles.get(italic=True, border=1, align="center", num_format="0"))
+    row_height(numbers_row, LINE)
     first = numbers_row + 1
     for n, row in enumerate(table.rows):
         r = first + n
+        lines = 1
         for col, column in enumerate(columns):
             value = row.values.get(column.key)
             kind = row.kind if column.kind == "row" else column.kind
@@ -190,6 +212,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
                     if column.show == "label" else styles.get(border=1, bold=row.bold, align="center", valign="vcenter",
                                                             text_wrap=True)
                 ws.write_string(r, col, text, fmt)
+                lines = max(lines, wrapped_lines(text, widths[col] - 2 * row.indent, bold=row.bold))
             elif value is None:  # nothing to show: the column's mark for it (e.g. "–"), else blank
                 fmt = styles.get(border=1, align="center", valign="vcenter", bold=row.bold)
                 if column.empty:
@@ -197,36 +220,70 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
                 else:
                     ws.write_blank(r, col, None, fmt)
             else:
-                ws.write_number(r, col, float(Decimal(value)), styles.number(kind, bold=row.bold))
-        fit_row_height(ws, r, row.label, LABEL_WIDTH)
+                number = Decimal(value)
+                shown = "count" if kind == "flag" and row.code == TOTAL_ROW else kind  # the total counts the units
+                ws.write_number(r, col, float(number), styles.printed(shown, bold=row.bold,
+                                                                      whole=number == number.to_integral_value()))
+        row_height(r, LINE * lines + 2)
     end = first + len(table.rows)
-    if table.chart:
-        _chart(workbook, ws, table, first, end - 1)
-    notes = [*table.notes, _completeness(report)]
-    if report.summary and table is report.tables[0]:
+    notes = [*table.notes, _completeness(report, table, lambda code: catalogue.find_unit(code) is not None)]
+    if any(c.kind == "flag" for c in columns):
+        notes.insert(0, FLAG_NOTE)
+    if report.summary and first_table:
         notes.insert(0, report.summary)
     notes.append(f'Phiên bản số liệu của từng đơn vị: xem sheet "{SOURCES_SHEET}".')
+    row_height(end, LINE / 2)
     r = end + 1
     for note in notes:
         ws.merge_range(r, 0, r, last, note, styles.note(bold=note == report.summary))
-        fit_row_height(ws, r, note, sum(widths))
+        row_height(r, LINE * wrapped_lines(note, full_width, bold=note == report.summary) + 2)
         r += 1
-    _signatures(ws, styles, signing, r + 1, last, split)
+    row_height(r, LINE / 2)
+    signature_end = _signatures(ws, styles, signing, r + 1, last, split, row_height)
+    paper = paper_for(widths)
+    first_page = sum(heights[n] for n in range(first))
+    repeated = sum(heights[n] for n in range(top, first))
+    tail = sum(heights[n] for n in range(end, signature_end + 1))
+    breaks = [first + n for n in page_starts(first_page, repeated, [heights[first + n] for n in range(len(table.rows))],
+                                             tail, paper.capacity)]
+    ws.set_h_pagebreaks(breaks)
     ws.freeze_panes(first, 2)
-    page_setup(ws, landscape=True, header_rows=(top, numbers_row))
+    page_setup(ws, landscape=True, header_rows=(top, numbers_row), paper=paper.code, scale=paper.scale)
+    if table.chart:
+        _chart(workbook, ws, table, first, end - 1)
 
 
-def _completeness(report: Report) -> str:
+def _reference_line(signing: Signing, district: dict) -> str:
+    """"(Kèm theo Báo cáo số 125/BC-UBND ngày 15 tháng 8 năm 2023 của UBND huyện Tuần Giáo)",
+    dotted where the plan gives no number or date (filled in by hand)."""
+    number = signing.report_number or DOTS
+    if signing.date:
+        day, month = day_and_month(signing.date)
+        year = signing.date.year
+    else:
+        day, month, year = DOTS, DOTS, signing.fallback_date.year
+    return f"(Kèm theo Báo cáo số {number}/BC-UBND ngày {day} tháng {month} năm {year} của {district['authority_in_text']})"
+
+
+def _completeness(report: Report, table: Table, is_unit) -> str:
+    """Whose figures the table holds, counted as its rows count them: the units that must
+    report and have a valid report, and the others that have figures in it (district
+    agencies holding a sub-project's funds)."""
     total = len(report.sources) + len(report.missing)
-    text = f"Số liệu tổng hợp từ {len(report.sources)}/{total} đơn vị có báo cáo hợp lệ."
+    text = f"Số liệu tổng hợp từ {len(report.sources)}/{total} đơn vị phải báo cáo có báo cáo hợp lệ"
+    expected = {s.unit.code for s in report.sources}
+    others = [row for row in table.rows if row.code != TOTAL_ROW and row.code not in expected and is_unit(row.code)]
+    if others:
+        text += f", và {len(others)} đơn vị khác có số liệu trong bảng"
+    text += "."
     if report.missing:
         text += " Chưa có số liệu hợp lệ của: " + name_list([u.name for u in report.missing]) + "."
     return text
 
 
-def _signatures(ws, styles: Styles, signing: Signing, row: int, last: int, split: int) -> None:
+def _signatures(ws, styles: Styles, signing: Signing, row: int, last: int, split: int, row_height) -> int:
     """The place and date line, the preparer's and the signer's titles, and their names (left
-    blank for a hand signature when the plan gives none)."""
+    blank for a hand signature when the plan gives none); returns the block's last row."""
     right = styles.get(bold=True, align="center")
     ws.merge_range(row, split + 1, row, last, signing.date_line(), styles.get(italic=True, align="center"))
     ws.merge_range(row + 1, 0, row + 1, split, signing.preparer_title, right)
@@ -235,38 +292,51 @@ def _signatures(ws, styles: Styles, signing: Signing, row: int, last: int, split
         ws.merge_range(row + offset, split + 1, row + offset, last, text, right)
     ws.merge_range(row + 7, 0, row + 7, split, signing.preparer, right)
     ws.merge_range(row + 7, split + 1, row + 7, last, signing.signer, right)
+    for offset in range(8):
+        row_height(row + offset, LINE)
+    return row + 7
 
 
 def _chart(workbook, ws, table: Table, first: int, last_row: int) -> None:
-    """A bar chart of one column per row (the total row excluded), beside the table."""
+    """A bar chart of one column per row (the total row excluded), on a chart sheet of its
+    own after the table's sheet: printed as one A4 page, covering nothing, legible."""
     key, title = table.chart
     col = next(n for n, c in enumerate(table.columns) if c.key == key)
     label_col = next(n for n, c in enumerate(table.columns) if c.show == "label")
     rows = last_row - 1  # without the total row
+    font = {"name": "Times New Roman", "size": 11}
     chart = workbook.add_chart({"type": "bar"})
     chart.add_series({
         "name": title,
         "categories": [ws.name, first, label_col, rows, label_col],
         "values": [ws.name, first, col, rows, col],
-        "data_labels": {"value": True, "num_format": "0.0"},
+        "data_labels": {"value": True, "num_format": VIETNAMESE + "0.0", "font": font},
         "fill": {"color": "#2F5597"},
+        "gap": 60,
     })
-    chart.set_title({"name": title, "name_font": {"name": "Times New Roman", "size": 12}})
+    chart.set_title({"name": title, "name_font": {**font, "size": 14}})
     chart.set_legend({"none": True})
-    chart.set_x_axis({"num_format": "0", "num_font": {"name": "Times New Roman"}})
-    chart.set_y_axis({"reverse": True, "num_font": {"name": "Times New Roman"}})
-    chart.set_size({"width": 720, "height": 24 * (rows - first + 1) + 80})
-    ws.insert_chart(xl_rowcol_to_cell(last_row + 12, 1), chart)
+    chart.set_x_axis({"num_format": "0", "num_font": font})
+    chart.set_y_axis({"reverse": True, "num_font": font})
+    sheet = workbook.add_chartsheet(f"Biểu đồ – {table.sheet}"[:31])
+    sheet.set_chart(chart)
+    page_setup(sheet, landscape=True)
 
 
 def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list[Report]) -> None:
-    """Which file (version) of each unit the reports used, and who is missing."""
+    """Which file (version) of each unit the reports used, and who is missing: a titled,
+    printable list."""
     ws = workbook.add_worksheet(SOURCES_SHEET)
-    headers = [("STT", 6), ("Mã đơn vị", 12), ("Tên đơn vị", 40), ("Trạng thái", 24), ("Tệp đã dùng", 40),
-               ("Thời điểm nhận", 20), ("Mã băm (SHA-256, 12 ký tự đầu)", 18), ("Ghi chú", 50)]
+    headers = [("STT", 5), ("Mã đơn vị", 9), ("Tên đơn vị", 26), ("Trạng thái", 16), ("Tệp đã dùng", 30),
+               ("Thời điểm nhận", 17), ("Mã băm (SHA-256, 12 ký tự đầu)", 15), ("Ghi chú", 30)]
+    last = len(headers) - 1
+    ws.merge_range(0, 0, 0, last, f"NGUỒN SỐ LIỆU CỦA CÁC BIỂU – KỲ {catalogue.periods[reports[0].period].label.upper()}",
+                   styles.title())
+    ws.set_row(0, 24)
     for col, (name, width) in enumerate(headers):
         ws.set_column(col, col, width)
-        ws.write_string(0, col, name, styles.header())
+        ws.write_string(1, col, name, styles.header())
+    ws.set_row(1, LINE * max(wrapped_lines(name, width, bold=True) for name, width in headers) + 4)
     sources = {s.unit.code: s for report in reports for s in report.sources}
     missing = {u.code for report in reports for u in report.missing}
     units = [u for u in catalogue.units_in(reports[0].period) if u.code in sources or u.code in missing]
@@ -279,6 +349,8 @@ def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list
                  source.file_name if source else "", shown_time(source.received_at) if source else "",
                  source.file_hash[:12] if source else "", note]
         for col, text in enumerate(cells):
-            ws.write_string(n, col, text, styles.text())
-    ws.freeze_panes(1, 0)
-    page_setup(ws, landscape=True, header_rows=(0, 0))
+            ws.write_string(n + 1, col, text, styles.text())
+        ws.set_row(n + 1, LINE * max(wrapped_lines(text, headers[col][1]) for col, text in enumerate(cells)) + 2)
+    ws.freeze_panes(2, 0)
+    paper = paper_for([width for _, width in headers])
+    page_setup(ws, landscape=True, header_rows=(1, 1), paper=paper.code, scale=paper.scale)

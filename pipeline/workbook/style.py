@@ -13,6 +13,11 @@ FONT = "Times New Roman"
 INPUT_FILL = "#FFF2CC"  # pale yellow: a cell the unit types into
 DERIVED_FILL = "#E7E6E6"  # grey: a formula the district recomputes
 NUMBER_FORMATS = {"count": "#,##0", "flag": "0", "money": "#,##0.00", "rate": "0.0"}
+# The published Biểu: Vietnamese separators (1.000; 13.334,47) whatever the computer's locale
+# (the [$-42A] language tag, honoured by LibreOffice), whole amounts without ",00".
+VIETNAMESE = "[$-42A]"
+PRINTED_FORMATS = {"count": "#,##0", "flag": '"x";;""', "money": "#,##0.00", "rate": "0.0"}
+LINE = 16.5  # points: one line of 12 pt Times New Roman in a row
 # Fixed document properties: the same content always gives the same bytes.
 FIXED_CREATED = dt.datetime(2023, 1, 1)
 
@@ -75,6 +80,13 @@ class Styles:
         return self.get(border=2, border_color="#C00000", locked=False, bg_color=fill, bold=True,
                         num_format=num_format, valign="vcenter")
 
+    def printed(self, kind: str, bold=False, whole=False):
+        """A figure of a published Biểu: Vietnamese separators, money without decimals when
+        whole; a yes/no flag as "x" (1) or blank (0)."""
+        number_format = PRINTED_FORMATS["count" if kind == "money" and whole else kind]
+        align = {"align": "center"} if kind == "flag" else {}
+        return self.get(border=1, num_format=VIETNAMESE + number_format, bold=bold, valign="vcenter", **align)
+
     def derived(self, kind: str):
         return self.get(border=1, num_format=NUMBER_FORMATS[kind], bg_color=DERIVED_FILL, valign="vcenter")
 
@@ -82,27 +94,34 @@ class Styles:
         return self.get(italic=not bold, bold=bold, font_color=color, text_wrap=True, valign="top")
 
 
-def page_setup(ws, landscape: bool, header_rows: tuple[int, int] | None = None) -> None:
-    """A4, fit to the page width, header rows repeated on every printed page."""
-    ws.set_paper(9)
+def page_setup(ws, landscape: bool, header_rows: tuple[int, int] | None = None, paper: int = 9,
+               scale: int | None = None) -> None:
+    """A4 (or ``paper``), header rows repeated on every printed page, "Trang x/y" at the foot;
+    fit to the page width, or at a fixed ``scale`` (%) where the caller sets the page breaks."""
+    ws.set_paper(paper)
     if landscape:
         ws.set_landscape()
     else:
         ws.set_portrait()
-    ws.fit_to_pages(1, 0)
+    if scale:
+        ws.set_print_scale(scale)
+    else:
+        ws.fit_to_pages(1, 0)
     ws.set_margins(left=0.5, right=0.4, top=0.6, bottom=0.6)
+    ws.set_footer(f'&C&"{FONT},Regular"&11Trang &P/&N')
     if header_rows:
         ws.repeat_rows(*header_rows)
 
 
-def wrapped_lines(text: str, column_width: float, font_size: int = 12) -> int:
-    """How many lines a text wraps to in a column (Times New Roman is wider than the default font)."""
-    chars_per_line = max(1, int(column_width * 0.95 * 12 / font_size))
-    return max(1, -(-len(text) // chars_per_line))
+def wrapped_lines(text: str, column_width: float, font_size: int = 12, bold: bool = False) -> int:
+    """How many lines a text wraps to in a column (Times New Roman is wider than the default
+    font; bold wider still); each line of the text counted apart."""
+    chars_per_line = max(1, int(column_width * (0.85 if bold else 0.95) * 12 / font_size))
+    return sum(max(1, -(-len(line) // chars_per_line)) for line in str(text).split("\n"))
 
 
 def fit_row_height(ws, row: int, text: str, column_width: float, font_size: int = 12) -> None:
     """Tall enough for wrapped text (xlsxwriter cannot autofit; office suites keep the height)."""
     lines = wrapped_lines(text, column_width, font_size)
     if lines > 1:
-        ws.set_row(row, 16.5 * lines)
+        ws.set_row(row, LINE * lines)

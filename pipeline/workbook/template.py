@@ -42,10 +42,11 @@ from pipeline.workbook.contract import (
     VERSION_FIELD,
     YES,
 )
-from pipeline.workbook.style import Styles, fit_row_height, new_workbook, page_setup
+from pipeline.workbook.style import LINE, Styles, fit_row_height, new_workbook, page_setup, wrapped_lines
 
 INFO_FIRST_ROW = 3  # 0-based row of the first Thông tin field
 LABEL_WIDTH = 66  # characters: the label column of every form sheet
+GUIDE_WIDTH = 80  # characters: the Hướng dẫn sheet's one column, within an A4 portrait page
 SUBSET_INDENT = 2  # indent levels per parent of an item
 KIND_LABELS = {"xa": "Xã", "thi_tran": "Thị trấn", "co_quan_huyen": "Cơ quan cấp huyện"}
 TYPE_HINTS = {
@@ -128,10 +129,11 @@ def _write_value(ws, row, col, value, fmt) -> None:
 
 def _guide(workbook, styles: Styles, title: str, lines: list[str]) -> None:
     ws = workbook.add_worksheet(GUIDE_SHEET)
-    ws.set_column(0, 0, 110)
+    ws.set_column(0, 0, GUIDE_WIDTH)
     ws.write_string(0, 0, title, styles.get(bold=True, font_size=14))
     for n, line in enumerate(lines, start=2):
         ws.write_string(n, 0, line, styles.get(text_wrap=True, valign="top"))
+        ws.set_row(n, LINE * wrapped_lines(line, GUIDE_WIDTH) + 2)  # printed whole, not over the next line
     page_setup(ws, landscape=False)
     ws.protect()
 

@@ -1,0 +1,138 @@
+"""The published Biểu as the officer prints them: every workbook of the 2023 sample rendered
+by a real LibreOffice under an English locale (LANG=C and an en-US profile), read back with
+pdftotext: page numbers, the signature block kept with table rows, Vietnamese numbers, the
+signer and dates; and the page arithmetic itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+
+import pytest
+
+from pipeline.office import SOFFICE, convert_all
+from pipeline.publication.pages import A3, A4, page_starts, paper_for
+from pipeline.publication.publish import publish_period
+from pipeline.settings import Places
+from tests.conftest import ROOT, take_in_everything
+
+T0 = dt.datetime(2023, 8, 10, 8, 0)
+
+needs_render = pytest.mark.skipif(not SOFFICE or not shutil.which("pdftotext"),
+                                  reason="LibreOffice (soffice) or pdftotext (poppler-utils) not installed: the Biểu cannot be printed")
+
+ENGLISH_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" \
+xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Setup/L10N"><prop oor:name="ooSetupSystemLocale" oor:op="fuse">\
+<value>en-US</value></prop></item>
+</oor:items>
+"""
+SIGNATURE = ("Tuần Giáo, ngày 15 tháng 8 năm 2023", "NGƯỜI LẬP BIỂU", "TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH",
+             "PHÓ CHỦ TỊCH", "Mùa Va Hồ")
+
+
+def squeezed(text: str) -> str:
+    """The text without white space: pdftotext puts spaces inside some words ("c ủa")."""
+    return "".join(text.split())
+
+
+def table_rows(page: str) -> int:
+    """Lines of table rows: those that begin with the row's number (STT), not the row of column
+    numbers (1 2 3 …), and the total row."""
+    return sum(1 for line in page.splitlines()
+               if (tokens := line.split()) and (tokens[0].isdigit() and not all(t.isdigit() for t in tokens)
+                                                or line.lstrip().startswith("TỔNG CỘNG")))
+
+
+@pytest.fixture(scope="module")
+def printed(catalogue, tmp_path_factory):
+    """{Biểu code: [text of each printed page]} and the reports, rendered in one LibreOffice start."""
+    data = tmp_path_factory.mktemp("printed")
+    take_in_everything(catalogue, Places.under(data, ROOT / "data" / "sample"), T0)
+    reports, publication = publish_period(catalogue, data / "warehouse.duckdb", data / "out", "2023")
+    profile = data / "profile"
+    (profile / "user").mkdir(parents=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(ENGLISH_PROFILE, encoding="utf-8")
+    sources = [path.resolve() for path in publication.files.values()]
+    pdfs = convert_all(sources, data / "pdf", "pdf", profile=profile)
+    pages = {}
+    for code, pdf in zip(publication.files, pdfs):
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True,
+                              env={"LANG": "C", "LC_ALL": "C", "PATH": "/usr/bin:/bin"}).stdout
+        pages[code] = [page for page in text.split("\f") if page.strip()]
+    return pages, reports
+
+
+@needs_render
+def test_every_page_has_its_number(printed):
+    for code, pages in printed[0].items():
+        for n, page in enumerate(pages, start=1):
+            assert f"Trang {n}/{len(pages)}" in page, (code, n)
+
+
+@needs_render
+def test_signature_block_is_whole_and_never_alone(printed):
+    for code, pages in printed[0].items():
+        signed = [page for page in pages if "NGƯỜI LẬP BIỂU" in page]
+        assert signed, code
+        for page in signed:
+            for line in SIGNATURE:
+                assert squeezed(line) in squeezed(page), (code, line)
+            assert table_rows(page) >= 2, code  # table rows on the same page as the block
+
+
+@needs_render
+def test_numbers_print_vietnamese_under_an_english_locale(printed):
+    bieu_02, bieu_01 = "\n".join(printed[0]["02"]), "\n".join(printed[0]["01"])
+    for figure in ("13.334,47", "132.310", "98.468", "32.389"):
+        assert figure in bieu_02, figure
+    assert "132.310,00" not in bieu_02 and "132,310" not in bieu_02  # whole amounts without ",00"
+    assert "7.966" in bieu_01 and "19.336" in bieu_01 and "41,2" in bieu_01
+
+
+@needs_render
+def test_reference_line_and_dates(printed):
+    for code, pages in printed[0].items():
+        text = squeezed("\n".join(pages))
+        assert squeezed("tháng 08") not in text, code  # Nghị định 30: "ngày 15 tháng 8"
+        assert squeezed("(Kèm theo Báo cáo số ……/BC-UBND ngày …… tháng …… năm 2023 của UBND huyện Tuần Giáo)") in text
+    assert squeezed("Phụ biểu của Biểu số 01") in squeezed("\n".join(printed[0]["01"]))
+
+
+@needs_render
+def test_flags_print_as_marks_and_their_total_as_a_count(printed):
+    text = squeezed("\n".join(printed[0]["12"]))
+    assert squeezed("(1 = có, 0 = không)") not in text and squeezed("(có/không)") in text
+    assert squeezed("Cột có/không: “x” là có; dòng tổng cộng ghi số đơn vị có.") in text
+    unit_rows = [line.split() for line in printed[0]["12"][0].splitlines() if "Xã Phình Sáng" in line]
+    assert unit_rows and unit_rows[0][4:6] == ["x", "x"]  # STT, "Xã Phình Sáng", then its two flags
+
+
+def test_agency_rows_without_figures_are_left_out(catalogue, printed):
+    for report in printed[1]:
+        for table in report.tables:
+            for row in table.rows:
+                unit = catalogue.find_unit(row.code)
+                if unit is not None and not unit.is_commune:
+                    assert any(v for v in row.values.values() if not isinstance(v, str)), (report.code, row.label)
+
+
+def test_a_wide_table_goes_on_a3_to_stay_legible():
+    assert paper_for([6, 44] + [12] * 4).code == A4
+    wide = paper_for([6, 44] + [12] * 17)
+    assert wide.code == A3 and wide.scale >= 67
+
+
+def test_last_page_holds_rows_with_the_block():
+    rows = [30.0] * 12
+    # greedy: 12 rows fill two pages exactly and the block would stand alone on a third
+    starts = page_starts(first_page=100, repeated=40, rows=rows, tail=150, capacity=460)
+    last = starts[-1]
+    assert len(rows) - last >= 2 and 40 + sum(rows[last:]) + 150 <= 460
+    pages = [0, *starts, len(rows)]
+    assert all(sum(rows[a:b]) + (100 if a == 0 else 40) <= 460 for a, b in zip(pages, pages[1:]))
+    assert page_starts(first_page=100, repeated=40, rows=[30.0] * 3, tail=150, capacity=460) == []  # one page
+    # the last row alone would begin a page that holds the block: it takes the row before it along
+    assert page_starts(first_page=100, repeated=40, rows=[30.0] * 13, tail=40, capacity=460) == [11]
