@@ -20,7 +20,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from babel.numbers import NumberFormatError, parse_decimal
 from python_calamine import CalamineWorkbook
 
 from pipeline.catalogue import Catalogue, Form, Ref
@@ -202,6 +201,8 @@ def to_decimal(raw: object) -> tuple[Decimal | None, str | None]:
     elif isinstance(raw, float):  # 925.0 is the number 925, as the workbook shows it
         value, problem = (Decimal(int(raw)) if raw.is_integer() else Decimal(repr(raw))), None
     elif isinstance(raw, str):
+        from babel.numbers import NumberFormatError, parse_decimal  # only for numbers typed as text: check starts faster
+
         text = unicodedata.normalize("NFC", raw)
         for junk in (" ", "\u00a0", "\u202f", "%"):
             text = text.replace(junk, "")
