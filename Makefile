@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: run test fuzz bench template sample preview dev clean
+.PHONY: run test fuzz bench bench-quick template sample preview dev clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ fuzz: $(STAMP)
 ## bench: the benchmark suite, national case included (about 10 min the first time); data/out/bench/bench.json
 bench: $(STAMP)
 	$(PY) -m pipeline.tools.bench
+
+## bench-quick: only the readers and `check` of one file beside its import floor; data/out/bench/bench-quick.json
+bench-quick: $(STAMP)
+	$(PY) -m pipeline.tools.bench --quick
 
 ## template: regenerate the committed blank templates from the catalogue
 template: $(STAMP)

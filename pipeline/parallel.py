@@ -28,7 +28,9 @@ from typing import TypeVar
 T, R = TypeVar("T"), TypeVar("R")
 MEMORY_LIMIT_BYTES = 2 * 1024**3  # the address space of one worker: far above a report, far below the machine
 TIME_LIMIT_SECONDS = 30.0  # per item
-PRELOAD = ["pipeline.workbook.reader"]  # imported once by the fork server, not by every worker
+# Imported once by the fork server, not by every worker (the reader imports babel only where
+# a number was typed as text, so that the caller of a check need not).
+PRELOAD = ["pipeline.workbook.reader", "babel.numbers"]
 
 CRASHED, OUT_OF_MEMORY, TIMED_OUT = "crashed", "out_of_memory", "timed_out"
 

@@ -14,6 +14,7 @@ from pipeline.catalogue import Ref
 from pipeline.tools.sample import sample_values
 from pipeline.workbook.reader import (
     UnreadableWorkbook,
+    cell_address,
     normalise_unit_code,
     read_identity,
     read_workbook,
@@ -33,6 +34,12 @@ def _values(submission) -> dict[Ref, Decimal]:
 
 def _commune_file(sample_files, code="03259"):
     return next(p for p in sample_files if p.name.startswith(code))
+
+
+def test_cell_address_is_the_spreadsheet_reference():
+    for column in [*range(60), 675, 676, 701, 702, 16383]:
+        for row in (0, 8, 1048575):
+            assert cell_address(row, column) == f"{openpyxl.utils.get_column_letter(column + 1)}{row + 1}"
 
 
 def test_reader_recovers_every_sample_value(catalogue, sample_files, expected):

@@ -114,6 +114,8 @@ class Form:
     def __post_init__(self):
         object.__setattr__(self, "_items", {i.code: i for i in self.items})
         object.__setattr__(self, "_columns", {c.code: c for c in self.columns})
+        object.__setattr__(self, "_input_cells", tuple(  # every read of a workbook walks them
+            Ref(self.code, i.code, c.code) for i in self.input_items for c in self.input_columns))
 
     def item(self, code: str) -> Item:
         return self._items[code]
@@ -131,7 +133,7 @@ class Form:
 
     def input_cells(self) -> list[Ref]:
         """Every cell a unit types, row by row."""
-        return [Ref(self.code, i.code, c.code) for i in self.input_items for c in self.input_columns]
+        return list(self._input_cells)
 
     def cell_label(self, ref: Ref) -> str:
         if self.is_grid:

@@ -1,5 +1,6 @@
 """``make bench``: the benchmark suite. Prints one table (median, min and max of several
-rounds, in milliseconds) and writes it as JSON to data/out/bench/bench.json.
+rounds, in milliseconds) and writes it as JSON to data/out/bench/bench.json (bench-quick.json
+for ``--quick``).
 
 Cases: reading a workbook beside the unzip floor and other readers; ``check`` of a file,
 in process and as a command, beside the import floor (``import pandas, pandera``) and its
@@ -8,7 +9,8 @@ and the nightly job as the daemon runs it; and the national case: a synthetic in
 10.600 communes (pipeline/tools/national.py, generated once into data/out/bench/national/), the
 inbox sensor over it, and ``python -m assets run`` over it by province with its peak
 memory (the resident memory of the whole process tree, sampled). ``--skip-national``
-leaves the national case out.
+leaves the national case out; ``--quick`` runs only the single-file cases (the readers, and
+``check`` beside its import floor).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ SAMPLE = sorted((PROJECT_ROOT / "data" / "sample" / "2023").glob("*.xlsx"))
 OUT = PROJECT_ROOT / "data" / "out" / "bench"
 NATIONAL = OUT / "national"
 ROUNDS = 7
+READER_ROUNDS = 31  # a pass of the sample takes a fraction of a second: many rounds steady the median
 CHECK_COMMAND = "check: `python -m pipeline check FILE`, start-up included"
 IMPORT_FLOOR = "import floor: `python -c \"import pandas, pandera\"`"
 CHECK_RATIO = "check command / import floor (medians)"
@@ -77,10 +80,10 @@ def _stats(values: list[float], unit: str = "ms") -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "unit": unit}
 
 
-def per_workbook(case) -> dict:
-    """Milliseconds per workbook over ROUNDS passes of the whole sample."""
+def per_workbook(case, rounds: int = ROUNDS) -> dict:
+    """Milliseconds per workbook over ``rounds`` passes of the whole sample."""
     times = []
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         start = time.perf_counter()
         for path in SAMPLE:
             case(path)
@@ -205,25 +208,32 @@ def national_cases(folder: Path) -> dict:
     return results
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.tools.bench")
-    parser.add_argument("--skip-national", action="store_true", help="leave out the national case (about 5 min)")
-    args = parser.parse_args(argv)
-    catalogue = default_catalogue()
+def single_file_cases(catalogue) -> dict:
+    """The readers per workbook, and the check of one file in process and as a command beside
+    its import floor (taken in turns, so a change in the machine's speed touches both alike)."""
     results = {
         "unzip of the XML (floor), per workbook": per_workbook(_unzip),
         "python-calamine, all cells, per workbook": per_workbook(_calamine_all_cells),
         "openpyxl read-only, all cells, per workbook": per_workbook(_openpyxl_read_only),
-        "reader: identity (Thông tin only), per workbook": per_workbook(read_identity),
-        "reader: whole submission, per workbook": per_workbook(lambda p: read_workbook(p, catalogue)),
-        "check: whole sample (24 files) in one batch": whole(lambda: check_files(catalogue, SAMPLE, "2023")),
+        "reader: identity (Thông tin only), per workbook": per_workbook(read_identity, READER_ROUNDS),
+        "reader: whole submission, per workbook": per_workbook(lambda p: read_workbook(p, catalogue), READER_ROUNDS),
         "check: one file, in process": whole(lambda: check_files(catalogue, SAMPLE[1:2], "2023")),
-        CHECK_COMMAND: whole(lambda: run_measured(
-            [sys.executable, "-m", "pipeline", "check", str(SAMPLE[1])], dict(os.environ)), rounds=5),
-        IMPORT_FLOOR: whole(lambda: run_measured([sys.executable, "-c", "import pandas, pandera"], dict(os.environ)),
-                            rounds=5),
     }
+    command = [sys.executable, "-m", "pipeline", "check", str(SAMPLE[1])]
+    floor = [sys.executable, "-c", "import pandas, pandera"]
+    checks, floors = [], []
+    for _ in range(7):
+        checks.append(run_measured(command, dict(os.environ))[0])
+        floors.append(run_measured(floor, dict(os.environ))[0])
+    results[CHECK_COMMAND], results[IMPORT_FLOOR] = _stats(checks), _stats(floors)
     results[CHECK_RATIO] = _stats([results[CHECK_COMMAND]["median"] / results[IMPORT_FLOOR]["median"]], "×")
+    return results
+
+
+def batch_cases(catalogue, skip_national: bool) -> dict:
+    """The sample in one batch, consolidation and publication, `make run`, the nightly job and
+    the national case."""
+    results = {"check: whole sample (24 files) in one batch": whole(lambda: check_files(catalogue, SAMPLE, "2023"))}
     with tempfile.TemporaryDirectory() as folder:
         places = _sample_warehouse(Path(folder) / "sample")
         results["consolidate + publish Biểu 01–15, 2023 sample"] = whole(lambda: (
@@ -232,15 +242,27 @@ def main(argv: list[str] | None = None) -> None:
         run = Path(folder) / "run"
         results["`make run` on the 2023 sample (environment installed)"] = _stats([_run_command(run) for _ in range(5)])
         results["nightly job as the daemon runs it, warehouse up to date"] = _stats([_nightly_job(run) for _ in range(3)])
-        if not args.skip_national:
+        if not skip_national:
             results.update(national_cases(Path(folder) / "national"))
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.tools.bench")
+    parser.add_argument("--skip-national", action="store_true", help="leave out the national case (about 5 min)")
+    parser.add_argument("--quick", action="store_true", help="only the readers and the check of one file (about 1 min)")
+    args = parser.parse_args(argv)
+    catalogue = default_catalogue()
+    results = single_file_cases(catalogue)
+    if not args.quick:
+        results.update(batch_cases(catalogue, args.skip_national))
     width = max(map(len, results))
     print(f"\n{len(SAMPLE)} workbooks of the 2023 sample; median, min and max of several rounds")
     print(f"{'case'.ljust(width)}     median        min        max")
     for name, r in results.items():
         print(f"{name.ljust(width)}  {r['median']:9.1f}  {r['min']:9.1f}  {r['max']:9.1f}  {r['unit']}")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "bench.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    (OUT / ("bench-quick.json" if args.quick else "bench.json")).write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 if __name__ == "__main__":

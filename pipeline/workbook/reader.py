@@ -21,9 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from babel.numbers import NumberFormatError, parse_decimal
 from python_calamine import CalamineWorkbook
-from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.catalogue import Catalogue, Form, Ref
 from pipeline.parallel import context
@@ -119,7 +117,7 @@ class Submission:
         codes = self.sheets.get(FORM_MARKER_PREFIX + ref.form)
         if codes is None or ref.row not in codes.rows or ref.column not in codes.columns:
             return None
-        return xl_rowcol_to_cell(codes.rows[ref.row], codes.columns[ref.column])
+        return cell_address(codes.rows[ref.row], codes.columns[ref.column])
 
     @cached_property
     def values(self) -> dict[Ref, Decimal | None]:
@@ -159,6 +157,15 @@ class Submission:
         import pandas as pd  # only where a frame is wanted: the check path starts faster without it
 
         return pd.DataFrame(self.tidy_rows(), columns=TIDY_COLUMNS, dtype=object)
+
+
+def cell_address(row: int, column: int) -> str:
+    """'C12' for row 11, column 2 (counted from 0)."""
+    letters, column = "", column + 1
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(65 + rest) + letters
+    return f"{letters}{row + 1}"
 
 
 def text_of(raw: object) -> str:
@@ -208,6 +215,8 @@ def to_decimal(raw: object) -> tuple[Decimal | None, str | None]:
     elif isinstance(raw, float):  # 925.0 is the number 925, as the workbook shows it
         value, problem = (Decimal(int(raw)) if raw.is_integer() else Decimal(repr(raw))), None
     elif isinstance(raw, str):
+        from babel.numbers import NumberFormatError, parse_decimal  # only for numbers typed as text: check starts faster
+
         text = unicodedata.normalize("NFC", raw)
         for junk in (" ", "\u00a0", "\u202f", "%"):
             text = text.replace(junk, "")
@@ -314,7 +323,7 @@ def _info(path: Path, info_sheet: CodedSheet | None) -> dict[str, tuple[object, 
     c = info_sheet.columns.get(INFO_COLUMN)
     if c is None:
         return {}
-    return {code: (info_sheet.grid[r][c] if c < len(info_sheet.grid[r]) else None, xl_rowcol_to_cell(r, c))
+    return {code: (info_sheet.grid[r][c] if c < len(info_sheet.grid[r]) else None, cell_address(r, c))
             for code, r in info_sheet.rows.items()}
 
 
@@ -392,7 +401,7 @@ def _read_cell(sheet: CodedSheet, ref: Ref) -> CellRead:
     r, c = where
     raw = sheet.grid[r][c] if c < len(sheet.grid[r]) else None
     value, problem = to_decimal(raw)
-    return CellRead(ref, sheet.name, xl_rowcol_to_cell(r, c), raw, value, problem)
+    return CellRead(ref, sheet.name, cell_address(r, c), raw, value, problem)
 
 
 def _read_form(sheet: CodedSheet | None, form: Form) -> list[CellRead]:
