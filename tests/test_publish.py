@@ -16,10 +16,10 @@ import pytest
 
 from pipeline.catalogue import Ref
 from pipeline.intake.take_in import take_in_unit
+from pipeline.office import convert_all
 from pipeline.publication.publish import publish_period
 from pipeline.publication.workbooks import INCOMPLETE, SOURCES_SHEET
 from pipeline.settings import Places
-from pipeline.tools.office import convert_all
 from pipeline.tools.sample import sample_values
 from pipeline.workbook.template import Filling, write_unit_workbook
 from tests.conftest import ROOT, needs_libreoffice, take_in_everything

@@ -18,12 +18,12 @@ from starlette.testclient import TestClient
 from pipeline.catalogue import CATALOGUE_DIR, CatalogueError, Ref, load_catalogue
 from pipeline.cli import main
 from pipeline.intake.take_in import take_in_unit
+from pipeline.office import convert
 from pipeline.publication.publish import publish_period
 from pipeline.publication.report import compose
 from pipeline.publication.status import write_status
 from pipeline.publication.workbooks import INCOMPLETE
 from pipeline.settings import Places
-from pipeline.tools.office import convert
 from pipeline.tools.sample import sample_values
 from pipeline.warehouse import connect
 from pipeline.web.app import create_app
