@@ -27,6 +27,18 @@ def catalogue():
     return default_catalogue()
 
 
+@pytest.fixture
+def db(tmp_path, catalogue):
+    """An empty warehouse (a real DuckDB file) that knows the catalogue's units and periods."""
+    from pipeline.warehouse import connect, create_schema, record_catalogue_lists
+
+    path = tmp_path / "warehouse.duckdb"
+    with connect(path) as conn:
+        create_schema(conn)
+        record_catalogue_lists(conn, catalogue)
+    return path
+
+
 @pytest.fixture(scope="session")
 def sample_files() -> list[Path]:
     return sorted(SAMPLE_DIR.glob("*.xlsx"))

@@ -42,14 +42,6 @@ def _plan(catalogue, path, info, period="2023", last_year=None):
     return write_plan_workbook(path, catalogue, PlanFilling({PERIOD_FIELD: period, **info}, targets))
 
 
-@pytest.fixture
-def db(tmp_path, catalogue):
-    path = tmp_path / "warehouse.duckdb"
-    with connect(path) as conn:
-        create_schema(conn)
-        record_catalogue_lists(conn, catalogue)
-    return path
-
 
 def _load(conn, catalogue, path, at):
     checked = check_file(catalogue, path, "2023")

@@ -8,26 +8,17 @@ from decimal import Decimal
 
 import duckdb
 import openpyxl
-import pytest
 
 from pipeline.catalogue import Ref
 from pipeline.checking.validation import check_file
 from pipeline.intake.take_in import take_in_unit
 from pipeline.publication.consolidation import consolidate
 from pipeline.settings import Places
-from pipeline.warehouse import INVALID, VALID, connect, create_schema, load_submission, record_catalogue_lists
+from pipeline.warehouse import INVALID, VALID, connect, load_submission
 from pipeline.workbook.reader import read_workbook
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
-
-@pytest.fixture
-def db(tmp_path, catalogue):
-    path = tmp_path / "warehouse.duckdb"
-    with connect(path) as conn:
-        create_schema(conn)
-        record_catalogue_lists(conn, catalogue)
-    return path
 
 
 def _sample(sample_files, code):
