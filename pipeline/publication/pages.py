@@ -29,11 +29,6 @@ class Paper:
         """The unscaled height in points that one page holds."""
         return PRINTABLE[self.code][1] * FILL * 100 / self.scale
 
-    @property
-    def width(self) -> float:
-        """The unscaled width in points that one page holds."""
-        return PRINTABLE[self.code][0] * 100 / self.scale
-
 
 def column_points(width: float) -> float:
     """A column width in characters (as xlsxwriter sets it) in points, as office suites print
@@ -45,11 +40,10 @@ def paper_for(widths: list[float]) -> Paper:
     """A4 landscape at the scale that fits the columns, or A3 where A4 would print the text
     below 8 pt (a wide table stays whole on one sheet of paper, its rows on one line)."""
     total = sum(column_points(w) for w in widths)
-    for code in (A4, A3):
-        scale = min(100, int(PRINTABLE[code][0] * 100 / total))
-        if scale >= SMALLEST_TEXT * 100 or code == A3:
-            return Paper(code, max(scale, 10))
-    raise AssertionError("unreachable")
+    scale = min(100, int(PRINTABLE[A4][0] * 100 / total))
+    if scale >= SMALLEST_TEXT * 100:
+        return Paper(A4, scale)
+    return Paper(A3, max(10, min(100, int(PRINTABLE[A3][0] * 100 / total))))
 
 
 def page_starts(first_page: float, repeated: float, rows: list[float], tail: float, capacity: float,

@@ -158,15 +158,15 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     ws.merge_range(2, split + 1, 2, last, heading, styles.get(bold=True, italic=True, align="right"))
     title = _title(report, table, final)
     ws.merge_range(3, 0, 3, last, title, styles.title())
-    ws.merge_range(4, 0, 4, last, _reference_line(signing, district), styles.get(italic=True, align="center",
-                                                                                  text_wrap=True))
+    reference = _reference_line(signing, district)
+    ws.merge_range(4, 0, 4, last, reference, styles.get(italic=True, align="center", text_wrap=True))
     period_line = f"Kỳ báo cáo: {period.label} – {district['programme']}"
     ws.merge_range(5, 0, 5, last, period_line, styles.get(italic=True, align="center", text_wrap=True))
     ws.merge_range(6, 0, 6, last, table.unit_note, styles.get(italic=True, align="right"))
     for row in (0, 1, 2, 6):
         row_height(row, LINE)
     row_height(3, 20 * wrapped_lines(title, full_width, 14) + 4)
-    row_height(4, LINE * wrapped_lines(_reference_line(signing, district), full_width))
+    row_height(4, LINE * wrapped_lines(reference, full_width))
     row_height(5, LINE * wrapped_lines(period_line, full_width))
 
     top = 7

@@ -59,9 +59,6 @@ class Styles:
     def center(self, bold=False):
         return self.get(border=1, align="center", valign="vcenter", bold=bold)
 
-    def number(self, kind: str, bold=False):
-        return self.get(border=1, num_format=NUMBER_FORMATS[kind], bold=bold, valign="vcenter")
-
     def input(self, kind: str | None = None):
         """An unlocked, shaded input cell; kind None means text."""
         props = {"border": 1, "locked": False, "bg_color": INPUT_FILL, "valign": "vcenter"}
