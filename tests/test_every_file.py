@@ -191,3 +191,23 @@ def test_a_corrupted_deflate_stream_is_a_clear_refusal(catalogue, tmp_path):
     damaged = tmp_path / "hong-khi-chep.xlsx"
     damaged.write_bytes(bytes(data))
     assert "bị hỏng" in _refused(catalogue, damaged)
+
+
+@pytest.mark.parametrize("part", ["xl/workbook.xml", "sheet"])
+def test_a_part_that_does_not_match_its_checksum_is_refused(catalogue, tmp_path, part):
+    """A changed byte that still inflates (here in a stored part) is caught by the part's CRC,
+    for a part read whole (a sheet) and for a small part read for its prolog alone."""
+    member = _sheet_part(SAMPLE, "01 Chỉ tiêu") if part == "sheet" else part
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(SAMPLE) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info.filename))
+    data = bytearray(buffer.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = archive.getinfo(member)
+    start = info.header_offset + 30 + len(info.filename.encode())
+    quote = data.index(b'"', start, start + info.compress_size)
+    data[quote - 1] ^= 0x01  # a letter of an attribute value: still well-formed XML
+    damaged = tmp_path / "sai-tong-kiem.xlsx"
+    damaged.write_bytes(bytes(data))
+    assert "tệp nén không đọc được" in _refused(catalogue, damaged)

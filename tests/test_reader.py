@@ -11,8 +11,10 @@ import openpyxl
 import pytest
 
 from pipeline.catalogue import Ref
+from pipeline.tools.corpus import _rewrite, _sheet_part
 from pipeline.tools.sample import sample_values
 from pipeline.workbook.reader import (
+    CodedSheets,
     UnreadableWorkbook,
     cell_address,
     normalise_unit_code,
@@ -204,3 +206,31 @@ def test_workbook_without_thong_tin_is_a_clear_error(catalogue, tmp_path):
     workbook.save(other)
     with pytest.raises(UnreadableWorkbook, match="Thông tin"):
         read_workbook(other, catalogue)
+
+
+def test_the_sheet_the_catalogue_names_wins_over_a_copy_before_it(catalogue, sample_files, tmp_path):
+    """Excel's "Move or Copy" puts the copy before the sheet: the report is still read from
+    the sheet the template named, not from whichever comes first."""
+    def copy_before(wb):
+        original = wb["01 Chỉ tiêu"]
+        copy = wb.copy_worksheet(original)
+        copy["E5"] = 1
+        wb._sheets.remove(copy)
+        wb._sheets.insert(wb._sheets.index(original), copy)
+
+    original = _commune_file(sample_files)
+    edited = read_workbook(_edit(original, tmp_path, copy_before), catalogue)
+    assert edited.values[Ref("01", "HO_TONG")] == read_workbook(original, catalogue).values[Ref("01", "HO_TONG")] == 925
+    assert edited.sheet_name(catalogue.form("01")) == "01 Chỉ tiêu"
+
+
+def test_a_damaged_sheet_the_report_does_not_need_is_not_read(catalogue, sample_files, tmp_path):
+    """Only Thông tin and the unit's forms are parsed: a broken guide sheet costs nothing."""
+    source = _commune_file(sample_files)
+    guide = _sheet_part(source, "Hướng dẫn")
+    damaged = tmp_path / "huong-dan-hong.xlsx"
+    _rewrite(source, damaged, lambda name, data: data.replace(b"<sheetData>", b"<sheetData><row r=") if name == guide
+             else data)
+    with CodedSheets(damaged) as sheets, pytest.raises(UnreadableWorkbook, match="Hướng dẫn"):
+        sheets.get("KHONG_CO", "")  # looking for a marker no sheet has reads them all: the guide really is broken
+    assert _values(read_workbook(damaged, catalogue)) == _values(read_workbook(source, catalogue))

@@ -5,7 +5,8 @@ as ``BIEU:02``, item codes in the marker's column, column codes in the marker's 
 never by position or sheet name, so inserted rows, hidden columns, re-ordered sheets or
 a LibreOffice round-trip do not matter. Values are read with python-calamine from .xlsx,
 .ods or .xls (after the byte inspection of ``safety``); formula (derived) cells are never
-read as inputs. Every value is bounded before anyone does arithmetic with it or formats
+read as inputs, and only the sheets a unit reports are parsed (the sheet the catalogue
+names first, the others only if a marker is not where the template put it). Every value is bounded before anyone does arithmetic with it or formats
 it: a number that is not finite, too large or too finely divided is "out_of_range".
 """
 
@@ -17,9 +18,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple, Self
 
 from python_calamine import CalamineWorkbook
 
@@ -54,13 +55,14 @@ TIDY_COLUMNS = ["period", "unit", "form", "item", "column", "value", "sheet", "c
 # A value a report can hold: finite, at most 15 digits before the decimal comma and 12 after.
 MAX_INTEGER_DIGITS = 15
 MAX_FRACTION_DIGITS = 12
+_LARGEST = 10.0**MAX_INTEGER_DIGITS
 MAX_NUMBER_TEXT = 40  # longer text is not a number anyone typed
 _DECIMAL_POINT = re.compile(r"[+-]?[0-9]+\.[0-9]{1,2}|[+-]?[0-9]+\.[0-9]{4,}|[+-]?[0-9]{1,3}(?:,[0-9]{3})+\.[0-9]+")
 
 
-@dataclass(frozen=True)
-class CellRead:
-    """One input cell as found in the workbook."""
+class CellRead(NamedTuple):
+    """One input cell as found in the workbook (a named tuple: a submission holds hundreds,
+    built and sent from the reader's worker in bulk)."""
 
     ref: Ref
     sheet: str
@@ -79,11 +81,6 @@ class CodedSheet:
     grid: list[list]
     rows: dict[str, int]
     columns: dict[str, int]
-
-    def locate(self, row_code: str, column_code: str) -> tuple[int, int] | None:
-        if row_code in self.rows and column_code in self.columns:
-            return self.rows[row_code], self.columns[column_code]
-        return None
 
 
 @dataclass(frozen=True)
@@ -161,16 +158,23 @@ class Submission:
 
 def cell_address(row: int, column: int) -> str:
     """'C12' for row 11, column 2 (counted from 0)."""
+    return f"{_column_letters(column)}{row + 1}"
+
+
+@cache
+def _column_letters(column: int) -> str:
     letters, column = "", column + 1
     while column:
         column, rest = divmod(column - 1, 26)
         letters = chr(65 + rest) + letters
-    return f"{letters}{row + 1}"
+    return letters
 
 
 def text_of(raw: object) -> str:
     if raw is None:
         return ""
+    if type(raw) is str and raw.isascii():  # NFC leaves ASCII as it is
+        return raw.strip()
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
     return unicodedata.normalize("NFC", str(raw)).strip()
@@ -206,6 +210,8 @@ def to_decimal(raw: object) -> tuple[Decimal | None, str | None]:
     flagged "text_number"; text with a decimal point ('176.36') is "decimal_point"; other text
     is "not_number"; a number that is not finite or out of bounds is "out_of_range"; a blank
     cell is "empty"."""
+    if type(raw) is float and raw.is_integer() and -_LARGEST < raw < _LARGEST:  # the common case, cheaply
+        return Decimal(int(raw)), None
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None, "empty"
     if isinstance(raw, bool):
@@ -247,12 +253,13 @@ def _coded_sheet(name: str, grid: list[list]) -> CodedSheet | None:
         for c, raw in enumerate(row[:MARKER_SEARCH]):
             marker = text_of(raw) if isinstance(raw, str) else ""
             if marker == INFO_MARKER or marker == PLAN_MARKER or marker.startswith(FORM_MARKER_PREFIX):
-                rows = {}
+                rows: dict[str, int] = {}
                 for rr in range(r + 1, len(grid)):
-                    code = text_of(grid[rr][c]) if c < len(grid[rr]) else ""
+                    raw = grid[rr][c] if c < len(grid[rr]) else None
+                    code = text_of(raw) if raw is not None and raw != "" else ""
                     if code and code not in rows:
                         rows[code] = rr
-                columns = {}
+                columns: dict[str, int] = {}
                 for cc in range(c + 1, len(grid[r])):
                     code = text_of(grid[r][cc])
                     if code and code not in columns:
@@ -300,18 +307,36 @@ def _sheet(workbook: CalamineWorkbook, path: Path, name: str) -> CodedSheet | No
     return _coded_sheet(name, grid)
 
 
-def read_coded_sheets(path: Path) -> dict[str, CodedSheet]:
-    """Every sheet of the workbook that carries a marker, keyed by marker."""
-    workbook = _open(path)
-    sheets: dict[str, CodedSheet] = {}
-    try:
-        for name in workbook.sheet_names:
-            coded = _sheet(workbook, path, name)
-            if coded is not None and coded.marker not in sheets:
-                sheets[coded.marker] = coded
-    finally:
-        workbook.close()
-    return sheets
+class CodedSheets:
+    """The coded sheets of an open workbook, read only as they are asked for: the sheet the
+    catalogue names for a marker is read first, and the other sheets, in workbook order, only
+    while the marker is still missing (so a renamed or re-ordered sheet is still found, and a
+    unit's workbook costs only the sheets it reports). A marker found on more than one sheet
+    is the first one read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.workbook = _open(path)
+        self.unread = list(self.workbook.sheet_names)
+        self.found: dict[str, CodedSheet] = {}
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.workbook.close()
+
+    def get(self, marker: str, sheet_name: str) -> CodedSheet | None:
+        """The sheet carrying ``marker`` (``sheet_name``: where the template puts it), or None."""
+        named = [n for n in self.unread if text_of(n) == sheet_name]
+        for name in named + [n for n in self.unread if n not in named]:
+            if marker in self.found:
+                break
+            self.unread.remove(name)
+            coded = _sheet(self.workbook, self.path, name)
+            if coded is not None and coded.marker not in self.found:
+                self.found[coded.marker] = coded
+        return self.found.get(marker)
 
 
 def _info(path: Path, info_sheet: CodedSheet | None) -> dict[str, tuple[object, str]]:
@@ -340,18 +365,8 @@ class Identity:
 def read_identity(path: Path | str) -> Identity:
     """Read only the Thông tin sheet (tried by name first, then by marker)."""
     path = Path(path)
-    workbook = _open(path)
-    try:
-        names = sorted(workbook.sheet_names, key=lambda n: text_of(n) != INFO_SHEET)
-        info_sheet = None
-        for name in names:
-            coded = _sheet(workbook, path, name)
-            if coded is not None and coded.marker == INFO_MARKER:
-                info_sheet = coded
-                break
-    finally:
-        workbook.close()
-    info = _info(path, info_sheet)
+    with CodedSheets(path) as sheets:
+        info = _info(path, sheets.get(INFO_MARKER, INFO_SHEET))
     return Identity(
         file_kind=text_of(info.get(FILE_KIND, (UNIT_FILE, ""))[0]) or UNIT_FILE,
         unit_code=normalise_unit_code(info.get(UNIT_FIELD, (None, ""))[0]),
@@ -361,24 +376,29 @@ def read_identity(path: Path | str) -> Identity:
 
 
 def read_workbook(path: Path | str, catalogue: Catalogue, file_hash: str | None = None) -> Submission:
-    """Read a unit submission or the district plan workbook (``file_hash``: its SHA-256, if known)."""
+    """Read a unit submission or the district plan workbook (``file_hash``: its SHA-256, if known).
+    Only the sheets of the forms the unit reports are read (all of them for an unknown unit)."""
     path = Path(path)
-    sheets = read_coded_sheets(path)
-    info_sheet = sheets.get(INFO_MARKER)
-    info = _info(path, info_sheet)
-    file_kind = text_of(info.get(FILE_KIND, (UNIT_FILE, ""))[0]) or UNIT_FILE
+    with CodedSheets(path) as sheets:
+        info_sheet = sheets.get(INFO_MARKER, INFO_SHEET)
+        info = _info(path, info_sheet)
+        file_kind = text_of(info.get(FILE_KIND, (UNIT_FILE, ""))[0]) or UNIT_FILE
+        if file_kind == PLAN_FILE:
+            plan = _read_plan(sheets.get(PLAN_MARKER, PLAN_SHEET), catalogue)
+        else:
+            unit = catalogue.find_unit(normalise_unit_code(info.get(UNIT_FIELD, (None, ""))[0]))
+            forms = [f for f in catalogue.forms.values() if unit is None or catalogue.reports(unit, f)]
+            read = [(form, sheets.get(FORM_MARKER_PREFIX + form.code, form.sheet)) for form in forms]
     submission = Submission(
         path=path, file_hash=file_hash or file_sha256(path), file_kind=file_kind, info=info,
         info_sheet=info_sheet.name,
-        sheets={m: SheetCodes(s.name, s.rows, s.columns) for m, s in sheets.items()},
+        sheets={m: SheetCodes(s.name, s.rows, s.columns) for m, s in sheets.found.items()},
     )
     if file_kind == PLAN_FILE:
-        submission.cells = _read_plan(sheets.get(PLAN_MARKER), catalogue)
+        submission.cells = plan
     else:
-        unit = catalogue.find_unit(submission.unit_code)
-        for form in catalogue.forms.values():
-            if unit is None or catalogue.reports(unit, form):
-                submission.cells += _read_form(sheets.get(FORM_MARKER_PREFIX + form.code), form)
+        for form, sheet in read:
+            submission.cells += _read_form(sheet, form)
     return submission
 
 
@@ -395,13 +415,12 @@ def read_in_worker(item: tuple[Path, str | None]) -> Submission | str:
 
 
 def _read_cell(sheet: CodedSheet, ref: Ref) -> CellRead:
-    where = sheet.locate(ref.row, ref.column)
-    if where is None:
+    r, c = sheet.rows.get(ref.row), sheet.columns.get(ref.column)
+    if r is None or c is None:
         return CellRead(ref, sheet.name, None, None, None, "missing_code")
-    r, c = where
-    raw = sheet.grid[r][c] if c < len(sheet.grid[r]) else None
-    value, problem = to_decimal(raw)
-    return CellRead(ref, sheet.name, cell_address(r, c), raw, value, problem)
+    line = sheet.grid[r]
+    raw = line[c] if c < len(line) else None
+    return CellRead(ref, sheet.name, cell_address(r, c), raw, *to_decimal(raw))
 
 
 def _read_form(sheet: CodedSheet | None, form: Form) -> list[CellRead]:

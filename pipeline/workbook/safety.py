@@ -18,11 +18,13 @@ stand in an XML document's prolog, so only the prolog is looked at for it.
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Self
 
 from pipeline.errors import UserError
 
@@ -40,6 +42,8 @@ PROLOG_BYTES = 4096
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 ENCRYPTED_STREAM = "EncryptionInfo".encode("utf-16-le")
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
+_UNSUPPORTED_FLAGS = 0x01 | 0x20 | 0x40  # encrypted, compressed patched data, strong encryption
 ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
 SAVE_AS_XLSX = "hãy mở tệp rồi Lưu thành (Save As) kiểu Excel 2007-365 (.xlsx) và gửi lại"
 
@@ -122,7 +126,7 @@ def inspect_file(path: Path) -> str:
         raise UnreadableWorkbook(f'Tệp "{name}" không phải là bảng tính (có thể là PDF, trang web hoặc tệp khác đổi '
                                  "tên): hãy gửi tệp báo cáo làm trên mẫu do huyện gửi (.xlsx).")
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _Archive(path.read_bytes(), name) as archive:
             return _inspect_archive(archive, name)
     except zipfile.BadZipFile:
         raise UnreadableWorkbook(f'Tệp "{name}" bị hỏng (tệp nén không đọc được, có thể chưa tải về hết).') from None
@@ -133,25 +137,81 @@ def inspect_file(path: Path) -> str:
                                  f"không hỗ trợ): {SAVE_AS_XLSX}.") from None
 
 
-def _inspect_archive(archive: zipfile.ZipFile, name: str) -> str:
-    infos = archive.infolist()
-    names = {i.filename for i in infos}
+class _Archive:
+    """A zip file's parts, read from its bytes in memory. zipfile reads the directory; a
+    deflated or stored part is inflated straight from the bytes (zipfile's per-part file
+    object costs more than the inflating), with zipfile's own checks: the local header, the
+    name, encryption, the CRC of a part read to its end. Other compression methods go through
+    zipfile."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        self.data, self.name = data, name
+        self.zip = zipfile.ZipFile(io.BytesIO(data))
+        self.infos = self.zip.infolist()
+        self.names = {i.filename for i in self.infos}
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.zip.close()
+
+    def read(self, info: zipfile.ZipInfo, first: int | None = None) -> bytes:
+        """A part's bytes (only its ``first`` ones if given), never more than the bound (a lying
+        header cannot make us read more)."""
+        limit = first or MAX_UNCOMPRESSED_BYTES + 1
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            with self.zip.open(info) as f:
+                data = f.read(limit)
+        else:
+            data = self._inflate(info, limit)
+        if len(data) > MAX_UNCOMPRESSED_BYTES:
+            raise _bomb(self.name)
+        return data
+
+    def _inflate(self, info: zipfile.ZipInfo, limit: int) -> bytes:
+        if info.flag_bits & _UNSUPPORTED_FLAGS:
+            raise NotImplementedError("encrypted or patched part")
+        header = self.data[info.header_offset:info.header_offset + _LOCAL_HEADER.size]
+        if len(header) < _LOCAL_HEADER.size:
+            raise zipfile.BadZipFile("truncated local header")
+        signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+        start = info.header_offset + _LOCAL_HEADER.size
+        if signature != ZIP_MAGIC or self.data[start:start + name_length] != info.orig_filename.encode(
+                "utf-8" if info.flag_bits & 0x800 else "cp437", "replace"):
+            raise zipfile.BadZipFile("local header does not match the directory")
+        start += name_length + extra_length
+        packed = self.data[start:start + info.compress_size]
+        if len(packed) < info.compress_size:
+            raise EOFError("part cut short")
+        if info.compress_type == zipfile.ZIP_STORED:
+            data = packed[:limit]
+        else:
+            data = zlib.decompressobj(-zlib.MAX_WBITS).decompress(packed, limit)
+        if (limit > MAX_UNCOMPRESSED_BYTES or len(data) < limit) and zlib.crc32(data[:info.file_size]) != info.CRC:
+            raise zipfile.BadZipFile("bad CRC-32")
+        return data
+
+
+def _inspect_archive(archive: _Archive, name: str) -> str:
+    infos, names = archive.infos, archive.names
     if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED_BYTES:
         raise _bomb(name)
     for info in infos:
         if info.file_size > 1024 * 1024 and info.file_size > MAX_PART_RATIO * max(info.compress_size, 1):
             raise UnreadableWorkbook(f'Tệp "{name}" có phần nén bất thường ({info.filename}): nghi là tệp độc hại (zip bomb).')
+    by_name = {i.filename: i for i in infos}
     if "content.xml" in names and "mimetype" in names:
-        if _read(archive, "mimetype", name).strip() != ODS_MIME:
+        if archive.read(by_name["mimetype"]).strip() != ODS_MIME:
             raise UnreadableWorkbook(f'Tệp "{name}" là tài liệu OpenDocument nhưng không phải bảng tính (.ods): '
                                      f"{SAVE_AS_XLSX}.")
-        _inspect_ods(_read(archive, "content.xml", name), name)
+        _inspect_ods(archive.read(by_name["content.xml"]), name)
         return "ods"
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         if "xl/workbook.bin" in names:
             raise UnreadableWorkbook(f'Tệp "{name}" là bảng tính nhị phân (.xlsb): {SAVE_AS_XLSX}.')
         raise UnreadableWorkbook(f'Tệp "{name}" không phải là bảng tính (tệp nén thiếu phần workbook): {SAVE_AS_XLSX}.')
-    content_types = _read(archive, "[Content_Types].xml", name)
+    content_types = archive.read(by_name["[Content_Types].xml"])
     if b"macroEnabled" in content_types or "xl/vbaProject.bin" in names:
         raise UnreadableWorkbook(f'Tệp "{name}" có macro (.xlsm), hệ thống không mở tệp có macro: {SAVE_AS_XLSX} '
                                  "(không có macro).")
@@ -160,21 +220,11 @@ def _inspect_archive(archive: zipfile.ZipFile, name: str) -> str:
         if not info.filename.endswith((".xml", ".rels", ".vml")):
             continue
         sheet = info.filename.startswith("xl/worksheets/")
-        data = _read(archive, info.filename, name, None if sheet else PROLOG_BYTES)
+        data = archive.read(info, None if sheet else PROLOG_BYTES)
         _check_prolog(data, info.filename, name)
         if sheet:
             _inspect_sheet(data, info.filename, grids)
     return "xlsx"
-
-
-def _read(archive: zipfile.ZipFile, member: str, name: str, first: int | None = None) -> bytes:
-    """A part's bytes (only its ``first`` ones if given), never more than the bound (a lying
-    header cannot make us read more)."""
-    with archive.open(member) as f:
-        data = f.read(first or MAX_UNCOMPRESSED_BYTES + 1)
-    if len(data) > MAX_UNCOMPRESSED_BYTES:
-        raise _bomb(name)
-    return data
 
 
 def _check_prolog(data: bytes, member: str, name: str) -> None:
