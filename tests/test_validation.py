@@ -27,6 +27,7 @@ from pipeline.checking.findings import (
     RULE,
     SUPERSEDED,
     UNREADABLE,
+    WRONG_TYPE,
     show_number,
 )
 from pipeline.checking.validation import check_file, check_files
@@ -135,6 +136,19 @@ def test_rule_message_shows_both_sides_with_cells(catalogue, tmp_path):
         f"DA4.TDA1 · Tổng vốn sự nghiệp = {show_number(recurrent)} (ô M15). "
         "Vốn sự nghiệp đã giải ngân không được lớn hơn tổng vốn sự nghiệp."
     )
+
+
+def test_every_cell_of_a_row_that_breaks_its_type_is_named(catalogue, tmp_path):
+    """One frame-wide type check per form flags the row; each broken cell gets its own finding."""
+    values = sample_values(catalogue)[UNIT]
+    values[Ref("01", "HO_NGHEO")] = Decimal("2.5")  # a count with a fraction
+    values[Ref("01", "HO_CAN_NGHEO")] = Decimal(-3)
+    values[Ref("02", "DA4.TDA1", "NSTW_SN")] = Decimal("1.2345")  # money to four decimals
+    values[Ref("02", "DA4.TDA1", "DOI_UNG")] = Decimal(-1)
+    result = check_file(catalogue, _write(catalogue, tmp_path, values))
+    wrong = sorted((f.item, f.value) for f in result.findings if f.code == WRONG_TYPE.code)
+    assert wrong == [("01:HO_CAN_NGHEO", "-3"), ("01:HO_NGHEO", "2,5"),
+                     ("02:DA4.TDA1:DOI_UNG", "-1"), ("02:DA4.TDA1:NSTW_SN", "1,2345")]
 
 
 # --------------------------------------------------------------------------- warnings

@@ -1,10 +1,12 @@
 """pandera schemas built from the catalogue, one per form, and the findings they give.
 
 A form's values are validated as a wide frame: one row per submission (and per
-sub-project row on the 02 grid), one column per input cell. Each column checks the cell's
-type (count: whole and non-negative; money: non-negative, at most 3 decimals; flag: 0 or
-1) and that it is filled in; each catalogue rule (every "trong đó ≤ tổng", sums, the funds
-rules) is a frame-wide check built by one factory. Validation is lazy: one pass finds
+sub-project row on the 02 grid), one column per input cell. Each column must be filled
+in; one frame-wide check holds every cell to its type (count: whole and non-negative;
+money: non-negative, at most 3 decimals; flag: 0 or 1), and the finding names each cell
+that breaks it; each catalogue rule (every "trong đó ≤ tổng", sums, the funds rules) is a
+frame-wide check built by one factory. (One type check per form rather than one per
+column: pandera's cost is per check, and a single file's check pays it for every form.) Validation is lazy: one pass finds
 every problem of every submission in the batch. Sums are exact (Decimal).
 """
 
@@ -44,6 +46,7 @@ def _is_flag(value: Decimal) -> bool:
 
 
 TYPE_CHECKS = {"count": _is_count, "money": _is_money, "flag": _is_flag}
+TYPE_CHECK = "type"
 
 
 # --------------------------------------------------------------------------- frames
@@ -133,18 +136,38 @@ def form_schema(catalogue: Catalogue, form: Form) -> pa.DataFrameSchema:
     return _SCHEMAS[key]
 
 
+def cell_kinds(form: Form) -> dict[str, str]:
+    """Each input column of a form's frame and the type of its cells."""
+    if form.is_grid:
+        return {c.code: c.type for c in form.input_columns}
+    return {i.code: i.type for i in form.input_items}
+
+
+def wrong_types(form: Form, row: dict) -> list[tuple[str, str]]:
+    """(column, type) of the filled cells of a frame row that break their type."""
+    return [(code, kind) for code, kind in cell_kinds(form).items()
+            if row[code] is not None and not TYPE_CHECKS[kind](row[code])]
+
+
+def _type_check(form: Form) -> pa.Check:
+    """The frame-wide type check: a row passes when every filled cell has its type."""
+    kinds = list(cell_kinds(form).items())
+
+    def holds(frame: pd.DataFrame) -> pd.Series:
+        columns = [(frame[code].tolist(), TYPE_CHECKS[kind]) for code, kind in kinds]
+        return pd.Series([all(values[n] is None or fits(values[n]) for values, fits in columns)
+                          for n in range(len(frame))], index=frame.index)
+
+    return pa.Check(holds, name=TYPE_CHECK)
+
+
 def _build_schema(catalogue: Catalogue, form: Form) -> pa.DataFrameSchema:
-    columns = {}
-    for code in ([c.code for c in form.input_columns] if form.is_grid else [i.code for i in form.input_items]):
-        kind = form.column(code).type if form.is_grid else form.item(code).type
-        columns[code] = pa.Column(  # no dtype: the frame is all Python objects, and pandera's dtype check costs
-            nullable=False,
-            checks=pa.Check(TYPE_CHECKS[kind], element_wise=True, name=f"type:{kind}"),
-        )
+    # no dtype: the frame is all Python objects, and pandera's dtype check costs
+    columns = {code: pa.Column(nullable=False) for code in cell_kinds(form)}
     for ref in foreign_refs(catalogue, form):
         columns[str(ref)] = pa.Column(nullable=True)
     return pa.DataFrameSchema(
-        columns, checks=[_rule_check(catalogue, form, n, r) for n, r in enumerate(form.rules)],
+        columns, checks=[_type_check(form)] + [_rule_check(catalogue, form, n, r) for n, r in enumerate(form.rules)],
         name=f"Biểu {form.code}", strict=True, ordered=False,
     )
 
@@ -193,31 +216,38 @@ def rule_findings(catalogue: Catalogue, form: Form, submissions: list[Submission
         position = int(case["index"])
         number, row = keys[position]
         check, column = str(case["check"]), case["column"]
-        key = (check, position) if check.startswith("rule:") else (check, position, column)
+        key = (check, position, column) if check == NOT_NULLABLE else (check, position)
         if key in seen:
             continue
         seen.add(key)
         submission = submissions[number]
         if check.startswith("rule:"):
-            one = _rule_finding(catalogue, form, submission, frame.loc[[position]], form.rules[int(check[5:])], row)
+            one = [_rule_finding(catalogue, form, submission, frame.loc[[position]], form.rules[int(check[5:])], row)]
+        elif check == TYPE_CHECK:
+            values = frame.loc[position].to_dict()
+            one = [_cell_finding(form, submission, _cell_ref(form, row, code), kind, values[code])
+                   for code, kind in wrong_types(form, values)]
         else:
-            ref = Ref(form.code, row, column) if form.is_grid else Ref(form.code, column)
-            if check == NOT_NULLABLE and problems.get((number, ref)) != "empty":
+            ref = _cell_ref(form, row, column)
+            if problems.get((number, ref)) != "empty":
                 continue  # a non-number or a missing code is reported where it is read
-            one = _cell_finding(catalogue, form, submission, ref, check, frame.at[position, column])
-        found.setdefault(number, []).append(one)
+            one = [_cell_finding(form, submission, ref, None, None)]
+        found.setdefault(number, []).extend(one)
     return found
 
 
-def _cell_finding(catalogue: Catalogue, form: Form, submission: Submission, ref: Ref, check: str,
-                  value) -> Finding:
+def _cell_ref(form: Form, row: str, column: str) -> Ref:
+    return Ref(form.code, row, column) if form.is_grid else Ref(form.code, column)
+
+
+def _cell_finding(form: Form, submission: Submission, ref: Ref, kind: str | None, value) -> Finding:
+    """The finding of an empty cell (``kind`` None) or of a cell that breaks its type."""
     label = form.cell_label(ref)
     where = submission.address(ref) or ""
     common = dict(file=submission.path.name, unit=submission.unit_code, form=form.code,
                   sheet=submission.sheet_name(form), cell=where, item=str(ref), item_label=label)
-    if check == NOT_NULLABLE:
+    if kind is None:
         return finding(EMPTY, **common)
-    kind = check.split(":", 1)[1]
     shown = show_number(value) if isinstance(value, Decimal) and value.is_finite() else str(value)
     return finding(WRONG_TYPE, expected=TYPE_MESSAGES[kind], value=shown, **common)
 
