@@ -4,6 +4,7 @@ units do to a workbook (inserted rows, hidden columns, re-ordered sheets, LibreO
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 from decimal import Decimal
 
@@ -234,3 +235,23 @@ def test_a_damaged_sheet_the_report_does_not_need_is_not_read(catalogue, sample_
     with CodedSheets(damaged) as sheets, pytest.raises(UnreadableWorkbook, match="Hướng dẫn"):
         sheets.get("KHONG_CO", "")  # looking for a marker no sheet has reads them all: the guide really is broken
     assert _values(read_workbook(damaged, catalogue)) == _values(read_workbook(source, catalogue))
+
+
+def test_the_bytes_inspected_are_the_bytes_read_and_hashed(catalogue, sample_files, tmp_path, monkeypatch):
+    """A file replaced on disk right after its inspection (another unit's workbook here; a
+    bomb would be worse) does not reach the reader: the inspected bytes are read and hashed."""
+    from pipeline.workbook import reader, safety
+
+    path = tmp_path / "dang-ghi.xlsx"
+    shutil.copy(_commune_file(sample_files), path)
+    original = path.read_bytes()
+
+    def inspect_then_replace(p):
+        inspected = safety.inspect_file(p)
+        shutil.copy(_commune_file(sample_files, "03253"), p)
+        return inspected
+
+    monkeypatch.setattr(reader, "inspect_file", inspect_then_replace)
+    submission = read_workbook(path, catalogue)
+    assert submission.unit_code == "03259"
+    assert submission.file_hash == hashlib.sha256(original).hexdigest() != hashlib.sha256(path.read_bytes()).hexdigest()

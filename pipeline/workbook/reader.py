@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -273,15 +274,10 @@ def _reader_failed(error: BaseException) -> bool:
     return not isinstance(error, (KeyboardInterrupt, SystemExit, GeneratorExit))
 
 
-def _open(path: Path) -> CalamineWorkbook:
-    """Open with calamine, after the file passed the safety inspection (as the format it is,
-    whatever its name says)."""
-    kind = inspect_file(path)
+def _open(data: bytes, path: Path) -> CalamineWorkbook:
+    """Open the inspected bytes with calamine (as the format they are, whatever the file's name says)."""
     try:
-        if path.suffix.lower() == f".{kind}":
-            return CalamineWorkbook.from_path(str(path))
-        with path.open("rb") as f:
-            return CalamineWorkbook.from_filelike(f)
+        return CalamineWorkbook.from_filelike(io.BytesIO(data))
     except BaseException as e:
         if not _reader_failed(e):
             raise
@@ -312,11 +308,12 @@ class CodedSheets:
     catalogue names for a marker is read first, and the other sheets, in workbook order, only
     while the marker is still missing (so a renamed or re-ordered sheet is still found, and a
     unit's workbook costs only the sheets it reports). A marker found on more than one sheet
-    is the first one read."""
+    is the first one read. What is read (and hashed) are the bytes the inspection passed."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.workbook = _open(path)
+        self.data = inspect_file(path).data
+        self.workbook = _open(self.data, path)
         self.unread = list(self.workbook.sheet_names)
         self.found: dict[str, CodedSheet] = {}
 
@@ -390,7 +387,7 @@ def read_workbook(path: Path | str, catalogue: Catalogue, file_hash: str | None 
             forms = [f for f in catalogue.forms.values() if unit is None or catalogue.reports(unit, f)]
             read = [(form, sheets.get(FORM_MARKER_PREFIX + form.code, form.sheet)) for form in forms]
     submission = Submission(
-        path=path, file_hash=file_hash or file_sha256(path), file_kind=file_kind, info=info,
+        path=path, file_hash=file_hash or hashlib.sha256(sheets.data).hexdigest(), file_kind=file_kind, info=info,
         info_sheet=info_sheet.name,
         sheets={m: SheetCodes(s.name, s.rows, s.columns) for m, s in sheets.found.items()},
     )

@@ -24,7 +24,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Self
+from typing import NamedTuple, Self
 
 from pipeline.errors import UserError
 
@@ -107,26 +107,38 @@ class _Grids:
         return _too_big(self.name, where)
 
 
-def inspect_file(path: Path) -> str:
-    """The format of a plain, reasonably sized workbook ("xlsx", "ods" or "xls"), or raise
-    UnreadableWorkbook saying why it is not one."""
+class Inspected(NamedTuple):
+    """A file that passed: its format ("xlsx", "ods" or "xls") and the very bytes inspected,
+    which the reader reads and hashes (the file may change on disk meanwhile)."""
+
+    kind: str
+    data: bytes
+
+
+def inspect_file(path: Path) -> Inspected:
+    """A plain, reasonably sized workbook's format and bytes, or raise UnreadableWorkbook
+    saying why it is not one."""
     name = path.name
-    size = path.stat().st_size
-    if size == 0:
-        raise UnreadableWorkbook(f'Tệp "{name}" rỗng (0 byte).')
-    if size > MAX_FILE_BYTES:
-        raise UnreadableWorkbook(f'Tệp "{name}" quá lớn ({size // 1024 // 1024} MB) so với một báo cáo.')
     with path.open("rb") as f:
-        head = f.read(8)
-        if head == OLE_MAGIC:
-            f.seek(0)
-            _inspect_ole(f.read(), name)
-            return "xls"
+        data = f.read(MAX_FILE_BYTES + 1)
+    if not data:
+        raise UnreadableWorkbook(f'Tệp "{name}" rỗng (0 byte).')
+    if len(data) > MAX_FILE_BYTES:
+        size = path.stat().st_size
+        raise UnreadableWorkbook(f'Tệp "{name}" quá lớn ({size // 1024 // 1024} MB) so với một báo cáo.')
+    return Inspected(_inspect_bytes(data, name), data)
+
+
+def _inspect_bytes(data: bytes, name: str) -> str:
+    head = data[:8]
+    if head == OLE_MAGIC:
+        _inspect_ole(data, name)
+        return "xls"
     if head[:4] != ZIP_MAGIC:
         raise UnreadableWorkbook(f'Tệp "{name}" không phải là bảng tính (có thể là PDF, trang web hoặc tệp khác đổi '
                                  "tên): hãy gửi tệp báo cáo làm trên mẫu do huyện gửi (.xlsx).")
     try:
-        with _Archive(path.read_bytes(), name) as archive:
+        with _Archive(data, name) as archive:
             return _inspect_archive(archive, name)
     except zipfile.BadZipFile:
         raise UnreadableWorkbook(f'Tệp "{name}" bị hỏng (tệp nén không đọc được, có thể chưa tải về hết).') from None
