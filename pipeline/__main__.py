@@ -1,7 +1,5 @@
 """``python -m pipeline``: the command line of the domain core."""
 
-import sys
+from pipeline.cli import run
 
-from pipeline.cli import main
-
-sys.exit(main())
+run()

@@ -10,6 +10,7 @@ Messages for people are Vietnamese; bad input never ends in a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import shutil
 import sys
@@ -63,7 +64,17 @@ def _sample(args) -> int:
 
 
 def _check(args) -> int:
-    """Exit 0: accepted (warnings allowed); 1: has errors; 2: not a readable workbook."""
+    """Exit 0: accepted (warnings allowed); 1: has errors; 2: not a readable workbook. One
+    file's check allocates little, so the cyclic collector is paused meanwhile: its passes
+    over the objects that pandas and pandera create on import cost about 60 ms."""
+    gc.disable()
+    try:
+        return _check_one(args)
+    finally:
+        gc.enable()
+
+
+def _check_one(args) -> int:
     from pipeline.checking.findings import nfc
     from pipeline.parallel import start_early
 
@@ -316,6 +327,16 @@ def _read(args) -> int:
 
 def _shown(value: object) -> str:
     return "" if value is None else str(value)
+
+
+def run() -> None:
+    """The process entry (``python -m pipeline``, the ``tuangiao`` command): ``main``, then exit
+    without the collector's last passes over every object still alive (pandas and pandera
+    leave a great many): about 0,2 s of a one-file check. Objects are still finalised by
+    reference counting, and atexit handlers run."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ feedback workbook, and a run that goes on whatever the inbox holds."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import shutil
@@ -301,6 +302,20 @@ def test_cli_exit_status(name, status, capsys):
     assert main(["check", str(CORPUS / name), "--period", "2023"]) == status
     out = capsys.readouterr().out
     assert Path(name).name in out and "Traceback" not in out
+    assert gc.isenabled()  # the collector paused for the check runs again, whatever the verdict
+
+
+def test_the_command_exits_with_its_verdict_and_without_a_last_collection(tmp_path):
+    """``python -m pipeline`` skips the collector's passes at exit (gc.freeze) and keeps the exit code."""
+    script = ("import gc, sys\nimport pipeline.cli as cli\n"
+              "cli.main = lambda: print(gc.get_freeze_count() == 0, gc.isenabled()) or 1\ncli.run()")
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                               check=False, cwd=ROOT)
+    assert (completed.returncode, completed.stdout.split()) == (1, ["True", "True"])
+    frozen = subprocess.run([sys.executable, "-c", "import atexit, gc, pipeline.cli as cli; cli.main = lambda: 0; "
+                             "atexit.register(lambda: print(gc.get_freeze_count() > 0)); cli.run()"],
+                            capture_output=True, text=True, timeout=60, check=False, cwd=ROOT)
+    assert (frozen.returncode, frozen.stdout.strip()) == (0, "True")
 
 
 def test_cli_json_names_the_file_and_verdict_and_lists_the_findings(capsys):

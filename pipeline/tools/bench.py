@@ -48,6 +48,9 @@ OUT = PROJECT_ROOT / "data" / "out" / "bench"
 NATIONAL = OUT / "national"
 ROUNDS = 7
 READER_ROUNDS = 31  # a pass of the sample takes a fraction of a second: many rounds steady the median
+CALAMINE = "python-calamine, all cells, per workbook"
+READER = "reader: whole submission, per workbook"
+READER_RATIO = "reader / python-calamine, in turns"
 CHECK_COMMAND = "check: `python -m pipeline check FILE`, start-up included"
 IMPORT_FLOOR = "import floor: `python -c \"import pandas, pandera\"`"
 CHECK_RATIO = "check command / import floor (medians)"
@@ -80,15 +83,17 @@ def _stats(values: list[float], unit: str = "ms") -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "unit": unit}
 
 
-def per_workbook(case, rounds: int = ROUNDS) -> dict:
-    """Milliseconds per workbook over ``rounds`` passes of the whole sample."""
-    times = []
+def per_workbook(cases: dict, rounds: int = ROUNDS) -> dict:
+    """Milliseconds per workbook of each case over ``rounds`` passes of the whole sample, the
+    cases taken in turns (so a change in the machine's speed touches them alike)."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(rounds):
-        start = time.perf_counter()
-        for path in SAMPLE:
-            case(path)
-        times.append((time.perf_counter() - start) * 1000 / len(SAMPLE))
-    return _stats(times)
+        for name, case in cases.items():
+            start = time.perf_counter()
+            for path in SAMPLE:
+                case(path)
+            times[name].append((time.perf_counter() - start) * 1000 / len(SAMPLE))
+    return {name: _stats(values) for name, values in times.items()}
 
 
 def whole(action, rounds: int = ROUNDS) -> dict:
@@ -211,14 +216,16 @@ def national_cases(folder: Path) -> dict:
 def single_file_cases(catalogue) -> dict:
     """The readers per workbook, and the check of one file in process and as a command beside
     its import floor (taken in turns, so a change in the machine's speed touches both alike)."""
-    results = {
-        "unzip of the XML (floor), per workbook": per_workbook(_unzip),
-        "python-calamine, all cells, per workbook": per_workbook(_calamine_all_cells),
-        "openpyxl read-only, all cells, per workbook": per_workbook(_openpyxl_read_only),
-        "reader: identity (Thông tin only), per workbook": per_workbook(read_identity, READER_ROUNDS),
-        "reader: whole submission, per workbook": per_workbook(lambda p: read_workbook(p, catalogue), READER_ROUNDS),
-        "check: one file, in process": whole(lambda: check_files(catalogue, SAMPLE[1:2], "2023")),
-    }
+    results = per_workbook({"unzip of the XML (floor), per workbook": _unzip,
+                            "openpyxl read-only, all cells, per workbook": _openpyxl_read_only})
+    results.update(per_workbook({
+        CALAMINE: _calamine_all_cells,
+        "reader: identity (Thông tin only), per workbook": read_identity,
+        READER: lambda p: read_workbook(p, catalogue),
+    }, READER_ROUNDS))
+    for measure in ("median", "min"):
+        results[f"{READER_RATIO} ({measure})"] = _stats([results[READER][measure] / results[CALAMINE][measure]], "×")
+    results["check: one file, in process"] = whole(lambda: check_files(catalogue, SAMPLE[1:2], "2023"))
     command = [sys.executable, "-m", "pipeline", "check", str(SAMPLE[1])]
     floor = [sys.executable, "-c", "import pandas, pandera"]
     checks, floors = [], []
