@@ -211,3 +211,19 @@ def test_a_part_that_does_not_match_its_checksum_is_refused(catalogue, tmp_path,
     damaged = tmp_path / "sai-tong-kiem.xlsx"
     damaged.write_bytes(bytes(data))
     assert "tệp nén không đọc được" in _refused(catalogue, damaged)
+
+
+def test_a_directory_that_overstates_a_compressed_size_is_read_as_zipfile_reads_it(catalogue, tmp_path):
+    """A deflate stream ends itself: a directory entry claiming more compressed bytes than the
+    part has (seen in fuzzing) does not make an intact workbook unreadable."""
+    data = bytearray(SAMPLE.read_bytes())
+    name = _sheet_part(SAMPLE, "01 Chỉ tiêu").encode()
+    entry = data.index(b"PK\x01\x02")
+    while data[entry + 46:entry + 46 + len(name)] != name:
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    struct.pack_into("<I", data, entry + 20, struct.unpack_from("<I", data, entry + 20)[0] + 100_000)
+    overstated = tmp_path / "kich-thuoc-sai.xlsx"
+    overstated.write_bytes(bytes(data))
+    with zipfile.ZipFile(overstated) as archive:
+        assert archive.read(name.decode()) == zipfile.ZipFile(SAMPLE).read(name.decode())  # zipfile reads it whole
+    assert check_file(catalogue, overstated).accepted

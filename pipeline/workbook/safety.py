@@ -194,12 +194,16 @@ class _Archive:
             raise zipfile.BadZipFile("local header does not match the directory")
         start += name_length + extra_length
         packed = self.data[start:start + info.compress_size]
-        if len(packed) < info.compress_size:
-            raise EOFError("part cut short")
+        cut_short = len(packed) < info.compress_size
         if info.compress_type == zipfile.ZIP_STORED:
+            if cut_short:
+                raise EOFError("part cut short")
             data = packed[:limit]
-        else:
-            data = zlib.decompressobj(-zlib.MAX_WBITS).decompress(packed, limit)
+        else:  # a deflate stream ends itself: a directory that overstates its size does not matter
+            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            data = inflater.decompress(packed, limit)
+            if cut_short and len(data) < limit and not inflater.eof:
+                raise EOFError("part cut short")
         if (limit > MAX_UNCOMPRESSED_BYTES or len(data) < limit) and zlib.crc32(data[:info.file_size]) != info.CRC:
             raise zipfile.BadZipFile("bad CRC-32")
         return data
