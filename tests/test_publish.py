@@ -22,7 +22,7 @@ from pipeline.publication.workbooks import INCOMPLETE, SOURCES_SHEET
 from pipeline.settings import Places
 from pipeline.tools.sample import sample_values
 from pipeline.workbook.template import Filling, write_unit_workbook
-from tests.conftest import ROOT, needs_libreoffice, take_in_everything
+from tests.conftest import ROOT, needs_libreoffice, sample_taken_in, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
@@ -30,7 +30,7 @@ T0 = dt.datetime(2023, 8, 10, 8, 0)
 @pytest.fixture(scope="module")
 def published(catalogue, tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
-    take_in_everything(catalogue, Places.under(data, ROOT / "data" / "sample"), T0)
+    sample_taken_in(catalogue, tmp_path_factory, data, T0)
     reports, publication = publish_period(catalogue, data / "warehouse.duckdb", data / "out", "2023")
     return data, reports, publication
 
