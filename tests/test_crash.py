@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, SAMPLE_DIR, SOFFICE
+from tests.conftest import ROOT, SAMPLE_DIR, SOFFICE, made_once
 from tests.test_intake_safety import CLOSING_POINTS, INTAKE_POINTS, REBUILD_POINTS, REOPENING_POINTS
 
 UNITS = ["03253", "03259", "03260"]  # published before the kill
@@ -96,19 +96,21 @@ def _leftovers(place: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def states(tmp_path_factory):
     """The published state of three units (``old``) and, from a copy of it with a fourth unit
-    arrived, the clean run's set (``new``)."""
-    old = tmp_path_factory.mktemp("old")
-    (old / "inbox" / PERIOD).mkdir(parents=True)
-    lines = (ROOT / "pipeline" / "catalogue" / "units.csv").read_text(encoding="utf-8").splitlines()
-    (old / "units.csv").write_text("\n".join([lines[0]] + [l for l in lines if l.split(",")[0] in UNITS + [ARRIVING]]),
-                                   encoding="utf-8")
-    for code in UNITS + ["ke-hoach-huyen"]:
-        _arrive(old, code)
-    _ok(_run(old))
-    new = tmp_path_factory.mktemp("new")
-    shutil.copytree(old, new, dirs_exist_ok=True, symlinks=True)
-    _arrive(new, ARRIVING)
-    _ok(_run(new))
+    arrived, the clean run's set (``new``). Made once for the run: the xdist workers share it
+    (each test copies ``old`` to a place of its own)."""
+    with made_once(tmp_path_factory, "crash-states") as (folder, first):
+        old, new = folder / "old", folder / "new"
+        if first:
+            (old / "inbox" / PERIOD).mkdir(parents=True)
+            lines = (ROOT / "pipeline" / "catalogue" / "units.csv").read_text(encoding="utf-8").splitlines()
+            (old / "units.csv").write_text(
+                "\n".join([lines[0]] + [l for l in lines if l.split(",")[0] in UNITS + [ARRIVING]]), encoding="utf-8")
+            for code in UNITS + ["ke-hoach-huyen"]:
+                _arrive(old, code)
+            _ok(_run(old))
+            shutil.copytree(old, new, symlinks=True)
+            _arrive(new, ARRIVING)
+            _ok(_run(new))
     old_set, new_set = _published(old), _published(new)
     assert len(old_set) == len(new_set) == 18 and old_set != new_set  # 15 Biểu, all-in-one, zip, report draft
     return old, old_set, new_set

@@ -1,14 +1,23 @@
 """A live day through Dagster for real: the automation conditions follow an intake with one
 consolidation that updates status.json and the Biểu; every intake writes the units as they
 are now (a refused file counts as sent, a unit without a new file keeps its state, the plan
-in use is told), and the files nobody could attribute are listed on the page."""
+in use is told), and the files nobody could attribute are listed on the page; and ``make dev``
+for real (one server for its tests): the Dagster UI shows a failed check, a live day in the
+browser, one Ctrl-C stops everything."""
 
 from __future__ import annotations
 
 import datetime as dt
 import html
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 import openpyxl
@@ -172,18 +181,14 @@ def test_unidentified_files_are_listed_on_the_page(data_dir):
     assert 'href="/tep/2023/phan-hoi/phan-hoi-99999-2023.xlsx"' in page
 
 
-def _dev(tmp_path, *extra_env, ports=(0, 0)):
-    """``python -m assets dev`` on a temporary data folder and DAGSTER_HOME, in its own session."""
-    import os
-    import subprocess
-    import sys
-
+def _dev(folder, *extra_env):
+    """``python -m assets dev`` on a data folder and DAGSTER_HOME in ``folder``, in its own session."""
     from tests.test_web import _free_port
 
     ui, page = _free_port(), _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "TUANGIAO_DATA_DIR": str(tmp_path / "data"),
+    env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data"),
            "TUANGIAO_DOWNLOAD_URL": f"http://127.0.0.1:{page}", **dict(extra_env)}
-    output = (tmp_path / "dev.txt").open("w")
+    output = (folder / "dev.txt").open("w")
     process = subprocess.Popen([sys.executable, "-m", "assets", "dev", "--port", str(ui), "--page-port", str(page)],
                                cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     return process, f"http://127.0.0.1:{ui}", f"http://127.0.0.1:{page}"
@@ -198,49 +203,110 @@ def _graphql(ui: str, query: str) -> dict:
         return json.loads(response.read())["data"]
 
 
-def test_dev_starts_clean_and_ctrl_c_stops_everything(tmp_path):
-    import signal
-    import time
+@dataclass
+class Dev:
+    """A running ``make dev``: its process, the Dagster UI's and the page's addresses, its folder
+    (``home``, ``data``, ``dev.txt``) and the output of the ``assets run`` made before it started."""
 
-    from assets.__main__ import _alive, _descendants
+    process: subprocess.Popen
+    ui: str
+    page: str
+    folder: Path
+    run_output: str
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    """One ``make dev`` (``python -m assets dev``, sensors every 5 s) for the tests below, which use
+    it in the file's order: the UI shows the failed check of a run made before it started, the live
+    day in the browser, then Ctrl-C stops everything. Starting it costs each test half a minute, so
+    it is started once. The run before it is ``python -m assets run`` of Phình Sáng's workbook with
+    an empty cell, into the same DAGSTER_HOME (the UI shows it) but a data folder of its own: the
+    live day begins on an empty one."""
     from tests.test_web import _answers, _wait_until
 
-    process, ui, page = _dev(tmp_path)
+    folder = tmp_path_factory.mktemp("dev")
+    inbox = folder / "inbox-truoc" / "2023"
+    inbox.mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "corpus" / "bad" / "chua-nhap.xlsx", inbox / "chua-nhap.xlsx")
+    os.utime(inbox / "chua-nhap.xlsx", (1_700_000_000, 1_700_000_000))
+    env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data-truoc")}
+    run = subprocess.run([sys.executable, "-m", "assets", "run", "--inbox", str(inbox.parent), "--period", "2023"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    process, ui, page = _dev(folder, ("TUANGIAO_SENSOR_SECONDS", "5"))
     try:
         _wait_until(lambda: _answers(f"{ui}/server_info") and _answers(page), "make dev did not start",
                     alive=lambda: process.poll() is None, seconds=120)
-        assert _graphql(ui, "{ shouldShowNux }") == {"shouldShowNux": False}  # no newsletter box
-        family = _descendants(process.pid)
-        assert len(family) >= 4  # dagster dev, its webserver, daemon and code server, the page
-        started = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-        assert time.monotonic() - started < 10
-        assert [pid for pid in family if _alive(pid)] == []
+        yield Dev(process, ui, page, folder, run.stdout)
     finally:
-        if process.poll() is None:
-            process.kill()
-    output = (tmp_path / "dev.txt").read_text()
-    assert "SupersessionWarning" not in output and "will not be used" not in output
-    assert "Đã dừng giao diện Dagster và trang tải về." in output
+        if process.poll() is None:  # a test before the last one failed: stop it as Ctrl-C does
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _browser(p):
+    return p.chromium.launch(executable_path=shutil.which("chromium"), args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"])
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium (Debian package chromium) not installed")
+def test_dev_serves_the_ui_and_the_page_and_the_ui_shows_a_failed_check(dev):
+    """`make dev` (python -m assets dev): both servers up (the fixture waits for both; Ctrl-C
+    stopping both is the last test); in the Dagster UI a real browser finds the failed unit's
+    check and its findings."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    assert "03259 – Xã Phình Sáng: Không hợp lệ (1 lỗi" in dev.run_output
+    with sync_api.sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+        def click(locator) -> None:
+            """Click, first closing Dagster's newsletter dialog whenever it pops up."""
+            for _ in range(6):
+                skip = page.get_by_text("Skip", exact=True)
+                if skip.count() and skip.first.is_visible():
+                    skip.first.click()
+                try:
+                    locator.click(timeout=5000)
+                    return
+                except sync_api.TimeoutError:
+                    page.keyboard.press("Escape")
+            raise AssertionError(f"could not click {locator}")
+
+        page.goto(f"{dev.ui}/assets/unit_submission?view=checks", wait_until="networkidle")
+        click(page.get_by_text("Execution history").first)
+        row = page.locator("tr", has_text="2023|03259").first
+        row.wait_for()
+        assert "Không hợp lệ" in row.inner_text()
+        click(row.locator("button").last)
+        click(page.get_by_text("[Show Markdown]").first)
+        page.get_by_text("chưa nhập", exact=False).first.wait_for()
+        text = page.inner_text("body")
+        page.screenshot(path=str(dev.folder / "dagster-check.png"))
+        browser.close()
+    assert "01 Chỉ tiêu" in text and "E5" in text and "Tổng số hộ dân cư" in text
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium (Debian's chromium) not installed")
-def test_a_live_day_in_the_browser(tmp_path, sample_files):
+def test_a_live_day_in_the_browser(dev, sample_files):
     """``make dev`` on a new data folder: a broken file, then its fix, dropped into the inbox;
     the page, the Biểu and the Dagster UI follow without anyone launching anything."""
-    import signal
-
     from playwright.sync_api import sync_playwright
 
     from pipeline.web.access import OFFICER, AccessStore
-    from tests.test_web import _answers, _sign_in, _wait_until
+    from tests.test_web import _sign_in, _wait_until
 
-    process, ui, page_url = _dev(tmp_path, ("TUANGIAO_SENSOR_SECONDS", "5"))
-    inbox = tmp_path / "data" / "inbox" / "2023"
-    out = tmp_path / "data" / "out" / "2023"
-    shots = tmp_path / "anh"
+    process, ui, page_url = dev.process, dev.ui, dev.page
+    inbox = dev.folder / "data" / "inbox" / "2023"
+    out = dev.folder / "data" / "out" / "2023"
+    shots = dev.folder / "anh"
     shots.mkdir()
 
     def grid_shows(code, state):
@@ -257,54 +323,74 @@ def test_a_live_day_in_the_browser(tmp_path, sample_files):
             return {}
         return {row[1]: row[4] for row in workbook["Nguồn số liệu"].iter_rows(min_row=3, values_only=True)}
 
-    try:
-        _wait_until(lambda: _answers(f"{ui}/server_info"), "make dev did not start",
-                    alive=lambda: process.poll() is None, seconds=120)
-        inbox.mkdir(parents=True)
-        sample = {p.name[:5]: p for p in sample_files}
-        shutil.copy(sample["03259"], inbox / sample["03259"].name)
-        broken = inbox / "03253-lan-1.xlsx"
-        shutil.copy(sample["03253"], broken)
-        _break(broken)
-        _wait_until(lambda: grid_shows("03253", "khong_hop_le") and sources().get("03259") == sample["03259"].name,
-                    "the page and the Biểu did not follow the broken file", alive=lambda: process.poll() is None,
-                    seconds=240)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"])
-            view = browser.new_page(viewport={"width": 1280, "height": 900})
-            officer = AccessStore(tmp_path / "data").issue("huyen", OFFICER, dt.datetime(2023, 8, 10, 8, 0))
-            _sign_in(view, page_url, "huyen", officer)  # the grid is the officers'
-            view.goto(f"{page_url}/ky/2023")
-            row = view.locator("tr", has_text="Thị trấn Tuần Giáo")
-            assert "Không hợp lệ" in row.inner_text()
-            assert row.locator("a", has_text="Phản hồi").get_attribute("href") == "/tep/2023/phan-hoi/phan-hoi-03253-2023.xlsx"
-            view.screenshot(path=str(shots / "1-trang-ky.png"), full_page=True)
-            view.goto(f"{ui}/assets/unit_submission?view=checks")
-            view.get_by_text("valid_submission").first.wait_for(timeout=60_000)
-            view.screenshot(path=str(shots / "2-kiem-tra.png"), full_page=True)
-            view.goto(f"{ui}/runs")
-            view.get_by_text("Thị trấn Tuần Giáo").first.wait_for(timeout=60_000)  # the run's tag names the unit
-            view.screenshot(path=str(shots / "3-luot-chay.png"), full_page=True)
+    inbox.mkdir(parents=True)
+    sample = {p.name[:5]: p for p in sample_files}
+    shutil.copy(sample["03259"], inbox / sample["03259"].name)
+    broken = inbox / "03253-lan-1.xlsx"
+    shutil.copy(sample["03253"], broken)
+    _break(broken)
+    _wait_until(lambda: grid_shows("03253", "khong_hop_le") and sources().get("03259") == sample["03259"].name,
+                "the page and the Biểu did not follow the broken file", alive=lambda: process.poll() is None,
+                seconds=240)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"])
+        view = browser.new_page(viewport={"width": 1280, "height": 900})
+        officer = AccessStore(dev.folder / "data").issue("huyen", OFFICER, dt.datetime(2023, 8, 10, 8, 0))
+        _sign_in(view, page_url, "huyen", officer)  # the grid is the officers'
+        view.goto(f"{page_url}/ky/2023")
+        row = view.locator("tr", has_text="Thị trấn Tuần Giáo")
+        assert "Không hợp lệ" in row.inner_text()
+        assert row.locator("a", has_text="Phản hồi").get_attribute("href") == "/tep/2023/phan-hoi/phan-hoi-03253-2023.xlsx"
+        view.screenshot(path=str(shots / "1-trang-ky.png"), full_page=True)
+        view.goto(f"{ui}/assets/unit_submission?view=checks")
+        view.get_by_text("valid_submission").first.wait_for(timeout=60_000)
+        view.screenshot(path=str(shots / "2-kiem-tra.png"), full_page=True)
+        view.goto(f"{ui}/runs")
+        view.get_by_text("Thị trấn Tuần Giáo").first.wait_for(timeout=60_000)  # the run's tag names the unit
+        view.screenshot(path=str(shots / "3-luot-chay.png"), full_page=True)
 
-            fixed = inbox / "03253-lan-2.xlsx"
-            shutil.copy(sample["03253"], fixed)
-            _wait_until(lambda: grid_shows("03253", "hop_le") and sources().get("03253") == fixed.name,
-                        "the page and the Biểu did not follow the fixed file", alive=lambda: process.poll() is None,
-                        seconds=240)
-            view.goto(f"{page_url}/ky/2023")
-            assert "Hợp lệ" in view.locator("tr", has_text="Thị trấn Tuần Giáo").inner_text()
-            view.screenshot(path=str(shots / "4-trang-ky-sau.png"), full_page=True)
-            browser.close()
-        checks = _graphql(ui, """{ assetNodes(assetKeys: [{path: ["unit_submission"]}]) { assetChecksOrError {
-            ... on AssetChecks { checks { executionForLatestMaterialization { evaluation { success
-            metadataEntries { label ... on MarkdownMetadataEntry { mdStr } } } } } } } } }""")
-        runs = _graphql(ui, "{ runsOrError { ... on Runs { results { status jobName tags { key value } } } } }")
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        fixed = inbox / "03253-lan-2.xlsx"
+        shutil.copy(sample["03253"], fixed)
+        _wait_until(lambda: grid_shows("03253", "hop_le") and sources().get("03253") == fixed.name,
+                    "the page and the Biểu did not follow the fixed file", alive=lambda: process.poll() is None,
+                    seconds=240)
+        view.goto(f"{page_url}/ky/2023")
+        assert "Hợp lệ" in view.locator("tr", has_text="Thị trấn Tuần Giáo").inner_text()
+        view.screenshot(path=str(shots / "4-trang-ky-sau.png"), full_page=True)
+        browser.close()
+    checks = _graphql(ui, """{ assetNodes(assetKeys: [{path: ["unit_submission"]}]) { assetChecksOrError {
+        ... on AssetChecks { checks { executionForLatestMaterialization { evaluation { success
+        metadataEntries { label ... on MarkdownMetadataEntry { mdStr } } } } } } } } }""")
+    runs = _graphql(ui, "{ runsOrError { ... on Runs { results { status jobName tags { key value } } } } }")
     statuses = [(r["jobName"], r["status"]) for r in runs["runsOrError"]["results"]]
     assert all(status in ("SUCCESS", "STARTED") for _, status in statuses), statuses  # a broken file fails no run
     assert sum(job == "__ASSET_JOB" for job, _ in statuses) <= 3  # a few consolidations, not one per file
     [check] = checks["assetNodes"][0]["assetChecksOrError"]["checks"]
     evaluation = check["executionForLatestMaterialization"]["evaluation"]
     assert evaluation["success"]  # the latest file, the fixed one, passed
+
+
+def test_dev_starts_clean_and_ctrl_c_stops_everything(dev):
+    """The last test on the module's `make dev`: no newsletter box, every process of it there,
+    then one Ctrl-C stops them all within seconds, and nothing answers on either port."""
+    import urllib.request
+
+    from assets.__main__ import _alive, _descendants
+
+    process = dev.process
+    assert process.poll() is None, "make dev stopped before Ctrl-C"
+    assert _graphql(dev.ui, "{ shouldShowNux }") == {"shouldShowNux": False}  # no newsletter box
+    family = _descendants(process.pid)
+    assert len(family) >= 4  # dagster dev, its webserver, daemon and code server, the page
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=30)
+    assert time.monotonic() - started < 10
+    assert process.returncode == 0
+    assert [pid for pid in family if _alive(pid)] == []
+    for address in (dev.ui, dev.page):
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"{address}/", timeout=3)
+    output = (dev.folder / "dev.txt").read_text()
+    assert "SupersessionWarning" not in output and "will not be used" not in output
+    assert "Đã dừng giao diện Dagster và trang tải về." in output

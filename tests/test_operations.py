@@ -1,4 +1,5 @@
-"""Running it for real: the inbox sensor, the nightly schedule and job, and two runs at once."""
+"""Running it for real: the inbox sensor, the nightly schedule and job, and two runs at once.
+(`make dev` with the Dagster UI: tests/test_live.py, on one server for its tests.)"""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -149,85 +149,3 @@ def test_two_runs_at_once_never_fail_on_the_database_lock(sample_files, tmp_path
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT COUNT(*) FROM submissions WHERE is_current").fetchone()[0] == 4
         assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 4  # each file loaded once
-
-
-def _wait_for(url: str, seconds: float = 90) -> None:
-    import urllib.request
-
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    raise AssertionError(f"{url} did not answer")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium (Debian package chromium) not installed")
-def test_dev_serves_the_ui_and_the_page_and_the_ui_shows_a_failed_check(tmp_path):
-    """`make dev` (python -m assets dev): both servers up, one signal stops both; in the Dagster
-    UI a real browser finds the failed unit's check and its findings."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
-    inbox = tmp_path / "inbox" / "2023"
-    inbox.mkdir(parents=True)
-    _drop(inbox, ROOT / "tests" / "corpus" / "bad" / "chua-nhap.xlsx")  # Phình Sáng, HO_TONG left empty
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "TUANGIAO_DATA_DIR": str(tmp_path / "data")}
-    run = subprocess.run([sys.executable, "-m", "assets", "run", "--inbox", str(tmp_path / "inbox"), "--period", "2023"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0 and "03259 – Xã Phình Sáng: Không hợp lệ (1 lỗi" in run.stdout
-    ui, page_port = _free_port(), _free_port()
-    dev = subprocess.Popen([sys.executable, "-m", "assets", "dev", "--port", str(ui), "--page-port", str(page_port)],
-                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        _wait_for(f"http://127.0.0.1:{page_port}/")
-        _wait_for(f"http://127.0.0.1:{ui}/server_info")
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-
-            def click(locator) -> None:
-                """Click, first closing Dagster's newsletter dialog whenever it pops up."""
-                for _ in range(6):
-                    skip = page.get_by_text("Skip", exact=True)
-                    if skip.count() and skip.first.is_visible():
-                        skip.first.click()
-                    try:
-                        locator.click(timeout=5000)
-                        return
-                    except sync_api.TimeoutError:
-                        page.keyboard.press("Escape")
-                raise AssertionError(f"could not click {locator}")
-
-            page.goto(f"http://127.0.0.1:{ui}/assets/unit_submission?view=checks", wait_until="networkidle")
-            click(page.get_by_text("Execution history").first)
-            row = page.locator("tr", has_text="2023|03259").first
-            row.wait_for()
-            assert "Không hợp lệ" in row.inner_text()
-            click(row.locator("button").last)
-            click(page.get_by_text("[Show Markdown]").first)
-            page.get_by_text("chưa nhập", exact=False).first.wait_for()
-            text = page.inner_text("body")
-            page.screenshot(path=str(tmp_path / "dagster-check.png"))
-            browser.close()
-        assert "01 Chỉ tiêu" in text and "E5" in text and "Tổng số hộ dân cư" in text
-    finally:
-        dev.send_signal(signal.SIGINT)
-        output, _ = dev.communicate(timeout=60)
-    assert dev.returncode == 0, output[-2000:]
-    for port in (ui, page_port):
-        with pytest.raises(OSError):
-            import urllib.request
-
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3)

@@ -20,10 +20,10 @@ from assets.resources import PipelineSettings
 from pipeline.office import Office
 from pipeline.publication.publish import CURRENT, SETS, publish_period
 from pipeline.publication.status import write_status
-from pipeline.settings import Places, Settings
+from pipeline.settings import Settings
 from pipeline.warehouse import connect
 from pipeline.web.app import create_app
-from tests.conftest import ROOT, needs_libreoffice, officer_client, take_in_everything
+from tests.conftest import ROOT, needs_libreoffice, officer_client, sample_taken_in
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 CODES = [f"{n:02d}" for n in range(1, 16)]
@@ -35,7 +35,7 @@ def rendered(catalogue, tmp_path_factory):
     if Office().program is None:
         pytest.skip("LibreOffice (soffice) not installed: no PDF set to render")
     data = tmp_path_factory.mktemp("data")
-    take_in_everything(catalogue, Places.under(data, ROOT / "data" / "sample"), T0)
+    sample_taken_in(catalogue, tmp_path_factory, data, T0)
     settings = PipelineSettings(data_dir=str(data), fixed_clock="2023-08-10T17:00:00", pdf=True)
     started = time.monotonic()
     result = dg.materialize([publish_bieu], resources={"settings": settings}, instance=dg.DagsterInstance.ephemeral())
@@ -63,6 +63,8 @@ def test_the_set_holds_a_readable_pdf_of_every_bieu(rendered):
     current = data / "out" / "2023" / SETS / CURRENT
     pdfs = sorted(p.name for p in current.glob("*.pdf"))
     assert pdfs == sorted([f"Bieu_{code}_2023.pdf" for code in CODES] + ["Bieu_01-15_2023.pdf"])
+    # LibreOffice converted all 16 workbooks, each to a real document (test_publish's check, merged here)
+    assert all((current / name).stat().st_size > 5000 for name in pdfs)
     for code in CODES:
         text = _text(current / f"Bieu_{code}_2023.pdf")
         assert f"Biểu số {code}" in text and "UBND HUYỆN TUẦN GIÁO" in text, code
@@ -111,10 +113,10 @@ def test_the_page_links_the_pdfs_next_to_the_workbooks(catalogue, rendered):
         assert response.content.startswith(b"%PDF")
 
 
-def _published_without(catalogue, tmp_path, office):
+def _published_without(catalogue, tmp_path, tmp_path_factory, office):
     """The sample published once with its PDFs' names in place, then again with ``office``."""
     data = tmp_path / "data"
-    take_in_everything(catalogue, Places.under(data, ROOT / "data" / "sample"), T0)
+    sample_taken_in(catalogue, tmp_path_factory, data, T0)
     out = data / "out"
     publish_period(catalogue, data / "warehouse.duckdb", out, "2023")
     (out / "2023" / "Bieu_01_2023.pdf").symlink_to(f"{SETS}/{CURRENT}/Bieu_01_2023.pdf")  # as an earlier set left it
@@ -128,8 +130,8 @@ def _published_without(catalogue, tmp_path, office):
     return data, publication
 
 
-def test_without_libreoffice_the_workbooks_are_published_and_the_reason_told(catalogue, tmp_path):
-    data, publication = _published_without(catalogue, tmp_path, Office(str(tmp_path / "khong-co" / "soffice")))
+def test_without_libreoffice_the_workbooks_are_published_and_the_reason_told(catalogue, tmp_path, tmp_path_factory):
+    data, publication = _published_without(catalogue, tmp_path, tmp_path_factory, Office(str(tmp_path / "khong-co" / "soffice")))
     assert publication.pdf_note.startswith("Không ghi bản PDF của các biểu (vẫn ghi các tệp Excel): Chưa cài LibreOffice")
     _, page = _period_page(catalogue, data)
     assert "Bieu_01_2023.xlsx</a></li>" in page and "Bản PDF để in" not in page
@@ -151,10 +153,10 @@ def _all_end(pids, seconds: float = 10) -> None:
         assert not _alive(pid), pid
 
 
-def test_a_hung_libreoffice_is_stopped_and_the_workbooks_published(catalogue, tmp_path):
+def test_a_hung_libreoffice_is_stopped_and_the_workbooks_published(catalogue, tmp_path, tmp_path_factory):
     fake, pids = _hanging_soffice(tmp_path)
     started = time.monotonic()
-    _, publication = _published_without(catalogue, tmp_path, Office(str(fake), seconds=2))
+    _, publication = _published_without(catalogue, tmp_path, tmp_path_factory, Office(str(fake), seconds=2))
     assert time.monotonic() - started < 60
     assert "LibreOffice chưa xong sau 2 giây: đã dừng." in publication.pdf_note
     _all_end(pids)  # the fake and what it started

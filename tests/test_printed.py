@@ -14,8 +14,7 @@ import pytest
 from pipeline.office import SOFFICE, convert_all
 from pipeline.publication.pages import A3, A4, page_starts, paper_for
 from pipeline.publication.publish import publish_period
-from pipeline.settings import Places
-from tests.conftest import ROOT, take_in_everything
+from tests.conftest import sample_taken_in
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
@@ -50,7 +49,7 @@ def table_rows(page: str) -> int:
 def printed(catalogue, tmp_path_factory):
     """{Biểu code: [text of each printed page]} and the reports, rendered in one LibreOffice start."""
     data = tmp_path_factory.mktemp("printed")
-    take_in_everything(catalogue, Places.under(data, ROOT / "data" / "sample"), T0)
+    sample_taken_in(catalogue, tmp_path_factory, data, T0)
     reports, publication = publish_period(catalogue, data / "warehouse.duckdb", data / "out", "2023")
     profile = data / "profile"
     (profile / "user").mkdir(parents=True)

@@ -1,6 +1,7 @@
 """The published Biểu 01–15, read back from the written workbooks: every 2023 figure of the
 report in its cell, totals that add up, the official look, byte-for-byte reproducibility,
-what a missing or rejected unit does to a Biểu, and LibreOffice opening every file."""
+what a missing or rejected unit does to a Biểu, and the previews. (LibreOffice converting every
+Biểu and the all-in-one workbook: tests/test_pdf_set.py, on the same sample's set.)"""
 
 from __future__ import annotations
 
@@ -16,13 +17,12 @@ import pytest
 
 from pipeline.catalogue import Ref
 from pipeline.intake.take_in import take_in_unit
-from pipeline.office import convert_all
 from pipeline.publication.publish import publish_period
 from pipeline.publication.workbooks import INCOMPLETE, SOURCES_SHEET
 from pipeline.settings import Places
 from pipeline.tools.sample import sample_values
 from pipeline.workbook.template import Filling, write_unit_workbook
-from tests.conftest import ROOT, needs_libreoffice, take_in_everything
+from tests.conftest import ROOT, needs_libreoffice, sample_taken_in, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
@@ -30,7 +30,7 @@ T0 = dt.datetime(2023, 8, 10, 8, 0)
 @pytest.fixture(scope="module")
 def published(catalogue, tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
-    take_in_everything(catalogue, Places.under(data, ROOT / "data" / "sample"), T0)
+    sample_taken_in(catalogue, tmp_path_factory, data, T0)
     reports, publication = publish_period(catalogue, data / "warehouse.duckdb", data / "out", "2023")
     return data, reports, publication
 
@@ -214,13 +214,6 @@ def test_missing_and_rejected_units_are_named(catalogue, sample_files, tmp_path)
     assert "phinh-sang-moi.xlsx" in sources["03259"][7].value and "phiên bản hợp lệ trước đó" in sources["03259"][7].value
     households = _rows(_sheet(publication, "01", "Tỷ lệ theo đơn vị"))["Xã Phình Sáng"]
     assert households[3] < 10 ** 6 and households[5] < 100  # the older, valid figures are the ones used
-
-
-@needs_libreoffice
-def test_libreoffice_converts_every_workbook(published, tmp_path):
-    publication = published[2]
-    pdfs = convert_all([*publication.files.values(), publication.all_in_one], tmp_path / "pdf", "pdf")
-    assert len(pdfs) == 16 and all(pdf.stat().st_size > 5000 for pdf in pdfs)
 
 
 @needs_libreoffice

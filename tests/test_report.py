@@ -37,7 +37,7 @@ from pipeline.workbook.contract import (
     UNIT_FIELD,
 )
 from pipeline.workbook.template import Filling, write_unit_workbook
-from tests.conftest import ROOT, needs_writer, officer_client, take_in_everything
+from tests.conftest import needs_writer, officer_client, sample_taken_in, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
@@ -45,7 +45,7 @@ T0 = dt.datetime(2023, 8, 10, 8, 0)
 @pytest.fixture(scope="module")
 def published(catalogue, tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
-    places = take_in_everything(catalogue, Places.under(data, ROOT / "data" / "sample"), T0)
+    places = sample_taken_in(catalogue, tmp_path_factory, data, T0)
     reports, publication = publish_period(catalogue, places.warehouse, places.out, "2023")
     return places, reports, publication
 
@@ -174,9 +174,9 @@ def test_a_missing_unit_is_said_in_the_sentences_and_on_top(catalogue, sample_fi
     assert "thiếu" not in _sentence(texts, "Có Biểu số 01")  # the list of Biểu depends on no unit
 
 
-def test_the_command_writes_the_draft_and_the_page_links_it(catalogue, tmp_path, capsys):
+def test_the_command_writes_the_draft_and_the_page_links_it(catalogue, tmp_path, tmp_path_factory, capsys):
     data = tmp_path / "data"
-    places = take_in_everything(catalogue, Places.under(data, ROOT / "data" / "sample"), T0)
+    places = sample_taken_in(catalogue, tmp_path_factory, data, T0)
     assert main(["report", "--period", "2023", "--data", str(data)]) == 0
     assert "Bao_cao_danh_gia_2023.docx" in capsys.readouterr().out
     assert (places.out / "2023" / "Bao_cao_danh_gia_2023.docx").is_file()
