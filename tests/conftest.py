@@ -1,5 +1,5 @@
 """Shared fixtures: the project's catalogue, the shipped sample, LibreOffice conversion; and how
-the suite is spread over pytest-xdist's workers (``-n 2 --dist loadgroup``, pyproject.toml)."""
+the suite is spread over pytest-xdist's workers (``-n 2``, pyproject.toml; the scheduler below)."""
 
 from __future__ import annotations
 
