@@ -6,8 +6,9 @@ in; one frame-wide check holds every cell to its type (count: whole and non-nega
 money: non-negative, at most 3 decimals; flag: 0 or 1), and the finding names each cell
 that breaks it; each catalogue rule (every "trong đó ≤ tổng", sums, the funds rules) is a
 frame-wide check built by one factory. (One type check per form rather than one per
-column: pandera's cost is per check, and a single file's check pays it for every form.) Validation is lazy: one pass finds
-every problem of every submission in the batch. Sums are exact (Decimal).
+column: pandera's cost is per check, and a single file's check pays it for every form.)
+Validation is lazy: one pass finds every problem of every submission in the batch. Sums
+are exact (Decimal).
 """
 
 from __future__ import annotations

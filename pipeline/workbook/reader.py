@@ -6,8 +6,9 @@ never by position or sheet name, so inserted rows, hidden columns, re-ordered sh
 a LibreOffice round-trip do not matter. Values are read with python-calamine from .xlsx,
 .ods or .xls (after the byte inspection of ``safety``); formula (derived) cells are never
 read as inputs, and only the sheets a unit reports are parsed (the sheet the catalogue
-names first, the others only if a marker is not where the template put it). Every value is bounded before anyone does arithmetic with it or formats
-it: a number that is not finite, too large or too finely divided is "out_of_range".
+names first, the others only if a marker is not where the template put it). Every value is
+bounded before anyone does arithmetic with it or formats it: a number that is not finite,
+too large or too finely divided is "out_of_range".
 """
 
 from __future__ import annotations
