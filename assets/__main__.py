@@ -19,6 +19,7 @@ from pathlib import Path
 from pipeline.catalogue.batches import LEVELS, UNIT
 from pipeline.failpoints import failpoint
 from pipeline.settings import PROJECT_ROOT
+from pipeline.text import show_number
 
 
 def prepare_dagster_home() -> Path:
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             progress = f"[{number}/{len(batches)}] " if len(batches) > 1 and level != UNIT else ""
             print(f"{progress}Kỳ {period} · {metadata['Đơn vị'].value}: {metadata['Trạng thái'].value} "
                   f"({metadata['Số lỗi'].value} lỗi, {metadata['Số cảnh báo'].value} cảnh báo"
-                  + (f"; {time.perf_counter() - started:.1f} s".replace(".", ",") if progress else "") + ")", flush=True)
+                  + (f"; {show_number(time.perf_counter() - started, places=1)} s" if progress else "") + ")", flush=True)
             if metadata.get("Không hợp lệ") and metadata["Không hợp lệ"].value != "Không":
                 print(f"    Không hợp lệ: {metadata['Không hợp lệ'].value}")
     inbox = run_in_process(defs.resolve_job_def("inbox_job"), instance, settings.wait_seconds, run_config=quiet)

@@ -6,7 +6,7 @@ from assets.automation import FOLLOWS_UPSTREAM
 from assets.failures import told
 from assets.intake import unit_submission
 from assets.resources import PipelineSettings, period_label
-from pipeline.checking.findings import name_list
+from pipeline.text import name_list, show_number
 from pipeline.publication.consolidation import consolidate
 
 
@@ -28,7 +28,7 @@ def district_consolidation(context: dg.AssetExecutionContext, settings: Pipeline
     metadata = {}
     for period in catalogue.periods:
         result = consolidate(catalogue, settings.warehouse, period)
-        lines = [f"| {figure.label} | {value or 0:,.0f} |".replace(",", ".") for figure, value in result.headline]
+        lines = [f"| {figure.label} | {show_number(value or 0, places=0)} |" for figure, value in result.headline]
         missing = [catalogue.unit(u).name for u in result.missing_units]
         metadata[period_label(period, "Số đơn vị hợp lệ")] = len(result.loaded_units)
         metadata[period_label(period, "Chưa có báo cáo hợp lệ")] = name_list(missing) or "Không"

@@ -13,7 +13,8 @@ from assets.failures import told
 from assets.partitions import BATCH, PERIOD, submission_partitions
 from assets.resources import PipelineSettings
 from pipeline.catalogue.batches import batch_name, batch_units
-from pipeline.checking.findings import Finding, name_list
+from pipeline.checking.findings import Finding
+from pipeline.text import name_list
 from pipeline.intake.take_in import catch_up, take_in_batch, unidentified_files
 from pipeline.periods import open_periods
 from pipeline.publication.status import (

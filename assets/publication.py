@@ -10,7 +10,7 @@ from assets.failures import told
 from assets.intake import findings_markdown
 from assets.resources import PipelineSettings, period_label
 from pipeline.catalogue import default_catalogue
-from pipeline.checking.findings import name_list
+from pipeline.text import name_list
 from pipeline.intake.take_in import take_in_plan
 from pipeline.periods import open_periods
 from pipeline.publication.publish import publish_period

@@ -13,19 +13,18 @@ from assets.jobs import consolidation_job, inbox_job, submission_job
 from assets.partitions import submission_key
 from assets.resources import PipelineSettings
 from pipeline.catalogue.batches import batch_key, batch_name
-from pipeline.intake.inbox import watch
+from pipeline.intake.inbox import SENSOR_READ_SECONDS, watch
 from pipeline.periods import open_periods
-from pipeline.workbook.contract import PLAN_FILE
+from pipeline.catalogue.contract import PLAN_FILE
 
 UNIT_TAG = "tuangiao/don_vi"  # the unit's (or batch's) name on its run, as the Runs list shows it
-READ_BUDGET_SECONDS = 4.0  # reading new files per look; a national inbox arriving at once takes several looks
 
 
 def inbox_run_requests(settings: PipelineSettings, cursor: str | None, now: float) -> tuple[list[dg.RunRequest], str]:
     """Run requests for the stable new files of the open periods, and the new cursor (pure)."""
     catalogue = settings.catalogue
     arrivals, entries = watch(settings.inbox, open_periods(catalogue, settings.out), json.loads(cursor or "{}"), now,
-                              budget_seconds=READ_BUDGET_SECONDS)
+                              budget_seconds=SENSOR_READ_SECONDS)
     requests, batches = [], {}
     for arrival in arrivals:
         identity = arrival.identity

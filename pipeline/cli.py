@@ -36,8 +36,8 @@ def _catalogue_check(args) -> int:
 
 
 def _template(args) -> int:
-    from pipeline.tools.sample import slug
-    from pipeline.workbook.contract import PLAN_TEMPLATE_NAME, UNIT_TEMPLATE_NAME
+    from pipeline.text import slug
+    from pipeline.catalogue.contract import PLAN_TEMPLATE_NAME, UNIT_TEMPLATE_NAME
     from pipeline.workbook.template import write_plan_workbook, write_unit_workbook
 
     catalogue = load_catalogue()
@@ -75,7 +75,7 @@ def _check(args) -> int:
 
 
 def _check_one(args) -> int:
-    from pipeline.checking.findings import nfc
+    from pipeline.text import nfc
     from pipeline.parallel import start_early
 
     path = Path(args.file)
@@ -207,7 +207,7 @@ def _rebuild(args) -> int:
 
 
 def _explain(args) -> int:
-    from pipeline.checking.findings import show_number
+    from pipeline.text import show_number
     from pipeline.publication.provenance import explain
     from pipeline.warehouse import connect, create_schema
 
@@ -231,7 +231,7 @@ def _explain(args) -> int:
 
 
 def _close_period(args) -> int:
-    from pipeline.periods import close_period
+    from pipeline.publication.closing import close_period
 
     settings = _settings(args)
     folder = close_period(settings.catalogue, settings.places, args.period, settings.now())
@@ -240,7 +240,7 @@ def _close_period(args) -> int:
 
 
 def _reopen_period(args) -> int:
-    from pipeline.periods import reopen_period
+    from pipeline.publication.closing import reopen_period
 
     settings = _settings(args)
     kept = reopen_period(settings.catalogue, settings.places, args.period, settings.now())
@@ -306,7 +306,7 @@ def _access(args) -> int:
 
 def _read(args) -> int:
     """The values as the workbook holds them (925, not 925.0), read in a reader worker process."""
-    from pipeline.checking.findings import nfc
+    from pipeline.text import nfc
     from pipeline.checking.validation import check_file
     from pipeline.workbook.reader import TIDY_COLUMNS
 

@@ -19,7 +19,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from pipeline.catalogue import CATALOGUE_DIR, TOTAL_ROW, CatalogueError, Ref, load_catalogue
-from pipeline.checking.findings import ERROR
+from pipeline.text import ERROR
 from pipeline.checking.validation import check_files
 from pipeline.intake.take_in import take_in_batch, take_in_plan
 from pipeline.publication.publish import publish_period
@@ -29,7 +29,7 @@ from pipeline.settings import Places
 from pipeline.tools.sample import sample_values, write_sample
 from pipeline.warehouse import VALID, connect, create_schema, load_submission, record_catalogue_lists
 from pipeline.web.app import create_app
-from pipeline.workbook.contract import PERIOD_FIELD, UNIT_FIELD
+from pipeline.catalogue.contract import PERIOD_FIELD, UNIT_FIELD
 from pipeline.workbook.reader import read_workbook
 from pipeline.workbook.template import Filling, write_unit_workbook
 from tests.conftest import take_in_everything

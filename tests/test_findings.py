@@ -6,7 +6,8 @@ from __future__ import annotations
 import string
 import unicodedata
 
-from pipeline.checking.findings import REGISTRY, SEVERITIES, codes_table, finding
+from pipeline.checking.findings import REGISTRY, codes_table, finding
+from pipeline.text import Severity
 from tests.conftest import ROOT
 
 
@@ -19,7 +20,7 @@ def test_each_code_is_declared_once_with_a_vietnamese_title():
     assert len(codes) == len(set(codes))
     for kind in REGISTRY:
         assert kind.code.isascii() and kind.code == kind.code.lower(), kind.code
-        assert kind.severity in SEVERITIES, kind.code
+        assert kind.severity in tuple(Severity), kind.code
         assert kind.title and unicodedata.normalize("NFC", kind.title) == kind.title, kind.code
         for template in (kind.template, *dict(kind.variants).values()):
             assert unicodedata.normalize("NFC", template) == template, kind.code

@@ -18,7 +18,7 @@ from pipeline.intake.take_in import rebuild, take_in_plan
 from pipeline.settings import Places
 from pipeline.tools.sample import load_figures
 from pipeline.warehouse import connect, create_schema, load_submission, plan_info, record_catalogue_lists
-from pipeline.workbook.contract import (
+from pipeline.catalogue.contract import (
     PERIOD_FIELD,
     REPORT_DATE_FIELD,
     REPORT_NUMBER_FIELD,
@@ -199,7 +199,7 @@ def test_previous_is_only_for_a_plan_column(tmp_path):
 def test_the_plan_template_asks_for_the_signer_and_the_reference(catalogue, tmp_path):
     import openpyxl
 
-    from pipeline.workbook.contract import INFO_SHEET, PLAN_DATE_FIELDS, PLAN_TEXT_FIELDS
+    from pipeline.catalogue.contract import INFO_SHEET, PLAN_DATE_FIELDS, PLAN_TEXT_FIELDS
 
     path = write_plan_workbook(tmp_path / "mau.xlsx", catalogue)
     ws = openpyxl.load_workbook(path)[INFO_SHEET]

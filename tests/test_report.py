@@ -27,7 +27,7 @@ from pipeline.settings import Places
 from pipeline.tools.sample import sample_values
 from pipeline.warehouse import connect
 from pipeline.web.app import create_app
-from pipeline.workbook.contract import (
+from pipeline.catalogue.contract import (
     PERIOD_FIELD,
     REPORT_DATE_FIELD,
     REPORT_NUMBER_FIELD,

@@ -14,7 +14,7 @@ from python_calamine import CalamineWorkbook
 
 from pipeline.catalogue import CATALOGUE_DIR, CatalogueError, default_catalogue, load_catalogue
 from pipeline.cli import main
-from pipeline.workbook.contract import PLAN_TEMPLATE_NAME, UNIT_TEMPLATE_NAME
+from pipeline.catalogue.contract import PLAN_TEMPLATE_NAME, UNIT_TEMPLATE_NAME
 from pipeline.workbook.template import write_plan_workbook, write_unit_workbook
 from tests.conftest import ROOT, libreoffice_convert, needs_libreoffice
 

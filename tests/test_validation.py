@@ -29,8 +29,8 @@ from pipeline.checking.findings import (
     SUPERSEDED,
     UNREADABLE,
     WRONG_TYPE,
-    show_number,
 )
+from pipeline.text import show_number
 from pipeline.checking.validation import check_file, check_files
 from pipeline.cli import main
 from pipeline.files import atomic_output

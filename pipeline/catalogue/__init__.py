@@ -3,14 +3,8 @@ units, the district, the layouts of the published Biểu, the report's wording) 
 other module uses. ``loader``, ``layouts`` and ``report_text`` read and check the files; ``model`` is what
 they give."""
 
-from pipeline.catalogue.loader import (
-    CATALOGUE_DIR,
-    catalogue_version,
-    default_catalogue,
-    load_catalogue,
-    parse_rules,
-    parse_sum,
-)
+from pipeline.catalogue.loader import CATALOGUE_DIR, catalogue_version, default_catalogue, load_catalogue
+from pipeline.catalogue.sources import parse_rules, parse_sum
 from pipeline.catalogue.model import (
     EXCEEDED,
     MET,

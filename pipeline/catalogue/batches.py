@@ -9,7 +9,7 @@ own findings, feedback workbook and row in the status table.
 
 from __future__ import annotations
 
-from pipeline.catalogue import Catalogue, Unit
+from pipeline.catalogue.model import Catalogue, Unit
 
 UNIT, DISTRICT, PROVINCE = "unit", "district", "province"
 LEVELS = (UNIT, DISTRICT, PROVINCE)

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from pipeline.catalogue.batches import LEVEL_LABELS
-from pipeline.catalogue.loader import _REF, _check_ref, _parse_ref, _read_toml, _rel, _require
+from pipeline.catalogue.sources import REF, check_ref, parse_ref, read_toml, relative_name, require
 from pipeline.catalogue.model import (
     SAME_ROW,
     SHEET_NAME_FORBIDDEN,
@@ -23,7 +23,7 @@ from pipeline.catalogue.model import (
     LayoutTable,
     SubProject,
 )
-from pipeline.workbook.contract import PLAN_COLUMNS
+from pipeline.catalogue.contract import PLAN_COLUMNS
 
 LAYOUT_DIR = "bieu"
 SHARED_LAYOUT = "sub_project.toml"
@@ -37,7 +37,7 @@ COLUMN_KEYS = {"key", "label", "group", "kind", "empty", "assessed_only", "previ
 TABLE_KEYS = {"sheet", "title", "unit_note", "rows", "form", "columns", "total", "chart", "include_nonzero",
               "summary", "summary_without_plan", "notes"}
 WHO = ("who", "Who", "WHO")  # filled in when a table is built, for the level of its rows
-_REF_TEXT = re.compile(rf"^(?:{_REF}|[0-9]{{2}}:\*:[A-Z0-9_]+)$")
+REF_TEXT = re.compile(rf"^(?:{REF}|[0-9]{{2}}:\*:[A-Z0-9_]+)$")
 
 
 def who_fields(level_label: str) -> dict[str, str]:
@@ -50,11 +50,11 @@ def load_layouts(directory: Path, catalogue: Catalogue) -> dict[str, Bieu]:
     shared: tuple[str, dict] | None = None
     own: dict[str, tuple[str, dict]] = {}
     for path in sorted((directory / LAYOUT_DIR).glob("*.toml")):
-        file, data = _rel(path, directory), _read_toml(path, directory)
+        file, data = relative_name(path, directory), read_toml(path, directory)
         if path.name == SHARED_LAYOUT:
             shared = (file, data)
             continue
-        code = str(_require(data, "code", file, path.stem))
+        code = str(require(data, "code", file, path.stem))
         if code in own:
             raise CatalogueError(file, code, f'mã biểu bị trùng với tệp "{own[code][0]}"')
         own[code] = (file, data)
@@ -89,8 +89,8 @@ def _bieu(catalogue: Catalogue, code: str, data: dict, origin: dict[str, str], f
         project = next(p for p in catalogue.projects if p.code == sub.project)
         fields |= {"sub_project": sub.name, "SUB_PROJECT": sub.name.upper(), "project": project.name,
                    "PROJECT": project.name.upper()}
-    title = _fill(_require(data, "title", origin.get("title", file), code), fields, origin.get("title", file), code)
-    tables_data = _require(data, "tables", file, code)
+    title = _fill(require(data, "title", origin.get("title", file), code), fields, origin.get("title", file), code)
+    tables_data = require(data, "tables", file, code)
     if not isinstance(tables_data, list):
         raise CatalogueError(file, code, '"tables" phải là danh sách bảng ([[tables]])')
     tables = tuple(_table(catalogue, t, fields, form, file, f"Biểu {code}, bảng {n}")
@@ -123,11 +123,11 @@ def _table(catalogue: Catalogue, data: dict, fields: dict[str, str], sub_form: F
     unknown = sorted(set(data) - TABLE_KEYS)
     if unknown:
         raise CatalogueError(file, entry, f'trường lạ "{unknown[0]}"')
-    rows = _require(data, "rows", file, entry)
+    rows = require(data, "rows", file, entry)
     if rows not in ROWS:
         raise CatalogueError(file, entry, f'"rows" phải là một trong {ROWS}')
     form = _table_form(catalogue, data, rows, sub_form, file, entry)
-    columns = _columns(catalogue, _require(data, "columns", file, entry), rows, form, sub_form, fields, file, entry)
+    columns = _columns(catalogue, require(data, "columns", file, entry), rows, form, sub_form, fields, file, entry)
     numbers = {c.key for c in columns if not c.show}
     total = data.get("total", {})
     if rows != "targets" and not total.get("label"):
@@ -140,10 +140,10 @@ def _table(catalogue: Catalogue, data: dict, fields: dict[str, str], sub_form: F
         raise CatalogueError(file, entry, '"include_nonzero" chỉ dùng cho bảng theo đơn vị (rows = "units")')
     chart = None
     if "chart" in data:
-        column = _require(data["chart"], "column", file, entry)
+        column = require(data["chart"], "column", file, entry)
         if column not in numbers:
             raise CatalogueError(file, entry, f'biểu đồ nhắc tới cột số "{column}" không có trong bảng')
-        chart = (column, _fill(_require(data["chart"], "title", file, entry), fields, file, entry))
+        chart = (column, _fill(require(data["chart"], "title", file, entry), fields, file, entry))
     summary = data.get("summary", "")
     if summary and rows != "targets":
         raise CatalogueError(file, entry, '"summary" chỉ dùng cho bảng chỉ tiêu (rows = "targets")')
@@ -154,9 +154,9 @@ def _table(catalogue: Catalogue, data: dict, fields: dict[str, str], sub_form: F
     if not any(c.show == "label" for c in columns):
         raise CatalogueError(file, entry, 'bảng cần một cột tên dòng: { key = "label", show = "label" }')
     return LayoutTable(
-        sheet=_fill(_require(data, "sheet", file, entry), fields, file, entry),
-        title=_fill(_require(data, "title", file, entry), fields, file, entry),
-        unit_note=_fill(_require(data, "unit_note", file, entry), fields, file, entry),
+        sheet=_fill(require(data, "sheet", file, entry), fields, file, entry),
+        title=_fill(require(data, "title", file, entry), fields, file, entry),
+        unit_note=_fill(require(data, "unit_note", file, entry), fields, file, entry),
         rows=rows, form=form.code if form else "", columns=columns,
         total_label=_fill(total.get("label", ""), fields, file, entry),
         total_label_grouped=_fill(total.get("label_grouped", total.get("label", "")), fields, file, entry),
@@ -250,8 +250,8 @@ def _column(catalogue: Catalogue, data: dict, source: str, rows: str, form: Form
         return LayoutColumn(str(data.get("key", key)), _label(data, label, fields, file, where),
                             _fill(data.get("group", group), fields, file, where), data.get("kind", kind),
                             ref=ref, empty=common["empty"])
-    key = _require(data, "key", file, where)
-    label = _label(data, _require(data, "label", file, where), fields, file, where)
+    key = require(data, "key", file, where)
+    label = _label(data, require(data, "label", file, where), fields, file, where)
     if source == "show":
         if value not in SHOWS:
             raise CatalogueError(file, where, f'"show" phải là một trong {SHOWS}')
@@ -282,18 +282,18 @@ def _column(catalogue: Catalogue, data: dict, source: str, rows: str, form: Form
         return LayoutColumn(key, label, kind=data.get("kind", ""), sum=tuple(value), **common)
     if not isinstance(value, dict):
         raise CatalogueError(file, where, 'tỷ lệ ghi dạng rate = { numerator = "…", denominator = "…" }')
-    rate = (str(_require(value, "numerator", file, where)), str(_require(value, "denominator", file, where)))
+    rate = (str(require(value, "numerator", file, where)), str(require(value, "denominator", file, where)))
     return LayoutColumn(key, label, kind=data.get("kind", "rate"), rate=rate, **common)
 
 
 def _layout_ref(catalogue: Catalogue, text: str, rows: str, form: Form | None, sub_form: Form | None, file: str,
                 where: str):
-    if not _REF_TEXT.match(text):
+    if not REF_TEXT.match(text):
         raise CatalogueError(file, where, f'không đọc được ô "{text}" (ví dụ "01:HO_TONG", "02:*:TONG")')
     if ":" not in text and form is None:
         raise CatalogueError(file, where, f'"{text}" phải ghi kèm mã biểu, ví dụ "01:{text}"')
-    ref = _parse_ref(text, form.code if form else "", bool(form and form.is_grid))
-    _check_ref(catalogue, ref, file, where)
+    ref = parse_ref(text, form.code if form else "", bool(form and form.is_grid))
+    check_ref(catalogue, ref, file, where)
     if ref.row == SAME_ROW and not (rows == "programme" or (rows == "units" and sub_form is not None)):
         raise CatalogueError(file, where, f'"{text}": dòng * (các tiểu dự án của dòng) chỉ dùng trong bảng theo chương '
                                           "trình hoặc trong biểu của tiểu dự án")
@@ -316,10 +316,10 @@ def _each(catalogue: Catalogue, data: dict, rows: str, form: Form | None, named:
         raise CatalogueError(file, where, f'"each = {what}" cần bảng của một biểu {"lưới" if what == "column" else "chỉ tiêu"}')
     if what == "item":
         return [LayoutColumn(i.code, _each_label(data, "{label}", fields, i.code, i.label, i.unit, file, where), group,
-                             _kind(i.type), ref=_parse_ref(i.code, form.code, False)) for i in form.items]
+                             _kind(i.type), ref=parse_ref(i.code, form.code, False)) for i in form.items]
     return [LayoutColumn(c.code, _each_label(data, "{label}", fields, c.code, c.label, c.unit, file, where),
                          _fill(data.get("group", c.group), fields, file, where), _kind(c.type),
-                         ref=_parse_ref(c.code, form.code, True))
+                         ref=parse_ref(c.code, form.code, True))
             for c in form.columns if c.code not in named and f"{form.code}:{SAME_ROW}:{c.code}" not in named]
 
 

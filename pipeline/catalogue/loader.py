@@ -9,15 +9,13 @@ import datetime as dt
 import hashlib
 import json
 import re
-import tomllib
 import unicodedata
 from pathlib import Path
 
+from pipeline.catalogue.layouts import load_layouts
 from pipeline.catalogue.model import (
-    COMPARATORS,
     DIRECTIONS,
     PERIOD_STATES,
-    SAME_ROW,
     SHEET_NAME_FORBIDDEN,
     TYPES,
     UNIT_KINDS,
@@ -38,54 +36,12 @@ from pipeline.catalogue.model import (
     Term,
     Unit,
 )
-from pipeline.checking.findings import ERROR, SEVERITIES, WARNING
-from pipeline.workbook.contract import FIXED_SHEETS
+from pipeline.catalogue.report_text import load_report_text
+from pipeline.catalogue.sources import REF, check_ref, parse_ref, parse_rules, parse_sum, read_toml, relative_name, require
+from pipeline.text import ERROR, WARNING, Severity
+from pipeline.catalogue.contract import FIXED_SHEETS
 
 CATALOGUE_DIR = Path(__file__).parent
-
-_REF = r"[0-9]{2}:[A-Z0-9_.]+(?::[A-Z0-9_]+)?|[A-Z][A-Z0-9_.]*"
-_TERM = re.compile(rf"\s*([+-]?)\s*({_REF})\s*")
-_COMPARATOR = re.compile(r"(<=|>=|==|<|>)")
-
-# --------------------------------------------------------------------------- parsing
-
-
-def parse_sum(text: str, form: str, grid: bool, file: str, entry: str) -> tuple[Term, ...]:
-    """Parse ``A + B - 01:C`` into terms; a bare name is an item (a column in a grid) of ``form``."""
-    terms, pos = [], 0
-    text = text.strip()
-    while pos < len(text):
-        match = _TERM.match(text, pos)
-        if not match or (terms and not match.group(1)):
-            raise CatalogueError(file, entry, f'không đọc được biểu thức "{text}" (tại ký tự {pos + 1})')
-        sign = -1 if match.group(1) == "-" else 1
-        terms.append(Term(_parse_ref(match.group(2), form, grid), sign))
-        pos = match.end()
-    if not terms:
-        raise CatalogueError(file, entry, "biểu thức trống")
-    return tuple(terms)
-
-
-def _parse_ref(token: str, form: str, grid: bool) -> Ref:
-    parts = token.split(":")
-    if len(parts) == 1:
-        return Ref(form, SAME_ROW, token) if grid else Ref(form, token)
-    if len(parts) == 2:
-        return Ref(parts[0], parts[1])
-    return Ref(parts[0], parts[1], parts[2])
-
-
-def parse_rules(text: str, form: str, grid: bool, file: str, message: str, severity: str) -> list[Rule]:
-    """Parse ``A <= B <= C`` into the rules ``A <= B`` and ``B <= C``."""
-    pieces = _COMPARATOR.split(text)
-    if len(pieces) < 3:
-        raise CatalogueError(file, text, f"quy tắc cần một phép so sánh ({', '.join(COMPARATORS)})")
-    sums = [parse_sum(p, form, grid, file, text) for p in pieces[0::2]]
-    ops = pieces[1::2]
-    return [
-        Rule(text, sums[i], ops[i], sums[i + 1], message, severity) for i in range(len(ops))
-    ]
-
 
 # --------------------------------------------------------------------------- loading
 
@@ -102,9 +58,9 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
     for path in sorted((directory / "forms").glob("*.toml")):
         form = _load_form(path, directory, projects, forms)
         if form.code in forms:
-            raise CatalogueError(_rel(path, directory), form.code, "mã biểu bị trùng")
+            raise CatalogueError(relative_name(path, directory), form.code, "mã biểu bị trùng")
         forms[form.code] = form
-    district = _read_toml(directory / "district.toml", directory)
+    district = read_toml(directory / "district.toml", directory)
     headline = district.pop("headline", [])
     catalogue = Catalogue(
         forms=forms,
@@ -115,9 +71,6 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
         district=district,
     )
     _check(catalogue, directory)
-    from pipeline.catalogue.layouts import load_layouts  # it builds on the checked forms and on this module
-    from pipeline.catalogue.report_text import load_report_text  # it builds on the layouts
-
     catalogue = dataclasses.replace(catalogue, bieu=load_layouts(directory, catalogue),
                                     headline=_headline(catalogue, headline), version=catalogue_version(catalogue))
     return dataclasses.replace(catalogue, report=load_report_text(directory, catalogue))
@@ -134,42 +87,22 @@ def default_catalogue(units_file: Path | str | None = None) -> Catalogue:
     return _CACHE[key]
 
 
-def _rel(path: Path, directory: Path) -> str:
-    return path.relative_to(directory).as_posix()
-
-
-def _read_toml(path: Path, directory: Path) -> dict:
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise CatalogueError(_rel(path, directory), "-", "thiếu tệp") from None
-    except tomllib.TOMLDecodeError as e:
-        raise CatalogueError(_rel(path, directory), "-", f"sai cú pháp TOML: {e}") from None
-
-
-def _require(entry: dict, key: str, file: str, name: str):
-    if key not in entry or entry[key] in ("", None):
-        raise CatalogueError(file, name, f'thiếu trường "{key}"')
-    return entry[key]
-
-
 def _load_projects(directory: Path) -> tuple[Project, ...]:
     file = "programme.toml"
-    data = _read_toml(directory / file, directory)
+    data = read_toml(directory / file, directory)
     projects = []
     for p in data.get("projects", []):
-        code = _require(p, "code", file, str(p))
+        code = require(p, "code", file, str(p))
         subs = tuple(
             SubProject(
-                _require(s, "code", file, code), _require(s, "name", file, code),
-                _require(s, "form", file, code), code,
+                require(s, "code", file, code), require(s, "name", file, code),
+                require(s, "form", file, code), code,
             )
             for s in p.get("sub_projects", [])
         )
         if not subs:
             raise CatalogueError(file, code, "dự án không có tiểu dự án nào")
-        projects.append(Project(code, _require(p, "name", file, code), subs))
+        projects.append(Project(code, require(p, "name", file, code), subs))
     return tuple(projects)
 
 
@@ -185,9 +118,9 @@ def _load_units(path: Path) -> tuple[Unit, ...]:
         entry = f"dòng {n}"
         units.append(
             Unit(
-                code=_require(row, "ma_don_vi", file, entry).strip(),
-                name=_require(row, "ten_don_vi", file, entry).strip(),
-                kind=_require(row, "kieu", file, entry).strip(),
+                code=require(row, "ma_don_vi", file, entry).strip(),
+                name=require(row, "ten_don_vi", file, entry).strip(),
+                kind=require(row, "kieu", file, entry).strip(),
                 area=(row.get("khu_vuc") or "").strip(),
                 district_code=(row.get("ma_huyen") or "").strip(),
                 district_name=(row.get("ten_huyen") or "").strip(),
@@ -201,9 +134,9 @@ def _load_units(path: Path) -> tuple[Unit, ...]:
 
 
 def _load_form(path: Path, directory: Path, projects, forms_so_far: dict[str, Form]) -> Form:
-    file = _rel(path, directory)
-    data = _read_toml(path, directory)
-    code = str(_require(data, "code", file, path.stem))
+    file = relative_name(path, directory)
+    data = read_toml(path, directory)
+    code = str(require(data, "code", file, path.stem))
     sub_project = data.get("sub_project")
     grid = data.get("grid") == "sub_projects"
     sub_projects = {s.code: s for p in projects for s in p.sub_projects}
@@ -218,20 +151,20 @@ def _load_form(path: Path, directory: Path, projects, forms_so_far: dict[str, Fo
         twin = data["same_items_as"]
         if twin not in forms_so_far or forms_so_far[twin].is_grid:
             raise CatalogueError(file, code, f'"same_items_as" chỉ tới biểu "{twin}" không có (hoặc chưa đứng trước)')
-        source = _read_toml(directory / forms_so_far[twin].source, directory)
+        source = read_toml(directory / forms_so_far[twin].source, directory)
 
     if grid:
         items = tuple(Item(s.code, s.name, "triệu đồng", "money") for s in sub_projects.values())
-        columns = tuple(_load_column(c, code, file) for c in _require(data, "columns", file, code))
+        columns = tuple(_load_column(c, code, file) for c in require(data, "columns", file, code))
     else:
-        items = tuple(_load_item(i, code, file) for i in _require(source, "items", file, code))
+        items = tuple(_load_item(i, code, file) for i in require(source, "items", file, code))
         columns = (Column(VALUE_COLUMN, "Giá trị", type=""),)
 
     rules: list[Rule] = []
     for r in source.get("rules", []):
-        text = _require(r, "rule", file, str(r))
+        text = require(r, "rule", file, str(r))
         severity = r.get("severity", ERROR)
-        if severity not in SEVERITIES:
+        if severity not in tuple(Severity):
             raise CatalogueError(file, text, f'mức độ phải là "{ERROR}" hoặc "{WARNING}"')
         rules += parse_rules(text, code, grid, file, r.get("message", ""), severity)
     for item in items:
@@ -242,10 +175,10 @@ def _load_form(path: Path, directory: Path, projects, forms_so_far: dict[str, Fo
             )
     return Form(
         code=code,
-        total_column=str(_require(data, "total_column", file, code)) if grid else "",
-        sheet=_require(data, "sheet", file, code),
+        total_column=str(require(data, "total_column", file, code)) if grid else "",
+        sheet=require(data, "sheet", file, code),
         title=title,
-        reported_by=frozenset(_require(data, "reported_by", file, code)),
+        reported_by=frozenset(require(data, "reported_by", file, code)),
         items=items,
         columns=columns,
         rules=tuple(rules),
@@ -256,26 +189,26 @@ def _load_form(path: Path, directory: Path, projects, forms_so_far: dict[str, Fo
 
 
 def _load_item(entry: dict, form: str, file: str) -> Item:
-    code = _require(entry, "code", file, str(entry))
+    code = require(entry, "code", file, str(entry))
     formula = entry.get("formula")
     return Item(
         code=code,
-        label=_require(entry, "label", file, code),
-        unit=_require(entry, "unit", file, code),
-        type=_require(entry, "type", file, code),
+        label=require(entry, "label", file, code),
+        unit=require(entry, "unit", file, code),
+        type=require(entry, "type", file, code),
         parent=entry.get("parent"),
         formula=parse_sum(formula, form, False, file, code) if formula else None,
     )
 
 
 def _load_column(entry: dict, form: str, file: str) -> Column:
-    code = _require(entry, "code", file, str(entry))
+    code = require(entry, "code", file, str(entry))
     formula = entry.get("formula")
-    label = _require(entry, "label", file, code)
+    label = require(entry, "label", file, code)
     return Column(
         code=code,
         label=label,
-        type=_require(entry, "type", file, code),
+        type=require(entry, "type", file, code),
         unit=entry.get("unit", ""),
         group=entry.get("group", ""),
         full_label=entry.get("full_label", label),
@@ -285,11 +218,11 @@ def _load_column(entry: dict, form: str, file: str) -> Column:
 
 def _load_targets(directory: Path) -> tuple[Target, ...]:
     file = "targets.toml"
-    data = _read_toml(directory / file, directory)
+    data = read_toml(directory / file, directory)
     targets = []
     for t in data.get("targets", []):
-        code = _require(t, "code", file, str(t))
-        kind = _require(t, "kind", file, code)
+        code = require(t, "code", file, str(t))
+        kind = require(t, "kind", file, code)
         if kind not in ("rate", "sum"):
             raise CatalogueError(file, code, 'loại chỉ tiêu phải là "rate" hoặc "sum"')
         denominator = t.get("denominator")
@@ -298,12 +231,12 @@ def _load_targets(directory: Path) -> tuple[Target, ...]:
         targets.append(
             Target(
                 code=code,
-                label=_require(t, "label", file, code),
-                unit=_require(t, "unit", file, code),
+                label=require(t, "label", file, code),
+                unit=require(t, "unit", file, code),
                 kind=kind,
-                numerator=parse_sum(_require(t, "numerator", file, code), "", False, file, code),
+                numerator=parse_sum(require(t, "numerator", file, code), "", False, file, code),
                 denominator=parse_sum(denominator, "", False, file, code) if denominator else (),
-                direction=_require(t, "direction", file, code),
+                direction=require(t, "direction", file, code),
             )
         )
     return tuple(targets)
@@ -311,16 +244,16 @@ def _load_targets(directory: Path) -> tuple[Target, ...]:
 
 def _load_periods(directory: Path) -> dict[str, Period]:
     file = "periods.toml"
-    data = _read_toml(directory / file, directory)
+    data = read_toml(directory / file, directory)
     periods = {}
     for p in data.get("periods", []):
-        key = str(_require(p, "key", file, str(p)))
+        key = str(require(p, "key", file, str(p)))
         if key in periods:
             raise CatalogueError(file, key, "kỳ báo cáo bị trùng")
         for date_key in ("report_date", "deadline"):
-            if not isinstance(_require(p, date_key, file, key), dt.date):
+            if not isinstance(require(p, date_key, file, key), dt.date):
                 raise CatalogueError(file, key, f'"{date_key}" phải là ngày dạng 2023-08-15')
-        periods[key] = Period(key, p.get("label", key), p["report_date"], p["deadline"], _require(p, "state", file, key))
+        periods[key] = Period(key, p.get("label", key), p["report_date"], p["deadline"], require(p, "state", file, key))
     return periods
 
 
@@ -358,7 +291,7 @@ def _check(cat: Catalogue, directory: Path) -> None:
         for term in t.numerator + t.denominator:
             if not term.ref.form:
                 raise CatalogueError("targets.toml", t.code, f'"{term.ref.row}" phải ghi kèm mã biểu, ví dụ "01:HO_NGHEO"')
-            _check_ref(cat, term.ref, "targets.toml", t.code)
+            check_ref(cat, term.ref, "targets.toml", t.code)
     _check_nfc(directory)
 
 
@@ -367,12 +300,12 @@ def _headline(cat: Catalogue, entries) -> tuple[Headline, ...]:
     file = "district.toml"
     figures = []
     for entry in entries:
-        label = _require(entry, "label", file, f"headline {entry}")
-        text = str(_require(entry, "ref", file, label))
-        if not re.fullmatch(_REF, text) or ":" not in text:
+        label = require(entry, "label", file, f"headline {entry}")
+        text = str(require(entry, "ref", file, label))
+        if not re.fullmatch(REF, text) or ":" not in text:
             raise CatalogueError(file, label, f'"{text}" phải là một ô ghi kèm mã biểu, ví dụ "01:HO_TONG"')
-        ref = _parse_ref(text, "", False)
-        _check_ref(cat, ref, file, label)
+        ref = parse_ref(text, "", False)
+        check_ref(cat, ref, file, label)
         figures.append(Headline(label, ref))
     return tuple(figures)
 
@@ -406,7 +339,7 @@ def _check_form(cat: Catalogue, form: Form, file: str) -> None:
         if item.parent is not None and (item.parent not in item_codes or item.parent == item.code):
             raise CatalogueError(file, item.code, f'chỉ tiêu cha "{item.parent}" không có trong biểu {form.code}')
         for term in item.formula or ():
-            _check_ref(cat, term.ref, file, item.code)
+            check_ref(cat, term.ref, file, item.code)
             if term.ref.form != form.code:
                 raise CatalogueError(file, item.code, "công thức chỉ được dùng chỉ tiêu của chính biểu này")
     if form.is_grid and form.total_column not in column_codes:
@@ -421,7 +354,7 @@ def _check_form(cat: Catalogue, form: Form, file: str) -> None:
         _check_acyclic(cat, form, code, file)
     for rule in form.rules:
         for term in rule.left + rule.right:
-            _check_ref(cat, term.ref, file, rule.text)
+            check_ref(cat, term.ref, file, rule.text)
 
 
 def _check_acyclic(cat: Catalogue, form: Form, code: str, file: str) -> None:
@@ -443,25 +376,13 @@ def _check_acyclic(cat: Catalogue, form: Form, code: str, file: str) -> None:
                 stack.append(ref)
 
 
-def _check_ref(cat: Catalogue, ref: Ref, file: str, entry: str) -> None:
-    form = cat.forms.get(ref.form)
-    if form is None:
-        raise CatalogueError(file, entry, f'"{ref}" nhắc tới biểu "{ref.form}" không có')
-    rows = {i.code for i in form.items}
-    columns = {c.code for c in form.columns}
-    row_ok = ref.row in rows or (form.is_grid and ref.row == SAME_ROW)
-    if not row_ok or ref.column not in columns:
-        shown = ref.column if ref.row == SAME_ROW else ref
-        raise CatalogueError(file, entry, f'"{shown}" không có trong biểu {form.code}')
-
-
 def _check_nfc(directory: Path) -> None:
     for path in sorted(directory.rglob("*")):
         if path.suffix not in (".toml", ".csv"):
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if unicodedata.normalize("NFC", line) != line:
-                raise CatalogueError(_rel(path, directory), f"dòng {n}", "chữ chưa chuẩn hoá Unicode NFC (dấu tiếng Việt tổ hợp)")
+                raise CatalogueError(relative_name(path, directory), f"dòng {n}", "chữ chưa chuẩn hoá Unicode NFC (dấu tiếng Việt tổ hợp)")
 
 
 # --------------------------------------------------------------------------- version

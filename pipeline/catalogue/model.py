@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from pipeline.checking.findings import ERROR
+from pipeline.text import ERROR
 from pipeline.errors import UserError
 
 VALUE_COLUMN = "GIA_TRI"  # the one input column of an item sheet

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pipeline.catalogue.loader import _read_toml, _require
+from pipeline.catalogue.sources import read_toml, require
 from pipeline.catalogue.model import (
     TOTAL_ROW,
     VERDICTS,
@@ -53,13 +53,13 @@ BLOCK_KEYS = {"heading", "level", "text", "write", "list", "bieu", "where", "ite
 
 def load_report_text(directory: Path, catalogue: Catalogue) -> ReportText:
     """The wording of the draft, checked against the catalogue's Biểu."""
-    data = _read_toml(directory / REPORT_FILE, directory)
+    data = read_toml(directory / REPORT_FILE, directory)
     unknown = sorted(set(data) - {*TEXTS, "recipients", "verdicts", "units", "blocks"})
     if unknown:
         raise CatalogueError(REPORT_FILE, unknown[0], "trường lạ")
     texts = {}
     for key, allowed in TEXTS.items():
-        texts[key] = _text(catalogue, str(_require(data, key, REPORT_FILE, key)), allowed, key)
+        texts[key] = _text(catalogue, str(require(data, key, REPORT_FILE, key)), allowed, key)
     verdicts = data.get("verdicts", {})
     if not isinstance(verdicts, dict) or set(verdicts) != set(VERDICTS):
         raise CatalogueError(REPORT_FILE, "verdicts", f"cần đúng các đánh giá {', '.join(VERDICTS)}")
@@ -91,7 +91,7 @@ def _block(catalogue: Catalogue, data: dict, number: int) -> ReportBlock:
         return ReportBlock("heading", _text(catalogue, str(data["heading"]), COMMON, entry), level=level)
     if "write" in data:
         return ReportBlock("write", _text(catalogue, str(data["write"]), COMMON, entry))
-    text = str(_require(data, "text", REPORT_FILE, entry))
+    text = str(require(data, "text", REPORT_FILE, entry))
     if "list" not in data:
         return ReportBlock("text", _text(catalogue, text, (*COMMON, *TARGET_FIELDS), entry, figures=True))
     kind = data["list"]
@@ -100,13 +100,13 @@ def _block(catalogue: Catalogue, data: dict, number: int) -> ReportBlock:
     sentence, item = LISTS[kind]
     bieu, where = "", ""
     if kind == "sub_projects":
-        bieu = str(_require(data, "bieu", REPORT_FILE, entry))
-        where = str(_require(data, "where", REPORT_FILE, entry))
+        bieu = str(require(data, "bieu", REPORT_FILE, entry))
+        where = str(require(data, "where", REPORT_FILE, entry))
         programme = [t for t in _bieu(catalogue, bieu, entry).tables if t.rows == "programme"]
         if not any(where in _keys(t) for t in programme):
             raise CatalogueError(REPORT_FILE, entry, f'Biểu {bieu} không có bảng theo chương trình với cột "{where}"')
     return ReportBlock("list", _text(catalogue, text, sentence, entry), list=kind, bieu=bieu, where=where,
-                       item=_text(catalogue, str(_require(data, "item", REPORT_FILE, entry)), item, entry),
+                       item=_text(catalogue, str(require(data, "item", REPORT_FILE, entry)), item, entry),
                        separator=str(data.get("separator", ", ")),
                        none=_text(catalogue, str(data.get("none", "")), COMMON, entry))
 

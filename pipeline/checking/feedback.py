@@ -8,11 +8,12 @@ import hashlib
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue, Ref
-from pipeline.checking.findings import ERROR, Finding, nfc
+from pipeline.checking.findings import Finding
+from pipeline.text import ERROR, nfc
 from pipeline.checking.validation import CheckResult
 from pipeline.files import atomic_output
-from pipeline.tools.sample import slug
-from pipeline.workbook.contract import PLAN_FILE
+from pipeline.text import slug
+from pipeline.catalogue.contract import PLAN_FILE
 from pipeline.workbook.reader import Submission
 from pipeline.workbook.style import Styles, fit_row_height, new_workbook, page_setup
 from pipeline.workbook.template import Filling, add_unit_sheets

@@ -11,12 +11,10 @@ table of codes is ``codes_table()``.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
 
-ERROR, WARNING = "lỗi", "cảnh báo"  # the one vocabulary of severity: catalogue rules, findings, output
-SEVERITIES = (ERROR, WARNING)
+from pipeline.text import ERROR, WARNING, Severity, nfc, show_number
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class FindingType:
     the same finding (by name), for a case the main template does not fit."""
 
     code: str
-    severity: str
+    severity: Severity
     title: str
     template: str
     variants: tuple[tuple[str, str], ...] = ()
@@ -111,7 +109,7 @@ REGISTRY: tuple[FindingType, ...] = (
 
 @dataclass(frozen=True)
 class Finding:
-    severity: str  # ERROR or WARNING
+    severity: Severity
     code: str
     message: str
     file: str = ""
@@ -141,7 +139,7 @@ class Finding:
 LOCATION_FIELDS = tuple(f.name for f in fields(Finding) if f.name not in ("severity", "code", "message"))
 
 
-def finding(kind: FindingType, variant: str = "", severity: str = "", **values: object) -> Finding:
+def finding(kind: FindingType, variant: str = "", severity: Severity | None = None, **values: object) -> Finding:
     """A finding of ``kind``: ``values`` fill its message template; those named like a field
     of ``Finding`` (file, unit, sheet, cell, item, item_label, value…) are also stored there.
     ``severity`` overrides the kind's (a catalogue rule may be only a warning)."""
@@ -160,36 +158,7 @@ def codes_table() -> str:
     return "\n".join(["| code | severity | title |", "|---|---|---|", *rows])
 
 
-def nfc(text: object) -> str:
-    return unicodedata.normalize("NFC", str(text))
-
-
-def name_list(names: list[str], limit: int = 30) -> str:
-    """Names joined by commas; past ``limit``, the rest as a count (a national list of missing
-    units must not outgrow an Excel cell's 32.767 characters)."""
-    shown = ", ".join(names[:limit])
-    rest = len(names) - limit
-    return shown + (f" và {rest:,} đơn vị khác".replace(",", ".") if rest > 0 else "")
-
-
-SHOWN_DIGITS = 30  # past this, a number is shown in scientific notation (formatting stays cheap)
 SHOWN_TEXT = 200  # characters of a cell's text shown in a message
-
-
-def show_number(value: Decimal | int | None) -> str:
-    """A number as Vietnamese people write it: 13.334,47 (bounded: whatever the value, the text is short)."""
-    if value is None:
-        return "(trống)"
-    value = Decimal(value)
-    if not value.is_finite():
-        return "không hữu hạn"
-    if value and (abs(value.adjusted()) > SHOWN_DIGITS or value.as_tuple().exponent < -SHOWN_DIGITS):
-        return f"{value:.6E}".replace(".", ",")
-    if value == value.to_integral_value():
-        text = f"{int(value):,}"
-    else:
-        text = f"{value.normalize():,f}"
-    return text.replace(",", "\u0001").replace(".", ",").replace("\u0001", ".")
 
 
 def show_raw(raw: object) -> str:

@@ -21,7 +21,8 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from pipeline.catalogue import SAME_ROW, Catalogue, Form, Ref, Rule, Term
-from pipeline.checking.findings import EMPTY, RULE, WRONG_TYPE, Finding, finding, show_number
+from pipeline.checking.findings import EMPTY, RULE, WRONG_TYPE, Finding, finding
+from pipeline.text import show_number
 from pipeline.workbook.reader import Submission
 
 COMPARE = {"<=": operator.le, ">=": operator.ge, "==": operator.eq, "<": operator.lt, ">": operator.gt}

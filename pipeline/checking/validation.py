@@ -36,16 +36,15 @@ from pipeline.checking.findings import (
     Finding,
     FindingCounts,
     finding,
-    nfc,
     reader_crashed,
-    show_number,
     show_raw,
     sort_key,
 )
+from pipeline.text import nfc, show_number
 from pipeline.checking.rules import validate_values
 from pipeline.parallel import parallel_map
-from pipeline.workbook.contract import DUE_COLUMN as DUE
-from pipeline.workbook.contract import (
+from pipeline.catalogue.contract import DUE_COLUMN as DUE
+from pipeline.catalogue.contract import (
     PERIOD_FIELD,
     PLAN_COLUMNS,
     PLAN_DATE_FIELDS,
@@ -53,7 +52,7 @@ from pipeline.workbook.contract import (
     PLAN_TEXT_FIELDS,
     UNIT_FIELD,
 )
-from pipeline.workbook.contract import PLAN_COLUMN as PLAN
+from pipeline.catalogue.contract import PLAN_COLUMN as PLAN
 from pipeline.workbook.reader import Submission, read_in_worker, text_of
 
 

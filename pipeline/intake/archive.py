@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.checking.findings import nfc
+from pipeline.text import nfc
 from pipeline.failpoints import failpoint
 from pipeline.files import WORK_PREFIX, remove_leftovers
 

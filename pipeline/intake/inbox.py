@@ -18,14 +18,15 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pipeline.checking.findings import nfc
+from pipeline.text import nfc
 from pipeline.files import atomic_output
 from pipeline.parallel import parallel_map
-from pipeline.workbook.contract import PLAN_FILE
+from pipeline.catalogue.contract import PLAN_FILE
 from pipeline.workbook.reader import Identity, UnreadableWorkbook, file_sha256, read_identity
 
 WORKBOOK_SUFFIXES = (".xlsx", ".ods", ".xls")
 GONE = False  # what ``_identity`` gives for a file that disappeared while read
+SENSOR_READ_SECONDS = 4.0  # the sensor's reading of new files per look; a national inbox arriving at once takes several looks
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from pipeline.checking.findings import (
     Finding,
     FindingCounts,
     finding,
-    nfc,
     sort_key,
 )
+from pipeline.text import nfc, show_number
 from pipeline.checking.validation import CheckResult, check_files
 from pipeline.failpoints import failpoint
 from pipeline.intake.archive import (
@@ -57,7 +57,7 @@ from pipeline.warehouse import (
     previous_values,
     record_catalogue_lists,
 )
-from pipeline.workbook.contract import PLAN_FILE
+from pipeline.catalogue.contract import PLAN_FILE
 
 CATCH_UP_BATCH = 250  # units checked and loaded together by the nightly catch-up (and by rebuild)
 MISSING = "missing"
@@ -298,7 +298,7 @@ def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime
     results = []
     for start in range(0, len(behind), CATCH_UP_BATCH):
         results += _take_in_latest(catalogue, places, dict(behind[start:start + CATCH_UP_BATCH]), period, now, workers)
-        progress(f"Kỳ {period}: đã tiếp nhận {len(results):,}/{len(behind):,} đơn vị".replace(",", "."))
+        progress(f"Kỳ {period}: đã tiếp nhận {show_number(len(results))}/{show_number(len(behind))} đơn vị")
     return results
 
 

@@ -12,11 +12,11 @@ from decimal import Decimal
 
 from pipeline.catalogue import TOTAL_ROW, Catalogue, ReportBlock
 from pipeline.catalogue.report_text import FIGURE, PLACEHOLDER, TARGET_COUNTS, VERDICT_COLUMN
-from pipeline.checking.findings import name_list
+from pipeline.text import name_list
 from pipeline.publication.signing import day_and_month, signing_for
 from pipeline.publication.tables import EXCEEDED, MET, NOT_ASSESSED, Report, Row, Table, describe
 from pipeline.publication.workbooks import INCOMPLETE
-from pipeline.workbook.contract import PLAN_COLUMN
+from pipeline.catalogue.contract import PLAN_COLUMN
 
 HEADING, TEXT, WRITE = "heading", "text", "write"  # kinds of paragraph
 

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from pipeline.catalogue import Catalogue
-from pipeline.workbook.contract import (
+from pipeline.catalogue.contract import (
     PREPARER_FIELD,
     REPORT_DATE_FIELD,
     REPORT_NUMBER_FIELD,

@@ -33,9 +33,9 @@ from pipeline.catalogue import (
 )
 from pipeline.catalogue.batches import LEVEL_LABELS, UNIT, batch_key, batch_label
 from pipeline.catalogue.layouts import who_fields
-from pipeline.checking.findings import show_number
+from pipeline.text import show_number
 from pipeline.warehouse import current_form_values, current_sources, current_value_sums
-from pipeline.workbook.contract import DUE_COLUMN, PLAN_COLUMN, PLAN_FORM
+from pipeline.catalogue.contract import DUE_COLUMN, PLAN_COLUMN, PLAN_FORM
 
 DISTRICT = ""  # the unit key of district totals
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue
-from pipeline.checking.findings import name_list
+from pipeline.text import name_list
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output
 from pipeline.publication.pages import page_starts, paper_for

@@ -32,7 +32,6 @@ from pathlib import Path
 import openpyxl
 from python_calamine import CalamineWorkbook
 
-from assets.sensors import READ_BUDGET_SECONDS
 from pipeline.catalogue import default_catalogue
 from pipeline.checking.validation import check_files
 from pipeline.intake.inbox import watch
@@ -199,7 +198,7 @@ def national_cases(folder: Path) -> dict:
     looks, cursor = [], {}
     while len(cursor) < national.COMMUNES:  # 10.600 new files at once: read within the sensor's budget per look
         start = time.perf_counter()
-        _, cursor = watch(inbox, [national.PERIOD], cursor, now, budget_seconds=READ_BUDGET_SECONDS)
+        _, cursor = watch(inbox, [national.PERIOD], cursor, now, budget_seconds=SENSOR_READ_SECONDS)
         looks.append((time.perf_counter() - start) * 1000)
     results = {f"sensor: {len(looks)} looks read 10.600 new files, per look": _stats(looks),
                "sensor: unchanged inbox of 10.600 files": whole(lambda: watch(inbox, ["2023"], cursor, now), 5)}

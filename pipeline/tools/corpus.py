@@ -30,6 +30,7 @@ from pipeline.checking.findings import (
 from pipeline.settings import PROJECT_ROOT
 from pipeline.tools.sample import sample_values
 from pipeline.workbook.template import Filling, write_unit_workbook
+from pipeline.text import show_number
 
 CORPUS = PROJECT_ROOT / "tests" / "corpus"
 UNIT = "03259"  # Xã Phình Sáng: every form in scope
@@ -69,7 +70,7 @@ def bad_workbooks(out: Path) -> list[Case]:
         "so-am": (Ref("13", "DOI_THOAI"), -3),
     }
     money = base[Ref("02", "DA1.TDA1", "NSTW_SN")]
-    cells["so-dang-chu"] = (Ref("02", "DA1.TDA1", "NSTW_SN"), f"{money:,.2f}".replace(",", " ").replace(".", ","))
+    cells["so-dang-chu"] = (Ref("02", "DA1.TDA1", "NSTW_SN"), show_number(money, places=2).replace(".", " "))
     for name, (ref, value) in cells.items():
         _unit_workbook(out / f"{name}.xlsx", {**base, ref: value})
     _unit_workbook(out / "ma-don-vi-la.xlsx", base, _info(MA_DON_VI="99999"))

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from pipeline.catalogue import CATALOGUE_DIR, UNITS_FILE, default_catalogue
 from pipeline.settings import PROJECT_ROOT
+from pipeline.text import show_number
 
 SAMPLE = PROJECT_ROOT / "data" / "sample" / "2023"
 PERIOD = "2023"
@@ -147,7 +148,7 @@ def generate(out: Path, communes: int = COMMUNES, districts: int = DISTRICTS, ba
         source = sources.setdefault(commune.source, _Source(commune.source))
         source.workbook(inbox / f"{commune.code}.xlsx", commune)
         if n % 1000 == 0 or n == len(register):
-            progress(f"Đã tạo {n:,}/{len(register):,} tệp ({time.perf_counter() - start:.0f} s)".replace(",", "."))
+            progress(f"Đã tạo {show_number(n)}/{show_number(len(register))} tệp ({show_number(time.perf_counter() - start, places=0)} s)")
     return register
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 import tomllib
-import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue, Ref, Term, Unit, parse_sum
-from pipeline.workbook.contract import (
+from pipeline.text import slug
+from pipeline.catalogue.contract import (
     PERIOD_FIELD,
     PREPARER_FIELD,
     SIGNER_FIELD,
@@ -32,13 +32,6 @@ PERIOD = "2023"
 SEED = 2023
 PLAN_FILE_NAME = "ke-hoach-huyen-2023.xlsx"
 CENT = Decimal("0.01")
-
-
-def slug(text: str) -> str:
-    """An ASCII file-name part: 'Xã Tỏa Tình' -> 'xa-toa-tinh'."""
-    ascii_text = unicodedata.normalize("NFKD", text.replace("đ", "d").replace("Đ", "D"))
-    ascii_text = "".join(ch for ch in ascii_text if not unicodedata.combining(ch)).lower()
-    return "-".join("".join(ch if ch.isalnum() else " " for ch in ascii_text).split())
 
 
 def split(total: int, weights: list[float], minimum: int = 0) -> list[int]:

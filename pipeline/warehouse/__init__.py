@@ -35,7 +35,7 @@ from pipeline.catalogue.batches import DISTRICT as DISTRICT_LEVEL
 from pipeline.catalogue.batches import PROVINCE, UNIT
 from pipeline.checking.findings import Finding, counts
 from pipeline.errors import MachineError, machine_error, machine_fault_named
-from pipeline.workbook.contract import FILE_KIND, PLAN_FILE
+from pipeline.catalogue.contract import FILE_KIND, PLAN_FILE
 from pipeline.workbook.reader import TIDY_COLUMNS, Submission
 
 LOCK_WAIT_SECONDS = 0.2  # between tries of a locked warehouse

@@ -29,7 +29,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.checking.findings import nfc
+from pipeline.text import nfc
 from pipeline.errors import UserError
 from pipeline.files import atomic_output
 

@@ -38,6 +38,7 @@ from pipeline.periods import PeriodError, is_closed, refuse_if_closed
 from pipeline.publication.report import report_name
 from pipeline.publication.status import STATE_LABELS, STATUS_FILE, current_view
 from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.text import show_number
 from pipeline.web.access import (
     COOKIE,
     OFFICER,
@@ -193,11 +194,6 @@ def _audit_details(entry: dict, shown: tuple[str, ...]) -> str:
             return role_name(raw) if raw in (UNIT, OFFICER) else str(raw)
         return str(raw)
     return "; ".join(f"{AUDIT_FIELDS.get(k, k)}: {value(k, v)}" for k, v in entry.items() if k not in shown)
-
-
-def _thousands(number: int) -> str:
-    """1.234.567, as Vietnamese writes it."""
-    return f"{number:,}".replace(",", ".")
 
 
 def _upload_url(period: str, unit: str, upload_id: str) -> str:
@@ -503,7 +499,7 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
                 f"<h1>Kết quả kiểm tra tệp {html.escape(record['file_name'])}</h1>"
                 f'<p class="{state}"><b>{html.escape(VERDICTS[record["verdict"]])}</b> – {record["errors"]} lỗi, '
                 f"{record['warnings']} cảnh báo.</p><p>Gửi lúc {html.escape(record['time'].replace('T', ' '))}, "
-                f"{_thousands(record['size'])} byte</p>"
+                f"{show_number(record['size'])} byte</p>"
                 f"<p>{_link(feedback, 'Tải tệp phản hồi (Excel, các ô có lỗi được tô màu)')}</p>"
                 f"<h2>Các lỗi và cảnh báo</h2>{_findings_table(record['findings'])}")
         return _page("Kết quả kiểm tra", body, session)

@@ -30,13 +30,13 @@ from starlette.requests import Request
 
 from pipeline.catalogue import Catalogue
 from pipeline.checking.feedback import write_feedback
-from pipeline.checking.findings import ERROR, WARNING, nfc
+from pipeline.text import ERROR, WARNING, nfc
 from pipeline.checking.validation import check_files
 from pipeline.files import atomic_output
 from pipeline.intake.archive import arrivals, working_folder
 from pipeline.intake.inbox import WORKBOOK_SUFFIXES, period_dir
 from pipeline.settings import Places
-from pipeline.workbook.contract import UNIT_FIELD
+from pipeline.catalogue.contract import UNIT_FIELD
 
 UPLOAD_LIMIT_BYTES = 10 * 1024 * 1024
 FORM_OVERHEAD_BYTES = 16 * 1024  # the form's other fields and part headers

@@ -28,7 +28,7 @@ from python_calamine import CalamineWorkbook
 
 from pipeline.catalogue import Catalogue, Form, Ref
 from pipeline.parallel import context
-from pipeline.workbook.contract import (
+from pipeline.catalogue.contract import (
     FILE_KIND,
     FORM_MARKER_PREFIX,
     INFO_COLUMN,

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import NamedTuple, Self
 
 from pipeline.errors import UserError
+from pipeline.text import show_number
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 60 * 1024 * 1024
@@ -76,7 +77,7 @@ def column_number(letters: bytes) -> int:
 
 
 def _too_big(name: str, where: str) -> UnreadableWorkbook:
-    rows = f"{MAX_ROWS:,}".replace(",", ".")
+    rows = show_number(MAX_ROWS)
     return UnreadableWorkbook(f'Tệp "{name}" có một sheet quá lớn ({where}): một báo cáo không quá {rows} dòng '
                               f"và {MAX_COLUMNS} cột; hãy xoá các dòng, cột thừa rồi gửi lại.")
 

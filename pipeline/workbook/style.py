@@ -7,7 +7,7 @@ import datetime as dt
 
 import xlsxwriter
 
-from pipeline.checking.findings import ERROR
+from pipeline.text import ERROR
 
 FONT = "Times New Roman"
 INPUT_FILL = "#FFF2CC"  # pale yellow: a cell the unit types into

@@ -16,9 +16,9 @@ from pathlib import Path
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from pipeline.catalogue import Catalogue, Form, Item, Ref, Target, Unit
-from pipeline.checking.findings import ERROR, WARNING
+from pipeline.text import ERROR, WARNING
 from pipeline.files import atomic_output
-from pipeline.workbook.contract import (
+from pipeline.catalogue.contract import (
     FILE_KIND,
     FORM_MARKER_PREFIX,
     GUIDE_SHEET,

@@ -1,0 +1,67 @@
+"""Closing a period: publish the final set (CHÍNH THỨC) under ``out/<period>/chinh-thuc/``
+with its record ``khoa-so.json`` (closing time, file hashes, the versions closed with), after
+which ``pipeline.periods`` refuses later loads; reopening is an explicit command that keeps the
+old final set and its record. Both hold the data folder alone (``pipeline.locking``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from pipeline.catalogue import Catalogue
+from pipeline.failpoints import failpoint
+from pipeline.files import atomic_output
+from pipeline.locking import exclusive_lock
+from pipeline.periods import FINAL_FOLDER, MARKER, PeriodError, final_folder, refuse_if_closed
+from pipeline.publication.publish import publish_period
+from pipeline.settings import TIME_ZONE, Places, local_time
+from pipeline.warehouse import connect, current_submissions
+from pipeline.workbook.reader import file_sha256
+
+
+def close_period(catalogue: Catalogue, places: Places, period: str, now: dt.datetime) -> Path:
+    """Publish the final set and mark the period closed; returns the final folder. The record
+    (``khoa-so.json``) holds the closing time in Vietnam's time, each final file's hash and
+    each unit's current version (the ones a rebuild loads for the period). Exclusive with runs."""
+    if period not in catalogue.periods:
+        raise PeriodError(f'Không có kỳ báo cáo "{period}" trong danh mục.')
+    with exclusive_lock(places.data, f"close-period {period}"):
+        refuse_if_closed(catalogue, places.out, period)
+        _, publication = publish_period(catalogue, places.warehouse, places.out, period, final=True)
+        failpoint("close_period.published")
+        with connect(places.warehouse) as conn:
+            current = current_submissions(conn, period)
+        files = sorted(p for p in publication.folder.iterdir() if p.is_file() and p.name != MARKER)
+        record = {"period": period, "closed_at": _stamp(now), "files": {p.name: file_sha256(p) for p in files},
+                  "versions": dict(zip(current["unit"], current["file_hash"]))}
+        _write_record(publication.folder / MARKER, record)
+        failpoint("close_period.marked")
+    return publication.folder
+
+
+def _stamp(moment: dt.datetime) -> str:
+    """A time as recorded: Vietnam's, with its offset."""
+    return local_time(moment).replace(tzinfo=TIME_ZONE).isoformat()
+
+
+def _write_record(path: Path, record: dict) -> None:
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def reopen_period(catalogue: Catalogue, places: Places, period: str, now: dt.datetime) -> Path:
+    """Reopen a period closed by close-period; its final set is kept with its record, renamed by
+    its closing time, and the record gains the reopening time. Exclusive with runs."""
+    folder = final_folder(places.out, period)
+    marker = folder / MARKER
+    with exclusive_lock(places.data, f"reopen-period {period}"):
+        if not marker.exists():
+            raise PeriodError(f"Kỳ {period} chưa khóa sổ bằng lệnh close-period, không cần mở lại.")
+        record = json.loads(marker.read_text(encoding="utf-8"))
+        closed_at = dt.datetime.fromisoformat(record["closed_at"])
+        kept = folder.with_name(f"{FINAL_FOLDER}-da-mo-lai-{closed_at:%Y%m%dT%H%M%S}")
+        folder.rename(kept)  # one step: the period is open from here on
+        failpoint("close_period.reopened")
+        _write_record(kept / MARKER, {**record, "reopened_at": _stamp(now)})
+    return kept
