@@ -5,21 +5,35 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: run test fuzz bench bench-quick template sample preview dev clean
+.PHONY: run test test-quick constraints fuzz bench bench-quick template sample preview dev clean
 
-$(STAMP): pyproject.toml
+# Installed at the versions of constraints.txt: the recorded bytes (Biểu hashes, templates, sample)
+# depend on them.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
+
+## constraints: record the newest versions pyproject.toml allows in constraints.txt (then re-record
+## the hashes, templates and sample if their bytes change: see tests/test_bieu_layouts.py)
+constraints:
+	rm -rf .venv-constraints && $(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install --quiet -e '.[test]'
+	{ sed -n '/^#/p' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .venv-constraints
 
 ## run: the main job through Dagster on the shipped 2023 sample
 run: $(STAMP)
 	$(PY) -m assets run --inbox data/sample --period 2023 --clock 2023-08-10T17:00:00
 
-## test: the whole test suite
+## test: the whole test suite (about 5 minutes on two cores)
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+## test-quick: the suite without the tests marked slow, for the inner loop (under 3 minutes)
+test-quick: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 ## fuzz: the mutation fuzzer over valid submissions, 3.000 cases (failing inputs kept in data/out/fuzz/)
 fuzz: $(STAMP)

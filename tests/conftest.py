@@ -19,10 +19,17 @@ from pipeline.office import SOFFICE, convert
 os.environ.setdefault("TUANGIAO_PDF", "0")
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample" / "2023"
+# The system programs some tests need (`.ci/run` installs them): where one is missing, its tests
+# skip and pytest prints why (``-rs`` in pyproject.toml).
 needs_libreoffice = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) not installed")
 # Writer (libreoffice-writer or -nogui) is a separate package from Calc; it renders .docx.
 WRITER = SOFFICE is not None and any(Path(SOFFICE).resolve().parent.glob("libswlo.so"))
 needs_writer = pytest.mark.skipif(not WRITER, reason="LibreOffice Writer (libreoffice-writer-nogui) not installed")
+needs_render = pytest.mark.skipif(not SOFFICE or not shutil.which("pdftotext"),
+                                  reason="LibreOffice (soffice) or pdftotext (poppler-utils) not installed")
+needs_pdftoppm = pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm (poppler-utils) not installed")
+CHROMIUM = shutil.which("chromium")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium (Debian's chromium) not installed")
 
 
 # Under pytest-xdist (``-n``) every module's tests run on one worker, so that its module fixtures
@@ -122,10 +129,10 @@ def take_in_everything(catalogue, places, now, files=(), period="2023"):
     return places
 
 
-def sample_taken_in(catalogue, tmp_path_factory, data: Path, now) -> Places:
-    """What ``take_in_everything(catalogue, Places.under(data, the sample folder), now)`` makes, as
-    a copy of the data folder it made once for the run (3-4 s of intake that several modules'
-    publications start from)."""
+def sample_taken_in(catalogue, tmp_path_factory, data: Path, now):
+    """The Places of ``data``, holding what ``take_in_everything(catalogue, Places.under(data, the
+    sample folder), now)`` makes, as a copy of the data folder it made once for the run (3-4 s of
+    intake that several modules' publications start from)."""
     from pipeline.settings import Places
 
     places = Places.under(data, ROOT / "data" / "sample")

@@ -127,6 +127,7 @@ def test_every_failpoint_is_killed_by_a_test():
     assert {"runner.after_batch", "publish.after_workbook", "publish.after_switch", "status.after_write"} <= set(HERE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", HERE)
 def test_kill_at_failpoint_then_recover(name, states, tmp_path):
     if name in PDF_POINTS and SOFFICE is None:

@@ -140,6 +140,7 @@ def sleepy(seconds: float) -> float:
     return seconds
 
 
+@pytest.mark.slow
 def test_an_item_past_the_time_limit_fails_alone():
     # the limit leaves room for a worker to start on a loaded machine; the sleeper would take 10 minutes
     results = parallel_map(sleepy, [0.0, 600.0, 0.0], 2, failed=lambda item, cause: cause, time_limit=10.0)

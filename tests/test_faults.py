@@ -89,6 +89,7 @@ def test_the_daemon_fails_dead_runs_and_frees_ended_runs_slots(tmp_path, monkeyp
     assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
 
 
+@pytest.mark.slow
 def test_a_run_waiting_for_the_pool_says_so_and_gives_up(tmp_path, sample_files, monkeypatch):
     """A live process holds the slot; `python -m assets run` waits, tells, then stops by itself."""
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
@@ -146,6 +147,7 @@ def test_a_full_disk_mid_publication_keeps_the_old_set_whole(catalogue, loaded, 
         assert len([p for p in (out / "2023" / ".bo-bieu").iterdir() if p.is_dir() and not p.is_symlink()]) == 2  # half-built one gone
 
 
+@pytest.mark.slow
 def test_a_read_only_folder_is_one_line_everywhere(catalogue, loaded, tmp_path):
     from assets.definitions import defs
     from assets.resources import PipelineSettings

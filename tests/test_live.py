@@ -29,7 +29,7 @@ from assets.partitions import submission_key
 from assets.publication import district_plan
 from assets.resources import PipelineSettings
 from pipeline.web.app import create_app
-from tests.conftest import ROOT, officer_client
+from tests.conftest import CHROMIUM, ROOT, needs_chromium, officer_client
 from tests.test_every_file import _rewrite, _sheet_part
 
 CLOCK = "2023-08-10T17:00:00.123456"  # microseconds, never shown
@@ -250,12 +250,13 @@ def dev(tmp_path_factory):
 
 
 def _browser(p):
-    return p.chromium.launch(executable_path=shutil.which("chromium"), args=[
+    return p.chromium.launch(executable_path=CHROMIUM, args=[
         "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run", "--disable-sync"])
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium (Debian package chromium) not installed")
+@pytest.mark.slow
+@needs_chromium
 def test_dev_serves_the_ui_and_the_page_and_the_ui_shows_a_failed_check(dev):
     """`make dev` (python -m assets dev): both servers up (the fixture waits for both; Ctrl-C
     stopping both is the last test); in the Dagster UI a real browser finds the failed unit's
@@ -294,7 +295,7 @@ def test_dev_serves_the_ui_and_the_page_and_the_ui_shows_a_failed_check(dev):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium (Debian's chromium) not installed")
+@needs_chromium
 def test_a_live_day_in_the_browser(dev, sample_files):
     """``make dev`` on a new data folder: a broken file, then its fix, dropped into the inbox;
     the page, the Biểu and the Dagster UI follow without anyone launching anything."""
@@ -341,7 +342,7 @@ def test_a_live_day_in_the_browser(dev, sample_files):
                 "the page and the Biểu did not follow the broken file", alive=lambda: process.poll() is None,
                 seconds=240)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         view = browser.new_page(viewport={"width": 1280, "height": 900})
         officer = AccessStore(dev.folder / "data").issue("huyen", OFFICER, dt.datetime(2023, 8, 10, 8, 0))
         _sign_in(view, page_url, "huyen", officer)  # the grid is the officers'
@@ -378,6 +379,7 @@ def test_a_live_day_in_the_browser(dev, sample_files):
     assert evaluation["success"]  # the latest file, the fixed one, passed
 
 
+@pytest.mark.slow
 def test_dev_starts_clean_and_ctrl_c_stops_everything(dev):
     """The last test on the module's `make dev`: no newsletter box, every process of it there,
     then one Ctrl-C stops them all within seconds, and nothing answers on either port."""

@@ -130,6 +130,7 @@ def test_nightly_job_takes_in_and_publishes(sample_files, tmp_path):
     assert len(table.records) == 23 and table.records[0].data["Đúng hạn"] == "Đúng hạn"
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_never_fail_on_the_database_lock(sample_files, tmp_path):
     """Two real processes on the same data folder and instance, each taking in every unit."""
     inbox = tmp_path / "inbox" / "2023"

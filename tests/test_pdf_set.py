@@ -192,6 +192,7 @@ def test_pdfs_are_turned_off_by_a_setting():
     assert office == Office("/opt/lo/soffice", 42.0)
 
 
+@pytest.mark.slow
 @needs_libreoffice
 def test_preview_shows_every_bieu_and_a_feedback_workbook(rendered, tmp_path):
     data, _, _ = rendered

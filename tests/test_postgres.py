@@ -121,6 +121,7 @@ def _wait(condition, timeout, log, what):
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 def test_the_daemon_runs_the_sensor_its_queued_runs_and_the_automation_on_postgresql(
         server, instance, sample_files, tmp_path):
     """The real loop on one instance: the daemon's sensor tick finds the files, its run queue

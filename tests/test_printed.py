@@ -6,20 +6,17 @@ signer and dates; and the page arithmetic itself."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 
 import pytest
 
-from pipeline.office import SOFFICE, convert_all
+from pipeline.office import convert_all
 from pipeline.publication.pages import A3, A4, page_starts, paper_for
 from pipeline.publication.publish import publish_period
-from tests.conftest import sample_taken_in
+from tests.conftest import needs_render, sample_taken_in
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
-needs_render = pytest.mark.skipif(not SOFFICE or not shutil.which("pdftotext"),
-                                  reason="LibreOffice (soffice) or pdftotext (poppler-utils) not installed: the Biểu cannot be printed")
 
 ENGLISH_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" \
@@ -46,11 +43,18 @@ def table_rows(page: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def printed(catalogue, tmp_path_factory):
-    """{Biểu code: [text of each printed page]} and the reports, rendered in one LibreOffice start."""
+def published(catalogue, tmp_path_factory):
+    """The sample's set: (data folder, reports, publication)."""
     data = tmp_path_factory.mktemp("printed")
     sample_taken_in(catalogue, tmp_path_factory, data, T0)
     reports, publication = publish_period(catalogue, data / "warehouse.duckdb", data / "out", "2023")
+    return data, reports, publication
+
+
+@pytest.fixture(scope="module")
+def printed(published):
+    """{Biểu code: [text of each printed page]} and the reports, rendered in one LibreOffice start."""
+    data, reports, publication = published
     profile = data / "profile"
     (profile / "user").mkdir(parents=True)
     (profile / "user" / "registrymodifications.xcu").write_text(ENGLISH_PROFILE, encoding="utf-8")
@@ -109,8 +113,8 @@ def test_flags_print_as_marks_and_their_total_as_a_count(printed):
     assert unit_rows and unit_rows[0][4:6] == ["x", "x"]  # STT, "Xã Phình Sáng", then its two flags
 
 
-def test_agency_rows_without_figures_are_left_out(catalogue, printed):
-    for report in printed[1]:
+def test_agency_rows_without_figures_are_left_out(catalogue, published):
+    for report in published[1]:
         for table in report.tables:
             for row in table.rows:
                 unit = catalogue.find_unit(row.code)

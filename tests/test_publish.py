@@ -22,7 +22,7 @@ from pipeline.publication.workbooks import INCOMPLETE, SOURCES_SHEET
 from pipeline.settings import Places
 from pipeline.tools.sample import sample_values
 from pipeline.workbook.template import Filling, write_unit_workbook
-from tests.conftest import ROOT, needs_libreoffice, sample_taken_in, take_in_everything
+from tests.conftest import ROOT, needs_libreoffice, needs_pdftoppm, sample_taken_in, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
@@ -216,8 +216,9 @@ def test_missing_and_rejected_units_are_named(catalogue, sample_files, tmp_path)
     assert households[3] < 10 ** 6 and households[5] < 100  # the older, valid figures are the ones used
 
 
+@pytest.mark.slow
 @needs_libreoffice
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm (poppler-utils) not installed")
+@needs_pdftoppm
 def test_preview_renders_bieu_01_and_02_to_png(published, tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "pipeline", "preview", "--period", "2023", "--folder", str(published[2].folder),

@@ -26,10 +26,9 @@ from pipeline.warehouse import connect
 from pipeline.web.access import OFFICER, UNIT, AccessStore, Sessions, signing_key
 from pipeline.web.app import create_app
 from pipeline.web.upload import UPLOAD_LIMIT_BYTES
-from tests.conftest import ROOT, SAMPLE_DIR, take_in_everything
+from tests.conftest import CHROMIUM, ROOT, SAMPLE_DIR, needs_chromium, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
-CHROMIUM = shutil.which("chromium")
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--no-first-run", "--disable-sync"]
 
@@ -197,7 +196,7 @@ def test_an_upload_over_the_limit_is_cut_off_while_it_streams(server, data):
     assert not list((data / "inbox" / "2023").glob("03262-tai-len-*")) and not (data / "uploads" / "2023" / "03262").exists()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium (Debian package chromium) not installed")
+@needs_chromium
 def test_a_browser_sees_the_grid_and_downloads_a_bieu(server, data, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
     code = AccessStore(data).issue("huyen-2", OFFICER, T0)
@@ -240,7 +239,7 @@ def fresh(tmp_path):
     return tmp_path, codes
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium (Debian package chromium) not installed")
+@needs_chromium
 def test_the_communes_path_and_the_officers_path_in_a_browser(fresh, catalogue, tmp_path_factory):
     """Phình Sáng signs in with its code, uploads a workbook with an empty cell, reads the
     finding (sheet and cell), downloads the feedback, uploads the fixed file and sees it valid

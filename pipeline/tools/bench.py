@@ -34,7 +34,7 @@ from python_calamine import CalamineWorkbook
 
 from pipeline.catalogue import default_catalogue
 from pipeline.checking.validation import check_files
-from pipeline.intake.inbox import watch
+from pipeline.intake.inbox import SENSOR_READ_SECONDS, watch
 from pipeline.intake.take_in import take_in_batch, take_in_plan
 from pipeline.publication.consolidation import consolidate
 from pipeline.publication.publish import publish_period
