@@ -98,6 +98,17 @@ class Column:
 
 
 @dataclass(frozen=True)
+class DerivedCell:
+    """A cell the template computes with a formula: a derived item or column, or a row of a
+    grid's project subtotal or total; ``parts`` are the cells its formula adds, with signs. A
+    number found there (typed over, or a cached result) must equal the sum of its parts."""
+
+    ref: Ref
+    label: str
+    parts: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
 class Form:
     code: str
     sheet: str
@@ -154,6 +165,11 @@ class Project:
     code: str
     name: str
     sub_projects: tuple[SubProject, ...]
+
+    @property
+    def has_subtotal(self) -> bool:
+        """A subtotal row in the funds grid, unless the project is its own one sub-project."""
+        return not (len(self.sub_projects) == 1 and self.sub_projects[0].code == self.code)
 
 
 @dataclass(frozen=True)
@@ -320,6 +336,7 @@ class Catalogue:
     headline: tuple[Headline, ...] = ()
     version: str = field(default="")
     _expansions: dict = field(default_factory=dict, repr=False, compare=False)
+    _derived: dict = field(default_factory=dict, repr=False, compare=False)
     _units_by_code: dict = field(default_factory=dict, repr=False, compare=False)
     _units_in: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -370,6 +387,31 @@ class Catalogue:
         if known is None:
             known = self._expansions[ref] = self._expand(ref)
         return known
+
+    def derived_cells(self, form: Form) -> tuple[DerivedCell, ...]:
+        """Every cell of a form that the template computes (remembered: each read walks them)."""
+        known = self._derived.get(form.code)
+        if known is None:
+            known = self._derived[form.code] = tuple(self._derived_cells(form))
+        return known
+
+    def _derived_cells(self, form: Form):
+        if not form.is_grid:
+            for item in form.items:
+                if item.formula is not None:
+                    yield DerivedCell(Ref(form.code, item.code), item.label, item.formula)
+            return
+        for item in form.items:
+            for column in form.columns:
+                if column.formula is not None:
+                    ref = Ref(form.code, item.code, column.code)
+                    yield DerivedCell(ref, form.cell_label(ref), tuple(
+                        Term(Ref(form.code, item.code, t.ref.column), t.sign) for t in column.formula))
+        groups = [(p.code, p.name, p.sub_projects) for p in self.projects if p.has_subtotal]
+        for row, name, subs in [(TOTAL_ROW, "TỔNG CỘNG", self.sub_projects), *groups]:
+            for column in form.columns:
+                yield DerivedCell(Ref(form.code, row, column.code), f"{name} · {column.full_label}",
+                                  tuple(Term(Ref(form.code, s.code, column.code), 1) for s in subs))
 
     def _expand(self, ref: Ref) -> tuple[Term, ...]:
         form = self.forms[ref.form]

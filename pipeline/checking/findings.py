@@ -82,6 +82,14 @@ INFO_FIELD = FindingType(
     'ô {cell} ({item_label}) = "{value}" không phải là một ngày: nhập ngày dạng ngày/tháng/năm, ví dụ 15/08/2023.',
     variants=(("too_long", "ô {cell} ({item_label}) dài {length} ký tự, quá {limit} ký tự: hãy ghi gọn lại."),))
 RULE = FindingType("vi_pham_quy_tac", ERROR, "Vi phạm quy tắc kiểm tra", "{left} {broken} {right}.{note}")
+TOTAL_TYPED_OVER = FindingType(
+    "tong_khong_khop", ERROR, "Ô tổng không khớp các thành phần",
+    "ô {cell} ({item_label}) = {value} nhưng tổng các thành phần là {total} ({parts}): hãy xoá số đã gõ để "
+    "công thức tự tính, hoặc sửa lại các thành phần.")
+NUMBER_OUTSIDE = FindingType(
+    "so_ngoai_o_nhap", WARNING, "Số nằm ngoài các ô nhập",
+    "ô {cell} = {value} nằm ngoài các ô nhập của biểu nên không được đọc: nếu là số liệu của đơn vị, hãy nhập "
+    "vào đúng ô của chỉ tiêu.")
 PERIOD_CLOSED = FindingType(
     "ky_da_khoa", ERROR, "Kỳ đã khóa sổ", 'Tệp "{file}": kỳ {period} đã khóa sổ, không nhận thêm báo cáo.')
 TEXT_NUMBER = FindingType(
@@ -102,7 +110,7 @@ SUPERSEDED = FindingType(
 
 REGISTRY: tuple[FindingType, ...] = (
     UNREADABLE, READER_CRASHED, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE, UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY,
-    NOT_NUMBER, OUT_OF_RANGE, NOT_YES_NO, WRONG_TYPE, INFO_FIELD, RULE, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE, OUTPUTS_WITHOUT_FUNDS,
+    NOT_NUMBER, OUT_OF_RANGE, NOT_YES_NO, WRONG_TYPE, INFO_FIELD, RULE, TOTAL_TYPED_OVER, NUMBER_OUTSIDE, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE, OUTPUTS_WITHOUT_FUNDS,
     FUNDS_WITHOUT_OUTPUTS, SUPERSEDED,
 )
 

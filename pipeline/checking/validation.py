@@ -22,12 +22,14 @@ from pipeline.checking.findings import (
     LARGE_CHANGE,
     MISSING_CODE,
     MISSING_SHEET,
+    NUMBER_OUTSIDE,
     NOT_NUMBER,
     NOT_YES_NO,
     OUT_OF_RANGE,
     OUTDATED_TEMPLATE,
     OUTPUTS_WITHOUT_FUNDS,
     TEXT_NUMBER,
+    TOTAL_TYPED_OVER,
     UNKNOWN_TEMPLATE,
     UNKNOWN_UNIT,
     UNREADABLE,
@@ -97,6 +99,7 @@ def check_files(catalogue: Catalogue, paths: list[Path], period: str | None = No
         if result.submission is not None:
             result.findings += structure_findings(catalogue, result.submission, period)
             result.findings += cell_findings(catalogue, result.submission)
+            result.findings += derived_findings(catalogue, result.submission)
     for number, findings in validate_values(catalogue, [r.submission for r in units]).items():
         units[number].findings += findings
     for result in units:
@@ -205,6 +208,38 @@ def cell_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]
             found.append(finding(EMPTY, "plan", **common))
         elif cell.problem == "missing_code":
             found.append(finding(MISSING_CODE, **common))
+    return found
+
+
+# A computed cell matches its parts when they differ by less than this: Excel caches its results as
+# binary floating point (1469,71 + 176,36 may be cached as 1646,0700000000002).
+TOLERANCE = Decimal("0.000001")
+
+
+def derived_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]:
+    """Every number a unit can write is read: a number in a computed cell (a total typed over,
+    or a cached result) that is not the sum of its parts is an error; a number outside the coded
+    cells is a warning, as it is not read."""
+    found = []
+    values = submission.values
+    computed = {d.ref: d for form in {c.ref.form for c in submission.derived}
+                for d in catalogue.derived_cells(catalogue.form(form))}
+    for cell in submission.derived:
+        derived = computed[cell.ref]
+        inputs = [(t.sign * term.sign, values.get(t.ref)) for term in derived.parts for t in catalogue.expand(term.ref)]
+        if any(value is None for _, value in inputs):
+            continue  # an empty or unreadable part is its own finding
+        total = sum((sign * value for sign, value in inputs), Decimal(0))
+        if abs(cell.value - total) < TOLERANCE:
+            continue
+        parts = " ".join(f"{'+' if t.sign > 0 else '-'} {submission.address(t.ref) or t.ref}"
+                         for t in derived.parts).removeprefix("+ ")
+        found.append(finding(TOTAL_TYPED_OVER, total=show_number(total), parts=parts, form=cell.ref.form, sheet=cell.sheet,
+                             cell=cell.cell, item=str(cell.ref), item_label=derived.label,
+                             value=show_number(cell.value), **_common(submission)))
+    for cell in submission.strays:
+        found.append(finding(NUMBER_OUTSIDE, form=cell.ref.form, sheet=cell.sheet, cell=cell.cell,
+                             value=show_raw(cell.raw), **_common(submission)))
     return found
 
 

@@ -5,7 +5,10 @@ as ``BIEU:02``, item codes in the marker's column, column codes in the marker's 
 never by position or sheet name, so inserted rows, hidden columns, re-ordered sheets or
 a LibreOffice round-trip do not matter. Values are read with python-calamine from .xlsx,
 .ods or .xls (after the byte inspection of ``safety``); formula (derived) cells are never
-read as inputs, and only the sheets a unit reports are parsed (the sheet the catalogue
+read as inputs, but a number found in one (typed over the formula, or the result Excel or
+LibreOffice cached) is kept for the check against its parts, and so is any number outside the
+coded cells (``strays``: typed in a spare column or below the table). Only the sheets a unit
+reports are parsed (the sheet the catalogue
 names first, the others only if a marker is not where the template put it). Every value is
 bounded before anyone does arithmetic with it or formats it: a number that is not finite,
 too large or too finely divided is "out_of_range".
@@ -105,6 +108,8 @@ class Submission:
     info_sheet: str
     sheets: dict[str, SheetCodes]  # marker -> the sheet's name and code positions
     cells: list[CellRead] = field(default_factory=list)
+    derived: list[CellRead] = field(default_factory=list)  # numbers found in formula cells
+    strays: list[CellRead] = field(default_factory=list)  # numbers outside the coded cells (ref: the form's)
 
     def sheet_name(self, form: Form) -> str:
         """The sheet holding a form in this workbook (the catalogue's name if it is missing)."""
@@ -397,6 +402,10 @@ def read_workbook(path: Path | str, catalogue: Catalogue, file_hash: str | None 
     else:
         for form, sheet in read:
             submission.cells += _read_form(sheet, form)
+            if sheet is not None:
+                derived = [_read_cell(sheet, d.ref) for d in catalogue.derived_cells(form)]
+                submission.derived += [c for c in derived if c.value is not None]
+                submission.strays += _strays(sheet, form)
     return submission
 
 
@@ -425,6 +434,23 @@ def _read_form(sheet: CodedSheet | None, form: Form) -> list[CellRead]:
     if sheet is None:
         return [CellRead(ref, form.sheet, None, None, None, "missing_sheet") for ref in form.input_cells()]
     return [_read_cell(sheet, ref) for ref in form.input_cells()]
+
+
+def _strays(sheet: CodedSheet, form: Form) -> list[CellRead]:
+    """Numbers of a form's sheet that no coded cell holds: in a column without a code, or below
+    the table's last coded row. Rows of coded columns above it without a code (the computed rows
+    of a template older than their codes) are left to their formulas."""
+    if not sheet.rows:
+        return []
+    coded_columns = set(sheet.columns.values())
+    last = max(sheet.rows.values())
+    strays = []
+    for r, line in enumerate(sheet.grid):
+        for c, raw in enumerate(line):
+            if type(raw) in (int, float) and (c not in coded_columns or r > last):
+                value, problem = to_decimal(raw)
+                strays.append(CellRead(Ref(form.code, ""), sheet.name, cell_address(r, c), raw, value, problem))
+    return strays
 
 
 def _read_plan(sheet: CodedSheet | None, catalogue: Catalogue) -> list[CellRead]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from pipeline.catalogue import Catalogue, Form, Item, Ref, Target, Unit
+from pipeline.catalogue import TOTAL_ROW, Catalogue, Form, Item, Ref, Target, Unit
 from pipeline.text import ERROR, WARNING
 from pipeline.files import atomic_output
 from pipeline.catalogue.contract import (
@@ -367,8 +367,7 @@ def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind
     # Rows: the total, then each project (a subtotal row unless it is its own sub-project).
     layout: list[tuple[str, object]] = [("total", None)]
     for project in catalogue.projects:
-        single = len(project.sub_projects) == 1 and project.sub_projects[0].code == project.code
-        if not single:
+        if project.has_subtotal:
             layout.append(("project", project))
         layout += [("sub", s) for s in project.sub_projects]
     first_row = 5
@@ -378,12 +377,14 @@ def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind
     for n, (kind, entry) in enumerate(layout):
         row = first_row + n
         if kind == "total":
+            ws.write_string(row, 0, TOTAL_ROW)  # codes of the computed rows: the reader checks a number found there
             ws.write_string(row, 1, "", styles.center(bold=True))
             ws.write_string(row, 2, "TỔNG CỘNG", styles.text(bold=True))
             members = list(sub_rows.values())
         elif kind == "project":
             project_number += 1
             sub_number = 0
+            ws.write_string(row, 0, entry.code)
             ws.write_string(row, 1, roman[project_number - 1], styles.center(bold=True))
             ws.write_string(row, 2, entry.name, styles.text(bold=True))
             fit_row_height(ws, row, entry.name, LABEL_WIDTH)
