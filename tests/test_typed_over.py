@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from pipeline.checking.feedback import write_feedback
 from pipeline.checking.validation import check_file
 from tests.conftest import SAMPLE_DIR, libreoffice_convert, needs_libreoffice
 
@@ -120,3 +121,16 @@ def test_results_cached_by_libreoffice_are_read_and_match(catalogue, tmp_path):
     derived = {c.ref for c in result.submission.derived}
     assert len(derived) > 100  # the grid's totals, subtotals and derived columns, the forms' derived items
     assert {"02:TONG:TONG", "02:DA1:GN", "03:CT_THUC_HIEN"} <= {str(ref) for ref in derived}
+
+
+def test_the_feedback_copy_marks_the_total_typed_over(catalogue, edited, tmp_path):
+    def type_over(workbook):
+        sheet = workbook["03 DA1.TDA1"]
+        sheet[f"E{_row(sheet, 'CT_THUC_HIEN')}"] = 5
+
+    result = check_file(catalogue, edited(type_over))
+    path = write_feedback(tmp_path / "phan-hoi.xlsx", catalogue, result, "2023")
+    copy = openpyxl.load_workbook(path)["03 DA1.TDA1"]
+    cell = copy[f"E{_row(copy, 'CT_THUC_HIEN')}"]
+    assert cell.value == "=E5+E6"  # the copy keeps the formula, marked with what was wrong
+    assert cell.comment is not None and "= 5 nhưng tổng các thành phần là 3" in cell.comment.text

@@ -50,7 +50,7 @@ def _filling(catalogue: Catalogue, submission: Submission, findings: list[Findin
     for cell in submission.cells:
         filling.values[cell.ref] = cell.value if cell.value is not None else cell.raw
     info_cells = {cell: code for code, (_, cell) in submission.info.items()}
-    by_cell = {(c.sheet, c.cell): c.ref for c in submission.cells if c.cell}
+    by_cell = {(c.sheet, c.cell): c.ref for c in submission.cells + submission.derived if c.cell}
     for finding in findings:
         key: Ref | str | None = by_cell.get((finding.sheet, finding.cell))
         if key is None and finding.sheet == submission.info_sheet:

@@ -105,15 +105,25 @@ def _validation(ws, row: int, col: int, kind: str, unit: str) -> None:
 def _input(ws, styles: Styles, row: int, col: int, key: Ref | str, kind: str | None, filling: Filling,
            value: object) -> None:
     """An input cell: shaded and unlocked, or highlighted with a comment where it has notes."""
-    notes = filling.notes.get(key)
-    if notes:
-        severity = ERROR if any(level == ERROR for level, _ in notes) else WARNING
-        _write_value(ws, row, col, value, styles.flagged(kind, severity))
-        ws.write_comment(row, col, "\n".join(f"[{level}] {text}" for level, text in notes),
-                         {"x_scale": 3, "y_scale": 2, "font_name": "Times New Roman"})
-    else:
-        _write_value(ws, row, col, value, styles.input(kind))
+    fmt = _noted(ws, row, col, key, kind, filling, styles)
+    _write_value(ws, row, col, value, fmt or styles.input(kind))
+
+
+def _computed(ws, styles: Styles, row: int, col: int, formula: str, ref: Ref, kind: str, filling: Filling) -> None:
+    """A computed cell (a formula), highlighted with a comment where it has notes."""
+    ws.write_formula(row, col, formula, _noted(ws, row, col, ref, kind, filling, styles) or styles.derived(kind), "")
+
+
+def _noted(ws, row: int, col: int, key: Ref | str, kind: str | None, filling: Filling, styles: Styles):
+    """Where a cell has notes (a feedback copy): its comment, and the highlighted format to write it
+    with; None otherwise. Records where the cell went."""
     filling.addresses[key] = (ws.name, xl_rowcol_to_cell(row, col))
+    notes = filling.notes.get(key)
+    if not notes:
+        return None
+    ws.write_comment(row, col, "\n".join(f"[{level}] {text}" for level, text in notes),
+                     {"x_scale": 3, "y_scale": 2, "font_name": "Times New Roman"})
+    return styles.flagged(kind, ERROR if any(level == ERROR for level, _ in notes) else WARNING)
 
 
 def _write_value(ws, row, col, value, fmt) -> None:
@@ -317,7 +327,7 @@ def _item_sheet(workbook, styles: Styles, form: Form, kind_cell: str, in_scope: 
             formula = "".join(
                 f"{'+' if t.sign > 0 else '-'}{xl_rowcol_to_cell(rows[t.ref.row], value_col)}" for t in item.formula
             )
-            ws.write_formula(row, value_col, "=" + formula.lstrip("+"), styles.derived(item.type), "")
+            _computed(ws, styles, row, value_col, "=" + formula.lstrip("+"), Ref(form.code, item.code), item.type, filling)
         elif in_scope:
             ref = Ref(form.code, item.code)
             _input(ws, styles, row, value_col, ref, item.type, filling, filling.values.get(ref))
@@ -377,14 +387,14 @@ def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind
     for n, (kind, entry) in enumerate(layout):
         row = first_row + n
         if kind == "total":
-            ws.write_string(row, 0, TOTAL_ROW)  # codes of the computed rows: the reader checks a number found there
+            row_code = TOTAL_ROW  # the computed rows have codes too: the reader checks a number found there
             ws.write_string(row, 1, "", styles.center(bold=True))
             ws.write_string(row, 2, "TỔNG CỘNG", styles.text(bold=True))
             members = list(sub_rows.values())
         elif kind == "project":
             project_number += 1
             sub_number = 0
-            ws.write_string(row, 0, entry.code)
+            row_code = entry.code
             ws.write_string(row, 1, roman[project_number - 1], styles.center(bold=True))
             ws.write_string(row, 2, entry.name, styles.text(bold=True))
             fit_row_height(ws, row, entry.name, LABEL_WIDTH)
@@ -397,20 +407,23 @@ def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind
             else:
                 sub_number += 1
                 number = str(sub_number)
-            ws.write_string(row, 0, entry.code)
+            row_code = entry.code
             ws.write_string(row, 1, number, styles.center(bold=is_project))
             ws.write_string(row, 2, entry.name, styles.text(bold=is_project, indent=0 if is_project else 1))
             fit_row_height(ws, row, entry.name, LABEL_WIDTH - 2)
+        ws.write_string(row, 0, row_code)
         for column in form.columns:
             col = col_of[column.code]
             if column.derived:
                 formula = "".join(
                     f"{'+' if t.sign > 0 else '-'}{xl_rowcol_to_cell(row, col_of[t.ref.column])}" for t in column.formula
                 )
-                ws.write_formula(row, col, "=" + formula.lstrip("+"), styles.derived(column.type), "")
+                _computed(ws, styles, row, col, "=" + formula.lstrip("+"), Ref(form.code, row_code, column.code),
+                          column.type, filling)
             elif kind != "sub":
                 cells = ",".join(xl_rowcol_to_cell(r, col) for r in members)
-                ws.write_formula(row, col, f"=SUM({cells})", styles.derived(column.type), "")
+                _computed(ws, styles, row, col, f"=SUM({cells})", Ref(form.code, row_code, column.code), column.type,
+                          filling)
             elif in_scope:
                 ref = Ref(form.code, entry.code, column.code)
                 _input(ws, styles, row, col, ref, column.type, filling, filling.values.get(ref))
