@@ -204,8 +204,7 @@ def test_missing_and_rejected_units_are_named(catalogue, sample_files, tmp_path)
     ws = _sheet(publication, "01")
     texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     assert any(INCOMPLETE in t for t in texts)
-    assert "Số liệu tổng hợp từ 18/19 đơn vị phải báo cáo có báo cáo hợp lệ. Chưa có số liệu hợp lệ của: " \
-           "Thị trấn Tuần Giáo." in texts
+    assert "Số liệu tổng hợp từ báo cáo hợp lệ của 18/19 xã, thị trấn: thiếu Thị trấn Tuần Giáo." in texts
     rows = _rows(_sheet(publication, "03"))
     assert "Thị trấn Tuần Giáo" not in rows and "Xã Phình Sáng" in rows
     sources = {row[1].value: row for row in openpyxl.load_workbook(publication.files["01"])[SOURCES_SHEET].iter_rows(min_row=3)}

@@ -17,6 +17,7 @@ VERDICTS = (MET, EXCEEDED, NOT_MET, NOT_ASSESSED)
 TYPES = ("count", "money", "flag")
 UNITS_FILE = "units.csv"
 UNIT_KINDS = ("xa", "thi_tran", "co_quan_huyen")
+UNIT_GROUPS = {True: "xã, thị trấn", False: "cơ quan huyện"}  # by Unit.is_commune, as a completeness note counts
 PERIOD_STATES = ("mo", "dong")
 DIRECTIONS = ("up", "down")
 COMPARATORS = ("<=", ">=", "==", "<", ">")

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue
+from pipeline.catalogue.model import UNIT_GROUPS
 from pipeline.text import name_list
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output
@@ -266,19 +267,23 @@ def _reference_line(signing: Signing, district: dict) -> str:
 
 
 def _completeness(report: Report, table: Table, is_unit) -> str:
-    """Whose figures the table holds, counted as its rows count them: the units that must
-    report and have a valid report, and the others that have figures in it (district
-    agencies holding a sub-project's funds)."""
-    total = len(report.sources) + len(report.missing)
-    text = f"Số liệu tổng hợp từ {len(report.sources)}/{total} đơn vị phải báo cáo có báo cáo hợp lệ"
+    """Whose figures the table holds, counted by kind as the units must report them ("19/19 xã,
+    thị trấn; 3/4 cơ quan huyện"), who is missing by name, and the units outside those that
+    have figures in it."""
+    counts = []
+    for commune, label in UNIT_GROUPS.items():
+        valid = sum(s.unit.is_commune == commune for s in report.sources)
+        expected = valid + sum(u.is_commune == commune for u in report.missing)
+        if expected:
+            counts.append(f"{valid}/{expected} {label}")
+    text = "Số liệu tổng hợp từ báo cáo hợp lệ của " + "; ".join(counts)
+    if report.missing:
+        text += ": thiếu " + name_list([u.name for u in report.missing])
     expected = {s.unit.code for s in report.sources}
     others = [row for row in table.rows if row.code != TOTAL_ROW and row.code not in expected and is_unit(row.code)]
     if others:
-        text += f", và {len(others)} đơn vị khác có số liệu trong bảng"
-    text += "."
-    if report.missing:
-        text += " Chưa có số liệu hợp lệ của: " + name_list([u.name for u in report.missing]) + "."
-    return text
+        text += f"; và {len(others)} đơn vị khác có số liệu trong bảng"
+    return text + "."
 
 
 def _signatures(ws, styles: Styles, signing: Signing, row: int, last: int, split: int, row_height) -> int:
