@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 
 from pipeline.checking.feedback import feedback_name
-from pipeline.checking.findings import NOT_NUMBER, OUT_OF_RANGE, READER_CRASHED, UNREADABLE
+from pipeline.checking.findings import NOT_NUMBER, OUT_OF_RANGE, READER_CRASHED
 from pipeline.checking.validation import CheckResult, check_file, check_files
 from pipeline.intake.inbox import scan_inbox
 from pipeline.parallel import TIMED_OUT, parallel_map
 from pipeline.tools.corpus import _rewrite, _sheet_part
+from pipeline.text import FindingType
 from pipeline.workbook.reader import read_identity, read_workbook
+from pipeline.workbook.unreadable import BROKEN_ZIP, DAMAGED_PART, MACROS, SHEET_TOO_LARGE
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "data" / "sample" / "2023" / "03259-xa-phinh-sang.xlsx"
@@ -66,9 +68,9 @@ def test_the_inbox_knows_whose_ods_and_xls_are(office_copies, tmp_path):
     assert {s: i.unit_code for s, i in identities.items()} == {".ods": "03259", ".xls": "03259"}
 
 
-def _refused(catalogue, path: Path) -> str:
+def _refused(catalogue, path: Path, kind: FindingType) -> str:
     result = check_file(catalogue, path, "2023")
-    assert result.submission is None and [f.code for f in result.findings] == [UNREADABLE.code]
+    assert result.submission is None and [f.code for f in result.findings] == [kind.code]
     assert f'"{path.name}"' in result.findings[0].message
     return result.findings[0].message
 
@@ -87,7 +89,7 @@ def test_an_ods_repeat_bomb_is_refused_before_any_reader(catalogue, office_copie
         return data[:cell] + b'table:number-columns-repeated="1000" ' + data[cell:]
 
     _rewrite(office_copies["ods"], bomb, repeat)
-    assert "sheet quá lớn" in _refused(catalogue, bomb)
+    assert "sheet quá lớn" in _refused(catalogue, bomb, SHEET_TOO_LARGE)
 
 
 def test_a_real_ods_with_a_million_empty_repeated_rows_is_fine(office_copies):
@@ -101,11 +103,11 @@ def test_an_xls_with_a_huge_dimension_is_refused(catalogue, office_copies, tmp_p
     struct.pack_into("<I", data, record + 8, 1_000_000)
     huge = tmp_path / "kich-thuoc-lon.xls"
     huge.write_bytes(bytes(data))
-    assert "sheet quá lớn" in _refused(catalogue, huge)
+    assert "sheet quá lớn" in _refused(catalogue, huge, SHEET_TOO_LARGE)
 
 
 def test_xlsm_is_refused_with_what_to_do(catalogue):
-    assert "Excel 2007-365 (.xlsx)" in _refused(catalogue, ROOT / "tests" / "corpus" / "hostile" / "co-macro.xlsm")
+    assert "Excel 2007-365 (.xlsx)" in _refused(catalogue, ROOT / "tests" / "corpus" / "hostile" / "co-macro.xlsm", MACROS)
 
 
 def _aborting(tmp_path: Path) -> Path:
@@ -190,7 +192,7 @@ def test_a_corrupted_deflate_stream_is_a_clear_refusal(catalogue, tmp_path):
         data[offset] ^= 0x55
     damaged = tmp_path / "hong-khi-chep.xlsx"
     damaged.write_bytes(bytes(data))
-    assert "bị hỏng" in _refused(catalogue, damaged)
+    assert "bị hỏng" in _refused(catalogue, damaged, DAMAGED_PART)
 
 
 @pytest.mark.parametrize("part", ["xl/workbook.xml", "sheet"])
@@ -210,7 +212,7 @@ def test_a_part_that_does_not_match_its_checksum_is_refused(catalogue, tmp_path,
     data[quote - 1] ^= 0x01  # a letter of an attribute value: still well-formed XML
     damaged = tmp_path / "sai-tong-kiem.xlsx"
     damaged.write_bytes(bytes(data))
-    assert "tệp nén không đọc được" in _refused(catalogue, damaged)
+    assert "tệp nén không đọc được" in _refused(catalogue, damaged, BROKEN_ZIP)
 
 
 def test_a_directory_that_overstates_a_compressed_size_is_read_as_zipfile_reads_it(catalogue, tmp_path):

@@ -30,7 +30,6 @@ from pipeline.checking.findings import (
     TEXT_NUMBER,
     UNKNOWN_TEMPLATE,
     UNKNOWN_UNIT,
-    UNREADABLE,
     WRONG_PERIOD,
     WRONG_TYPE,
     Finding,
@@ -39,6 +38,7 @@ from pipeline.checking.findings import (
     reader_crashed,
     show_raw,
     sort_key,
+    unreadable,
 )
 from pipeline.text import nfc, show_number
 from pipeline.checking.rules import validate_values
@@ -54,6 +54,7 @@ from pipeline.catalogue.contract import (
 )
 from pipeline.catalogue.contract import PLAN_COLUMN as PLAN
 from pipeline.workbook.reader import Submission, read_in_worker, text_of
+from pipeline.workbook.unreadable import UnreadableWorkbook
 
 
 @dataclass
@@ -74,11 +75,11 @@ def _crashed(item: tuple[Path, str | None], cause: str) -> Finding:
     return reader_crashed(item[0].name, cause)
 
 
-def _result(path: Path, read: Submission | str | Finding) -> CheckResult:
+def _result(path: Path, read: Submission | UnreadableWorkbook | Finding) -> CheckResult:
     if isinstance(read, Finding):
         return CheckResult(path, None, [read])
-    if isinstance(read, str):
-        return CheckResult(path, None, [finding(UNREADABLE, reason=read, file=nfc(path.name))])
+    if isinstance(read, UnreadableWorkbook):
+        return CheckResult(path, None, [unreadable(read, path.name)])
     return CheckResult(path, read)
 
 

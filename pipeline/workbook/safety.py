@@ -26,8 +26,26 @@ import zlib
 from pathlib import Path
 from typing import NamedTuple, Self
 
-from pipeline.errors import UserError
 from pipeline.text import show_number
+from pipeline.workbook.unreadable import (
+    BROKEN_ZIP,
+    DAMAGED_PART,
+    EMPTY_FILE,
+    FILE_TOO_LARGE,
+    MACROS,
+    NO_WORKBOOK_PART,
+    NOT_A_SPREADSHEET,
+    NOT_ODS,
+    NOT_XLS,
+    ODD_PART,
+    PASSWORD,
+    SHEET_TOO_LARGE,
+    UNSUPPORTED_ZIP,
+    XLSB,
+    XML_DECLARATIONS,
+    ZIP_BOMB,
+    UnreadableWorkbook,
+)
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 60 * 1024 * 1024
@@ -46,7 +64,6 @@ ENCRYPTED_STREAM = "EncryptionInfo".encode("utf-16-le")
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
 _UNSUPPORTED_FLAGS = 0x01 | 0x20 | 0x40  # encrypted, compressed patched data, strong encryption
 ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
-SAVE_AS_XLSX = "hãy mở tệp rồi Lưu thành (Save As) kiểu Excel 2007-365 (.xlsx) và gửi lại"
 
 _DANGEROUS_XML = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _ROOT = re.compile(rb"<[A-Za-z_]")
@@ -65,30 +82,11 @@ _COLUMNS_REPEATED = re.compile(rb"number-columns-repeated\s*=\s*[\"']\s*([0-9]{1
 _VALUE_TYPE = re.compile(rb"value-type\s*=")
 
 
-class UnreadableWorkbook(UserError):
-    """The file is not a workbook this system can or may read; the message says why, in Vietnamese."""
-
-
 def column_number(letters: bytes) -> int:
     n = 0
     for ch in letters.upper():
         n = n * 26 + ch - 64
     return n
-
-
-def _too_big(name: str, where: str) -> UnreadableWorkbook:
-    rows = show_number(MAX_ROWS)
-    return UnreadableWorkbook(f'Tệp "{name}" có một sheet quá lớn ({where}): một báo cáo không quá {rows} dòng '
-                              f"và {MAX_COLUMNS} cột; hãy xoá các dòng, cột thừa rồi gửi lại.")
-
-
-def _bomb(name: str) -> UnreadableWorkbook:
-    return UnreadableWorkbook(f'Tệp "{name}" giải nén ra quá lớn: nghi là tệp độc hại (zip bomb).')
-
-
-def _damaged(name: str) -> UnreadableWorkbook:
-    return UnreadableWorkbook(f'Tệp "{name}" bị hỏng (phần nén bên trong không đọc được, có thể chưa tải về hết '
-                              "hoặc hỏng khi chép): hãy gửi lại tệp.")
 
 
 class _Grids:
@@ -105,7 +103,8 @@ class _Grids:
             raise self.refuse(where)
 
     def refuse(self, where: str) -> UnreadableWorkbook:
-        return _too_big(self.name, where)
+        return UnreadableWorkbook(SHEET_TOO_LARGE, file=self.name, where=where, rows=show_number(MAX_ROWS),
+                                  columns=MAX_COLUMNS)
 
 
 class Inspected(NamedTuple):
@@ -123,10 +122,10 @@ def inspect_file(path: Path) -> Inspected:
     with path.open("rb") as f:
         data = f.read(MAX_FILE_BYTES + 1)
     if not data:
-        raise UnreadableWorkbook(f'Tệp "{name}" rỗng (0 byte).')
+        raise UnreadableWorkbook(EMPTY_FILE, file=name)
     if len(data) > MAX_FILE_BYTES:
         size = path.stat().st_size
-        raise UnreadableWorkbook(f'Tệp "{name}" quá lớn ({size // 1024 // 1024} MB) so với một báo cáo.')
+        raise UnreadableWorkbook(FILE_TOO_LARGE, file=name, megabytes=size // 1024 // 1024)
     return Inspected(_inspect_bytes(data, name), data)
 
 
@@ -136,18 +135,16 @@ def _inspect_bytes(data: bytes, name: str) -> str:
         _inspect_ole(data, name)
         return "xls"
     if head[:4] != ZIP_MAGIC:
-        raise UnreadableWorkbook(f'Tệp "{name}" không phải là bảng tính (có thể là PDF, trang web hoặc tệp khác đổi '
-                                 "tên): hãy gửi tệp báo cáo làm trên mẫu do huyện gửi (.xlsx).")
+        raise UnreadableWorkbook(NOT_A_SPREADSHEET, file=name)
     try:
         with _Archive(data, name) as archive:
             return _inspect_archive(archive, name)
     except zipfile.BadZipFile:
-        raise UnreadableWorkbook(f'Tệp "{name}" bị hỏng (tệp nén không đọc được, có thể chưa tải về hết).') from None
+        raise UnreadableWorkbook(BROKEN_ZIP, file=name) from None
     except (zlib.error, EOFError):
-        raise _damaged(name) from None
+        raise UnreadableWorkbook(DAMAGED_PART, file=name) from None
     except (zipfile.LargeZipFile, NotImplementedError, OSError, ValueError, RuntimeError):
-        raise UnreadableWorkbook(f'Tệp "{name}" bị hỏng hoặc không đọc được (tệp nén dùng kiểu nén hoặc mật khẩu '
-                                 f"không hỗ trợ): {SAVE_AS_XLSX}.") from None
+        raise UnreadableWorkbook(UNSUPPORTED_ZIP, file=name) from None
 
 
 class _Archive:
@@ -179,7 +176,7 @@ class _Archive:
         else:
             data = self._inflate(info, limit)
         if len(data) > MAX_UNCOMPRESSED_BYTES:
-            raise _bomb(self.name)
+            raise UnreadableWorkbook(ZIP_BOMB, file=self.name)
         return data
 
     def _inflate(self, info: zipfile.ZipInfo, limit: int) -> bytes:
@@ -213,25 +210,23 @@ class _Archive:
 def _inspect_archive(archive: _Archive, name: str) -> str:
     infos, names = archive.infos, archive.names
     if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED_BYTES:
-        raise _bomb(name)
+        raise UnreadableWorkbook(ZIP_BOMB, file=name)
     for info in infos:
         if info.file_size > 1024 * 1024 and info.file_size > MAX_PART_RATIO * max(info.compress_size, 1):
-            raise UnreadableWorkbook(f'Tệp "{name}" có phần nén bất thường ({info.filename}): nghi là tệp độc hại (zip bomb).')
+            raise UnreadableWorkbook(ODD_PART, file=name, part=info.filename)
     by_name = {i.filename: i for i in infos}
     if "content.xml" in names and "mimetype" in names:
         if archive.read(by_name["mimetype"]).strip() != ODS_MIME:
-            raise UnreadableWorkbook(f'Tệp "{name}" là tài liệu OpenDocument nhưng không phải bảng tính (.ods): '
-                                     f"{SAVE_AS_XLSX}.")
+            raise UnreadableWorkbook(NOT_ODS, file=name)
         _inspect_ods(archive.read(by_name["content.xml"]), name)
         return "ods"
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         if "xl/workbook.bin" in names:
-            raise UnreadableWorkbook(f'Tệp "{name}" là bảng tính nhị phân (.xlsb): {SAVE_AS_XLSX}.')
-        raise UnreadableWorkbook(f'Tệp "{name}" không phải là bảng tính (tệp nén thiếu phần workbook): {SAVE_AS_XLSX}.')
+            raise UnreadableWorkbook(XLSB, file=name)
+        raise UnreadableWorkbook(NO_WORKBOOK_PART, file=name)
     content_types = archive.read(by_name["[Content_Types].xml"])
     if b"macroEnabled" in content_types or "xl/vbaProject.bin" in names:
-        raise UnreadableWorkbook(f'Tệp "{name}" có macro (.xlsm), hệ thống không mở tệp có macro: {SAVE_AS_XLSX} '
-                                 "(không có macro).")
+        raise UnreadableWorkbook(MACROS, file=name)
     grids = _Grids(name)
     for info in infos:
         if not info.filename.endswith((".xml", ".rels", ".vml")):
@@ -249,7 +244,7 @@ def _check_prolog(data: bytes, member: str, name: str) -> None:
     a real part starts within its first bytes."""
     root = _ROOT.search(data, 0, PROLOG_BYTES)
     if root is None and len(data) >= PROLOG_BYTES or _DANGEROUS_XML.search(data, 0, root.start() if root else PROLOG_BYTES):
-        raise UnreadableWorkbook(f'Tệp "{name}" chứa khai báo XML nguy hiểm (DOCTYPE/ENTITY) trong {member}.')
+        raise UnreadableWorkbook(XML_DECLARATIONS, file=name, part=member)
 
 
 def _inspect_sheet(data: bytes, member: str, grids: _Grids) -> None:
@@ -340,9 +335,8 @@ def _inspect_ole(data: bytes, name: str) -> None:
     """An OLE compound file: refused if encrypted or not an Excel workbook; its Workbook
     stream's sheets bounded (their DIMENSIONS and every cell record's row and column)."""
     if ENCRYPTED_STREAM in data:
-        raise UnreadableWorkbook(f'Tệp "{name}" được đặt mật khẩu: hãy bỏ mật khẩu rồi gửi lại.')
-    not_excel = UnreadableWorkbook(f'Tệp "{name}" là tệp Office cũ nhưng không đọc được như bảng tính Excel '
-                                   f"97-2003 (.xls): {SAVE_AS_XLSX}.")
+        raise UnreadableWorkbook(PASSWORD, file=name)
+    not_excel = UnreadableWorkbook(NOT_XLS, file=name)
     try:
         stream = _ole_stream(data, ("workbook", "book"))
     except (struct.error, IndexError, ValueError):
@@ -407,7 +401,7 @@ def _inspect_biff(stream: bytes, name: str, not_excel: UnreadableWorkbook) -> No
         body = stream[position + 4: position + 4 + length]
         position += 4 + length
         if kind == _BIFF_FILEPASS:
-            raise UnreadableWorkbook(f'Tệp "{name}" được đặt mật khẩu: hãy bỏ mật khẩu rồi gửi lại.')
+            raise UnreadableWorkbook(PASSWORD, file=name)
         if kind == _BIFF_BOF:
             if len(body) < 4 or struct.unpack_from("<H", body, 0)[0] != 0x0600:
                 raise not_excel  # not BIFF8 (Excel 97-2003)
