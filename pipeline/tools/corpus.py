@@ -35,7 +35,6 @@ from pipeline.workbook.unreadable import (
     MACROS,
     NOT_A_SPREADSHEET,
     NOT_XLS,
-    PASSWORD,
     SHEET_TOO_LARGE,
     XLSB,
     XML_DECLARATIONS,
@@ -168,7 +167,6 @@ def hostile_files(out: Path) -> list[Case]:
     (out / "tai-do-dang.xlsx").write_bytes(data[: len(data) // 2])
     ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
     (out / "excel-cu.xls").write_bytes(ole + b"Workbook".ljust(512, b"\0"))
-    (out / "dat-mat-khau.xlsx").write_bytes(ole + "EncryptionInfo".encode("utf-16-le").ljust(512, b"\0"))
     _rewrite(good, out / "co-macro.xlsm", lambda name, part: part.replace(
         b"sheet.main+xml", b"sheet.macroEnabled.main+xml") if name == "[Content_Types].xml" else part)
     (out / "nhi-phan.xlsb").write_bytes(_zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.bin": b"\0" * 64}))
@@ -191,7 +189,6 @@ def hostile_files(out: Path) -> list[Case]:
         Case("trang-web.xlsx", NOT_A_SPREADSHEET.code, words="không phải là bảng tính"),
         Case("tai-do-dang.xlsx", BROKEN_ZIP.code, words="bị hỏng"),
         Case("excel-cu.xls", NOT_XLS.code, words="không đọc được như bảng tính Excel 97-2003 (.xls)"),
-        Case("dat-mat-khau.xlsx", PASSWORD.code, words="đặt mật khẩu"),
         Case("co-macro.xlsm", MACROS.code, words="có macro"),
         Case("nhi-phan.xlsb", XLSB.code, words="nhị phân (.xlsb)"),
         Case("zip-bomb.xlsx", ZIP_BOMB.code, words="zip bomb"),

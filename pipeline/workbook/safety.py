@@ -2,11 +2,11 @@
 
 Three formats go on to the reader: an Office Open XML workbook (.xlsx, without macros), an
 OpenDocument spreadsheet (.ods, LibreOffice's own format) and an Excel 97-2003 workbook
-(.xls, a BIFF8 stream in an OLE compound file). Everything else gets a Vietnamese reason
-that says what the file is and what to do: an empty file, a PDF or web page saved as a
-workbook, a broken zip or a damaged compressed part, a password-protected workbook,
-.xlsm/.xlsb, a zip bomb, XML with entity declarations, or a sheet that declares or holds
-far more cells than a report can have.
+(.xls, a BIFF8 stream in an OLE compound file, whose directory and streams olefile reads).
+Everything else gets a Vietnamese reason (a kind of ``unreadable``) that says what the file
+is and what to do: an empty file, a PDF or web page saved as a workbook, a broken zip or a
+damaged compressed part, a password-protected workbook, .xlsm/.xlsb, a zip bomb, XML with
+entity declarations, or a sheet that declares or holds far more cells than a report can have.
 
 Fast readers allocate a sheet's whole grid (its last row × its last column) and abort the
 process when they cannot, so each format's grid is bounded from the bytes first: .xlsx
@@ -25,6 +25,8 @@ import zipfile
 import zlib
 from pathlib import Path
 from typing import NamedTuple, Self
+
+import olefile
 
 from pipeline.text import show_number
 from pipeline.workbook.unreadable import (
@@ -60,7 +62,6 @@ PROLOG_BYTES = 4096
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
-ENCRYPTED_STREAM = "EncryptionInfo".encode("utf-16-le")
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
 _UNSUPPORTED_FLAGS = 0x01 | 0x20 | 0x40  # encrypted, compressed patched data, strong encryption
 ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
@@ -324,75 +325,33 @@ def _ods_row_width(body: bytes, grids: _Grids, where: str) -> int:
 
 # --------------------------------------------------------------------------- .xls (OLE + BIFF8)
 
-_FREE, _END_OF_CHAIN = 0xFFFFFFFF, 0xFFFFFFFE
 _BIFF_BOF, _BIFF_EOF, _BIFF_DIMENSIONS, _BIFF_FILEPASS = 0x0809, 0x000A, 0x0200, 0x002F
 # Cell records (row: u16, column: u16 first): FORMULA, NUMBER, LABELSST, LABEL, RK, BOOLERR, BLANK, RSTRING
 _BIFF_CELLS = {0x0006, 0x0203, 0x00FD, 0x0204, 0x027E, 0x0205, 0x0201, 0x00D6}
 _BIFF_MULTI = {0x00BD, 0x00BE}  # MULRK, MULBLANK: row, first column, ..., last column (u16 at the end)
+ENCRYPTED_STREAM = "EncryptionInfo"  # an encrypted .xlsx: an OLE file holding this stream and the encrypted package
 
 
 def _inspect_ole(data: bytes, name: str) -> None:
-    """An OLE compound file: refused if encrypted or not an Excel workbook; its Workbook
-    stream's sheets bounded (their DIMENSIONS and every cell record's row and column)."""
-    if ENCRYPTED_STREAM in data:
-        raise UnreadableWorkbook(PASSWORD, file=name)
-    not_excel = UnreadableWorkbook(NOT_XLS, file=name)
+    """An OLE compound file, read through olefile: refused if encrypted (an encrypted .xlsx's
+    EncryptionInfo stream here, an encrypted .xls's FILEPASS record in the BIFF walk) or not
+    an Excel workbook; its Workbook stream's sheets bounded (their DIMENSIONS and every cell
+    record's row and column)."""
     try:
-        stream = _ole_stream(data, ("workbook", "book"))
-    except (struct.error, IndexError, ValueError):
-        raise not_excel from None
-    if stream is None:
-        raise not_excel
-    _inspect_biff(stream, name, not_excel)
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            encrypted = ole.exists(ENCRYPTED_STREAM)
+            stream = next((n for n in ("Workbook", "Book") if ole.get_type(n) == olefile.STGTY_STREAM), None)
+            biff = None if encrypted or stream is None else ole.openstream(stream).read()
+    except (OSError, ValueError, LookupError, RuntimeError, struct.error):  # olefile's ways to fail on a damaged file
+        raise UnreadableWorkbook(NOT_XLS, file=name) from None
+    if encrypted:
+        raise UnreadableWorkbook(PASSWORD, file=name)
+    if biff is None:
+        raise UnreadableWorkbook(NOT_XLS, file=name)
+    _inspect_biff(biff, name)
 
 
-def _ole_stream(data: bytes, wanted: tuple[str, ...]) -> bytes | None:
-    """The first stream whose name is one of ``wanted`` (lower case), read through the FAT."""
-    sector = 1 << struct.unpack_from("<H", data, 0x1E)[0]
-    if sector not in (512, 4096):
-        raise ValueError("sector size")
-    fat_sectors, directory_start = struct.unpack_from("<II", data, 0x2C)
-    mini_cutoff = struct.unpack_from("<I", data, 0x38)[0]
-    difat_start, difat_count = struct.unpack_from("<II", data, 0x44)
-    sectors = (len(data) - 512) // sector + 1
-
-    def at(n: int) -> bytes:
-        if n >= sectors:
-            raise ValueError("sector outside the file")
-        return data[512 + n * sector: 512 + (n + 1) * sector]
-
-    fat_list = [n for n in struct.unpack_from("<109I", data, 0x4C) if n != _FREE]
-    seen = set()
-    while difat_start not in (_FREE, _END_OF_CHAIN) and difat_count and difat_start not in seen:
-        seen.add(difat_start)
-        entries = struct.unpack(f"<{sector // 4}I", at(difat_start))
-        fat_list += [n for n in entries[:-1] if n != _FREE]
-        difat_start, difat_count = entries[-1], difat_count - 1
-    fat_list = fat_list[:fat_sectors or len(fat_list)]
-    fat = struct.unpack(f"<{len(fat_list) * sector // 4}I", b"".join(at(n) for n in fat_list))
-
-    def chain(start: int) -> bytes:
-        parts, seen = [], set()
-        while start < len(fat) and start not in seen:
-            seen.add(start)
-            parts.append(at(start))
-            start = fat[start]
-        return b"".join(parts)
-
-    directory = chain(directory_start)
-    for offset in range(0, len(directory) - 127, 128):
-        length = struct.unpack_from("<H", directory, offset + 64)[0]
-        entry_name = directory[offset:offset + max(0, min(length, 64) - 2)].decode("utf-16-le", "replace").lower()
-        kind = directory[offset + 66]
-        start, size = struct.unpack_from("<II", directory, offset + 116)
-        if kind == 2 and entry_name in wanted:
-            if size < mini_cutoff:
-                return None  # a workbook stream is never this small
-            return chain(start)[:size]
-    return None
-
-
-def _inspect_biff(stream: bytes, name: str, not_excel: UnreadableWorkbook) -> None:
+def _inspect_biff(stream: bytes, name: str) -> None:
     grids = _Grids(name)
     position, sheet, last_row, last_column = 0, 0, 0, 0
     in_sheet = False
@@ -404,7 +363,7 @@ def _inspect_biff(stream: bytes, name: str, not_excel: UnreadableWorkbook) -> No
             raise UnreadableWorkbook(PASSWORD, file=name)
         if kind == _BIFF_BOF:
             if len(body) < 4 or struct.unpack_from("<H", body, 0)[0] != 0x0600:
-                raise not_excel  # not BIFF8 (Excel 97-2003)
+                raise UnreadableWorkbook(NOT_XLS, file=name)  # not BIFF8 (Excel 97-2003)
             in_sheet = struct.unpack_from("<H", body, 2)[0] == 0x0010
             sheet, last_row, last_column = sheet + in_sheet, 0, 0
         elif not in_sheet:
