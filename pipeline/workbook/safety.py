@@ -24,7 +24,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
-from typing import NamedTuple, Self
+from typing import NamedTuple
 
 import olefile
 
@@ -62,8 +62,6 @@ PROLOG_BYTES = 4096
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
-_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
-_UNSUPPORTED_FLAGS = 0x01 | 0x20 | 0x40  # encrypted, compressed patched data, strong encryption
 ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
 
 _DANGEROUS_XML = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -138,7 +136,7 @@ def _inspect_bytes(data: bytes, name: str) -> str:
     if head[:4] != ZIP_MAGIC:
         raise UnreadableWorkbook(NOT_A_SPREADSHEET, file=name)
     try:
-        with _Archive(data, name) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return _inspect_archive(archive, name)
     except zipfile.BadZipFile:
         raise UnreadableWorkbook(BROKEN_ZIP, file=name) from None
@@ -148,68 +146,20 @@ def _inspect_bytes(data: bytes, name: str) -> str:
         raise UnreadableWorkbook(UNSUPPORTED_ZIP, file=name) from None
 
 
-class _Archive:
-    """A zip file's parts, read from its bytes in memory. zipfile reads the directory; a
-    deflated or stored part is inflated straight from the bytes (zipfile's per-part file
-    object costs more than the inflating), with zipfile's own checks: the local header, the
-    name, encryption, the CRC of a part read to its end. Other compression methods go through
-    zipfile."""
-
-    def __init__(self, data: bytes, name: str) -> None:
-        self.data, self.name = data, name
-        self.zip = zipfile.ZipFile(io.BytesIO(data))
-        self.infos = self.zip.infolist()
-        self.names = {i.filename for i in self.infos}
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.zip.close()
-
-    def read(self, info: zipfile.ZipInfo, first: int | None = None) -> bytes:
-        """A part's bytes (only its ``first`` ones if given), never more than the bound (a lying
-        header cannot make us read more)."""
-        limit = first or MAX_UNCOMPRESSED_BYTES + 1
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            with self.zip.open(info) as f:
-                data = f.read(limit)
-        else:
-            data = self._inflate(info, limit)
-        if len(data) > MAX_UNCOMPRESSED_BYTES:
-            raise UnreadableWorkbook(ZIP_BOMB, file=self.name)
-        return data
-
-    def _inflate(self, info: zipfile.ZipInfo, limit: int) -> bytes:
-        if info.flag_bits & _UNSUPPORTED_FLAGS:
-            raise NotImplementedError("encrypted or patched part")
-        header = self.data[info.header_offset:info.header_offset + _LOCAL_HEADER.size]
-        if len(header) < _LOCAL_HEADER.size:
-            raise zipfile.BadZipFile("truncated local header")
-        signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
-        start = info.header_offset + _LOCAL_HEADER.size
-        if signature != ZIP_MAGIC or self.data[start:start + name_length] != info.orig_filename.encode(
-                "utf-8" if info.flag_bits & 0x800 else "cp437", "replace"):
-            raise zipfile.BadZipFile("local header does not match the directory")
-        start += name_length + extra_length
-        packed = self.data[start:start + info.compress_size]
-        cut_short = len(packed) < info.compress_size
-        if info.compress_type == zipfile.ZIP_STORED:
-            if cut_short:
-                raise EOFError("part cut short")
-            data = packed[:limit]
-        else:  # a deflate stream ends itself: a directory that overstates its size does not matter
-            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            data = inflater.decompress(packed, limit)
-            if cut_short and len(data) < limit and not inflater.eof:
-                raise EOFError("part cut short")
-        if (limit > MAX_UNCOMPRESSED_BYTES or len(data) < limit) and zlib.crc32(data[:info.file_size]) != info.CRC:
-            raise zipfile.BadZipFile("bad CRC-32")
-        return data
+def _read_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, first: int | None = None) -> bytes:
+    """A part's bytes (only its ``first`` ones if given), never more than the bound, whatever its
+    header says. zipfile checks the local header, the name, encryption and, for a part read to
+    its end, the CRC."""
+    with archive.open(info) as part:
+        data = part.read(first or MAX_UNCOMPRESSED_BYTES + 1)
+    if len(data) > MAX_UNCOMPRESSED_BYTES:
+        raise UnreadableWorkbook(ZIP_BOMB, file=name)
+    return data
 
 
-def _inspect_archive(archive: _Archive, name: str) -> str:
-    infos, names = archive.infos, archive.names
+def _inspect_archive(archive: zipfile.ZipFile, name: str) -> str:
+    infos = archive.infolist()
+    names = {i.filename for i in infos}
     if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED_BYTES:
         raise UnreadableWorkbook(ZIP_BOMB, file=name)
     for info in infos:
@@ -217,15 +167,15 @@ def _inspect_archive(archive: _Archive, name: str) -> str:
             raise UnreadableWorkbook(ODD_PART, file=name, part=info.filename)
     by_name = {i.filename: i for i in infos}
     if "content.xml" in names and "mimetype" in names:
-        if archive.read(by_name["mimetype"]).strip() != ODS_MIME:
+        if _read_part(archive, by_name["mimetype"], name).strip() != ODS_MIME:
             raise UnreadableWorkbook(NOT_ODS, file=name)
-        _inspect_ods(archive.read(by_name["content.xml"]), name)
+        _inspect_ods(_read_part(archive, by_name["content.xml"], name), name)
         return "ods"
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         if "xl/workbook.bin" in names:
             raise UnreadableWorkbook(XLSB, file=name)
         raise UnreadableWorkbook(NO_WORKBOOK_PART, file=name)
-    content_types = archive.read(by_name["[Content_Types].xml"])
+    content_types = _read_part(archive, by_name["[Content_Types].xml"], name)
     if b"macroEnabled" in content_types or "xl/vbaProject.bin" in names:
         raise UnreadableWorkbook(MACROS, file=name)
     grids = _Grids(name)
@@ -233,7 +183,7 @@ def _inspect_archive(archive: _Archive, name: str) -> str:
         if not info.filename.endswith((".xml", ".rels", ".vml")):
             continue
         sheet = info.filename.startswith("xl/worksheets/")
-        data = archive.read(info, None if sheet else PROLOG_BYTES)
+        data = _read_part(archive, info, name, None if sheet else PROLOG_BYTES)
         _check_prolog(data, info.filename, name)
         if sheet:
             _inspect_sheet(data, info.filename, grids)
