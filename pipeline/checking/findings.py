@@ -77,6 +77,12 @@ INFO_FIELD = FindingType(
     'ô {cell} ({item_label}) = "{value}" không phải là một ngày: nhập ngày dạng ngày/tháng/năm, ví dụ 15/08/2023.',
     variants=(("too_long", "ô {cell} ({item_label}) dài {length} ký tự, quá {limit} ký tự: hãy ghi gọn lại."),))
 RULE = FindingType("vi_pham_quy_tac", ERROR, "Vi phạm quy tắc kiểm tra", "{left} {broken} {right}.{note}")
+OTHER_UNIT_FILE = FindingType(
+    "don_vi_khac", ERROR, "Báo cáo của đơn vị khác",
+    'Tệp ghi mã "{unit}" ở ô {cell}, không phải mã đơn vị của bạn ({own}): không nhận. Hãy gửi đúng báo cáo của đơn '
+    "vị mình.",
+    variants=(("no_code", "Tệp ghi không có mã đơn vị nào ở ô {cell}, không phải mã đơn vị của bạn ({own}): không "
+                          "nhận. Hãy gửi đúng báo cáo của đơn vị mình."),))
 PERIOD_CLOSED = FindingType(
     "ky_da_khoa", ERROR, "Kỳ đã khóa sổ", 'Tệp "{file}": kỳ {period} đã khóa sổ, không nhận thêm báo cáo.')
 TEXT_NUMBER = FindingType(
@@ -96,8 +102,9 @@ SUPERSEDED = FindingType(
     'Tệp "{file}" của cùng đơn vị nhận trước tệp "{latest}": chỉ xét tệp nhận sau cùng.')
 
 REGISTRY: tuple[FindingType, ...] = (
-    *UNREADABLE_KINDS, LINK, NOT_A_FILE, OUTSIDE_INBOX, READER_CRASHED, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE, UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY,
-    NOT_NUMBER, OUT_OF_RANGE, NOT_YES_NO, WRONG_TYPE, INFO_FIELD, RULE, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE, OUTPUTS_WITHOUT_FUNDS,
+    *UNREADABLE_KINDS, LINK, NOT_A_FILE, OUTSIDE_INBOX, READER_CRASHED, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE,
+    UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY, NOT_NUMBER, OUT_OF_RANGE, NOT_YES_NO, WRONG_TYPE,
+    INFO_FIELD, RULE, OTHER_UNIT_FILE, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE, OUTPUTS_WITHOUT_FUNDS,
     FUNDS_WITHOUT_OUTPUTS, SUPERSEDED,
 )
 

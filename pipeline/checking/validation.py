@@ -41,6 +41,7 @@ from pipeline.checking.findings import (
     unreadable,
 )
 from pipeline.text import nfc, show_number
+from pipeline.checking.report import FindingsReport
 from pipeline.checking.rules import validate_values
 from pipeline.parallel import parallel_map
 from pipeline.catalogue.contract import DUE_COLUMN as DUE
@@ -66,8 +67,12 @@ class CheckResult(FindingCounts):
     findings: list[Finding] = field(default_factory=list)
 
     @property
+    def report(self) -> FindingsReport:
+        return FindingsReport(self.findings, readable=self.submission is not None)
+
+    @property
     def accepted(self) -> bool:
-        return self.submission is not None and self.errors == 0
+        return self.report.accepted
 
 
 def _crashed(item: tuple[Path, str | None], cause: str) -> Finding:
