@@ -143,7 +143,8 @@ def test_an_xls_with_a_filepass_record_is_refused(catalogue, office_copies, tmp_
 
 
 def test_xlsm_is_refused_with_what_to_do(catalogue):
-    assert "Excel 2007-365 (.xlsx)" in _refused(catalogue, ROOT / "tests" / "corpus" / "hostile" / "co-macro.xlsm", MACROS)
+    macros = ROOT / "tests" / "corpus" / "hostile" / "co-macro.xlsm"
+    assert "Excel 2007-365 (.xlsx)" in _refused(catalogue, macros, MACROS)
 
 
 def _aborting(tmp_path: Path) -> Path:

@@ -55,7 +55,8 @@ SHEET_TOO_LARGE = _kind(
          "dòng, cột thừa rồi gửi lại.")
 PASSWORD = _kind("dat_mat_khau", "Tệp đặt mật khẩu", 'Tệp "{file}" được đặt mật khẩu: hãy bỏ mật khẩu rồi gửi lại.')
 NOT_XLS = _kind("khong_phai_xls", "Tệp Office cũ không phải bảng tính .xls",
-                f'Tệp "{{file}}" là tệp Office cũ nhưng không đọc được như bảng tính Excel 97-2003 (.xls): {SAVE_AS_XLSX}.')
+                'Tệp "{file}" là tệp Office cũ nhưng không đọc được như bảng tính Excel 97-2003 (.xls): '
+                f"{SAVE_AS_XLSX}.")
 DAMAGED_WORKBOOK = _kind("bang_tinh_hong", "Bảng tính bị hỏng",
                          f'Tệp "{{file}}" bị hỏng, không đọc được nội dung bảng tính: {SAVE_AGAIN}.')
 DAMAGED_SHEET = _kind("sheet_hong", "Sheet bị hỏng",
