@@ -13,7 +13,7 @@ from assets.failures import told
 from assets.partitions import BATCH, PERIOD, submission_partitions
 from assets.resources import PipelineSettings
 from pipeline.catalogue.batches import batch_name, batch_units
-from pipeline.checking.findings import Finding
+from pipeline.checking.report import FindingsReport
 from pipeline.text import name_list
 from pipeline.intake.take_in import catch_up, take_in_batch, unidentified_files
 from pipeline.periods import open_periods
@@ -42,21 +42,6 @@ with warnings.catch_warnings():
         description="Báo cáo hợp lệ: không có lỗi nào (cảnh báo không chặn). Đơn vị không hợp lệ vẫn được ghi "
                     "nhận; phần tổng hợp chỉ dùng phiên bản hợp lệ. Bảng phát hiện nằm trong metadata.",
     )
-
-
-def findings_markdown(findings: list[Finding], with_unit: bool = False) -> str:
-    """The findings as a markdown table for the Dagster UI (with the unit's code for a batch)."""
-    if not findings:
-        return "Không có lỗi hay cảnh báo."
-    head = ["Đơn vị"] * with_unit + ["Mức độ", "Sheet", "Ô", "Chỉ tiêu", "Giá trị", "Nội dung"]
-    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for f in findings[:MAX_ROWS_SHOWN]:
-        cells = [f.unit] * with_unit + [f.severity, f.sheet, f.cell, f.item_label, f.value, f.message]
-        rows.append("| " + " | ".join(str(c).replace("|", "/").replace("\n", " ") for c in cells) + " |")
-    if len(findings) > MAX_ROWS_SHOWN:
-        rows.append(f"| … |{' |' * (len(head) - 2)} còn {len(findings) - MAX_ROWS_SHOWN} phát hiện nữa trong "
-                    "các tệp phản hồi |")
-    return "\n".join(rows)
 
 
 def units_markdown(statuses: list[UnitStatus], settings: PipelineSettings, period: str) -> str:
@@ -143,7 +128,8 @@ def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSetting
         metadata={
             "Số lỗi": errors,
             "Số cảnh báo": warnings_,
-            "Phát hiện": dg.MetadataValue.md(findings_markdown(findings, with_unit=len(statuses) > 1)),
+            "Phát hiện": dg.MetadataValue.md(
+                FindingsReport(findings, with_unit=len(statuses) > 1).markdown(MAX_ROWS_SHOWN)),
             **({"Tệp phản hồi": metadata["Tệp phản hồi"]} if "Tệp phản hồi" in metadata else {}),
         },
     )
@@ -211,5 +197,5 @@ def inbox_catch_up(context: dg.AssetExecutionContext, settings: PipelineSettings
     return dg.MaterializeResult(metadata={
         "Số đơn vị tiếp nhận": len(taken),
         "Tiếp nhận": "\n".join(taken) or "Không có tệp mới.",
-        "Phát hiện": dg.MetadataValue.md(findings_markdown(findings)),
+        "Phát hiện": dg.MetadataValue.md(FindingsReport(findings).markdown(MAX_ROWS_SHOWN)),
     })

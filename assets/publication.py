@@ -7,9 +7,10 @@ import dagster as dg
 from assets.automation import FOLLOWS_UPSTREAM
 from assets.consolidation import district_consolidation
 from assets.failures import told
-from assets.intake import findings_markdown
+from assets.intake import MAX_ROWS_SHOWN
 from assets.resources import PipelineSettings, period_label
 from pipeline.catalogue import default_catalogue
+from pipeline.checking.report import FindingsReport
 from pipeline.text import name_list
 from pipeline.intake.take_in import take_in_plan
 from pipeline.periods import open_periods
@@ -43,7 +44,8 @@ def district_plan(context: dg.AssetExecutionContext, settings: PipelineSettings)
             in_use, label = plan_label(conn, period)
         metadata[period_label(period, "Trạng thái")] = label
         if result.file is not None:
-            metadata[period_label(period, "Phát hiện")] = dg.MetadataValue.md(findings_markdown(result.findings))
+            findings = FindingsReport(result.findings).markdown(MAX_ROWS_SHOWN)
+            metadata[period_label(period, "Phát hiện")] = dg.MetadataValue.md(findings)
         if not in_use:
             context.log.warning(f"Kỳ {period}: kế hoạch huyện {label[0].lower() + label[1:]}: Biểu 01 sẽ ghi "
                                 "'Chưa đánh giá' cho các chỉ tiêu thiếu kế hoạch.")

@@ -85,24 +85,14 @@ def _check_one(args) -> int:
     start_early(catalogue)  # the reader's worker starts while the checks (pandas, pandera) are imported
     from pipeline.checking.validation import check_file
 
-    result = check_file(catalogue, path, args.period)
-    if result.submission is None:
-        verdict = "KHÔNG ĐỌC ĐƯỢC"
-    elif result.accepted:
-        verdict = "ĐƯỢC CHẤP NHẬN"
-    else:
-        verdict = "KHÔNG ĐƯỢC CHẤP NHẬN"
+    report = check_file(catalogue, path, args.period).report
     if args.json:
-        print(json.dumps({"file": nfc(path.name), "verdict": verdict, "accepted": result.accepted,
-                          "errors": result.errors, "warnings": result.warnings,
-                          "findings": [f.as_dict() for f in result.findings]}, ensure_ascii=False, indent=2))
+        print(json.dumps({"file": nfc(path.name), **report.as_dict()}, ensure_ascii=False, indent=2))
     else:
-        print(f"Tệp {nfc(path.name)}: {verdict} – {result.errors} lỗi, {result.warnings} cảnh báo.")
-        for finding in result.findings:
-            print("  " + finding.line())
-    if result.submission is None:
+        print("\n".join(report.lines(nfc(path.name))))
+    if not report.readable:
         return 2
-    return 0 if result.accepted else 1
+    return 0 if report.accepted else 1
 
 
 def _preview(args) -> int:

@@ -1,10 +1,12 @@
 """Words and numbers as the project writes them, at the ground floor every layer may use: NFC
-text, Vietnamese numbers (through babel), lists of names, ASCII file-name parts and the two
-severity words."""
+text, Vietnamese numbers (through babel), lists of names, ASCII file-name parts, the two
+severity words and the kind of a finding (declared by the layer that finds it: the workbook
+layer declares why a file cannot be read, checking the rest, in one registry)."""
 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from enum import StrEnum
 
@@ -20,6 +22,24 @@ class Severity(StrEnum):
 
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
+
+
+@dataclass(frozen=True)
+class FindingType:
+    """A kind of finding, declared once (``pipeline.checking.findings.REGISTRY`` lists them all):
+    its stable ASCII code, its severity, its Vietnamese title and the template of its message.
+    ``variants`` are other wordings of the same finding (by name), for a case the main template
+    does not fit."""
+
+    code: str
+    severity: Severity
+    title: str
+    template: str
+    variants: tuple[tuple[str, str], ...] = ()
+
+    def message(self, variant: str = "", **values: object) -> str:
+        template = dict(self.variants)[variant] if variant else self.template
+        return template.format(**values)
 
 
 def nfc(text: object) -> str:

@@ -15,15 +15,22 @@ import time
 import zipfile
 from pathlib import Path
 
+import olefile
 import pytest
+from msoffcrypto.format.ooxml import OOXMLFile
 
+from pipeline.catalogue import default_catalogue
 from pipeline.checking.feedback import feedback_name
-from pipeline.checking.findings import NOT_NUMBER, OUT_OF_RANGE, READER_CRASHED, UNREADABLE
+from pipeline.checking.findings import NOT_NUMBER, OUT_OF_RANGE, READER_CRASHED
 from pipeline.checking.validation import CheckResult, check_file, check_files
 from pipeline.intake.inbox import scan_inbox
 from pipeline.parallel import TIMED_OUT, parallel_map
 from pipeline.tools.corpus import _rewrite, _sheet_part
+from pipeline.tools.sample import sample_values
+from pipeline.text import FindingType
 from pipeline.workbook.reader import read_identity, read_workbook
+from pipeline.workbook.template import Filling, write_unit_workbook
+from pipeline.workbook.unreadable import BROKEN_ZIP, DAMAGED_PART, MACROS, PASSWORD, SHEET_TOO_LARGE
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "data" / "sample" / "2023" / "03259-xa-phinh-sang.xlsx"
@@ -31,18 +38,21 @@ SAMPLE = ROOT / "data" / "sample" / "2023" / "03259-xa-phinh-sang.xlsx"
 
 @pytest.fixture(scope="session")
 def office_copies(tmp_path_factory) -> dict[str, Path]:
-    """The filled sample as LibreOffice saves it in its own format and as Excel 97-2003."""
+    """The filled sample as LibreOffice saves it in its own format and as Excel 97-2003, and
+    as Excel 97-2003 with "EncryptionInfo" typed in its preparer's name ("typed")."""
     soffice = shutil.which("soffice")
     if soffice is None:
         pytest.skip("LibreOffice (soffice) is not installed")
     out = tmp_path_factory.mktemp("office")
     profile = (out / "profile").as_uri()
-    copies = {}
-    for kind in ("ods", "xls"):
+    catalogue = default_catalogue()
+    typed = write_unit_workbook(out / "go-chu.xlsx", catalogue, catalogue.unit("03259"), Filling(
+        {"MA_DON_VI": "03259", "KY_BAO_CAO": "2023", "NGUOI_LAP": "Lò Văn Minh (EncryptionInfo)"},
+        sample_values(catalogue)["03259"]))
+    for kind, sources in (("ods", [SAMPLE]), ("xls", [SAMPLE, typed])):
         subprocess.run([soffice, "--headless", f"-env:UserInstallation={profile}", "--convert-to", kind,
-                        "--outdir", str(out), str(SAMPLE)], check=True, capture_output=True, timeout=180)
-        copies[kind] = out / f"{SAMPLE.stem}.{kind}"
-    return copies
+                        "--outdir", str(out), *map(str, sources)], check=True, capture_output=True, timeout=180)
+    return {"ods": out / f"{SAMPLE.stem}.ods", "xls": out / f"{SAMPLE.stem}.xls", "typed": out / "go-chu.xls"}
 
 
 @pytest.mark.parametrize("kind", ["ods", "xls"])
@@ -66,9 +76,9 @@ def test_the_inbox_knows_whose_ods_and_xls_are(office_copies, tmp_path):
     assert {s: i.unit_code for s, i in identities.items()} == {".ods": "03259", ".xls": "03259"}
 
 
-def _refused(catalogue, path: Path) -> str:
+def _refused(catalogue, path: Path, kind: FindingType) -> str:
     result = check_file(catalogue, path, "2023")
-    assert result.submission is None and [f.code for f in result.findings] == [UNREADABLE.code]
+    assert result.submission is None and [f.code for f in result.findings] == [kind.code]
     assert f'"{path.name}"' in result.findings[0].message
     return result.findings[0].message
 
@@ -87,7 +97,7 @@ def test_an_ods_repeat_bomb_is_refused_before_any_reader(catalogue, office_copie
         return data[:cell] + b'table:number-columns-repeated="1000" ' + data[cell:]
 
     _rewrite(office_copies["ods"], bomb, repeat)
-    assert "sheet quá lớn" in _refused(catalogue, bomb)
+    assert "sheet quá lớn" in _refused(catalogue, bomb, SHEET_TOO_LARGE)
 
 
 def test_a_real_ods_with_a_million_empty_repeated_rows_is_fine(office_copies):
@@ -101,11 +111,40 @@ def test_an_xls_with_a_huge_dimension_is_refused(catalogue, office_copies, tmp_p
     struct.pack_into("<I", data, record + 8, 1_000_000)
     huge = tmp_path / "kich-thuoc-lon.xls"
     huge.write_bytes(bytes(data))
-    assert "sheet quá lớn" in _refused(catalogue, huge)
+    assert "sheet quá lớn" in _refused(catalogue, huge, SHEET_TOO_LARGE)
+
+
+def test_an_xls_with_encryption_info_typed_in_a_cell_is_read(catalogue, office_copies):
+    """The word is in the file as UTF-16 text (a Vietnamese string is stored so), yet the file
+    has no EncryptionInfo stream and no FILEPASS record: it is not password-protected."""
+    assert "EncryptionInfo".encode("utf-16-le") in office_copies["typed"].read_bytes()
+    result = check_file(catalogue, office_copies["typed"], "2023")
+    assert result.accepted, [f.message for f in result.findings]
+    assert read_workbook(office_copies["typed"], catalogue).info["NGUOI_LAP"][0] == "Lò Văn Minh (EncryptionInfo)"
+
+
+def test_a_password_protected_xlsx_is_refused(catalogue, tmp_path):
+    """Encrypted as Excel does it (ECMA-376 agile encryption): an OLE file holding the package."""
+    encrypted = tmp_path / "dat-mat-khau.xlsx"
+    with SAMPLE.open("rb") as source, encrypted.open("wb") as target:
+        OOXMLFile(source).encrypt("Tuần Giáo 2023", target)
+    assert "đặt mật khẩu" in _refused(catalogue, encrypted, PASSWORD)
+
+
+def test_an_xls_with_a_filepass_record_is_refused(catalogue, office_copies, tmp_path):
+    """Excel 97-2003 marks an encrypted workbook with a FILEPASS record after the first BOF."""
+    locked = Path(shutil.copy(office_copies["xls"], tmp_path / "dat-mat-khau.xls"))
+    with olefile.OleFileIO(str(locked), write_mode=True) as ole:
+        stream = bytearray(ole.openstream("Workbook").read())
+        bof_length = struct.unpack_from("<H", stream, 2)[0]
+        struct.pack_into("<H", stream, 4 + bof_length, 0x002F)  # the record after the BOF becomes FILEPASS
+        ole.write_stream("Workbook", bytes(stream))
+    assert "đặt mật khẩu" in _refused(catalogue, locked, PASSWORD)
 
 
 def test_xlsm_is_refused_with_what_to_do(catalogue):
-    assert "Excel 2007-365 (.xlsx)" in _refused(catalogue, ROOT / "tests" / "corpus" / "hostile" / "co-macro.xlsm")
+    macros = ROOT / "tests" / "corpus" / "hostile" / "co-macro.xlsm"
+    assert "Excel 2007-365 (.xlsx)" in _refused(catalogue, macros, MACROS)
 
 
 def _aborting(tmp_path: Path) -> Path:
@@ -191,7 +230,7 @@ def test_a_corrupted_deflate_stream_is_a_clear_refusal(catalogue, tmp_path):
         data[offset] ^= 0x55
     damaged = tmp_path / "hong-khi-chep.xlsx"
     damaged.write_bytes(bytes(data))
-    assert "bị hỏng" in _refused(catalogue, damaged)
+    assert "bị hỏng" in _refused(catalogue, damaged, DAMAGED_PART)
 
 
 @pytest.mark.parametrize("part", ["xl/workbook.xml", "sheet"])
@@ -211,7 +250,7 @@ def test_a_part_that_does_not_match_its_checksum_is_refused(catalogue, tmp_path,
     data[quote - 1] ^= 0x01  # a letter of an attribute value: still well-formed XML
     damaged = tmp_path / "sai-tong-kiem.xlsx"
     damaged.write_bytes(bytes(data))
-    assert "tệp nén không đọc được" in _refused(catalogue, damaged)
+    assert "tệp nén không đọc được" in _refused(catalogue, damaged, BROKEN_ZIP)
 
 
 def test_a_directory_that_overstates_a_compressed_size_is_read_as_zipfile_reads_it(catalogue, tmp_path):

@@ -1,14 +1,23 @@
 """The registry of finding kinds: each code declared once with its severity, Vietnamese
-title and message template; the README's table of codes is the registry's."""
+title and message template; the README's table of codes is the registry's. The report of
+findings that the command line, the page, Dagster and the feedback workbook render from."""
 
 from __future__ import annotations
 
 import string
 import unicodedata
 
+import openpyxl
+
+from pipeline.checking.feedback import SUMMARY_SHEET, write_feedback
 from pipeline.checking.findings import REGISTRY, codes_table, finding
+from pipeline.checking.validation import check_file
+from pipeline.cli import main
 from pipeline.text import Severity
+from pipeline.web.app import _findings_table
 from tests.conftest import ROOT
+
+MIXED = ROOT / "tests" / "corpus" / "bad" / "khong-phai-so.xlsx"
 
 
 def _placeholders(template: str) -> set[str]:
@@ -39,3 +48,26 @@ def test_every_template_is_filled_from_named_values():
 def test_readme_table_of_codes_is_the_registry():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert codes_table() in readme, "paste pipeline.checking.findings.codes_table() into README.md:\n" + codes_table()
+
+
+def test_the_four_outputs_render_the_rows_of_one_report(catalogue, tmp_path, capsys):
+    result = check_file(catalogue, MIXED, "2023")
+    report = result.report
+    rows = report.flatten()
+    assert report.headers == ["Mức độ", "Sheet", "Ô", "Chỉ tiêu", "Giá trị", "Nội dung"]
+    assert ["lỗi", "01 Chỉ tiêu", "E6", "Số hộ nghèo", "mười hai"] == rows[0][:5] and report.errors >= 1
+    assert main(["check", str(MIXED), "--period", "2023"]) == 1  # the terminal
+    assert capsys.readouterr().out.splitlines() == report.lines(MIXED.name) == [
+        f"Tệp {MIXED.name}: KHÔNG ĐƯỢC CHẤP NHẬN – {report.errors} lỗi, {report.warnings} cảnh báo.",
+        *(f"  {f.line()}" for f in report.findings)]
+    markdown = report.markdown(limit=200).splitlines()  # Dagster
+    assert markdown[0] == "| " + " | ".join(report.headers) + " |"
+    assert markdown[2:] == ["| " + " | ".join(row) + " |" for row in rows]
+    assert report.markdown(limit=0).splitlines()[-1].endswith(f"còn {len(rows)} phát hiện nữa trong các tệp phản hồi |")
+    page = _findings_table([f.as_dict() for f in report.findings])  # the page, from an upload record
+    assert page.count("<tr") == len(rows) + 1 and "<th>Chỉ tiêu</th><th>Giá trị</th>" in page
+    assert "<td>E6</td><td>Số hộ nghèo</td><td>mười hai</td>" in page
+    sheet = openpyxl.load_workbook(write_feedback(tmp_path / "phan-hoi.xlsx", catalogue, result, "2023"))[SUMMARY_SHEET]
+    table = [list(row) for row in sheet.iter_rows(values_only=True) if row[0] is not None]
+    header = table.index(["STT", *report.headers, "Xem"])
+    assert [[cell or "" for cell in row[1:-1]] for row in table[header + 1:]] == rows

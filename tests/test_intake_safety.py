@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.catalogue import default_catalogue
 from pipeline.checking.feedback import SUMMARY_SHEET
-from pipeline.checking.findings import SUPERSEDED
+from pipeline.checking.findings import LINK, NOT_A_FILE, OUTSIDE_INBOX, SUPERSEDED
 from pipeline.cli import main
 from pipeline.intake import inbox as inbox_module
 from pipeline.intake import take_in as take_in_module
@@ -245,6 +245,8 @@ def test_links_pipes_and_folders_outside_the_inbox_are_refused_unread(catalogue,
     refused = {u.result.path.name: u.result for u in unidentified_files(catalogue, places, "2023", T0)}
     assert sorted(refused) == ["03259-link.xlsx", "passwd.xlsx", "pipe.xlsx"]
     assert all(r.findings[0].file == name and "hộp thư đến" in r.findings[0].message for name, r in refused.items())
+    assert {name: r.findings[0].code for name, r in refused.items()} == {
+        "03259-link.xlsx": LINK.code, "passwd.xlsx": LINK.code, "pipe.xlsx": NOT_A_FILE.code}
     assert not places.archive.exists() or not [p for p in places.archive.rglob("*") if p.is_file()]
     arrivals, _ = watch(places.inbox, ["2023"], {}, now=10**10)
     assert {a.path.name: a.identity for a in arrivals} == {"03259-link.xlsx": None, "passwd.xlsx": None,
@@ -253,7 +255,8 @@ def test_links_pipes_and_folders_outside_the_inbox_are_refused_unread(catalogue,
     linked.inbox.mkdir(parents=True)
     (linked.inbox / "2023").symlink_to(elsewhere)
     assert take_in_unit(catalogue, linked, "2023", UNIT, T0).status == "missing"
-    assert [u.result.path.name for u in unidentified_files(catalogue, linked, "2023", T0)] == ["03259.xlsx"]
+    [outside_inbox] = unidentified_files(catalogue, linked, "2023", T0)
+    assert outside_inbox.result.path.name == "03259.xlsx" and outside_inbox.result.findings[0].code == OUTSIDE_INBOX.code
 
 
 def test_archived_copies_get_fixed_permissions(catalogue, sample_files, tmp_path):

@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+import openpyxl
+
+from pipeline.checking.feedback import SUMMARY_SHEET
+from pipeline.checking.findings import OTHER_UNIT_FILE
 from pipeline.checking.validation import check_file
 from pipeline.cli import main
 from pipeline.publication.status import write_status
@@ -20,7 +24,7 @@ from pipeline.settings import Places, Settings
 from pipeline.warehouse import connect, create_schema
 from pipeline.web.access import FAILURES_ALLOWED, OFFICER, SESSION_SECONDS, UNIT, AccessStore, Audit
 from pipeline.web.app import create_app
-from pipeline.web.upload import UPLOAD_LIMIT_BYTES
+from pipeline.web.upload import UPLOAD_LIMIT_BYTES, Uploads
 from tests.conftest import ROOT, SAMPLE_DIR
 
 with warnings.catch_warnings():
@@ -197,6 +201,16 @@ def test_a_workbook_of_another_unit_is_refused_and_recorded(portal):
     assert portal.inbox_files() == []
     entry = next(e for e in portal.audit() if e["event"] == "upload_refused")
     assert entry["unit"] == "03259" and entry["verdict"] == "don_vi_khac" and entry["size"] == OTHER.stat().st_size
+    [record] = Uploads.under(portal.data).records("2023", "03259")
+    refusal = record["findings"][0]
+    assert (refusal["code"], refusal["sheet"], refusal["cell"], refusal["unit"]) == (
+        OTHER_UNIT_FILE.code, "Thông tin", "C4", "03260")
+    assert refusal["message"] == ('Tệp ghi mã "03260" ở ô C4, không phải mã đơn vị của bạn (03259): không nhận. '
+                                  "Hãy gửi đúng báo cáo của đơn vị mình.")
+    feedback = openpyxl.load_workbook(Uploads.under(portal.data).feedback("2023", "03259", record["id"]))
+    told = [[c for c in row if c is not None] for row in feedback[SUMMARY_SHEET].iter_rows(values_only=True)]
+    assert ["Kết luận", "KHÔNG ĐƯỢC CHẤP NHẬN – hãy sửa các lỗi dưới đây rồi gửi lại"] in told  # the feedback says why
+    assert any(refusal["message"] in row for row in told)
 
 
 def test_a_valid_upload_goes_into_the_inbox_under_a_server_name(portal):

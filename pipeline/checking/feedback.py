@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline.catalogue import Catalogue, Ref
 from pipeline.checking.findings import Finding
+from pipeline.checking.report import ACCEPTED, REFUSED
 from pipeline.text import ERROR, nfc
 from pipeline.checking.validation import CheckResult
 from pipeline.files import atomic_output
@@ -19,8 +20,7 @@ from pipeline.workbook.style import Styles, fit_row_height, new_workbook, page_s
 from pipeline.workbook.template import Filling, add_unit_sheets
 
 SUMMARY_SHEET = "Kết quả kiểm tra"
-COLUMNS = (("STT", 6), ("Mức độ", 10), ("Sheet", 16), ("Ô", 8), ("Chỉ tiêu", 40), ("Giá trị", 14),
-           ("Nội dung", 80), ("Xem", 10))
+WIDTHS = {"severity": 10, "sheet": 16, "cell": 8, "item_label": 40, "value": 14, "message": 80}  # the report's columns
 
 
 def unit_feedback_name(unit: str, period: str) -> str:
@@ -79,22 +79,23 @@ def write_feedback(path: Path, catalogue: Catalogue, result: CheckResult, period
 
 
 def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, period: str, filling: Filling | None) -> None:
-    submission = result.submission
+    submission, report = result.submission, result.report
     unit = catalogue.find_unit(submission.unit_code) if submission else None
-    last = len(COLUMNS) - 1
-    for col, (_, width) in enumerate(COLUMNS):
+    columns = [("STT", 6), *((header, WIDTHS[key]) for key, header in report.columns), ("Xem", 10)]
+    last = len(columns) - 1
+    for col, (_, width) in enumerate(columns):
         ws.set_column(col, col, width)
     ws.merge_range(0, 0, 0, last, f"KẾT QUẢ KIỂM TRA BÁO CÁO – {catalogue.district['authority']}", styles.title())
-    accepted = result.accepted
-    verdict = ("ĐƯỢC CHẤP NHẬN" + (" (có cảnh báo, nên xem lại)" if result.warnings else "")) if accepted else \
-        "KHÔNG ĐƯỢC CHẤP NHẬN – hãy sửa các lỗi dưới đây rồi gửi lại"
+    accepted = report.accepted
+    verdict = (ACCEPTED + (" (có cảnh báo, nên xem lại)" if report.warnings else "")) if accepted else \
+        f"{REFUSED} – hãy sửa các lỗi dưới đây rồi gửi lại"
     facts = [
         ("Đơn vị", unit.label if unit else (submission.unit_code if submission else "Không xác định")),
         ("Kỳ báo cáo", submission.period if submission and submission.period else period),
         ("Tệp", nfc(result.path.name)),
         ("Kết luận", verdict),
-        ("Số lỗi", result.errors),
-        ("Số cảnh báo", result.warnings),
+        ("Số lỗi", report.errors),
+        ("Số cảnh báo", report.warnings),
     ]
     label = styles.get(bold=True)
     for n, (name, value) in enumerate(facts, start=2):
@@ -105,25 +106,25 @@ def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, peri
         else:
             ws.write_string(n, 2, value, fmt)
     header_row = len(facts) + 3
-    for col, (name, _) in enumerate(COLUMNS):
+    for col, (name, _) in enumerate(columns):
         ws.write_string(header_row, col, name, styles.header())
-    for n, finding in enumerate(result.findings, start=1):
+    keys = [key for key, _ in report.columns]
+    for n, (finding, cells) in enumerate(zip(report.findings, report.flatten()), start=1):
         row = header_row + n
         color = "#C00000" if finding.severity == ERROR else "#9C5700"
+        severity = styles.get(border=1, bold=True, font_color=color, valign="vcenter")
         ws.write_number(row, 0, n, styles.center())
-        ws.write_string(row, 1, finding.severity, styles.get(border=1, bold=True, font_color=color, valign="vcenter"))
-        for col, text in ((2, finding.sheet), (3, finding.cell), (4, finding.item_label), (5, finding.value),
-                          (6, finding.message)):
-            ws.write_string(row, col, text, styles.text())
-        fit_row_height(ws, row, finding.message, COLUMNS[6][1])
+        for col, (key, text) in enumerate(zip(keys, cells), start=1):
+            ws.write_string(row, col, text, severity if key == "severity" else styles.text())
+        fit_row_height(ws, row, finding.message, WIDTHS["message"])
         target = _target(filling, submission, finding)
         if target:
-            ws.write_url(row, 7, f"internal:'{target[0]}'!{target[1]}", styles.get(border=1, font_color="blue", underline=1),
-                         string="Đến ô")
+            ws.write_url(row, last, f"internal:'{target[0]}'!{target[1]}",
+                         styles.get(border=1, font_color="blue", underline=1), string="Đến ô")
         else:
-            ws.write_blank(row, 7, None, styles.text())
+            ws.write_blank(row, last, None, styles.text())
     ws.freeze_panes(header_row + 1, 0)
-    ws.autofilter(header_row, 0, header_row + max(1, len(result.findings)), last)
+    ws.autofilter(header_row, 0, header_row + max(1, len(report.findings)), last)
     page_setup(ws, landscape=True, header_rows=(header_row, header_row))
 
 

@@ -4,9 +4,10 @@ A finding is an error (``lỗi``: blocks the submission) or a warning (``cảnh 
 does not block). It names the file, the sheet and cell, the item and the value found, so
 a commune official can go straight to the cell and fix it.
 
-Every kind of finding is declared once in ``REGISTRY`` (code, severity, Vietnamese title,
-message template); ``finding`` builds one from its kind and named values, and the README's
-table of codes is ``codes_table()``.
+Every kind of finding is declared once and listed in ``REGISTRY`` (code, severity, Vietnamese
+title, message template): why a file cannot be read in ``pipeline.workbook.unreadable`` (where
+the inspection and the reader meet it), every other kind here; ``finding`` builds one from its
+kind and named values, and the README's table of codes is ``codes_table()``.
 """
 
 from __future__ import annotations
@@ -14,27 +15,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
 
-from pipeline.text import ERROR, WARNING, Severity, nfc, show_number
+from pipeline.text import ERROR, WARNING, FindingType, Severity, nfc, show_number
+from pipeline.workbook.unreadable import UNREADABLE_KINDS, UnreadableWorkbook
 
-
-@dataclass(frozen=True)
-class FindingType:
-    """A kind of finding, declared once in ``REGISTRY``: its stable ASCII code, its severity,
-    its Vietnamese title and the template of its message. ``variants`` are other wordings of
-    the same finding (by name), for a case the main template does not fit."""
-
-    code: str
-    severity: Severity
-    title: str
-    template: str
-    variants: tuple[tuple[str, str], ...] = ()
-
-    def message(self, variant: str = "", **values: object) -> str:
-        template = dict(self.variants)[variant] if variant else self.template
-        return template.format(**values)
-
-
-UNREADABLE = FindingType("tep_khong_doc_duoc", ERROR, "Tệp không đọc được", "{reason}")
+# Files of the inbox never read at all.
+LINK = FindingType(
+    "lien_ket", ERROR, "Liên kết, không phải tệp thật",
+    'Tệp "{file}" là một liên kết (symlink) chứ không phải tệp thật trong hộp thư đến: không đọc. Hãy chép chính '
+    "tệp báo cáo vào hộp thư đến.")
+NOT_A_FILE = FindingType(
+    "khong_phai_tep_thuong", ERROR, "Không phải tệp thường",
+    '"{file}" không phải là một tệp thường trong hộp thư đến (ống, thiết bị…): không đọc.')
+OUTSIDE_INBOX = FindingType(
+    "ngoai_hop_thu", ERROR, "Tệp nằm ngoài hộp thư đến",
+    'Tệp "{file}" nằm ngoài hộp thư đến (thư mục kỳ là liên kết tới {target}): không đọc. Hãy chép chính tệp báo '
+    "cáo vào hộp thư đến.")
 READER_CRASHED = FindingType(
     "tep_lam_hong_bo_doc", ERROR, "Tệp làm hỏng bộ đọc",
     'Tệp "{file}" làm hỏng bộ đọc bảng tính ({cause}): tệp bị hỏng hoặc có nội dung bất thường. Hãy mở lại tệp, '
@@ -90,6 +85,12 @@ NUMBER_OUTSIDE = FindingType(
     "so_ngoai_o_nhap", WARNING, "Số nằm ngoài các ô nhập",
     "ô {cell} = {value} nằm ngoài các ô nhập của biểu nên không được đọc: nếu là số liệu của đơn vị, hãy nhập "
     "vào đúng ô của chỉ tiêu.")
+OTHER_UNIT_FILE = FindingType(
+    "don_vi_khac", ERROR, "Báo cáo của đơn vị khác",
+    'Tệp ghi mã "{unit}" ở ô {cell}, không phải mã đơn vị của bạn ({own}): không nhận. Hãy gửi đúng báo cáo của đơn '
+    "vị mình.",
+    variants=(("no_code", "Tệp ghi không có mã đơn vị nào ở ô {cell}, không phải mã đơn vị của bạn ({own}): không "
+                          "nhận. Hãy gửi đúng báo cáo của đơn vị mình."),))
 PERIOD_CLOSED = FindingType(
     "ky_da_khoa", ERROR, "Kỳ đã khóa sổ", 'Tệp "{file}": kỳ {period} đã khóa sổ, không nhận thêm báo cáo.')
 TEXT_NUMBER = FindingType(
@@ -109,8 +110,10 @@ SUPERSEDED = FindingType(
     'Tệp "{file}" của cùng đơn vị nhận trước tệp "{latest}": chỉ xét tệp nhận sau cùng.')
 
 REGISTRY: tuple[FindingType, ...] = (
-    UNREADABLE, READER_CRASHED, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE, UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY,
-    NOT_NUMBER, OUT_OF_RANGE, NOT_YES_NO, WRONG_TYPE, INFO_FIELD, RULE, TOTAL_TYPED_OVER, NUMBER_OUTSIDE, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE, OUTPUTS_WITHOUT_FUNDS,
+    *UNREADABLE_KINDS, LINK, NOT_A_FILE, OUTSIDE_INBOX, READER_CRASHED, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE,
+    UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY, NOT_NUMBER, OUT_OF_RANGE, NOT_YES_NO, WRONG_TYPE,
+    INFO_FIELD, RULE, TOTAL_TYPED_OVER, NUMBER_OUTSIDE, OTHER_UNIT_FILE, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE,
+    OUTPUTS_WITHOUT_FUNDS,
     FUNDS_WITHOUT_OUTPUTS, SUPERSEDED,
 )
 
@@ -153,6 +156,11 @@ def finding(kind: FindingType, variant: str = "", severity: Severity | None = No
     ``severity`` overrides the kind's (a catalogue rule may be only a warning)."""
     stored = {name: str(values[name]) for name in LOCATION_FIELDS if name in values}
     return Finding(severity or kind.severity, kind.code, kind.message(variant, **values), **stored)
+
+
+def unreadable(error: UnreadableWorkbook, file_name: str) -> Finding:
+    """The finding for a file the inspection or the reader refused (``file_name`` as received)."""
+    return finding(error.kind, error.variant, **{**error.values, "file": nfc(file_name)})
 
 
 def reader_crashed(file_name: str, cause: str) -> Finding:

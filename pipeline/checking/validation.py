@@ -32,7 +32,6 @@ from pipeline.checking.findings import (
     TOTAL_TYPED_OVER,
     UNKNOWN_TEMPLATE,
     UNKNOWN_UNIT,
-    UNREADABLE,
     WRONG_PERIOD,
     WRONG_TYPE,
     Finding,
@@ -41,8 +40,10 @@ from pipeline.checking.findings import (
     reader_crashed,
     show_raw,
     sort_key,
+    unreadable,
 )
 from pipeline.text import nfc, show_number
+from pipeline.checking.report import FindingsReport
 from pipeline.checking.rules import validate_values
 from pipeline.parallel import parallel_map
 from pipeline.catalogue.contract import DUE_COLUMN as DUE
@@ -56,6 +57,7 @@ from pipeline.catalogue.contract import (
 )
 from pipeline.catalogue.contract import PLAN_COLUMN as PLAN
 from pipeline.workbook.reader import Submission, read_in_worker, text_of
+from pipeline.workbook.unreadable import UnreadableWorkbook
 
 
 @dataclass
@@ -67,8 +69,12 @@ class CheckResult(FindingCounts):
     findings: list[Finding] = field(default_factory=list)
 
     @property
+    def report(self) -> FindingsReport:
+        return FindingsReport(self.findings, readable=self.submission is not None)
+
+    @property
     def accepted(self) -> bool:
-        return self.submission is not None and self.errors == 0
+        return self.report.accepted
 
 
 def _crashed(item: tuple[Path, str | None], cause: str) -> Finding:
@@ -76,11 +82,11 @@ def _crashed(item: tuple[Path, str | None], cause: str) -> Finding:
     return reader_crashed(item[0].name, cause)
 
 
-def _result(path: Path, read: Submission | str | Finding) -> CheckResult:
+def _result(path: Path, read: Submission | UnreadableWorkbook | Finding) -> CheckResult:
     if isinstance(read, Finding):
         return CheckResult(path, None, [read])
-    if isinstance(read, str):
-        return CheckResult(path, None, [finding(UNREADABLE, reason=read, file=nfc(path.name))])
+    if isinstance(read, UnreadableWorkbook):
+        return CheckResult(path, None, [unreadable(read, path.name)])
     return CheckResult(path, read)
 
 

@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pipeline.checking.findings import LINK, NOT_A_FILE, OUTSIDE_INBOX, Finding, finding
 from pipeline.text import nfc
 from pipeline.files import atomic_output
 from pipeline.parallel import parallel_map
@@ -36,14 +37,15 @@ class InboxFile:
     identity: Identity | None  # None: not a workbook whose unit can be read, or refused
     size: int = 0
     mtime_ns: int = 0
-    refused: str = ""  # why it is not read at all (a link, a pipe, outside the inbox)
+    refused: Finding | None = None  # why it is not read at all (a link, a pipe, outside the inbox)
 
 
 def period_dir(inbox: Path, period: str) -> Path:
     return Path(inbox) / period
 
 
-def _look(inbox: Path, folder: Path) -> tuple[list[tuple[os.DirEntry, os.stat_result]], dict[str, tuple[str, os.stat_result]]]:
+def _look(inbox: Path, folder: Path) -> tuple[list[tuple[os.DirEntry, os.stat_result]],
+                                              dict[str, tuple[Finding, os.stat_result]]]:
     """The folder's regular files with their status, by name, and the refused entries with
     their reason; folders, hidden files, Office lock files and vanished files are left out."""
     inside = Path(os.path.realpath(folder)).is_relative_to(os.path.realpath(inbox))
@@ -57,17 +59,13 @@ def _look(inbox: Path, folder: Path) -> tuple[list[tuple[os.DirEntry, os.stat_re
         try:
             status = entry.stat(follow_symlinks=False)
             if entry.is_symlink():
-                refused[entry.name] = (f'Tệp "{name}" là một liên kết (symlink) chứ không phải tệp thật trong hộp thư '
-                                       "đến: không đọc. Hãy chép chính tệp báo cáo vào hộp thư đến.", status)
+                refused[entry.name] = (finding(LINK, file=name), status)
             elif entry.is_dir(follow_symlinks=False):
                 continue
             elif not entry.is_file(follow_symlinks=False):
-                refused[entry.name] = (f'"{name}" không phải là một tệp thường trong hộp thư đến (ống, thiết bị…): '
-                                       "không đọc.", status)
+                refused[entry.name] = (finding(NOT_A_FILE, file=name), status)
             elif not inside:
-                refused[entry.name] = (f'Tệp "{name}" nằm ngoài hộp thư đến (thư mục kỳ là liên kết tới '
-                                       f"{nfc(os.path.realpath(folder))}): không đọc. Hãy chép chính tệp báo cáo "
-                                       "vào hộp thư đến.", status)
+                refused[entry.name] = (finding(OUTSIDE_INBOX, file=name, target=nfc(os.path.realpath(folder))), status)
             else:
                 files.append((entry, status))
         except FileNotFoundError:

@@ -23,7 +23,6 @@ from pipeline.checking.feedback import feedback_name, write_feedback
 from pipeline.checking.findings import (
     PERIOD_CLOSED,
     SUPERSEDED,
-    UNREADABLE,
     Finding,
     FindingCounts,
     finding,
@@ -242,9 +241,6 @@ def _replayed(arrival: Archived, first: Archived, unit: str, work: Path) -> Pend
     return Pending(Received(first, arrival.original_name, copy, latest=True), unit, arrival.path)
 
 
-def _refused(entry: InboxFile) -> CheckResult:
-    name = nfc(entry.path.name)
-    return CheckResult(entry.path, None, [finding(UNREADABLE, reason=entry.refused, file=name)])
 
 
 @dataclass(frozen=True)
@@ -269,7 +265,7 @@ def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: d
                 continue
             received_at = None
             if entry.refused:
-                result = _refused(entry)
+                result = CheckResult(entry.path, None, [entry.refused])
             else:
                 try:
                     received = receive(places.archive, period, UNIDENTIFIED, entry.path, now, work / str(number))

@@ -23,13 +23,23 @@ from pipeline.checking.findings import (
     OUTDATED_TEMPLATE,
     TEXT_NUMBER,
     UNKNOWN_UNIT,
-    UNREADABLE,
     WRONG_PERIOD,
     WRONG_TYPE,
 )
 from pipeline.settings import PROJECT_ROOT
 from pipeline.tools.sample import sample_values
 from pipeline.workbook.template import Filling, write_unit_workbook
+from pipeline.workbook.unreadable import (
+    BROKEN_ZIP,
+    EMPTY_FILE,
+    MACROS,
+    NOT_A_SPREADSHEET,
+    NOT_XLS,
+    SHEET_TOO_LARGE,
+    XLSB,
+    XML_DECLARATIONS,
+    ZIP_BOMB,
+)
 from pipeline.text import show_number
 
 CORPUS = PROJECT_ROOT / "tests" / "corpus"
@@ -157,7 +167,6 @@ def hostile_files(out: Path) -> list[Case]:
     (out / "tai-do-dang.xlsx").write_bytes(data[: len(data) // 2])
     ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
     (out / "excel-cu.xls").write_bytes(ole + b"Workbook".ljust(512, b"\0"))
-    (out / "dat-mat-khau.xlsx").write_bytes(ole + "EncryptionInfo".encode("utf-16-le").ljust(512, b"\0"))
     _rewrite(good, out / "co-macro.xlsm", lambda name, part: part.replace(
         b"sheet.main+xml", b"sheet.macroEnabled.main+xml") if name == "[Content_Types].xml" else part)
     (out / "nhi-phan.xlsb").write_bytes(_zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.bin": b"\0" * 64}))
@@ -175,18 +184,17 @@ def hostile_files(out: Path) -> list[Case]:
     _rewrite(good, out / "o-khong-lo.xlsx", lambda name, part: huge if name == part01 else part)
     good.unlink()
     return [
-        Case("rong.xlsx", UNREADABLE.code, words="rỗng"),
-        Case("tai-lieu-pdf.xlsx", UNREADABLE.code, words="không phải là bảng tính"),
-        Case("trang-web.xlsx", UNREADABLE.code, words="không phải là bảng tính"),
-        Case("tai-do-dang.xlsx", UNREADABLE.code, words="bị hỏng"),
-        Case("excel-cu.xls", UNREADABLE.code, words="không đọc được như bảng tính Excel 97-2003 (.xls)"),
-        Case("dat-mat-khau.xlsx", UNREADABLE.code, words="đặt mật khẩu"),
-        Case("co-macro.xlsm", UNREADABLE.code, words="có macro"),
-        Case("nhi-phan.xlsb", UNREADABLE.code, words="nhị phân (.xlsb)"),
-        Case("zip-bomb.xlsx", UNREADABLE.code, words="zip bomb"),
-        Case("thuc-the-xml.xlsx", UNREADABLE.code, words="DOCTYPE/ENTITY"),
-        Case("100000-dong-rac.xlsx", UNREADABLE.code, words="sheet quá lớn"),
-        Case("o-khong-lo.xlsx", UNREADABLE.code, words="sheet quá lớn"),
+        Case("rong.xlsx", EMPTY_FILE.code, words="rỗng"),
+        Case("tai-lieu-pdf.xlsx", NOT_A_SPREADSHEET.code, words="không phải là bảng tính"),
+        Case("trang-web.xlsx", NOT_A_SPREADSHEET.code, words="không phải là bảng tính"),
+        Case("tai-do-dang.xlsx", BROKEN_ZIP.code, words="bị hỏng"),
+        Case("excel-cu.xls", NOT_XLS.code, words="không đọc được như bảng tính Excel 97-2003 (.xls)"),
+        Case("co-macro.xlsm", MACROS.code, words="có macro"),
+        Case("nhi-phan.xlsb", XLSB.code, words="nhị phân (.xlsb)"),
+        Case("zip-bomb.xlsx", ZIP_BOMB.code, words="zip bomb"),
+        Case("thuc-the-xml.xlsx", XML_DECLARATIONS.code, words="DOCTYPE/ENTITY"),
+        Case("100000-dong-rac.xlsx", SHEET_TOO_LARGE.code, words="sheet quá lớn"),
+        Case("o-khong-lo.xlsx", SHEET_TOO_LARGE.code, words="sheet quá lớn"),
     ]
 
 

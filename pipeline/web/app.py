@@ -33,6 +33,8 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from pipeline.checking.feedback import unit_feedback_name
+from pipeline.checking.findings import Finding
+from pipeline.checking.report import FindingsReport
 from pipeline.intake.take_in import feedback_dir
 from pipeline.periods import PeriodError, is_closed, refuse_if_closed
 from pipeline.publication.report import report_name
@@ -201,13 +203,15 @@ def _upload_url(period: str, unit: str, upload_id: str) -> str:
 
 
 def _findings_table(findings: list[dict]) -> str:
-    if not findings:
+    """An upload record's findings (as stored) in the report's columns."""
+    report = FindingsReport([Finding(**f) for f in findings])
+    if not report.findings:
         return "<p>Không có lỗi hay cảnh báo nào.</p>"
-    rows = "".join(
-        f'<tr class="{"khong_hop_le" if f["severity"] == "lỗi" else ""}"><td>{html.escape(f["severity"])}</td>'
-        f'<td>{html.escape(f.get("sheet") or "")}</td><td>{html.escape(f.get("cell") or "")}</td>'
-        f'<td>{html.escape(f["message"])}</td></tr>' for f in findings)
-    return f"<table><tr><th>Mức độ</th><th>Sheet</th><th>Ô</th><th>Nội dung</th></tr>{rows}</table>"
+    head = "".join(f"<th>{html.escape(header)}</th>" for header in report.headers)
+    rows = "".join(f'<tr class="{"khong_hop_le" if f.is_error else ""}">'
+                   + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
+                   for f, cells in zip(report.findings, report.flatten()))
+    return f"<table><tr>{head}</tr>{rows}</table>"
 
 
 def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", settings: Settings | None = None,

@@ -30,7 +30,8 @@ from starlette.requests import Request
 
 from pipeline.catalogue import Catalogue
 from pipeline.checking.feedback import write_feedback
-from pipeline.text import ERROR, WARNING, nfc
+from pipeline.checking.findings import OTHER_UNIT_FILE, finding
+from pipeline.text import nfc
 from pipeline.checking.validation import check_files
 from pipeline.files import atomic_output
 from pipeline.intake.archive import arrivals, working_folder
@@ -158,13 +159,10 @@ def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_
             verdict = OTHER_UNIT
         else:
             verdict = VALID if result.accepted else HAS_ERRORS
-        findings = [f.as_dict() for f in result.findings]
         if verdict == OTHER_UNIT:
-            cell = submission.info.get(UNIT_FIELD, ("", ""))[1]
-            named = f'mã "{submission.unit_code}"' if submission.unit_code else "không có mã đơn vị nào"
-            findings.insert(0, {"severity": ERROR, "code": "don_vi_khac", "sheet": submission.info_sheet, "cell": cell,
-                                "message": f"Tệp ghi {named} ở ô {cell}, không phải mã đơn vị của bạn ({unit}): "
-                                           "không nhận. Hãy gửi đúng báo cáo của đơn vị mình."})
+            result.findings.insert(0, finding(
+                OTHER_UNIT_FILE, "" if submission.unit_code else "no_code", file=name, unit=submission.unit_code,
+                sheet=submission.info_sheet, cell=submission.info.get(UNIT_FIELD, ("", ""))[1], own=unit))
         inbox_name = ""
         if verdict in (VALID, HAS_ERRORS):
             suffix = path.suffix.lower() if path.suffix.lower() in WORKBOOK_SUFFIXES else ".xlsx"
@@ -173,11 +171,11 @@ def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_
                 shutil.copyfile(path, temporary)
         folder = uploads.folder(period, unit)
         write_feedback(folder / f"{upload_id}{FEEDBACK_SUFFIX}", catalogue, result, period)
+    report = result.report
     record = {"id": upload_id, "time": now.isoformat(timespec="seconds"), "file_name": name,
-              "size": size, "sha256": digest.hexdigest(),
-              "verdict": verdict, "errors": sum(f["severity"] == ERROR for f in findings),
-              "warnings": sum(f["severity"] == WARNING for f in findings),
-              "findings": findings, "inbox_name": inbox_name}
+              "size": size, "sha256": digest.hexdigest(), "verdict": verdict, "errors": report.errors,
+              "warnings": report.warnings, "findings": [f.as_dict() for f in report.findings],
+              "inbox_name": inbox_name}
     with atomic_output(folder / f"{upload_id}.json") as temporary:
         temporary.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
     return record

@@ -49,7 +49,15 @@ from pipeline.catalogue.contract import (
     VERSION_FIELD,
     YES,
 )
-from pipeline.workbook.safety import MAX_SHEET_GRID, UnreadableWorkbook, inspect_file
+from pipeline.workbook.safety import MAX_SHEET_GRID, inspect_file
+from pipeline.workbook.unreadable import (
+    DAMAGED_SHEET,
+    DAMAGED_WORKBOOK,
+    NO_INFO_SHEET,
+    SHEET_TOO_LARGE,
+    TOO_MUCH_MEMORY,
+    UnreadableWorkbook,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -287,8 +295,7 @@ def _open(data: bytes, path: Path) -> CalamineWorkbook:
     except BaseException as e:
         if not _reader_failed(e):
             raise
-        raise UnreadableWorkbook(f'Tệp "{path.name}" bị hỏng, không đọc được nội dung bảng tính: hãy mở lại tệp, '
-                                 "lưu thành Excel 2007-365 (.xlsx) rồi gửi lại.") from None
+        raise UnreadableWorkbook(DAMAGED_WORKBOOK, file=path.name) from None
 
 
 def _sheet(workbook: CalamineWorkbook, path: Path, name: str) -> CodedSheet | None:
@@ -296,16 +303,15 @@ def _sheet(workbook: CalamineWorkbook, path: Path, name: str) -> CodedSheet | No
     try:
         sheet = workbook.get_sheet_by_name(name)
         if sheet.height * sheet.width > MAX_SHEET_GRID:
-            raise UnreadableWorkbook(f'Tệp "{path.name}", sheet "{shown}" quá lớn ({sheet.height} dòng × {sheet.width} '
-                                     "cột) so với một báo cáo: hãy xoá các dòng, cột thừa rồi gửi lại.")
+            raise UnreadableWorkbook(SHEET_TOO_LARGE, "read", file=path.name, sheet_name=shown, height=sheet.height,
+                                     width=sheet.width)
         grid = sheet.to_python(skip_empty_area=False)
     except UnreadableWorkbook:
         raise
     except BaseException as e:
         if not _reader_failed(e):
             raise
-        raise UnreadableWorkbook(f'Tệp "{path.name}", sheet "{shown}": nội dung bị hỏng, không đọc được; hãy mở lại '
-                                 "tệp, lưu thành Excel 2007-365 (.xlsx) rồi gửi lại.") from None
+        raise UnreadableWorkbook(DAMAGED_SHEET, file=path.name, sheet_name=shown) from None
     return _coded_sheet(name, grid)
 
 
@@ -345,9 +351,7 @@ class CodedSheets:
 def _info(path: Path, info_sheet: CodedSheet | None) -> dict[str, tuple[object, str]]:
     """Thông tin fields: code -> (raw value, cell address)."""
     if info_sheet is None:
-        raise UnreadableWorkbook(
-            f'Tệp "{path.name}" không có sheet "{INFO_SHEET}" của mẫu báo cáo: hãy dùng mẫu do huyện gửi.'
-        )
+        raise UnreadableWorkbook(NO_INFO_SHEET, file=path.name)
     c = info_sheet.columns.get(INFO_COLUMN)
     if c is None:
         return {}
@@ -409,16 +413,16 @@ def read_workbook(path: Path | str, catalogue: Catalogue, file_hash: str | None 
     return submission
 
 
-def read_in_worker(item: tuple[Path, str | None]) -> Submission | str:
-    """A workbook read in a worker process (the catalogue is the workers' context), or the
-    Vietnamese reason it cannot be read."""
+def read_in_worker(item: tuple[Path, str | None]) -> Submission | UnreadableWorkbook:
+    """A workbook read in a worker process (the catalogue is the workers' context), or why it
+    cannot be read."""
     path, file_hash = item
     try:
         return read_workbook(path, context(), file_hash)
     except UnreadableWorkbook as e:
-        return str(e)
+        return e
     except MemoryError:
-        return f'Tệp "{path.name}" cần quá nhiều bộ nhớ để đọc: tệp có nội dung bất thường so với một báo cáo.'
+        return UnreadableWorkbook(TOO_MUCH_MEMORY, file=path.name)
 
 
 def _read_cell(sheet: CodedSheet, ref: Ref) -> CellRead:

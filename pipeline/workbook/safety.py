@@ -2,11 +2,11 @@
 
 Three formats go on to the reader: an Office Open XML workbook (.xlsx, without macros), an
 OpenDocument spreadsheet (.ods, LibreOffice's own format) and an Excel 97-2003 workbook
-(.xls, a BIFF8 stream in an OLE compound file). Everything else gets a Vietnamese reason
-that says what the file is and what to do: an empty file, a PDF or web page saved as a
-workbook, a broken zip or a damaged compressed part, a password-protected workbook,
-.xlsm/.xlsb, a zip bomb, XML with entity declarations, or a sheet that declares or holds
-far more cells than a report can have.
+(.xls, a BIFF8 stream in an OLE compound file, whose directory and streams olefile reads).
+Everything else gets a Vietnamese reason (a kind of ``unreadable``) that says what the file
+is and what to do: an empty file, a PDF or web page saved as a workbook, a broken zip or a
+damaged compressed part, a password-protected workbook, .xlsm/.xlsb, a zip bomb, XML with
+entity declarations, or a sheet that declares or holds far more cells than a report can have.
 
 Fast readers allocate a sheet's whole grid (its last row × its last column) and abort the
 process when they cannot, so each format's grid is bounded from the bytes first: .xlsx
@@ -24,10 +24,30 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
-from typing import NamedTuple, Self
+from typing import NamedTuple
 
-from pipeline.errors import UserError
+import olefile
+
 from pipeline.text import show_number
+from pipeline.workbook.unreadable import (
+    BROKEN_ZIP,
+    DAMAGED_PART,
+    EMPTY_FILE,
+    FILE_TOO_LARGE,
+    MACROS,
+    NO_WORKBOOK_PART,
+    NOT_A_SPREADSHEET,
+    NOT_ODS,
+    NOT_XLS,
+    ODD_PART,
+    PASSWORD,
+    SHEET_TOO_LARGE,
+    UNSUPPORTED_ZIP,
+    XLSB,
+    XML_DECLARATIONS,
+    ZIP_BOMB,
+    UnreadableWorkbook,
+)
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 60 * 1024 * 1024
@@ -42,11 +62,7 @@ PROLOG_BYTES = 4096
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
-ENCRYPTED_STREAM = "EncryptionInfo".encode("utf-16-le")
-_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
-_UNSUPPORTED_FLAGS = 0x01 | 0x20 | 0x40  # encrypted, compressed patched data, strong encryption
 ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
-SAVE_AS_XLSX = "hãy mở tệp rồi Lưu thành (Save As) kiểu Excel 2007-365 (.xlsx) và gửi lại"
 
 _DANGEROUS_XML = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _ROOT = re.compile(rb"<[A-Za-z_]")
@@ -65,30 +81,11 @@ _COLUMNS_REPEATED = re.compile(rb"number-columns-repeated\s*=\s*[\"']\s*([0-9]{1
 _VALUE_TYPE = re.compile(rb"value-type\s*=")
 
 
-class UnreadableWorkbook(UserError):
-    """The file is not a workbook this system can or may read; the message says why, in Vietnamese."""
-
-
 def column_number(letters: bytes) -> int:
     n = 0
     for ch in letters.upper():
         n = n * 26 + ch - 64
     return n
-
-
-def _too_big(name: str, where: str) -> UnreadableWorkbook:
-    rows = show_number(MAX_ROWS)
-    return UnreadableWorkbook(f'Tệp "{name}" có một sheet quá lớn ({where}): một báo cáo không quá {rows} dòng '
-                              f"và {MAX_COLUMNS} cột; hãy xoá các dòng, cột thừa rồi gửi lại.")
-
-
-def _bomb(name: str) -> UnreadableWorkbook:
-    return UnreadableWorkbook(f'Tệp "{name}" giải nén ra quá lớn: nghi là tệp độc hại (zip bomb).')
-
-
-def _damaged(name: str) -> UnreadableWorkbook:
-    return UnreadableWorkbook(f'Tệp "{name}" bị hỏng (phần nén bên trong không đọc được, có thể chưa tải về hết '
-                              "hoặc hỏng khi chép): hãy gửi lại tệp.")
 
 
 class _Grids:
@@ -105,7 +102,8 @@ class _Grids:
             raise self.refuse(where)
 
     def refuse(self, where: str) -> UnreadableWorkbook:
-        return _too_big(self.name, where)
+        return UnreadableWorkbook(SHEET_TOO_LARGE, file=self.name, where=where, rows=show_number(MAX_ROWS),
+                                  columns=MAX_COLUMNS)
 
 
 class Inspected(NamedTuple):
@@ -123,10 +121,10 @@ def inspect_file(path: Path) -> Inspected:
     with path.open("rb") as f:
         data = f.read(MAX_FILE_BYTES + 1)
     if not data:
-        raise UnreadableWorkbook(f'Tệp "{name}" rỗng (0 byte).')
+        raise UnreadableWorkbook(EMPTY_FILE, file=name)
     if len(data) > MAX_FILE_BYTES:
         size = path.stat().st_size
-        raise UnreadableWorkbook(f'Tệp "{name}" quá lớn ({size // 1024 // 1024} MB) so với một báo cáo.')
+        raise UnreadableWorkbook(FILE_TOO_LARGE, file=name, megabytes=size // 1024 // 1024)
     return Inspected(_inspect_bytes(data, name), data)
 
 
@@ -136,108 +134,56 @@ def _inspect_bytes(data: bytes, name: str) -> str:
         _inspect_ole(data, name)
         return "xls"
     if head[:4] != ZIP_MAGIC:
-        raise UnreadableWorkbook(f'Tệp "{name}" không phải là bảng tính (có thể là PDF, trang web hoặc tệp khác đổi '
-                                 "tên): hãy gửi tệp báo cáo làm trên mẫu do huyện gửi (.xlsx).")
+        raise UnreadableWorkbook(NOT_A_SPREADSHEET, file=name)
     try:
-        with _Archive(data, name) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return _inspect_archive(archive, name)
     except zipfile.BadZipFile:
-        raise UnreadableWorkbook(f'Tệp "{name}" bị hỏng (tệp nén không đọc được, có thể chưa tải về hết).') from None
+        raise UnreadableWorkbook(BROKEN_ZIP, file=name) from None
     except (zlib.error, EOFError):
-        raise _damaged(name) from None
+        raise UnreadableWorkbook(DAMAGED_PART, file=name) from None
     except (zipfile.LargeZipFile, NotImplementedError, OSError, ValueError, RuntimeError):
-        raise UnreadableWorkbook(f'Tệp "{name}" bị hỏng hoặc không đọc được (tệp nén dùng kiểu nén hoặc mật khẩu '
-                                 f"không hỗ trợ): {SAVE_AS_XLSX}.") from None
+        raise UnreadableWorkbook(UNSUPPORTED_ZIP, file=name) from None
 
 
-class _Archive:
-    """A zip file's parts, read from its bytes in memory. zipfile reads the directory; a
-    deflated or stored part is inflated straight from the bytes (zipfile's per-part file
-    object costs more than the inflating), with zipfile's own checks: the local header, the
-    name, encryption, the CRC of a part read to its end. Other compression methods go through
-    zipfile."""
-
-    def __init__(self, data: bytes, name: str) -> None:
-        self.data, self.name = data, name
-        self.zip = zipfile.ZipFile(io.BytesIO(data))
-        self.infos = self.zip.infolist()
-        self.names = {i.filename for i in self.infos}
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.zip.close()
-
-    def read(self, info: zipfile.ZipInfo, first: int | None = None) -> bytes:
-        """A part's bytes (only its ``first`` ones if given), never more than the bound (a lying
-        header cannot make us read more)."""
-        limit = first or MAX_UNCOMPRESSED_BYTES + 1
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            with self.zip.open(info) as f:
-                data = f.read(limit)
-        else:
-            data = self._inflate(info, limit)
-        if len(data) > MAX_UNCOMPRESSED_BYTES:
-            raise _bomb(self.name)
-        return data
-
-    def _inflate(self, info: zipfile.ZipInfo, limit: int) -> bytes:
-        if info.flag_bits & _UNSUPPORTED_FLAGS:
-            raise NotImplementedError("encrypted or patched part")
-        header = self.data[info.header_offset:info.header_offset + _LOCAL_HEADER.size]
-        if len(header) < _LOCAL_HEADER.size:
-            raise zipfile.BadZipFile("truncated local header")
-        signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
-        start = info.header_offset + _LOCAL_HEADER.size
-        if signature != ZIP_MAGIC or self.data[start:start + name_length] != info.orig_filename.encode(
-                "utf-8" if info.flag_bits & 0x800 else "cp437", "replace"):
-            raise zipfile.BadZipFile("local header does not match the directory")
-        start += name_length + extra_length
-        packed = self.data[start:start + info.compress_size]
-        cut_short = len(packed) < info.compress_size
-        if info.compress_type == zipfile.ZIP_STORED:
-            if cut_short:
-                raise EOFError("part cut short")
-            data = packed[:limit]
-        else:  # a deflate stream ends itself: a directory that overstates its size does not matter
-            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            data = inflater.decompress(packed, limit)
-            if cut_short and len(data) < limit and not inflater.eof:
-                raise EOFError("part cut short")
-        if (limit > MAX_UNCOMPRESSED_BYTES or len(data) < limit) and zlib.crc32(data[:info.file_size]) != info.CRC:
-            raise zipfile.BadZipFile("bad CRC-32")
-        return data
+def _read_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, first: int | None = None) -> bytes:
+    """A part's bytes (only its ``first`` ones if given), never more than the bound, whatever its
+    header says. zipfile checks the local header, the name, encryption and, for a part read to
+    its end, the CRC."""
+    with archive.open(info) as part:
+        data = part.read(first or MAX_UNCOMPRESSED_BYTES + 1)
+    if len(data) > MAX_UNCOMPRESSED_BYTES:
+        raise UnreadableWorkbook(ZIP_BOMB, file=name)
+    return data
 
 
-def _inspect_archive(archive: _Archive, name: str) -> str:
-    infos, names = archive.infos, archive.names
+def _inspect_archive(archive: zipfile.ZipFile, name: str) -> str:
+    infos = archive.infolist()
+    names = {i.filename for i in infos}
     if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED_BYTES:
-        raise _bomb(name)
+        raise UnreadableWorkbook(ZIP_BOMB, file=name)
     for info in infos:
         if info.file_size > 1024 * 1024 and info.file_size > MAX_PART_RATIO * max(info.compress_size, 1):
-            raise UnreadableWorkbook(f'Tệp "{name}" có phần nén bất thường ({info.filename}): nghi là tệp độc hại (zip bomb).')
+            raise UnreadableWorkbook(ODD_PART, file=name, part=info.filename)
     by_name = {i.filename: i for i in infos}
     if "content.xml" in names and "mimetype" in names:
-        if archive.read(by_name["mimetype"]).strip() != ODS_MIME:
-            raise UnreadableWorkbook(f'Tệp "{name}" là tài liệu OpenDocument nhưng không phải bảng tính (.ods): '
-                                     f"{SAVE_AS_XLSX}.")
-        _inspect_ods(archive.read(by_name["content.xml"]), name)
+        if _read_part(archive, by_name["mimetype"], name).strip() != ODS_MIME:
+            raise UnreadableWorkbook(NOT_ODS, file=name)
+        _inspect_ods(_read_part(archive, by_name["content.xml"], name), name)
         return "ods"
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         if "xl/workbook.bin" in names:
-            raise UnreadableWorkbook(f'Tệp "{name}" là bảng tính nhị phân (.xlsb): {SAVE_AS_XLSX}.')
-        raise UnreadableWorkbook(f'Tệp "{name}" không phải là bảng tính (tệp nén thiếu phần workbook): {SAVE_AS_XLSX}.')
-    content_types = archive.read(by_name["[Content_Types].xml"])
+            raise UnreadableWorkbook(XLSB, file=name)
+        raise UnreadableWorkbook(NO_WORKBOOK_PART, file=name)
+    content_types = _read_part(archive, by_name["[Content_Types].xml"], name)
     if b"macroEnabled" in content_types or "xl/vbaProject.bin" in names:
-        raise UnreadableWorkbook(f'Tệp "{name}" có macro (.xlsm), hệ thống không mở tệp có macro: {SAVE_AS_XLSX} '
-                                 "(không có macro).")
+        raise UnreadableWorkbook(MACROS, file=name)
     grids = _Grids(name)
     for info in infos:
         if not info.filename.endswith((".xml", ".rels", ".vml")):
             continue
         sheet = info.filename.startswith("xl/worksheets/")
-        data = archive.read(info, None if sheet else PROLOG_BYTES)
+        data = _read_part(archive, info, name, None if sheet else PROLOG_BYTES)
         _check_prolog(data, info.filename, name)
         if sheet:
             _inspect_sheet(data, info.filename, grids)
@@ -249,7 +195,7 @@ def _check_prolog(data: bytes, member: str, name: str) -> None:
     a real part starts within its first bytes."""
     root = _ROOT.search(data, 0, PROLOG_BYTES)
     if root is None and len(data) >= PROLOG_BYTES or _DANGEROUS_XML.search(data, 0, root.start() if root else PROLOG_BYTES):
-        raise UnreadableWorkbook(f'Tệp "{name}" chứa khai báo XML nguy hiểm (DOCTYPE/ENTITY) trong {member}.')
+        raise UnreadableWorkbook(XML_DECLARATIONS, file=name, part=member)
 
 
 def _inspect_sheet(data: bytes, member: str, grids: _Grids) -> None:
@@ -329,76 +275,33 @@ def _ods_row_width(body: bytes, grids: _Grids, where: str) -> int:
 
 # --------------------------------------------------------------------------- .xls (OLE + BIFF8)
 
-_FREE, _END_OF_CHAIN = 0xFFFFFFFF, 0xFFFFFFFE
 _BIFF_BOF, _BIFF_EOF, _BIFF_DIMENSIONS, _BIFF_FILEPASS = 0x0809, 0x000A, 0x0200, 0x002F
 # Cell records (row: u16, column: u16 first): FORMULA, NUMBER, LABELSST, LABEL, RK, BOOLERR, BLANK, RSTRING
 _BIFF_CELLS = {0x0006, 0x0203, 0x00FD, 0x0204, 0x027E, 0x0205, 0x0201, 0x00D6}
 _BIFF_MULTI = {0x00BD, 0x00BE}  # MULRK, MULBLANK: row, first column, ..., last column (u16 at the end)
+ENCRYPTED_STREAM = "EncryptionInfo"  # an encrypted .xlsx: an OLE file holding this stream and the encrypted package
 
 
 def _inspect_ole(data: bytes, name: str) -> None:
-    """An OLE compound file: refused if encrypted or not an Excel workbook; its Workbook
-    stream's sheets bounded (their DIMENSIONS and every cell record's row and column)."""
-    if ENCRYPTED_STREAM in data:
-        raise UnreadableWorkbook(f'Tệp "{name}" được đặt mật khẩu: hãy bỏ mật khẩu rồi gửi lại.')
-    not_excel = UnreadableWorkbook(f'Tệp "{name}" là tệp Office cũ nhưng không đọc được như bảng tính Excel '
-                                   f"97-2003 (.xls): {SAVE_AS_XLSX}.")
+    """An OLE compound file, read through olefile: refused if encrypted (an encrypted .xlsx's
+    EncryptionInfo stream here, an encrypted .xls's FILEPASS record in the BIFF walk) or not
+    an Excel workbook; its Workbook stream's sheets bounded (their DIMENSIONS and every cell
+    record's row and column)."""
     try:
-        stream = _ole_stream(data, ("workbook", "book"))
-    except (struct.error, IndexError, ValueError):
-        raise not_excel from None
-    if stream is None:
-        raise not_excel
-    _inspect_biff(stream, name, not_excel)
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            encrypted = ole.exists(ENCRYPTED_STREAM)
+            stream = next((n for n in ("Workbook", "Book") if ole.get_type(n) == olefile.STGTY_STREAM), None)
+            biff = None if encrypted or stream is None else ole.openstream(stream).read()
+    except (OSError, ValueError, LookupError, RuntimeError, struct.error):  # olefile's ways to fail on a damaged file
+        raise UnreadableWorkbook(NOT_XLS, file=name) from None
+    if encrypted:
+        raise UnreadableWorkbook(PASSWORD, file=name)
+    if biff is None:
+        raise UnreadableWorkbook(NOT_XLS, file=name)
+    _inspect_biff(biff, name)
 
 
-def _ole_stream(data: bytes, wanted: tuple[str, ...]) -> bytes | None:
-    """The first stream whose name is one of ``wanted`` (lower case), read through the FAT."""
-    sector = 1 << struct.unpack_from("<H", data, 0x1E)[0]
-    if sector not in (512, 4096):
-        raise ValueError("sector size")
-    fat_sectors, directory_start = struct.unpack_from("<II", data, 0x2C)
-    mini_cutoff = struct.unpack_from("<I", data, 0x38)[0]
-    difat_start, difat_count = struct.unpack_from("<II", data, 0x44)
-    sectors = (len(data) - 512) // sector + 1
-
-    def at(n: int) -> bytes:
-        if n >= sectors:
-            raise ValueError("sector outside the file")
-        return data[512 + n * sector: 512 + (n + 1) * sector]
-
-    fat_list = [n for n in struct.unpack_from("<109I", data, 0x4C) if n != _FREE]
-    seen = set()
-    while difat_start not in (_FREE, _END_OF_CHAIN) and difat_count and difat_start not in seen:
-        seen.add(difat_start)
-        entries = struct.unpack(f"<{sector // 4}I", at(difat_start))
-        fat_list += [n for n in entries[:-1] if n != _FREE]
-        difat_start, difat_count = entries[-1], difat_count - 1
-    fat_list = fat_list[:fat_sectors or len(fat_list)]
-    fat = struct.unpack(f"<{len(fat_list) * sector // 4}I", b"".join(at(n) for n in fat_list))
-
-    def chain(start: int) -> bytes:
-        parts, seen = [], set()
-        while start < len(fat) and start not in seen:
-            seen.add(start)
-            parts.append(at(start))
-            start = fat[start]
-        return b"".join(parts)
-
-    directory = chain(directory_start)
-    for offset in range(0, len(directory) - 127, 128):
-        length = struct.unpack_from("<H", directory, offset + 64)[0]
-        entry_name = directory[offset:offset + max(0, min(length, 64) - 2)].decode("utf-16-le", "replace").lower()
-        kind = directory[offset + 66]
-        start, size = struct.unpack_from("<II", directory, offset + 116)
-        if kind == 2 and entry_name in wanted:
-            if size < mini_cutoff:
-                return None  # a workbook stream is never this small
-            return chain(start)[:size]
-    return None
-
-
-def _inspect_biff(stream: bytes, name: str, not_excel: UnreadableWorkbook) -> None:
+def _inspect_biff(stream: bytes, name: str) -> None:
     grids = _Grids(name)
     position, sheet, last_row, last_column = 0, 0, 0, 0
     in_sheet = False
@@ -407,10 +310,10 @@ def _inspect_biff(stream: bytes, name: str, not_excel: UnreadableWorkbook) -> No
         body = stream[position + 4: position + 4 + length]
         position += 4 + length
         if kind == _BIFF_FILEPASS:
-            raise UnreadableWorkbook(f'Tệp "{name}" được đặt mật khẩu: hãy bỏ mật khẩu rồi gửi lại.')
+            raise UnreadableWorkbook(PASSWORD, file=name)
         if kind == _BIFF_BOF:
             if len(body) < 4 or struct.unpack_from("<H", body, 0)[0] != 0x0600:
-                raise not_excel  # not BIFF8 (Excel 97-2003)
+                raise UnreadableWorkbook(NOT_XLS, file=name)  # not BIFF8 (Excel 97-2003)
             in_sheet = struct.unpack_from("<H", body, 2)[0] == 0x0010
             sheet, last_row, last_column = sheet + in_sheet, 0, 0
         elif not in_sheet:
