@@ -230,3 +230,32 @@ def test_preview_renders_bieu_01_and_02_to_png(published, tmp_path):
     assert all((tmp_path / "preview" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     if shutil.which("chromium"):
         assert {"trang-tai-ve.png", "trang-ky-2023.png"} <= set(pngs)
+
+
+def test_a_missing_agency_is_missed_on_every_bieu_its_funds_count_in(catalogue, sample_files, tmp_path):
+    """The sample without Phòng Tài chính – Kế hoạch: every Biểu that prints form 02's funds
+    says so and names it, with the communes and agencies counted apart; the others do not."""
+    files = [p for p in sample_files if not p.name.startswith("099-TCKH")]
+    places = take_in_everything(catalogue, Places.under(tmp_path / "data"), T0, files)
+    reports, publication = publish_period(catalogue, places.warehouse, places.out, "2023")
+    missing = {r.code: [u.name for u in r.missing] for r in reports}
+    assert missing["01"] == []  # Biểu 01 prints no funds: the communes' forms only
+    funds = [code for code, bieu in catalogue.bieu.items() if "02" in bieu.forms]
+    assert {"02", "03", "04", "05", "06", "08", "09", "10", "13"} <= set(funds)
+    assert all(missing[code] == ["Phòng Tài chính - Kế hoạch"] for code in funds)
+    for code in ("03", "04"):
+        ws = _sheet(publication, code)
+        texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+        assert any(INCOMPLETE in t for t in texts)
+        assert ("Số liệu tổng hợp từ báo cáo hợp lệ của 19/19 xã, thị trấn; 3/4 cơ quan huyện: thiếu Phòng Tài "
+                "chính - Kế hoạch.") in texts
+        sources = [row[2].value for row in openpyxl.load_workbook(publication.files[code])[SOURCES_SHEET].iter_rows(min_row=3)]
+        assert "Phòng Lao động - Thương binh và Xã hội" in sources  # the agencies whose numbers are in the table
+        assert "Phòng Tài chính - Kế hoạch" in sources  # … and the one missing, with its state
+
+
+def test_the_full_sample_counts_its_agencies(published):
+    _, reports, publication = published
+    texts = [c.value for row in _sheet(publication, "03").iter_rows() for c in row if isinstance(c.value, str)]
+    assert "Số liệu tổng hợp từ báo cáo hợp lệ của 19/19 xã, thị trấn; 4/4 cơ quan huyện." in texts
+    assert all(r.complete for r in reports)

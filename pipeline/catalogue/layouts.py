@@ -95,12 +95,13 @@ def _bieu(catalogue: Catalogue, code: str, data: dict, origin: dict[str, str], f
         raise CatalogueError(file, code, '"tables" phải là danh sách bảng ([[tables]])')
     tables = tuple(_table(catalogue, t, fields, form, file, f"Biểu {code}, bảng {n}")
                    for n, t in enumerate(tables_data, start=1))
-    forms: set[str] = set()
+    forms: set[str] = set()  # every form whose cells it prints: the units that report them are expected
     for table in tables:
         if table.rows == "targets":
             forms |= {t.ref.form for target in catalogue.targets for t in target.numerator + target.denominator}
         else:
             forms.add(table.form)
+        forms |= {column.ref.form for column in table.columns if column.ref is not None}
     return Bieu(code, title, tables, tuple(sorted(forms)), form.sub_project if form else None, source)
 
 
