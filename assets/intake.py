@@ -70,7 +70,7 @@ def units_markdown(statuses: list[UnitStatus], settings: PipelineSettings, perio
 
 def write_period_status(settings: PipelineSettings, period: str) -> list[UnitStatus]:
     """The period's units as they are now, written for the download page after an intake."""
-    with connect(settings.warehouse) as conn:
+    with connect(settings.warehouse, wait_seconds=settings.wait_seconds) as conn:
         create_schema(conn)
         return write_intake_status(settings.catalogue, conn, settings.places, period, settings.now().date())
 

@@ -38,7 +38,7 @@ def district_plan(context: dg.AssetExecutionContext, settings: PipelineSettings)
     metadata = {}
     for period in open_periods(settings.catalogue, settings.out):
         result = take_in_plan(settings.catalogue, settings.places, period, settings.now())
-        with connect(settings.warehouse) as conn:
+        with connect(settings.warehouse, wait_seconds=settings.wait_seconds) as conn:
             create_schema(conn)
             in_use, label = plan_label(conn, period)
         metadata[period_label(period, "Trạng thái")] = label
@@ -102,7 +102,7 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     for period in periods:
         reports, publication = publish_period(catalogue, settings.warehouse, settings.out, period,
                                               level=settings.batch_level, today=settings.now().date(),
-                                              office=settings.settings.office)
+                                              office=settings.office, wait_seconds=settings.wait_seconds)
         for report in reports:
             path = publication.files[report.code]
             metadata[report.code].update({
@@ -142,7 +142,7 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
 def submission_status(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     catalogue = settings.catalogue
     today = settings.now().date()
-    with connect(settings.warehouse) as conn:
+    with connect(settings.warehouse, wait_seconds=settings.wait_seconds) as conn:
         create_schema(conn)
         tables = {period: write_intake_status(catalogue, conn, settings.places, period, today)
                   for period in catalogue.periods}

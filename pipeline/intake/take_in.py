@@ -137,7 +137,8 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
                     finding(PERIOD_CLOSED, period=period, file=received.name, unit=unit), *superseded])
                 continue
             to_load.append(Pending(received, unit, latest.path, superseded))
-        results.update((r.unit, r) for r in _load(catalogue, places.warehouse, places.out, period, to_load, workers))
+        results.update((r.unit, r) for r in _load(catalogue, places.warehouse, places.out, period, to_load, workers,
+                                                   places.wait_seconds))
     return [results[unit] for unit in files]
 
 
@@ -153,14 +154,14 @@ class Pending:
 
 
 def _load(catalogue: Catalogue, warehouse: Path, out: Path | None, period: str, pending: list[Pending],
-          workers: int = 1) -> list[IntakeResult]:
+          workers: int, wait_seconds: float) -> list[IntakeResult]:
     """Check the files together, write their feedback under ``out`` (None: none), load them in one
     transaction (on one warehouse connection: opening DuckDB costs about 20 ms, and a district's run
     is one unit)."""
     if not pending:
         return []
     units = [p.unit for p in pending if p.unit != PLAN_UNIT]
-    with connect(warehouse) as conn:
+    with connect(warehouse, wait_seconds=wait_seconds) as conn:
         create_schema(conn)
         record_catalogue_lists(conn, catalogue)
         checked = check_files(catalogue, [p.received.copy for p in pending], period,
@@ -211,8 +212,8 @@ def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
                             for pair in _replay(places.archive, period, unit, versions)]
                 pending = [_replayed(arrival, first, unit, work / period / str(start) / str(number))
                            for number, (unit, (arrival, first)) in enumerate(replayed)]
-                results += _load(catalogue, warehouse, None, period, pending)
-        with connect(warehouse) as conn:
+                results += _load(catalogue, warehouse, None, period, pending, 1, places.wait_seconds)
+        with connect(warehouse, wait_seconds=places.wait_seconds) as conn:
             create_schema(conn)
             record_catalogue_lists(conn, catalogue)
             conn.execute("CHECKPOINT")
@@ -288,7 +289,7 @@ def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime
     """Take in every unit whose latest inbox file is not taken in yet (what the sensor has not
     seen), in batches of ``CATCH_UP_BATCH`` units, telling ``progress`` after each; units already
     up to date are neither read nor checked again."""
-    with connect(places.warehouse) as conn:
+    with connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
         create_schema(conn)
         loaded = loaded_versions(conn, period)
     files = files_by_unit(scan_inbox(places.inbox, period, places.inbox_index(period), workers))

@@ -35,6 +35,7 @@ from pipeline.catalogue.batches import DISTRICT as DISTRICT_LEVEL
 from pipeline.catalogue.batches import PROVINCE, UNIT
 from pipeline.checking.findings import Finding, counts
 from pipeline.errors import MachineError, machine_error, machine_fault_named
+from pipeline.settings import WAIT_SECONDS
 from pipeline.catalogue.contract import FILE_KIND, PLAN_FILE
 from pipeline.workbook.reader import TIDY_COLUMNS, Submission
 
@@ -97,12 +98,12 @@ class LoadResult:
 
 
 @contextmanager
-def connect(path: Path | str, read_only: bool = False):
+def connect(path: Path | str, read_only: bool = False, wait_seconds: float = WAIT_SECONDS):
     """A short-lived connection. Another process holding the file lock is waited for, saying so
-    once, up to ``TUANGIAO_WAIT_SECONDS``; then a MachineError names the file and the holder.
-    DuckDB: one file, one writing process at a time (the lock); a server engine would pool."""
+    once, up to ``wait_seconds`` (the settings' ``wait_seconds``); then a MachineError names the
+    file and the holder. DuckDB: one file, one writing process at a time (the lock); a server
+    engine would pool."""
     from pipeline.files import machine_faults
-    from pipeline.settings import Settings
 
     path = Path(path)
     with machine_faults(path):
@@ -122,14 +123,14 @@ def connect(path: Path | str, read_only: bool = False):
             holder = re.search(r"PID (\d+)", str(e))
             holder = f"tiến trình {holder.group(1)}" if holder else "một tiến trình khác"
             if started is None:
-                started, wait = time.monotonic(), Settings.from_environment().wait_seconds
+                started = time.monotonic()
             waited = time.monotonic() - started
-            if waited >= wait:
+            if waited >= wait_seconds:
                 raise MachineError(
-                    f'Kho dữ liệu "{path}" vẫn bị {holder} giữ sau {wait:g} giây chờ. Hãy đợi lệnh đang chạy kia '
+                    f'Kho dữ liệu "{path}" vẫn bị {holder} giữ sau {wait_seconds:g} giây chờ. Hãy đợi lệnh đang chạy kia '
                     "(một lượt tổng hợp, rebuild…) xong rồi chạy lại; không có gì bị ghi dở.") from None
             if not told and waited >= LOCK_NOTICE_SECONDS:
-                print(f'Đang chờ kho dữ liệu "{path}": {holder} đang dùng (chờ tối đa {wait:g} giây)…',
+                print(f'Đang chờ kho dữ liệu "{path}": {holder} đang dùng (chờ tối đa {wait_seconds:g} giây)…',
                       file=sys.stderr, flush=True)
                 told = True
             time.sleep(LOCK_WAIT_SECONDS)
