@@ -4,14 +4,14 @@ import dagster as dg
 
 from assets.automation import FOLLOWS_UPSTREAM
 from assets.failures import told
-from assets.intake import unit_submission
+from assets.intake import SUBMISSION
 from assets.resources import PipelineSettings, period_label
 from pipeline.text import name_list, show_number
 from pipeline.publication.consolidation import consolidate
 
 
 @dg.asset(
-    deps=[unit_submission],
+    deps=[SUBMISSION],
     group_name="tong_hop",
     kinds={"duckdb"},
     owners=["team:phong-ldtbxh"],

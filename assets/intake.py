@@ -10,7 +10,7 @@ from collections import Counter
 import dagster as dg
 
 from assets.failures import told
-from assets.partitions import BATCH, PERIOD, submission_partitions
+from assets.partitions import PERIOD
 from assets.resources import PipelineSettings
 from pipeline.catalogue.batches import batch_name, batch_units
 from pipeline.checking.findings import Finding
@@ -33,15 +33,7 @@ CHECK_NAME = "valid_submission"
 STATE_TAG = "tuangiao/trang_thai"  # on each materialization: hop_le, khong_hop_le or chua_nop
 MAX_ROWS_SHOWN = 200
 
-with warnings.catch_warnings():
-    # Partitioned asset checks are "preview" in Dagster 1.13; they are what lets the UI show
-    # each unit's check result on its own partition.
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    VALID_SUBMISSION = dg.AssetCheckSpec(
-        CHECK_NAME, asset="unit_submission", blocking=False, partitions_def=submission_partitions,
-        description="Báo cáo hợp lệ: không có lỗi nào (cảnh báo không chặn). Đơn vị không hợp lệ vẫn được ghi "
-                    "nhận; phần tổng hợp chỉ dùng phiên bản hợp lệ. Bảng phát hiện nằm trong metadata.",
-    )
+SUBMISSION = dg.AssetKey("unit_submission")  # its partitions come with the settings: ``submission_asset``
 
 
 def findings_markdown(findings: list[Finding], with_unit: bool = False) -> str:
@@ -75,24 +67,38 @@ def write_period_status(settings: PipelineSettings, period: str) -> list[UnitSta
         return write_intake_status(settings.catalogue, conn, settings.places, period, settings.now().date())
 
 
-@dg.asset(
-    partitions_def=submission_partitions,
-    group_name="tiep_nhan",
-    kinds={"excel", "duckdb"},
-    owners=["team:phong-ldtbxh"],
-    pool="duckdb",
-    description=(
-        "Báo cáo của các đơn vị trong một kỳ, theo từng đơn vị (cấp huyện) hoặc gom theo huyện, tỉnh "
-        "(danh sách đơn vị lớn): đọc tệp mới nhất của mỗi đơn vị trong hộp thư đến, kiểm tra theo danh mục, "
-        "nạp vào kho dữ liệu DuckDB thành phiên bản mới và ghi tệp phản hồi cho đơn vị có lỗi hay cảnh báo. "
-        "Đơn vị không có tệp mới giữ nguyên trạng thái theo phiên bản đã nạp."
-    ),
-    check_specs=[VALID_SUBMISSION],
-)
-@told
-def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSettings):
+def submission_asset(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+    """``unit_submission`` and its check over ``partitions`` (``assets.partitions``)."""
+    with warnings.catch_warnings():
+        # Partitioned asset checks are "preview" in Dagster 1.13; they are what lets the UI show
+        # each unit's check result on its own partition.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        check = dg.AssetCheckSpec(
+            CHECK_NAME, asset=SUBMISSION, blocking=False, partitions_def=partitions,
+            description="Báo cáo hợp lệ: không có lỗi nào (cảnh báo không chặn). Đơn vị không hợp lệ vẫn được ghi "
+                        "nhận; phần tổng hợp chỉ dùng phiên bản hợp lệ. Bảng phát hiện nằm trong metadata.",
+        )
+    return dg.asset(
+        key=SUBMISSION,
+        partitions_def=partitions,
+        group_name="tiep_nhan",
+        kinds={"excel", "duckdb"},
+        owners=["team:phong-ldtbxh"],
+        pool="duckdb",
+        description=(
+            "Báo cáo của các đơn vị trong một kỳ, theo từng đơn vị (cấp huyện) hoặc gom theo huyện, tỉnh "
+            "(danh sách đơn vị lớn): đọc tệp mới nhất của mỗi đơn vị trong hộp thư đến, kiểm tra theo danh mục, "
+            "nạp vào kho dữ liệu DuckDB thành phiên bản mới và ghi tệp phản hồi cho đơn vị có lỗi hay cảnh báo. "
+            "Đơn vị không có tệp mới giữ nguyên trạng thái theo phiên bản đã nạp."
+        ),
+        check_specs=[check],
+    )(told(take_in_partition))
+
+
+def take_in_partition(context: dg.AssetExecutionContext, settings: PipelineSettings):
+    """The body of ``unit_submission``: the partition's units taken in, their states and findings."""
     keys = context.partition_key.keys_by_dimension
-    catalogue, period, batch = settings.catalogue, keys[PERIOD], keys[BATCH]
+    catalogue, period, batch = settings.catalogue, keys[PERIOD], keys[settings.batch_level]
     units = [u.code for u in batch_units(catalogue, period, settings.batch_level, batch)]
     name = batch_name(catalogue, settings.batch_level, batch)
     if len(units) > 1:  # a unit's run logs its result only (every log line is an event to store)

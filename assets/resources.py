@@ -44,8 +44,3 @@ class PipelineSettings(dg.ConfigurableResource, Settings):
 def period_label(period: str, label: str) -> str:
     """A metadata label for one period's figure: "Kỳ 2023 · Số đơn vị hợp lệ"."""
     return f"Kỳ {period} · {label}"
-
-
-def settings_from_environment() -> PipelineSettings:
-    """The ``TUANGIAO_*`` variables (``pipeline.settings``)."""
-    return PipelineSettings.of(Settings.from_environment())
