@@ -17,20 +17,13 @@ from pipeline.checking.findings import Finding
 from pipeline.text import name_list
 from pipeline.intake.take_in import catch_up, take_in_batch, unidentified_files
 from pipeline.periods import open_periods
-from pipeline.publication.status import (
-    INVALID_STATE,
-    MISSING_STATE,
-    VALID_STATE,
-    Unidentified,
-    UnitStatus,
-    write_intake_status,
-    write_unidentified,
-)
+from pipeline.publication.status import Unidentified, UnitStatus, write_intake_status, write_unidentified
 from pipeline.settings import shown_time
+from pipeline.states import SubmissionState
 from pipeline.warehouse import connect, create_schema
 
 CHECK_NAME = "valid_submission"
-STATE_TAG = "tuangiao/trang_thai"  # on each materialization: hop_le, khong_hop_le or chua_nop
+STATE_TAG = "tuangiao/trang_thai"  # on each materialization: a SubmissionState (hop_le, khong_hop_le or chua_nop)
 MAX_ROWS_SHOWN = 200
 
 SUBMISSION = dg.AssetKey("unit_submission")  # its partitions come with the settings: ``submission_asset``
@@ -108,7 +101,7 @@ def take_in_partition(context: dg.AssetExecutionContext, settings: PipelineSetti
     statuses = [now[u] for u in units]  # each unit as it is now: a unit without a new file keeps its state
     findings = [f for r in results for f in r.findings]
     for s in statuses:
-        if s.state != VALID_STATE:
+        if s.state != SubmissionState.VALID:
             context.log.warning(f"{s.code} – {s.name}: {s.label} ({s.errors} lỗi, {s.warnings} cảnh báo)")
     summary = ", ".join(f"{count} {label.lower()}" for label, count in Counter(s.label for s in statuses).items())
     context.log.info(f"{name}: {summary}")
@@ -136,14 +129,15 @@ def take_in_partition(context: dg.AssetExecutionContext, settings: PipelineSetti
     else:
         metadata["Các đơn vị"] = dg.MetadataValue.md(units_markdown(statuses, settings, period))
         metadata["Không hợp lệ"] = name_list([f"{s.code} – {s.name}" for s in statuses
-                                              if s.state == INVALID_STATE]) or "Không"
-    invalid = any(s.state == INVALID_STATE for s in statuses)
-    missing = any(s.state == MISSING_STATE for s in statuses)
-    state = INVALID_STATE if invalid else MISSING_STATE if missing else VALID_STATE  # the batch's worst
-    yield dg.MaterializeResult(metadata=metadata, tags={STATE_TAG: state})
+                                              if s.state == SubmissionState.INVALID]) or "Không"
+    invalid = any(s.state == SubmissionState.INVALID for s in statuses)
+    missing = any(s.state == SubmissionState.MISSING for s in statuses)
+    state = (SubmissionState.INVALID if invalid else SubmissionState.MISSING if missing
+             else SubmissionState.VALID)  # the batch's worst
+    yield dg.MaterializeResult(metadata=metadata, tags={STATE_TAG: state.value})  # Dagster stores plain strings
     yield dg.AssetCheckResult(
         check_name=CHECK_NAME,
-        passed=state == VALID_STATE,
+        passed=state == SubmissionState.VALID,
         severity=dg.AssetCheckSeverity.ERROR if invalid else dg.AssetCheckSeverity.WARN,
         description=f"{metadata['Đơn vị']}: {metadata['Trạng thái']}",
         metadata={

@@ -17,6 +17,7 @@ import pytest
 from assets.__main__ import main as assets_main
 from assets.consolidation import district_consolidation
 from assets.definitions import defs
+from assets.intake import STATE_TAG
 from assets.location import build_defs
 from assets.partitions import submission_key
 from assets.publication import district_plan, publish_bieu
@@ -55,6 +56,10 @@ def _metadata(result):
     return {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
 
 
+def _state_tag(result) -> str:
+    return result.get_asset_materialization_events()[0].materialization.tags[STATE_TAG]
+
+
 def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
@@ -81,6 +86,7 @@ def test_unit_partition_loads_the_units_file(data_dir):
     metadata = _metadata(result)
     assert result.success
     assert metadata["Trạng thái"] == "Hợp lệ" and metadata["Số lỗi"] == 0
+    assert _state_tag(result) == "hop_le"  # the value people filter the runs' materializations on
     assert metadata["Đơn vị"] == "03259 – Xã Phình Sáng" and metadata["Tệp mới nhất"] == "03259-xa-phinh-sang.xlsx"
     assert _check(result).passed
     assert not (data_dir / "out" / "2023" / "phan-hoi").exists()  # nothing to fix: no feedback
@@ -90,7 +96,7 @@ def test_unit_partition_loads_the_units_file(data_dir):
 
 def test_missing_and_broken_units(data_dir):
     missing = _materialize([unit_submission], data_dir, submission_key("2023", "03260", UNIT))
-    assert _metadata(missing)["Trạng thái"] == "Chưa nộp"
+    assert _metadata(missing)["Trạng thái"] == "Chưa nộp" and _state_tag(missing) == "chua_nop"
     assert not _check(missing).passed and _check(missing).severity == dg.AssetCheckSeverity.WARN
     path = data_dir / "inbox" / "2023" / "03253-thi-tran-tuan-giao.xlsx"
     workbook = openpyxl.load_workbook(path)
@@ -98,7 +104,7 @@ def test_missing_and_broken_units(data_dir):
     workbook.save(path)
     broken = _materialize([unit_submission], data_dir, submission_key("2023", "03253", UNIT))
     metadata = _metadata(broken)
-    assert metadata["Trạng thái"] == "Không hợp lệ" and metadata["Số lỗi"] == 1
+    assert metadata["Trạng thái"] == "Không hợp lệ" and metadata["Số lỗi"] == 1 and _state_tag(broken) == "khong_hop_le"
     assert broken.success  # a failed submission is a recorded result, not a failed run
     check = _check(broken)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR

@@ -46,9 +46,8 @@ from pipeline.intake.inbox import InboxFile, files_by_unit, scan_inbox
 from pipeline.locking import exclusive_lock, shared_lock
 from pipeline.periods import closed_versions, is_closed
 from pipeline.settings import Places
+from pipeline.states import ArrivalState, Verdict
 from pipeline.warehouse import (
-    INVALID,
-    VALID,
     Load,
     connect,
     create_schema,
@@ -60,12 +59,7 @@ from pipeline.warehouse import (
 from pipeline.catalogue.contract import PLAN_FILE
 
 CATCH_UP_BATCH = 250  # units checked and loaded together by the nightly catch-up (and by rebuild)
-MISSING = "missing"
-CLOSED = "closed"
-GONE = "gone"
 PLAN_UNIT = ""  # the plan workbook is the district's own, stored without a unit code
-STATUS_LABELS = {VALID: "Hợp lệ", INVALID: "Không hợp lệ", MISSING: "Chưa nộp", CLOSED: "Kỳ đã khóa sổ",
-                 GONE: "Tệp vừa đổi tên hoặc bị xoá, chờ lần sau"}
 REBUILD_FOLDER = ".rebuild"
 
 
@@ -73,7 +67,7 @@ REBUILD_FOLDER = ".rebuild"
 class IntakeResult(FindingCounts):
     period: str
     unit: str
-    status: str
+    status: Verdict | ArrivalState
     file: Path | None = None
     file_hash: str = ""
     findings: list[Finding] = field(default_factory=list)
@@ -83,7 +77,7 @@ class IntakeResult(FindingCounts):
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
+        return self.status.label
 
 
 def feedback_dir(out: Path, period: str) -> Path:
@@ -122,18 +116,18 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
         closed = is_closed(catalogue, places.out, period)
         for number, (unit, mine) in enumerate(files.items()):
             if not mine:
-                results[unit] = IntakeResult(period, unit, MISSING)
+                results[unit] = IntakeResult(period, unit, ArrivalState.MISSING)
                 continue
             latest = mine[-1]
             try:
                 received = receive(places.archive, period, unit, latest.path, now, work / str(number))
             except Vanished:  # renamed, removed or replaced meanwhile: the next look takes it in
-                results[unit] = IntakeResult(period, unit, GONE, file=latest.path)
+                results[unit] = IntakeResult(period, unit, ArrivalState.GONE, file=latest.path)
                 continue
             superseded = [finding(SUPERSEDED, latest=received.name, file=nfc(f.path.name), unit=unit)
                           for f in mine[:-1]]
             if closed:  # kept in the archive, not loaded
-                results[unit] = IntakeResult(period, unit, CLOSED, file=latest.path, findings=[
+                results[unit] = IntakeResult(period, unit, ArrivalState.CLOSED, file=latest.path, findings=[
                     finding(PERIOD_CLOSED, period=period, file=received.name, unit=unit), *superseded])
                 continue
             to_load.append(Pending(received, unit, latest.path, superseded))
@@ -169,8 +163,8 @@ def _load(catalogue: Catalogue, warehouse: Path, out: Path | None, period: str, 
         intakes, loads = [], []
         for item, result in zip(pending, checked):
             result.findings = sorted(result.findings + item.findings, key=sort_key)
-            intake = IntakeResult(period, item.unit, VALID if result.accepted else INVALID, file=item.source,
-                                  findings=result.findings)
+            verdict = Verdict.VALID if result.accepted else Verdict.INVALID
+            intake = IntakeResult(period, item.unit, verdict, file=item.source, findings=result.findings)
             if out is not None:
                 feedback = feedback_dir(out, period) / feedback_name(result)
                 if result.findings:
