@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pipeline.catalogue.batches import LEVELS, UNIT
 from pipeline.failpoints import failpoint
-from pipeline.settings import PROJECT_ROOT
+from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.text import show_number
 
 
@@ -159,24 +159,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dev":
         return dev(args.host, args.port, args.page_port)
 
-    for value, variable in ((args.inbox and str(Path(args.inbox).resolve()), "TUANGIAO_INBOX"),
-                            (args.clock, "TUANGIAO_CLOCK"), (args.units and str(Path(args.units).resolve()), "TUANGIAO_UNITS"),
-                            (args.batch, "TUANGIAO_BATCH"), (args.workers and str(args.workers), "TUANGIAO_WORKERS")):
-        if value:
-            os.environ[variable] = value
+    settings = Settings.from_environment(
+        inbox_dir=args.inbox and str(Path(args.inbox).resolve()), fixed_clock=args.clock,
+        units_file=args.units and str(Path(args.units).resolve()), batch_level=args.batch, workers=args.workers)
     prepare_dagster_home()
 
     import dagster as dg
 
-    from assets.definitions import defs
+    from assets.location import build_defs
     from assets.partitions import submission_key
     from assets.runs import recover_dead_runs, run_in_process
     from pipeline.catalogue.batches import batch_keys, batch_name, batch_units
     from pipeline.periods import open_periods
 
-    settings = defs.resources["settings"]
+    defs = build_defs(settings)  # every run is in this process: the definitions are these settings'
     catalogue, level = settings.catalogue, settings.batch_level
-    periods = [args.period] if args.period else open_periods(catalogue, settings.out)
+    periods = [args.period] if args.period else open_periods(catalogue, settings.places.out)
     instance = dg.DagsterInstance.get()
     recovered = recover_dead_runs(instance)
     if recovered:
@@ -190,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         for number, batch in enumerate(batches, start=1):
             started = time.perf_counter()
             result = run_in_process(submission_job, instance, settings.wait_seconds,
-                                    partition_key=submission_key(period, batch), run_config=quiet)
+                                    partition_key=submission_key(period, batch, level), run_config=quiet)
             failpoint("runner.after_batch")
             materializations = result.get_asset_materialization_events()
             name = batch_name(catalogue, level, batch)

@@ -7,13 +7,11 @@ anything). The condition here requests an asset once a dependency has been updat
 was last requested or updated, but only when no dependency and no run of its own is in
 progress: a burst of files taken in by many unit runs leads to one consolidation after them,
 not one per file, and the pool "duckdb" (limit 1) keeps every run on DuckDB one at a time.
-The sensor evaluating it runs by default every ``TUANGIAO_SENSOR_SECONDS`` (30 s), as the
+The sensor evaluating it runs every ``sensor_seconds`` of the settings (30 s by default), as the
 inbox sensor does; its requests are runs (not backfills) of the code location's in-process
 executor."""
 
 import dagster as dg
-
-from assets.resources import settings_from_environment
 
 FOLLOWS_UPSTREAM = (
     dg.AutomationCondition.any_deps_updated().since_last_handled()
@@ -21,15 +19,15 @@ FOLLOWS_UPSTREAM = (
     & ~dg.AutomationCondition.in_progress()
 ).with_label("theo sau tiếp nhận")
 
-SENSOR_SECONDS = settings_from_environment().sensor_seconds
 
-automation_sensor = dg.AutomationConditionSensorDefinition(
-    "automation_sensor",
-    target=dg.AssetSelection.all(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=SENSOR_SECONDS,
-    emit_backfills=False,
-    run_tags={"tuangiao/nguon": "tu_dong"},
-    description="Sau mỗi lần tiếp nhận (cảm biến, tải lên, bắt kịp, chạy tay): tổng hợp, ghi Biểu và bảng "
-                "tình trạng khi không còn lượt tiếp nhận nào đang chạy.",
-)
+def automation_sensor(interval_seconds: int) -> dg.AutomationConditionSensorDefinition:
+    return dg.AutomationConditionSensorDefinition(
+        "automation_sensor",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=interval_seconds,
+        emit_backfills=False,
+        run_tags={"tuangiao/nguon": "tu_dong"},
+        description="Sau mỗi lần tiếp nhận (cảm biến, tải lên, bắt kịp, chạy tay): tổng hợp, ghi Biểu và bảng "
+                    "tình trạng khi không còn lượt tiếp nhận nào đang chạy.",
+    )

@@ -4,14 +4,14 @@ import dagster as dg
 
 from assets.automation import FOLLOWS_UPSTREAM
 from assets.failures import told
-from assets.intake import unit_submission
+from assets.intake import SUBMISSION
 from assets.resources import PipelineSettings, period_label
 from pipeline.text import name_list, show_number
 from pipeline.publication.consolidation import consolidate
 
 
 @dg.asset(
-    deps=[unit_submission],
+    deps=[SUBMISSION],
     group_name="tong_hop",
     kinds={"duckdb"},
     owners=["team:phong-ldtbxh"],
@@ -27,7 +27,7 @@ def district_consolidation(context: dg.AssetExecutionContext, settings: Pipeline
     catalogue = settings.catalogue
     metadata = {}
     for period in catalogue.periods:
-        result = consolidate(catalogue, settings.warehouse, period)
+        result = consolidate(catalogue, settings.warehouse, period, settings.wait_seconds)
         lines = [f"| {figure.label} | {show_number(value or 0, places=0)} |" for figure, value in result.headline]
         missing = [catalogue.unit(u).name for u in result.missing_units]
         metadata[period_label(period, "Số đơn vị hợp lệ")] = len(result.loaded_units)

@@ -10,38 +10,23 @@ from collections import Counter
 import dagster as dg
 
 from assets.failures import told
-from assets.partitions import BATCH, PERIOD, submission_partitions
+from assets.partitions import PERIOD
 from assets.resources import PipelineSettings
 from pipeline.catalogue.batches import batch_name, batch_units
 from pipeline.checking.report import FindingsReport
 from pipeline.text import name_list
 from pipeline.intake.take_in import catch_up, take_in_batch, unidentified_files
 from pipeline.periods import open_periods
-from pipeline.publication.status import (
-    INVALID_STATE,
-    MISSING_STATE,
-    VALID_STATE,
-    Unidentified,
-    UnitStatus,
-    write_intake_status,
-    write_unidentified,
-)
+from pipeline.publication.status import Unidentified, UnitStatus, write_intake_status, write_unidentified
 from pipeline.settings import shown_time
+from pipeline.states import SubmissionState
 from pipeline.warehouse import connect, create_schema
 
 CHECK_NAME = "valid_submission"
-STATE_TAG = "tuangiao/trang_thai"  # on each materialization: hop_le, khong_hop_le or chua_nop
+STATE_TAG = "tuangiao/trang_thai"  # on each materialization: a SubmissionState (hop_le, khong_hop_le or chua_nop)
 MAX_ROWS_SHOWN = 200
 
-with warnings.catch_warnings():
-    # Partitioned asset checks are "preview" in Dagster 1.13; they are what lets the UI show
-    # each unit's check result on its own partition.
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    VALID_SUBMISSION = dg.AssetCheckSpec(
-        CHECK_NAME, asset="unit_submission", blocking=False, partitions_def=submission_partitions,
-        description="Báo cáo hợp lệ: không có lỗi nào (cảnh báo không chặn). Đơn vị không hợp lệ vẫn được ghi "
-                    "nhận; phần tổng hợp chỉ dùng phiên bản hợp lệ. Bảng phát hiện nằm trong metadata.",
-    )
+SUBMISSION = dg.AssetKey("unit_submission")  # its partitions come with the settings: ``submission_asset``
 
 
 def units_markdown(statuses: list[UnitStatus], settings: PipelineSettings, period: str) -> str:
@@ -55,29 +40,43 @@ def units_markdown(statuses: list[UnitStatus], settings: PipelineSettings, perio
 
 def write_period_status(settings: PipelineSettings, period: str) -> list[UnitStatus]:
     """The period's units as they are now, written for the download page after an intake."""
-    with connect(settings.warehouse) as conn:
+    with connect(settings.warehouse, wait_seconds=settings.wait_seconds) as conn:
         create_schema(conn)
         return write_intake_status(settings.catalogue, conn, settings.places, period, settings.now().date())
 
 
-@dg.asset(
-    partitions_def=submission_partitions,
-    group_name="tiep_nhan",
-    kinds={"excel", "duckdb"},
-    owners=["team:phong-ldtbxh"],
-    pool="duckdb",
-    description=(
-        "Báo cáo của các đơn vị trong một kỳ, theo từng đơn vị (cấp huyện) hoặc gom theo huyện, tỉnh "
-        "(danh sách đơn vị lớn): đọc tệp mới nhất của mỗi đơn vị trong hộp thư đến, kiểm tra theo danh mục, "
-        "nạp vào kho dữ liệu DuckDB thành phiên bản mới và ghi tệp phản hồi cho đơn vị có lỗi hay cảnh báo. "
-        "Đơn vị không có tệp mới giữ nguyên trạng thái theo phiên bản đã nạp."
-    ),
-    check_specs=[VALID_SUBMISSION],
-)
-@told
-def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSettings):
+def submission_asset(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+    """``unit_submission`` and its check over ``partitions`` (``assets.partitions``)."""
+    with warnings.catch_warnings():
+        # Partitioned asset checks are "preview" in Dagster 1.13; they are what lets the UI show
+        # each unit's check result on its own partition.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        check = dg.AssetCheckSpec(
+            CHECK_NAME, asset=SUBMISSION, blocking=False, partitions_def=partitions,
+            description="Báo cáo hợp lệ: không có lỗi nào (cảnh báo không chặn). Đơn vị không hợp lệ vẫn được ghi "
+                        "nhận; phần tổng hợp chỉ dùng phiên bản hợp lệ. Bảng phát hiện nằm trong metadata.",
+        )
+    return dg.asset(
+        key=SUBMISSION,
+        partitions_def=partitions,
+        group_name="tiep_nhan",
+        kinds={"excel", "duckdb"},
+        owners=["team:phong-ldtbxh"],
+        pool="duckdb",
+        description=(
+            "Báo cáo của các đơn vị trong một kỳ, theo từng đơn vị (cấp huyện) hoặc gom theo huyện, tỉnh "
+            "(danh sách đơn vị lớn): đọc tệp mới nhất của mỗi đơn vị trong hộp thư đến, kiểm tra theo danh mục, "
+            "nạp vào kho dữ liệu DuckDB thành phiên bản mới và ghi tệp phản hồi cho đơn vị có lỗi hay cảnh báo. "
+            "Đơn vị không có tệp mới giữ nguyên trạng thái theo phiên bản đã nạp."
+        ),
+        check_specs=[check],
+    )(told(take_in_partition))
+
+
+def take_in_partition(context: dg.AssetExecutionContext, settings: PipelineSettings):
+    """The body of ``unit_submission``: the partition's units taken in, their states and findings."""
     keys = context.partition_key.keys_by_dimension
-    catalogue, period, batch = settings.catalogue, keys[PERIOD], keys[BATCH]
+    catalogue, period, batch = settings.catalogue, keys[PERIOD], keys[settings.batch_level]
     units = [u.code for u in batch_units(catalogue, period, settings.batch_level, batch)]
     name = batch_name(catalogue, settings.batch_level, batch)
     if len(units) > 1:  # a unit's run logs its result only (every log line is an event to store)
@@ -87,7 +86,7 @@ def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSetting
     statuses = [now[u] for u in units]  # each unit as it is now: a unit without a new file keeps its state
     findings = [f for r in results for f in r.findings]
     for s in statuses:
-        if s.state != VALID_STATE:
+        if s.state != SubmissionState.VALID:
             context.log.warning(f"{s.code} – {s.name}: {s.label} ({s.errors} lỗi, {s.warnings} cảnh báo)")
     summary = ", ".join(f"{count} {label.lower()}" for label, count in Counter(s.label for s in statuses).items())
     context.log.info(f"{name}: {summary}")
@@ -115,14 +114,15 @@ def unit_submission(context: dg.AssetExecutionContext, settings: PipelineSetting
     else:
         metadata["Các đơn vị"] = dg.MetadataValue.md(units_markdown(statuses, settings, period))
         metadata["Không hợp lệ"] = name_list([f"{s.code} – {s.name}" for s in statuses
-                                              if s.state == INVALID_STATE]) or "Không"
-    invalid = any(s.state == INVALID_STATE for s in statuses)
-    missing = any(s.state == MISSING_STATE for s in statuses)
-    state = INVALID_STATE if invalid else MISSING_STATE if missing else VALID_STATE  # the batch's worst
-    yield dg.MaterializeResult(metadata=metadata, tags={STATE_TAG: state})
+                                              if s.state == SubmissionState.INVALID]) or "Không"
+    invalid = any(s.state == SubmissionState.INVALID for s in statuses)
+    missing = any(s.state == SubmissionState.MISSING for s in statuses)
+    state = (SubmissionState.INVALID if invalid else SubmissionState.MISSING if missing
+             else SubmissionState.VALID)  # the batch's worst
+    yield dg.MaterializeResult(metadata=metadata, tags={STATE_TAG: state.value})  # Dagster stores plain strings
     yield dg.AssetCheckResult(
         check_name=CHECK_NAME,
-        passed=state == VALID_STATE,
+        passed=state == SubmissionState.VALID,
         severity=dg.AssetCheckSeverity.ERROR if invalid else dg.AssetCheckSeverity.WARN,
         description=f"{metadata['Đơn vị']}: {metadata['Trạng thái']}",
         metadata={

@@ -15,9 +15,10 @@ from pipeline.text import name_list
 from pipeline.intake.take_in import take_in_plan
 from pipeline.periods import open_periods
 from pipeline.publication.publish import publish_period
-from pipeline.publication.status import STATE_LABELS, STATUS_FILE, VALID_STATE, plan_label, write_intake_status
+from pipeline.publication.status import STATUS_FILE, plan_label, write_intake_status
 from pipeline.publication.tables import Report, describe
 from pipeline.publication.workbooks import Publication
+from pipeline.states import SubmissionState
 from pipeline.warehouse import connect, create_schema
 
 PREVIEW_ROWS = 30
@@ -39,7 +40,7 @@ def district_plan(context: dg.AssetExecutionContext, settings: PipelineSettings)
     metadata = {}
     for period in open_periods(settings.catalogue, settings.out):
         result = take_in_plan(settings.catalogue, settings.places, period, settings.now())
-        with connect(settings.warehouse) as conn:
+        with connect(settings.warehouse, wait_seconds=settings.wait_seconds) as conn:
             create_schema(conn)
             in_use, label = plan_label(conn, period)
         metadata[period_label(period, "Trạng thái")] = label
@@ -104,7 +105,7 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     for period in periods:
         reports, publication = publish_period(catalogue, settings.warehouse, settings.out, period,
                                               level=settings.batch_level, today=settings.now().date(),
-                                              office=settings.settings.office)
+                                              office=settings.office, wait_seconds=settings.wait_seconds)
         for report in reports:
             path = publication.files[report.code]
             metadata[report.code].update({
@@ -144,7 +145,7 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
 def submission_status(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     catalogue = settings.catalogue
     today = settings.now().date()
-    with connect(settings.warehouse) as conn:
+    with connect(settings.warehouse, wait_seconds=settings.wait_seconds) as conn:
         create_schema(conn)
         tables = {period: write_intake_status(catalogue, conn, settings.places, period, today)
                   for period in catalogue.periods}
@@ -157,8 +158,8 @@ def submission_status(context: dg.AssetExecutionContext, settings: PipelineSetti
             s.code, s.name, s.label, s.errors, s.warnings, s.versions, s.file_name, s.received_at,
             {True: "Đúng hạn", False: "Trễ hạn", None: "Chưa đến hạn"}[s.on_time])))) for s in statuses]
         metadata[period_label(period, "Các đơn vị")] = dg.MetadataValue.table(records, schema=schema)
-        for state, label in STATE_LABELS.items():
-            metadata[period_label(period, label)] = sum(s.state == state for s in statuses)
+        for state in SubmissionState:
+            metadata[period_label(period, state.label)] = sum(s.state == state for s in statuses)
     context.log.info(f"Đã ghi {STATUS_FILE}: " + ", ".join(
-        f"kỳ {period} {sum(s.state == VALID_STATE for s in statuses)} đơn vị hợp lệ" for period, statuses in tables.items()))
+        f"kỳ {period} {sum(s.state == SubmissionState.VALID for s in statuses)} đơn vị hợp lệ" for period, statuses in tables.items()))
     return dg.MaterializeResult(metadata=metadata)

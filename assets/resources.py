@@ -1,49 +1,23 @@
-"""The settings resource: the shared ``pipeline.settings.Settings`` as a Dagster resource, so
-the UI shows them and tests can set them."""
+"""The settings resource: ``pipeline.settings.Settings`` as a Dagster resource. It takes its
+fields from the Settings model (a subclass, not a copy), so the UI shows them, a run's
+config or a test can set them, and the pipeline's functions receive it as the Settings it is."""
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 from pathlib import Path
 from urllib.parse import quote
 
 import dagster as dg
 
-from pipeline.catalogue import Catalogue
-from pipeline.settings import Places, Settings
-
-_DEFAULTS = Settings()
+from pipeline.settings import Settings
 
 
-class PipelineSettings(dg.ConfigurableResource):
-    """Folders, unit list, batch level, clock and the PDF copies (see ``pipeline.settings``)."""
-
-    data_dir: str = _DEFAULTS.data_dir
-    inbox_dir: str = _DEFAULTS.inbox_dir
-    fixed_clock: str = _DEFAULTS.fixed_clock
-    download_url: str = _DEFAULTS.download_url
-    units_file: str = _DEFAULTS.units_file
-    batch_level: str = _DEFAULTS.batch_level
-    workers: int = _DEFAULTS.workers
-    wait_seconds: float = _DEFAULTS.wait_seconds
-    trusted_proxy: str = _DEFAULTS.trusted_proxy
-    sensor_seconds: int = _DEFAULTS.sensor_seconds
-    pdf: bool = _DEFAULTS.pdf
-    soffice: str = _DEFAULTS.soffice
-    pdf_seconds: float = _DEFAULTS.pdf_seconds
+class PipelineSettings(dg.ConfigurableResource, Settings):
+    """Folders, unit list, batch level, clock, waits and the PDF copies (see ``pipeline.settings``)."""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PipelineSettings:
-        return cls(**dataclasses.asdict(settings))
-
-    @property
-    def settings(self) -> Settings:
-        return Settings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Settings)})
-
-    @property
-    def places(self) -> Places:
-        return self.settings.places
+    def of(cls, settings: Settings) -> PipelineSettings:
+        return cls(**settings.model_dump())
 
     @property
     def inbox(self) -> Path:
@@ -58,13 +32,6 @@ class PipelineSettings(dg.ConfigurableResource):
     def warehouse(self) -> Path:
         return self.places.warehouse
 
-    @property
-    def catalogue(self) -> Catalogue:
-        return self.settings.catalogue
-
-    def now(self) -> dt.datetime:
-        return self.settings.now()
-
     def page_link(self, period: str, relative: str = "") -> dg.UrlMetadataValue:
         """A link to a file of the period on the download page (``relative`` to out/<period>/),
         or to the period's page itself: what the UI shows instead of a server path."""
@@ -77,8 +44,3 @@ class PipelineSettings(dg.ConfigurableResource):
 def period_label(period: str, label: str) -> str:
     """A metadata label for one period's figure: "Kỳ 2023 · Số đơn vị hợp lệ"."""
     return f"Kỳ {period} · {label}"
-
-
-def settings_from_environment() -> PipelineSettings:
-    """The ``TUANGIAO_*`` variables (``pipeline.settings``)."""
-    return PipelineSettings.from_settings(Settings.from_environment())

@@ -8,7 +8,6 @@ import time
 
 import dagster as dg
 
-from assets.automation import SENSOR_SECONDS
 from assets.jobs import consolidation_job, inbox_job, submission_job
 from assets.partitions import submission_key
 from assets.resources import PipelineSettings
@@ -39,18 +38,23 @@ def inbox_run_requests(settings: PipelineSettings, cursor: str | None, now: floa
         run_key = "|".join(files[0]) if len(files) == 1 else \
             f"{batch}|{period}|" + hashlib.sha256(" ".join(sorted(k for _, k in files)).encode()).hexdigest()
         requests.append(dg.RunRequest(run_key=run_key, job_name=submission_job.name,
-                                      partition_key=submission_key(period, batch),
+                                      partition_key=submission_key(period, batch, settings.batch_level),
                                       tags={UNIT_TAG: batch_name(catalogue, settings.batch_level, batch)}))
     return requests, json.dumps(entries, sort_keys=True)
 
 
-@dg.sensor(
-    jobs=[submission_job, inbox_job, consolidation_job],
-    minimum_interval_seconds=SENSOR_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Theo dõi hộp thư đến data/inbox/<kỳ>/: tệp mới hoặc đã thay đổi (đã chép xong) được tiếp "
-                "nhận ngay cho đúng đơn vị ghi trong tệp. Không mở kho dữ liệu.",
-)
-def inbox_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings) -> dg.SensorResult:
+def look_at_inbox(context: dg.SensorEvaluationContext, settings: PipelineSettings) -> dg.SensorResult:
     requests, cursor = inbox_run_requests(settings, context.cursor, time.time())
     return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+
+def inbox_sensor(interval_seconds: int) -> dg.SensorDefinition:
+    """The sensor, looking every ``interval_seconds`` (the settings' ``sensor_seconds``)."""
+    return dg.sensor(
+        name="inbox_sensor",
+        jobs=[submission_job, inbox_job, consolidation_job],
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Theo dõi hộp thư đến data/inbox/<kỳ>/: tệp mới hoặc đã thay đổi (đã chép xong) được tiếp "
+                    "nhận ngay cho đúng đơn vị ghi trong tệp. Không mở kho dữ liệu.",
+    )(look_at_inbox)

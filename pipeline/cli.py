@@ -165,7 +165,8 @@ def _report(args) -> int:
         raise UserError(f"Kỳ {args.period} đã khóa sổ: dự thảo báo cáo nằm trong bộ chính thức ở "
                         f"{places.out / args.period / 'chinh-thuc'}.")
     _, publication = publish_period(catalogue, places.warehouse, places.out, args.period, level=settings.batch_level,
-                                    today=settings.now().date(), office=settings.office)
+                                    today=settings.now().date(), office=settings.office,
+                                    wait_seconds=settings.wait_seconds)
     print(f"Đã ghi dự thảo báo cáo: {publication.report}")
     if publication.pdf_note:
         print(publication.pdf_note, file=sys.stderr)
@@ -191,7 +192,7 @@ def _rebuild(args) -> int:
     results = rebuild(catalogue, places)
     print(f"Đã dựng lại kho dữ liệu {places.warehouse} từ {len(results)} tệp trong {places.archive}.")
     for period in catalogue.periods:
-        result = consolidate(catalogue, places.warehouse, period)
+        result = consolidate(catalogue, places.warehouse, period, settings.wait_seconds)
         print(f"Kỳ {period}: {len(result.loaded_units)} đơn vị hợp lệ, thiếu {len(result.missing_units)}.")
     return 0
 
@@ -203,7 +204,7 @@ def _explain(args) -> int:
 
     settings = _settings(args)
     catalogue, places = settings.catalogue, settings.places
-    with connect(places.warehouse) as conn:
+    with connect(places.warehouse, wait_seconds=settings.wait_seconds) as conn:
         create_schema(conn)
         explanation = explain(conn, catalogue, args.period, args.bieu, args.row, args.col)
     print(f"{explanation.title} – kỳ {args.period}")

@@ -23,13 +23,14 @@ Relative paths are taken from the project folder.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import pydantic
 
 from pipeline.catalogue import Catalogue, default_catalogue
 from pipeline.catalogue.batches import UNIT, check_level
@@ -38,18 +39,21 @@ from pipeline.office import SOFFICE, TIMEOUT_SECONDS, Office
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TIME_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_DOWNLOAD_URL = "http://127.0.0.1:8080"
+WAIT_SECONDS = 600  # how long the warehouse or the pool held by another is waited for, unless set
 
 
 @dataclass(frozen=True)
 class Places:
-    """Where the pipeline reads and writes: all inside the data folder (the inbox may be elsewhere)."""
+    """Where the pipeline reads and writes: all inside the data folder (the inbox may be elsewhere);
+    and how long it waits for the warehouse while another process holds it."""
 
     data: Path
     inbox: Path
+    wait_seconds: float = WAIT_SECONDS
 
     @classmethod
-    def under(cls, data: Path, inbox: Path | None = None) -> Places:
-        return cls(data, inbox or data / "inbox")
+    def under(cls, data: Path, inbox: Path | None = None, wait_seconds: float = WAIT_SECONDS) -> Places:
+        return cls(data, inbox or data / "inbox", wait_seconds)
 
     @property
     def warehouse(self) -> Path:
@@ -90,8 +94,29 @@ def project_path(value: str | Path) -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
-@dataclass(frozen=True)
-class Settings:
+VARIABLES = {  # each setting's environment variable
+    "data_dir": "TUANGIAO_DATA_DIR",
+    "inbox_dir": "TUANGIAO_INBOX",
+    "fixed_clock": "TUANGIAO_CLOCK",
+    "download_url": "TUANGIAO_DOWNLOAD_URL",
+    "units_file": "TUANGIAO_UNITS",
+    "batch_level": "TUANGIAO_BATCH",
+    "workers": "TUANGIAO_WORKERS",
+    "wait_seconds": "TUANGIAO_WAIT_SECONDS",
+    "trusted_proxy": "TUANGIAO_TRUSTED_PROXY",
+    "sensor_seconds": "TUANGIAO_SENSOR_SECONDS",
+    "pdf": "TUANGIAO_PDF",
+    "soffice": "TUANGIAO_SOFFICE",
+    "pdf_seconds": "TUANGIAO_PDF_SECONDS",
+}
+
+
+class Settings(pydantic.BaseModel):
+    """The settings, read once by each entry point (``from_environment``). A pydantic model, so
+    the Dagster resource (``assets.resources.PipelineSettings``) takes its fields from it."""
+
+    model_config = pydantic.ConfigDict(frozen=True)
+
     data_dir: str = "data"
     inbox_dir: str = ""  # empty: <data_dir>/inbox
     fixed_clock: str = ""  # ISO time used as "now"; empty: the real clock
@@ -99,33 +124,25 @@ class Settings:
     units_file: str = ""  # empty: the catalogue's unit list
     batch_level: str = UNIT
     workers: int = 1
-    wait_seconds: float = 600
+    wait_seconds: float = WAIT_SECONDS
     trusted_proxy: str = "127.0.0.1"  # comma-separated; the page trusts X-Forwarded-Proto/For from these only
     sensor_seconds: int = 30
     pdf: bool = True  # the published set carries a PDF of every Biểu where LibreOffice renders them
     soffice: str = ""  # empty: soffice on the path
     pdf_seconds: float = TIMEOUT_SECONDS
 
+    @pydantic.field_validator("pdf", mode="before")
+    @classmethod
+    def _pdf_unless_zero(cls, value):
+        """``TUANGIAO_PDF``: anything but ``0`` keeps the PDF copies."""
+        return value.strip() != "0" if isinstance(value, str) else value
+
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
         """The ``TUANGIAO_*`` variables, then ``overrides`` (flags given on a command line; None is not given)."""
         environ = os.environ if environ is None else environ
-        settings = cls(
-            data_dir=environ.get("TUANGIAO_DATA_DIR", "data"),
-            inbox_dir=environ.get("TUANGIAO_INBOX", ""),
-            fixed_clock=environ.get("TUANGIAO_CLOCK", ""),
-            download_url=environ.get("TUANGIAO_DOWNLOAD_URL", DEFAULT_DOWNLOAD_URL),
-            units_file=environ.get("TUANGIAO_UNITS", ""),
-            batch_level=environ.get("TUANGIAO_BATCH", UNIT),
-            workers=int(environ.get("TUANGIAO_WORKERS", "1")),
-            wait_seconds=float(environ.get("TUANGIAO_WAIT_SECONDS", "600")),
-            trusted_proxy=environ.get("TUANGIAO_TRUSTED_PROXY", "127.0.0.1"),
-            sensor_seconds=int(environ.get("TUANGIAO_SENSOR_SECONDS", "30")),
-            pdf=environ.get("TUANGIAO_PDF", "1").strip() != "0",
-            soffice=environ.get("TUANGIAO_SOFFICE", ""),
-            pdf_seconds=float(environ.get("TUANGIAO_PDF_SECONDS", str(TIMEOUT_SECONDS))),
-        )
-        settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+        given = {name: environ[variable] for name, variable in VARIABLES.items() if variable in environ}
+        settings = cls(**given | {name: value for name, value in overrides.items() if value is not None})
         check_level(settings.batch_level)
         return settings
 
@@ -135,7 +152,7 @@ class Settings:
 
     @property
     def places(self) -> Places:
-        return Places.under(self.data, project_path(self.inbox_dir) if self.inbox_dir else None)
+        return Places.under(self.data, project_path(self.inbox_dir) if self.inbox_dir else None, self.wait_seconds)
 
     @property
     def catalogue(self) -> Catalogue:

@@ -59,11 +59,12 @@ def show_number(value: Decimal | int | float | None, places: int | None = None) 
     value = Decimal(value)
     if not value.is_finite():
         return "không hữu hạn"
+    if places is not None and abs(value.adjusted()) <= SHOWN_DIGITS:
+        value = value.quantize(Decimal(1).scaleb(-places))
     if value and (abs(value.adjusted()) > SHOWN_DIGITS or value.as_tuple().exponent < -SHOWN_DIGITS):
         return f"{value:.6E}".replace(".", ",")
     with localcontext(prec=2 * SHOWN_DIGITS + 2):  # exact for every number shown in full
         if places is not None:
-            value = value.quantize(Decimal(1).scaleb(-places))
             pattern = "#,##0" + ("." + "0" * places if places else "")
             return format_decimal(value.copy_abs() if value == 0 else value, pattern, locale=LOCALE)
         value = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()

@@ -26,8 +26,9 @@ from pipeline.publication.publish import publish_period
 from pipeline.publication.status import write_status
 from pipeline.publication.tables import build_reports
 from pipeline.settings import Places
+from pipeline.states import Verdict
 from pipeline.tools.sample import sample_values, write_sample
-from pipeline.warehouse import VALID, connect, create_schema, load_submission, record_catalogue_lists
+from pipeline.warehouse import connect, create_schema, load_submission, record_catalogue_lists
 from pipeline.web.app import create_app
 from pipeline.catalogue.contract import PERIOD_FIELD, UNIT_FIELD
 from pipeline.workbook.reader import read_workbook
@@ -120,8 +121,8 @@ def test_a_new_sub_project_goes_through_every_stage(with_bieu_16):
     assert [f.message for r in results for f in r.findings if f.severity == ERROR] == []
 
     units = [u.code for u in catalogue.units_in("2023")]
-    assert {r.status for r in take_in_batch(catalogue, places, "2023", units, T0)} == {VALID}
-    assert take_in_plan(catalogue, places, "2023", T0).status == VALID
+    assert {r.status for r in take_in_batch(catalogue, places, "2023", units, T0)} == {Verdict.VALID}
+    assert take_in_plan(catalogue, places, "2023", T0).status == Verdict.VALID
 
     reports, publication = publish_period(catalogue, places.warehouse, places.out, "2023")
     assert [r.code for r in reports] == list(catalogue.bieu)

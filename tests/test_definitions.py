@@ -14,13 +14,19 @@ import duckdb
 import openpyxl
 import pytest
 
+from assets.__main__ import main as assets_main
 from assets.consolidation import district_consolidation
 from assets.definitions import defs
-from assets.intake import unit_submission
+from assets.intake import STATE_TAG
+from assets.location import build_defs
 from assets.partitions import submission_key
 from assets.publication import district_plan, publish_bieu
 from assets.resources import PipelineSettings
+from pipeline.catalogue.batches import UNIT
+from pipeline.settings import Settings
 from tests.conftest import ROOT
+
+unit_submission = defs.get_assets_def("unit_submission")
 
 
 @pytest.fixture
@@ -50,6 +56,10 @@ def _metadata(result):
     return {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
 
 
+def _state_tag(result) -> str:
+    return result.get_asset_materialization_events()[0].materialization.tags[STATE_TAG]
+
+
 def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
@@ -72,10 +82,11 @@ def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
 
 
 def test_unit_partition_loads_the_units_file(data_dir):
-    result = _materialize([unit_submission], data_dir, submission_key("2023", "03259"))
+    result = _materialize([unit_submission], data_dir, submission_key("2023", "03259", UNIT))
     metadata = _metadata(result)
     assert result.success
     assert metadata["Trạng thái"] == "Hợp lệ" and metadata["Số lỗi"] == 0
+    assert _state_tag(result) == "hop_le"  # the value people filter the runs' materializations on
     assert metadata["Đơn vị"] == "03259 – Xã Phình Sáng" and metadata["Tệp mới nhất"] == "03259-xa-phinh-sang.xlsx"
     assert _check(result).passed
     assert not (data_dir / "out" / "2023" / "phan-hoi").exists()  # nothing to fix: no feedback
@@ -84,16 +95,16 @@ def test_unit_partition_loads_the_units_file(data_dir):
 
 
 def test_missing_and_broken_units(data_dir):
-    missing = _materialize([unit_submission], data_dir, submission_key("2023", "03260"))
-    assert _metadata(missing)["Trạng thái"] == "Chưa nộp"
+    missing = _materialize([unit_submission], data_dir, submission_key("2023", "03260", UNIT))
+    assert _metadata(missing)["Trạng thái"] == "Chưa nộp" and _state_tag(missing) == "chua_nop"
     assert not _check(missing).passed and _check(missing).severity == dg.AssetCheckSeverity.WARN
     path = data_dir / "inbox" / "2023" / "03253-thi-tran-tuan-giao.xlsx"
     workbook = openpyxl.load_workbook(path)
     workbook["01 Chỉ tiêu"]["E5"] = None  # HO_TONG left empty
     workbook.save(path)
-    broken = _materialize([unit_submission], data_dir, submission_key("2023", "03253"))
+    broken = _materialize([unit_submission], data_dir, submission_key("2023", "03253", UNIT))
     metadata = _metadata(broken)
-    assert metadata["Trạng thái"] == "Không hợp lệ" and metadata["Số lỗi"] == 1
+    assert metadata["Trạng thái"] == "Không hợp lệ" and metadata["Số lỗi"] == 1 and _state_tag(broken) == "khong_hop_le"
     assert broken.success  # a failed submission is a recorded result, not a failed run
     check = _check(broken)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
@@ -102,7 +113,7 @@ def test_missing_and_broken_units(data_dir):
     assert check.metadata["Tệp phản hồi"].value == "http://127.0.0.1:8080/tep/2023/phan-hoi/phan-hoi-03253-2023.xlsx"
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT code, cell FROM findings").fetchall() == [("chua_nhap", "E5")]
-    assert _metadata(_materialize([unit_submission], data_dir, submission_key("2023", "03259")))["Trạng thái"] == "Hợp lệ"
+    assert _metadata(_materialize([unit_submission], data_dir, submission_key("2023", "03259", UNIT)))["Trạng thái"] == "Hợp lệ"
     consolidated = _metadata(_materialize([district_consolidation], data_dir))
     assert consolidated["Kỳ 2023 · Số đơn vị hợp lệ"] == 1  # the failed unit never reaches consolidation
     assert "Thị trấn Tuần Giáo" in consolidated["Kỳ 2023 · Chưa có báo cáo hợp lệ"]
@@ -110,7 +121,7 @@ def test_missing_and_broken_units(data_dir):
 
 def test_consolidation_names_missing_units(data_dir):
     for unit in ("03259", "099-TCKH"):
-        _materialize([unit_submission], data_dir, submission_key("2023", unit))
+        _materialize([unit_submission], data_dir, submission_key("2023", unit, UNIT))
     metadata = _metadata(_materialize([district_consolidation], data_dir))
     assert metadata["Kỳ 2023 · Số đơn vị hợp lệ"] == 2
     assert "Thị trấn Tuần Giáo" in metadata["Kỳ 2023 · Chưa có báo cáo hợp lệ"]
@@ -137,6 +148,38 @@ def test_run_command_consolidates_the_sample(tmp_path):
     assert [str(r[0]) for r in received] == ["2023-08-10 17:00:00"]
 
 
+def test_the_definitions_are_built_for_their_settings():
+    built = build_defs(Settings(batch_level="district", sensor_seconds=7))
+    partitions = built.get_assets_def("unit_submission").partitions_def
+    assert partitions.get_partition_keys() == ["099|2023"]  # the district's one district, by period
+    assert {built.resolve_sensor_def(name).minimum_interval_seconds for name in ("inbox_sensor", "automation_sensor")} == {7}
+    assert built.resources["settings"].batch_level == "district"
+
+
+def test_run_flags_make_the_partitions_without_touching_the_environment(tmp_path, sample_files, monkeypatch, capsys):
+    """`python -m assets run --units FILE --batch district`: the partitions are the file's districts,
+    and the process's environment is as it was (nothing steers an import through it)."""
+    lines = (ROOT / "pipeline" / "catalogue" / "units.csv").read_text(encoding="utf-8").splitlines()
+    town = next(line for line in lines if line.startswith("03253,"))
+    other = town.replace("03253", "99901").replace(",099,Huyện Tuần Giáo,", ",098,Huyện Thử Nghiệm,")
+    (tmp_path / "units.csv").write_text("\n".join([lines[0], town, other]) + "\n", encoding="utf-8")
+    (tmp_path / "inbox" / "2023").mkdir(parents=True)
+    shutil.copy(next(p for p in sample_files if p.name.startswith("03253")), tmp_path / "inbox" / "2023")
+    for name, value in (("DAGSTER_HOME", tmp_path / "home"), ("TUANGIAO_DATA_DIR", tmp_path / "data"),
+                        ("TUANGIAO_PDF", "0")):
+        monkeypatch.setenv(name, str(value))
+    before = dict(os.environ)
+    assert assets_main(["run", "--inbox", str(tmp_path / "inbox"), "--units", str(tmp_path / "units.csv"),
+                        "--batch", "district", "--period", "2023", "--clock", "2023-08-10T17:00:00"]) == 0
+    assert dict(os.environ) == before
+    output = capsys.readouterr().out
+    assert "[1/2] Kỳ 2023 · 03253 – Thị trấn Tuần Giáo: Hợp lệ (0 lỗi" in output  # a district per run
+    assert "[2/2] Kỳ 2023 · 99901 – Thị trấn Tuần Giáo: Chưa nộp (0 lỗi" in output
+    instance = dg.DagsterInstance.get()
+    runs = instance.get_runs(dg.RunsFilter(job_name="submission_job"))
+    assert sorted(run.tags["dagster/partition"] for run in runs) == ["098|2023", "099|2023"]
+
+
 def test_workspace_yaml_loads_the_code_location(tmp_path):
     """What `dagster dev -w workspace.yaml` loads."""
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
@@ -150,7 +193,7 @@ def test_workspace_yaml_loads_the_code_location(tmp_path):
 
 def test_bieu_assets_publish_with_metadata(data_dir):
     for unit in ("03259", "099-TCKH"):
-        _materialize([unit_submission], data_dir, submission_key("2023", unit))
+        _materialize([unit_submission], data_dir, submission_key("2023", unit, UNIT))
     result = _materialize([district_plan, district_consolidation, publish_bieu], data_dir)
     assert result.success
     events = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}

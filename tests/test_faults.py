@@ -18,6 +18,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets.definitions import defs
+from assets.resources import PipelineSettings
 from assets.runs import GAVE_UP, POOL, PROCESS_TAG, process_identity, recover_dead_runs
 from pipeline.errors import MachineError
 from pipeline.publication.publish import publish_period
@@ -108,22 +110,44 @@ def test_a_run_waiting_for_the_pool_says_so_and_gives_up(tmp_path, sample_files,
     assert "Đã chờ 3 giây mà kho dữ liệu vẫn bị" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_a_held_warehouse_is_waited_for_then_named(tmp_path, monkeypatch, capsys):
-    path = tmp_path / "warehouse.duckdb"
+@contextmanager
+def held(path: Path):
+    """The warehouse ``path`` held by another process for the block."""
     holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); "
                                "print('held', flush=True); time.sleep(300)"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "held\n"
-        monkeypatch.setenv("TUANGIAO_WAIT_SECONDS", "3")
-        with pytest.raises(MachineError) as raised:
-            with connect(path):
-                pass
+        yield holder
     finally:
         holder.kill()
+        holder.wait()
+
+
+def test_a_held_warehouse_is_waited_for_then_named(tmp_path, capsys):
+    path = tmp_path / "warehouse.duckdb"
+    with held(path) as holder, pytest.raises(MachineError) as raised:
+        with connect(path, wait_seconds=3):
+            pass
     assert f'Kho dữ liệu "{path}" vẫn bị tiến trình {holder.pid} giữ sau 3 giây chờ' in str(raised.value)
     assert f'Đang chờ kho dữ liệu "{path}": tiến trình {holder.pid} đang dùng' in capsys.readouterr().err
     with connect(path) as conn:  # free again: no stale state
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("assets", [["district_plan"], ["district_consolidation"], ["unit_submission"]])
+def test_the_wait_set_on_the_resource_is_the_warehouse_s(assets, tmp_path, sample_files, monkeypatch):
+    """An asset connecting itself, through consolidate, through intake: each waits as long as the
+    resource says, whatever the environment says."""
+    (tmp_path / "inbox" / "2023").mkdir(parents=True)
+    shutil.copy(next(p for p in sample_files if p.name.startswith("03259")), tmp_path / "inbox" / "2023")
+    monkeypatch.setenv("TUANGIAO_WAIT_SECONDS", "2")
+    settings = PipelineSettings(data_dir=str(tmp_path), wait_seconds=1, pdf=False)
+    with held(tmp_path / "warehouse.duckdb"):
+        result = dg.materialize([defs.get_assets_def(key) for key in assets], resources={"settings": settings},
+                                partition_key="2023|03259" if assets == ["unit_submission"] else None,
+                                instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    [failure] = [e.step_failure_data for e in result.all_events if e.is_step_failure]
+    assert "giữ sau 1 giây chờ" in failure.user_failure_data.description
 
 
 def _set(out: Path) -> dict[str, bytes]:
@@ -149,9 +173,6 @@ def test_a_full_disk_mid_publication_keeps_the_old_set_whole(catalogue, loaded, 
 
 @pytest.mark.slow
 def test_a_read_only_folder_is_one_line_everywhere(catalogue, loaded, tmp_path):
-    from assets.definitions import defs
-    from assets.resources import PipelineSettings
-
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(loaded.warehouse, data / "warehouse.duckdb")

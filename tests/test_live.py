@@ -24,14 +24,16 @@ import openpyxl
 import pytest
 
 from assets.definitions import defs
-from assets.intake import unidentified_submissions, unit_submission
+from assets.intake import unidentified_submissions
 from assets.partitions import submission_key
 from assets.publication import district_plan
 from assets.resources import PipelineSettings
+from pipeline.catalogue.batches import UNIT
 from pipeline.web.app import create_app
 from tests.conftest import CHROMIUM, ROOT, needs_chromium, officer_client
 from tests.test_every_file import _rewrite, _sheet_part
 
+unit_submission = defs.get_assets_def("unit_submission")
 CLOCK = "2023-08-10T17:00:00.123456"  # microseconds, never shown
 UNITS = ("03259", "03253")
 DOWNSTREAM = {"district_consolidation", "submission_status", "bao_cao_danh_gia"} | {f"bieu_{n:02d}" for n in range(1, 16)}
@@ -95,7 +97,7 @@ def test_automation_follows_intake_with_one_consolidation(data_dir):
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert first.total_requested == 0  # nothing taken in yet
         for unit in UNITS:  # a burst of files: one run per unit
-            _materialize([unit_submission], settings, instance, submission_key("2023", unit))
+            _materialize([unit_submission], settings, instance, submission_key("2023", unit, UNIT))
         evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         requested = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()
                      if evaluation.get_num_requested(key)}
@@ -108,7 +110,7 @@ def test_automation_follows_intake_with_one_consolidation(data_dir):
 
         _break(data_dir / "inbox" / "2023" / "03253-thi-tran-tuan-giao.xlsx")
         settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-11T09:00:00", pdf=False)  # the next day
-        _materialize([unit_submission], settings, instance, submission_key("2023", "03253"))
+        _materialize([unit_submission], settings, instance, submission_key("2023", "03253", UNIT))
         assert _units_now(data_dir)["03253"]["state"] == "khong_hop_le"  # the grid follows the intake at once
         evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=again.cursor)
         assert evaluation.get_num_requested(dg.AssetKey("district_consolidation")) == 1
@@ -120,17 +122,17 @@ def test_automation_follows_intake_with_one_consolidation(data_dir):
 
 def test_a_refused_file_counts_as_sent_and_invalid(data_dir):
     settings, instance = _settings(data_dir), dg.DagsterInstance.ephemeral()
-    _materialize([unit_submission], settings, instance, submission_key("2023", "03259"))
+    _materialize([unit_submission], settings, instance, submission_key("2023", "03259", UNIT))
     inbox = data_dir / "inbox" / "2023"
     _refuse(inbox / "03253-thi-tran-tuan-giao.xlsx")  # the town's only file
     shutil.copy(inbox / "03259-xa-phinh-sang.xlsx", inbox / "03259-lan-2.xlsx")
     _refuse(inbox / "03259-lan-2.xlsx")  # Phình Sáng's second file
     settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-11T09:00:00.5", pdf=False)  # the next day
-    town = _materialize([unit_submission], settings, instance, submission_key("2023", "03253"))
+    town = _materialize([unit_submission], settings, instance, submission_key("2023", "03253", UNIT))
     check = town.get_asset_check_evaluations()[0]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert "làm hỏng bộ đọc" in check.metadata["Phát hiện"].value
-    later = _materialize([unit_submission], settings, instance, submission_key("2023", "03259"))
+    later = _materialize([unit_submission], settings, instance, submission_key("2023", "03259", UNIT))
     units = _units_now(data_dir)
     assert (units["03253"]["state"], units["03253"]["label"]) == ("khong_hop_le", "Không hợp lệ (tệp không đọc được)")
     assert units["03253"]["errors"] == 1 and units["03253"]["feedback"].startswith("phan-hoi/phan-hoi-tep-khong-doc-duoc-03253-")
@@ -144,11 +146,11 @@ def test_rematerializing_without_new_files_keeps_every_state(data_dir, tmp_path_
     the usual, empty inbox."""
     instance = dg.DagsterInstance.ephemeral()
     elsewhere = _settings(data_dir, ROOT / "data" / "sample")
-    _materialize([unit_submission], elsewhere, instance, submission_key("2023", "03259"))
+    _materialize([unit_submission], elsewhere, instance, submission_key("2023", "03259", UNIT))
     _materialize([district_plan], elsewhere, instance)
     before = _units_now(data_dir)
     empty = _settings(data_dir, tmp_path_factory.mktemp("empty-inbox"))
-    again = _materialize([unit_submission], empty, instance, submission_key("2023", "03259"))
+    again = _materialize([unit_submission], empty, instance, submission_key("2023", "03259", UNIT))
     assert _metadata(again)["Trạng thái"] == "Hợp lệ" and again.get_asset_check_evaluations()[0].passed
     assert _units_now(data_dir) == before
     plan = _metadata(_materialize([district_plan], empty, instance))["Kỳ 2023 · Trạng thái"]
@@ -163,7 +165,7 @@ def test_unidentified_files_are_listed_on_the_page(data_dir):
     workbook["Thông tin"]["C4"] = "99999"
     workbook.save(inbox / "don-vi-la.xlsx")
     settings, instance = _settings(data_dir), dg.DagsterInstance.ephemeral()
-    _materialize([unit_submission], settings, instance, submission_key("2023", "03259"))  # writes status.json
+    _materialize([unit_submission], settings, instance, submission_key("2023", "03259", UNIT))  # writes status.json
     result = _materialize([unidentified_submissions], settings, instance)
     metadata = _metadata(result)
     assert metadata["Số tệp"] == 2

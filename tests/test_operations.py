@@ -19,7 +19,7 @@ from assets.definitions import defs
 from assets.jobs import nightly_job
 from assets.resources import PipelineSettings
 from assets.schedules import nightly_schedule
-from assets.sensors import inbox_run_requests, inbox_sensor
+from assets.sensors import inbox_run_requests
 from tests.conftest import ROOT
 
 OLD = 1_700_000_000  # an mtime long ago: the file is stable
@@ -96,10 +96,11 @@ def test_sensor_through_dagster(sample_files, tmp_path):
     inbox.mkdir(parents=True)
     _drop(inbox, sample_files[0])
     context = dg.build_sensor_context(resources={"settings": _settings(tmp_path)}, definitions=defs)
-    result = inbox_sensor(context)
+    sensor = defs.resolve_sensor_def("inbox_sensor")
+    result = sensor(context)
     assert [r.partition_key for r in result.run_requests] == ["2023|03253"]
     assert json.loads(result.cursor)[f"2023/{sample_files[0].name}"]["hash"]
-    assert inbox_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_nightly_schedule_runs_in_vietnam_time():

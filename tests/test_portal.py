@@ -21,6 +21,7 @@ from pipeline.checking.validation import check_file
 from pipeline.cli import main
 from pipeline.publication.status import write_status
 from pipeline.settings import Places, Settings
+from pipeline.states import Verdict
 from pipeline.warehouse import connect, create_schema
 from pipeline.web.access import FAILURES_ALLOWED, OFFICER, SESSION_SECONDS, UNIT, AccessStore, Audit
 from pipeline.web.app import create_app
@@ -200,7 +201,7 @@ def test_a_workbook_of_another_unit_is_refused_and_recorded(portal):
     assert "tệp là báo cáo của đơn vị khác" in text and "mã &quot;03260&quot;" in text and "(03259)" in text
     assert portal.inbox_files() == []
     entry = next(e for e in portal.audit() if e["event"] == "upload_refused")
-    assert entry["unit"] == "03259" and entry["verdict"] == "don_vi_khac" and entry["size"] == OTHER.stat().st_size
+    assert entry["unit"] == "03259" and entry["verdict"] == Verdict.OTHER_UNIT and entry["size"] == OTHER.stat().st_size
     [record] = Uploads.under(portal.data).records("2023", "03259")
     refusal = record["findings"][0]
     assert (refusal["code"], refusal["sheet"], refusal["cell"], refusal["unit"]) == (
@@ -221,7 +222,28 @@ def test_a_valid_upload_goes_into_the_inbox_under_a_server_name(portal):
     assert re.fullmatch(r"03259-tai-len-[0-9]{8}-[0-9]{6}-[0-9a-f]{8}\.xlsx", placed.name)
     assert placed.read_bytes() == FIXED.read_bytes()
     entry = next(e for e in portal.audit() if e["event"] == "upload")
-    assert entry["verdict"] == "hop_le" and entry["sha256"] and entry["size"] == FIXED.stat().st_size
+    assert entry["verdict"] == Verdict.VALID and entry["sha256"] and entry["size"] == FIXED.stat().st_size
+    [record] = Uploads.under(portal.data).records("2023", "03259")
+    assert json.loads((Uploads.under(portal.data).folder("2023", "03259") / f"{record['id']}.json").read_text(
+        encoding="utf-8"))["verdict"] == "valid"  # the warehouse's word for it
+
+
+def test_an_upload_recorded_in_the_words_used_before_reads_the_same(portal):
+    """Records and audit lines written when an upload's verdict was "hop_le", "co_loi"…"""
+    folder = Uploads.under(portal.data).folder("2023", "03259")
+    folder.mkdir(parents=True)
+    for upload_id, verdict in (("20230801-080000-0000000a", "co_loi"), ("20230802-080000-0000000b", "hop_le")):
+        (folder / f"{upload_id}.json").write_text(json.dumps(
+            {"id": upload_id, "time": "2023-08-01T08:00:00", "file_name": f"{verdict}.xlsx", "size": 1, "sha256": "0",
+             "verdict": verdict, "errors": int(verdict == "co_loi"), "warnings": 0, "findings": [], "inbox_name": ""}))
+        Audit(portal.data).record("upload", NOW, account="03259", file=f"{verdict}.xlsx", verdict=verdict)
+    client = signed_in(portal, "03259")
+    page = client.get("/tai-len/2023/03259/20230801-080000-0000000a").text
+    assert '<p class="khong_hop_le"><b>Có lỗi: đã chuyển vào hộp thư đến' in page
+    history = client.get("/lich-su/2023/03259").text
+    assert '<tr class="hop_le"><td>2023-08-01 08:00:00</td><td>hop_le.xlsx</td><td>Hợp lệ: đã chuyển' in history
+    audit = signed_in(portal, "huyen").get("/nhat-ky").text
+    assert "kết quả: Không hợp lệ" in audit and "kết quả: Hợp lệ" in audit
 
 
 @pytest.mark.parametrize("name", ["../../../warehouse.xlsx", "..\\..\\x.xlsx", "a\x00b.xlsx", "ạ" * 150 + ".xlsx",
@@ -332,6 +354,7 @@ def test_the_audit_log(portal, capsys):
     officer = signed_in(portal, "huyen")
     page = officer.get("/nhat-ky").text
     assert "Đăng nhập sai mã" in page and "Nộp báo cáo" in page and "lan-1.xlsx" in page
+    assert "kết quả: Không hợp lệ" in page  # the verdict's word, as the status grid says it
     assert all(code not in page for code in portal.codes.values())
     assert main(["access", "log", "--data", str(portal.data), "--last", "3"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3

@@ -19,7 +19,6 @@ from dagster._core.scheduler.instigation import InstigatorType, TickStatus  # th
 
 from assets.definitions import defs
 from assets.resources import PipelineSettings
-from assets.sensors import inbox_sensor
 from pipeline.tools.postgres import ENDED, NoServer, home_for, running_daemon, throwaway_server, wait_for_runs
 from tests.test_live import DOWNSTREAM
 
@@ -72,7 +71,7 @@ def test_sensor_unit_runs_and_nightly_job_are_stored_in_postgresql(server, insta
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     assert first.total_requested == 0  # nothing taken in yet
     with dg.build_sensor_context(instance=instance, resources={"settings": settings}, definitions=defs) as context:
-        requests = inbox_sensor(context).run_requests
+        requests = defs.resolve_sensor_def("inbox_sensor")(context).run_requests
     assert sorted(r.partition_key for r in requests) == ["2023|03253", "2023|03259"]
     submission = defs.resolve_job_def("submission_job")
     results = [submission.execute_in_process(partition_key=request.partition_key, instance=instance,

@@ -14,11 +14,12 @@ import pytest
 from pipeline.catalogue import CATALOGUE_DIR, default_catalogue
 from pipeline.cli import main
 from pipeline.intake.archive import archived_versions
-from pipeline.intake.take_in import CLOSED, take_in_unit
+from pipeline.intake.take_in import take_in_unit
 from pipeline.periods import MARKER
 from pipeline.publication.publish import publish_period
 from pipeline.publication.status import write_status
 from pipeline.settings import Places
+from pipeline.states import ArrivalState
 from pipeline.tools.sample import sample_values
 from pipeline.warehouse import connect
 from pipeline.workbook.reader import file_sha256
@@ -142,7 +143,7 @@ def test_close_and_reopen_a_period(catalogue, loaded, tmp_path, capsys):
              for c in row if isinstance(c.value, str) and "KẾT QUẢ" in c.value]
     assert title == ["KẾT QUẢ THỰC HIỆN CHƯƠNG TRÌNH (NGUỒN VỐN VÀ GIẢI NGÂN) – CHÍNH THỨC"]
     result = take_in_unit(catalogue, places, "2023", "03259", T0 + dt.timedelta(days=30))
-    assert result.status == CLOSED and "đã khóa sổ" in result.findings[0].message
+    assert result.status == ArrivalState.CLOSED and "đã khóa sổ" in result.findings[0].message
     assert main(["close-period", "2023", "--data", str(data)]) == 2
     assert "đã khóa sổ" in capsys.readouterr().err
     assert main(["reopen-period", "2023", "--data", str(data)]) == 0

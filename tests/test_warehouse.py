@@ -14,7 +14,8 @@ from pipeline.checking.validation import check_file
 from pipeline.intake.take_in import take_in_unit
 from pipeline.publication.consolidation import consolidate
 from pipeline.settings import Places
-from pipeline.warehouse import INVALID, VALID, connect, load_submission
+from pipeline.states import Verdict
+from pipeline.warehouse import connect, load_submission
 from pipeline.workbook.reader import read_workbook
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
@@ -64,7 +65,7 @@ def test_invalid_newer_version_keeps_the_valid_one(db, catalogue, sample_files, 
         value, file_name = _current(conn, "03259", "HO_NGHEO")
         assert value == cells["HO_NGHEO"].value and file_name == original.name
         statuses = conn.execute("SELECT status, is_current, errors FROM submissions ORDER BY submission_id").fetchall()
-        assert statuses == [(VALID, True, 0), (INVALID, False, checked.errors)]
+        assert statuses == [(Verdict.VALID, True, 0), (Verdict.INVALID, False, checked.errors)]
         stored = conn.execute("SELECT code, cell FROM findings").fetchall()
         assert ("vi_pham_quy_tac", cells["HO_NGHEO"].cell) in stored
 
@@ -109,7 +110,7 @@ def test_consolidation_of_the_whole_sample(tmp_path, catalogue, sample_files):
         shutil.copy(path, inbox / "2023" / path.name)
     warehouse = tmp_path / "warehouse.duckdb"
     for unit in catalogue.units_in("2023"):
-        assert take_in_unit(catalogue, Places.under(tmp_path, inbox), "2023", unit.code, T0).status == VALID
+        assert take_in_unit(catalogue, Places.under(tmp_path, inbox), "2023", unit.code, T0).status == Verdict.VALID
     result = consolidate(catalogue, warehouse, "2023")
     assert result.figures.value(Ref("01", "HO_TONG")) == 19336
     assert sum(result.figures.value(Ref("02", s.code, "GN_DT")) for s in catalogue.sub_projects) == Decimal("13334.47")
@@ -127,7 +128,7 @@ def test_missing_unit_is_named(tmp_path, catalogue, sample_files):
     warehouse = tmp_path / "warehouse.duckdb"
     places = Places.under(tmp_path, inbox)
     assert take_in_unit(catalogue, places, "2023", "03253", T0).status == "missing"
-    assert take_in_unit(catalogue, places, "2023", "03259", T0).status == VALID
+    assert take_in_unit(catalogue, places, "2023", "03259", T0).status == Verdict.VALID
     result = consolidate(catalogue, warehouse, "2023")
     assert result.loaded_units == ["03259"]
     assert "03253" in result.missing_units and len(result.missing_units) == 22

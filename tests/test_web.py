@@ -296,7 +296,7 @@ def test_the_communes_path_and_the_officers_path_in_a_browser(fresh, catalogue, 
             officer.click("text=Nhật ký truy cập")
             audit = officer.inner_text("table")
             assert audit.count("Nộp báo cáo") == 2 and "Đăng nhập" in audit and "Tải tệp" in audit
-            assert "kết quả: Hợp lệ" in audit and "kết quả: Có lỗi" in audit
+            assert "kết quả: Hợp lệ" in audit and "kết quả: Không hợp lệ" in audit
             officer.screenshot(path=str(shots / "nhat-ky.png"), full_page=True)
             browser.close()
     finally:

@@ -22,11 +22,11 @@ from pipeline.checking.findings import LINK, NOT_A_FILE, OUTSIDE_INBOX, Finding,
 from pipeline.text import nfc
 from pipeline.files import atomic_output
 from pipeline.parallel import parallel_map
+from pipeline.states import ArrivalState
 from pipeline.catalogue.contract import PLAN_FILE
 from pipeline.workbook.reader import Identity, UnreadableWorkbook, file_sha256, read_identity
 
 WORKBOOK_SUFFIXES = (".xlsx", ".ods", ".xls")
-GONE = False  # what ``_identity`` gives for a file that disappeared while read
 SENSOR_READ_SECONDS = 4.0  # the sensor's reading of new files per look; a national inbox arriving at once takes several looks
 
 
@@ -94,7 +94,7 @@ def scan_inbox(inbox: Path, period: str, index: Path | None = None, workers: int
             unread.append(folder / file.name)
         entries[file.name] = entry
     for path, identity in zip(unread, read_identities(unread, workers)):
-        if identity is GONE:
+        if identity is ArrivalState.GONE:
             del entries[path.name]
         else:
             entries[path.name][3] = identity
@@ -108,22 +108,23 @@ def scan_inbox(inbox: Path, period: str, index: Path | None = None, workers: int
     return sorted(files, key=lambda f: (f.mtime, f.path.name))
 
 
-def _identity(path: Path) -> dict | None | bool:
-    """A file's identity as a dict (run in a reader worker process); None if it cannot be read."""
+def _identity(path: Path) -> dict | None | ArrivalState:
+    """A file's identity as a dict (run in a reader worker process); None if it cannot be read,
+    ``ArrivalState.GONE`` if it disappeared while read."""
     try:
         return asdict(read_identity(path))
     except (UnreadableWorkbook, MemoryError):
         return None
     except FileNotFoundError:
-        return GONE
+        return ArrivalState.GONE
 
 
 def _unreadable(path: Path, cause: str) -> None:
     return None  # its reader's worker died or overran: checking the file says so
 
 
-def read_identities(paths: list[Path], workers: int = 1) -> list[dict | None | bool]:
-    """Identities of files (as dicts; None: unreadable; GONE), read in reader worker processes."""
+def read_identities(paths: list[Path], workers: int = 1) -> list[dict | None | ArrivalState]:
+    """Identities of files (as dicts; None: unreadable; ``ArrivalState.GONE``), read in reader worker processes."""
     return parallel_map(_identity, paths, workers, failed=_unreadable)
 
 
@@ -208,7 +209,7 @@ def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seco
             except FileNotFoundError:
                 continue  # gone meanwhile: what replaced it is seen at the next look
             known = read_identities([path])[0]
-            if known is GONE:
+            if known is ArrivalState.GONE:
                 continue
             identity = Identity(**known) if known else None
             unit = identity.unit_code if identity else ""

@@ -45,9 +45,8 @@ from pipeline.intake.inbox import InboxFile, files_by_unit, scan_inbox
 from pipeline.locking import exclusive_lock, shared_lock
 from pipeline.periods import closed_versions, is_closed
 from pipeline.settings import Places
+from pipeline.states import ArrivalState, Verdict
 from pipeline.warehouse import (
-    INVALID,
-    VALID,
     Load,
     connect,
     create_schema,
@@ -59,12 +58,7 @@ from pipeline.warehouse import (
 from pipeline.catalogue.contract import PLAN_FILE
 
 CATCH_UP_BATCH = 250  # units checked and loaded together by the nightly catch-up (and by rebuild)
-MISSING = "missing"
-CLOSED = "closed"
-GONE = "gone"
 PLAN_UNIT = ""  # the plan workbook is the district's own, stored without a unit code
-STATUS_LABELS = {VALID: "Hợp lệ", INVALID: "Không hợp lệ", MISSING: "Chưa nộp", CLOSED: "Kỳ đã khóa sổ",
-                 GONE: "Tệp vừa đổi tên hoặc bị xoá, chờ lần sau"}
 REBUILD_FOLDER = ".rebuild"
 
 
@@ -72,7 +66,7 @@ REBUILD_FOLDER = ".rebuild"
 class IntakeResult(FindingCounts):
     period: str
     unit: str
-    status: str
+    status: Verdict | ArrivalState
     file: Path | None = None
     file_hash: str = ""
     findings: list[Finding] = field(default_factory=list)
@@ -82,7 +76,7 @@ class IntakeResult(FindingCounts):
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
+        return self.status.label
 
 
 def feedback_dir(out: Path, period: str) -> Path:
@@ -121,22 +115,23 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
         closed = is_closed(catalogue, places.out, period)
         for number, (unit, mine) in enumerate(files.items()):
             if not mine:
-                results[unit] = IntakeResult(period, unit, MISSING)
+                results[unit] = IntakeResult(period, unit, ArrivalState.MISSING)
                 continue
             latest = mine[-1]
             try:
                 received = receive(places.archive, period, unit, latest.path, now, work / str(number))
             except Vanished:  # renamed, removed or replaced meanwhile: the next look takes it in
-                results[unit] = IntakeResult(period, unit, GONE, file=latest.path)
+                results[unit] = IntakeResult(period, unit, ArrivalState.GONE, file=latest.path)
                 continue
             superseded = [finding(SUPERSEDED, latest=received.name, file=nfc(f.path.name), unit=unit)
                           for f in mine[:-1]]
             if closed:  # kept in the archive, not loaded
-                results[unit] = IntakeResult(period, unit, CLOSED, file=latest.path, findings=[
+                results[unit] = IntakeResult(period, unit, ArrivalState.CLOSED, file=latest.path, findings=[
                     finding(PERIOD_CLOSED, period=period, file=received.name, unit=unit), *superseded])
                 continue
             to_load.append(Pending(received, unit, latest.path, superseded))
-        results.update((r.unit, r) for r in _load(catalogue, places.warehouse, places.out, period, to_load, workers))
+        results.update((r.unit, r) for r in _load(catalogue, places.warehouse, places.out, period, to_load, workers,
+                                                   places.wait_seconds))
     return [results[unit] for unit in files]
 
 
@@ -152,14 +147,14 @@ class Pending:
 
 
 def _load(catalogue: Catalogue, warehouse: Path, out: Path | None, period: str, pending: list[Pending],
-          workers: int = 1) -> list[IntakeResult]:
+          workers: int, wait_seconds: float) -> list[IntakeResult]:
     """Check the files together, write their feedback under ``out`` (None: none), load them in one
     transaction (on one warehouse connection: opening DuckDB costs about 20 ms, and a district's run
     is one unit)."""
     if not pending:
         return []
     units = [p.unit for p in pending if p.unit != PLAN_UNIT]
-    with connect(warehouse) as conn:
+    with connect(warehouse, wait_seconds=wait_seconds) as conn:
         create_schema(conn)
         record_catalogue_lists(conn, catalogue)
         checked = check_files(catalogue, [p.received.copy for p in pending], period,
@@ -167,8 +162,8 @@ def _load(catalogue: Catalogue, warehouse: Path, out: Path | None, period: str, 
         intakes, loads = [], []
         for item, result in zip(pending, checked):
             result.findings = sorted(result.findings + item.findings, key=sort_key)
-            intake = IntakeResult(period, item.unit, VALID if result.accepted else INVALID, file=item.source,
-                                  findings=result.findings)
+            verdict = Verdict.VALID if result.accepted else Verdict.INVALID
+            intake = IntakeResult(period, item.unit, verdict, file=item.source, findings=result.findings)
             if out is not None:
                 feedback = feedback_dir(out, period) / feedback_name(result)
                 if result.findings:
@@ -210,8 +205,8 @@ def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
                             for pair in _replay(places.archive, period, unit, versions)]
                 pending = [_replayed(arrival, first, unit, work / period / str(start) / str(number))
                            for number, (unit, (arrival, first)) in enumerate(replayed)]
-                results += _load(catalogue, warehouse, None, period, pending)
-        with connect(warehouse) as conn:
+                results += _load(catalogue, warehouse, None, period, pending, 1, places.wait_seconds)
+        with connect(warehouse, wait_seconds=places.wait_seconds) as conn:
             create_schema(conn)
             record_catalogue_lists(conn, catalogue)
             conn.execute("CHECKPOINT")
@@ -284,7 +279,7 @@ def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime
     """Take in every unit whose latest inbox file is not taken in yet (what the sensor has not
     seen), in batches of ``CATCH_UP_BATCH`` units, telling ``progress`` after each; units already
     up to date are neither read nor checked again."""
-    with connect(places.warehouse) as conn:
+    with connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
         create_schema(conn)
         loaded = loaded_versions(conn, period)
     files = files_by_unit(scan_inbox(places.inbox, period, places.inbox_index(period), workers))

@@ -28,9 +28,10 @@ def close_period(catalogue: Catalogue, places: Places, period: str, now: dt.date
         raise PeriodError(f'Không có kỳ báo cáo "{period}" trong danh mục.')
     with exclusive_lock(places.data, f"close-period {period}"):
         refuse_if_closed(catalogue, places.out, period)
-        _, publication = publish_period(catalogue, places.warehouse, places.out, period, final=True)
+        _, publication = publish_period(catalogue, places.warehouse, places.out, period, final=True,
+                                        wait_seconds=places.wait_seconds)
         failpoint("close_period.published")
-        with connect(places.warehouse) as conn:
+        with connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
             current = current_submissions(conn, period)
         files = sorted(p for p in publication.folder.iterdir() if p.is_file() and p.name != MARKER)
         record = {"period": period, "closed_at": _stamp(now), "files": {p.name: file_sha256(p) for p in files},

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipeline.catalogue import Catalogue, Headline
 from pipeline.publication.tables import Figures
+from pipeline.settings import WAIT_SECONDS
 from pipeline.warehouse import connect, create_schema, current_submissions
 
 
@@ -22,8 +23,8 @@ class Consolidation:
     missing_units: list[str]  # valid in the period but without a valid submission
 
 
-def consolidate(catalogue: Catalogue, warehouse: Path, period: str) -> Consolidation:
-    with connect(warehouse) as conn:
+def consolidate(catalogue: Catalogue, warehouse: Path, period: str, wait_seconds: float = WAIT_SECONDS) -> Consolidation:
+    with connect(warehouse, wait_seconds=wait_seconds) as conn:
         create_schema(conn)
         figures = Figures(conn, catalogue, period)
         loaded = set(current_submissions(conn, period)["unit"])

@@ -39,6 +39,7 @@ from pipeline.publication.signing import signing_for
 from pipeline.publication.status import STATUS_FILE, period_status, set_document
 from pipeline.publication.tables import Report, build_reports
 from pipeline.publication.workbooks import Publication, publish
+from pipeline.settings import WAIT_SECONDS
 from pipeline.warehouse import connect, create_schema, plan_info
 
 SETS = ".bo-bieu"  # out/<period>/.bo-bieu/<version>/: the published sets
@@ -49,12 +50,13 @@ RENDERING = ".pdf"  # <build>/.pdf/: the PDFs while LibreOffice writes them
 
 
 def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str, final: bool = False,
-                   level: str = UNIT, today=None, office: Office | None = None) -> tuple[list[Report], Publication]:
+                   level: str = UNIT, today=None, office: Office | None = None,
+                   wait_seconds: float = WAIT_SECONDS) -> tuple[list[Report], Publication]:
     """The Biểu of a period into ``out/<period>/`` (``out/<period>/chinh-thuc/`` when final),
     with a row per unit, or per district or province (``level``) in the per-unit tables, and
     their PDFs when ``office`` is given; the returned publication names the files by their
     lasting paths."""
-    with connect(warehouse) as conn:
+    with connect(warehouse, wait_seconds=wait_seconds) as conn:
         create_schema(conn)
         reports = build_reports(catalogue, conn, period, level)
         statuses = period_status(conn, catalogue, out, period, today)

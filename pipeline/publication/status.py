@@ -24,10 +24,9 @@ from pipeline.intake.archive import arrivals
 from pipeline.periods import is_closed
 from pipeline.publication.workbooks import Publication
 from pipeline.settings import Places, shown_time
-from pipeline.warehouse import VALID, loaded_versions, versions_by_unit
+from pipeline.states import SubmissionState, Verdict
+from pipeline.warehouse import loaded_versions, versions_by_unit
 
-VALID_STATE, INVALID_STATE, MISSING_STATE = "hop_le", "khong_hop_le", "chua_nop"
-STATE_LABELS = {VALID_STATE: "Hợp lệ", INVALID_STATE: "Không hợp lệ", MISSING_STATE: "Chưa nộp"}
 STATUS_FILE = "status.json"
 INTAKE_FILE = "tiep-nhan.json"  # out/<period>/: the units as they are now
 UNIDENTIFIED_FILE = "khong-xac-dinh.json"  # out/<period>/: files whose unit could not be told
@@ -39,7 +38,7 @@ REFUSED = " (tệp không đọc được)"
 class UnitStatus:
     code: str
     name: str
-    state: str
+    state: SubmissionState
     label: str
     errors: int = 0
     warnings: int = 0
@@ -66,7 +65,7 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
         refused = log[-1] if log and (unit.code, log[-1].file_hash) not in loaded else None
         if unit.code not in latest and refused is None:
             late = today is not None and today > deadline
-            statuses.append(UnitStatus(unit.code, unit.name, MISSING_STATE, STATE_LABELS[MISSING_STATE],
+            statuses.append(UnitStatus(unit.code, unit.name, SubmissionState.MISSING, SubmissionState.MISSING.label,
                                        on_time=False if late else None))
             continue
         count, status, errors, warnings, file_name, received, using, first_valid = latest.get(
@@ -76,9 +75,9 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
             file_name, received = refused.original_name, refused.received_at
             feedback = out / period / "phan-hoi" / unreadable_feedback_name(file_name)
             link = f"phan-hoi/{feedback.name}" if feedback.exists() else ""
-        state = VALID_STATE if status == VALID else INVALID_STATE
-        label = STATE_LABELS[state] + (REFUSED if refused is not None else "") + \
-            (USING_EARLIER if state == INVALID_STATE and using else "")
+        state = SubmissionState.of(status)
+        label = state.label + (REFUSED if refused is not None else "") + \
+            (USING_EARLIER if state == SubmissionState.INVALID and using else "")
         statuses.append(UnitStatus(
             unit.code, unit.name, state, label, errors, warnings, count, file_name, shown_time(received),
             using or "", on_time=first_valid is not None and first_valid.date() <= deadline, feedback=link,
@@ -91,11 +90,11 @@ def plan_label(conn: duckdb.DuckDBPyConnection, period: str) -> tuple[bool, str]
     from the warehouse, whichever inbox it was sent to."""
     plan = versions_by_unit(conn, period).get("")
     if plan is None:
-        return False, STATE_LABELS[MISSING_STATE]
+        return False, SubmissionState.MISSING.label
     count, status, errors, _, file_name, received, using, _ = plan
-    if status == VALID:
-        return True, f'Hợp lệ: đang dùng "{file_name}" (nhận lúc {shown_time(received)})'
-    told = f'Không hợp lệ: "{file_name}" có {errors} lỗi'
+    if status == Verdict.VALID:
+        return True, f'{Verdict.VALID.label}: đang dùng "{file_name}" (nhận lúc {shown_time(received)})'
+    told = f'{Verdict.INVALID.label}: "{file_name}" có {errors} lỗi'
     return bool(using), told + (f'; đang dùng bản hợp lệ trước "{using}"' if using else "")
 
 

@@ -35,6 +35,8 @@ from pipeline.catalogue.batches import DISTRICT as DISTRICT_LEVEL
 from pipeline.catalogue.batches import PROVINCE, UNIT
 from pipeline.checking.findings import Finding, counts
 from pipeline.errors import MachineError, machine_error, machine_fault_named
+from pipeline.settings import WAIT_SECONDS
+from pipeline.states import Verdict
 from pipeline.catalogue.contract import FILE_KIND, PLAN_FILE
 from pipeline.workbook.reader import TIDY_COLUMNS, Submission
 
@@ -82,7 +84,6 @@ CREATE OR REPLACE VIEW lineage AS
     FROM current_values c JOIN units u ON u.code = c.unit;
 """
 
-VALID, INVALID = "valid", "invalid"
 SUBMISSION_COLUMNS = ["submission_id", "period", "unit", "file_name", "file_hash", "received_at", "archived_path",
                       "template_version", "status", "errors", "warnings"]
 FINDING_COLUMNS = ["submission_id", "severity", "code", "form", "sheet", "cell", "item", "item_label", "value",
@@ -97,12 +98,12 @@ class LoadResult:
 
 
 @contextmanager
-def connect(path: Path | str, read_only: bool = False):
+def connect(path: Path | str, read_only: bool = False, wait_seconds: float = WAIT_SECONDS):
     """A short-lived connection. Another process holding the file lock is waited for, saying so
-    once, up to ``TUANGIAO_WAIT_SECONDS``; then a MachineError names the file and the holder.
-    DuckDB: one file, one writing process at a time (the lock); a server engine would pool."""
+    once, up to ``wait_seconds`` (the settings' ``wait_seconds``); then a MachineError names the
+    file and the holder. DuckDB: one file, one writing process at a time (the lock); a server
+    engine would pool."""
     from pipeline.files import machine_faults
-    from pipeline.settings import Settings
 
     path = Path(path)
     with machine_faults(path):
@@ -122,14 +123,14 @@ def connect(path: Path | str, read_only: bool = False):
             holder = re.search(r"PID (\d+)", str(e))
             holder = f"tiến trình {holder.group(1)}" if holder else "một tiến trình khác"
             if started is None:
-                started, wait = time.monotonic(), Settings.from_environment().wait_seconds
+                started = time.monotonic()
             waited = time.monotonic() - started
-            if waited >= wait:
+            if waited >= wait_seconds:
                 raise MachineError(
-                    f'Kho dữ liệu "{path}" vẫn bị {holder} giữ sau {wait:g} giây chờ. Hãy đợi lệnh đang chạy kia '
+                    f'Kho dữ liệu "{path}" vẫn bị {holder} giữ sau {wait_seconds:g} giây chờ. Hãy đợi lệnh đang chạy kia '
                     "(một lượt tổng hợp, rebuild…) xong rồi chạy lại; không có gì bị ghi dở.") from None
             if not told and waited >= LOCK_NOTICE_SECONDS:
-                print(f'Đang chờ kho dữ liệu "{path}": {holder} đang dùng (chờ tối đa {wait:g} giây)…',
+                print(f'Đang chờ kho dữ liệu "{path}": {holder} đang dùng (chờ tối đa {wait_seconds:g} giây)…',
                       file=sys.stderr, flush=True)
                 told = True
             time.sleep(LOCK_WAIT_SECONDS)
@@ -189,7 +190,7 @@ def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list
     version that is its unit's latest arrival becomes the unit's current version, whether new or
     loaded before; an invalid one never replaces the last valid version, and a file already
     loaded adds nothing. Later loads of the same unit in the list are later arrivals."""
-    known = {(p, u, h): (i, s == VALID, c) for p, u, h, i, s, c in conn.execute(
+    known = {(p, u, h): (i, s == Verdict.VALID, c) for p, u, h, i, s, c in conn.execute(
         "SELECT period, unit, file_hash, submission_id, status, is_current FROM submissions WHERE period IN "
         "(SELECT UNNEST(?))  -- DuckDB: a Python list bound as a list value", [sorted({load.submission.period for load in loads})]).fetchall()}
     was_current = {key[:2]: i for key, (i, _, c) in known.items() if c}
@@ -202,9 +203,9 @@ def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list
         new.append(key not in known)
         if key not in known:
             errors, warnings = counts(load.findings)
-            status = VALID if errors == 0 else INVALID
+            status = Verdict.VALID if errors == 0 else Verdict.INVALID
             submission_id = ids[len(submissions)]
-            known[key] = (submission_id, status == VALID, False)
+            known[key] = (submission_id, status == Verdict.VALID, False)
             submission = load.submission
             submissions.append((submission_id, *key[:2], submission.path.name, submission.file_hash, load.received_at,
                                 load.archived_path, submission.template_version, status, errors, warnings))
@@ -240,7 +241,7 @@ def load_submissions(conn: duckdb.DuckDBPyConnection, loads: list[Load]) -> list
 
 def loaded_versions(conn: duckdb.DuckDBPyConnection, period: str) -> dict[tuple[str, str], tuple[bool, bool]]:
     """Every version loaded for the period: (unit, file hash) -> (valid, current)."""
-    return {(u, h): (s == VALID, c) for u, h, s, c in conn.execute(
+    return {(u, h): (s == Verdict.VALID, c) for u, h, s, c in conn.execute(
         "SELECT unit, file_hash, status, is_current FROM submissions WHERE period = ?", [period]).fetchall()}
 
 
@@ -301,7 +302,7 @@ def versions_by_unit(conn: duckdb.DuckDBPyConnection, period: str) -> dict[str, 
                   arg_max(warnings, received_at), arg_max(file_name, received_at), MAX(received_at),
                   MAX(CASE WHEN is_current THEN file_name END), MIN(CASE WHEN status = ? THEN received_at END)
            FROM submissions WHERE period = ? GROUP BY unit""",
-        [VALID, period],
+        [Verdict.VALID, period],
     ).fetchall()
     return {unit: UnitVersions(*rest) for unit, *rest in rows}
 
@@ -364,10 +365,10 @@ def current_sources(conn: duckdb.DuckDBPyConnection, period: str) -> list[tuple]
         """-- DuckDB: string_agg(x, sep ORDER BY y) (PostgreSQL spells it the same; others differ)
            SELECT s.unit, s.file_name, s.received_at, s.file_hash,
                   (SELECT string_agg(n.file_name, ', ' ORDER BY n.received_at) FROM submissions n
-                   WHERE n.period = s.period AND n.unit = s.unit AND n.status = 'invalid'
+                   WHERE n.period = s.period AND n.unit = s.unit AND n.status = ?
                      AND n.received_at > s.received_at) AS newer_invalid
            FROM submissions s WHERE s.period = ? AND s.is_current""",
-        [period],
+        [Verdict.INVALID, period],
     ).fetchall()
 
 

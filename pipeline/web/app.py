@@ -38,8 +38,9 @@ from pipeline.checking.report import FindingsReport
 from pipeline.intake.take_in import feedback_dir
 from pipeline.periods import PeriodError, is_closed, refuse_if_closed
 from pipeline.publication.report import report_name
-from pipeline.publication.status import STATE_LABELS, STATUS_FILE, current_view
+from pipeline.publication.status import STATUS_FILE, current_view
 from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.states import SubmissionState, Verdict
 from pipeline.text import show_number
 from pipeline.web.access import (
     COOKIE,
@@ -54,10 +55,8 @@ from pipeline.web.access import (
     signing_key,
 )
 from pipeline.web.upload import (
-    OTHER_UNIT,
-    UNREADABLE,
+    REFUSALS,
     UPLOAD_LIMIT_BYTES,
-    VALID,
     VERDICTS,
     TooLarge,
     Uploads,
@@ -69,11 +68,12 @@ from pipeline.web.upload import (
 
 DOWNLOADABLE = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".zip": "application/zip",
                 ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".pdf": "application/pdf"}
+STATE_COLOURS = {SubmissionState.VALID: "#c6efce", SubmissionState.INVALID: "#ffc7ce", SubmissionState.MISSING: "#eee"}
 STYLE = """
 body{font-family:"Times New Roman",serif;margin:0 auto;max-width:960px;padding:12px;color:#111}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.4em}table{border-collapse:collapse;width:100%}
 td,th{border:1px solid #999;padding:4px 6px;text-align:left;vertical-align:top}th{background:#ddebf7}
-.hop_le{background:#c6efce}.khong_hop_le{background:#ffc7ce}.chua_nop{background:#eee}
+""" + "".join(f".{state}{{background:{colour}}}" for state, colour in STATE_COLOURS.items()) + """
 .legend span{display:inline-block;padding:2px 8px;margin-right:6px;border:1px solid #999}
 a{color:#1f4e9a}ul{padding-left:1.2em}li{margin:3px 0}.note{color:#555;font-size:.9em}
 .bar{border-bottom:1px solid #999;padding-bottom:6px}.bar form{display:inline;margin-left:6px}
@@ -191,7 +191,7 @@ def _audit_details(entry: dict, shown: tuple[str, ...]) -> str:
     """An audit entry's other fields, in Vietnamese."""
     def value(key: str, raw) -> str:
         if key == "verdict":
-            return VERDICTS.get(raw, str(raw)).split(":")[0]
+            return Verdict(raw).label
         if key == "role":
             return role_name(raw) if raw in (UNIT, OFFICER) else str(raw)
         return str(raw)
@@ -208,7 +208,7 @@ def _findings_table(findings: list[dict]) -> str:
     if not report.findings:
         return "<p>Không có lỗi hay cảnh báo nào.</p>"
     head = "".join(f"<th>{html.escape(header)}</th>" for header in report.headers)
-    rows = "".join(f'<tr class="{"khong_hop_le" if f.is_error else ""}">'
+    rows = "".join(f'<tr class="{SubmissionState.INVALID if f.is_error else ""}">'
                    + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>"
                    for f, cells in zip(report.findings, report.flatten()))
     return f"<table><tr>{head}</tr>{rows}</table>"
@@ -293,7 +293,7 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
             f'<td class="hide-small">{html.escape(u["received_at"])}</td>'
             f'<td>{_link(base + u["feedback"], "Phản hồi") if u["feedback"] else ""}</td></tr>'
             for u in shown)
-        counts = {state: sum(u["state"] == state for u in period["units"]) for state in ("hop_le", "khong_hop_le", "chua_nop")}
+        counts = {state: sum(u["state"] == state for u in period["units"]) for state in SubmissionState}
         bieu = "".join(f"<li>{_link(base + name, name)}{_pdf_link(base, name, period.get('pdf', []))}</li>"
                        for name in period["bieu"] + period["all_in_one"])
         officer = session is not None and session.officer
@@ -305,9 +305,8 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
             for f in period["unidentified"]) if officer else ""
         final = "".join(f"<li>{_link(base + 'chinh-thuc/' + name, name)}</li>" for name in period["final"])
         if session is not None and session.officer:
-            legend = (f'<p class="legend"><span class="hop_le">Hợp lệ: {counts["hop_le"]}</span>'
-                      f'<span class="khong_hop_le">Không hợp lệ: {counts["khong_hop_le"]}</span>'
-                      f'<span class="chua_nop">Chưa nộp: {counts["chua_nop"]}</span></p>')
+            legend = '<p class="legend">' + "".join(f'<span class="{state}">{state.label}: {count}</span>'
+                                                    for state, count in counts.items()) + "</p>"
         elif session is not None and session.unit:
             legend = '<p class="note">Đơn vị chỉ xem được dòng của mình.</p>'
         else:
@@ -413,7 +412,7 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
                 + (f" · {_link(f'/tep/{quote(key)}/' + state['feedback'], 'Tệp phản hồi của huyện')}" if state.get("feedback") else "")
                 + "</p>") if state else "<p>Chưa có trong kết quả tổng hợp (quy trình tổng hợp chưa chạy lại).</p>"
         rows = "".join(
-            f'<tr class="{"hop_le" if r["verdict"] == VALID else "khong_hop_le"}"><td>{html.escape(r["time"].replace("T", " "))}</td>'
+            f'<tr class="{SubmissionState.of(r["verdict"])}"><td>{html.escape(r["time"].replace("T", " "))}</td>'
             f'<td>{html.escape(r["file_name"])}</td><td>{html.escape(VERDICTS[r["verdict"]])}</td><td>{r["errors"]}</td>'
             f'<td>{r["warnings"]}</td><td>{"Đang dùng" if using and r["inbox_name"] == using else ""}</td>'
             f'<td>{_link(_upload_url(key, unit, r["id"]), "Xem")}</td></tr>' for r in records)
@@ -479,7 +478,7 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
                                              settings.now())
         finally:
             await form.close()
-        event = "upload_refused" if record["verdict"] in (UNREADABLE, OTHER_UNIT) else "upload"
+        event = "upload_refused" if record["verdict"] in REFUSALS else "upload"
         note(event, request, session, period=key, unit=session.unit, file=record["file_name"], size=record["size"],
              sha256=record["sha256"], verdict=record["verdict"], errors=record["errors"], warnings=record["warnings"])
         return RedirectResponse(_upload_url(key, session.unit, record["id"]), 303)
@@ -497,7 +496,7 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
         record = uploads.record(key, unit, upload_id) if allowed else None
         if record is None:
             return _not_found(session)
-        state = "hop_le" if record["verdict"] == VALID else "khong_hop_le"
+        state = SubmissionState.of(record["verdict"])
         feedback = _upload_url(key, unit, upload_id) + "/phan-hoi"
         body = (f"<p>{_link('/don-vi' if session.unit else f'/lich-su/{quote(key)}/{quote(unit)}', '← Lịch sử nộp báo cáo')}</p>"
                 f"<h1>Kết quả kiểm tra tệp {html.escape(record['file_name'])}</h1>"
@@ -547,9 +546,9 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
         for key, period in catalogue.periods.items():
             states = {u["code"]: u for u in (period_of(key) or {"units": []})["units"]}
             rows = "".join(
-                f'<tr class="{states.get(u.code, {}).get("state", "chua_nop")}"><td>{html.escape(u.code)}</td>'
+                f'<tr class="{states.get(u.code, {}).get("state", SubmissionState.MISSING)}"><td>{html.escape(u.code)}</td>'
                 f"<td>{html.escape(u.name)}</td>"
-                f'<td>{html.escape(states.get(u.code, {}).get("label", STATE_LABELS["chua_nop"]))}</td>'
+                f'<td>{html.escape(states.get(u.code, {}).get("label", SubmissionState.MISSING.label))}</td>'
                 f"<td>{len(uploads.records(key, u.code))}</td>"
                 f"<td>{_link(f'/lich-su/{quote(key)}/{quote(u.code)}', 'Lịch sử')}</td></tr>"
                 for u in catalogue.units_in(key))

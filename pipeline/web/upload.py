@@ -37,18 +37,19 @@ from pipeline.files import atomic_output
 from pipeline.intake.archive import arrivals, working_folder
 from pipeline.intake.inbox import WORKBOOK_SUFFIXES, period_dir
 from pipeline.settings import Places
+from pipeline.states import Verdict
 from pipeline.catalogue.contract import UNIT_FIELD
 
 UPLOAD_LIMIT_BYTES = 10 * 1024 * 1024
 FORM_OVERHEAD_BYTES = 16 * 1024  # the form's other fields and part headers
 UPLOAD_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$")
-VALID, HAS_ERRORS, UNREADABLE, OTHER_UNIT = "hop_le", "co_loi", "khong_doc_duoc", "don_vi_khac"
-VERDICTS = {
-    VALID: "Hợp lệ: đã chuyển vào hộp thư đến",
-    HAS_ERRORS: "Có lỗi: đã chuyển vào hộp thư đến, nhưng số liệu chưa được dùng",
-    UNREADABLE: "Bị từ chối: không phải bảng tính báo cáo đọc được",
-    OTHER_UNIT: "Bị từ chối: tệp là báo cáo của đơn vị khác",
+VERDICTS = {  # what the unit reads about its upload
+    Verdict.VALID: "Hợp lệ: đã chuyển vào hộp thư đến",
+    Verdict.INVALID: "Có lỗi: đã chuyển vào hộp thư đến, nhưng số liệu chưa được dùng",
+    Verdict.UNREADABLE: "Bị từ chối: không phải bảng tính báo cáo đọc được",
+    Verdict.OTHER_UNIT: "Bị từ chối: tệp là báo cáo của đơn vị khác",
 }
+REFUSALS = (Verdict.UNREADABLE, Verdict.OTHER_UNIT)  # kept out of the inbox
 FEEDBACK_SUFFIX = ".phan-hoi.xlsx"
 _checking = threading.Lock()  # the reader workers (pipeline.parallel) serve one batch at a time
 
@@ -116,12 +117,14 @@ class Uploads:
         return self.root / period / unit
 
     def record(self, period: str, unit: str, upload_id: str) -> dict | None:
+        """An upload's record, its verdict a ``Verdict`` (one written before reads the same)."""
         if not UPLOAD_ID.match(upload_id):
             return None
         try:
-            return json.loads((self.folder(period, unit) / f"{upload_id}.json").read_text(encoding="utf-8"))
+            record = json.loads((self.folder(period, unit) / f"{upload_id}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        return record | {"verdict": Verdict(record["verdict"])}
 
     def feedback(self, period: str, unit: str, upload_id: str) -> Path | None:
         if not UPLOAD_ID.match(upload_id):
@@ -154,17 +157,17 @@ def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_
             result = check_files(catalogue, [path], period, workers=1)[0]
         submission = result.submission
         if submission is None:
-            verdict = UNREADABLE
+            verdict = Verdict.UNREADABLE
         elif submission.unit_code != unit:
-            verdict = OTHER_UNIT
+            verdict = Verdict.OTHER_UNIT
         else:
-            verdict = VALID if result.accepted else HAS_ERRORS
-        if verdict == OTHER_UNIT:
+            verdict = Verdict.VALID if result.accepted else Verdict.INVALID
+        if verdict == Verdict.OTHER_UNIT:
             result.findings.insert(0, finding(
                 OTHER_UNIT_FILE, "" if submission.unit_code else "no_code", file=name, unit=submission.unit_code,
                 sheet=submission.info_sheet, cell=submission.info.get(UNIT_FIELD, ("", ""))[1], own=unit))
         inbox_name = ""
-        if verdict in (VALID, HAS_ERRORS):
+        if verdict not in REFUSALS:
             suffix = path.suffix.lower() if path.suffix.lower() in WORKBOOK_SUFFIXES else ".xlsx"
             inbox_name = f"{unit}-tai-len-{upload_id}{suffix}"
             with atomic_output(period_dir(places.inbox, period) / inbox_name) as temporary:
