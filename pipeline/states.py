@@ -30,6 +30,7 @@ class Verdict(_Labelled):
     INVALID = "invalid", "Không hợp lệ"  # errors: kept and shown, its figures not used
     UNREADABLE = "unreadable", "Không đọc được"  # refused: not a workbook readable as a report
     OTHER_UNIT = "other_unit", "Của đơn vị khác"  # refused at upload: the report of another unit
+    NOT_UNIT_REPORT = "not_unit_report", "Không phải báo cáo của đơn vị"  # refused at upload: a plan, say
 
     @classmethod
     def _missing_(cls, value: object) -> Verdict | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import warnings
@@ -358,3 +359,49 @@ def test_the_audit_log(portal, capsys):
     assert all(code not in page for code in portal.codes.values())
     assert main(["access", "log", "--data", str(portal.data), "--last", "3"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3
+
+
+def _plan_claiming(unit: str, path: Path) -> Path:
+    """The district's plan with a MA_DON_VI row added to Thông tin (as the attack was tried)."""
+    workbook = openpyxl.load_workbook(SAMPLE_DIR / "ke-hoach-huyen-2023.xlsx")
+    sheet = workbook["Thông tin"]
+    sheet.append(["MA_DON_VI", "Mã đơn vị", unit])
+    sheet["C10"] = "Nguyễn Văn Giả Mạo"  # NGUOI_KY: the signer it would print
+    workbook.save(path)
+    return path
+
+
+def test_a_unit_cannot_upload_the_districts_plan(portal, tmp_path):
+    client = signed_in(portal, "03259")
+    plan = _plan_claiming("03259", tmp_path / "ke-hoach-huyen-2023.xlsx")
+    text = verdict_page(client, upload(client, plan.read_bytes(), plan.name))
+    assert "tệp không phải báo cáo của đơn vị" in text and "kế hoạch của huyện (ô C14, loại tệp)" in text
+    assert portal.inbox_files() == []  # nothing written to the inbox
+    entry = next(e for e in portal.audit() if e["event"] == "upload_refused")
+    assert entry["unit"] == "03259" and entry["verdict"] == Verdict.NOT_UNIT_REPORT
+    [record] = Uploads.under(portal.data).records("2023", "03259")
+    assert record["findings"][0]["code"] == "khong_phai_bao_cao_don_vi"
+
+
+def test_intake_never_takes_a_plan_that_came_through_a_units_upload(catalogue, tmp_path):
+    """Whatever reaches the inbox under an upload's name is a unit's file: a plan there is refused
+    and told with the unidentified files; the plan of the district is not replaced."""
+    from pipeline.intake.inbox import uploaded_name
+    from pipeline.intake.take_in import take_in_plan, unidentified_files
+    from pipeline.warehouse import plan_info
+
+    places = Places.under(tmp_path / "data", tmp_path / "inbox")
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    now = dt.datetime(2023, 8, 10, 9, 0)
+    shutil.copy(SAMPLE_DIR / "ke-hoach-huyen-2023.xlsx", inbox / "ke-hoach-huyen-2023.xlsx")
+    assert take_in_plan(catalogue, places, "2023", now).status == Verdict.VALID
+    forged = _plan_claiming("03259", inbox / uploaded_name("03259", "20230810-100000-0a1b2c3d", ".xlsx"))
+    os.utime(forged, (4_000_000_000, 4_000_000_000))  # the newest file of the inbox
+    assert take_in_plan(catalogue, places, "2023", now + dt.timedelta(hours=1)).file.name == "ke-hoach-huyen-2023.xlsx"
+    with connect(places.warehouse) as conn:
+        assert plan_info(conn, "2023")["NGUOI_KY"] == "Mùa Va Hồ"
+    [refused] = unidentified_files(catalogue, places, "2023", now)
+    assert refused.result.path.name == forged.name and refused.received_at is None  # refused unread
+    [why] = refused.result.findings
+    assert why.code == "khong_phai_bao_cao_don_vi" and "đến qua trang tải lên của đơn vị 03259" in why.message

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
 
+from pipeline.catalogue.contract import PLAN_FILE
 from pipeline.text import ERROR, WARNING, FindingType, Severity, nfc, show_number
 from pipeline.workbook.unreadable import UNREADABLE_KINDS, UnreadableWorkbook
 
@@ -91,6 +92,13 @@ OTHER_UNIT_FILE = FindingType(
     "vị mình.",
     variants=(("no_code", "Tệp ghi không có mã đơn vị nào ở ô {cell}, không phải mã đơn vị của bạn ({own}): không "
                           "nhận. Hãy gửi đúng báo cáo của đơn vị mình."),))
+NOT_A_UNIT_REPORT = FindingType(
+    "khong_phai_bao_cao_don_vi", ERROR, "Không phải báo cáo của đơn vị",
+    'Tệp là {file_kind} (ô {cell}, loại tệp), không phải báo cáo của đơn vị: không nhận. Kế hoạch của huyện chỉ do cán '
+    "bộ huyện gửi; đơn vị hãy gửi báo cáo làm trên mẫu báo cáo đơn vị.",
+    variants=(("inbox", 'Tệp "{file}" là kế hoạch của huyện nhưng đến qua trang tải lên của đơn vị {unit}: không dùng '
+                        "làm kế hoạch. Kế hoạch của huyện chỉ do cán bộ huyện gửi."),))
+FILE_KINDS = {PLAN_FILE: "kế hoạch của huyện"}  # how a kind of file other than a unit's report is named
 PERIOD_CLOSED = FindingType(
     "ky_da_khoa", ERROR, "Kỳ đã khóa sổ", 'Tệp "{file}": kỳ {period} đã khóa sổ, không nhận thêm báo cáo.')
 TEXT_NUMBER = FindingType(
@@ -112,7 +120,7 @@ SUPERSEDED = FindingType(
 REGISTRY: tuple[FindingType, ...] = (
     *UNREADABLE_KINDS, LINK, NOT_A_FILE, OUTSIDE_INBOX, READER_CRASHED, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE,
     UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY, NOT_NUMBER, OUT_OF_RANGE, NOT_YES_NO, WRONG_TYPE,
-    INFO_FIELD, RULE, TOTAL_TYPED_OVER, NUMBER_OUTSIDE, OTHER_UNIT_FILE, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE,
+    INFO_FIELD, RULE, TOTAL_TYPED_OVER, NUMBER_OUTSIDE, OTHER_UNIT_FILE, NOT_A_UNIT_REPORT, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE,
     OUTPUTS_WITHOUT_FUNDS,
     FUNDS_WITHOUT_OUTPUTS, SUPERSEDED,
 )

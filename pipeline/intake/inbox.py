@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pipeline.checking.findings import LINK, NOT_A_FILE, OUTSIDE_INBOX, Finding, finding
+from pipeline.checking.findings import LINK, NOT_A_FILE, NOT_A_UNIT_REPORT, OUTSIDE_INBOX, Finding, finding
 from pipeline.text import nfc
 from pipeline.files import atomic_output
 from pipeline.parallel import parallel_map
@@ -27,6 +28,8 @@ from pipeline.catalogue.contract import PLAN_FILE
 from pipeline.workbook.reader import Identity, UnreadableWorkbook, file_sha256, read_identity
 
 WORKBOOK_SUFFIXES = (".xlsx", ".ods", ".xls")
+UPLOAD_ID_PATTERN = "[0-9]{8}-[0-9]{6}-[0-9a-f]{8}"
+UPLOADED = re.compile(f"^(?P<unit>.+)-tai-len-{UPLOAD_ID_PATTERN}\\.[a-z]+$")  # what the page names a unit's upload
 SENSOR_READ_SECONDS = 4.0  # the sensor's reading of new files per look; a national inbox arriving at once takes several looks
 
 
@@ -38,6 +41,20 @@ class InboxFile:
     size: int = 0
     mtime_ns: int = 0
     refused: Finding | None = None  # why it is not read at all (a link, a pipe, outside the inbox)
+
+
+def uploaded_name(unit: str, upload_id: str, suffix: str) -> str:
+    """The inbox name of a file a unit uploaded on the page."""
+    return f"{unit}-tai-len-{upload_id}{suffix}"
+
+
+def _sent_by_a_unit(path: Path, identity: Identity | None) -> Finding | None:
+    """A plan in a file that came through a unit's upload: refused, never taken as the plan
+    (the page refuses it already; this holds whatever reaches the inbox under such a name)."""
+    uploaded = UPLOADED.match(path.name)
+    if identity is None or identity.file_kind != PLAN_FILE or uploaded is None:
+        return None
+    return finding(NOT_A_UNIT_REPORT, "inbox", file=nfc(path.name), unit=uploaded["unit"])
 
 
 def period_dir(inbox: Path, period: str) -> Path:
@@ -101,8 +118,11 @@ def scan_inbox(inbox: Path, period: str, index: Path | None = None, workers: int
     if index is not None and (unread or entries.keys() != known.keys()):
         with atomic_output(index) as temporary:
             temporary.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
-    files = [InboxFile(folder / name, mtime, Identity(**identity) if identity else None, size, mtime_ns)
-             for name, (size, mtime_ns, mtime, identity) in entries.items()]
+    files = []
+    for name, (size, mtime_ns, mtime, known) in entries.items():
+        identity = Identity(**known) if known else None
+        refusal = _sent_by_a_unit(folder / name, identity)
+        files.append(InboxFile(folder / name, mtime, None if refusal else identity, size, mtime_ns, refusal))
     files += [InboxFile(folder / name, stat.st_mtime, None, stat.st_size, stat.st_mtime_ns, reason)
               for name, (reason, stat) in refused.items()]
     return sorted(files, key=lambda f: (f.mtime, f.path.name))
@@ -212,6 +232,8 @@ def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seco
             if known is ArrivalState.GONE:
                 continue
             identity = Identity(**known) if known else None
+            if _sent_by_a_unit(path, identity):
+                identity = None  # refused as a plan: told with the files no unit can be found for
             unit = identity.unit_code if identity else ""
             entries[key] = {**shape, "hash": file_hash, "unit": unit}
             newest = latest.get((period, unit))

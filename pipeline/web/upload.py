@@ -30,26 +30,27 @@ from starlette.requests import Request
 
 from pipeline.catalogue import Catalogue
 from pipeline.checking.feedback import write_feedback
-from pipeline.checking.findings import OTHER_UNIT_FILE, finding
+from pipeline.checking.findings import FILE_KINDS, NOT_A_UNIT_REPORT, OTHER_UNIT_FILE, finding
 from pipeline.text import nfc
 from pipeline.checking.validation import check_files
 from pipeline.files import atomic_output
 from pipeline.intake.archive import arrivals, working_folder
-from pipeline.intake.inbox import WORKBOOK_SUFFIXES, period_dir
+from pipeline.intake.inbox import UPLOAD_ID_PATTERN, WORKBOOK_SUFFIXES, period_dir, uploaded_name
 from pipeline.settings import Places
 from pipeline.states import Verdict
-from pipeline.catalogue.contract import UNIT_FIELD
+from pipeline.catalogue.contract import FILE_KIND, UNIT_FIELD, UNIT_FILE
 
 UPLOAD_LIMIT_BYTES = 10 * 1024 * 1024
 FORM_OVERHEAD_BYTES = 16 * 1024  # the form's other fields and part headers
-UPLOAD_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$")
+UPLOAD_ID = re.compile(f"^{UPLOAD_ID_PATTERN}$")
 VERDICTS = {  # what the unit reads about its upload
     Verdict.VALID: "Hợp lệ: đã chuyển vào hộp thư đến",
     Verdict.INVALID: "Có lỗi: đã chuyển vào hộp thư đến, nhưng số liệu chưa được dùng",
     Verdict.UNREADABLE: "Bị từ chối: không phải bảng tính báo cáo đọc được",
     Verdict.OTHER_UNIT: "Bị từ chối: tệp là báo cáo của đơn vị khác",
+    Verdict.NOT_UNIT_REPORT: "Bị từ chối: tệp không phải báo cáo của đơn vị (kế hoạch chỉ do cán bộ huyện gửi)",
 }
-REFUSALS = (Verdict.UNREADABLE, Verdict.OTHER_UNIT)  # kept out of the inbox
+REFUSALS = (Verdict.UNREADABLE, Verdict.OTHER_UNIT, Verdict.NOT_UNIT_REPORT)  # kept out of the inbox
 FEEDBACK_SUFFIX = ".phan-hoi.xlsx"
 _checking = threading.Lock()  # the reader workers (pipeline.parallel) serve one batch at a time
 
@@ -158,6 +159,11 @@ def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_
         submission = result.submission
         if submission is None:
             verdict = Verdict.UNREADABLE
+        elif submission.file_kind != UNIT_FILE:  # a unit writes only its own report, never the plan
+            verdict = Verdict.NOT_UNIT_REPORT
+            kind = FILE_KINDS.get(submission.file_kind, f'"{submission.file_kind}"')
+            result.findings.insert(0, finding(NOT_A_UNIT_REPORT, file_kind=kind, file=name, sheet=submission.info_sheet,
+                                              cell=submission.info.get(FILE_KIND, ("", ""))[1]))
         elif submission.unit_code != unit:
             verdict = Verdict.OTHER_UNIT
         else:
@@ -169,7 +175,7 @@ def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_
         inbox_name = ""
         if verdict not in REFUSALS:
             suffix = path.suffix.lower() if path.suffix.lower() in WORKBOOK_SUFFIXES else ".xlsx"
-            inbox_name = f"{unit}-tai-len-{upload_id}{suffix}"
+            inbox_name = uploaded_name(unit, upload_id, suffix)
             with atomic_output(period_dir(places.inbox, period) / inbox_name) as temporary:
                 shutil.copyfile(path, temporary)
         folder = uploads.folder(period, unit)
