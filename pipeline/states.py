@@ -31,6 +31,7 @@ class Verdict(_Labelled):
     UNREADABLE = "unreadable", "Không đọc được"  # refused: not a workbook readable as a report
     OTHER_UNIT = "other_unit", "Của đơn vị khác"  # refused at upload: the report of another unit
     NOT_UNIT_REPORT = "not_unit_report", "Không phải báo cáo của đơn vị"  # refused at upload: a plan, say
+    NOT_PLAN = "not_plan", "Không phải kế hoạch"  # refused at an officer's upload of the plan
 
     @classmethod
     def _missing_(cls, value: object) -> Verdict | None:

@@ -405,3 +405,43 @@ def test_intake_never_takes_a_plan_that_came_through_a_units_upload(catalogue, t
     assert refused.result.path.name == forged.name and refused.received_at is None  # refused unread
     [why] = refused.result.findings
     assert why.code == "khong_phai_bao_cao_don_vi" and "đến qua trang tải lên của đơn vị 03259" in why.message
+
+
+def _send_plan(client: TestClient, content: bytes, name: str = "ke-hoach.xlsx"):
+    token = csrf_of(client.get("/can-bo"))
+    return client.post("/ke-hoach/2023", data={"csrf": token}, files={"tep": (name, content)})
+
+
+def test_an_officer_sends_the_plan_and_sees_what_it_changes(portal, catalogue, tmp_path):
+    """The plan comes from an officer on the page: into the inbox under an officer's name, with
+    its changes against the plan received before (old → new) on the verdict page and in the audit."""
+    from pipeline.intake.take_in import take_in_plan
+
+    officer = signed_in(portal, "huyen")
+    assert _send_plan(officer, (SAMPLE_DIR / "ke-hoach-huyen-2023.xlsx").read_bytes()).status_code == 303
+    [placed] = portal.inbox_files()
+    assert placed.name.startswith("ke-hoach-can-bo-")
+    take_in_plan(catalogue, portal.places, "2023", NOW)  # the sensor takes it in: now it is the plan received
+    workbook = openpyxl.load_workbook(SAMPLE_DIR / "ke-hoach-huyen-2023.xlsx")
+    workbook["Thông tin"]["C10"] = "Lò Văn Tâm"  # NGUOI_KY
+    workbook["Kế hoạch"]["F5"] = 40  # T01's plan, blank before (KE_HOACH, row of T01)
+    workbook.save(tmp_path / "ke-hoach-moi.xlsx")
+    response = _send_plan(officer, (tmp_path / "ke-hoach-moi.xlsx").read_bytes(), "ke-hoach-moi.xlsx")
+    text = officer.get(response.headers["location"]).text
+    assert "Thay đổi so với kế hoạch nhận trước" in text and "Người ký: Mùa Va Hồ → Lò Văn Tâm" in text
+    assert "T01 Tỷ lệ hộ nghèo · Kế hoạch năm: (trống) → 40" in text
+    entry = [e for e in portal.audit() if e["event"] == "plan_upload"][-1]
+    assert "Người ký: Mùa Va Hồ → Lò Văn Tâm" in entry["changes"] and entry["account"] == "huyen"
+    assert "Gửi kế hoạch của huyện" in officer.get("/nhat-ky").text
+
+
+def test_only_an_officer_sends_the_plan_and_only_a_plan(portal):
+    unit = signed_in(portal, "03259")
+    token = csrf_of(unit.get("/don-vi"))
+    refused = unit.post("/ke-hoach/2023", data={"csrf": token},
+                        files={"tep": ("ke-hoach.xlsx", (SAMPLE_DIR / "ke-hoach-huyen-2023.xlsx").read_bytes())})
+    assert refused.status_code == 404 and portal.inbox_files() == []
+    officer = signed_in(portal, "huyen")
+    text = officer.get(_send_plan(officer, FIXED.read_bytes(), "bao-cao.xlsx").headers["location"]).text
+    assert "tệp không phải kế hoạch của huyện" in text and portal.inbox_files() == []
+    assert [e["event"] for e in portal.audit()].count("plan_upload_refused") == 1

@@ -98,6 +98,9 @@ NOT_A_UNIT_REPORT = FindingType(
     "bộ huyện gửi; đơn vị hãy gửi báo cáo làm trên mẫu báo cáo đơn vị.",
     variants=(("inbox", 'Tệp "{file}" là kế hoạch của huyện nhưng đến qua trang tải lên của đơn vị {unit}: không dùng '
                         "làm kế hoạch. Kế hoạch của huyện chỉ do cán bộ huyện gửi."),))
+NOT_A_PLAN = FindingType(
+    "khong_phai_ke_hoach", ERROR, "Không phải kế hoạch của huyện",
+    "Tệp không phải kế hoạch của huyện (ô {cell}, loại tệp): hãy gửi kế hoạch làm trên mẫu kế hoạch của huyện.")
 FILE_KINDS = {PLAN_FILE: "kế hoạch của huyện"}  # how a kind of file other than a unit's report is named
 PERIOD_CLOSED = FindingType(
     "ky_da_khoa", ERROR, "Kỳ đã khóa sổ", 'Tệp "{file}": kỳ {period} đã khóa sổ, không nhận thêm báo cáo.')
@@ -120,7 +123,8 @@ SUPERSEDED = FindingType(
 REGISTRY: tuple[FindingType, ...] = (
     *UNREADABLE_KINDS, LINK, NOT_A_FILE, OUTSIDE_INBOX, READER_CRASHED, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE,
     UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY, NOT_NUMBER, OUT_OF_RANGE, NOT_YES_NO, WRONG_TYPE,
-    INFO_FIELD, RULE, TOTAL_TYPED_OVER, NUMBER_OUTSIDE, OTHER_UNIT_FILE, NOT_A_UNIT_REPORT, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE,
+    INFO_FIELD, RULE, TOTAL_TYPED_OVER, NUMBER_OUTSIDE, OTHER_UNIT_FILE, NOT_A_UNIT_REPORT, NOT_A_PLAN,
+    PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE,
     OUTPUTS_WITHOUT_FUNDS,
     FUNDS_WITHOUT_OUTPUTS, SUPERSEDED,
 )

@@ -48,6 +48,11 @@ def uploaded_name(unit: str, upload_id: str, suffix: str) -> str:
     return f"{unit}-tai-len-{upload_id}{suffix}"
 
 
+def plan_name(upload_id: str, suffix: str) -> str:
+    """The inbox name of the district's plan an officer sent on the page."""
+    return f"ke-hoach-can-bo-{upload_id}{suffix}"
+
+
 def _sent_by_a_unit(path: Path, identity: Identity | None) -> Finding | None:
     """A plan in a file that came through a unit's upload: refused, never taken as the plan
     (the page refuses it already; this holds whatever reaches the inbox under such a name)."""

@@ -55,6 +55,7 @@ from pipeline.web.access import (
     signing_key,
 )
 from pipeline.web.upload import (
+    PLAN_SENDER,
     REFUSALS,
     UPLOAD_LIMIT_BYTES,
     VERDICTS,
@@ -94,11 +95,11 @@ EVENT_LABELS = {
     "sign_in": "Đăng nhập", "sign_in_failed": "Đăng nhập sai mã", "sign_in_refused": "Đăng nhập bị chặn (sai quá nhiều)",
     "sign_out": "Đăng xuất", "upload": "Nộp báo cáo", "upload_refused": "Nộp báo cáo bị từ chối",
     "upload_too_large": "Tệp gửi lên quá lớn", "access_issued": "Cấp mã truy cập", "access_revoked": "Thu hồi quyền truy cập",
-    "download": "Tải tệp",
+    "download": "Tải tệp", "plan_upload": "Gửi kế hoạch của huyện", "plan_upload_refused": "Gửi kế hoạch bị từ chối",
 }
 AUDIT_FIELDS = {"period": "kỳ", "unit": "đơn vị", "file": "tệp", "size": "cỡ (byte)", "sha256": "SHA-256",
                 "verdict": "kết quả", "errors": "lỗi", "warnings": "cảnh báo", "role": "vai trò", "by": "bởi",
-                "login": "tên đã nhập"}
+                "login": "tên đã nhập", "changes": "thay đổi"}
 PRIVATE = "private, no-store"
 
 
@@ -450,38 +451,43 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
         return _page(name, body, session)
 
     async def upload(request: Request) -> Response:
+        """A unit's report, or (``/ke-hoach/…``) the district's plan from an officer."""
         session = session_of(request)
-        if session is None or not session.unit:
-            return sign_in_needed()
+        plan = request.url.path.startswith("/ke-hoach/")
+        if session is None or session.account is None or not (session.officer if plan else session.unit):
+            return sign_in_needed() if session is None or session.account is None else _not_found(session)
+        sender, home, what = (PLAN_SENDER, "/can-bo", "kế hoạch") if plan else (session.unit, "/don-vi", "báo cáo")
         key = request.path_params["period"]
         if key not in catalogue.periods:
             return _not_found(session, "Không có kỳ báo cáo này")
         try:
             refuse_if_closed(catalogue, out, key)
         except PeriodError as e:
-            return _page("Kỳ đã khóa sổ", f'<h1>Không nhận báo cáo</h1><p class="message">{html.escape(str(e))}</p>'
-                             f"<p>{_link('/don-vi', '← Trang của đơn vị')}</p>", session, 409)
+            return _page("Kỳ đã khóa sổ", f'<h1>Không nhận {what}</h1><p class="message">{html.escape(str(e))}</p>'
+                             f"<p>{_link(home, '← Quay lại')}</p>", session, 409)
         try:
             form = await read_form(request, upload_limit)
         except TooLarge:
             note("upload_too_large", request, session, period=key)
             return _page("Tệp quá lớn", f'<h1>Không nhận tệp</h1><p class="message">{html.escape(too_large_message(upload_limit))}'
-                         f"</p><p>{_link('/don-vi', '← Trang của đơn vị')}</p>", session, 413)
+                         f"</p><p>{_link(home, '← Quay lại')}</p>", session, 413)
         try:
             if form.get("csrf") != session.csrf:
                 return refused(session)
             sent = form.get("tep")
             if sent is None or isinstance(sent, str) or not sent.filename:
-                return _page("Chưa chọn tệp", '<h1>Chưa chọn tệp</h1><p class="message">Hãy chọn tệp báo cáo rồi bấm '
-                             f"“Gửi báo cáo”.</p><p>{_link('/don-vi', '← Trang của đơn vị')}</p>", session, 400)
-            record = await run_in_threadpool(submit, catalogue, places, key, session.unit, sent.filename, sent.file,
+                return _page("Chưa chọn tệp", f'<h1>Chưa chọn tệp</h1><p class="message">Hãy chọn tệp {what} rồi bấm '
+                             f"“Gửi”.</p><p>{_link(home, '← Quay lại')}</p>", session, 400)
+            record = await run_in_threadpool(submit, catalogue, places, key, sender, sent.filename, sent.file,
                                              settings.now())
         finally:
             await form.close()
-        event = "upload_refused" if record["verdict"] in REFUSALS else "upload"
-        note(event, request, session, period=key, unit=session.unit, file=record["file_name"], size=record["size"],
-             sha256=record["sha256"], verdict=record["verdict"], errors=record["errors"], warnings=record["warnings"])
-        return RedirectResponse(_upload_url(key, session.unit, record["id"]), 303)
+        event = ("plan_upload" if plan else "upload") + ("_refused" if record["verdict"] in REFUSALS else "")
+        changes = {"changes": "; ".join(record["changes"])} if record["changes"] else {}
+        note(event, request, session, period=key, unit=sender, file=record["file_name"], size=record["size"],
+             sha256=record["sha256"], verdict=record["verdict"], errors=record["errors"], warnings=record["warnings"],
+             **changes)
+        return RedirectResponse(_upload_url(key, sender, record["id"]), 303)
 
     def owner_or_officer(request: Request) -> tuple[Session | None, bool]:
         session = session_of(request)
@@ -498,13 +504,17 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
             return _not_found(session)
         state = SubmissionState.of(record["verdict"])
         feedback = _upload_url(key, unit, upload_id) + "/phan-hoi"
-        body = (f"<p>{_link('/don-vi' if session.unit else f'/lich-su/{quote(key)}/{quote(unit)}', '← Lịch sử nộp báo cáo')}</p>"
+        back = "/don-vi" if session.unit else "/can-bo" if unit == PLAN_SENDER else f"/lich-su/{quote(key)}/{quote(unit)}"
+        body = (f"<p>{_link(back, '← Quay lại')}</p>"
                 f"<h1>Kết quả kiểm tra tệp {html.escape(record['file_name'])}</h1>"
                 f'<p class="{state}"><b>{html.escape(VERDICTS[record["verdict"]])}</b> – {record["errors"]} lỗi, '
                 f"{record['warnings']} cảnh báo.</p><p>Gửi lúc {html.escape(record['time'].replace('T', ' '))}, "
                 f"{show_number(record['size'])} byte</p>"
                 f"<p>{_link(feedback, 'Tải tệp phản hồi (Excel, các ô có lỗi được tô màu)')}</p>"
-                f"<h2>Các lỗi và cảnh báo</h2>{_findings_table(record['findings'])}")
+                + ("<h2>Thay đổi so với kế hoạch nhận trước</h2><ul>"
+                   + "".join(f"<li>{html.escape(c)}</li>" for c in record["changes"]) + "</ul>"
+                   if record.get("changes") else "")
+                + f"<h2>Các lỗi và cảnh báo</h2>{_findings_table(record['findings'])}")
         return _page("Kết quả kiểm tra", body, session)
 
     async def verdict_feedback(request: Request) -> Response:
@@ -552,7 +562,16 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
                 f"<td>{len(uploads.records(key, u.code))}</td>"
                 f"<td>{_link(f'/lich-su/{quote(key)}/{quote(u.code)}', 'Lịch sử')}</td></tr>"
                 for u in catalogue.units_in(key))
+            plans = "".join(f"<li>{_link(_upload_url(key, PLAN_SENDER, r['id']), r['time'].replace('T', ' '))}: "
+                            f"{html.escape(r['file_name'])} – {html.escape(VERDICTS[r['verdict']])}</li>"
+                            for r in uploads.records(key, PLAN_SENDER))
+            plan_form = "" if is_closed(catalogue, out, key) else (
+                f'<form class="box" method="post" action="/ke-hoach/{quote(key)}" enctype="multipart/form-data">'
+                f"{_csrf(session)}<label>Kế hoạch của huyện (làm trên mẫu kế hoạch)<br>"
+                '<input type="file" name="tep" required accept=".xlsx,.ods,.xls"></label>'
+                "<button>Gửi kế hoạch</button></form>")
             sections.append(f"<h2>{html.escape(period.label)} · {_link('/ky/' + quote(key), 'Bảng tình trạng và các biểu')}</h2>"
+                            f"{plan_form}" + (f"<ul>{plans}</ul>" if plans else "") +
                             "<table><tr><th>Mã</th><th>Đơn vị</th><th>Trạng thái</th><th>Số lần nộp qua trang</th><th></th>"
                             f"</tr>{rows}</table>")
         body = f"<h1>Trang cán bộ huyện</h1><p>{_link('/nhat-ky', 'Nhật ký truy cập')}</p>" + "".join(sections)
@@ -595,6 +614,7 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
         Route("/dang-xuat", sign_out, methods=["POST"]),
         Route("/don-vi", unit_home),
         Route("/nop/{period}", upload, methods=["POST"]),
+        Route("/ke-hoach/{period}", upload, methods=["POST"]),
         Route("/tai-len/{period}/{unit}/{id}", verdict),
         Route("/tai-len/{period}/{unit}/{id}/phan-hoi", verdict_feedback),
         Route("/lich-su/{period}/{unit}", unit_history),

@@ -30,15 +30,27 @@ from starlette.requests import Request
 
 from pipeline.catalogue import Catalogue
 from pipeline.checking.feedback import write_feedback
-from pipeline.checking.findings import FILE_KINDS, NOT_A_UNIT_REPORT, OTHER_UNIT_FILE, finding
+from pipeline.checking.findings import FILE_KINDS, NOT_A_PLAN, NOT_A_UNIT_REPORT, OTHER_UNIT_FILE, finding, show_raw
 from pipeline.text import nfc
 from pipeline.checking.validation import check_files
 from pipeline.files import atomic_output
+from pipeline.intake.archive import PLAN as ARCHIVE_PLAN
 from pipeline.intake.archive import arrivals, working_folder
-from pipeline.intake.inbox import UPLOAD_ID_PATTERN, WORKBOOK_SUFFIXES, period_dir, uploaded_name
+from pipeline.intake.inbox import UPLOAD_ID_PATTERN, WORKBOOK_SUFFIXES, period_dir, plan_name, uploaded_name
+from pipeline.intake.take_in import PLAN_UNIT
 from pipeline.settings import Places
 from pipeline.states import Verdict
-from pipeline.catalogue.contract import FILE_KIND, UNIT_FIELD, UNIT_FILE
+from pipeline.catalogue.contract import (
+    FILE_KIND,
+    PLAN_COLUMNS,
+    PLAN_DATE_FIELDS,
+    PLAN_FILE,
+    PLAN_TEXT_FIELDS,
+    UNIT_FIELD,
+    UNIT_FILE,
+)
+from pipeline.workbook.reader import Submission, read_workbook
+from pipeline.workbook.unreadable import UnreadableWorkbook
 
 UPLOAD_LIMIT_BYTES = 10 * 1024 * 1024
 FORM_OVERHEAD_BYTES = 16 * 1024  # the form's other fields and part headers
@@ -49,8 +61,10 @@ VERDICTS = {  # what the unit reads about its upload
     Verdict.UNREADABLE: "Bị từ chối: không phải bảng tính báo cáo đọc được",
     Verdict.OTHER_UNIT: "Bị từ chối: tệp là báo cáo của đơn vị khác",
     Verdict.NOT_UNIT_REPORT: "Bị từ chối: tệp không phải báo cáo của đơn vị (kế hoạch chỉ do cán bộ huyện gửi)",
+    Verdict.NOT_PLAN: "Bị từ chối: tệp không phải kế hoạch của huyện",
 }
-REFUSALS = (Verdict.UNREADABLE, Verdict.OTHER_UNIT, Verdict.NOT_UNIT_REPORT)  # kept out of the inbox
+REFUSALS = (Verdict.UNREADABLE, Verdict.OTHER_UNIT, Verdict.NOT_UNIT_REPORT, Verdict.NOT_PLAN)  # kept out of the inbox
+PLAN_SENDER = ARCHIVE_PLAN  # the uploads' folder of the district's plan, sent by officers
 FEEDBACK_SUFFIX = ".phan-hoi.xlsx"
 _checking = threading.Lock()  # the reader workers (pipeline.parallel) serve one batch at a time
 
@@ -142,7 +156,9 @@ class Uploads:
 
 def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_name: str, source, now: dt.datetime) -> dict:
     """Check an uploaded file (``source``: a readable binary file object) for ``unit`` and, if it
-    is a readable workbook of that unit, put it into the period's inbox; return its record."""
+    is a readable workbook of that unit, put it into the period's inbox; return its record.
+    ``unit`` PLAN_SENDER is an officer sending the district's plan: the file must be a plan, and
+    its record lists what it changes against the plan received before (signer, targets)."""
     uploads = Uploads.under(places.data)
     upload_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
     name = safe_name(client_name)
@@ -157,8 +173,16 @@ def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_
         with _checking:
             result = check_files(catalogue, [path], period, workers=1)[0]
         submission = result.submission
+        changes: list[str] = []
         if submission is None:
             verdict = Verdict.UNREADABLE
+        elif unit == PLAN_SENDER and submission.file_kind != PLAN_FILE:
+            verdict = Verdict.NOT_PLAN
+            result.findings.insert(0, finding(NOT_A_PLAN, file=name, sheet=submission.info_sheet,
+                                              cell=submission.info.get(FILE_KIND, ("", ""))[1]))
+        elif unit == PLAN_SENDER:
+            verdict = Verdict.VALID if result.accepted else Verdict.INVALID
+            changes = plan_changes(catalogue, _plan_before(catalogue, places, period), submission)
         elif submission.file_kind != UNIT_FILE:  # a unit writes only its own report, never the plan
             verdict = Verdict.NOT_UNIT_REPORT
             kind = FILE_KINDS.get(submission.file_kind, f'"{submission.file_kind}"')
@@ -175,7 +199,7 @@ def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_
         inbox_name = ""
         if verdict not in REFUSALS:
             suffix = path.suffix.lower() if path.suffix.lower() in WORKBOOK_SUFFIXES else ".xlsx"
-            inbox_name = uploaded_name(unit, upload_id, suffix)
+            inbox_name = plan_name(upload_id, suffix) if unit == PLAN_SENDER else uploaded_name(unit, upload_id, suffix)
             with atomic_output(period_dir(places.inbox, period) / inbox_name) as temporary:
                 shutil.copyfile(path, temporary)
         folder = uploads.folder(period, unit)
@@ -184,10 +208,40 @@ def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_
     record = {"id": upload_id, "time": now.isoformat(timespec="seconds"), "file_name": name,
               "size": size, "sha256": digest.hexdigest(), "verdict": verdict, "errors": report.errors,
               "warnings": report.warnings, "findings": [f.as_dict() for f in report.findings],
-              "inbox_name": inbox_name}
+              "inbox_name": inbox_name, "changes": changes}
     with atomic_output(folder / f"{upload_id}.json") as temporary:
         temporary.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
     return record
+
+
+def _plan_before(catalogue: Catalogue, places: Places, period: str) -> Submission | None:
+    """The plan received last for the period (as archived), or None."""
+    received = arrivals(places.archive, period, PLAN_UNIT)
+    if not received:
+        return None
+    try:
+        return read_workbook(received[-1].path, catalogue)
+    except (UnreadableWorkbook, OSError):
+        return None
+
+
+def plan_changes(catalogue: Catalogue, before: Submission | None, after: Submission) -> list[str]:
+    """What a plan changes against the one before: each signature field and each target's cell
+    that differs, as "label: old → new" (the officer's view and the audit show them)."""
+    if before is None:
+        return []
+    labels = {code: label for code, label, _ in PLAN_TEXT_FIELDS} | dict(PLAN_DATE_FIELDS)
+    old, new = before.info_texts, after.info_texts
+    changes = [f"{label}: {old.get(code) or '(trống)'} → {new.get(code) or '(trống)'}"
+               for code, label in labels.items() if old.get(code, "") != new.get(code, "")]
+    columns, targets = dict(PLAN_COLUMNS), {t.code: t.label for t in catalogue.targets}
+    raw_before = {c.ref: c for c in before.cells}
+    for cell in after.cells:
+        was = raw_before.get(cell.ref)
+        if was is not None and (was.value, show_raw(was.raw)) != (cell.value, show_raw(cell.raw)):
+            changes.append(f"{cell.ref.row} {targets[cell.ref.row]} · {columns[cell.ref.column]}: "
+                           f"{show_raw(was.raw) or '(trống)'} → {show_raw(cell.raw) or '(trống)'}")
+    return changes
 
 
 def unit_arrivals(places: Places, period: str, unit: str) -> list[dict]:
