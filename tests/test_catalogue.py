@@ -227,6 +227,8 @@ UNKNOWN_KEYS = [
     ("unit-row-too-long", "units.csv", "03253,Thị trấn Tuần Giáo,thi_tran,thanh_thi,099,Huyện Tuần Giáo,11,Tỉnh Điện Biên,,",
      "03253,Thị trấn Tuần Giáo,thi_tran,thanh_thi,099,Huyện Tuần Giáo,11,Tỉnh Điện Biên,,,x", "dòng 2",
      "dòng có nhiều ô hơn dòng tiêu đề"),
+    ("report-block", "report.toml", 'separator = "; "', 'seperator = "; "', "khối 40",
+     '"seperator": không có khoá này — có phải "separator"?'),
     ("district-headline", "district.toml", '{ label = "Tổng số hộ", ref = ', '{ label = "Tổng số hộ", reff = ', "Tổng số hộ",
      '"reff": không có khoá này — có phải "ref"?'),
     ("quoted-date", "periods.toml", "report_date = 2023-08-15", 'report_date = "2023-08-15"', "2023",

@@ -1,7 +1,7 @@
 """The shape of every catalogue file, as pydantic models that refuse an unknown key and a
 missing one, and the one translation of their errors into a CatalogueError naming the file,
-the entry and, for a misspelt key, the nearest valid one. ``layouts`` declares the models
-of its own files on the same base."""
+the entry and, for a misspelt key, the nearest valid one. ``layouts`` and ``report_text``
+declare the models of their own files on the same base."""
 
 from __future__ import annotations
 

@@ -65,12 +65,6 @@ def read_toml(path: Path, directory: Path) -> dict:
         raise CatalogueError(relative_name(path, directory), "-", f"sai cú pháp TOML: {e}") from None
 
 
-def require(entry: dict, key: str, file: str, name: str):
-    if key not in entry or entry[key] in ("", None):
-        raise CatalogueError(file, name, f'thiếu trường "{key}"')
-    return entry[key]
-
-
 def required(value, key: str, file: str, entry: str):
     """The value of a key that a model leaves optional and this entry needs."""
     if value is None:
