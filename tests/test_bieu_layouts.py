@@ -208,6 +208,11 @@ def test_a_column_added_to_form_02_is_published_with_its_totals(tmp_path):
     # a total column that adds up a column the table does not have
     ("bieu/02.toml", 'sum = ["NSTW_DT", "NSTW_SN"]', 'sum = ["NSTW_DT", "NSTW_X"]', "bieu/02.toml",
      "Biểu 02, bảng 1, cột GIAO"),
+    # a misspelt or unknown key inside a total, a chart or a rate (once silently left out)
+    ("bieu/02.toml", "first = true", "frist = true", "bieu/02.toml", "Biểu 02, bảng 1"),
+    ("bieu/01.toml", 'chart = { column = "T01"', 'chart = { column = "T01", type = "bar"', "bieu/01.toml", "Biểu 01, bảng 2"),
+    ("bieu/sub_project.toml", 'denominator = "TONG" }', 'denominator = "TONG", percent = true }', "bieu/sub_project.toml",
+     "bảng 1, cột TL"),
 ])
 def test_a_name_still_in_use_gives_a_catalogue_error(tmp_path, file, old, new, where, entry):
     folder = _copy(tmp_path)

@@ -212,6 +212,48 @@ def test_error_names_the_real_file_of_a_form(cat_dir):
     assert caught.value.file == "forms/15-giam-sat.toml"
 
 
+# --------------------------------------------------------------------------- keys the catalogue does not know
+
+UNKNOWN_KEYS = [
+    # (id, file to edit, old text, new text, entry named in the error, message)
+    # A misspelt "parent" used to cut form 03 from 4 rules to 1 without a word.
+    ("misspelt-parent", "forms/03.toml", 'giao thông", unit = "công trình", type = "count", parent',
+     'giao thông", unit = "công trình", type = "count", parnet', "03, CT_GIAO_THONG",
+     '"parnet": không có khoá này — có phải "parent"?'),
+    ("unknown-top-key", "forms/03.toml", 'sheet = "03 DA1.TDA1"', 'sheet = "03 DA1.TDA1"\nsheet_titel = "Hạ tầng"', "03",
+     '"sheet_titel": không có khoá này — có phải "sheet"?'),
+    ("unit-column", "units.csv", "ma_don_vi,ten_don_vi,kieu,", "ma_don_vi,ten_don_vi,kiểu,", "dòng 2",
+     '"kiểu": không có khoá này — có phải "kieu"?'),
+    ("unit-row-too-long", "units.csv", "03253,Thị trấn Tuần Giáo,thi_tran,thanh_thi,099,Huyện Tuần Giáo,11,Tỉnh Điện Biên,,",
+     "03253,Thị trấn Tuần Giáo,thi_tran,thanh_thi,099,Huyện Tuần Giáo,11,Tỉnh Điện Biên,,,x", "dòng 2",
+     "dòng có nhiều ô hơn dòng tiêu đề"),
+    ("report-block", "report.toml", 'separator = "; "', 'seperator = "; "', "khối 40",
+     '"seperator": không có khoá này — có phải "separator"?'),
+    ("district-headline", "district.toml", '{ label = "Tổng số hộ", ref = ', '{ label = "Tổng số hộ", reff = ', "Tổng số hộ",
+     '"reff": không có khoá này — có phải "ref"?'),
+    ("quoted-date", "periods.toml", "report_date = 2023-08-15", 'report_date = "2023-08-15"', "2023",
+     '"report_date" = "2023-08-15": phải là ngày dạng 2023-08-15'),
+    ("number-for-a-word", "targets.toml", 'denominator = "01:HO_TONG"\ndirection = "down"\n\n[[targets]]\ncode = "T02"',
+     'denominator = "01:HO_TONG"\ndirection = 1\n\n[[targets]]\ncode = "T02"', "T01",
+     '"direction" = 1: phải là một trong "up", "down"'),
+    ("empty-label", "programme.toml", 'form = "03", name = "Tiểu dự án 1: Hỗ trợ đầu tư phát triển hạ tầng kinh tế - xã hội '
+     'các huyện nghèo"', 'form = "03", name = ""', "DA1, DA1.TDA1", '"name" không được để trống'),
+    ("rules-of-a-copy", "forms/04.toml", 'same_items_as = "03"', 'same_items_as = "03"\nrules = [{ rule = "CT_DUY_TU <= 5" }]',
+     "04", '"rules" không dùng cùng "same_items_as"'),
+    ("grid-key-on-items", "forms/01.toml", 'code = "01"', 'code = "01"\ntotal_column = "HO_TONG"', "01",
+     '"total_column" chỉ dùng cho biểu lưới'),
+]
+
+
+@pytest.mark.parametrize("file, old, new, entry, message", [u[1:] for u in UNKNOWN_KEYS], ids=[u[0] for u in UNKNOWN_KEYS])
+def test_what_the_catalogue_does_not_know_is_refused(cat_dir, file, old, new, entry, message):
+    edit(cat_dir / file, old, new)
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(cat_dir)
+    assert (caught.value.file, caught.value.entry) == (file, entry)
+    assert message in str(caught.value)
+
+
 # --------------------------------------------------------------------------- command line
 
 

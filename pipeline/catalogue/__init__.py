@@ -3,7 +3,6 @@ units, the district, the layouts of the published Biểu, the report's wording) 
 other module uses. ``loader``, ``layouts`` and ``report_text`` read and check the files; ``model`` is what
 they give."""
 
-from pipeline.catalogue.loader import CATALOGUE_DIR, catalogue_version, default_catalogue, load_catalogue
 from pipeline.catalogue.sources import parse_rules, parse_sum
 from pipeline.catalogue.model import (
     EXCEEDED,
@@ -37,6 +36,19 @@ from pipeline.catalogue.model import (
     Term,
     Unit,
 )
+
+LOADER = ("CATALOGUE_DIR", "catalogue_version", "default_catalogue", "load_catalogue")
+
+
+def __getattr__(name: str):
+    """The loader, and pydantic with it, is imported when first asked for: a worker that is only
+    sent a loaded catalogue never needs it."""
+    if name in LOADER:
+        from pipeline.catalogue import loader
+
+        return getattr(loader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CATALOGUE_DIR", "EXCEEDED", "MET", "NOT_ASSESSED", "NOT_MET", "SAME_ROW", "TOTAL_ROW", "TYPES", "UNIT_KINDS",

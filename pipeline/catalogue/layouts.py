@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import Literal
 
 from pipeline.catalogue.batches import LEVEL_LABELS
-from pipeline.catalogue.sources import REF, check_ref, parse_ref, read_toml, relative_name, require
+from pipeline.catalogue.contract import PLAN_COLUMNS
 from pipeline.catalogue.model import (
     SAME_ROW,
     SHEET_NAME_FORBIDDEN,
@@ -23,7 +24,8 @@ from pipeline.catalogue.model import (
     LayoutTable,
     SubProject,
 )
-from pipeline.catalogue.contract import PLAN_COLUMNS
+from pipeline.catalogue.schema import Model, Text, validated
+from pipeline.catalogue.sources import REF, check_ref, parse_ref, read_toml, relative_name, required
 
 LAYOUT_DIR = "bieu"
 SHARED_LAYOUT = "sub_project.toml"
@@ -33,11 +35,78 @@ TARGET_SHOWS = ("unit", "assessment")  # only rows about a target have them
 EACH = ("item", "column", "rate_target")
 KINDS = ("count", "money", "rate", "flag", "text", "row")
 SOURCES = ("show", "ref", "target", "plan", "rate", "sum", "each")
-COLUMN_KEYS = {"key", "label", "group", "kind", "empty", "assessed_only", "previous", *SOURCES}
-TABLE_KEYS = {"sheet", "title", "unit_note", "rows", "form", "columns", "total", "chart", "include_nonzero",
-              "summary", "summary_without_plan", "notes"}
+EACH_KEYS = {"each", "label", "group"}  # all that a column of "each" takes
 WHO = ("who", "Who", "WHO")  # filled in when a table is built, for the level of its rows
 REF_TEXT = re.compile(rf"^(?:{REF}|[0-9]{{2}}:\*:[A-Z0-9_]+)$")
+
+
+class RateEntry(Model):
+    numerator: Text
+    denominator: Text
+
+
+class LayoutColumnEntry(Model):
+    """A column of a layout's table: exactly one source (``SOURCES``) and how it prints."""
+
+    key: Text | None = None  # the ref's item or column code by default
+    label: str | None = None
+    group: str | None = None
+    kind: Text | None = None  # checked once expanded: a sum takes the kind of its columns
+    empty: str = ""
+    assessed_only: bool = False
+    previous: str | None = None
+    show: Literal[SHOWS] | None = None
+    ref: Text | None = None
+    target: Text | None = None
+    plan: Text | None = None
+    rate: RateEntry | None = None
+    sum: list[Text] | None = None
+    each: Literal[EACH] | None = None
+
+
+class TotalEntry(Model):
+    label: Text
+    label_grouped: str | None = None  # the label by default
+    first: bool = False
+
+
+class ChartEntry(Model):
+    column: Text
+    title: Text
+
+
+class TableEntry(Model):
+    sheet: Text
+    title: Text
+    unit_note: Text
+    rows: Literal[ROWS]
+    form: Text | None = None
+    columns: list[LayoutColumnEntry]
+    total: TotalEntry | None = None
+    chart: ChartEntry | None = None
+    include_nonzero: list[Text] = []
+    summary: str = ""
+    summary_without_plan: str = ""
+    notes: list[str] = []
+
+
+class SharedLayout(Model):
+    """``bieu/sub_project.toml``: the layout of every sub-project's Biểu."""
+
+    title: Text
+    tables: list[TableEntry]
+
+
+class LayoutFile(Model):
+    """``bieu/<code>.toml``: a Biểu of its own, or what it changes of the shared layout for
+    one sub-project's form."""
+
+    code: Text
+    title: Text | None = None
+    tables: list[TableEntry] | None = None
+
+
+Layers = list[tuple[str, SharedLayout | LayoutFile]]  # (file, its layout), the shared one first
 
 
 def who_fields(level_label: str) -> dict[str, str]:
@@ -47,17 +116,17 @@ def who_fields(level_label: str) -> dict[str, str]:
 
 def load_layouts(directory: Path, catalogue: Catalogue) -> dict[str, Bieu]:
     """Every published Biểu, in code order."""
-    shared: tuple[str, dict] | None = None
-    own: dict[str, tuple[str, dict]] = {}
+    shared: tuple[str, SharedLayout] | None = None
+    own: dict[str, tuple[str, LayoutFile]] = {}
     for path in sorted((directory / LAYOUT_DIR).glob("*.toml")):
         file, data = relative_name(path, directory), read_toml(path, directory)
         if path.name == SHARED_LAYOUT:
-            shared = (file, data)
+            shared = (file, validated(SharedLayout, data, file))
             continue
-        code = str(require(data, "code", file, path.stem))
-        if code in own:
-            raise CatalogueError(file, code, f'mã biểu bị trùng với tệp "{own[code][0]}"')
-        own[code] = (file, data)
+        layout = validated(LayoutFile, data, file, f"Biểu {path.stem}")
+        if layout.code in own:
+            raise CatalogueError(file, layout.code, f'mã biểu bị trùng với tệp "{own[layout.code][0]}"')
+        own[layout.code] = (file, layout)
     bieu: dict[str, Bieu] = {}
     for form in catalogue.forms.values():
         if not form.sub_project:
@@ -65,11 +134,9 @@ def load_layouts(directory: Path, catalogue: Catalogue) -> dict[str, Bieu]:
         layers = [layer for layer in (shared, own.pop(form.code, None)) if layer]
         if not layers:
             raise CatalogueError(f"{LAYOUT_DIR}/{SHARED_LAYOUT}", form.code, "biểu của tiểu dự án chưa có bố cục")
-        origin = {key: file for file, data in layers for key in data}  # which file gave each key
-        merged = {key: value for _, data in layers for key, value in data.items()}
-        bieu[form.code] = _bieu(catalogue, form.code, merged, origin, form, ", ".join(file for file, _ in layers))
-    for code, (file, data) in own.items():
-        bieu[code] = _bieu(catalogue, code, data, dict.fromkeys(data, file), None, file)
+        bieu[form.code] = _bieu(catalogue, form.code, layers, form)
+    for code, layer in own.items():
+        bieu[code] = _bieu(catalogue, code, [layer], None)
     _check_sheets(bieu)
     return dict(sorted(bieu.items()))
 
@@ -78,21 +145,22 @@ def _sub_project(catalogue: Catalogue, form: Form) -> SubProject:
     return next(s for s in catalogue.sub_projects if s.code == form.sub_project)
 
 
-def _bieu(catalogue: Catalogue, code: str, data: dict, origin: dict[str, str], form: Form | None, source: str) -> Bieu:
-    file = origin.get("tables") or next(iter(origin.values()))
-    unknown = set(data) - {"code", "title", "tables"}
-    if unknown:
-        raise CatalogueError(origin[sorted(unknown)[0]], code, f'trường lạ "{sorted(unknown)[0]}"')
+def _layer(layers: Layers, key: str, code: str):
+    """The file and the value of ``key`` in the last layer that sets it."""
+    file, value = next(((file, getattr(layout, key)) for file, layout in reversed(layers)
+                        if getattr(layout, key) is not None), (layers[-1][0], None))
+    return file, required(value, key, file, code)
+
+
+def _bieu(catalogue: Catalogue, code: str, layers: Layers, form: Form | None) -> Bieu:
     fields = {"code": code}
     if form is not None:
         sub = _sub_project(catalogue, form)
         project = next(p for p in catalogue.projects if p.code == sub.project)
         fields |= {"sub_project": sub.name, "SUB_PROJECT": sub.name.upper(), "project": project.name,
                    "PROJECT": project.name.upper()}
-    title = _fill(require(data, "title", origin.get("title", file), code), fields, origin.get("title", file), code)
-    tables_data = require(data, "tables", file, code)
-    if not isinstance(tables_data, list):
-        raise CatalogueError(file, code, '"tables" phải là danh sách bảng ([[tables]])')
+    title_file, title = _layer(layers, "title", code)
+    file, tables_data = _layer(layers, "tables", code)
     tables = tuple(_table(catalogue, t, fields, form, file, f"Biểu {code}, bảng {n}")
                    for n, t in enumerate(tables_data, start=1))
     forms: set[str] = set()  # every form whose cells it prints: the units that report them are expected
@@ -102,13 +170,12 @@ def _bieu(catalogue: Catalogue, code: str, data: dict, origin: dict[str, str], f
         else:
             forms.add(table.form)
         forms |= {column.ref.form for column in table.columns if column.ref is not None}
-    return Bieu(code, title, tables, tuple(sorted(forms)), form.sub_project if form else None, source)
+    return Bieu(code, _fill(title, fields, title_file, code), tables, tuple(sorted(forms)),
+                form.sub_project if form else None, ", ".join(file for file, _ in layers))
 
 
-def _fill(text, fields: dict[str, str], file: str, entry: str) -> str:
+def _fill(text: str, fields: dict[str, str], file: str, entry: str) -> str:
     """Fill the placeholders known now; {who}… stay for the builder."""
-    if not isinstance(text, str):
-        raise CatalogueError(file, entry, f'"{text}" phải là chữ')
     try:
         return text.format_map({**{w: "{" + w + "}" for w in WHO}, **fields})
     except KeyError as e:
@@ -117,84 +184,72 @@ def _fill(text, fields: dict[str, str], file: str, entry: str) -> str:
         raise CatalogueError(file, entry, f'dấu ngoặc {{ }} trong "{text}" không đúng') from None
 
 
-def _table(catalogue: Catalogue, data: dict, fields: dict[str, str], sub_form: Form | None, file: str,
+def _table(catalogue: Catalogue, data: TableEntry, fields: dict[str, str], sub_form: Form | None, file: str,
            entry: str) -> LayoutTable:
-    if not isinstance(data, dict):
-        raise CatalogueError(file, entry, "mỗi bảng phải là một bảng TOML ([[tables]])")
-    unknown = sorted(set(data) - TABLE_KEYS)
-    if unknown:
-        raise CatalogueError(file, entry, f'trường lạ "{unknown[0]}"')
-    rows = require(data, "rows", file, entry)
-    if rows not in ROWS:
-        raise CatalogueError(file, entry, f'"rows" phải là một trong {ROWS}')
-    form = _table_form(catalogue, data, rows, sub_form, file, entry)
-    columns = _columns(catalogue, require(data, "columns", file, entry), rows, form, sub_form, fields, file, entry)
+    rows = data.rows
+    form = _table_form(catalogue, data, sub_form, file, entry)
+    columns = _columns(catalogue, data.columns, rows, form, sub_form, fields, file, entry)
     numbers = {c.key for c in columns if not c.show}
-    total = data.get("total", {})
-    if rows != "targets" and not total.get("label"):
+    total = data.total
+    if rows != "targets" and total is None:
         raise CatalogueError(file, entry, 'thiếu dòng tổng: total = { label = "TỔNG CỘNG" }')
-    include = tuple(data.get("include_nonzero", ()))
-    for key in include:
+    for key in data.include_nonzero:
         if key not in numbers:
             raise CatalogueError(file, entry, f'"include_nonzero" nhắc tới cột số "{key}" không có trong bảng')
-    if include and rows != "units":
+    if data.include_nonzero and rows != "units":
         raise CatalogueError(file, entry, '"include_nonzero" chỉ dùng cho bảng theo đơn vị (rows = "units")')
     chart = None
-    if "chart" in data:
-        column = require(data["chart"], "column", file, entry)
-        if column not in numbers:
-            raise CatalogueError(file, entry, f'biểu đồ nhắc tới cột số "{column}" không có trong bảng')
-        chart = (column, _fill(require(data["chart"], "title", file, entry), fields, file, entry))
-    summary = data.get("summary", "")
-    if summary and rows != "targets":
+    if data.chart is not None:
+        if data.chart.column not in numbers:
+            raise CatalogueError(file, entry, f'biểu đồ nhắc tới cột số "{data.chart.column}" không có trong bảng')
+        chart = (data.chart.column, _fill(data.chart.title, fields, file, entry))
+    if data.summary and rows != "targets":
         raise CatalogueError(file, entry, '"summary" chỉ dùng cho bảng chỉ tiêu (rows = "targets")')
     try:
-        summary.format(met=0, targets=0, not_assessed=0)
+        data.summary.format(met=0, targets=0, not_assessed=0)
     except (KeyError, ValueError, IndexError):
-        raise CatalogueError(file, entry, f'"summary" chỉ được dùng {{met}}, {{targets}}, {{not_assessed}}: "{summary}"') from None
+        raise CatalogueError(file, entry, f'"summary" chỉ được dùng {{met}}, {{targets}}, {{not_assessed}}: '
+                                          f'"{data.summary}"') from None
     if not any(c.show == "label" for c in columns):
         raise CatalogueError(file, entry, 'bảng cần một cột tên dòng: { key = "label", show = "label" }')
+    total_label, grouped = ("", "") if total is None else (
+        total.label, total.label if total.label_grouped is None else total.label_grouped)
     return LayoutTable(
-        sheet=_fill(require(data, "sheet", file, entry), fields, file, entry),
-        title=_fill(require(data, "title", file, entry), fields, file, entry),
-        unit_note=_fill(require(data, "unit_note", file, entry), fields, file, entry),
+        sheet=_fill(data.sheet, fields, file, entry),
+        title=_fill(data.title, fields, file, entry),
+        unit_note=_fill(data.unit_note, fields, file, entry),
         rows=rows, form=form.code if form else "", columns=columns,
-        total_label=_fill(total.get("label", ""), fields, file, entry),
-        total_label_grouped=_fill(total.get("label_grouped", total.get("label", "")), fields, file, entry),
-        total_first=bool(total.get("first", False)), include_nonzero=include, chart=chart,
-        summary=summary, summary_without_plan=data.get("summary_without_plan", ""),
-        notes=tuple(_fill(n, fields, file, entry) for n in data.get("notes", ())),
+        total_label=_fill(total_label, fields, file, entry),
+        total_label_grouped=_fill(grouped, fields, file, entry),
+        total_first=total is not None and total.first, include_nonzero=tuple(data.include_nonzero), chart=chart,
+        summary=data.summary, summary_without_plan=data.summary_without_plan,
+        notes=tuple(_fill(n, fields, file, entry) for n in data.notes),
     )
 
 
-def _table_form(catalogue: Catalogue, data: dict, rows: str, sub_form: Form | None, file: str, entry: str) -> Form | None:
-    code = data.get("form")
-    if code is None and rows == "units" and sub_form is not None:
+def _table_form(catalogue: Catalogue, data: TableEntry, sub_form: Form | None, file: str, entry: str) -> Form | None:
+    code = data.form
+    if code is None and data.rows == "units" and sub_form is not None:
         return sub_form
     if code is None:
-        if rows == "targets":
+        if data.rows == "targets":
             return None
         raise CatalogueError(file, entry, 'thiếu trường "form" (biểu có đơn vị báo cáo hoặc lưới nguồn vốn)')
-    form = catalogue.forms.get(str(code))
+    form = catalogue.forms.get(code)
     if form is None:
         raise CatalogueError(file, entry, f'biểu "{code}" không có trong forms/')
-    if rows == "programme" and not form.is_grid:
+    if data.rows == "programme" and not form.is_grid:
         raise CatalogueError(file, entry, f'bảng theo chương trình cần biểu lưới tiểu dự án (grid = "sub_projects"), "{code}" không phải')
     return form
 
 
-def _columns(catalogue: Catalogue, entries, rows: str, form: Form | None, sub_form: Form | None,
+def _columns(catalogue: Catalogue, entries: list[LayoutColumnEntry], rows: str, form: Form | None, sub_form: Form | None,
              fields: dict[str, str], file: str, entry: str) -> tuple[LayoutColumn, ...]:
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise CatalogueError(file, entry, '"columns" phải là danh sách cột { key = …, label = … }')
-    named = {str(e["ref"]) for e in entries if "ref" in e}
+    named = {e.ref for e in entries if e.ref is not None}
     columns: list[LayoutColumn] = []
-    for data in entries:
-        where = f"{entry}, cột {data.get('key') or data.get('ref') or data.get('each') or data}"
-        unknown = sorted(set(data) - COLUMN_KEYS)
-        if unknown:
-            raise CatalogueError(file, where, f'trường lạ "{unknown[0]}"')
-        sources = [s for s in SOURCES if s in data]
+    for n, data in enumerate(entries, start=1):
+        where = f"{entry}, cột {data.key or data.ref or data.each or n}"
+        sources = [s for s in SOURCES if s in data.model_fields_set]
         if len(sources) != 1:
             raise CatalogueError(file, where, f"mỗi cột cần đúng một nguồn số liệu trong {SOURCES}")
         if sources[0] == "each":
@@ -225,66 +280,57 @@ def _columns(catalogue: Catalogue, entries, rows: str, form: Form | None, sub_fo
     return tuple(columns)
 
 
-def _label(data: dict, default: str, fields: dict[str, str], file: str, where: str) -> str:
-    return _fill(data.get("label", default), fields, file, where)
+def _label(data: LayoutColumnEntry, default: str, fields: dict[str, str], file: str, where: str) -> str:
+    return _fill(default if data.label is None else data.label, fields, file, where)
 
 
-def _kind(type_: str) -> str:
-    return type_  # count, money, or flag: "x" for a unit, the count of units on the total row
-
-
-def _column(catalogue: Catalogue, data: dict, source: str, rows: str, form: Form | None, sub_form: Form | None,
+def _column(catalogue: Catalogue, data: LayoutColumnEntry, source: str, rows: str, form: Form | None, sub_form: Form | None,
             fields: dict[str, str], file: str, where: str) -> LayoutColumn:
-    common = {"group": _fill(data.get("group", ""), fields, file, where), "empty": str(data.get("empty", ""))}
-    value = data[source]
-    if "previous" in data and source != "plan":
+    group = _fill(data.group or "", fields, file, where)
+    if data.previous is not None and source != "plan":
         raise CatalogueError(file, where, '"previous" chỉ dùng cho cột kế hoạch (plan = …)')
     if source == "ref":
-        ref = _layout_ref(catalogue, str(value), rows, form, sub_form, file, where)
+        ref = _layout_ref(catalogue, data.ref, rows, form, sub_form, file, where)
         target = catalogue.forms[ref.form]
         if target.is_grid:
             column = target.column(ref.column)
-            key, label, group, kind = column.code, column.label, column.group, _kind(column.type)
+            key, label, default_group, kind = column.code, column.label, column.group, column.type
         else:
             item = target.item(ref.row)
-            key, label, group, kind = item.code, item.label, "", _kind(item.type)
-        return LayoutColumn(str(data.get("key", key)), _label(data, label, fields, file, where),
-                            _fill(data.get("group", group), fields, file, where), data.get("kind", kind),
-                            ref=ref, empty=common["empty"])
-    key = require(data, "key", file, where)
-    label = _label(data, require(data, "label", file, where), fields, file, where)
+            key, label, default_group, kind = item.code, item.label, "", item.type
+        return LayoutColumn(data.key or key, _label(data, label, fields, file, where),
+                            _fill(default_group if data.group is None else data.group, fields, file, where),
+                            data.kind or kind, ref=ref, empty=data.empty)
+    key = required(data.key, "key", file, where)
+    label = _label(data, required(data.label, "label", file, where), fields, file, where)
+    common = {"group": group, "empty": data.empty}
     if source == "show":
-        if value not in SHOWS:
-            raise CatalogueError(file, where, f'"show" phải là một trong {SHOWS}')
-        if value in TARGET_SHOWS and rows != "targets":
-            raise CatalogueError(file, where, f'"show = {value}" chỉ dùng cho bảng chỉ tiêu (rows = "targets")')
-        return LayoutColumn(key, label, kind=data.get("kind", "text"), show=value, **common)
+        if data.show in TARGET_SHOWS and rows != "targets":
+            raise CatalogueError(file, where, f'"show = {data.show}" chỉ dùng cho bảng chỉ tiêu (rows = "targets")')
+        return LayoutColumn(key, label, kind=data.kind or "text", show=data.show, **common)
     if source == "target":
-        if value == SAME_ROW:
+        if data.target == SAME_ROW:
             if rows != "targets":
                 raise CatalogueError(file, where, '"target = *" chỉ dùng cho bảng chỉ tiêu (rows = "targets")')
             kind = "row"
         else:
-            target = next((t for t in catalogue.targets if t.code == value), None)
+            target = next((t for t in catalogue.targets if t.code == data.target), None)
             if target is None:
-                raise CatalogueError(file, where, f'chỉ tiêu "{value}" không có trong targets.toml')
+                raise CatalogueError(file, where, f'chỉ tiêu "{data.target}" không có trong targets.toml')
             kind = "rate" if target.kind == "rate" else "count"
-        return LayoutColumn(key, label, kind=data.get("kind", kind), target=value, **common)
+        return LayoutColumn(key, label, kind=data.kind or kind, target=data.target, **common)
     if source == "plan":
         codes = [code for code, _ in PLAN_COLUMNS]
-        if value not in codes or rows != "targets":
+        if data.plan not in codes or rows != "targets":
             raise CatalogueError(file, where, f'"plan" phải là một trong {codes}, trong bảng chỉ tiêu')
-        return LayoutColumn(key, label, kind=data.get("kind", "row"), plan=value,
-                            assessed_only=bool(data.get("assessed_only", False)),
-                            previous=_fill(data.get("previous", ""), fields, file, where), **common)
+        return LayoutColumn(key, label, kind=data.kind or "row", plan=data.plan, assessed_only=data.assessed_only,
+                            previous=_fill(data.previous or "", fields, file, where), **common)
     if source == "sum":
-        if not isinstance(value, list) or len(value) < 2 or not all(isinstance(k, str) for k in value):
+        if len(data.sum) < 2:
             raise CatalogueError(file, where, 'tổng ghi dạng sum = ["KHÓA_CỘT_1", "KHÓA_CỘT_2", …] (ít nhất hai cột)')
-        return LayoutColumn(key, label, kind=data.get("kind", ""), sum=tuple(value), **common)
-    if not isinstance(value, dict):
-        raise CatalogueError(file, where, 'tỷ lệ ghi dạng rate = { numerator = "…", denominator = "…" }')
-    rate = (str(require(value, "numerator", file, where)), str(require(value, "denominator", file, where)))
-    return LayoutColumn(key, label, kind=data.get("kind", "rate"), rate=rate, **common)
+        return LayoutColumn(key, label, kind=data.kind or "", sum=tuple(data.sum), **common)
+    rate = (data.rate.numerator, data.rate.denominator)
+    return LayoutColumn(key, label, kind=data.kind or "rate", rate=rate, **common)
 
 
 def _layout_ref(catalogue: Catalogue, text: str, rows: str, form: Form | None, sub_form: Form | None, file: str,
@@ -301,15 +347,13 @@ def _layout_ref(catalogue: Catalogue, text: str, rows: str, form: Form | None, s
     return ref
 
 
-def _each(catalogue: Catalogue, data: dict, rows: str, form: Form | None, named: set[str], fields: dict[str, str],
-          file: str, where: str) -> list[LayoutColumn]:
-    what = data["each"]
-    if what not in EACH:
-        raise CatalogueError(file, where, f'"each" phải là một trong {EACH}')
-    extra = set(data) - {"each", "label", "group"}
+def _each(catalogue: Catalogue, data: LayoutColumnEntry, rows: str, form: Form | None, named: set[str],
+          fields: dict[str, str], file: str, where: str) -> list[LayoutColumn]:
+    what = data.each
+    extra = sorted(data.model_fields_set - EACH_KEYS)
     if extra:
-        raise CatalogueError(file, where, f'cột "each" chỉ nhận label và group, không nhận "{sorted(extra)[0]}"')
-    group = _fill(data.get("group", ""), fields, file, where)
+        raise CatalogueError(file, where, f'cột "each" chỉ nhận label và group, không nhận "{extra[0]}"')
+    group = _fill(data.group or "", fields, file, where)
     if what == "rate_target":
         return [LayoutColumn(t.code, _each_label(data, "{code}. {label}", fields, t.code, t.label, t.unit, file, where),
                              group, "rate", target=t.code) for t in catalogue.targets if t.kind == "rate"]
@@ -317,16 +361,17 @@ def _each(catalogue: Catalogue, data: dict, rows: str, form: Form | None, named:
         raise CatalogueError(file, where, f'"each = {what}" cần bảng của một biểu {"lưới" if what == "column" else "chỉ tiêu"}')
     if what == "item":
         return [LayoutColumn(i.code, _each_label(data, "{label}", fields, i.code, i.label, i.unit, file, where), group,
-                             _kind(i.type), ref=parse_ref(i.code, form.code, False)) for i in form.items]
+                             i.type, ref=parse_ref(i.code, form.code, False)) for i in form.items]
     return [LayoutColumn(c.code, _each_label(data, "{label}", fields, c.code, c.label, c.unit, file, where),
-                         _fill(data.get("group", c.group), fields, file, where), _kind(c.type),
+                         _fill(c.group if data.group is None else data.group, fields, file, where), c.type,
                          ref=parse_ref(c.code, form.code, True))
             for c in form.columns if c.code not in named and f"{form.code}:{SAME_ROW}:{c.code}" not in named]
 
 
-def _each_label(data: dict, default: str, fields: dict[str, str], code: str, label: str, unit: str, file: str,
+def _each_label(data: LayoutColumnEntry, default: str, fields: dict[str, str], code: str, label: str, unit: str, file: str,
                 where: str) -> str:
-    return _fill(data.get("label", default), {**fields, "code": code, "label": label, "unit": unit}, file, where)
+    return _fill(default if data.label is None else data.label, {**fields, "code": code, "label": label, "unit": unit},
+                 file, where)
 
 
 def _check_sheets(bieu: dict[str, Bieu]) -> None:

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
-from pipeline.catalogue.sources import read_toml, require
+from pydantic import Field, create_model
+
+from pipeline.catalogue.schema import Model, Text, validated
+from pipeline.catalogue.sources import read_toml, required
 from pipeline.catalogue.model import (
     TOTAL_ROW,
     VERDICTS,
@@ -48,67 +52,69 @@ LISTS = {  # list kind: (placeholders of its sentence, placeholders of one item)
     "bieu": ((*COMMON, "items"), ("code",)),
     "sub_projects": ((*COMMON, "items", "count", "projects"), ("label", "code", "project")),
 }
-BLOCK_KEYS = {"heading", "level", "text", "write", "list", "bieu", "where", "item", "separator", "none"}
+
+
+class BlockEntry(Model):
+    """One of ``[[blocks]]``: a heading, a figure sentence (``text``), a placeholder for the
+    officer (``write``) or a sentence over a list (``text`` with ``list``)."""
+
+    heading: str | None = None
+    level: Literal[1, 2, 3] = 1
+    text: Text | None = None
+    write: str | None = None
+    list_: Literal[LIST_KINDS] | None = Field(None, alias="list")
+    bieu: Text | None = None
+    where: Text | None = None
+    item: Text | None = None
+    separator: str = ", "
+    none: str = ""
+
+
+ReportFile = create_model(  # the fixed texts by name (TEXTS), then the rest
+    "ReportFile", __base__=Model, **{key: (Text, ...) for key in TEXTS},
+    recipients=(list[str], []), verdicts=(dict[str, str], ...), units=(dict[str, str], ...),
+    blocks=(list[BlockEntry], ...),
+)
 
 
 def load_report_text(directory: Path, catalogue: Catalogue) -> ReportText:
     """The wording of the draft, checked against the catalogue's Biểu."""
-    data = read_toml(directory / REPORT_FILE, directory)
-    unknown = sorted(set(data) - {*TEXTS, "recipients", "verdicts", "units", "blocks"})
-    if unknown:
-        raise CatalogueError(REPORT_FILE, unknown[0], "trường lạ")
-    texts = {}
-    for key, allowed in TEXTS.items():
-        texts[key] = _text(catalogue, str(require(data, key, REPORT_FILE, key)), allowed, key)
-    verdicts = data.get("verdicts", {})
-    if not isinstance(verdicts, dict) or set(verdicts) != set(VERDICTS):
+    report = validated(ReportFile, read_toml(directory / REPORT_FILE, directory), REPORT_FILE)
+    texts = {key: _text(catalogue, getattr(report, key), allowed, key) for key, allowed in TEXTS.items()}
+    if set(report.verdicts) != set(VERDICTS):
         raise CatalogueError(REPORT_FILE, "verdicts", f"cần đúng các đánh giá {', '.join(VERDICTS)}")
-    for word, text in verdicts.items():
-        _text(catalogue, str(text), (*COMMON, "plan", "unit"), f"verdicts, {word}")
-    units = data.get("units", {})
-    if not isinstance(units, dict):
-        raise CatalogueError(REPORT_FILE, "units", 'ghi dạng [units] "%" = "%"')
-    missing_units = sorted({t.unit for t in catalogue.targets} - set(units))
+    for word, text in report.verdicts.items():
+        _text(catalogue, text, (*COMMON, "plan", "unit"), f"verdicts, {word}")
+    missing_units = sorted({t.unit for t in catalogue.targets} - set(report.units))
     if missing_units:
         raise CatalogueError(REPORT_FILE, "units", f'chưa ghi cách viết đơn vị "{missing_units[0]}" của chỉ tiêu')
-    blocks = data.get("blocks", [])
-    if not isinstance(blocks, list) or not blocks or not all(isinstance(b, dict) for b in blocks):
+    if not report.blocks:
         raise CatalogueError(REPORT_FILE, "blocks", "cần danh sách các khối [[blocks]]")
-    return ReportText(texts, tuple(str(r) for r in data.get("recipients", ())), {k: str(v) for k, v in verdicts.items()},
-                      {k: str(v) for k, v in units.items()},
-                      tuple(_block(catalogue, b, n) for n, b in enumerate(blocks, start=1)))
+    return ReportText(texts, tuple(report.recipients), report.verdicts, report.units,
+                      tuple(_block(catalogue, b, n) for n, b in enumerate(report.blocks, start=1)))
 
 
-def _block(catalogue: Catalogue, data: dict, number: int) -> ReportBlock:
+def _block(catalogue: Catalogue, data: BlockEntry, number: int) -> ReportBlock:
     entry = f"khối {number}"
-    unknown = sorted(set(data) - BLOCK_KEYS)
-    if unknown:
-        raise CatalogueError(REPORT_FILE, entry, f'trường lạ "{unknown[0]}"')
-    if "heading" in data:
-        level = data.get("level", 1)
-        if level not in (1, 2, 3):
-            raise CatalogueError(REPORT_FILE, entry, '"level" của tiêu đề phải là 1, 2 hoặc 3')
-        return ReportBlock("heading", _text(catalogue, str(data["heading"]), COMMON, entry), level=level)
-    if "write" in data:
-        return ReportBlock("write", _text(catalogue, str(data["write"]), COMMON, entry))
-    text = str(require(data, "text", REPORT_FILE, entry))
-    if "list" not in data:
+    if data.heading is not None:
+        return ReportBlock("heading", _text(catalogue, data.heading, COMMON, entry), level=data.level)
+    if data.write is not None:
+        return ReportBlock("write", _text(catalogue, data.write, COMMON, entry))
+    text = required(data.text, "text", REPORT_FILE, entry)
+    kind = data.list_
+    if kind is None:
         return ReportBlock("text", _text(catalogue, text, (*COMMON, *TARGET_FIELDS), entry, figures=True))
-    kind = data["list"]
-    if kind not in LIST_KINDS:
-        raise CatalogueError(REPORT_FILE, entry, f'"list" phải là một trong {LIST_KINDS}')
     sentence, item = LISTS[kind]
     bieu, where = "", ""
     if kind == "sub_projects":
-        bieu = str(require(data, "bieu", REPORT_FILE, entry))
-        where = str(require(data, "where", REPORT_FILE, entry))
+        bieu = required(data.bieu, "bieu", REPORT_FILE, entry)
+        where = required(data.where, "where", REPORT_FILE, entry)
         programme = [t for t in _bieu(catalogue, bieu, entry).tables if t.rows == "programme"]
         if not any(where in _keys(t) for t in programme):
             raise CatalogueError(REPORT_FILE, entry, f'Biểu {bieu} không có bảng theo chương trình với cột "{where}"')
     return ReportBlock("list", _text(catalogue, text, sentence, entry), list=kind, bieu=bieu, where=where,
-                       item=_text(catalogue, str(require(data, "item", REPORT_FILE, entry)), item, entry),
-                       separator=str(data.get("separator", ", ")),
-                       none=_text(catalogue, str(data.get("none", "")), COMMON, entry))
+                       item=_text(catalogue, required(data.item, "item", REPORT_FILE, entry), item, entry),
+                       separator=data.separator, none=_text(catalogue, data.none, COMMON, entry))
 
 
 def _text(catalogue: Catalogue, text: str, allowed: tuple[str, ...], entry: str, figures: bool = False) -> str:

@@ -1,4 +1,4 @@
-"""Reading the catalogue's files: TOML with its errors named, required fields, and the
+"""Reading the catalogue's files: TOML with its errors named, required keys, and the
 expressions and references (``A + B - 01:C``, ``A <= B``) that forms, layouts and targets share."""
 
 from __future__ import annotations
@@ -65,10 +65,11 @@ def read_toml(path: Path, directory: Path) -> dict:
         raise CatalogueError(relative_name(path, directory), "-", f"sai cú pháp TOML: {e}") from None
 
 
-def require(entry: dict, key: str, file: str, name: str):
-    if key not in entry or entry[key] in ("", None):
-        raise CatalogueError(file, name, f'thiếu trường "{key}"')
-    return entry[key]
+def required(value, key: str, file: str, entry: str):
+    """The value of a key that a model leaves optional and this entry needs."""
+    if value is None:
+        raise CatalogueError(file, entry, f'thiếu trường "{key}"')
+    return value
 
 
 def check_ref(cat: Catalogue, ref: Ref, file: str, entry: str) -> None:
