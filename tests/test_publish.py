@@ -6,6 +6,7 @@ Biểu and the all-in-one workbook: tests/test_pdf_set.py, on the same sample's 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -14,15 +15,25 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import openpyxl
 import pytest
+from starlette.testclient import TestClient
 
 from pipeline.catalogue import Ref
 from pipeline.intake.take_in import take_in_unit
 from pipeline.publication.publish import publish_period
+from pipeline.publication.status import write_status
 from pipeline.publication.workbooks import INCOMPLETE, SOURCES_SHEET
 from pipeline.settings import Places
 from pipeline.tools.sample import sample_values
+from pipeline.warehouse import connect
+from pipeline.web.app import create_app
 from pipeline.workbook.template import Filling, write_unit_workbook
-from tests.conftest import ROOT, needs_libreoffice, needs_pdftoppm, sample_taken_in, take_in_everything
+from tests.conftest import (
+    ROOT,
+    needs_libreoffice,
+    needs_pdftoppm,
+    sample_taken_in,
+    take_in_everything,
+)
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
@@ -252,6 +263,13 @@ def test_a_missing_agency_is_missed_on_every_bieu_its_funds_count_in(catalogue, 
         sources = [row[2].value for row in openpyxl.load_workbook(publication.files[code])[SOURCES_SHEET].iter_rows(min_row=3)]
         assert "Phòng Lao động - Thương binh và Xã hội" in sources  # the agencies whose numbers are in the table
         assert "Phòng Tài chính - Kế hoạch" in sources  # … and the one missing, with its state
+    status = json.loads((places.out / "2023" / "status.json").read_text(encoding="utf-8"))
+    assert status["incomplete"]["Bieu_03_2023.xlsx"] == ["Phòng Tài chính - Kế hoạch"]
+    assert "Bieu_01_2023.xlsx" not in status["incomplete"]
+    with connect(places.warehouse) as conn:
+        write_status(catalogue, conn, places.out, T0.date())
+    page = TestClient(create_app(places.data)).get("/ky/2023").text
+    assert "Bieu_03_2023.xlsx</a>" in page and f"{INCOMPLETE}: thiếu Phòng Tài chính - Kế hoạch" in page
 
 
 def test_the_full_sample_counts_its_agencies(published):

@@ -71,7 +71,7 @@ def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str
         if final:
             return reports, _switch_final(publication, folder / FINAL_FOLDER)
         with atomic_output(build / STATUS_FILE) as temporary:
-            temporary.write_text(json.dumps(set_document(statuses, publication), ensure_ascii=False, indent=2),
+            temporary.write_text(json.dumps(set_document(statuses, publication, reports), ensure_ascii=False, indent=2),
                                  encoding="utf-8")
         failpoint("publish.after_build")
         return reports, _switch(publication, folder)

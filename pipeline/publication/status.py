@@ -22,6 +22,7 @@ from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output, remove_leftovers
 from pipeline.intake.archive import arrivals
 from pipeline.periods import is_closed
+from pipeline.publication.tables import Report
 from pipeline.publication.workbooks import Publication
 from pipeline.settings import Places, shown_time
 from pipeline.states import SubmissionState, Verdict
@@ -148,12 +149,15 @@ def current_view(out: Path, period: str) -> dict:
     return view
 
 
-def set_document(statuses: list[UnitStatus], publication: Publication) -> dict:
+def set_document(statuses: list[UnitStatus], publication: Publication, reports: list[Report]) -> dict:
     """The part of a period's status that belongs to its published set: the units as they were
-    when the set was built, and the set's files (``pdf``: the print-ready copies of the Biểu and
-    of the all-in-one workbook, named as the workbooks but ``.pdf``; empty without them)."""
+    when the set was built, the set's files (``pdf``: the print-ready copies of the Biểu and of
+    the all-in-one workbook, named as the workbooks but ``.pdf``; empty without them), and for
+    each Biểu whose figures are incomplete, the names of the units missing from it."""
     pdfs = [*publication.pdfs.values(), publication.all_in_one_pdf] if publication.all_in_one_pdf else []
+    incomplete = {publication.files[r.code].name: [u.name for u in r.missing] for r in reports if r.missing}
     return {"units": [asdict(s) for s in statuses], "bieu": [p.name for p in publication.files.values()],
+            "incomplete": incomplete,
             "all_in_one": [publication.all_in_one.name, publication.archive.name],
             "report": [publication.report.name] if publication.report else [], "pdf": [p.name for p in pdfs]}
 

@@ -38,10 +38,11 @@ from pipeline.checking.report import FindingsReport
 from pipeline.intake.take_in import feedback_dir
 from pipeline.periods import PeriodError, is_closed, refuse_if_closed
 from pipeline.publication.report import report_name
+from pipeline.publication.workbooks import INCOMPLETE
 from pipeline.publication.status import STATUS_FILE, current_view
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.states import SubmissionState, Verdict
-from pipeline.text import show_number
+from pipeline.text import name_list, show_number
 from pipeline.web.access import (
     COOKIE,
     OFFICER,
@@ -295,7 +296,10 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
             f'<td>{_link(base + u["feedback"], "Phản hồi") if u["feedback"] else ""}</td></tr>'
             for u in shown)
         counts = {state: sum(u["state"] == state for u in period["units"]) for state in SubmissionState}
-        bieu = "".join(f"<li>{_link(base + name, name)}{_pdf_link(base, name, period.get('pdf', []))}</li>"
+        missing = period.get("incomplete", {})
+        bieu = "".join(f"<li>{_link(base + name, name)}{_pdf_link(base, name, period.get('pdf', []))}"
+                       + (f' <span class="{SubmissionState.INVALID}">{INCOMPLETE}: thiếu '
+                          f"{html.escape(name_list(missing[name]))}</span>" if name in missing else "") + "</li>"
                        for name in period["bieu"] + period["all_in_one"])
         officer = session is not None and session.officer
         report = "".join(f"<li>{_link(base + name, name)}</li>" for name in period.get("report", []) if officer)
