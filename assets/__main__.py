@@ -167,18 +167,28 @@ def main(argv: list[str] | None = None) -> int:
     import dagster as dg
 
     from assets.location import build_defs
-    from assets.partitions import submission_key
-    from assets.runs import recover_dead_runs, run_in_process
-    from pipeline.catalogue.batches import batch_keys, batch_name, batch_units
+    from assets.runs import recover_dead_runs
+    from pipeline.locking import shared_lock
     from pipeline.periods import open_periods
 
     defs = build_defs(settings)  # every run is in this process: the definitions are these settings'
-    catalogue, level = settings.catalogue, settings.batch_level
-    periods = [args.period] if args.period else open_periods(catalogue, settings.places.out)
     instance = dg.DagsterInstance.get()
     recovered = recover_dead_runs(instance)
     if recovered:
         print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột và trả lại lượt dùng kho dữ liệu.")
+    # The whole run holds the data folder's lock (shared), from its first unit to its publication:
+    # rebuild and close-period wait for it, so a period is never closed halfway through a run.
+    with shared_lock(settings.places.data):
+        periods = [args.period] if args.period else open_periods(settings.catalogue, settings.places.out)
+        return _run(settings, defs, instance, periods)
+
+
+def _run(settings: Settings, defs, instance, periods: list[str]) -> int:
+    from assets.partitions import submission_key
+    from assets.runs import run_in_process
+    from pipeline.catalogue.batches import batch_keys, batch_name, batch_units
+
+    catalogue, level = settings.catalogue, settings.batch_level
     # The terminal gets one line per run; a unit's findings are in the UI and its feedback file.
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     submission_job = defs.resolve_job_def("submission_job")

@@ -107,6 +107,7 @@ def test_rebuild_uses_the_unit_list_in_use_and_waits_for_no_run(sample_files, tm
     units.write_text("\n".join([*lines, row.replace(UNIT, "99901").replace("Phình Sáng", "Thử Nghiệm")]) + "\n",
                      encoding="utf-8")
     monkeypatch.setenv("TUANGIAO_UNITS", str(units))
+    monkeypatch.setenv("TUANGIAO_WAIT_SECONDS", "1")  # then refused
     catalogue = default_catalogue(units)
     places = Places.under(tmp_path / "data")
     new_unit = write_unit_workbook(tmp_path / "99901.xlsx", catalogue, catalogue.unit("99901"),

@@ -190,7 +190,7 @@ def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
     """Recreate the warehouse from the archive alone: every recorded arrival, period by period,
     in the order received (a closed period: exactly the versions it was closed with). Exclusive
     with runs; the new warehouse is built aside and replaces the old one only when complete."""
-    with exclusive_lock(places.data, "rebuild"), working_folder(places.data) as work:
+    with exclusive_lock(places.data, "rebuild", places.wait_seconds), working_folder(places.data) as work:
         aside = places.data / REBUILD_FOLDER
         shutil.rmtree(aside, ignore_errors=True)  # what a killed rebuild left
         warehouse = aside / places.warehouse.name
@@ -279,18 +279,24 @@ def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime
     """Take in every unit whose latest inbox file is not taken in yet (what the sensor has not
     seen), in batches of ``CATCH_UP_BATCH`` units, telling ``progress`` after each; units already
     up to date are neither read nor checked again."""
-    with connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
-        create_schema(conn)
-        loaded = loaded_versions(conn, period)
-    files = files_by_unit(scan_inbox(places.inbox, period, places.inbox_index(period), workers))
-    behind = [(unit.code, files[unit.code]) for unit in catalogue.units_in(period)
-              if unit.code in files and not _up_to_date(arrivals(places.archive, period, unit.code),
-                                                        files[unit.code][-1], loaded, unit.code)]
+    behind = untaken(catalogue, places, period, workers)
     results = []
     for start in range(0, len(behind), CATCH_UP_BATCH):
         results += _take_in_latest(catalogue, places, dict(behind[start:start + CATCH_UP_BATCH]), period, now, workers)
         progress(f"Kỳ {period}: đã tiếp nhận {show_number(len(results))}/{show_number(len(behind))} đơn vị")
     return results
+
+
+def untaken(catalogue: Catalogue, places: Places, period: str, workers: int = 1) -> list[tuple[str, list[InboxFile]]]:
+    """The units whose latest inbox file of the period is not taken in yet (a run is queued or
+    under way for them, or the sensor has not looked yet), each with its files."""
+    with connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
+        create_schema(conn)
+        loaded = loaded_versions(conn, period)
+    files = files_by_unit(scan_inbox(places.inbox, period, places.inbox_index(period), workers))
+    return [(unit.code, files[unit.code]) for unit in catalogue.units_in(period)
+            if unit.code in files and not _up_to_date(arrivals(places.archive, period, unit.code),
+                                                      files[unit.code][-1], loaded, unit.code)]
 
 
 def _up_to_date(log: list[Archived], latest: InboxFile, loaded: dict[tuple[str, str], tuple[bool, bool]],
