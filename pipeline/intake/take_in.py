@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue
-from pipeline.checking.feedback import feedback_name, write_feedback
+from pipeline.checking.feedback import feedback_name, unit_feedback_name, write_feedback
 from pipeline.checking.findings import (
     PERIOD_CLOSED,
     SUPERSEDED,
@@ -125,9 +125,14 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
                 continue
             superseded = [finding(SUPERSEDED, latest=received.name, file=nfc(f.path.name), unit=unit)
                           for f in mine[:-1]]
-            if closed:  # kept in the archive, not loaded
-                results[unit] = IntakeResult(period, unit, ArrivalState.CLOSED, file=latest.path, findings=[
-                    finding(PERIOD_CLOSED, period=period, file=received.name, unit=unit), *superseded])
+            if closed:  # kept in the archive, not loaded; the sender is told why in the unit's feedback
+                findings = [finding(PERIOD_CLOSED, period=period, file=received.name, unit=unit), *superseded]
+                results[unit] = IntakeResult(period, unit, ArrivalState.CLOSED, file=latest.path, findings=findings,
+                                             file_hash=received.file_hash)
+                if unit != PLAN_UNIT:
+                    results[unit].feedback = write_feedback(
+                        feedback_dir(places.out, period) / unit_feedback_name(unit, period), catalogue,
+                        CheckResult(received.copy, None, findings), period)
                 continue
             to_load.append(Pending(received, unit, latest.path, superseded))
         results.update((r.unit, r) for r in _load(catalogue, places.warehouse, places.out, period, to_load, workers,
