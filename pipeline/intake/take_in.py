@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +31,10 @@ from pipeline.checking.findings import (
 )
 from pipeline.text import nfc, show_number
 from pipeline.checking.validation import CheckResult, check_files
+from pipeline.errors import MachineError, machine_error, machine_fault
 from pipeline.failpoints import failpoint
 from pipeline.intake.archive import (
+    PLAN,
     UNIDENTIFIED,
     Archived,
     Received,
@@ -110,7 +113,7 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
     """Each unit's latest file is archived, checked and loaded; older ones are superseded."""
     results: dict[str, IntakeResult] = {}
     to_load = []
-    with shared_lock(places.data), working_folder(places.data) as work:
+    with shared_lock(places.data), _writing(places.data / ".intake"), working_folder(places.data) as work:
         shutil.rmtree(places.data / REBUILD_FOLDER, ignore_errors=True)  # a killed rebuild's (none runs now)
         closed = is_closed(catalogue, places.out, period)
         for number, (unit, mine) in enumerate(files.items()):
@@ -119,7 +122,9 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
                 continue
             latest = mine[-1]
             try:
-                received = receive(places.archive, period, unit, latest.path, now, work / str(number))
+                with _writing(places.archive / period / (unit or PLAN)):
+                    received = (_received_before(places.archive, period, unit, latest, work / str(number))
+                                or receive(places.archive, period, unit, latest.path, now, work / str(number)))
             except Vanished:  # renamed, removed or replaced meanwhile: the next look takes it in
                 results[unit] = IntakeResult(period, unit, ArrivalState.GONE, file=latest.path)
                 continue
@@ -138,6 +143,40 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
         results.update((r.unit, r) for r in _load(catalogue, places.warehouse, places.out, period, to_load, workers,
                                                    places.wait_seconds))
     return [results[unit] for unit in files]
+
+
+@contextmanager
+def _writing(folder: Path) -> Iterator[None]:
+    """A machine fault (disk full, no permission) met while archiving or copying a file: one
+    Vietnamese line naming the file the system names, or else ``folder``."""
+    try:
+        yield
+    except MachineError:
+        raise
+    except OSError as e:
+        fault = machine_fault(e)
+        if fault is None:
+            raise
+        raise machine_error(fault, fault.filename or folder) from None
+
+
+def _received_before(archive: Path, period: str, unit: str, latest: InboxFile, work: Path) -> Received | None:
+    """The inbox file as already received (the same name, size and modification time as a recorded
+    arrival of the unit, whose content is archived): its archived content linked into ``work``,
+    so a file is never copied twice (a full disk fails no unit already taken in). None: receive it."""
+    log = arrivals(archive, period, unit)
+    seen = next((a for a in reversed(log) if (a.original_name, a.size, a.mtime_ns) ==
+                 (nfc(latest.path.name), latest.size, latest.mtime_ns)), None)
+    if seen is None:
+        return None
+    copy = work / seen.original_name
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        os.link(seen.path, copy)
+    except OSError:  # another file system, a file system without links: copy it as a new file
+        return None
+    first = next(a for a in log if a.file_hash == seen.file_hash)
+    return Received(first, seen.original_name, copy, log[-1].same_file(seen))
 
 
 @dataclass(frozen=True)
