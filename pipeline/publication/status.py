@@ -180,7 +180,8 @@ def set_document(statuses: list[UnitStatus], publication: Publication, reports: 
     return {"units": [asdict(s) for s in statuses], "bieu": [p.name for p in publication.files.values()],
             "incomplete": incomplete,
             "all_in_one": [publication.all_in_one.name, publication.archive.name],
-            "report": [publication.report.name] if publication.report else [], "pdf": [p.name for p in pdfs]}
+            "report": [publication.report.name] if publication.report else [], "pdf": [p.name for p in pdfs],
+            "pdf_note": publication.pdf_note or ""}  # why the set has no PDFs (LibreOffice failed, a full disk…)
 
 
 def published_set(out: Path, period: str) -> dict | None:
