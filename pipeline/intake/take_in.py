@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -169,6 +170,12 @@ def _received_before(archive: Path, period: str, unit: str, latest: InboxFile, w
                  (nfc(latest.path.name), latest.size, latest.mtime_ns)), None)
     if seen is None:
         return None
+    try:
+        now = os.stat(latest.path, follow_symlinks=False)
+    except FileNotFoundError:
+        raise Vanished(latest.path) from None
+    if not stat.S_ISREG(now.st_mode) or (now.st_size, now.st_mtime_ns) != (seen.size, seen.mtime_ns):
+        raise Vanished(latest.path)  # removed, replaced or changed since the look: the next look takes it in
     copy = work / seen.original_name
     try:
         work.mkdir(parents=True, exist_ok=True)
