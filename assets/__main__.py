@@ -141,6 +141,29 @@ def step_error(result) -> str:
     return told.description if told and told.description else failures[0].error.message.strip()
 
 
+_SQLITE_FAULTS = {"database or disk is full": "ổ đĩa đầy", "disk I/O error": "lỗi ghi ổ đĩa, thường do ổ đầy",
+                  "readonly database": "không có quyền ghi", "unable to open database file": "không mở được tệp"}
+
+
+def dagster_storage_fault(error: BaseException) -> str | None:
+    """One Vietnamese line for a fault of Dagster's own storage (its SQLite files under
+    DAGSTER_HOME: a full disk, no permission), or None if ``error`` is not one."""
+    import sqlite3
+
+    home = os.environ.get("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        text = str(error)
+        reason = next((told for key, told in _SQLITE_FAULTS.items() if key in text), None)
+        if isinstance(error, sqlite3.Error) or (reason and type(error).__name__ == "OperationalError"):
+            return (f'Dagster không ghi được lịch sử chạy vào thư mục "{home}" (DAGSTER_HOME: {reason or text}). '
+                    "Hãy giải phóng dung lượng trên ổ chứa thư mục đó hoặc cấp quyền ghi cho tài khoản chạy quy trình "
+                    "(hoặc đặt DAGSTER_HOME sang ổ khác) rồi chạy lại.")
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assets", description="Chạy quy trình tổng hợp qua Dagster")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -158,7 +181,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "dev":
         return dev(args.host, args.port, args.page_port)
+    return run_command(args)
 
+
+def run_command(args) -> int:
+    """``run``; a machine fault met anywhere (Dagster's own storage included) is one Vietnamese
+    line naming the place, never a traceback."""
+    from pipeline.errors import UserError, machine_error, machine_fault
+
+    try:
+        return _run_command(args)
+    except UserError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except Exception as e:
+        line = dagster_storage_fault(e)
+        fault = machine_fault(e) if line is None else None
+        if line is None and fault is None:
+            raise
+        print(line or machine_error(fault), file=sys.stderr)
+        return 2
+
+
+def _run_command(args) -> int:
     settings = Settings.from_environment(
         inbox_dir=args.inbox and str(Path(args.inbox).resolve()), fixed_clock=args.clock,
         units_file=args.units and str(Path(args.units).resolve()), batch_level=args.batch, workers=args.workers)
@@ -167,18 +212,28 @@ def main(argv: list[str] | None = None) -> int:
     import dagster as dg
 
     from assets.location import build_defs
-    from assets.partitions import submission_key
-    from assets.runs import recover_dead_runs, run_in_process
-    from pipeline.catalogue.batches import batch_keys, batch_name, batch_units
+    from assets.runs import recover_dead_runs
+    from pipeline.locking import shared_lock
     from pipeline.periods import open_periods
 
     defs = build_defs(settings)  # every run is in this process: the definitions are these settings'
-    catalogue, level = settings.catalogue, settings.batch_level
-    periods = [args.period] if args.period else open_periods(catalogue, settings.places.out)
     instance = dg.DagsterInstance.get()
     recovered = recover_dead_runs(instance)
     if recovered:
         print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột và trả lại lượt dùng kho dữ liệu.")
+    # The whole run holds the data folder's lock (shared), from its first unit to its publication:
+    # rebuild and close-period wait for it, so a period is never closed halfway through a run.
+    with shared_lock(settings.places.data):
+        periods = [args.period] if args.period else open_periods(settings.catalogue, settings.places.out)
+        return _run(settings, defs, instance, periods)
+
+
+def _run(settings: Settings, defs, instance, periods: list[str]) -> int:
+    from assets.partitions import submission_key
+    from assets.runs import run_in_process
+    from pipeline.catalogue.batches import batch_keys, batch_name, batch_units
+
+    catalogue, level = settings.catalogue, settings.batch_level
     # The terminal gets one line per run; a unit's findings are in the UI and its feedback file.
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     submission_job = defs.resolve_job_def("submission_job")

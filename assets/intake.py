@@ -19,7 +19,7 @@ from pipeline.intake.take_in import catch_up, take_in_batch, unidentified_files
 from pipeline.periods import open_periods
 from pipeline.publication.status import Unidentified, UnitStatus, write_intake_status, write_unidentified
 from pipeline.settings import shown_time
-from pipeline.states import SubmissionState
+from pipeline.states import ArrivalState, SubmissionState
 from pipeline.warehouse import connect, create_schema
 
 CHECK_NAME = "valid_submission"
@@ -119,11 +119,12 @@ def take_in_partition(context: dg.AssetExecutionContext, settings: PipelineSetti
     missing = any(s.state == SubmissionState.MISSING for s in statuses)
     state = (SubmissionState.INVALID if invalid else SubmissionState.MISSING if missing
              else SubmissionState.VALID)  # the batch's worst
+    closed = any(r.status == ArrivalState.CLOSED for r in results)  # a file refused: the period is closed
     yield dg.MaterializeResult(metadata=metadata, tags={STATE_TAG: state.value})  # Dagster stores plain strings
     yield dg.AssetCheckResult(
         check_name=CHECK_NAME,
-        passed=state == SubmissionState.VALID,
-        severity=dg.AssetCheckSeverity.ERROR if invalid else dg.AssetCheckSeverity.WARN,
+        passed=state == SubmissionState.VALID and not closed,
+        severity=dg.AssetCheckSeverity.ERROR if invalid or closed else dg.AssetCheckSeverity.WARN,
         description=f"{metadata['Đơn vị']}: {metadata['Trạng thái']}",
         metadata={
             "Số lỗi": errors,

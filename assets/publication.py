@@ -13,6 +13,7 @@ from pipeline.catalogue import default_catalogue
 from pipeline.checking.report import FindingsReport
 from pipeline.text import name_list
 from pipeline.intake.take_in import take_in_plan
+from pipeline.locking import shared_lock
 from pipeline.periods import open_periods
 from pipeline.publication.publish import publish_period
 from pipeline.publication.status import STATUS_FILE, plan_label, write_intake_status
@@ -99,10 +100,19 @@ def _pdf_metadata(settings: PipelineSettings, period: str, publication: Publicat
 @told
 def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
     catalogue = settings.catalogue
-    periods = open_periods(catalogue, settings.out)  # a closed period's final set is never rewritten
     metadata: dict[str, dict] = {form: {} for form in BIEU_KEYS}
     report_metadata: dict = {}
-    for period in periods:
+    with shared_lock(settings.places.data):  # close-period waits: it never freezes a set being replaced
+        _publish_open_periods(context, settings, metadata, report_metadata)
+    for form, key in BIEU_KEYS.items():
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata[form])
+    yield dg.MaterializeResult(asset_key=REPORT_KEY, metadata=report_metadata)
+
+
+def _publish_open_periods(context: dg.AssetExecutionContext, settings: PipelineSettings, metadata: dict[str, dict],
+                          report_metadata: dict) -> None:
+    catalogue = settings.catalogue
+    for period in open_periods(catalogue, settings.out):  # a closed period's final set is never rewritten
         reports, publication = publish_period(catalogue, settings.warehouse, settings.out, period,
                                               level=settings.batch_level, today=settings.now().date(),
                                               office=settings.office, wait_seconds=settings.wait_seconds)
@@ -126,9 +136,6 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
                          + (f", {len(publication.pdfs) + 1} bản PDF" if publication.all_in_one_pdf else ""))
         if publication.pdf_note:
             context.log.warning(f"Kỳ {period}: {publication.pdf_note}")
-    for form, key in BIEU_KEYS.items():
-        yield dg.MaterializeResult(asset_key=key, metadata=metadata[form])
-    yield dg.MaterializeResult(asset_key=REPORT_KEY, metadata=report_metadata)
 
 
 @dg.asset(
@@ -145,7 +152,7 @@ def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
 def submission_status(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     catalogue = settings.catalogue
     today = settings.now().date()
-    with connect(settings.warehouse, wait_seconds=settings.wait_seconds) as conn:
+    with shared_lock(settings.places.data), connect(settings.warehouse, wait_seconds=settings.wait_seconds) as conn:
         create_schema(conn)
         tables = {period: write_intake_status(catalogue, conn, settings.places, period, today)
                   for period in catalogue.periods}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 
 
@@ -44,10 +45,19 @@ def machine_fault(error: BaseException) -> OSError | None:
     return None
 
 
-def machine_fault_named(message: str, path: Path | str) -> OSError | None:
-    """The machine fault a library names only in its message (DuckDB says "Read-only file system")."""
+def machine_fault_named(message: str, path: Path | str | None) -> OSError | None:
+    """The machine fault a library names only in its message (DuckDB says "Read-only file system");
+    without ``path``, the first quoted path of the message (DuckDB's 'Could not write file "…"'),
+    else None."""
     code = next((code for code in _FAULTS if os.strerror(code) in message), None)
-    return None if code is None else OSError(code, os.strerror(code), str(path))
+    if code is None:
+        return None
+    if path is None:
+        quoted = re.search(r'"(/[^"]+)"', message)
+        if quoted is None:
+            return None
+        path = quoted.group(1)
+    return OSError(code, os.strerror(code), str(path))
 
 
 def machine_error(error: OSError, path: Path | str | None = None) -> MachineError:

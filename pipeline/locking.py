@@ -1,6 +1,7 @@
-"""The data folder's lock: intake runs share it; ``rebuild`` and ``close-period`` take it
-alone, so a rebuild never swaps the warehouse under a run, and a period is never closed while
-a run loads into it.
+"""The data folder's lock: intake and publication share it (each intake and publication step,
+and ``python -m assets run`` from its first unit to its publication); ``rebuild``,
+``close-period`` and ``reopen-period`` take it alone, so a rebuild never swaps the warehouse
+under a run, and a period is never closed while a run loads into it or publishes it.
 
 An advisory ``flock`` on the data folder itself (no lock file to leave behind): the kernel
 releases it when the process ends, however it ends, so a killed run never keeps it.
@@ -10,11 +11,16 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.errors import UserError
+
+POLL_SECONDS = 0.2
+NOTICE_SECONDS = 1.0  # a wait shorter than this is not worth a line
 
 
 class DataFolderBusy(UserError):
@@ -28,7 +34,7 @@ def _open(data: Path) -> int:
 
 @contextmanager
 def shared_lock(data: Path) -> Iterator[None]:
-    """Held by every intake run; waits while a rebuild or a closing holds the folder alone."""
+    """Held by every intake and publication; waits while a rebuild or a closing holds the folder alone."""
     descriptor = _open(data)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_SH)
@@ -38,15 +44,28 @@ def shared_lock(data: Path) -> Iterator[None]:
 
 
 @contextmanager
-def exclusive_lock(data: Path, command: str) -> Iterator[None]:
-    """Held by ``command`` alone; refused at once, in Vietnamese, while a run or another command holds it."""
+def exclusive_lock(data: Path, command: str, wait_seconds: float = 0) -> Iterator[None]:
+    """Held by ``command`` alone. While a run or another command holds the folder, waits up to
+    ``wait_seconds`` (saying so once, on stderr), then refuses in Vietnamese."""
     descriptor = _open(data)
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DataFolderBusy(f"Thư mục dữ liệu {data} đang được dùng (một lượt tiếp nhận hoặc một lệnh khác "
-                                 f"đang chạy): hãy chờ chạy xong rồi chạy lại lệnh {command}.") from None
+        started, told = time.monotonic(), False
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - started
+                if waited >= wait_seconds:
+                    raise DataFolderBusy(
+                        f"Thư mục dữ liệu {data} đang được dùng (một lượt tiếp nhận, công bố hoặc một lệnh khác đang "
+                        f"chạy)" + (f" sau {wait_seconds:g} giây chờ" if wait_seconds else "")
+                        + f": chưa làm gì; hãy chờ lượt đó chạy xong rồi chạy lại lệnh {command}.") from None
+                if not told and waited >= NOTICE_SECONDS:
+                    print(f"Đang chờ thư mục dữ liệu {data}: một lượt tiếp nhận hoặc công bố đang chạy "
+                          f"(lệnh {command} chờ tối đa {wait_seconds:g} giây)…", file=sys.stderr, flush=True)
+                    told = True
+                time.sleep(POLL_SECONDS)
         yield
     finally:
         os.close(descriptor)

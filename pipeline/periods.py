@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -44,4 +45,14 @@ def closed_versions(out: Path, period: str) -> dict[str, str] | None:
     try:
         return json.loads((final_folder(out, period) / MARKER).read_text(encoding="utf-8"))["versions"]
     except (OSError, ValueError, KeyError):
+        return None
+
+
+def closed_at(out: Path, period: str) -> dt.datetime | None:
+    """When close-period closed the period, in Vietnam's wall clock (naive, as times are
+    compared), or None if it is not closed by close-period."""
+    try:
+        stamp = json.loads((final_folder(out, period) / MARKER).read_text(encoding="utf-8"))["closed_at"]
+        return dt.datetime.fromisoformat(stamp).replace(tzinfo=None)  # stamped in Vietnam's time
+    except (OSError, ValueError, KeyError, TypeError):
         return None

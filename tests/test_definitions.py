@@ -210,3 +210,39 @@ def test_bieu_assets_publish_with_metadata(data_dir):
     assert (data_dir / "out" / "2023" / "Bao_cao_danh_gia_2023.docx").is_file()
     assert "Thị trấn Tuần Giáo" in draft["Kỳ 2023 · Còn thiếu"].value
     assert all(not isinstance(v, dg.PathMetadataValue) for m in events.values() for v in m.values())
+
+
+def test_a_file_for_a_closed_period_says_so_to_its_sender(data_dir, sample_files):
+    """Issue 25.7: the terminal line (the materialization's state), the check, the unit's feedback,
+    the intake status the page reads: each says the period is closed and names the file."""
+    import json
+
+    from pipeline.cli import main as cli_main
+
+    assert _metadata(_materialize([unit_submission], data_dir, "2023|03259"))["Trạng thái"] == "Hợp lệ"
+    inbox = data_dir / "inbox" / "2023"
+    for other in inbox.iterdir():
+        if not other.name.startswith("03259"):
+            other.unlink()  # nothing else waits for intake: the period can be closed
+    os.environ["TUANGIAO_CLOCK"] = "2023-08-10T17:00:00"
+    try:
+        assert cli_main(["close-period", "2023", "--data", str(data_dir)]) == 0
+    finally:
+        del os.environ["TUANGIAO_CLOCK"]
+    source = next(p for p in sample_files if p.name.startswith("03259"))
+    workbook = openpyxl.load_workbook(source)
+    workbook["01 Chỉ tiêu"]["E5"] = 1900
+    workbook.save(inbox / "03259-sau-khoa-so.xlsx")
+    result = _materialize([unit_submission], data_dir, "2023|03259")
+    metadata = _metadata(result)
+    told = 'Kỳ 2023 đã khóa sổ: không nhận tệp "03259-sau-khoa-so.xlsx" (số liệu đã khóa sổ: hợp lệ)'
+    assert metadata["Trạng thái"] == told and metadata["Số lỗi"] == 1
+    check = _check(result)
+    assert not check.passed and "kỳ 2023 đã khóa sổ, không nhận thêm báo cáo" in check.metadata["Phát hiện"].value
+    feedback = data_dir / "out" / "2023" / "phan-hoi" / "phan-hoi-03259-2023.xlsx"
+    cells = [c for row in openpyxl.load_workbook(feedback).active.iter_rows(values_only=True) for c in row if c]
+    assert any("kỳ 2023 đã khóa sổ, không nhận thêm báo cáo" in str(c) for c in cells)
+    [unit] = [u for u in json.loads((data_dir / "out" / "2023" / "tiep-nhan.json").read_text(encoding="utf-8"))["units"]
+              if u["code"] == "03259"]
+    assert unit["label"] == told and unit["feedback"] == "phan-hoi/phan-hoi-03259-2023.xlsx"
+    assert unit["file_name"] == "03259-sau-khoa-so.xlsx"

@@ -223,3 +223,63 @@ def test_permission_denied_names_the_folder(loaded, tmp_path):
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert done.stdout.startswith(f'Không có quyền ghi "{out / "2023"}'), done.stdout
     assert list(out.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- issue 25.8: every step, one line
+
+FULL_UNITS = ["03253", "03259", "03260", "03262"]
+
+
+def _run_env(tmp_path: Path, data: Path, home: Path) -> dict:
+    lines = (ROOT / "pipeline" / "catalogue" / "units.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "units.csv").write_text("\n".join([lines[0]] + [l for l in lines if l.split(",")[0] in FULL_UNITS]),
+                                        encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUANGIAO_")}
+    env.update(DAGSTER_HOME=str(home), TUANGIAO_DATA_DIR=str(data), TUANGIAO_PDF="0", TUANGIAO_INBOX=str(tmp_path / "inbox"),
+               TUANGIAO_UNITS=str(tmp_path / "units.csv"), TUANGIAO_CLOCK="2023-08-10T17:00:00", PYTHONPATH=str(ROOT))
+    return env
+
+
+def _inbox(tmp_path: Path, sample_files) -> None:
+    (tmp_path / "inbox" / "2023").mkdir(parents=True)
+    for code in FULL_UNITS:
+        shutil.copy(next(p for p in sample_files if p.name.startswith(code)), tmp_path / "inbox" / "2023")
+
+
+def _assets_run(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "assets", "run", "--period", "2023"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_a_full_disk_in_intake_is_one_line_per_unit_and_no_file_is_copied_twice(sample_files, tmp_path):
+    """The data folder on a 3 MB disk: the first unit fits (its warehouse fills the disk), every other
+    unit's line names the place (the archive, DuckDB's WAL) in Vietnamese; the next run copies no
+    file already archived."""
+    _inbox(tmp_path, sample_files)
+    with mounted(tmp_path / "data", "size=3m") as data:
+        env = _run_env(tmp_path, data, tmp_path / "home")
+        first = _assets_run(env)
+        assert first.returncode == 1
+        assert first.stdout.startswith("Kỳ 2023 · 03253 – Thị trấn Tuần Giáo: Hợp lệ"), first.stdout
+        failed = [line for line in first.stderr.splitlines() if line.startswith("Lỗi khi")]
+        assert len(failed) == len(first.stderr.splitlines()) >= 4, first.stderr
+        assert all(f': Ổ đĩa đầy: không ghi được "{data}' in line for line in failed), first.stderr  # the place
+        assert "Dagster" not in first.stderr and "Traceback" not in first.stderr
+        contents = sorted(p.name for p in (data / "archive").rglob("*.xlsx"))
+        again = _assets_run(env)
+        assert "Traceback" not in again.stderr and "Dagster" not in again.stderr
+        assert all(": Ổ đĩa đầy: không ghi được " in line for line in again.stderr.splitlines()), again.stderr
+        assert sorted(p.name for p in (data / "archive").rglob("*.xlsx")) == contents
+        assert [p for p in (data / ".intake").iterdir()] == []
+
+
+def test_a_full_dagster_home_is_one_line_naming_it(sample_files, tmp_path):
+    _inbox(tmp_path, sample_files)
+    with mounted(tmp_path / "home", "size=400k") as home:
+        shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+        done = _assets_run(_run_env(tmp_path, tmp_path / "data", home))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1].startswith(f'Dagster không ghi được lịch sử chạy vào thư mục "{home}" '
+                                                   "(DAGSTER_HOME: "), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr

@@ -107,6 +107,7 @@ def test_rebuild_uses_the_unit_list_in_use_and_waits_for_no_run(sample_files, tm
     units.write_text("\n".join([*lines, row.replace(UNIT, "99901").replace("Phình Sáng", "Thử Nghiệm")]) + "\n",
                      encoding="utf-8")
     monkeypatch.setenv("TUANGIAO_UNITS", str(units))
+    monkeypatch.setenv("TUANGIAO_WAIT_SECONDS", "1")  # then refused
     catalogue = default_catalogue(units)
     places = Places.under(tmp_path / "data")
     new_unit = write_unit_workbook(tmp_path / "99901.xlsx", catalogue, catalogue.unit("99901"),
@@ -409,3 +410,20 @@ def test_a_reopening_killed_after_its_one_step_leaves_the_period_open_with_its_k
     record = json.loads((kept / MARKER).read_text(encoding="utf-8"))
     assert record["versions"][UNIT] == _current(loaded.warehouse)[0]
     assert main(["close-period", "2023", "--data", str(data)]) == 0  # and it can be closed again
+
+
+def test_a_file_already_archived_is_not_copied_again(catalogue, sample_files, tmp_path, monkeypatch):
+    """Issue 25.8: a run takes in every unit again; one already received is read from its archived
+    content (a link), never copied (a full disk would fail it), with the same result."""
+    places = Places.under(tmp_path / "data")
+    _drop(places, _sample(sample_files), mtime=1_700_000_000)
+    first = take_in_unit(catalogue, places, "2023", UNIT, T0)
+    assert first.status == "valid" and first.newly_loaded
+
+    def refused(*args, **kwargs):
+        raise AssertionError("copied again")
+
+    monkeypatch.setattr(take_in_module, "receive", refused)
+    again = take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(hours=1))
+    assert again.status == "valid" and not again.newly_loaded and again.file_hash == first.file_hash
+    assert len(list((places.archive / "2023" / UNIT).glob("*.arrival.json"))) == 1

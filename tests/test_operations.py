@@ -151,3 +151,81 @@ def test_two_runs_at_once_never_fail_on_the_database_lock(sample_files, tmp_path
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT COUNT(*) FROM submissions WHERE is_current").fetchone()[0] == 4
         assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 4  # each file loaded once
+
+
+# --------------------------------------------------------------------------- issue 25.6: one lock for the whole run
+
+LOCK_UNITS = ["03253", "03259", "03260", "03262"]
+
+
+def _stopped(process: subprocess.Popen, timeout: float = 240) -> bool:
+    """Whether ``process`` stopped itself (SIGSTOP at a failpoint armed with ``:stop``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        state = open(f"/proc/{process.pid}/stat").read().rpartition(")")[2].split()[0]
+        if state == "T":
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+def test_close_and_rebuild_wait_for_a_whole_run_then_refuse_and_the_final_set_is_whole(sample_files, tmp_path):
+    """A real `assets run` paused after its first unit of four (failpoint ``runner.after_batch@1:stop``):
+    close-period and rebuild wait, say so, then refuse in Vietnamese, touching nothing; once the run
+    has finished, the period closes with all four units."""
+    lines = (ROOT / "pipeline" / "catalogue" / "units.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "units.csv").write_text("\n".join([lines[0]] + [l for l in lines if l.split(",")[0] in LOCK_UNITS]),
+                                        encoding="utf-8")
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    for code in LOCK_UNITS:
+        _drop(inbox, next(p for p in sample_files if p.name.startswith(code)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUANGIAO_")}
+    env.update(DAGSTER_HOME=str(tmp_path / "home"), TUANGIAO_DATA_DIR=str(tmp_path / "data"), TUANGIAO_PDF="0",
+               TUANGIAO_INBOX=str(tmp_path / "inbox"), TUANGIAO_UNITS=str(tmp_path / "units.csv"),
+               TUANGIAO_CLOCK="2023-08-10T17:00:00", TUANGIAO_WAIT_SECONDS="2", PYTHONPATH=str(ROOT))
+    run = subprocess.Popen([sys.executable, "-m", "assets", "run", "--period", "2023"], cwd=ROOT,
+                           env={**env, "TUANGIAO_FAILPOINT": "runner.after_batch@1:stop"},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _stopped(run), run.communicate()
+        for command in (["close-period", "2023"], ["rebuild"]):
+            refused = subprocess.run([sys.executable, "-m", "pipeline", *command], cwd=ROOT, env=env,
+                                     capture_output=True, text=True, timeout=120)
+            assert refused.returncode == 2, refused.stderr
+            assert "Đang chờ thư mục dữ liệu" in refused.stderr and "chờ tối đa 2 giây" in refused.stderr
+            assert f"đang được dùng (một lượt tiếp nhận, công bố hoặc một lệnh khác đang chạy) sau 2 giây chờ: " \
+                   f"chưa làm gì; hãy chờ lượt đó chạy xong rồi chạy lại lệnh {command[0]}" in refused.stderr
+            assert "Traceback" not in refused.stderr
+        assert not (tmp_path / "data" / "out" / "2023" / "chinh-thuc").exists()
+    finally:
+        run.send_signal(18)  # SIGCONT
+        out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err[-3000:]
+    assert out.count(": Hợp lệ (0 lỗi") == 4
+    closed = subprocess.run([sys.executable, "-m", "pipeline", "close-period", "2023"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert closed.returncode == 0, closed.stderr
+    final = tmp_path / "data" / "out" / "2023" / "chinh-thuc"
+    assert sorted(json.loads((final / "khoa-so.json").read_text(encoding="utf-8"))["versions"]) == LOCK_UNITS
+    with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT COUNT(DISTINCT unit) FROM submissions WHERE is_current").fetchone() == (4,)
+
+
+def test_a_close_with_files_not_taken_in_yet_is_refused_naming_their_units(catalogue, sample_files, tmp_path, capsys):
+    """What a sensor's queued runs will take in: closing before them would freeze a partial set."""
+    from pipeline.cli import main
+    from pipeline.settings import Places
+    from tests.conftest import take_in_everything
+
+    places = take_in_everything(catalogue, Places.under(tmp_path / "data"), dt.datetime(2023, 8, 10, 8),
+                                [p for p in sample_files if p.name.startswith(("03253", "03259"))])
+    _drop(places.inbox / "2023", next(p for p in sample_files if p.name.startswith("03260")))
+    assert main(["close-period", "2023", "--data", str(places.data)]) == 2
+    assert capsys.readouterr().err == ("Chưa khóa sổ kỳ 2023: hộp thư đến còn báo cáo chưa tiếp nhận của 1 đơn vị "
+                                       "(Xã Rạng Đông). Hãy chờ lượt tiếp nhận đang chạy xong (hoặc chạy python -m "
+                                       "assets run) rồi khóa sổ lại.\n")
+    assert not (places.out / "2023" / "chinh-thuc").exists()
+    take_in_everything(catalogue, places, dt.datetime(2023, 8, 10, 9))
+    assert main(["close-period", "2023", "--data", str(places.data)]) == 0

@@ -135,6 +135,7 @@ def test_without_libreoffice_the_workbooks_are_published_and_the_reason_told(cat
     assert publication.pdf_note.startswith("Không ghi bản PDF của các biểu (vẫn ghi các tệp Excel): Chưa cài LibreOffice")
     _, page = _period_page(catalogue, data)
     assert "Bieu_01_2023.xlsx</a></li>" in page and "Bản PDF để in" not in page
+    assert "Chưa có bản PDF để in: Không ghi bản PDF của các biểu (vẫn ghi các tệp Excel): Chưa cài LibreOffice" in page
 
 
 def _hanging_soffice(tmp_path):

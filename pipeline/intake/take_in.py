@@ -14,12 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue
-from pipeline.checking.feedback import feedback_name, write_feedback
+from pipeline.checking.feedback import feedback_name, unit_feedback_name, write_feedback
 from pipeline.checking.findings import (
     PERIOD_CLOSED,
     SUPERSEDED,
@@ -30,8 +32,10 @@ from pipeline.checking.findings import (
 )
 from pipeline.text import nfc, show_number
 from pipeline.checking.validation import CheckResult, check_files
+from pipeline.errors import MachineError, machine_error, machine_fault
 from pipeline.failpoints import failpoint
 from pipeline.intake.archive import (
+    PLAN,
     UNIDENTIFIED,
     Archived,
     Received,
@@ -110,7 +114,7 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
     """Each unit's latest file is archived, checked and loaded; older ones are superseded."""
     results: dict[str, IntakeResult] = {}
     to_load = []
-    with shared_lock(places.data), working_folder(places.data) as work:
+    with shared_lock(places.data), _writing(places.data / ".intake"), working_folder(places.data) as work:
         shutil.rmtree(places.data / REBUILD_FOLDER, ignore_errors=True)  # a killed rebuild's (none runs now)
         closed = is_closed(catalogue, places.out, period)
         for number, (unit, mine) in enumerate(files.items()):
@@ -119,20 +123,67 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
                 continue
             latest = mine[-1]
             try:
-                received = receive(places.archive, period, unit, latest.path, now, work / str(number))
+                with _writing(places.archive / period / (unit or PLAN)):
+                    received = (_received_before(places.archive, period, unit, latest, work / str(number))
+                                or receive(places.archive, period, unit, latest.path, now, work / str(number)))
             except Vanished:  # renamed, removed or replaced meanwhile: the next look takes it in
                 results[unit] = IntakeResult(period, unit, ArrivalState.GONE, file=latest.path)
                 continue
             superseded = [finding(SUPERSEDED, latest=received.name, file=nfc(f.path.name), unit=unit)
                           for f in mine[:-1]]
-            if closed:  # kept in the archive, not loaded
-                results[unit] = IntakeResult(period, unit, ArrivalState.CLOSED, file=latest.path, findings=[
-                    finding(PERIOD_CLOSED, period=period, file=received.name, unit=unit), *superseded])
+            if closed:  # kept in the archive, not loaded; the sender is told why in the unit's feedback
+                findings = [finding(PERIOD_CLOSED, period=period, file=received.name, unit=unit), *superseded]
+                results[unit] = IntakeResult(period, unit, ArrivalState.CLOSED, file=latest.path, findings=findings,
+                                             file_hash=received.file_hash)
+                if unit != PLAN_UNIT:
+                    results[unit].feedback = write_feedback(
+                        feedback_dir(places.out, period) / unit_feedback_name(unit, period), catalogue,
+                        CheckResult(received.copy, None, findings), period)
                 continue
             to_load.append(Pending(received, unit, latest.path, superseded))
         results.update((r.unit, r) for r in _load(catalogue, places.warehouse, places.out, period, to_load, workers,
                                                    places.wait_seconds))
     return [results[unit] for unit in files]
+
+
+@contextmanager
+def _writing(folder: Path) -> Iterator[None]:
+    """A machine fault (disk full, no permission) met while archiving or copying a file: one
+    Vietnamese line naming the file the system names, or else ``folder``."""
+    try:
+        yield
+    except MachineError:
+        raise
+    except OSError as e:
+        fault = machine_fault(e)
+        if fault is None:
+            raise
+        raise machine_error(fault, fault.filename or folder) from None
+
+
+def _received_before(archive: Path, period: str, unit: str, latest: InboxFile, work: Path) -> Received | None:
+    """The inbox file as already received (the same name, size and modification time as a recorded
+    arrival of the unit, whose content is archived): its archived content linked into ``work``,
+    so a file is never copied twice (a full disk fails no unit already taken in). None: receive it."""
+    log = arrivals(archive, period, unit)
+    seen = next((a for a in reversed(log) if (a.original_name, a.size, a.mtime_ns) ==
+                 (nfc(latest.path.name), latest.size, latest.mtime_ns)), None)
+    if seen is None:
+        return None
+    try:
+        now = os.stat(latest.path, follow_symlinks=False)
+    except FileNotFoundError:
+        raise Vanished(latest.path) from None
+    if not stat.S_ISREG(now.st_mode) or (now.st_size, now.st_mtime_ns) != (seen.size, seen.mtime_ns):
+        raise Vanished(latest.path)  # removed, replaced or changed since the look: the next look takes it in
+    copy = work / seen.original_name
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        os.link(seen.path, copy)
+    except OSError:  # another file system, a file system without links: copy it as a new file
+        return None
+    first = next(a for a in log if a.file_hash == seen.file_hash)
+    return Received(first, seen.original_name, copy, log[-1].same_file(seen))
 
 
 @dataclass(frozen=True)
@@ -190,7 +241,7 @@ def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
     """Recreate the warehouse from the archive alone: every recorded arrival, period by period,
     in the order received (a closed period: exactly the versions it was closed with). Exclusive
     with runs; the new warehouse is built aside and replaces the old one only when complete."""
-    with exclusive_lock(places.data, "rebuild"), working_folder(places.data) as work:
+    with exclusive_lock(places.data, "rebuild", places.wait_seconds), working_folder(places.data) as work:
         aside = places.data / REBUILD_FOLDER
         shutil.rmtree(aside, ignore_errors=True)  # what a killed rebuild left
         warehouse = aside / places.warehouse.name
@@ -279,18 +330,24 @@ def catch_up(catalogue: Catalogue, places: Places, period: str, now: dt.datetime
     """Take in every unit whose latest inbox file is not taken in yet (what the sensor has not
     seen), in batches of ``CATCH_UP_BATCH`` units, telling ``progress`` after each; units already
     up to date are neither read nor checked again."""
-    with connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
-        create_schema(conn)
-        loaded = loaded_versions(conn, period)
-    files = files_by_unit(scan_inbox(places.inbox, period, places.inbox_index(period), workers))
-    behind = [(unit.code, files[unit.code]) for unit in catalogue.units_in(period)
-              if unit.code in files and not _up_to_date(arrivals(places.archive, period, unit.code),
-                                                        files[unit.code][-1], loaded, unit.code)]
+    behind = untaken(catalogue, places, period, workers)
     results = []
     for start in range(0, len(behind), CATCH_UP_BATCH):
         results += _take_in_latest(catalogue, places, dict(behind[start:start + CATCH_UP_BATCH]), period, now, workers)
         progress(f"Kỳ {period}: đã tiếp nhận {show_number(len(results))}/{show_number(len(behind))} đơn vị")
     return results
+
+
+def untaken(catalogue: Catalogue, places: Places, period: str, workers: int = 1) -> list[tuple[str, list[InboxFile]]]:
+    """The units whose latest inbox file of the period is not taken in yet (a run is queued or
+    under way for them, or the sensor has not looked yet), each with its files."""
+    with connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
+        create_schema(conn)
+        loaded = loaded_versions(conn, period)
+    files = files_by_unit(scan_inbox(places.inbox, period, places.inbox_index(period), workers))
+    return [(unit.code, files[unit.code]) for unit in catalogue.units_in(period)
+            if unit.code in files and not _up_to_date(arrivals(places.archive, period, unit.code),
+                                                      files[unit.code][-1], loaded, unit.code)]
 
 
 def _up_to_date(log: list[Archived], latest: InboxFile, loaded: dict[tuple[str, str], tuple[bool, bool]],

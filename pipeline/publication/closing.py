@@ -12,11 +12,13 @@ from pathlib import Path
 from pipeline.catalogue import Catalogue
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output
+from pipeline.intake.take_in import untaken
 from pipeline.locking import exclusive_lock
 from pipeline.periods import FINAL_FOLDER, MARKER, PeriodError, final_folder, refuse_if_closed
 from pipeline.publication.publish import publish_period
 from pipeline.settings import TIME_ZONE, Places, local_time
 from pipeline.warehouse import connect, current_submissions
+from pipeline.text import name_list, show_number
 from pipeline.workbook.reader import file_sha256
 
 
@@ -26,8 +28,9 @@ def close_period(catalogue: Catalogue, places: Places, period: str, now: dt.date
     each unit's current version (the ones a rebuild loads for the period). Exclusive with runs."""
     if period not in catalogue.periods:
         raise PeriodError(f'Không có kỳ báo cáo "{period}" trong danh mục.')
-    with exclusive_lock(places.data, f"close-period {period}"):
+    with exclusive_lock(places.data, f"close-period {period}", places.wait_seconds):
         refuse_if_closed(catalogue, places.out, period)
+        _refuse_if_intake_pending(catalogue, places, period)
         _, publication = publish_period(catalogue, places.warehouse, places.out, period, final=True,
                                         wait_seconds=places.wait_seconds)
         failpoint("close_period.published")
@@ -39,6 +42,18 @@ def close_period(catalogue: Catalogue, places: Places, period: str, now: dt.date
         _write_record(publication.folder / MARKER, record)
         failpoint("close_period.marked")
     return publication.folder
+
+
+def _refuse_if_intake_pending(catalogue: Catalogue, places: Places, period: str) -> None:
+    """A close never freezes a set that an intake is about to change: units whose latest inbox
+    file is not taken in yet (a run queued or stopped midway, or a file the sensor has not seen)
+    are named, and nothing is closed."""
+    behind = [catalogue.unit(code).name for code, _ in untaken(catalogue, places, period)]
+    if behind:
+        raise PeriodError(
+            f"Chưa khóa sổ kỳ {period}: hộp thư đến còn báo cáo chưa tiếp nhận của {show_number(len(behind))} đơn vị "
+            f"({name_list(behind)}). Hãy chờ lượt tiếp nhận đang chạy xong (hoặc chạy python -m assets run) "
+            f"rồi khóa sổ lại.")
 
 
 def _stamp(moment: dt.datetime) -> str:
@@ -56,7 +71,7 @@ def reopen_period(catalogue: Catalogue, places: Places, period: str, now: dt.dat
     its closing time, and the record gains the reopening time. Exclusive with runs."""
     folder = final_folder(places.out, period)
     marker = folder / MARKER
-    with exclusive_lock(places.data, f"reopen-period {period}"):
+    with exclusive_lock(places.data, f"reopen-period {period}", places.wait_seconds):
         if not marker.exists():
             raise PeriodError(f"Kỳ {period} chưa khóa sổ bằng lệnh close-period, không cần mở lại.")
         record = json.loads(marker.read_text(encoding="utf-8"))

@@ -21,7 +21,7 @@ from pipeline.checking.feedback import unit_feedback_name, unreadable_feedback_n
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output, remove_leftovers
 from pipeline.intake.archive import arrivals
-from pipeline.periods import is_closed
+from pipeline.periods import closed_at, is_closed
 from pipeline.publication.tables import Report
 from pipeline.publication.workbooks import Publication
 from pipeline.settings import Places, shown_time
@@ -57,17 +57,26 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
     whose latest arrival was refused (never loaded) is invalid with that file as its latest."""
     deadline = catalogue.periods[period].deadline
     latest = versions_by_unit(conn, period)
-    loaded = loaded_versions(conn, period) if archive is not None and not is_closed(catalogue, out, period) else None
+    loaded = loaded_versions(conn, period) if archive is not None else None
+    closed = is_closed(catalogue, out, period)
+    since = closed_at(out, period) if closed else None
     statuses = []
     for unit in catalogue.units_in(period):
         feedback = out / period / "phan-hoi" / unit_feedback_name(unit.code, period)
         link = f"phan-hoi/{feedback.name}" if feedback.exists() else ""
         log = arrivals(archive, period, unit.code) if loaded is not None else []
         refused = log[-1] if log and (unit.code, log[-1].file_hash) not in loaded else None
+        after_close = None  # a file received since the period was closed: refused, and told so
+        if closed and refused is not None:
+            if since is None or refused.received_at >= since:
+                after_close = refused
+            refused = None  # the unit as the period was closed with it
         if unit.code not in latest and refused is None:
             late = today is not None and today > deadline
             statuses.append(UnitStatus(unit.code, unit.name, SubmissionState.MISSING, SubmissionState.MISSING.label,
                                        on_time=False if late else None))
+            if after_close is not None:
+                _told_closed(statuses[-1], period, after_close, link)
             continue
         count, status, errors, warnings, file_name, received, using, first_valid = latest.get(
             unit.code, (0, None, 0, 0, "", None, None, None))
@@ -83,7 +92,19 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
             unit.code, unit.name, state, label, errors, warnings, count, file_name, shown_time(received),
             using or "", on_time=first_valid is not None and first_valid.date() <= deadline, feedback=link,
         ))
+        if after_close is not None:
+            _told_closed(statuses[-1], period, after_close, link)
     return statuses
+
+
+def _told_closed(status: UnitStatus, period: str, arrival, feedback: str) -> None:
+    """A unit of a closed period that sent a file since: its state is the one it was closed with;
+    the file is named, refused with its one finding (``ky_da_khoa``, in the unit's feedback)."""
+    status.label = (f'Kỳ {period} đã khóa sổ: không nhận tệp "{arrival.original_name}" (số liệu đã khóa sổ: '
+                    f"{status.label[0].lower()}{status.label[1:]})")
+    status.versions += 1
+    status.errors, status.warnings = 1, 0
+    status.file_name, status.received_at, status.feedback = arrival.original_name, shown_time(arrival.received_at), feedback
 
 
 def plan_label(conn: duckdb.DuckDBPyConnection, period: str) -> tuple[bool, str]:
@@ -159,7 +180,8 @@ def set_document(statuses: list[UnitStatus], publication: Publication, reports: 
     return {"units": [asdict(s) for s in statuses], "bieu": [p.name for p in publication.files.values()],
             "incomplete": incomplete,
             "all_in_one": [publication.all_in_one.name, publication.archive.name],
-            "report": [publication.report.name] if publication.report else [], "pdf": [p.name for p in pdfs]}
+            "report": [publication.report.name] if publication.report else [], "pdf": [p.name for p in pdfs],
+            "pdf_note": publication.pdf_note or ""}  # why the set has no PDFs (LibreOffice failed, a full disk…)
 
 
 def published_set(out: Path, period: str) -> dict | None:

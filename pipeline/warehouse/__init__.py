@@ -136,6 +136,11 @@ def connect(path: Path | str, read_only: bool = False, wait_seconds: float = WAI
             time.sleep(LOCK_WAIT_SECONDS)
     try:
         yield conn
+    except duckdb.Error as e:  # a write the machine refused midway: "Could not write file "….wal": No space left…"
+        fault = machine_fault_named(str(e), None) or machine_fault_named(str(e), path)
+        if fault is None:
+            raise
+        raise machine_error(fault) from None
     finally:
         conn.close()
 

@@ -301,6 +301,8 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
                        + (f' <span class="{SubmissionState.INVALID}">{INCOMPLETE}: thiếu '
                           f"{html.escape(name_list(missing[name]))}</span>" if name in missing else "") + "</li>"
                        for name in period["bieu"] + period["all_in_one"])
+        if period.get("pdf_note"):  # the set was published without its PDFs: say so beside the Biểu
+            bieu += f'<li class="{SubmissionState.INVALID}">Chưa có bản PDF để in: {html.escape(period["pdf_note"])}</li>'
         officer = session is not None and session.officer
         report = "".join(f"<li>{_link(base + name, name)}</li>" for name in period.get("report", []) if officer)
         unidentified = "".join(
