@@ -98,26 +98,132 @@ def _stop(processes: list) -> None:
         process.wait()
 
 
+# The guard: started beside the servers in a session of its own, it waits for the end of a pipe
+# whose only writer is the launcher. The launcher's end closes however the launcher ends (Ctrl-C,
+# kill, kill -9): then the guard sends SIGTERM to the servers' process groups, and SIGKILL to what
+# is left after STOP_SECONDS. No Dagster process starts a session or a group of its own, so the
+# groups hold every process of `make dev`: the webserver, the daemon, the code servers, the run
+# workers and the page.
+GUARD = """
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+groups, seconds = [int(g) for g in sys.argv[2:]], float(sys.argv[1])
+sys.stdin.buffer.read()
+def left():  # the groups with a live member (a zombie is dead; without /proc, any member)
+    found = set()
+    for stat in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        try:
+            state, _, group = open(f"/proc/{stat}/stat").read().rpartition(")")[2].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(group) in groups and state != "Z":
+            found.add(int(group))
+    if not os.path.isdir("/proc"):
+        for group in groups:
+            try:
+                os.killpg(group, 0)
+                found.add(group)
+            except OSError:
+                pass
+    return sorted(found)
+for group in left():
+    os.killpg(group, signal.SIGTERM)
+deadline = time.monotonic() + seconds
+while left() and time.monotonic() < deadline:
+    time.sleep(0.1)
+for group in left():
+    os.killpg(group, signal.SIGKILL)
+"""
+DEV_PROCESSES = "dev-processes.json"  # in DAGSTER_HOME: the launcher and the process groups of `make dev`
+
+
+def _kill_leftovers(home: Path) -> int:
+    """Kill what a previous ``make dev`` of this DAGSTER_HOME left running after its launcher and
+    guard died (both killed at once): each recorded process group still there whose launcher is
+    gone. A group whose leader is alive as another process (a reused pid) is not touched; while a
+    group has members its id is not given to a new process, so a group still answering is the one
+    recorded. Returns how many groups were killed."""
+    import json
+    import signal
+
+    from assets.runs import _gone, _started
+
+    record = home / DEV_PROCESSES
+    try:
+        recorded = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return 0
+    if not _gone(recorded.get("launcher", "")):
+        return 0  # that `make dev` still runs: not a leftover
+    killed = []
+    for group, started in recorded.get("groups", {}).items():
+        if (_alive(int(group)) and _started(int(group)) != started) or not _group_alive(int(group)):
+            continue
+        try:
+            os.killpg(int(group), signal.SIGKILL)
+            killed.append(int(group))
+        except OSError:
+            pass
+    deadline = time.monotonic() + STOP_SECONDS
+    while time.monotonic() < deadline and any(_group_alive(group) for group in killed):
+        time.sleep(0.1)
+    record.unlink(missing_ok=True)
+    return len(killed)
+
+
+def _group_alive(group: int) -> bool:
+    """Whether the process group has a live member (a zombie is dead) (Linux /proc)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _, pgrp = stat.read_text().rpartition(")")[2].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(pgrp) == group and state != "Z":
+            return True
+    return False
+
+
 def dev(host: str, port: int, page_port: int) -> int:
     """The Dagster UI and daemon, and the download page beside it; one Ctrl-C stops both.
 
     ``dagster dev`` runs in DAGSTER_HOME (so it does not warn that the project's own dagster.yaml,
     the one copied there, is "not used") and without the notice that ``dg dev`` supersedes it;
-    each process is in its own session, so Ctrl-C reaches only this one, which stops them all."""
+    each process is in its own session, so Ctrl-C reaches only this one, which stops them all,
+    and the guard (``GUARD``) stops them when this process dies any other way. On start, what a
+    previous ``make dev`` left running is killed, and its runs whose process is gone (a power cut)
+    are marked failed and their pool slots freed, before the daemon starts."""
+    import json
     import signal
     import subprocess
 
+    import dagster as dg
+
+    from assets.runs import process_identity, recover_dead_runs, _started
+
     home = prepare_dagster_home()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a plain kill stops both, like Ctrl-C
+    if _kill_leftovers(home):
+        print("Đã dừng các tiến trình còn sót lại của lần chạy make dev trước.", flush=True)
+    with dg.DagsterInstance.get() as instance:
+        recovered = recover_dead_runs(instance)
+    if recovered:
+        print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột (tắt máy, mất điện) "
+              "và trả lại lượt dùng kho dữ liệu.", flush=True)
     dagster = Path(sys.executable).with_name("dagster")
     env = {**os.environ, "PYTHONWARNINGS": ",".join(filter(None, [
         os.environ.get("PYTHONWARNINGS"), "ignore:Function `dev_command` is superseded"]))}
     processes = [
         subprocess.Popen([str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)],
-                         cwd=home, env=env, start_new_session=True),
+                         cwd=home, env=env, start_new_session=True, stdin=subprocess.DEVNULL),
         subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--host", host, "--port", str(page_port)],
-                         cwd=PROJECT_ROOT, start_new_session=True),
+                         cwd=PROJECT_ROOT, start_new_session=True, stdin=subprocess.DEVNULL),
     ]
+    reader, writer = os.pipe()  # not inheritable: the launcher is its only writer
+    guard = subprocess.Popen([sys.executable, "-I", "-S", "-c", GUARD, str(STOP_SECONDS), *(str(p.pid) for p in processes)],
+                             stdin=reader, start_new_session=True)
+    os.close(reader)
+    (home / DEV_PROCESSES).write_text(json.dumps({
+        "launcher": process_identity(), "groups": {str(p.pid): _started(p.pid) for p in processes + [guard]}}))
     print(f"Giao diện Dagster: http://{host}:{port}/   Trang tải về: http://{host}:{page_port}/   (Ctrl-C để dừng)",
           flush=True)
     try:
@@ -127,6 +233,9 @@ def dev(host: str, port: int, page_port: int) -> int:
         pass
     finally:
         _stop(processes)
+        os.close(writer)  # the guard sweeps the groups (empty by now) and ends
+        guard.wait()
+        (home / DEV_PROCESSES).unlink(missing_ok=True)
         print("Đã dừng giao diện Dagster và trang tải về.", flush=True)
     return 0
 

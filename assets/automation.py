@@ -11,7 +11,11 @@ The sensor evaluating it runs every ``sensor_seconds`` of the settings (30 s by 
 inbox sensor does; its requests are runs (not backfills) of the code location's in-process
 executor."""
 
+import socket
+
 import dagster as dg
+
+from assets.runs import HOST_TAG
 
 FOLLOWS_UPSTREAM = (
     dg.AutomationCondition.any_deps_updated().since_last_handled()
@@ -27,7 +31,7 @@ def automation_sensor(interval_seconds: int) -> dg.AutomationConditionSensorDefi
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=interval_seconds,
         emit_backfills=False,
-        run_tags={"tuangiao/nguon": "tu_dong"},
+        run_tags={"tuangiao/nguon": "tu_dong", HOST_TAG: socket.gethostname()},
         description="Sau mỗi lần tiếp nhận (cảm biến, tải lên, bắt kịp, chạy tay): tổng hợp, ghi Biểu và bảng "
                     "tình trạng khi không còn lượt tiếp nhận nào đang chạy.",
     )

@@ -13,7 +13,7 @@ from assets.partitions import submission_partitions
 from assets.publication import district_plan, publish_bieu, submission_status
 from assets.resources import PipelineSettings
 from assets.schedules import nightly_schedule
-from assets.sensors import inbox_sensor
+from assets.sensors import dead_run_sensor, inbox_sensor
 from pipeline.settings import Settings
 
 
@@ -22,7 +22,8 @@ def build_defs(settings: Settings) -> dg.Definitions:
         assets=[submission_asset(submission_partitions(settings)), unidentified_submissions, inbox_catch_up,
                 district_plan, district_consolidation, publish_bieu, submission_status],
         jobs=[submission_job, inbox_job, consolidation_job, nightly_job],
-        sensors=[inbox_sensor(settings.sensor_seconds), automation_sensor(settings.sensor_seconds)],
+        sensors=[inbox_sensor(settings.sensor_seconds), automation_sensor(settings.sensor_seconds),
+                 dead_run_sensor(settings.sensor_seconds)],
         schedules=[nightly_schedule],
         resources={"settings": PipelineSettings.of(settings)},
         executor=dg.in_process_executor,  # the automation's runs: their steps take turns on DuckDB anyway

@@ -1,12 +1,18 @@
-"""Runs of the terminal runner (``python -m assets run``) on a shared instance. Each run is
-tagged with the process that runs it, so a run whose process is gone (``kill -9``, a power
-cut) is marked failed and its DuckDB pool slot freed before it can block the next run; and
-a run waiting for the slot says so and gives up after ``TUANGIAO_WAIT_SECONDS`` instead of
-waiting silently forever. (Runs launched by the daemon are watched by Dagster's own run
-monitoring, configured in dagster.yaml.)"""
+"""Dead runs and runs waiting for the pool, on a shared instance. A run of the terminal runner
+(``python -m assets run``) is tagged with the process that runs it; a run the daemon launched
+(``make dev``: the default run launcher has the code server start a worker process) is known
+by the worker's pid, which Dagster records as the engine event "Started process for run (pid:
+N)" before the run starts. A run whose process is gone (``kill -9``, a power cut) is marked
+failed and its DuckDB pool slot freed before it can block the next run: by ``assets run``
+before and while it runs, by ``make dev`` when it starts and by the sensor ``dead_run_sensor``
+every ``sensor_seconds``. (Dagster's run monitoring cannot do it for these runs: the default
+run launcher does not support ``check_run_worker_health``, so the daemon fails a dead run
+only once it passes ``max_runtime_seconds``.) A run waiting for the slot says so and gives up
+after ``TUANGIAO_WAIT_SECONDS`` instead of waiting silently forever."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -21,6 +27,9 @@ import dagster as dg
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 UNFINISHED = [s for s in dg.DagsterRunStatus if s not in FINISHED]
 PROCESS_TAG = "tuangiao/tien_trinh"  # "host:pid:start" of the process running the run
+HOST_TAG = "tuangiao/may"  # the machine of the code server whose worker runs a daemon-launched run
+GRPC_INFO_TAG = ".dagster/grpc_info"  # the code server a run was launched into (dagster._core.storage.tags)
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 POOL = "duckdb"
 POLL_SECONDS = 1.0
 GAVE_UP = 3  # exit status of a run that waited too long for the pool
@@ -41,28 +50,114 @@ def process_identity(pid: int | None = None) -> str:
     return f"{socket.gethostname()}:{pid}:{_started(pid)}"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"  # a zombie is gone
+    except OSError:
+        return not Path("/proc/self").exists()
+
+
 def _gone(identity: str) -> bool:
     """Whether the process named by ``identity`` (on this machine) no longer runs."""
     host, _, rest = identity.partition(":")
     pid, _, started = rest.partition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return False  # another machine's run: not ours to judge
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
+    if not _alive(int(pid)):
         return True
-    except PermissionError:
-        pass
     return bool(started) and _started(int(pid)) != started
 
 
+def _start_timestamp(pid: int) -> float | None:
+    """When the process started (seconds since the epoch, Linux /proc), or None."""
+    try:
+        ticks = int(_started(pid))
+        boot = next(line for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+    except (ValueError, StopIteration, OSError):
+        return None
+    return int(boot.split()[1]) + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _on_this_machine(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Whether the worker of a daemon-launched run runs here: its code server is on this machine
+    (a loopback address or a socket) and the run says this machine, or, untagged (a run started
+    from the UI), the instance is this machine's own SQLite files."""
+    try:
+        server = json.loads(run.tags.get(GRPC_INFO_TAG) or "null")
+    except ValueError:
+        return False
+    if not isinstance(server, dict) or not (server.get("socket") or server.get("host") in LOCAL_HOSTS | {socket.gethostname()}):
+        return False
+    if HOST_TAG in run.tags:
+        return run.tags[HOST_TAG] == socket.gethostname()
+    return type(instance.run_storage).__name__.startswith("Sqlite")
+
+
+def _server_gone(server: dict) -> bool:
+    """Whether the code server a run was launched into no longer answers (a socket nobody listens
+    on, or a port refusing connections)."""
+    family, address = ((socket.AF_UNIX, server["socket"]) if server.get("socket")
+                       else (socket.AF_INET, (server.get("host"), int(server.get("port") or 0))))
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(address)
+        except (ConnectionRefusedError, FileNotFoundError):
+            return True
+        except OSError:
+            return False
+    return False
+
+
+def _worker_gone(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
+    """For a run the daemon launched into a code server on this machine: "host:pid" of its worker
+    if that process is gone (a pid now used by a process started after the worker counts as
+    gone), or the code server if no worker was recorded yet and that server is gone; else None
+    (alive, being started, or not ours to judge). The worker records its pid (the engine events
+    "Started process for run" and "Executing steps in process") before the run is STARTED."""
+    if GRPC_INFO_TAG not in run.tags or not _on_this_machine(instance, run):
+        return None
+    records = instance.event_log_storage.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, ascending=False).records
+    for record in records:
+        entry = record.event_log_entry
+        metadata = entry.dagster_event.engine_event_data.metadata if entry.dagster_event else {}
+        pid = str(getattr(metadata.get("pid"), "value", ""))
+        if not pid.isdigit():
+            continue
+        started = _start_timestamp(int(pid)) if _alive(int(pid)) else None
+        if started is not None and started <= entry.timestamp + 2:
+            return None  # the worker itself, still running
+        return f"{socket.gethostname()}:{pid}"
+    server = json.loads(run.tags[GRPC_INFO_TAG])
+    if run.status == dg.DagsterRunStatus.STARTING and _server_gone(server):
+        return f"{socket.gethostname()}:{server.get('socket') or server.get('port')}"
+    return None
+
+
+def _dead_process(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
+    """The process of an unfinished run if it is gone (a terminal run's or a daemon run's worker)."""
+    identity = run.tags.get(PROCESS_TAG)
+    if identity:
+        return identity if _gone(identity) else None
+    return _worker_gone(instance, run)
+
+
 def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Mark failed every unfinished run of a terminal process that is gone, and free the pool
-    slots held by it or by any finished run; returns the ids of the runs marked failed."""
+    """Mark failed every unfinished run whose process is gone (a terminal run's process or a
+    daemon-launched run's worker, on this machine), and free the pool slots held by it or by any
+    finished run; returns the ids of the runs marked failed. Queued runs have no process yet
+    and are left to the queue."""
     recovered = []
-    for run in instance.get_runs(dg.RunsFilter(statuses=UNFINISHED)):
-        identity = run.tags.get(PROCESS_TAG)
-        if identity and _gone(identity):
+    for run in instance.get_runs(dg.RunsFilter(statuses=[s for s in UNFINISHED if s != dg.DagsterRunStatus.QUEUED])):
+        identity = _dead_process(instance, run)
+        if identity:
             instance.report_run_failed(run, message=f"Tiến trình chạy lượt này ({identity}) đã mất (bị tắt đột ngột "
                                                     "hoặc mất điện): đánh dấu thất bại và trả lại lượt dùng kho dữ liệu.")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import time
 
 import dagster as dg
@@ -11,6 +12,7 @@ import dagster as dg
 from assets.jobs import consolidation_job, inbox_job, submission_job
 from assets.partitions import submission_key
 from assets.resources import PipelineSettings
+from assets.runs import HOST_TAG, recover_dead_runs
 from pipeline.catalogue.batches import batch_key, batch_name
 from pipeline.intake.inbox import SENSOR_READ_SECONDS, watch
 from pipeline.periods import open_periods
@@ -29,17 +31,20 @@ def inbox_run_requests(settings: PipelineSettings, cursor: str | None, now: floa
         identity = arrival.identity
         key = f"{arrival.period}|{arrival.file_hash}"
         if identity is not None and identity.file_kind == PLAN_FILE:
-            requests.append(dg.RunRequest(run_key=f"ke-hoach|{key}", job_name=consolidation_job.name))
+            requests.append(dg.RunRequest(run_key=f"ke-hoach|{key}", job_name=consolidation_job.name,
+                                          tags={HOST_TAG: socket.gethostname()}))
         elif identity is not None and (unit := catalogue.find_unit(identity.unit_code)) and identity.period == arrival.period:
             batches.setdefault((arrival.period, batch_key(unit, settings.batch_level)), []).append((unit.code, key))
         else:  # no readable identity, an unknown unit, or a period other than its folder's
-            requests.append(dg.RunRequest(run_key=f"khong-xac-dinh|{key}", job_name=inbox_job.name))
+            requests.append(dg.RunRequest(run_key=f"khong-xac-dinh|{key}", job_name=inbox_job.name,
+                                          tags={HOST_TAG: socket.gethostname()}))
     for (period, batch), files in batches.items():  # one run per batch, however many of its units sent files
         run_key = "|".join(files[0]) if len(files) == 1 else \
             f"{batch}|{period}|" + hashlib.sha256(" ".join(sorted(k for _, k in files)).encode()).hexdigest()
         requests.append(dg.RunRequest(run_key=run_key, job_name=submission_job.name,
                                       partition_key=submission_key(period, batch, settings.batch_level),
-                                      tags={UNIT_TAG: batch_name(catalogue, settings.batch_level, batch)}))
+                                      tags={UNIT_TAG: batch_name(catalogue, settings.batch_level, batch),
+                                            HOST_TAG: socket.gethostname()}))
     return requests, json.dumps(entries, sort_keys=True)
 
 
@@ -58,3 +63,26 @@ def inbox_sensor(interval_seconds: int) -> dg.SensorDefinition:
         description="Theo dõi hộp thư đến data/inbox/<kỳ>/: tệp mới hoặc đã thay đổi (đã chép xong) được tiếp "
                     "nhận ngay cho đúng đơn vị ghi trong tệp. Không mở kho dữ liệu.",
     )(look_at_inbox)
+
+
+def dead_run_sensor(interval_seconds: int) -> dg.SensorDefinition:
+    """Every ``interval_seconds``: the runs whose process is gone are marked failed and their
+    pool slots freed (``assets.runs.recover_dead_runs``), so a worker killed while ``make dev``
+    runs never holds the DuckDB pool or a place among ``max_concurrent_runs``. It requests no run."""
+
+    def look_at_runs(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        recovered = recover_dead_runs(context.instance)
+        if recovered:
+            context.log.warning(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy có tiến trình đã mất: "
+                                + ", ".join(run_id[:8] for run_id in recovered))
+            return dg.SkipReason(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy có tiến trình đã mất và trả lại "
+                                 "lượt dùng kho dữ liệu: " + ", ".join(run_id[:8] for run_id in recovered) + ".")
+        return dg.SkipReason("Không có lượt chạy nào mất tiến trình.")
+
+    return dg.sensor(
+        name="dead_run_sensor",
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Tìm các lượt chạy mà tiến trình đã mất (bị tắt đột ngột, mất điện): đánh dấu thất bại và trả "
+                    "lại lượt dùng kho dữ liệu, để chúng không chặn các lượt sau. Không yêu cầu lượt chạy nào.",
+    )(look_at_runs)

@@ -20,7 +20,7 @@ import pytest
 
 from assets.definitions import defs
 from assets.resources import PipelineSettings
-from assets.runs import GAVE_UP, POOL, PROCESS_TAG, process_identity, recover_dead_runs
+from assets.runs import GAVE_UP, GRPC_INFO_TAG, POOL, PROCESS_TAG, process_identity, recover_dead_runs
 from pipeline.errors import MachineError
 from pipeline.publication.publish import publish_period
 from pipeline.settings import Places
@@ -82,6 +82,56 @@ def test_a_dead_process_s_run_is_failed_and_its_slot_freed(tmp_path, monkeypatch
     assert instance.get_run_by_id(live).status == dg.DagsterRunStatus.STARTED
     info = instance.event_log_storage.get_concurrency_info(POOL)
     assert run_id not in info.active_run_ids | info.pending_run_ids
+
+
+def _daemon_run(instance: dg.DagsterInstance, server: str, status=dg.DagsterRunStatus.STARTED, worker=None,
+                at: float | None = None) -> str:
+    """A run the daemon launched into the code server ``server`` (a socket), holding the pool's slot,
+    whose worker ``worker`` recorded its pid as Dagster's worker does (at the time ``at``)."""
+    import json
+    import time
+
+    run = instance.add_run(dg.DagsterRun(job_name="j", run_id=str(uuid.uuid4()), status=status,
+                                         tags={GRPC_INFO_TAG: json.dumps({"host": "localhost", "socket": server})}))
+    if worker is not None:
+        from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
+        from dagster._core.events.log import EventLogEntry
+
+        event = DagsterEvent(DagsterEventType.ENGINE_EVENT.value, job_name="j", message="Started process for run",
+                             event_specific_data=EngineEventData.in_process(worker))
+        instance.store_event(EventLogEntry(error_info=None, level="DEBUG", user_message="", run_id=run.run_id,
+                                           timestamp=time.time() if at is None else at, dagster_event=event))
+    instance.event_log_storage.set_concurrency_slots(POOL, 1)
+    instance.event_log_storage.claim_concurrency_slot(POOL, run.run_id, "unit_submission")
+    return run.run_id
+
+
+def test_a_daemon_run_whose_worker_is_gone_is_failed_and_its_slot_freed(tmp_path, monkeypatch):
+    """Runs launched by `make dev`'s daemon: a dead worker (its pid from Dagster's engine event),
+    a pid now used by a later process, a run still starting whose code server is gone; a live
+    worker and a run starting on a live server are left alone."""
+    import socket
+
+    instance = _instance(tmp_path / "home", monkeypatch)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    dead_server, live_server = str(tmp_path / "dead.sock"), str(tmp_path / "live.sock")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(live_server)
+        server.listen()
+        socket.socket(socket.AF_UNIX).bind(dead_server)  # bound, then closed: nobody listens (a killed server)
+        dead = _daemon_run(instance, live_server, worker=child.pid)
+        reused = _daemon_run(instance, live_server, worker=os.getpid(), at=1_000_000_000.0)  # before this process began
+        starting = _daemon_run(instance, dead_server, status=dg.DagsterRunStatus.STARTING)
+        live = _daemon_run(instance, live_server, worker=os.getpid())
+        launching = _daemon_run(instance, live_server, status=dg.DagsterRunStatus.STARTING)
+        assert sorted(recover_dead_runs(instance)) == sorted([dead, reused, starting])
+    for run_id in (dead, reused, starting):
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+    for run_id in (live, launching):
+        assert instance.get_run_by_id(run_id).status != dg.DagsterRunStatus.FAILURE
+    info = instance.event_log_storage.get_concurrency_info(POOL)
+    assert not (info.active_run_ids | info.pending_run_ids) & {dead, reused, starting}
 
 
 def test_the_daemon_fails_dead_runs_and_frees_ended_runs_slots(tmp_path, monkeypatch):

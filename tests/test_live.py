@@ -183,11 +183,12 @@ def test_unidentified_files_are_listed_on_the_page(data_dir):
     assert 'href="/tep/2023/phan-hoi/phan-hoi-99999-2023.xlsx"' in page
 
 
-def _dev(folder, *extra_env):
-    """``python -m assets dev`` on a data folder and DAGSTER_HOME in ``folder``, in its own session."""
+def _dev(folder, *extra_env, ports=None):
+    """``python -m assets dev`` on a data folder and DAGSTER_HOME in ``folder``, in its own session
+    (on two free ports, or ``ports``)."""
     from tests.test_web import _free_port
 
-    ui, page = _free_port(), _free_port()
+    ui, page = ports or (_free_port(), _free_port())
     env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data"),
            "TUANGIAO_DOWNLOAD_URL": f"http://127.0.0.1:{page}", **dict(extra_env)}
     output = (folder / "dev.txt").open("w")
@@ -406,3 +407,104 @@ def test_dev_starts_clean_and_ctrl_c_stops_everything(dev):
     output = (dev.folder / "dev.txt").read_text()
     assert "SupersessionWarning" not in output and "will not be used" not in output
     assert "Đã dừng giao diện Dagster và trang tải về." in output
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.slow
+def test_a_power_cut_during_make_dev_is_recovered_at_the_next_start(tmp_path, sample_files, monkeypatch):
+    """Every process of `make dev` SIGKILLed at once (a power cut) while a burst of files is taken
+    in: the next `make dev` fails the dead runs and frees the pool slot at once, the queued runs
+    go on, a new file is taken in and published, and no file is taken in twice. Then SIGKILL of
+    only the launcher takes every process of it down with it: its ports are free at once."""
+    from urllib.parse import urlparse
+
+    from assets.__main__ import _alive, _descendants
+    from assets.runs import POOL
+    from tests.test_web import _answers, _wait_until
+
+    units = [p for p in sample_files if p.name[:5].isdigit()]
+    burst, late = units[:6], units[6]
+    inbox = tmp_path / "data" / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    for path in burst:
+        shutil.copy(path, inbox / path.name)
+        os.utime(inbox / path.name, (1_700_000_000, 1_700_000_000))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    sensors = ("TUANGIAO_SENSOR_SECONDS", "2")
+    launched = []
+
+    def start(recovered=lambda: True):
+        process, ui, page = _dev(tmp_path, sensors)
+        launched.append(process)
+        _wait_until(recovered, "the dead runs were not failed", alive=lambda: process.poll() is None, seconds=60)
+        took = time.monotonic() - started
+        _wait_until(lambda: _answers(f"{ui}/server_info") and _answers(page), "make dev did not start",
+                    alive=lambda: process.poll() is None, seconds=120)
+        return process, ui, page, took
+
+    def runs(instance, *statuses):
+        return {r.run_id for r in instance.get_runs(dg.RunsFilter(statuses=list(statuses)))}
+
+    try:
+        started = time.monotonic()
+        first, _, _, _ = start()
+        with dg.DagsterInstance.get() as instance:
+            _wait_until(lambda: runs(instance, dg.DagsterRunStatus.STARTED)
+                        and instance.event_log_storage.get_concurrency_info(POOL).active_run_ids,
+                        "no run started", seconds=120)
+            everything = [first.pid, *_descendants(first.pid)]
+            for pid in everything:  # a power cut: every process stops at the same instant
+                os.kill(pid, signal.SIGSTOP)
+            for pid in everything:
+                os.kill(pid, signal.SIGKILL)
+            first.wait()
+            _wait_until(lambda: not any(_alive(pid) for pid in everything), "a process survived", seconds=10)
+            dead = runs(instance, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
+            holding = instance.event_log_storage.get_concurrency_info(POOL).active_run_ids
+            assert dead and holding <= dead  # dead runs, one holding the DuckDB slot
+
+            started = time.monotonic()
+            second, ui, page, recovered = start(
+                lambda: runs(instance, dg.DagsterRunStatus.FAILURE) >= dead
+                and not instance.event_log_storage.get_concurrency_info(POOL).active_run_ids & dead)
+            shutil.copy(late, inbox / late.name)  # a new file, after the power cut
+            os.utime(inbox / late.name, (1_700_000_000, 1_700_000_000))
+            code = late.name[:5]
+            _wait_until(lambda: (tmp_path / "data" / "out" / "status.json").exists()
+                        and _grid(tmp_path / "data").get(code) == "hop_le", "the new file was not published",
+                        alive=lambda: second.poll() is None, seconds=240)
+            published = time.monotonic() - started
+            print(f"{len(dead)} dead runs failed and the slot freed {recovered:.1f} s after the restart, "
+                  f"the new file published after {published:.1f} s")
+            assert "Đã đánh dấu thất bại" in (tmp_path / "dev.txt").read_text()
+        arrivals = {unit.name: len(list(unit.glob("*.arrival.json")))
+                    for unit in (tmp_path / "data" / "archive" / "2023").iterdir()}
+        assert arrivals and set(arrivals.values()) == {1}, arrivals  # nothing taken in twice
+        assert code in arrivals
+
+        family = _descendants(second.pid)
+        assert len(family) >= 5  # dagster dev, its webserver, daemon and code server, the page, the guard
+        os.kill(second.pid, signal.SIGKILL)  # only the launcher
+        second.wait()
+        _wait_until(lambda: not any(_alive(pid) for pid in family), "the launcher's processes outlived it", seconds=15)
+        ports = [urlparse(address).port for address in (ui, page)]
+        assert all(_port_free(port) for port in ports)
+    finally:
+        for process in launched:
+            for pid in [process.pid, *_descendants(process.pid)]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            process.wait()
