@@ -6,8 +6,8 @@ the Dagster asset of a unit's or a batch's partition; ``rebuild`` replays the ar
 arrivals into a new warehouse beside the old one and swaps it in when complete.
 
 Runs hold the data folder's lock in shared mode (``pipeline.locking``); ``rebuild`` holds it
-alone. A unit whose file disappears during its intake waits for the next look; the others
-go on."""
+alone. A unit whose file disappears, changes kind or is made unreadable during its intake
+waits for the next look (which tells why); the others go on."""
 
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ from pipeline.checking.findings import (
 from pipeline.text import nfc, show_number
 from pipeline.checking.validation import CheckResult, check_files
 from pipeline.failpoints import failpoint
+from pipeline.files import Denied, Vanished
 from pipeline.intake.archive import (
     UNIDENTIFIED,
     Archived,
     Received,
-    Vanished,
     archived_units,
     arrivals,
     receive,
@@ -120,7 +120,7 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
             latest = mine[-1]
             try:
                 received = receive(places.archive, period, unit, latest.path, now, work / str(number))
-            except Vanished:  # renamed, removed or replaced meanwhile: the next look takes it in
+            except (Vanished, Denied):  # renamed, removed, replaced or made unreadable: the next look tells
                 results[unit] = IntakeResult(period, unit, ArrivalState.GONE, file=latest.path)
                 continue
             superseded = [finding(SUPERSEDED, latest=received.name, file=nfc(f.path.name), unit=unit)
@@ -264,8 +264,8 @@ def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: d
             else:
                 try:
                     received = receive(places.archive, period, UNIDENTIFIED, entry.path, now, work / str(number))
-                except Vanished:
-                    continue  # gone meanwhile: the next look sees it
+                except (Vanished, Denied):
+                    continue  # gone or changed meanwhile: the next look sees it
                 result = check_files(catalogue, [received.copy], period, hashes=[received.file_hash])[0]
                 result.path = entry.path
                 received_at = received.version.received_at
@@ -297,8 +297,8 @@ def _up_to_date(log: list[Archived], latest: InboxFile, loaded: dict[tuple[str, 
                 unit: str) -> bool:
     """The unit's latest inbox file is a recorded arrival, loaded; and the unit's latest
     arrival, if valid, is its current version."""
-    seen = next((a for a in log if (a.original_name, a.size, a.mtime_ns) ==
-                 (nfc(latest.path.name), latest.size, latest.mtime_ns)), None)
+    seen = next((a for a in log if a.came_as(nfc(latest.path.name), latest.size, latest.mtime_ns, latest.ctime_ns,
+                                             latest.inode)), None)
     if seen is None or (unit, seen.file_hash) not in loaded:
         return False
     valid, current = loaded.get((unit, log[-1].file_hash), (False, False))
