@@ -99,7 +99,6 @@ def _pdf_metadata(settings: PipelineSettings, period: str, publication: Publicat
 )
 @told
 def publish_bieu(context: dg.AssetExecutionContext, settings: PipelineSettings):
-    catalogue = settings.catalogue
     metadata: dict[str, dict] = {form: {} for form in BIEU_KEYS}
     report_metadata: dict = {}
     with shared_lock(settings.places.data):  # close-period waits: it never freezes a set being replaced

@@ -1,18 +1,57 @@
-"""Safe file output: a file appears complete under its name or not at all; a write the
-machine refuses (disk full, read-only folder, no permission) becomes one ``MachineError``
-naming the file, with nothing half-written left behind; what a killed process left
-half-done is removed later."""
+"""Safe file input and output. A file received from someone else is opened once, never
+through a link, and checked on the open descriptor (``regular_file``). A file written appears
+complete under its name or not at all; a write the machine refuses (disk full, read-only
+folder, no permission) becomes one ``MachineError`` naming the file, with nothing
+half-written left behind; what a killed process left half-done is removed later."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.errors import MachineError, machine_error, machine_fault
+
+
+class Vanished(Exception):
+    """The file was renamed or removed, or replaced by something that is not a regular file
+    with one name, while it was taken in."""
+
+
+class Denied(Exception):
+    """The account this runs as may not read the file."""
+
+
+_BECAME_SOMETHING_ELSE = {errno.ENOENT, errno.ELOOP, errno.ENXIO, errno.ENODEV, errno.ENOTDIR}
+
+
+@contextmanager
+def regular_file(path: Path) -> Iterator[tuple[BinaryIO, os.stat_result]]:
+    """``path`` opened once for reading, with its status taken from the open descriptor: a
+    link is never followed, a pipe never waited on, and only a regular file with one name is
+    yielded (another name of it, a hard link, may be anywhere: /etc/passwd). Whatever is read
+    after the check reads this descriptor, so what was checked is what is read. ``Vanished``
+    if it is gone or no longer such a file (the next look sees what it became), ``Denied`` if
+    this account may not read it."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except PermissionError:
+        raise Denied(path) from None
+    except OSError as e:
+        if e.errno in _BECAME_SOMETHING_ELSE:
+            raise Vanished(path) from None
+        raise
+    with open(descriptor, "rb") as reader:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
+            raise Vanished(path)
+        yield reader, status
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import unicodedata
 
 import duckdb
@@ -19,7 +20,7 @@ import pytest
 
 from pipeline.catalogue import default_catalogue
 from pipeline.checking.feedback import SUMMARY_SHEET
-from pipeline.checking.findings import LINK, NOT_A_FILE, OUTSIDE_INBOX, SUPERSEDED
+from pipeline.checking.findings import DENIED, HARDLINK, LINK, NOT_A_FILE, OUTSIDE_INBOX, SUPERSEDED
 from pipeline.cli import main
 from pipeline.intake import inbox as inbox_module
 from pipeline.intake import take_in as take_in_module
@@ -334,6 +335,162 @@ def test_close_and_reopen_times_are_vietnam_time_and_the_kept_set_keeps_its_reco
     kept_record = json.loads((kept / MARKER).read_text(encoding="utf-8"))
     assert kept_record["closed_at"] == record["closed_at"] and kept_record["reopened_at"] == "2023-09-02T08:00:00+07:00"
     assert take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(days=40)).status == "valid"
+
+
+# --------------------------------------------------------------------------- issue 25: the inbox's files
+
+DENIED_LOOK = ("import datetime as dt, json, sys; from pathlib import Path; from pipeline.catalogue import "
+               "default_catalogue; from pipeline.settings import Places; from pipeline.intake.inbox import watch; "
+               "from pipeline.intake.take_in import take_in_batch, unidentified_files\n"
+               "places, catalogue, now = Places.under(Path(sys.argv[1])), default_catalogue(), dt.datetime(2023, 8, 10)\n"
+               "arrivals, _ = watch(places.inbox, ['2023'], {}, now=10**10)\n"
+               "results = take_in_batch(catalogue, places, '2023', ['03253', '03259'], now)\n"
+               "refused = unidentified_files(catalogue, places, '2023', now)\n"
+               "print(json.dumps({'arrivals': {a.path.name: a.identity and a.identity.unit_code for a in arrivals}, "
+               "'units': {r.unit: r.status for r in results}, "
+               "'refused': {u.result.path.name: [f.code, f.message] for u in refused for f in u.result.findings}}))")
+
+
+def test_a_file_the_account_may_not_read_is_a_finding_for_that_file_alone(sample_files, tmp_path):
+    """A 0000 file, read by an account without the capability to read through permissions (as
+    root, setpriv drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH): the look, the other units'
+    intake and the unidentified files all go on, and the file gets its own finding."""
+    prefix = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("as root, a permission can only be denied by dropping a capability (setpriv, util-linux)")
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    places = Places.under(tmp_path / "data")
+    _drop(places, _sample(sample_files, "03253"))
+    _drop(places, _sample(sample_files, UNIT))
+    locked = _drop(places, _sample(sample_files, "03304"), name="khoa.xlsx")
+    locked.chmod(0)
+    done = subprocess.run([*prefix, sys.executable, "-c", DENIED_LOOK, str(places.data)], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout)
+    assert seen["arrivals"] == {"khoa.xlsx": None, _sample(sample_files, "03253").name: "03253",
+                                _sample(sample_files, UNIT).name: UNIT}
+    assert seen["units"] == {"03253": "valid", UNIT: "valid"}
+    assert list(seen["refused"]) == ["khoa.xlsx"]
+    code, message = seen["refused"]["khoa.xlsx"]
+    assert code == DENIED.code and message.startswith('Không đọc được tệp "khoa.xlsx": tài khoản chạy quy trình')
+    assert not (places.archive / "2023" / "_khong_xac_dinh").exists()
+
+
+def test_hard_links_to_files_outside_the_inbox_are_refused_and_never_archived(catalogue, sample_files, tmp_path):
+    places = Places.under(tmp_path / "data")
+    folder = places.inbox / "2023"
+    folder.mkdir(parents=True)
+    outside = shutil.copyfile(_sample(sample_files), tmp_path / "ngoai-hop-thu.xlsx")
+    os.link(outside, folder / "03259-cung.xlsx")
+    os.link("/etc/passwd", folder / "zz.xlsx")
+    try:
+        assert take_in_unit(catalogue, places, "2023", UNIT, T0).status == "missing"
+        refused = {u.result.path.name: u for u in unidentified_files(catalogue, places, "2023", T0)}
+        assert {name: [f.code for f in u.result.findings] for name, u in refused.items()} == {
+            "03259-cung.xlsx": [HARDLINK.code], "zz.xlsx": [HARDLINK.code]}
+        assert all(u.received_at is None for u in refused.values())  # refused unread
+        assert refused["zz.xlsx"].result.findings[0].message.startswith(
+            f'Tệp "zz.xlsx" là một liên kết cứng (hard link): cùng nội dung còn mang {os.stat("/etc/passwd").st_nlink} tên')
+        assert not places.archive.exists() or not [p for p in places.archive.rglob("*") if p.is_file()]
+        arrivals, _ = watch(places.inbox, ["2023"], {}, now=10**10)
+        assert {a.path.name: a.identity for a in arrivals} == {"03259-cung.xlsx": None, "zz.xlsx": None}
+    finally:
+        (folder / "zz.xlsx").unlink()  # no name of /etc/passwd left behind
+
+
+def _swapped_after_the_look(monkeypatch, swap):
+    """Run ``swap`` right after the inbox is looked at (listed and stat'ed), before any file is opened."""
+    real = inbox_module._look
+
+    def look_then_swap(inbox, folder):
+        found = real(inbox, folder)
+        swap()
+        return found
+
+    monkeypatch.setattr(inbox_module, "_look", look_then_swap)
+
+
+def test_a_link_swapped_in_after_the_look_is_never_read(catalogue, sample_files, tmp_path, monkeypatch):
+    places = Places.under(tmp_path / "data")
+    bad = ROOT / "tests" / "corpus" / "bad" / "chua-nhap.xlsx"
+    target = _drop(places, bad, name="bao-cao.xlsx")
+    outside = shutil.copyfile(_sample(sample_files, "03253"), tmp_path / "ngoai-hop-thu.xlsx")
+
+    def swap():
+        target.unlink()
+        target.symlink_to(outside)
+
+    _swapped_after_the_look(monkeypatch, swap)
+    arrivals, cursor = watch(places.inbox, ["2023"], {}, now=10**10)
+    assert arrivals == [] and cursor == {}  # left for the next look
+    target.unlink()
+    shutil.copyfile(bad, target)
+    assert inbox_module.scan_inbox(places.inbox, "2023") == []
+    monkeypatch.undo()
+    arrivals, _ = watch(places.inbox, ["2023"], cursor, now=10**10)  # the next look: a link, refused unread
+    assert [(a.path.name, a.identity) for a in arrivals] == [("bao-cao.xlsx", None)]
+    assert take_in_unit(catalogue, places, "2023", "03253", T0).status == "missing"
+
+
+def test_a_pipe_swapped_in_after_the_look_does_not_block(sample_files, tmp_path, monkeypatch):
+    places = Places.under(tmp_path / "data")
+    target = _drop(places, _sample(sample_files), name="bao-cao.xlsx")
+
+    def swap():
+        if target.is_file():
+            target.unlink()
+            os.mkfifo(target)
+
+    _swapped_after_the_look(monkeypatch, swap)
+    looked = []
+    look = threading.Thread(target=lambda: looked.append(watch(places.inbox, ["2023"], {}, now=10**10)), daemon=True)
+    look.start()
+    look.join(20)
+    blocked = look.is_alive()
+    if blocked:  # let the look end: a writer that closes at once
+        os.close(os.open(target, os.O_WRONLY | os.O_NONBLOCK))
+        look.join(20)
+    assert not blocked, "the look waited on a pipe"
+    assert looked == [([], {})]
+
+
+def test_names_equal_once_normalised_share_no_feedback(catalogue, tmp_path):
+    places = Places.under(tmp_path / "data")
+    composed = unicodedata.normalize("NFC", "Báo cáo Phình Sáng.xlsx")
+    decomposed = unicodedata.normalize("NFD", composed)
+    folder = places.inbox / "2023"
+    folder.mkdir(parents=True)
+    (folder / composed).write_bytes(b"not a workbook, the first")
+    (folder / decomposed).write_bytes(b"%PDF-1.4 the second")
+    found = unidentified_files(catalogue, places, "2023", T0)
+    assert len(found) == 2 and len({u.feedback for u in found}) == 2
+    assert all(u.feedback.exists() for u in found)
+
+
+def test_a_file_sent_again_with_its_old_time_is_an_arrival(catalogue, sample_files, tmp_path):
+    """``cp -p`` of the first version over its first name (same name, size and modification
+    time as its first arrival), after a second version: the sensor sees it, and it is current."""
+    places = Places.under(tmp_path / "data")
+    v1 = shutil.copyfile(_sample(sample_files), tmp_path / "03259.xlsx")
+    os.utime(v1, (1_000, 1_000))
+    v3 = _edited(v1, tmp_path, "03259-v3.xlsx", 1900)
+    os.utime(v3, (2_000, 2_000))
+    folder = places.inbox / "2023"
+    folder.mkdir(parents=True)
+    shutil.copy2(v1, folder / "03259.xlsx")
+    take_in_unit(catalogue, places, "2023", UNIT, T0)
+    shutil.copy2(v3, folder / "03259-v3.xlsx")
+    take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(hours=1))
+    assert _current(places.warehouse)[0] == _sha(v3)
+    _, cursor = watch(places.inbox, ["2023"], {}, now=10**10)
+    shutil.copy2(v1, folder / "03259.xlsx")  # cp -p: its old bytes, name and time
+    arrivals, _ = watch(places.inbox, ["2023"], cursor, now=10**10)
+    assert [(a.path.name, a.file_hash) for a in arrivals] == [("03259.xlsx", _sha(v1))]
+    result = take_in_unit(catalogue, places, "2023", UNIT, T0 + dt.timedelta(hours=2))
+    assert result.file.name == "03259.xlsx" and _current(places.warehouse)[0] == _sha(v1)
+    assert [r.unit for r in catch_up(catalogue, places, "2023", T0 + dt.timedelta(hours=3))] == []  # up to date
 
 
 # --------------------------------------------------------------------------- failpoints: a kill, then the next run

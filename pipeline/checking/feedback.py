@@ -5,6 +5,7 @@ of the unit's file), where each offending cell is highlighted and carries a comm
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue, Ref
@@ -39,8 +40,10 @@ def feedback_name(result: CheckResult) -> str:
 
 
 def unreadable_feedback_name(file_name: str) -> str:
-    """The feedback name of a file that could not be read as a report, after its name."""
-    digest = hashlib.sha256(nfc(file_name).encode()).hexdigest()[:8]
+    """The feedback name of a file that could not be read as a report, after its name: the
+    digest is of the name's exact bytes, so two files whose names differ only in how their
+    accents are encoded (NFC, NFD: they look the same) get one each."""
+    digest = hashlib.sha256(os.fsencode(file_name)).hexdigest()[:8]
     return f"phan-hoi-tep-khong-doc-duoc-{slug(Path(file_name).stem)[:40] or 'tep'}-{digest}.xlsx"
 
 

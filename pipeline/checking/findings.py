@@ -31,6 +31,14 @@ OUTSIDE_INBOX = FindingType(
     "ngoai_hop_thu", ERROR, "Tệp nằm ngoài hộp thư đến",
     'Tệp "{file}" nằm ngoài hộp thư đến (thư mục kỳ là liên kết tới {target}): không đọc. Hãy chép chính tệp báo '
     "cáo vào hộp thư đến.")
+HARDLINK = FindingType(
+    "lien_ket_cung", ERROR, "Liên kết cứng, không phải tệp riêng",
+    'Tệp "{file}" là một liên kết cứng (hard link): cùng nội dung còn mang {links} tên, có thể ở ngoài hộp thư '
+    "đến: không đọc. Hãy chép chính tệp báo cáo vào hộp thư đến.")
+DENIED = FindingType(
+    "khong_co_quyen_doc", ERROR, "Không có quyền đọc tệp",
+    'Không đọc được tệp "{file}": tài khoản chạy quy trình tổng hợp không có quyền đọc tệp này. Hãy cấp quyền đọc '
+    "tệp cho tài khoản đó (hoặc chép lại tệp vào hộp thư đến bằng tài khoản đó); tệp sẽ được tiếp nhận lần sau.")
 READER_CRASHED = FindingType(
     "tep_lam_hong_bo_doc", ERROR, "Tệp làm hỏng bộ đọc",
     'Tệp "{file}" làm hỏng bộ đọc bảng tính ({cause}): tệp bị hỏng hoặc có nội dung bất thường. Hãy mở lại tệp, '
@@ -121,10 +129,10 @@ SUPERSEDED = FindingType(
     'Tệp "{file}" của cùng đơn vị nhận trước tệp "{latest}": chỉ xét tệp nhận sau cùng.')
 
 REGISTRY: tuple[FindingType, ...] = (
-    *UNREADABLE_KINDS, LINK, NOT_A_FILE, OUTSIDE_INBOX, READER_CRASHED, UNKNOWN_TEMPLATE, OUTDATED_TEMPLATE,
-    UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY, NOT_NUMBER, OUT_OF_RANGE, NOT_YES_NO, WRONG_TYPE,
-    INFO_FIELD, RULE, TOTAL_TYPED_OVER, NUMBER_OUTSIDE, OTHER_UNIT_FILE, NOT_A_UNIT_REPORT, NOT_A_PLAN,
-    PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE,
+    *UNREADABLE_KINDS, LINK, HARDLINK, NOT_A_FILE, OUTSIDE_INBOX, DENIED, READER_CRASHED, UNKNOWN_TEMPLATE,
+    OUTDATED_TEMPLATE, UNKNOWN_UNIT, WRONG_PERIOD, MISSING_SHEET, MISSING_CODE, EMPTY, NOT_NUMBER, OUT_OF_RANGE,
+    NOT_YES_NO, WRONG_TYPE, INFO_FIELD, RULE, TOTAL_TYPED_OVER, NUMBER_OUTSIDE, OTHER_UNIT_FILE, NOT_A_UNIT_REPORT,
+    NOT_A_PLAN, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE,
     OUTPUTS_WITHOUT_FUNDS,
     FUNDS_WITHOUT_OUTPUTS, SUPERSEDED,
 )

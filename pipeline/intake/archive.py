@@ -3,12 +3,14 @@ arrival. The warehouse can be rebuilt from the archive alone.
 
 ``data/archive/<period>/<unit>/<first received>_<hash>.xlsx`` is a content, mode 0o640
 whatever the source's; ``<n>.arrival.json`` records the n-th arrival of a file: its
-original name (NFC), when it arrived, its hash, and the inbox file's size and modification
-time, which tell a new arrival (an older file sent again included) from the same file seen
-again. The latest arrival of a unit decides which valid version is current.
+original name (NFC), when it arrived, its hash, and the inbox file's size, modification time,
+change time and inode, which tell a new arrival (an older file sent again included, even
+with its old modification time, as ``cp -p`` keeps it) from the same file seen again. The
+latest arrival of a unit decides which valid version is current.
 
 A file is received by copying it once into a private working folder under its own name
-(hashing it on the way; never through a link, never from a pipe or device), so what is
+(hashing it on the way; never through a link, never from a pipe or device, never a file
+with another name elsewhere: ``pipeline.files.regular_file``), so what is
 checked is exactly what is archived, whatever happens to the inbox meanwhile. The content
 is linked into the archive before its arrival is recorded, and each record is created
 whole under a new number: a kill between them leaves a content without a record, which is
@@ -19,12 +21,10 @@ be read is ignored; temporary files of killed processes are removed on the next 
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import hashlib
 import json
 import os
 import shutil
-import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,16 +33,12 @@ from pathlib import Path
 
 from pipeline.text import nfc
 from pipeline.failpoints import failpoint
-from pipeline.files import WORK_PREFIX, remove_leftovers
+from pipeline.files import WORK_PREFIX, regular_file, remove_leftovers
 
 UNIDENTIFIED = "_khong_xac_dinh"
 PLAN = "_ke_hoach"
 ARCHIVE_MODE = 0o640
 RECORD_SUFFIX = ".arrival.json"
-
-
-class Vanished(Exception):
-    """The file was renamed, removed or replaced by something not a regular file while taken in."""
 
 
 @dataclass(frozen=True)
@@ -55,15 +51,24 @@ class Archived:
     file_hash: str
     size: int = 0
     mtime_ns: int = 0
+    ctime_ns: int = 0  # when the inbox file last changed: an arrival even if its modification time is old
+    inode: int = 0
 
     @property
     def relative_path(self) -> str:
         """<period>/<unit>/<file>: where the content is inside the archive folder."""
         return "/".join(self.path.parts[-3:])
 
+    def came_as(self, name: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> bool:
+        """This arrival was the inbox file ``name`` with this status (a record written before
+        change times were kept: the name, size and modification time)."""
+        return (self.original_name, self.size, self.mtime_ns) == (name, size, mtime_ns) and \
+            (not self.ctime_ns or (self.ctime_ns, self.inode) == (ctime_ns, inode))
+
     def same_file(self, other: Archived) -> bool:
-        return (self.original_name, self.file_hash, self.size, self.mtime_ns) == \
-            (other.original_name, other.file_hash, other.size, other.mtime_ns)
+        """``other`` is this arrival's inbox file seen again."""
+        return self.file_hash == other.file_hash and \
+            self.came_as(other.original_name, other.size, other.mtime_ns, other.ctime_ns, other.inode)
 
 
 @dataclass(frozen=True)
@@ -101,21 +106,10 @@ def working_folder(data: Path) -> Iterator[Path]:
 
 
 def _copy(source: Path, target: Path) -> tuple[str, os.stat_result]:
-    """Copy a regular file, read once, to ``target`` (mode ``ARCHIVE_MODE``, flushed to disk);
-    its SHA-256 and its status. A link is never followed and a pipe never waited on."""
-    try:
-        descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise Vanished(source) from None
-    except OSError as e:
-        if e.errno == errno.ELOOP:  # became a link
-            raise Vanished(source) from None
-        raise
+    """Copy a regular file with one name, opened once (``regular_file``), to ``target`` (mode
+    ``ARCHIVE_MODE``, flushed to disk); its SHA-256 and its status."""
     digest = hashlib.sha256()
-    with open(descriptor, "rb") as reader:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
-            raise Vanished(source)
+    with regular_file(source) as (reader, status):
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "xb") as writer:
             os.fchmod(writer.fileno(), ARCHIVE_MODE)
@@ -134,7 +128,7 @@ def _content(folder: Path, file_hash: str) -> Path | None:
 def receive(archive: Path, period: str, unit: str, source: Path, now: dt.datetime, work: Path) -> Received:
     """Archive ``source`` as an arrival of ``unit``'s (a content already archived is kept once,
     with its first time) and copy it into the folder ``work`` to be read; ``Vanished`` if it
-    is gone or no longer a regular file."""
+    is gone or no longer a regular file with one name, ``Denied`` if it may not be read."""
     folder = _folder(archive, period, unit)
     folder.mkdir(parents=True, exist_ok=True)
     remove_leftovers(folder)
@@ -148,9 +142,10 @@ def receive(archive: Path, period: str, unit: str, source: Path, now: dt.datetim
         os.link(copy, temporary)
         os.replace(temporary, content)
     failpoint("archive.copied")
-    this = Archived(content, name, now, file_hash, status.st_size, status.st_mtime_ns)
+    this = Archived(content, name, now, file_hash, status.st_size, status.st_mtime_ns, status.st_ctime_ns,
+                    status.st_ino)
     log = arrivals(archive, period, unit)
-    if not any(this.same_file(seen) for seen in log):
+    if not any(seen.same_file(this) for seen in log):
         _record(folder, this, len(log) + 1)
         log.append(this)
         failpoint("archive.recorded")
@@ -161,7 +156,8 @@ def receive(archive: Path, period: str, unit: str, source: Path, now: dt.datetim
 def _record(folder: Path, arrival: Archived, number: int) -> None:
     """Create the arrival's record whole under the first free number from ``number`` on."""
     data = {"original_name": arrival.original_name, "received_at": arrival.received_at.isoformat(),
-            "file_hash": arrival.file_hash, "size": arrival.size, "mtime_ns": arrival.mtime_ns}
+            "file_hash": arrival.file_hash, "size": arrival.size, "mtime_ns": arrival.mtime_ns,
+            "ctime_ns": arrival.ctime_ns, "inode": arrival.inode}
     temporary = folder / f".{RECORD_SUFFIX[1:]}.{os.getpid()}.tmp"
     try:
         with open(temporary, "w", encoding="utf-8") as f:
@@ -186,7 +182,7 @@ def _read_record(path: Path, contents: dict[str, Path]) -> Archived | None:
         if content is None:
             return None
         return Archived(content, nfc(data["original_name"]), dt.datetime.fromisoformat(data["received_at"]),
-                        data["file_hash"], int(data.get("size", 0)), int(data.get("mtime_ns", 0)))
+                        data["file_hash"], *(int(data.get(k, 0)) for k in ("size", "mtime_ns", "ctime_ns", "inode")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -3,10 +3,13 @@ which of them are new since the last look (for the sensor).
 
 Identity (unit, period, kind of file) is read from each workbook's Thông tin sheet; the
 file name is never trusted. A file whose identity cannot be read is listed without one;
-checking it says why. Only regular files inside the inbox are read: a link, a pipe, a
-device, or a period folder whose real place is elsewhere is listed as refused (with the
-reason) and never opened. A file that disappears while it is looked at is left for the
-next look.
+checking it says why. Only regular files with one name inside the inbox are read: a link, a
+hard link (its other name may be anywhere), a pipe, a device, or a period folder whose real
+place is elsewhere is listed as refused (with the reason) and never opened, and so is a file
+this account may not read. Each file is opened once (``pipeline.files.regular_file``): its
+hash and its identity come from that one descriptor, so a link or a pipe swapped in after the
+look is never read. A file that disappears or changes kind while it is looked at is left for
+the next look.
 """
 
 from __future__ import annotations
@@ -19,13 +22,25 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pipeline.checking.findings import LINK, NOT_A_FILE, NOT_A_UNIT_REPORT, OUTSIDE_INBOX, Finding, finding
+from typing import NamedTuple
+
+from pipeline.checking.findings import (
+    DENIED,
+    HARDLINK,
+    LINK,
+    NOT_A_FILE,
+    NOT_A_UNIT_REPORT,
+    OUTSIDE_INBOX,
+    Finding,
+    finding,
+)
 from pipeline.text import nfc
-from pipeline.files import atomic_output
+from pipeline.files import Denied, Vanished, atomic_output, regular_file
 from pipeline.parallel import parallel_map
 from pipeline.states import ArrivalState
 from pipeline.catalogue.contract import PLAN_FILE
-from pipeline.workbook.reader import Identity, UnreadableWorkbook, file_sha256, read_identity
+from pipeline.workbook.reader import Identity, UnreadableWorkbook, read_identity
+from pipeline.workbook.safety import MAX_FILE_BYTES
 
 WORKBOOK_SUFFIXES = (".xlsx", ".ods", ".xls")
 UPLOAD_ID_PATTERN = "[0-9]{8}-[0-9]{6}-[0-9a-f]{8}"
@@ -40,7 +55,10 @@ class InboxFile:
     identity: Identity | None  # None: not a workbook whose unit can be read, or refused
     size: int = 0
     mtime_ns: int = 0
-    refused: Finding | None = None  # why it is not read at all (a link, a pipe, outside the inbox)
+    refused: Finding | None = None  # why it is not read at all (a link, a pipe, outside the inbox, no permission)
+    ctime_ns: int = 0  # when it arrived in the inbox (or last changed there), whatever its modification time says
+    inode: int = 0
+    file_hash: str = ""  # its content's SHA-256, once read
 
 
 def uploaded_name(unit: str, upload_id: str, suffix: str) -> str:
@@ -68,8 +86,9 @@ def period_dir(inbox: Path, period: str) -> Path:
 
 def _look(inbox: Path, folder: Path) -> tuple[list[tuple[os.DirEntry, os.stat_result]],
                                               dict[str, tuple[Finding, os.stat_result]]]:
-    """The folder's regular files with their status, by name, and the refused entries with
-    their reason; folders, hidden files, Office lock files and vanished files are left out."""
+    """The folder's regular files with one name with their status, by name, and the refused
+    entries with their reason; folders, hidden files, Office lock files and vanished files are
+    left out."""
     inside = Path(os.path.realpath(folder)).is_relative_to(os.path.realpath(inbox))
     files, refused = [], {}
     with os.scandir(folder) as listing:
@@ -86,6 +105,8 @@ def _look(inbox: Path, folder: Path) -> tuple[list[tuple[os.DirEntry, os.stat_re
                 continue
             elif not entry.is_file(follow_symlinks=False):
                 refused[entry.name] = (finding(NOT_A_FILE, file=name), status)
+            elif status.st_nlink != 1:
+                refused[entry.name] = (finding(HARDLINK, file=name, links=status.st_nlink), status)
             elif not inside:
                 refused[entry.name] = (finding(OUTSIDE_INBOX, file=name, target=nfc(os.path.realpath(folder))), status)
             else:
@@ -96,12 +117,12 @@ def _look(inbox: Path, folder: Path) -> tuple[list[tuple[os.DirEntry, os.stat_re
 
 
 def scan_inbox(inbox: Path, period: str, index: Path | None = None, workers: int = 1) -> list[InboxFile]:
-    """Every file of the period's inbox folder, oldest first, with its identity (None if
-    unreadable or refused).
+    """Every file of the period's inbox folder, in the order they arrived (changed last, last),
+    with its identity (None if unreadable or refused).
 
-    With an ``index`` file, identities already read are kept there by name, size and
-    modification time, so a national inbox of 10.600 files is read once, not once per batch;
-    new files are read by ``workers`` processes."""
+    With an ``index`` file, identities already read are kept there by name, size, modification
+    and change time and inode, so a national inbox of 10.600 files is read once, not once per
+    batch; new files are read by ``workers`` processes."""
     folder = period_dir(inbox, period)
     if not folder.is_dir():
         return []
@@ -109,48 +130,74 @@ def scan_inbox(inbox: Path, period: str, index: Path | None = None, workers: int
     known = _read_index(index)
     entries, unread = {}, []
     for file, stat in found:
-        shape = [stat.st_size, stat.st_mtime_ns, stat.st_mtime]
+        shape = [*_shape(stat).values(), stat.st_mtime]
         entry = known.get(file.name)
-        if not isinstance(entry, list) or entry[:3] != shape:
-            entry = shape + [None]
+        if not isinstance(entry, list) or entry[:-2] != shape:
+            entry = shape + [None, ""]
             unread.append(folder / file.name)
         entries[file.name] = entry
-    for path, identity in zip(unread, read_identities(unread, workers)):
-        if identity is ArrivalState.GONE:
+    for path, seen in zip(unread, read_files(unread, workers)):
+        if seen is ArrivalState.GONE:
             del entries[path.name]
         else:
-            entries[path.name][3] = identity
+            entries[path.name][-2:] = [DENIED.code if seen.denied else seen.identity, seen.file_hash]
     if index is not None and (unread or entries.keys() != known.keys()):
         with atomic_output(index) as temporary:
             temporary.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
     files = []
-    for name, (size, mtime_ns, mtime, known) in entries.items():
-        identity = Identity(**known) if known else None
-        refusal = _sent_by_a_unit(folder / name, identity)
-        files.append(InboxFile(folder / name, mtime, None if refusal else identity, size, mtime_ns, refusal))
-    files += [InboxFile(folder / name, stat.st_mtime, None, stat.st_size, stat.st_mtime_ns, reason)
-              for name, (reason, stat) in refused.items()]
-    return sorted(files, key=lambda f: (f.mtime, f.path.name))
+    for name, (size, mtime_ns, ctime_ns, inode, mtime, known, file_hash) in entries.items():
+        identity = Identity(**known) if isinstance(known, dict) else None
+        refusal = finding(DENIED, file=nfc(name)) if known == DENIED.code else _sent_by_a_unit(folder / name, identity)
+        files.append(InboxFile(folder / name, mtime, None if refusal else identity, size, mtime_ns, refusal, ctime_ns,
+                               inode, file_hash))
+    files += [InboxFile(folder / name, stat.st_mtime, None, stat.st_size, stat.st_mtime_ns, reason, stat.st_ctime_ns,
+                        stat.st_ino) for name, (reason, stat) in refused.items()]
+    return sorted(files, key=lambda f: (f.ctime_ns, f.mtime_ns, f.path.name))
 
 
-def _identity(path: Path) -> dict | None | ArrivalState:
-    """A file's identity as a dict (run in a reader worker process); None if it cannot be read,
-    ``ArrivalState.GONE`` if it disappeared while read."""
+def _shape(stat: os.stat_result) -> dict[str, int]:
+    """What tells a file from the one seen before under its name without opening it: the change
+    time and inode tell a file sent again with its old modification time (``cp -p``)."""
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns, "inode": stat.st_ino}
+
+
+class Read(NamedTuple):
+    """What one opening of a file told: its SHA-256 ("" if not read to its end) and its identity
+    as a dict (None: not a workbook whose unit can be read), or that it may not be read."""
+
+    file_hash: str
+    identity: dict | None
+    denied: bool = False
+
+
+def _read(path: Path) -> Read | ArrivalState:
+    """Open the file once, hash it and read its identity from the bytes of that one descriptor
+    (run in a reader worker process); ``ArrivalState.GONE`` if it disappeared or became a link,
+    a pipe or another name of a file meanwhile."""
     try:
-        return asdict(read_identity(path))
-    except (UnreadableWorkbook, MemoryError):
-        return None
-    except FileNotFoundError:
+        with regular_file(path) as (reader, status):
+            head = reader.read(MAX_FILE_BYTES + 1)
+            digest = hashlib.sha256(head)
+            for chunk in iter(lambda: reader.read(1 << 20), b""):
+                digest.update(chunk)
+    except Vanished:
         return ArrivalState.GONE
+    except Denied:
+        return Read("", None, denied=True)
+    try:
+        identity = asdict(read_identity(path, (head, status.st_size)))
+    except (UnreadableWorkbook, MemoryError):
+        identity = None
+    return Read(digest.hexdigest(), identity)
 
 
-def _unreadable(path: Path, cause: str) -> None:
-    return None  # its reader's worker died or overran: checking the file says so
+def _unreadable(path: Path, cause: str) -> Read:
+    return Read("", None)  # its reader's worker died or overran: checking the file says so
 
 
-def read_identities(paths: list[Path], workers: int = 1) -> list[dict | None | ArrivalState]:
-    """Identities of files (as dicts; None: unreadable; ``ArrivalState.GONE``), read in reader worker processes."""
-    return parallel_map(_identity, paths, workers, failed=_unreadable)
+def read_files(paths: list[Path], workers: int = 1) -> list[Read | ArrivalState]:
+    """Each file read once (``_read``) in reader worker processes."""
+    return parallel_map(_read, paths, workers, failed=_unreadable)
 
 
 def _read_index(index: Path | None) -> dict:
@@ -184,24 +231,27 @@ def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seco
           budget_seconds: float | None = None) -> tuple[list[Arrival], dict]:
     """Files of the periods' inbox folders that are new or changed since ``cursor`` and stable.
 
-    The cursor maps each file (relative path) to its size, modification time and, once read,
-    its hash and unit. An unchanged file is never opened, so an inbox of thousands of files
-    costs one ``stat`` each. A file is read only when it is stable: unchanged since the
-    previous look, or last modified ``settle_seconds`` ago (a half-copied file waits). A file
+    The cursor maps each file (relative path) to its size, modification and change time and
+    inode (``_shape``) and, once read, its hash and unit. An unchanged file is never opened, so
+    an inbox of thousands of files costs one ``stat`` each; a file sent again with its old
+    modification time (``cp -p``) has a new change time, so it is read again. A file is read
+    only when it is stable: unchanged since the previous look, or last modified
+    ``settle_seconds`` ago (a half-copied file waits). A file
     with the same content as its unit's latest file is not reported (a copy changes nothing);
     an older content sent again is. Once ``budget_seconds`` have gone on reading, further new
     files are left out of the cursor, so the next look reads them: a national inbox arriving
-    at once is read over several looks, each short. Refused entries are reported once, unread.
+    at once is read over several looks, each short. Refused entries (and a file this account
+    may not read) are reported once, unread; a file that cannot be read never fails the look.
     """
     deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
     read = 0
     entries = {}
     arrivals = []
-    latest = {}  # (period, unit) -> (mtime_ns, hash) of its newest file already seen
+    latest = {}  # (period, unit) -> (ctime_ns, hash) of its newest file already seen
     for entry in cursor.values():
         if entry.get("hash") and "unit" in entry:
             key = (entry["period"], entry["unit"])
-            latest[key] = max(latest.get(key, (0, "")), (entry["mtime_ns"], entry["hash"]))
+            latest[key] = max(latest.get(key, (0, "")), (entry.get("ctime_ns", 0), entry["hash"]))
     for period in periods:
         folder = period_dir(inbox, period)
         if not folder.is_dir():
@@ -209,19 +259,17 @@ def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seco
         found, refused = _look(inbox, folder)
         for name, (_, stat) in refused.items():
             key = f"{period}/{name}"
-            shape = {"period": period, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "refused": True}
-            entries[key] = shape
-            if cursor.get(key) != shape:
-                stand_in = hashlib.sha256(json.dumps([key, stat.st_size, stat.st_mtime_ns]).encode()).hexdigest()
-                arrivals.append(Arrival(folder / name, period, stand_in, None))
+            entries[key] = {"period": period, **_shape(stat), "refused": True}
+            if cursor.get(key) != entries[key]:
+                arrivals.append(Arrival(folder / name, period, _stand_in(key, stat), None))
         for file, stat in found:
             path = folder / file.name
             key = f"{period}/{file.name}"
-            shape = {"period": period, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            shape = {"period": period, **_shape(stat)}
             previous = cursor.get(key, {})
             same = all(previous.get(k) == v for k, v in shape.items())
-            if same and previous.get("hash"):
-                entries[key] = previous  # unchanged and already read: not opened
+            if same and (previous.get("hash") or previous.get("refused")):
+                entries[key] = previous  # unchanged and already read (or refused): not opened
                 continue
             if not same and now - stat.st_mtime < settle_seconds:
                 entries[key] = shape  # still arriving: look again next time
@@ -229,22 +277,28 @@ def watch(inbox: Path, periods: list[str], cursor: dict, now: float, settle_seco
             if deadline is not None and read and time.monotonic() > deadline:
                 continue  # out of time (at least one file read, so every look gets on): read at the next look
             read += 1
-            try:
-                file_hash = file_sha256(path)
-            except FileNotFoundError:
-                continue  # gone meanwhile: what replaced it is seen at the next look
-            known = read_identities([path])[0]
-            if known is ArrivalState.GONE:
+            [seen] = read_files([path])
+            if seen is ArrivalState.GONE:
+                continue  # gone or changed meanwhile: what replaced it is seen at the next look
+            if seen.denied:  # told once, unread, as the refused entries are
+                entries[key] = {**shape, "refused": True}
+                arrivals.append(Arrival(path, period, _stand_in(key, stat), None))
                 continue
-            identity = Identity(**known) if known else None
+            identity = Identity(**seen.identity) if seen.identity else None
             if _sent_by_a_unit(path, identity):
                 identity = None  # refused as a plan: told with the files no unit can be found for
             unit = identity.unit_code if identity else ""
+            file_hash = seen.file_hash or _stand_in(key, stat)  # its reader's worker died: checking says why
             entries[key] = {**shape, "hash": file_hash, "unit": unit}
             newest = latest.get((period, unit))
             if newest is not None and newest[1] == file_hash:
                 continue  # the same content as the unit's latest file, copied in again
-            if newest is None or stat.st_mtime_ns >= newest[0]:
-                latest[(period, unit)] = (stat.st_mtime_ns, file_hash)
+            if newest is None or stat.st_ctime_ns >= newest[0]:
+                latest[(period, unit)] = (stat.st_ctime_ns, file_hash)
             arrivals.append(Arrival(path, period, file_hash, identity))
     return arrivals, entries
+
+
+def _stand_in(key: str, stat: os.stat_result) -> str:
+    """A digest of a file's name and status, in place of its content's for a file not read to its end."""
+    return hashlib.sha256(json.dumps([key, *_shape(stat).values()]).encode()).hexdigest()

@@ -6,8 +6,8 @@ the Dagster asset of a unit's or a batch's partition; ``rebuild`` replays the ar
 arrivals into a new warehouse beside the old one and swaps it in when complete.
 
 Runs hold the data folder's lock in shared mode (``pipeline.locking``); ``rebuild`` holds it
-alone. A unit whose file disappears during its intake waits for the next look; the others
-go on."""
+alone. A unit whose file disappears, changes kind or is made unreadable during its intake
+waits for the next look (which tells why); the others go on."""
 
 from __future__ import annotations
 
@@ -34,12 +34,12 @@ from pipeline.text import nfc, show_number
 from pipeline.checking.validation import CheckResult, check_files
 from pipeline.errors import MachineError, machine_error, machine_fault
 from pipeline.failpoints import failpoint
+from pipeline.files import Denied, Vanished
 from pipeline.intake.archive import (
     PLAN,
     UNIDENTIFIED,
     Archived,
     Received,
-    Vanished,
     archived_units,
     arrivals,
     receive,
@@ -126,7 +126,7 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
                 with _writing(places.archive / period / (unit or PLAN)):
                     received = (_received_before(places.archive, period, unit, latest, work / str(number))
                                 or receive(places.archive, period, unit, latest.path, now, work / str(number)))
-            except Vanished:  # renamed, removed or replaced meanwhile: the next look takes it in
+            except (Vanished, Denied):  # renamed, removed, replaced or made unreadable: the next look tells
                 results[unit] = IntakeResult(period, unit, ArrivalState.GONE, file=latest.path)
                 continue
             superseded = [finding(SUPERSEDED, latest=received.name, file=nfc(f.path.name), unit=unit)
@@ -166,15 +166,16 @@ def _received_before(archive: Path, period: str, unit: str, latest: InboxFile, w
     arrival of the unit, whose content is archived): its archived content linked into ``work``,
     so a file is never copied twice (a full disk fails no unit already taken in). None: receive it."""
     log = arrivals(archive, period, unit)
-    seen = next((a for a in reversed(log) if (a.original_name, a.size, a.mtime_ns) ==
-                 (nfc(latest.path.name), latest.size, latest.mtime_ns)), None)
+    seen = next((a for a in reversed(log) if a.came_as(nfc(latest.path.name), latest.size, latest.mtime_ns,
+                                                       latest.ctime_ns, latest.inode)), None)
     if seen is None:
         return None
     try:
         now = os.stat(latest.path, follow_symlinks=False)
     except FileNotFoundError:
         raise Vanished(latest.path) from None
-    if not stat.S_ISREG(now.st_mode) or (now.st_size, now.st_mtime_ns) != (seen.size, seen.mtime_ns):
+    if not stat.S_ISREG(now.st_mode) or (now.st_size, now.st_mtime_ns) != (seen.size, seen.mtime_ns) or (
+            seen.inode and (now.st_ctime_ns, now.st_ino) != (seen.ctime_ns, seen.inode)):
         raise Vanished(latest.path)  # removed, replaced or changed since the look: the next look takes it in
     copy = work / seen.original_name
     try:
@@ -315,8 +316,8 @@ def unidentified_files(catalogue: Catalogue, places: Places, period: str, now: d
             else:
                 try:
                     received = receive(places.archive, period, UNIDENTIFIED, entry.path, now, work / str(number))
-                except Vanished:
-                    continue  # gone meanwhile: the next look sees it
+                except (Vanished, Denied):
+                    continue  # gone or changed meanwhile: the next look sees it
                 result = check_files(catalogue, [received.copy], period, hashes=[received.file_hash])[0]
                 result.path = entry.path
                 received_at = received.version.received_at
@@ -354,8 +355,10 @@ def _up_to_date(log: list[Archived], latest: InboxFile, loaded: dict[tuple[str, 
                 unit: str) -> bool:
     """The unit's latest inbox file is a recorded arrival, loaded; and the unit's latest
     arrival, if valid, is its current version."""
-    seen = next((a for a in log if (a.original_name, a.size, a.mtime_ns) ==
-                 (nfc(latest.path.name), latest.size, latest.mtime_ns)), None)
+    seen = next((a for a in log if a.came_as(nfc(latest.path.name), latest.size, latest.mtime_ns, latest.ctime_ns,
+                                             latest.inode)), None)
+    if seen is None and log and latest.file_hash == log[-1].file_hash:
+        seen = log[-1]  # the content of the unit's latest arrival under a new status (a data folder restored)
     if seen is None or (unit, seen.file_hash) not in loaded:
         return False
     valid, current = loaded.get((unit, log[-1].file_hash), (False, False))

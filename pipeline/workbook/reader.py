@@ -49,7 +49,7 @@ from pipeline.catalogue.contract import (
     VERSION_FIELD,
     YES,
 )
-from pipeline.workbook.safety import MAX_SHEET_GRID, inspect_file
+from pipeline.workbook.safety import MAX_SHEET_GRID, inspect_data, inspect_file
 from pipeline.workbook.unreadable import (
     DAMAGED_SHEET,
     DAMAGED_WORKBOOK,
@@ -320,11 +320,13 @@ class CodedSheets:
     catalogue names for a marker is read first, and the other sheets, in workbook order, only
     while the marker is still missing (so a renamed or re-ordered sheet is still found, and a
     unit's workbook costs only the sheets it reports). A marker found on more than one sheet
-    is the first one read. What is read (and hashed) are the bytes the inspection passed."""
+    is the first one read. What is read (and hashed) are the bytes the inspection passed: the
+    file's, or ``opened`` (its first bytes and its size, read by the caller from a descriptor it
+    checked)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, opened: tuple[bytes, int] | None = None) -> None:
         self.path = path
-        self.data = inspect_file(path).data
+        self.data = (inspect_data(opened[0], path.name, opened[1]) if opened else inspect_file(path)).data
         self.workbook = _open(self.data, path)
         self.unread = list(self.workbook.sheet_names)
         self.found: dict[str, CodedSheet] = {}
@@ -369,10 +371,11 @@ class Identity:
     template_version: str
 
 
-def read_identity(path: Path | str) -> Identity:
-    """Read only the Thông tin sheet (tried by name first, then by marker)."""
+def read_identity(path: Path | str, opened: tuple[bytes, int] | None = None) -> Identity:
+    """Read only the Thông tin sheet (tried by name first, then by marker); ``opened``: the
+    file's bytes already read, as ``CodedSheets`` takes them."""
     path = Path(path)
-    with CodedSheets(path) as sheets:
+    with CodedSheets(path, opened) as sheets:
         info = _info(path, sheets.get(INFO_MARKER, INFO_SHEET))
     return Identity(
         file_kind=text_of(info.get(FILE_KIND, (UNIT_FILE, ""))[0]) or UNIT_FILE,

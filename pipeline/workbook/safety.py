@@ -19,6 +19,7 @@ stand in an XML document's prolog, so only the prolog is looked at for it.
 from __future__ import annotations
 
 import io
+import os
 import re
 import struct
 import zipfile
@@ -117,13 +118,16 @@ class Inspected(NamedTuple):
 def inspect_file(path: Path) -> Inspected:
     """A plain, reasonably sized workbook's format and bytes, or raise UnreadableWorkbook
     saying why it is not one."""
-    name = path.name
     with path.open("rb") as f:
-        data = f.read(MAX_FILE_BYTES + 1)
+        return inspect_data(f.read(MAX_FILE_BYTES + 1), path.name, os.fstat(f.fileno()).st_size)
+
+
+def inspect_data(data: bytes, name: str, size: int) -> Inspected:
+    """The same for a file's first ``MAX_FILE_BYTES + 1`` bytes, read by the caller from the
+    file ``name`` of ``size`` bytes."""
     if not data:
         raise UnreadableWorkbook(EMPTY_FILE, file=name)
     if len(data) > MAX_FILE_BYTES:
-        size = path.stat().st_size
         raise UnreadableWorkbook(FILE_TOO_LARGE, file=name, megabytes=size // 1024 // 1024)
     return Inspected(_inspect_bytes(data, name), data)
 
