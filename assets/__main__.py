@@ -64,20 +64,12 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
-
-
 def _stop(processes: list) -> None:
     """Stop the processes and everything they started: SIGTERM to all, then SIGKILL to what is
     left after ``STOP_SECONDS`` (the Dagster code server otherwise outlives its parent a minute)."""
     import signal
+
+    from assets.runs import alive
 
     family = [pid for p in processes for pid in (p.pid, *_descendants(p.pid))]
     for pid in family:
@@ -90,7 +82,7 @@ def _stop(processes: list) -> None:
         time.sleep(0.1)
     for pid in family:
         try:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, OSError):
             pass
@@ -146,18 +138,18 @@ def _kill_leftovers(home: Path) -> int:
     import json
     import signal
 
-    from assets.runs import _gone, _started
+    from assets.runs import alive, process_gone, process_started
 
     record = home / DEV_PROCESSES
     try:
         recorded = json.loads(record.read_text())
     except (OSError, ValueError):
         return 0
-    if not _gone(recorded.get("launcher", "")):
+    if not process_gone(recorded.get("launcher", "")):
         return 0  # that `make dev` still runs: not a leftover
     killed = []
     for group, started in recorded.get("groups", {}).items():
-        if (_alive(int(group)) and _started(int(group)) != started) or not _group_alive(int(group)):
+        if (alive(int(group)) and process_started(int(group)) != started) or not _group_alive(int(group)):
             continue
         try:
             os.killpg(int(group), signal.SIGKILL)
@@ -198,7 +190,7 @@ def dev(host: str, port: int, page_port: int) -> int:
 
     import dagster as dg
 
-    from assets.runs import process_identity, recover_dead_runs, _started
+    from assets.runs import process_identity, process_started, recover_dead_runs
 
     home = prepare_dagster_home()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a plain kill stops both, like Ctrl-C
@@ -223,7 +215,7 @@ def dev(host: str, port: int, page_port: int) -> int:
                              stdin=reader, start_new_session=True)
     os.close(reader)
     (home / DEV_PROCESSES).write_text(json.dumps({
-        "launcher": process_identity(), "groups": {str(p.pid): _started(p.pid) for p in processes + [guard]}}))
+        "launcher": process_identity(), "groups": {str(p.pid): process_started(p.pid) for p in processes + [guard]}}))
     print(f"Giao diện Dagster: http://{host}:{port}/   Trang tải về: http://{host}:{page_port}/   (Ctrl-C để dừng)",
           flush=True)
     try:

@@ -35,7 +35,7 @@ POLL_SECONDS = 1.0
 GAVE_UP = 3  # exit status of a run that waited too long for the pool
 
 
-def _started(pid: int) -> str:
+def process_started(pid: int) -> str:
     """The process's start time in clock ticks since boot (Linux), so a reused pid is not taken
     for the dead process; "" where /proc is not there."""
     try:
@@ -47,10 +47,10 @@ def _started(pid: int) -> str:
 
 def process_identity(pid: int | None = None) -> str:
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{_started(pid)}"
+    return f"{socket.gethostname()}:{pid}:{process_started(pid)}"
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -63,21 +63,21 @@ def _alive(pid: int) -> bool:
         return not Path("/proc/self").exists()
 
 
-def _gone(identity: str) -> bool:
+def process_gone(identity: str) -> bool:
     """Whether the process named by ``identity`` (on this machine) no longer runs."""
     host, _, rest = identity.partition(":")
     pid, _, started = rest.partition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return False  # another machine's run: not ours to judge
-    if not _alive(int(pid)):
+    if not alive(int(pid)):
         return True
-    return bool(started) and _started(int(pid)) != started
+    return bool(started) and process_started(int(pid)) != started
 
 
 def _start_timestamp(pid: int) -> float | None:
     """When the process started (seconds since the epoch, Linux /proc), or None."""
     try:
-        ticks = int(_started(pid))
+        ticks = int(process_started(pid))
         boot = next(line for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
     except (ValueError, StopIteration, OSError):
         return None
@@ -131,7 +131,7 @@ def _worker_gone(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None
         pid = str(getattr(metadata.get("pid"), "value", ""))
         if not pid.isdigit():
             continue
-        started = _start_timestamp(int(pid)) if _alive(int(pid)) else None
+        started = _start_timestamp(int(pid)) if alive(int(pid)) else None
         if started is not None and started <= entry.timestamp + 2:
             return None  # the worker itself, still running
         return f"{socket.gethostname()}:{pid}"
@@ -145,7 +145,7 @@ def _dead_process(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | Non
     """The process of an unfinished run if it is gone (a terminal run's or a daemon run's worker)."""
     identity = run.tags.get(PROCESS_TAG)
     if identity:
-        return identity if _gone(identity) else None
+        return identity if process_gone(identity) else None
     return _worker_gone(instance, run)
 
 
