@@ -388,7 +388,8 @@ def test_dev_starts_clean_and_ctrl_c_stops_everything(dev):
     then one Ctrl-C stops them all within seconds, and nothing answers on either port."""
     import urllib.request
 
-    from assets.__main__ import _alive, _descendants
+    from assets.__main__ import _descendants
+    from assets.runs import alive
 
     process = dev.process
     assert process.poll() is None, "make dev stopped before Ctrl-C"
@@ -400,7 +401,7 @@ def test_dev_starts_clean_and_ctrl_c_stops_everything(dev):
     process.wait(timeout=30)
     assert time.monotonic() - started < 10
     assert process.returncode == 0
-    assert [pid for pid in family if _alive(pid)] == []
+    assert [pid for pid in family if alive(pid)] == []
     for address in (dev.ui, dev.page):
         with pytest.raises(OSError):
             urllib.request.urlopen(f"{address}/", timeout=3)
@@ -429,7 +430,8 @@ def test_a_power_cut_during_make_dev_is_recovered_at_the_next_start(tmp_path, sa
     only the launcher takes every process of it down with it: its ports are free at once."""
     from urllib.parse import urlparse
 
-    from assets.__main__ import _alive, _descendants
+    from assets.__main__ import _descendants
+    from assets.runs import alive
     from assets.runs import POOL
     from tests.test_web import _answers, _wait_until
 
@@ -469,7 +471,7 @@ def test_a_power_cut_during_make_dev_is_recovered_at_the_next_start(tmp_path, sa
             for pid in everything:
                 os.kill(pid, signal.SIGKILL)
             first.wait()
-            _wait_until(lambda: not any(_alive(pid) for pid in everything), "a process survived", seconds=10)
+            _wait_until(lambda: not any(alive(pid) for pid in everything), "a process survived", seconds=10)
             dead = runs(instance, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
             holding = instance.event_log_storage.get_concurrency_info(POOL).active_run_ids
             assert dead and holding <= dead  # dead runs, one holding the DuckDB slot
@@ -497,7 +499,7 @@ def test_a_power_cut_during_make_dev_is_recovered_at_the_next_start(tmp_path, sa
         assert len(family) >= 5  # dagster dev, its webserver, daemon and code server, the page, the guard
         os.kill(second.pid, signal.SIGKILL)  # only the launcher
         second.wait()
-        _wait_until(lambda: not any(_alive(pid) for pid in family), "the launcher's processes outlived it", seconds=15)
+        _wait_until(lambda: not any(alive(pid) for pid in family), "the launcher's processes outlived it", seconds=15)
         ports = [urlparse(address).port for address in (ui, page)]
         assert all(_port_free(port) for port in ports)
     finally:
