@@ -174,28 +174,28 @@ def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_
             result = check_files(catalogue, [path], period, workers=1)[0]
         submission = result.submission
         changes: list[str] = []
+        refusal = None
+        if submission is not None:
+            info = {"file": name, "sheet": submission.info_sheet}
+            kind_cell = submission.info.get(FILE_KIND, ("", ""))[1]
         if submission is None:
             verdict = Verdict.UNREADABLE
         elif unit == PLAN_SENDER and submission.file_kind != PLAN_FILE:
-            verdict = Verdict.NOT_PLAN
-            result.findings.insert(0, finding(NOT_A_PLAN, file=name, sheet=submission.info_sheet,
-                                              cell=submission.info.get(FILE_KIND, ("", ""))[1]))
+            verdict, refusal = Verdict.NOT_PLAN, finding(NOT_A_PLAN, cell=kind_cell, **info)
         elif unit == PLAN_SENDER:
             verdict = Verdict.VALID if result.accepted else Verdict.INVALID
             changes = plan_changes(catalogue, _plan_before(catalogue, places, period), submission)
         elif submission.file_kind != UNIT_FILE:  # a unit writes only its own report, never the plan
-            verdict = Verdict.NOT_UNIT_REPORT
             kind = FILE_KINDS.get(submission.file_kind, f'"{submission.file_kind}"')
-            result.findings.insert(0, finding(NOT_A_UNIT_REPORT, file_kind=kind, file=name, sheet=submission.info_sheet,
-                                              cell=submission.info.get(FILE_KIND, ("", ""))[1]))
+            verdict, refusal = Verdict.NOT_UNIT_REPORT, finding(NOT_A_UNIT_REPORT, file_kind=kind, cell=kind_cell, **info)
         elif submission.unit_code != unit:
             verdict = Verdict.OTHER_UNIT
+            refusal = finding(OTHER_UNIT_FILE, "" if submission.unit_code else "no_code", unit=submission.unit_code,
+                              cell=submission.info.get(UNIT_FIELD, ("", ""))[1], own=unit, **info)
         else:
             verdict = Verdict.VALID if result.accepted else Verdict.INVALID
-        if verdict == Verdict.OTHER_UNIT:
-            result.findings.insert(0, finding(
-                OTHER_UNIT_FILE, "" if submission.unit_code else "no_code", file=name, unit=submission.unit_code,
-                sheet=submission.info_sheet, cell=submission.info.get(UNIT_FIELD, ("", ""))[1], own=unit))
+        if refusal is not None:
+            result.findings.insert(0, refusal)
         inbox_name = ""
         if verdict not in REFUSALS:
             suffix = path.suffix.lower() if path.suffix.lower() in WORKBOOK_SUFFIXES else ".xlsx"
