@@ -297,3 +297,26 @@ def test_the_officers_share_is_measured_against_the_2023_report(published):
     assert all(p.words_2023 > 0 for p in writes) and draft.words(WRITE) == sum(p.words_2023 for p in writes)
     assert officer_share(draft) == draft.words(WRITE) / REPORT_2023_WORDS
     assert draft.words(TEXT) > 1500  # the data-written part grew from 1.170 words (issue 27)
+
+
+def test_sentences_for_zero_follow_the_figures(catalogue, published):
+    """"Hiện chưa có vốn từ nguồn huy động khác", "chưa có nhà nào hoàn thành", no worker
+    abroad, the targets not met: each sentence changes with its figure."""
+    import copy
+
+    reports = copy.deepcopy(published[1])
+    by_code = {r.code: r for r in reports}
+    targets = by_code["01"].tables[0]
+    for row in targets.rows:
+        row.values["assessment"] = "Đạt" if row.values["assessment"] == "Chưa đạt" else row.values["assessment"]
+    next(r for r in targets.rows if r.code == "T18").values["actual"] = Decimal(12)
+    next(r for r in by_code["02"].tables[0].rows if r.code == "TONG").values["HUY_DONG"] = Decimal(25)
+    next(r for r in by_code["09"].tables[0].rows if r.code == "TONG").values.update(
+        LD_XUAT_CANH=Decimal(4), LD_XUAT_CANH_HN_HCN=Decimal(3))
+    texts = [p.text for p in compose(catalogue, reports, {}).paragraphs]
+    assert "Vốn huy động khác là 25 triệu đồng." in texts
+    assert "Mọi chỉ tiêu đã đánh giá đều đạt kế hoạch năm 2023." in texts
+    housing = _sentence(texts, "- Chiều thiếu hụt về nhà ở")
+    assert "đã hoàn thành 12 nhà (đạt KH năm 2023)." in housing and "chưa có nhà nào" not in housing
+    assert _sentence(texts, "+ Có 4 lao động đi làm việc ở nước ngoài theo hợp đồng").startswith(
+        "+ Có 4 lao động đi làm việc ở nước ngoài theo hợp đồng (trong đó 3 lao động thuộc hộ nghèo, hộ cận nghèo)")

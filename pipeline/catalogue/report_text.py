@@ -34,7 +34,7 @@ LIST_KINDS = ("bieu", "sub_projects", "agencies")
 PICKS = ("above", "zero")
 
 COMMON = ("year", "previous_year", "review_year", "previous_review_year", "place", "period_label")
-TARGET_COUNTS = ("targets_met", "targets", "targets_not_assessed")  # numbers: may take a format ("02d")
+TARGET_COUNTS = ("targets_met", "targets", "targets_not_assessed", "targets_not_met")  # may take a format ("02d")
 TARGET_FIELDS = (*TARGET_COUNTS, "targets_not_assessed_names", "targets_not_met_names")
 TEXTS = {  # the fixed texts and the placeholders each may use
     "number_line": ("number",),
@@ -122,9 +122,11 @@ def _block(catalogue: Catalogue, data: BlockEntry, number: int) -> ReportBlock:
         if data.if_zero is None:
             return ReportBlock("text", _text(catalogue, text, allowed, entry, figures=True))
         figure = FIGURE.match(data.if_zero)
-        if not figure:
-            raise CatalogueError(REPORT_FILE, entry, f'if_zero "{data.if_zero}" cần dạng Biểu/dòng/cột')
-        _check_figure(catalogue, *figure.groups(), entry)
+        if not figure and data.if_zero not in TARGET_COUNTS:
+            raise CatalogueError(REPORT_FILE, entry, f'if_zero "{data.if_zero}" cần dạng Biểu/dòng/cột hoặc một số đếm '
+                                                     f'({", ".join(TARGET_COUNTS)})')
+        if figure:
+            _check_figure(catalogue, *figure.groups(), entry)
         return ReportBlock("text", _text(catalogue, text, allowed, entry, figures=True), if_zero=data.if_zero,
                            zero=_text(catalogue, required(data.zero, "zero", REPORT_FILE, entry), allowed, entry,
                                       figures=True))

@@ -244,6 +244,7 @@ def _target_counts(reports: list[Report]) -> dict[str, object]:
                 not_assessed = [label for label, v in verdicts if v == NOT_ASSESSED]
                 return {"targets_met": sum(v in (MET, EXCEEDED) for _, v in verdicts), "targets": len(verdicts),
                         "targets_not_assessed": len(not_assessed),
+                        "targets_not_met": sum(v == NOT_MET for _, v in verdicts),
                         "targets_not_assessed_names": ", ".join(map(_lower_first, not_assessed)),
                         "targets_not_met_names": "; ".join(_lower_first(label) for label, v in verdicts
                                                            if v == NOT_MET)}
@@ -286,7 +287,7 @@ def _paragraph(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue
                               words_2023=block.words_2023)
     before, fill.used = fill.used, set()  # the Biểu this block's figures come from
     if block.kind == TEXT:
-        text = fill(block.zero if block.if_zero and fill.value(block.if_zero) == 0 else block.text)
+        text = fill(block.zero if block.if_zero and _zero(fill, block.if_zero) else block.text)
     elif block.list == "bieu":
         text = fill(block.text, items=block.separator.join(fill(block.item, code=r.code) for r in reports))
     elif block.list == "agencies":
@@ -300,6 +301,11 @@ def _paragraph(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue
         end = END.search(text)
         text = text[:end.start()] + remark + end.group(1) if end else text + remark
     return fill.paragraph(TEXT, text)
+
+
+def _zero(fill: _Fill, name: str) -> bool:
+    """Whether a figure "Biểu/row/column" or a count of targets is 0."""
+    return (fill.values[name] if name in TARGET_COUNTS else fill.value(name)) == 0
 
 
 def _sub_projects(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:

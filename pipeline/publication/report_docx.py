@@ -46,7 +46,8 @@ def write_report(draft: Draft, path: Path) -> Path:
         elif paragraph.kind == WRITE:
             _paragraph(document, paragraph.text, italic=True, indent=True, highlight=True, keep=n == last)
         else:
-            _figures(document, _paragraph(document, "", indent=True, keep=n == last), paragraph, draft, when)
+            keep = n == last or paragraph.text.endswith(":")  # a lead-in stays with what it introduces
+            _figures(document, _paragraph(document, "", indent=True, keep=keep), paragraph, draft, when)
     _paragraph(document, draft.closing, indent=True, keep=True)  # never apart from the signature
     _signatures(document, draft)
     buffer = io.BytesIO()
