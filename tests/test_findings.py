@@ -4,6 +4,7 @@ findings that the command line, the page, Dagster and the feedback workbook rend
 
 from __future__ import annotations
 
+import re
 import string
 import unicodedata
 
@@ -57,9 +58,12 @@ def test_the_four_outputs_render_the_rows_of_one_report(catalogue, tmp_path, cap
     assert report.headers == ["Mức độ", "Sheet", "Ô", "Chỉ tiêu", "Giá trị", "Nội dung"]
     assert ["lỗi", "01 Chỉ tiêu", "E6", "Số hộ nghèo", "mười hai"] == rows[0][:5] and report.errors >= 1
     assert main(["check", str(MIXED), "--period", "2023"]) == 1  # the terminal
-    assert capsys.readouterr().out.splitlines() == report.lines(MIXED.name) == [
+    *printed, intake = capsys.readouterr().out.splitlines()
+    assert printed == report.lines(MIXED.name) == [
         f"Tệp {MIXED.name}: KHÔNG ĐƯỢC CHẤP NHẬN – {report.errors} lỗi, {report.warnings} cảnh báo.",
         *(f"  {f.line()}" for f in report.findings)]
+    assert re.fullmatch(r"Khi nhận tệp này, quy trình ghi tệp phản hồi tại: .+/out/2023/phan-hoi/phan-hoi-03259-2023\.xlsx",
+                        intake)  # then where intake writes the feedback
     markdown = report.markdown(limit=200).splitlines()  # Dagster
     assert markdown[0] == "| " + " | ".join(report.headers) + " |"
     assert markdown[2:] == ["| " + " | ".join(row) + " |" for row in rows]
