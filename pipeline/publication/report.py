@@ -47,6 +47,7 @@ CHANGE_PLACES = 2  # a change of a rate from the year before: "giảm 8,52%", as
 OPEN, SEP, CLOSE = "\ue000", "\ue001", "\ue002"
 MARKED = re.compile(f"{OPEN}([0-9]+){SEP}([^{CLOSE}]*){CLOSE}")
 END = re.compile(r"([.:;])$")  # a sentence's closing mark: a remark goes before it
+SUBSET = re.compile(r"^Trong đó:\s*(.+)$")  # a target that is part of the one before
 
 
 def report_name(period: str) -> str:
@@ -233,6 +234,16 @@ def _lower_first(label: str) -> str:
     return label[:1].lower() + label[1:]
 
 
+def _standalone(labels: list[str]) -> list[str]:
+    """Target labels that read alone: "Trong đó: có bằng cấp, chứng chỉ" after "Tỷ lệ … qua đào
+    tạo" becomes "Tỷ lệ … qua đào tạo có bằng cấp, chứng chỉ"."""
+    named = []
+    for label in labels:
+        part = SUBSET.match(label)
+        named.append(f"{named[-1]} {part.group(1)}" if part and named else label)
+    return named
+
+
 def _target_counts(reports: list[Report]) -> dict[str, object]:
     """How many targets are met or exceeded, of how many, which are not assessed and which
     are not met, from the assessment column of the Biểu of targets (Biểu 01)."""
@@ -240,7 +251,8 @@ def _target_counts(reports: list[Report]) -> dict[str, object]:
         for table in report.tables:
             key = _assessment_key(table)
             if key:
-                verdicts = [(row.label, row.values[key]) for row in table.rows]
+                verdicts = list(zip(_standalone([row.label for row in table.rows]),
+                                    (row.values[key] for row in table.rows)))
                 not_assessed = [label for label, v in verdicts if v == NOT_ASSESSED]
                 return {"targets_met": sum(v in (MET, EXCEEDED) for _, v in verdicts), "targets": len(verdicts),
                         "targets_not_assessed": len(not_assessed),
