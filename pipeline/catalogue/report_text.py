@@ -1,7 +1,8 @@
 """Loads the wording of the evaluation report's draft (``report.toml``) and checks it against
 the published Biểu: every placeholder is one the draft can fill, every figure
 ``{Biểu/row/column}`` (or share ``{Biểu/row/column ÷ Biểu/row/column}``) names a Biểu, a row
-and a column that exist, the verdict words are those of Biểu 01. Each problem is a CatalogueError naming the file and the entry."""
+and a column that exist, the verdict words are those of Biểu 01. Each problem is a
+CatalogueError naming the file and the entry."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ REPORT_FILE = "report.toml"
 PLACEHOLDER = re.compile(r"\{([^{}:]*)(?::([^{}]*))?\}")  # {name} or {name:spec}
 FIGURE = re.compile(r"^([0-9]{2})/([^/]+)/([^/]+)$")  # {Biểu/row/column}
 SHARE = re.compile(r"^\s*([0-9]{2}/[^/]+/[^/]+?)\s*÷\s*([0-9]{2}/[^/]+/[^/]+?)\s*$")  # {figure ÷ figure}: 100 × a / b
+FIGURE_HELP = ", {Biểu/dòng/cột}, {Biểu/dòng/cột ÷ Biểu/dòng/cột}"
 VERDICT_COLUMN = "verdict"  # on target rows: the assessment in words ([verdicts])
 CHANGE_COLUMN = "change"  # on target rows: the change from the year before in words, or nothing
 LIST_KINDS = ("bieu", "sub_projects", "agencies")
@@ -163,7 +165,7 @@ def _text(catalogue: Catalogue, text: str, allowed: tuple[str, ...], entry: str,
         elif name not in allowed:
             known = ", ".join("{" + a + "}" for a in allowed) or "không có"
             raise CatalogueError(REPORT_FILE, entry, f'chỗ điền {{{name}}} không có (dùng được: {known}'
-                                                     f'{", {Biểu/dòng/cột}, {Biểu/dòng/cột ÷ Biểu/dòng/cột}" if figures else ""})')
+                                                     f'{FIGURE_HELP if figures else ""})')
         if spec is not None:
             if name not in TARGET_COUNTS:
                 raise CatalogueError(REPORT_FILE, entry, f'chỉ các số đếm ({", ".join(TARGET_COUNTS)}) nhận định dạng')
@@ -181,9 +183,9 @@ def _bieu(catalogue: Catalogue, code: str, entry: str) -> Bieu:
 
 
 def _keys(table: LayoutTable) -> set[str]:
+    assessed = table.rows == "targets" and any(c.show == "assessment" for c in table.columns)
     return {c.key for c in table.columns if not c.show or c.show == "assessment"} | (
-        {VERDICT_COLUMN, CHANGE_COLUMN} if table.rows == "targets" and any(c.show == "assessment" for c in table.columns)
-        else set())
+        {VERDICT_COLUMN, CHANGE_COLUMN} if assessed else set())
 
 
 def _check_figure(catalogue: Catalogue, code: str, row: str, column: str, entry: str) -> None:

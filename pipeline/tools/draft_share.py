@@ -46,7 +46,7 @@ def sample_draft(data: Path, period: str = "2023") -> Draft:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="a data folder whose warehouse holds the period (default: the sample)")
+    parser.add_argument("--data", type=Path, help="a data folder whose warehouse holds 2023 (default: the sample)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         draft = sample_draft(args.data or Path(folder))
