@@ -1,7 +1,7 @@
 """The command line: ``python -m pipeline <command>`` (or the ``tuangiao`` script).
 
 Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
-``check FILE [--period P] [--json]``, ``preview``, ``report --period P``, ``rebuild``, ``explain``,
+``check FILE [--period P] [--json] [--feedback OUT]``, ``preview``, ``report --period P``, ``rebuild``, ``explain``,
 ``close-period P``, ``reopen-period P``, ``read FILE``, ``serve``,
 ``access add|revoke|list|officer-add|log``.
 Messages for people are Vietnamese; bad input never ends in a traceback.
@@ -85,14 +85,32 @@ def _check_one(args) -> int:
     start_early(catalogue)  # the reader's worker starts while the checks (pandas, pandera) are imported
     from pipeline.checking.validation import check_file
 
-    report = check_file(catalogue, path, args.period).report
+    result = check_file(catalogue, path, args.period)
+    report = result.report
     if args.json:
         print(json.dumps({"file": nfc(path.name), **report.as_dict()}, ensure_ascii=False, indent=2))
     else:
         print("\n".join(report.lines(nfc(path.name))))
+    if args.feedback or (report.findings and not args.json):
+        _feedback(args, catalogue, result)
     if not report.readable:
         return 2
     return 0 if report.accepted else 1
+
+
+def _feedback(args, catalogue, result) -> None:
+    """Write the feedback workbook where --feedback asks; say where intake writes it."""
+    from pipeline.checking.feedback import feedback_name, write_feedback
+    from pipeline.intake.take_in import feedback_dir
+
+    submission = result.submission
+    period = (submission.period if submission and submission.period else args.period) or ""
+    if args.feedback:
+        written = write_feedback(Path(args.feedback), catalogue, result, period)
+        print(f"Đã ghi tệp phản hồi: {written}", file=sys.stderr if args.json else sys.stdout)
+    if result.report.findings and not args.json:
+        intake = feedback_dir(_settings(args).places.out, period or "<kỳ>") / feedback_name(result)
+        print(f"Khi nhận tệp này, quy trình ghi tệp phản hồi tại: {intake}")
 
 
 def _preview(args) -> int:
@@ -352,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file")
     check.add_argument("--period", help="kỳ báo cáo mà tệp phải thuộc về, ví dụ 2023")
     check.add_argument("--json", action="store_true", help="in các phát hiện dạng JSON")
+    check.add_argument("--feedback", metavar="OUT", help="ghi tệp phản hồi (.xlsx, in được) vào OUT")
     check.set_defaults(run=_check)
 
     preview = commands.add_parser("preview", help="chuyển Biểu sang PDF và ảnh PNG để xem")

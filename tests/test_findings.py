@@ -4,6 +4,8 @@ findings that the command line, the page, Dagster and the feedback workbook rend
 
 from __future__ import annotations
 
+import json
+import re
 import string
 import unicodedata
 
@@ -57,9 +59,12 @@ def test_the_four_outputs_render_the_rows_of_one_report(catalogue, tmp_path, cap
     assert report.headers == ["Mức độ", "Sheet", "Ô", "Chỉ tiêu", "Giá trị", "Nội dung"]
     assert ["lỗi", "01 Chỉ tiêu", "E6", "Số hộ nghèo", "mười hai"] == rows[0][:5] and report.errors >= 1
     assert main(["check", str(MIXED), "--period", "2023"]) == 1  # the terminal
-    assert capsys.readouterr().out.splitlines() == report.lines(MIXED.name) == [
+    *printed, intake = capsys.readouterr().out.splitlines()
+    assert printed == report.lines(MIXED.name) == [
         f"Tệp {MIXED.name}: KHÔNG ĐƯỢC CHẤP NHẬN – {report.errors} lỗi, {report.warnings} cảnh báo.",
         *(f"  {f.line()}" for f in report.findings)]
+    assert re.fullmatch(r"Khi nhận tệp này, quy trình ghi tệp phản hồi tại: .+/out/2023/phan-hoi/phan-hoi-03259-2023\.xlsx",
+                        intake)  # then where intake writes the feedback
     markdown = report.markdown(limit=200).splitlines()  # Dagster
     assert markdown[0] == "| " + " | ".join(report.headers) + " |"
     assert markdown[2:] == ["| " + " | ".join(row) + " |" for row in rows]
@@ -71,3 +76,24 @@ def test_the_four_outputs_render_the_rows_of_one_report(catalogue, tmp_path, cap
     table = [list(row) for row in sheet.iter_rows(values_only=True) if row[0] is not None]
     header = table.index(["STT", *report.headers, "Xem"])
     assert [[cell or "" for cell in row[1:-1]] for row in table[header + 1:]] == rows
+
+
+def _readme_keys(section: str, after: str) -> list[str]:
+    """The keys (first column, in backticks) of the first table after ``after`` in ``section``."""
+    lines = section[section.index(after):].splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("| key |"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line.split("|")[1])
+    return [key for row in rows for key in re.findall(r"`([a-z_]+)`", row)]
+
+
+def test_check_json_has_the_shape_the_readme_documents(capsys):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### `check`"):readme.index("Finding codes")]
+    assert main(["check", str(MIXED), "--json"]) == 1
+    answer = json.loads(capsys.readouterr().out)  # standard output holds the JSON alone
+    assert list(answer) == _readme_keys(section, "`--json` prints")
+    assert answer["findings"] and all(list(f) == _readme_keys(section, "Each finding:") for f in answer["findings"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from decimal import Decimal
 import subprocess
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import docx
 import pytest
 from starlette.testclient import TestClient
 
-from pipeline.catalogue import CATALOGUE_DIR, CatalogueError, Ref, load_catalogue
+from pipeline.catalogue import CATALOGUE_DIR, CatalogueError, Ref, default_catalogue, load_catalogue
 from pipeline.cli import main
 from pipeline.intake.take_in import take_in_unit
 from pipeline.office import convert
@@ -68,17 +69,32 @@ EXPECTED = {
     "+ Vốn giao năm 2023": ["98.468 triệu đồng", "vốn đầu tư: 50.000", "vốn sự nghiệp: 48.468"],
     "+ Vốn đối ứng": ["1.453 triệu đồng"],
     "+ Vốn chuyển nguồn năm 2022 sang năm 2023": ["32.389 triệu đồng", "vốn đầu tư: 23.581", "vốn sự nghiệp: 8.808"],
-    "Kết quả giải ngân": ["17.243 triệu đồng (đạt 13% so với tổng số vốn", "13.334,47 triệu đồng (đạt 18,1%",
-                          "3.908,53 triệu đồng (đạt 6,7%"],
-    "- Kết quả rà soát hộ nghèo": ["7.966/19.336 hộ, tỷ lệ 41,2%", "2.279/19.336 hộ, tỷ lệ 11,8%"],
-    "+ Đào tạo nghề": ["491 lao động (đạt 49,1% so với KH năm 2023 (là 1.000))"],
-    "+ Tỷ lệ trẻ em dưới 5 tuổi": ["thấp còi là 29,3% (chưa đạt KH năm 2023 (là 28,6%))"],
-    "+ Tỷ lệ người lao động": ["chứng chỉ đạt 22,4% (chưa đạt KH năm 2023 (là 25%))"],
-    "- Chiều thiếu hụt về nhà ở": ["đang thi công 266 nhà"],
-    "- Chiều thiếu hụt về nước sinh hoạt": ["88% hộ nghèo, hộ cận nghèo sử dụng nước sinh hoạt hợp vệ sinh (chưa đạt KH "
-                                          "năm 2023 (là 90%))",
-                                          "48% hộ nghèo, hộ cận nghèo sử dụng nhà tiêu hợp vệ sinh (chưa đạt KH năm 2023 "
-                                          "(là 60%))"],
+    "Kết quả giải ngân": ["17.243 triệu đồng (đạt 13,0% so với tổng số vốn", "13.334,47 triệu đồng (đạt 18,1%",
+                          "3.908,53 triệu đồng (đạt 6,7%"],  # rates with one decimal: 13,0 beside 18,1
+    "Vốn đối ứng của ngân sách huyện": ["1.453 triệu đồng, bằng 3,0% vốn sự nghiệp ngân sách trung ương giao năm 2023 "
+                                        "(48.468 triệu đồng)"],
+    "Hiện chưa có vốn từ nguồn huy động khác.": [],  # the column is 0
+    "Vốn giao các cơ quan cấp huyện thực hiện": [
+        "Phòng Lao động - Thương binh và Xã hội 207 triệu đồng thực hiện tiểu dự án 1: Phát triển giáo dục nghề nghiệp "
+        "vùng nghèo, vùng khó khăn (Dự án 4), chưa giải ngân;",
+        "Trung tâm Giáo dục nghề nghiệp - Giáo dục thường xuyên 4.000 triệu đồng thực hiện tiểu dự án 1: Phát triển giáo "
+        "dục nghề nghiệp vùng nghèo, vùng khó khăn (Dự án 4), đã giải ngân 1.000 triệu đồng (đạt 25,0%)",
+        "Phòng Nông nghiệp và Phát triển nông thôn 600 triệu đồng thực hiện dự án 2: Đa dạng hóa sinh kế, phát triển mô "
+        "hình giảm nghèo, chưa giải ngân"],
+    "- Kết quả rà soát hộ nghèo, hộ cận nghèo năm 2022": ["7.966/19.336 hộ, tỷ lệ 41,2%;", "2.279/19.336 hộ, tỷ lệ 11,8%."],
+    "+ Đào tạo nghề": ["491 lao động (đạt 49,1% so với KH năm 2023 là 1.000 người)"],
+    "+ Chưa có lao động đi làm việc ở nước ngoài theo hợp đồng": ["(0 lao động đề nghị hỗ trợ)", "350 lao động được tư vấn"],
+    "+ Tỷ lệ trẻ em dưới 5 tuổi": ["thấp còi là 29,3% (chưa đạt KH năm 2023 là 28,6%)"],
+    "+ Tỷ lệ người lao động": ["chứng chỉ đạt 22,4% (chưa đạt KH năm 2023 là 25,0%)"],
+    "- Chiều thiếu hụt về nhà ở": ["đang thi công 266 nhà", "chưa có nhà nào hoàn thành (KH năm 2023 là 266 hộ)."],
+    "- Chiều thiếu hụt về nước sinh hoạt": ["88,0% hộ nghèo, hộ cận nghèo sử dụng nước sinh hoạt hợp vệ sinh (chưa đạt KH "
+                                          "năm 2023 là 90,0%)",
+                                          "48,0% hộ nghèo, hộ cận nghèo sử dụng nhà tiêu hợp vệ sinh (chưa đạt KH năm 2023 "
+                                          "là 60,0%)"],
+    "Có 8 chỉ tiêu chưa đạt kế hoạch năm 2023": ["tỷ lệ trẻ em dưới 5 tuổi suy dinh dưỡng thể thấp còi;",
+                                                  "vùng khó khăn qua đào tạo có bằng cấp, chứng chỉ;"],  # reads alone
+    "Có 8 dự án, tiểu dự án đã được giao vốn nhưng chưa giải ngân": [
+        "Dự án 2: Đa dạng hóa sinh kế, phát triển mô hình giảm nghèo; Tiểu dự án 1: Hỗ trợ phát triển sản xuất"],
     "Tính đến nay huyện đã thực hiện": ["đạt và vượt 15/25 mục tiêu", "không tính 02 mục tiêu cụ thể về tỷ lệ hộ nghèo, "
                                                                       "tỷ lệ hộ cận nghèo"],
     "Có Biểu số 01": [", ".join(f"Biểu số {n:02d}" for n in range(1, 16)) + " kèm Báo cáo này."],
@@ -101,9 +117,11 @@ def test_the_draft_holds_the_reports_figures_in_their_sentences(published):
     projects = _sentence(texts, "Có 5 tiểu dự án thuộc 4 dự án đã có kết quả giải ngân")
     assert all(name in projects for name in DISBURSED), projects
     assert not any(INCOMPLETE in t for t in texts)  # every unit's figures are in
-    # the header: authority, Quốc hiệu, number and date for the officer to fill in (the plan gives none)
+    # the header: authority, Quốc hiệu, the number for the officer to fill in (the plan gives none) and the
+    # date the Biểu print (the period's report date)
     assert {"UBND HUYỆN TUẦN GIÁO", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
-            "Số: ……/BC-UBND", "Tuần Giáo, ngày …… tháng …… năm 2023", "BÁO CÁO ĐÁNH GIÁ"} <= set(texts)
+            "Số: ……/BC-UBND", "Tuần Giáo, ngày 15 tháng 8 năm 2023", "BÁO CÁO ĐÁNH GIÁ"} <= set(texts)
+    assert not any("(là " in t or "))" in t for t in texts)  # no verdict nested in parentheses
     # narrative parts are marked placeholders; the signature is the sample plan's (the 2023 report's signer)
     assert sum(t.startswith("[Phần cán bộ soạn thảo viết:") for t in texts) >= 10
     assert {"TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH", "Mùa Va Hồ"} <= set(texts)
@@ -170,7 +188,8 @@ def test_a_missing_unit_is_said_in_the_sentences_and_on_top(catalogue, sample_fi
     texts = _paragraphs(publication.report)
     [warning] = [t for t in texts if t.startswith(INCOMPLETE)]
     assert "Thị trấn Tuần Giáo" in warning
-    assert _sentence(texts, "- Kết quả rà soát hộ nghèo").endswith("(số liệu chưa đầy đủ: thiếu Thị trấn Tuần Giáo)")
+    # the remark closes the sentence before its full stop
+    assert _sentence(texts, "- Kết quả rà soát hộ nghèo").endswith("(số liệu chưa đầy đủ: thiếu Thị trấn Tuần Giáo).")
     assert "thiếu" not in _sentence(texts, "Có Biểu số 01")  # the list of Biểu depends on no unit
 
 
@@ -195,12 +214,14 @@ def test_the_command_writes_the_draft_and_the_page_links_it(catalogue, tmp_path,
 
 
 @pytest.mark.parametrize(("old", "new", "entry", "message"), [
-    ("là: {02/TONG/GIAO}", "là: {02/TONG/VON_GIAO}", "khối 13", 'không có cột "VON_GIAO"'),
-    ("là: {02/TONG/GIAO}", "là: {99/TONG/GIAO}", "khối 13", 'không có Biểu "99"'),
-    ("{01/T08/verdict}", "{01/T99/verdict}", "khối 24", 'không có dòng "T99"'),
-    ("năm {previous_year} sang", "năm {last_year} sang", "khối 15", "chỗ điền {last_year} không có"),
+    ("là: {02/TONG/GIAO}", "là: {02/TONG/VON_GIAO}", "khối 15", 'không có cột "VON_GIAO"'),
+    ("là: {02/TONG/GIAO}", "là: {99/TONG/GIAO}", "khối 15", 'không có Biểu "99"'),
+    ("{01/T08/verdict}", "{01/T99/verdict}", "khối 28", 'không có dòng "T99"'),
+    ("năm {previous_year} sang", "năm {last_year} sang", "khối 17", "chỗ điền {last_year} không có"),
     ('"Vượt" = ', '"Vuot" = ', "verdicts", "cần đúng các đánh giá"),
-    ('where = "GN"', 'where = "GIAI_NGAN"', "khối 40", 'không có bảng theo chương trình với cột "GIAI_NGAN"'),
+    ('where = "GN"', 'where = "GIAI_NGAN"', "khối 45", 'không có bảng theo chương trình với cột "GIAI_NGAN"'),
+    ("÷ 02/TONG/NSTW_SN}% vốn", "÷ 02/TONG/NSTW}% vốn", "khối 12", 'không có cột "NSTW"'),
+    ('if_zero = "02/TONG/HUY_DONG"', 'if_zero = "02/TONG"', "khối 13", "cần dạng Biểu/dòng/cột"),
 ])
 def test_the_wording_is_checked_by_the_catalogue_loader(tmp_path, old, new, entry, message):
     folder = tmp_path / "catalogue"
@@ -218,12 +239,12 @@ def test_a_phrase_is_corrected_without_python(tmp_path, published):
     folder = tmp_path / "catalogue"
     shutil.copytree(CATALOGUE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     path = folder / "report.toml"
-    path.write_text(path.read_text(encoding="utf-8").replace('"Chưa đạt" = "chưa đạt KH năm {year} (là {plan}{unit})"',
+    path.write_text(path.read_text(encoding="utf-8").replace('"Chưa đạt" = "chưa đạt KH năm {year} là {plan}{unit}"',
                                                              '"Chưa đạt" = "không đạt kế hoạch {plan}{unit}"'),
                     encoding="utf-8")
     draft = compose(load_catalogue(folder), published[1], {})
     water = next(p.text for p in draft.paragraphs if p.text.startswith("- Chiều thiếu hụt về nước"))
-    assert "88% hộ nghèo, hộ cận nghèo sử dụng nước sinh hoạt hợp vệ sinh (không đạt kế hoạch 90%)" in water
+    assert "88,0% hộ nghèo, hộ cận nghèo sử dụng nước sinh hoạt hợp vệ sinh (không đạt kế hoạch 90,0%)" in water
 
 
 @needs_writer
@@ -235,3 +256,69 @@ def test_libreoffice_renders_the_draft_to_pdf(published, tmp_path):
     assert "132.310 triệu đồng" in text and "13.334,47" in text and "15/25" in text
     assert pages[1].strip().startswith("2")  # the page number, from page 2 on
     assert not pages[0].strip().startswith("1")
+    last = [p for p in pages if p.strip()][-1]  # the signature's page holds the last section too, not the closing alone
+    assert "TM. ỦY BAN NHÂN DÂN" in last and "V. ĐỀ XUẤT VÀ KIẾN NGHỊ" in last
+    assert "Biểu 02, " not in text  # the figures' comments stay off the printed page
+
+
+def test_each_figure_names_its_source_in_a_comment(published):
+    """The officer sees where a figure comes from (Biểu, sheet, row, column) as a comment on it."""
+    document = docx.Document(str(published[2].report))
+    comments = {c.comment_id: c.text for c in document.comments}
+    assert len(comments) >= 80
+    paragraph = next(p for p in document.paragraphs if p.text.startswith("Tổng số vốn của Chương trình"))
+    xml = paragraph._p.xml
+    first = xml.index("w:commentRangeStart")
+    anchored = paragraph._p.xpath("./w:r[preceding-sibling::w:commentRangeStart][1]")[0]
+    assert anchored.text == "132.310" and first < xml.index("132.310")
+    assert comments[int(paragraph._p.xpath("./w:commentRangeStart/@w:id")[0])] == \
+        "Biểu 02, Biểu 02: dòng “TỔNG CỘNG”, cột “Tổng vốn – Tổng số”"
+
+
+def test_the_year_before_gives_the_changes(catalogue, sample_files, tmp_path):
+    """With the year before's rates (here from the plan's "Thực hiện năm trước"), the review
+    sentence says by how much the poor and near-poor rates moved, as the 2023 report did."""
+    from pipeline.publication.tables import build_reports
+    from pipeline.warehouse import plan_info
+    from tests.test_plan_info import SIGNER, _plan, _warehouse_of_2023
+
+    plan = _plan(catalogue, tmp_path / "kh.xlsx", SIGNER, last_year={"T01": Decimal("49.72"), "T02": Decimal("7.906")})
+    with connect(_warehouse_of_2023(catalogue, sample_files, tmp_path / "warehouse.duckdb", plan)) as conn:
+        draft = compose(catalogue, build_reports(catalogue, conn, "2023"), plan_info(conn, "2023"))
+    review = next(p.text for p in draft.paragraphs if p.text.startswith("- Kết quả rà soát hộ nghèo"))
+    assert "tỷ lệ 41,2% (giảm 8,52% so với năm 2021);" in review
+    assert "tỷ lệ 11,8% (tăng 3,88% so với năm 2021)." in review
+
+
+def test_the_officers_share_is_measured_against_the_2023_report(published):
+    from pipeline.publication.report import TEXT, WRITE
+    from pipeline.tools.draft_share import REPORT_2023_WORDS, officer_share
+
+    draft = compose(default_catalogue(), published[1], {})
+    writes = [p for p in draft.paragraphs if p.kind == WRITE]
+    assert all(p.words_2023 > 0 for p in writes) and draft.words(WRITE) == sum(p.words_2023 for p in writes)
+    assert officer_share(draft) == draft.words(WRITE) / REPORT_2023_WORDS
+    assert draft.words(TEXT) > 1500  # the data-written part grew from 1.170 words (issue 27)
+
+
+def test_sentences_for_zero_follow_the_figures(catalogue, published):
+    """"Hiện chưa có vốn từ nguồn huy động khác", "chưa có nhà nào hoàn thành", no worker
+    abroad, the targets not met: each sentence changes with its figure."""
+    import copy
+
+    reports = copy.deepcopy(published[1])
+    by_code = {r.code: r for r in reports}
+    targets = by_code["01"].tables[0]
+    for row in targets.rows:
+        row.values["assessment"] = "Đạt" if row.values["assessment"] == "Chưa đạt" else row.values["assessment"]
+    next(r for r in targets.rows if r.code == "T18").values["actual"] = Decimal(12)
+    next(r for r in by_code["02"].tables[0].rows if r.code == "TONG").values["HUY_DONG"] = Decimal(25)
+    next(r for r in by_code["09"].tables[0].rows if r.code == "TONG").values.update(
+        LD_XUAT_CANH=Decimal(4), LD_XUAT_CANH_HN_HCN=Decimal(3))
+    texts = [p.text for p in compose(catalogue, reports, {}).paragraphs]
+    assert "Vốn huy động khác là 25 triệu đồng." in texts
+    assert "Mọi chỉ tiêu đã đánh giá đều đạt kế hoạch năm 2023." in texts
+    housing = _sentence(texts, "- Chiều thiếu hụt về nhà ở")
+    assert "đã hoàn thành 12 nhà (đạt KH năm 2023)." in housing and "chưa có nhà nào" not in housing
+    assert _sentence(texts, "+ Có 4 lao động đi làm việc ở nước ngoài theo hợp đồng").startswith(
+        "+ Có 4 lao động đi làm việc ở nước ngoài theo hợp đồng (trong đó 3 lao động thuộc hộ nghèo, hộ cận nghèo)")

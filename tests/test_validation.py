@@ -136,8 +136,22 @@ def test_rule_message_shows_both_sides_with_cells(catalogue, tmp_path):
     assert finding.line() == (
         f'[lỗi] Sheet "02 Nguồn vốn", ô K15 (DA4.TDA1 · Đã giải ngân – sự nghiệp) = 250 lớn hơn '
         f"DA4.TDA1 · Tổng vốn sự nghiệp = {show_number(recurrent)} (ô M15). "
-        "Vốn sự nghiệp đã giải ngân không được lớn hơn tổng vốn sự nghiệp."
+        "Vốn sự nghiệp đã giải ngân không được lớn hơn tổng vốn sự nghiệp. "
+        f"Nếu các số còn lại đúng: ô K15 ghi tối đa {show_number(recurrent)}."  # the total is a formula: no hint
     )
+
+
+def test_a_rule_names_the_value_a_typed_cell_must_hold(catalogue, tmp_path):
+    """HO_NGHEO + HO_CAN_NGHEO <= HO_TONG: the total of households the sum asks for."""
+    values = sample_values(catalogue)[UNIT]
+    values[Ref("01", "HO_TONG")] = Decimal(2300)
+    values[Ref("01", "HO_NGHEO")] = Decimal(2000)
+    values[Ref("01", "HO_CAN_NGHEO")] = Decimal(349)
+    result = check_file(catalogue, _write(catalogue, tmp_path, values))
+    [finding] = [f for f in result.findings if f.code == RULE.code and f.item == "01:HO_NGHEO"
+                 and "HO_TONG" not in f.message and "2.349" in f.message]
+    address = result.submission.address(Ref("01", "HO_TONG"))
+    assert finding.message.endswith(f"Nếu các số còn lại đúng: ô {address} ghi ít nhất 2.349."), finding.message
 
 
 def test_every_cell_of_a_row_that_breaks_its_type_is_named(catalogue, tmp_path):

@@ -299,17 +299,22 @@ class Headline:
 class ReportBlock:
     """One part of the report's draft, as ``report.toml`` declares it: a heading, a figure
     sentence, a placeholder for the officer ("write") or a sentence over a list of Biểu or
-    of sub-projects."""
+    of sub-projects or of the funds given to the district's agencies."""
 
     kind: str  # heading, text, write, list
     text: str
     level: int = 1  # headings: 1 (I.), 2 (1.), 3 (a))
-    list: str = ""  # lists: "bieu" or "sub_projects"
+    list: str = ""  # lists: "bieu", "sub_projects" or "agencies"
     bieu: str = ""  # sub-project lists: the Biểu whose programme rows are listed
-    where: str = ""  # … those whose column ``where`` is above 0
+    where: str = ""  # … those whose column ``where`` is above 0 (pick "above") or is 0 with funds (pick "zero")
     item: str = ""  # how one element is written
     separator: str = ", "
     none: str = ""  # the sentence when the list is empty
+    pick: str = "above"
+    item_zero: str = ""  # agencies: an element with nothing disbursed
+    if_zero: str = ""  # text: a figure "Biểu/row/column"; when it is 0 the block prints ``zero``
+    zero: str = ""
+    words_2023: int = 0  # write: how many words the 2023 report wrote there
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Loads the wording of the evaluation report's draft (``report.toml``) and checks it against
 the published Biểu: every placeholder is one the draft can fill, every figure
-``{Biểu/row/column}`` names a Biểu, a row and a column that exist, the verdict words are
-those of Biểu 01. Each problem is a CatalogueError naming the file and the entry."""
+``{Biểu/row/column}`` (or share ``{Biểu/row/column ÷ Biểu/row/column}``) names a Biểu, a row
+and a column that exist, the verdict words are those of Biểu 01. Each problem is a
+CatalogueError naming the file and the entry."""
 
 from __future__ import annotations
 
@@ -27,12 +28,16 @@ from pipeline.catalogue.model import (
 REPORT_FILE = "report.toml"
 PLACEHOLDER = re.compile(r"\{([^{}:]*)(?::([^{}]*))?\}")  # {name} or {name:spec}
 FIGURE = re.compile(r"^([0-9]{2})/([^/]+)/([^/]+)$")  # {Biểu/row/column}
+SHARE = re.compile(r"^\s*([0-9]{2}/[^/]+/[^/]+?)\s*÷\s*([0-9]{2}/[^/]+/[^/]+?)\s*$")  # {figure ÷ figure}: 100 × a / b
+FIGURE_HELP = ", {Biểu/dòng/cột}, {Biểu/dòng/cột ÷ Biểu/dòng/cột}"
 VERDICT_COLUMN = "verdict"  # on target rows: the assessment in words ([verdicts])
-LIST_KINDS = ("bieu", "sub_projects")
+CHANGE_COLUMN = "change"  # on target rows: the change from the year before in words, or nothing
+LIST_KINDS = ("bieu", "sub_projects", "agencies")
+PICKS = ("above", "zero")
 
-COMMON = ("year", "previous_year", "place", "period_label")
-TARGET_COUNTS = ("targets_met", "targets", "targets_not_assessed")  # numbers: may take a format ("02d")
-TARGET_FIELDS = (*TARGET_COUNTS, "targets_not_assessed_names")
+COMMON = ("year", "previous_year", "review_year", "previous_review_year", "place", "period_label")
+TARGET_COUNTS = ("targets_met", "targets", "targets_not_assessed", "targets_not_met")  # may take a format ("02d")
+TARGET_FIELDS = (*TARGET_COUNTS, "targets_not_assessed_names", "targets_not_met_names")
 TEXTS = {  # the fixed texts and the placeholders each may use
     "number_line": ("number",),
     "date_line": ("place", "day", "month", "year"),
@@ -47,16 +52,23 @@ TEXTS = {  # the fixed texts and the placeholders each may use
     "closing": COMMON,
     "recipients_title": (),
     "on_behalf": (),
+    "change_down": (*COMMON, "change"),
+    "change_up": (*COMMON, "change"),
+    "change_same": COMMON,
 }
 LISTS = {  # list kind: (placeholders of its sentence, placeholders of one item)
     "bieu": ((*COMMON, "items"), ("code",)),
-    "sub_projects": ((*COMMON, "items", "count", "projects"), ("label", "code", "project")),
+    "sub_projects": ((*COMMON, "items", "count", "projects"), ("label", "code", "project", "in_project")),
+    "agencies": ((*COMMON, "items", "count"), ("unit", "total", "label", "project", "in_project", "disbursed",
+                                                      "rate")),
 }
 
 
 class BlockEntry(Model):
     """One of ``[[blocks]]``: a heading, a figure sentence (``text``), a placeholder for the
-    officer (``write``) or a sentence over a list (``text`` with ``list``)."""
+    officer (``write``, with how many words the 2023 report wrote there) or a sentence over a
+    list (``text`` with ``list``). A sentence with ``if_zero`` (a figure) prints ``zero`` instead
+    when that figure is 0."""
 
     heading: str | None = None
     level: Literal[1, 2, 3] = 1
@@ -68,6 +80,11 @@ class BlockEntry(Model):
     item: Text | None = None
     separator: str = ", "
     none: str = ""
+    pick: Literal[PICKS] = "above"
+    item_zero: Text | None = None
+    if_zero: Text | None = None
+    zero: Text | None = None
+    words_2023: int = Field(0, ge=0)
 
 
 ReportFile = create_model(  # the fixed texts by name (TEXTS), then the rest
@@ -99,13 +116,29 @@ def _block(catalogue: Catalogue, data: BlockEntry, number: int) -> ReportBlock:
     if data.heading is not None:
         return ReportBlock("heading", _text(catalogue, data.heading, COMMON, entry), level=data.level)
     if data.write is not None:
-        return ReportBlock("write", _text(catalogue, data.write, COMMON, entry))
+        return ReportBlock("write", _text(catalogue, data.write, COMMON, entry), words_2023=data.words_2023)
     text = required(data.text, "text", REPORT_FILE, entry)
     kind = data.list_
     if kind is None:
-        return ReportBlock("text", _text(catalogue, text, (*COMMON, *TARGET_FIELDS), entry, figures=True))
+        allowed = (*COMMON, *TARGET_FIELDS)
+        if data.if_zero is None:
+            return ReportBlock("text", _text(catalogue, text, allowed, entry, figures=True))
+        figure = FIGURE.match(data.if_zero)
+        if not figure and data.if_zero not in TARGET_COUNTS:
+            raise CatalogueError(REPORT_FILE, entry, f'if_zero "{data.if_zero}" cần dạng Biểu/dòng/cột hoặc một số đếm '
+                                                     f'({", ".join(TARGET_COUNTS)})')
+        if figure:
+            _check_figure(catalogue, *figure.groups(), entry)
+        return ReportBlock("text", _text(catalogue, text, allowed, entry, figures=True), if_zero=data.if_zero,
+                           zero=_text(catalogue, required(data.zero, "zero", REPORT_FILE, entry), allowed, entry,
+                                      figures=True))
     sentence, item = LISTS[kind]
     bieu, where = "", ""
+    if kind == "agencies":
+        return ReportBlock("list", _text(catalogue, text, sentence, entry), list=kind,
+                           item=_text(catalogue, required(data.item, "item", REPORT_FILE, entry), item, entry),
+                           item_zero=_text(catalogue, data.item_zero or data.item, item, entry),
+                           separator=data.separator, none=_text(catalogue, data.none, COMMON, entry))
     if kind == "sub_projects":
         bieu = required(data.bieu, "bieu", REPORT_FILE, entry)
         where = required(data.where, "where", REPORT_FILE, entry)
@@ -114,7 +147,7 @@ def _block(catalogue: Catalogue, data: BlockEntry, number: int) -> ReportBlock:
             raise CatalogueError(REPORT_FILE, entry, f'Biểu {bieu} không có bảng theo chương trình với cột "{where}"')
     return ReportBlock("list", _text(catalogue, text, sentence, entry), list=kind, bieu=bieu, where=where,
                        item=_text(catalogue, required(data.item, "item", REPORT_FILE, entry), item, entry),
-                       separator=data.separator, none=_text(catalogue, data.none, COMMON, entry))
+                       separator=data.separator, none=_text(catalogue, data.none, COMMON, entry), pick=data.pick)
 
 
 def _text(catalogue: Catalogue, text: str, allowed: tuple[str, ...], entry: str, figures: bool = False) -> str:
@@ -123,13 +156,16 @@ def _text(catalogue: Catalogue, text: str, allowed: tuple[str, ...], entry: str,
         raise CatalogueError(REPORT_FILE, entry, f'dấu ngoặc {{ }} trong "{text}" không đúng')
     for match in PLACEHOLDER.finditer(text):
         name, spec = match.groups()
-        figure = FIGURE.match(name)
-        if figure and figures:
+        figure, share = FIGURE.match(name), SHARE.match(name)
+        if share and figures:
+            for part in share.groups():
+                _check_figure(catalogue, *FIGURE.match(part).groups(), entry)
+        elif figure and figures:
             _check_figure(catalogue, *figure.groups(), entry)
         elif name not in allowed:
             known = ", ".join("{" + a + "}" for a in allowed) or "không có"
             raise CatalogueError(REPORT_FILE, entry, f'chỗ điền {{{name}}} không có (dùng được: {known}'
-                                                     f'{", {Biểu/dòng/cột}" if figures else ""})')
+                                                     f'{FIGURE_HELP if figures else ""})')
         if spec is not None:
             if name not in TARGET_COUNTS:
                 raise CatalogueError(REPORT_FILE, entry, f'chỉ các số đếm ({", ".join(TARGET_COUNTS)}) nhận định dạng')
@@ -147,8 +183,9 @@ def _bieu(catalogue: Catalogue, code: str, entry: str) -> Bieu:
 
 
 def _keys(table: LayoutTable) -> set[str]:
+    assessed = table.rows == "targets" and any(c.show == "assessment" for c in table.columns)
     return {c.key for c in table.columns if not c.show or c.show == "assessment"} | (
-        {VERDICT_COLUMN} if table.rows == "targets" and any(c.show == "assessment" for c in table.columns) else set())
+        {VERDICT_COLUMN, CHANGE_COLUMN} if assessed else set())
 
 
 def _check_figure(catalogue: Catalogue, code: str, row: str, column: str, entry: str) -> None:

@@ -1,12 +1,22 @@
 """The feedback workbook sent back to a unit: a summary, every finding with a link to the
 cell, and an annotated copy of the unit's sheets rebuilt from the template (never a copy
-of the unit's file), where each offending cell is highlighted and carries a comment."""
+of the unit's file), where each offending cell is highlighted and carries a comment.
+
+It prints as a short document: the summary first (the verdict, then every finding with its
+sheet, cell and message, so nothing printed relies on a cell comment, which office suites
+do not print), then only the sheets that have findings (the others are hidden), each on A4
+in its own orientation; a wide grid prints over two pages across with its row labels
+repeated rather than shrunk to one unreadable page.
+
+Naming a feedback file is light (``check`` says where intake will write one); the workbook
+writer (xlsxwriter, the template) is imported only when one is written."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.catalogue import Catalogue, Ref
 from pipeline.checking.findings import Finding
@@ -17,11 +27,15 @@ from pipeline.files import atomic_output
 from pipeline.text import slug
 from pipeline.catalogue.contract import PLAN_FILE
 from pipeline.workbook.reader import Submission
-from pipeline.workbook.style import Styles, fit_row_height, new_workbook, page_setup
-from pipeline.workbook.template import Filling, add_unit_sheets
+
+if TYPE_CHECKING:
+    from pipeline.workbook.style import Styles
+    from pipeline.workbook.template import Filling
 
 SUMMARY_SHEET = "Kết quả kiểm tra"
-WIDTHS = {"severity": 10, "sheet": 16, "cell": 8, "item_label": 40, "value": 14, "message": 80}  # the report's columns
+# The summary's columns: together about the width of an A4 landscape page at full size.
+WIDTHS = {"severity": 8, "sheet": 14, "cell": 6, "item_label": 26, "value": 11, "message": 60}
+GRID_PAGES_ACROSS = 2
 
 
 def unit_feedback_name(unit: str, period: str) -> str:
@@ -49,6 +63,8 @@ def unreadable_feedback_name(file_name: str) -> str:
 
 def _filling(catalogue: Catalogue, submission: Submission, findings: list[Finding]) -> Filling:
     """The unit's values as read (text where it typed text), with the findings as notes."""
+    from pipeline.workbook.template import Filling
+
     filling = Filling(info={code: raw for code, (raw, _) in submission.info.items()})
     for cell in submission.cells:
         filling.values[cell.ref] = cell.value if cell.value is not None else cell.raw
@@ -65,6 +81,9 @@ def _filling(catalogue: Catalogue, submission: Submission, findings: list[Findin
 
 def write_feedback(path: Path, catalogue: Catalogue, result: CheckResult, period: str) -> Path:
     """Write the feedback workbook for one checked file (atomically)."""
+    from pipeline.workbook.style import Styles, new_workbook
+    from pipeline.workbook.template import add_unit_sheets
+
     submission = result.submission
     with atomic_output(path) as temporary:
         workbook = new_workbook(temporary, "Kết quả kiểm tra báo cáo", catalogue.district["authority"])
@@ -76,15 +95,33 @@ def write_feedback(path: Path, catalogue: Catalogue, result: CheckResult, period
             filling = _filling(catalogue, submission, result.findings)
             add_unit_sheets(workbook, styles, catalogue, unit, filling)
         _summary(summary, styles, catalogue, result, period, filling)
+        _print_only_findings(workbook, catalogue, filling, submission, result.findings)
         summary.activate()
         workbook.close()
     return path
 
 
+def _print_only_findings(workbook, catalogue: Catalogue, filling: Filling | None, submission: Submission | None,
+                         findings: list[Finding]) -> None:
+    """Hide the copied sheets without a finding; a grid with one prints over pages across."""
+    marked = {target[0] for f in findings if (target := _target(filling, submission, f))}
+    grids = {form.sheet for form in catalogue.forms.values() if form.is_grid}
+    for ws in workbook.worksheets():
+        if ws.name == SUMMARY_SHEET:
+            continue
+        if ws.name not in marked:
+            ws.hide()
+        elif ws.name in grids:
+            ws.fit_to_pages(GRID_PAGES_ACROSS, 1)
+            ws.repeat_columns(0, 2)  # the template grid's hidden code, STT and sub-project, on every page
+
+
 def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, period: str, filling: Filling | None) -> None:
+    from pipeline.workbook.style import fit_row_height, page_setup, wrapped_lines
+
     submission, report = result.submission, result.report
     unit = catalogue.find_unit(submission.unit_code) if submission else None
-    columns = [("STT", 6), *((header, WIDTHS[key]) for key, header in report.columns), ("Xem", 10)]
+    columns = [("STT", 5), *((header, WIDTHS[key]) for key, header in report.columns), ("Xem", 7)]
     last = len(columns) - 1
     for col, (_, width) in enumerate(columns):
         ws.set_column(col, col, width)
@@ -119,7 +156,8 @@ def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, peri
         ws.write_number(row, 0, n, styles.center())
         for col, (key, text) in enumerate(zip(keys, cells), start=1):
             ws.write_string(row, col, text, severity if key == "severity" else styles.text())
-        fit_row_height(ws, row, finding.message, WIDTHS["message"])
+        fit_row_height(ws, row, *max((finding.message, WIDTHS["message"]), (finding.item_label, WIDTHS["item_label"]),
+                                     key=lambda cell: wrapped_lines(*cell)))
         target = _target(filling, submission, finding)
         if target:
             ws.write_url(row, last, f"internal:'{target[0]}'!{target[1]}",

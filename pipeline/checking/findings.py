@@ -85,7 +85,7 @@ INFO_FIELD = FindingType(
     "thong_tin_khong_hop_le", ERROR, "Thông tin không hợp lệ",
     'ô {cell} ({item_label}) = "{value}" không phải là một ngày: nhập ngày dạng ngày/tháng/năm, ví dụ 15/08/2023.',
     variants=(("too_long", "ô {cell} ({item_label}) dài {length} ký tự, quá {limit} ký tự: hãy ghi gọn lại."),))
-RULE = FindingType("vi_pham_quy_tac", ERROR, "Vi phạm quy tắc kiểm tra", "{left} {broken} {right}.{note}")
+RULE = FindingType("vi_pham_quy_tac", ERROR, "Vi phạm quy tắc kiểm tra", "{left} {broken} {right}.{note}{hint}")
 TOTAL_TYPED_OVER = FindingType(
     "tong_khong_khop", ERROR, "Ô tổng không khớp các thành phần",
     "ô {cell} ({item_label}) = {value} nhưng tổng các thành phần là {total} ({parts}): hãy xoá số đã gõ để "

@@ -254,6 +254,27 @@ def _cell_finding(form: Form, submission: Submission, ref: Ref, kind: str | None
     return finding(WRONG_TYPE, expected=TYPE_MESSAGES[kind], value=shown, **common)
 
 
+# What one input cell must hold for the rule to hold when every other number is right: by the
+# rule's operator, for a cell alone on the left, then for one alone on the right.
+NEEDED = {"<=": ("tối đa ", "ít nhất "), ">=": ("ít nhất ", "tối đa "), "==": ("", "")}
+
+
+def _hint(catalogue: Catalogue, submission: Submission, rule: Rule, row: str, left: Decimal, right: Decimal) -> str:
+    """" Nếu các số còn lại đúng: ô K15 ghi tối đa 1.200." where the rule computes the value
+    a cell the unit types must hold ("" for a strict comparison or when no side is one cell)."""
+    if rule.op not in NEEDED:
+        return ""
+    parts = []
+    for terms, word, value in ((rule.left, NEEDED[rule.op][0], right), (rule.right, NEEDED[rule.op][1], left)):
+        if len(terms) != 1 or terms[0].sign != 1:
+            continue
+        ref = _bind(terms[0].ref, row)
+        where = submission.address(ref)
+        if where and catalogue.expand(ref) == (Term(ref, 1),):
+            parts.append(f"ô {where} ghi {word}{show_number(value)}")
+    return f" Nếu các số còn lại đúng: {' hoặc '.join(parts)}." if parts else ""
+
+
 def _rule_finding(catalogue: Catalogue, form: Form, submission: Submission, one: pd.DataFrame,
                   rule: Rule, row: str) -> Finding:
     (left,), (right,) = rule_sides(catalogue, form, rule, one)
@@ -263,7 +284,7 @@ def _rule_finding(catalogue: Catalogue, form: Form, submission: Submission, one:
     first_input = _bind(_input_terms(catalogue, rule.left)[0].ref, row)
     return finding(
         RULE, severity=rule.severity, left=left_text, broken=OP_BROKEN[rule.op], right=right_text,
-        note=f" {rule.message}." if rule.message else "",
+        note=f" {rule.message}." if rule.message else "", hint=_hint(catalogue, submission, rule, row, left, right),
         file=submission.path.name, unit=submission.unit_code, form=form.code,
         sheet=submission.sheet_name(catalogue.form(first.form)),
         cell=submission.address(first) or submission.address(first_input) or "",

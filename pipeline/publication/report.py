@@ -1,24 +1,53 @@
 """The evaluation report's draft as text: the catalogue's wording (``report.toml``) filled in
 from the published Biểu. Every figure is read from the Biểu tables the table builder made
-(``build_reports``), printed with the same rounding (``describe``) and verdicts, so the draft
-and its appendix can never disagree; who signs and the report's number and date come from the
-plan workbook (``plan_info``), else dotted lines. Writing the .docx is ``report_docx``."""
+(``build_reports``), rounded as the Biểu round it (rates always with one decimal, so figures
+side by side read alike) and verdicts, so the draft and its appendix can never disagree; each
+figure keeps where it came from (Biểu, table, row, column), which the .docx shows as a comment.
+Who signs and the report's number come from the plan workbook (``plan_info``), else dotted
+lines; its date is the plan's, else the period's report date, the one the Biểu print. Writing
+the .docx is ``report_docx``."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from pipeline.catalogue import TOTAL_ROW, Catalogue, ReportBlock
-from pipeline.catalogue.report_text import FIGURE, PLACEHOLDER, TARGET_COUNTS, VERDICT_COLUMN
-from pipeline.text import name_list
+from pipeline.catalogue.report_text import (
+    CHANGE_COLUMN,
+    FIGURE,
+    PLACEHOLDER,
+    SHARE,
+    TARGET_COUNTS,
+    VERDICT_COLUMN,
+)
+from pipeline.text import name_list, show_number
 from pipeline.publication.signing import day_and_month, signing_for
-from pipeline.publication.tables import EXCEEDED, MET, NOT_ASSESSED, Report, Row, Table, describe
+from pipeline.publication.tables import (
+    EXCEEDED,
+    MET,
+    NOT_ASSESSED,
+    NOT_MET,
+    Report,
+    Row,
+    Table,
+    describe,
+    round_half_up,
+)
 from pipeline.publication.workbooks import INCOMPLETE
 from pipeline.catalogue.contract import PLAN_COLUMN
 
 HEADING, TEXT, WRITE = "heading", "text", "write"  # kinds of paragraph
+FUNDS, DISBURSED, RATE = "TONG", "GN", "TL"  # columns of a sub-project Biểu (bieu/sub_project.toml)
+AGENCY = "co_quan_huyen"  # the kind of unit of a district agency
+CHANGE_PLACES = 2  # a change of a rate from the year before: "giảm 8,52%", as the 2023 report writes it
+# A figure in a filled text: OPEN number SEP text CLOSE; the paragraph keeps the span and its source.
+OPEN, SEP, CLOSE = "\ue000", "\ue001", "\ue002"
+MARKED = re.compile(f"{OPEN}([0-9]+){SEP}([^{CLOSE}]*){CLOSE}")
+END = re.compile(r"([.:;])$")  # a sentence's closing mark: a remark goes before it
+SUBSET = re.compile(r"^Trong đó:\s*(.+)$")  # a target that is part of the one before
 
 
 def report_name(period: str) -> str:
@@ -30,6 +59,8 @@ class Paragraph:
     kind: str  # HEADING, TEXT (written from the data) or WRITE (a placeholder for the officer)
     text: str
     level: int = 0  # headings: 1–3
+    figures: tuple[tuple[int, int, str], ...] = ()  # (start, end, source) of each figure in text
+    words_2023: int = 0  # WRITE: how many words the 2023 report wrote there
 
 
 @dataclass
@@ -37,7 +68,7 @@ class Draft:
     """Everything the document shows, as text."""
 
     period: str
-    date: dt.date  # of the document's properties: the report's date, else the period's report date
+    date: dt.date  # of the document's properties and its date line: the report's date, else the period's
     authority: str
     number_line: str
     date_line: str
@@ -52,21 +83,31 @@ class Draft:
     signature: tuple[str, ...]  # TM. …, KT. …, title (the lines above the signature)
     signer: str  # the name, or dots
 
+    def words(self, kind: str) -> int:
+        """Words in the paragraphs of one kind (the placeholders: words the 2023 report wrote there)."""
+        if kind == WRITE:
+            return sum(p.words_2023 for p in self.paragraphs if p.kind == WRITE)
+        return sum(len(p.text.split()) for p in self.paragraphs if p.kind == kind)
+
 
 class _Fill:
-    """Fills one text's placeholders: named values, figures of the Biểu, verdicts."""
+    """Fills one text's placeholders: named values, figures of the Biểu, shares, verdicts,
+    changes; each figure marked with its source (``sources``) until the paragraph is made."""
 
     def __init__(self, catalogue: Catalogue, reports: dict[str, Report], values: dict[str, object]):
         self.catalogue, self.reports, self.values = catalogue, reports, values
         self.texts = catalogue.report.texts
         self.used: set[str] = set()  # the Biểu whose figures were filled in
+        self.sources: list[str] = []
 
     def __call__(self, template: str, **extra) -> str:
         values = {**self.values, **extra}
 
         def one(match) -> str:
             name, spec = match.groups()
-            figure = FIGURE.match(name)
+            share, figure = SHARE.match(name), FIGURE.match(name)
+            if share:
+                return self.share(*share.groups())
             if figure:
                 return self.figure(*figure.groups())
             value = values[name]
@@ -74,30 +115,90 @@ class _Fill:
 
         return PLACEHOLDER.sub(one, template)
 
+    def mark(self, text: str, source: str) -> str:
+        self.sources.append(source)
+        return f"{OPEN}{len(self.sources) - 1}{SEP}{text}{CLOSE}"
+
+    def value(self, name: str) -> Decimal | None:
+        """The value of a figure "Biểu/row/column"."""
+        code, row_code, key = FIGURE.match(name).groups()
+        self.used.add(code)
+        _, row = _find(self.reports[code], row_code, key)
+        value = row.values.get(key)
+        return None if value is None else Decimal(value)
+
     def figure(self, code: str, row_code: str, key: str) -> str:
         self.used.add(code)
         table, row = _find(self.reports[code], row_code, key)
         if key == VERDICT_COLUMN:
-            return self.verdict(code, table, row)
-        return self._shown(row.values.get(key), _kind(table, row, key))
+            return self.mark(self.verdict(code, table, row), self.source(code, table, row, "Đánh giá"))
+        if key == CHANGE_COLUMN:
+            return self.change(code, table, row)
+        return self.mark(self.shown(row.values.get(key), _kind(table, row, key)),
+                         self.source(code, table, row, _column_name(table, key)))
+
+    def share(self, part: str, whole: str) -> str:
+        """100 × one figure / another, as a rate."""
+        a, b = self.value(part), self.value(whole)
+        value = None if a is None or not b else 100 * a / b
+        return self.mark(self.shown(value, "rate"), f"{self._named(part)} ÷ {self._named(whole)} × 100")
+
+    def _named(self, name: str) -> str:
+        code, row_code, key = FIGURE.match(name).groups()
+        table, row = _find(self.reports[code], row_code, key)
+        return self.source(code, table, row, _column_name(table, key))
 
     def verdict(self, code: str, table: Table, row: Row) -> str:
         word = row.values[_assessment_key(table)]
-        plan_key = next((c.key for c in self.catalogue.bieu[code].tables[self.reports[code].tables.index(table)].columns
-                         if c.plan == PLAN_COLUMN), None)
-        plan = row.values.get(plan_key) if plan_key else None
+        plan = row.values.get(_plan_key(self.catalogue, self.reports[code], table))
         target = next(t for t in self.catalogue.targets if t.code == row.code)
-        return self(self.catalogue.report.verdicts[word], plan=self._shown(plan, row.kind),
+        return self(self.catalogue.report.verdicts[word], plan=self.shown(plan, row.kind),
                     unit=self.catalogue.report.units[target.unit])
 
-    def _shown(self, value: object, kind: str) -> str:
-        return self.texts["missing"] if value is None else describe(Decimal(value), kind)
+    def change(self, code: str, table: Table, row: Row) -> str:
+        """"(giảm 8,52% so với năm 2021)" from the year before's value and this year's, or ""."""
+        before, now = row.values.get("last_year"), row.values.get("actual")
+        if before is None or now is None:
+            return ""
+        places = CHANGE_PLACES if row.kind == "rate" else 0
+        difference = round_half_up(Decimal(now) - Decimal(before), places)
+        name = "change_same" if not difference else ("change_down" if difference < 0 else "change_up")
+        text = self(self.texts[name], change=show_number(abs(difference), places))
+        return self.mark(text, self.source(code, table, row, "Thực hiện năm trước, Thực hiện năm"))
+
+    def shown(self, value: object, kind: str) -> str:
+        if value is None:
+            return self.texts["missing"]
+        if kind == "rate":  # one decimal always: "13,0" beside "18,1"
+            return show_number(round_half_up(Decimal(value), 1), 1)
+        return describe(Decimal(value), kind)
+
+    @staticmethod
+    def source(code: str, table: Table, row: Row, column: str) -> str:
+        return f"Biểu {code}, {table.sheet}: dòng “{row.label}”, cột “{column}”"
+
+    def paragraph(self, kind: str, text: str, **more) -> Paragraph:
+        """A paragraph of the filled text: the marks taken out, the figures' spans kept."""
+        figures, parts, at = [], [], 0
+        for match in MARKED.finditer(text):
+            parts.append(text[at:match.start()])
+            start = sum(map(len, parts))
+            parts.append(match.group(2))
+            figures.append((start, start + len(match.group(2)), self.sources[int(match.group(1))]))
+            at = match.end()
+        parts.append(text[at:])
+        return Paragraph(kind, "".join(parts), figures=tuple(figures), **more)
+
+
+def plain(text: str) -> str:
+    """A filled text without its figures' marks (for the fixed texts of the header)."""
+    return MARKED.sub(lambda m: m.group(2), text)
 
 
 def _find(report: Report, row_code: str, key: str) -> tuple[Table, Row]:
     """The first table of the Biểu with that row and column (the loader checked there is one;
     a unit without a row this period has no figure: an empty row stands in)."""
-    wanted = _assessment_key if key == VERDICT_COLUMN else None
+    wanted = _assessment_key if key in (VERDICT_COLUMN, CHANGE_COLUMN) else None
     for table in report.tables:
         keys = {c.key for c in table.columns}
         if (wanted(table) if wanted else key in keys):
@@ -111,24 +212,55 @@ def _assessment_key(table: Table) -> str | None:
     return next((c.key for c in table.columns if c.show == "assessment"), None)
 
 
+def _plan_key(catalogue: Catalogue, report: Report, table: Table) -> str | None:
+    layout = catalogue.bieu[report.code].tables[report.tables.index(table)]
+    return next((c.key for c in layout.columns if c.plan == PLAN_COLUMN), None)
+
+
+def _column_name(table: Table, key: str) -> str:
+    """A column as its header reads: "Tổng số vốn – Tổng số" (the group above, then its label)."""
+    column = next((c for c in table.columns if c.key == key), None)
+    if column is None:
+        return key
+    return f"{column.group} – {column.label}" if column.group and column.group != column.label else column.label
+
+
 def _kind(table: Table, row: Row, key: str) -> str:
     column = next(c for c in table.columns if c.key == key)
     return row.kind if column.kind == "row" else column.kind
 
 
+def _lower_first(label: str) -> str:
+    return label[:1].lower() + label[1:]
+
+
+def _standalone(labels: list[str]) -> list[str]:
+    """Target labels that read alone: "Trong đó: có bằng cấp, chứng chỉ" after "Tỷ lệ … qua đào
+    tạo" becomes "Tỷ lệ … qua đào tạo có bằng cấp, chứng chỉ"."""
+    named = []
+    for label in labels:
+        part = SUBSET.match(label)
+        named.append(f"{named[-1]} {part.group(1)}" if part and named else label)
+    return named
+
+
 def _target_counts(reports: list[Report]) -> dict[str, object]:
-    """How many targets are met or exceeded, of how many, and which are not assessed, from the
-    assessment column of the Biểu of targets (Biểu 01)."""
+    """How many targets are met or exceeded, of how many, which are not assessed and which
+    are not met, from the assessment column of the Biểu of targets (Biểu 01)."""
     for report in reports:
         for table in report.tables:
             key = _assessment_key(table)
             if key:
-                verdicts = [(row.label, row.values[key]) for row in table.rows]
+                verdicts = list(zip(_standalone([row.label for row in table.rows]),
+                                    (row.values[key] for row in table.rows)))
                 not_assessed = [label for label, v in verdicts if v == NOT_ASSESSED]
                 return {"targets_met": sum(v in (MET, EXCEEDED) for _, v in verdicts), "targets": len(verdicts),
                         "targets_not_assessed": len(not_assessed),
-                        "targets_not_assessed_names": ", ".join(label[:1].lower() + label[1:] for label in not_assessed)}
-    return dict.fromkeys(TARGET_COUNTS, 0) | {"targets_not_assessed_names": ""}
+                        "targets_not_met": sum(v == NOT_MET for _, v in verdicts),
+                        "targets_not_assessed_names": ", ".join(map(_lower_first, not_assessed)),
+                        "targets_not_met_names": "; ".join(_lower_first(label) for label, v in verdicts
+                                                           if v == NOT_MET)}
+    return dict.fromkeys(TARGET_COUNTS, 0) | {"targets_not_assessed_names": "", "targets_not_met_names": ""}
 
 
 def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -> Draft:
@@ -139,11 +271,11 @@ def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -
     dots = texts["dots"]
     signing = signing_for(catalogue, period.key, info)
     year = signing.shown_date.year
-    common = {"year": year, "previous_year": year - 1, "place": catalogue.district["place"],
-              "period_label": period.label}
+    common = {"year": year, "previous_year": year - 1, "review_year": year - 1, "previous_review_year": year - 2,
+              "place": catalogue.district["place"], "period_label": period.label}
     fill = _Fill(catalogue, {r.code: r for r in reports}, {**common, **_target_counts(reports)})
-    day, month = day_and_month(signing.date) if signing.date else (dots, dots)
-    paragraphs = [p for block in wording.blocks for p in _paragraphs(fill, block, reports, catalogue)]
+    day, month = day_and_month(signing.shown_date)  # the date the Biểu print when the plan gives none
+    paragraphs = [_paragraph(fill, block, reports, catalogue) for block in wording.blocks]
     missing = [u for code in sorted(fill.used) for u in fill.reports[code].missing]
     missing = list({u.code: u for u in missing}.values())
     warning = fill(texts["incomplete_warning"], warning=INCOMPLETE, units=name_list([u.name for u in missing])) \
@@ -159,36 +291,83 @@ def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -
     )
 
 
-def _paragraphs(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue: Catalogue) -> list[Paragraph]:
+def _paragraph(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue: Catalogue) -> Paragraph:
     if block.kind == HEADING:
-        return [Paragraph(HEADING, fill(block.text), block.level)]
+        return Paragraph(HEADING, fill(block.text), block.level)
     if block.kind == WRITE:
-        return [Paragraph(WRITE, fill(fill.texts["placeholder"], text=fill(block.text)))]
-    before = set(fill.used)
+        return fill.paragraph(WRITE, fill(fill.texts["placeholder"], text=fill(block.text)),
+                              words_2023=block.words_2023)
+    before, fill.used = fill.used, set()  # the Biểu this block's figures come from
     if block.kind == TEXT:
-        text = fill(block.text)
+        text = fill(block.zero if block.if_zero and _zero(fill, block.if_zero) else block.text)
     elif block.list == "bieu":
         text = fill(block.text, items=block.separator.join(fill(block.item, code=r.code) for r in reports))
+    elif block.list == "agencies":
+        text = _agencies(fill, block, catalogue)
     else:
         text = _sub_projects(fill, block, catalogue)
-    used = fill.used - before if block.kind == TEXT else fill.used & {block.bieu}
+    used, fill.used = fill.used, before | fill.used
     missing = [u.name for code in sorted(used) for u in fill.reports[code].missing]
-    if missing:
-        text += fill(fill.texts["incomplete_sentence"], units=name_list(list(dict.fromkeys(missing))))
-    return [Paragraph(TEXT, text)]
+    if missing:  # before the sentence's closing mark, not after it
+        remark = fill(fill.texts["incomplete_sentence"], units=name_list(list(dict.fromkeys(missing))))
+        end = END.search(text)
+        text = text[:end.start()] + remark + end.group(1) if end else text + remark
+    return fill.paragraph(TEXT, text)
+
+
+def _zero(fill: _Fill, name: str) -> bool:
+    """Whether a figure "Biểu/row/column" or a count of targets is 0."""
+    return (fill.values[name] if name in TARGET_COUNTS else fill.value(name)) == 0
 
 
 def _sub_projects(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
-    """The sentence over the sub-projects whose figure ``where`` in Biểu ``bieu`` is above 0."""
+    """The sentence over the sub-projects whose figure ``where`` in Biểu ``bieu`` is above 0
+    (pick "above"), or is 0 while they have funds (pick "zero")."""
     fill.used.add(block.bieu)
     report = fill.reports[block.bieu]
     table = next(t for t in report.tables if block.where in {c.key for c in t.columns} and
                  any(r.code == TOTAL_ROW for r in t.rows))
     rows = {r.code: r for r in table.rows}
-    chosen = [(s, p) for p in catalogue.projects for s in p.sub_projects
-              if s.code in rows and (rows[s.code].values.get(block.where) or 0) > 0]
+
+    def chosen_row(row: Row) -> bool:
+        value = row.values.get(block.where) or 0
+        return value > 0 if block.pick == "above" else value == 0 and (row.values.get(FUNDS) or 0) > 0
+
+    chosen = [(s, p) for p in catalogue.projects for s in p.sub_projects if s.code in rows and chosen_row(rows[s.code])]
     if not chosen:
         return fill(block.none)
-    items = [fill(block.item, label=rows[s.code].label, code=s.code, project=p.name.split(":")[0]) for s, p in chosen]
+    items = [fill(block.item, label=rows[s.code].label, code=s.code, **_project(s, p)) for s, p in chosen]
     return fill(block.text, items=block.separator.join(items), count=len(chosen),
                 projects=len({p.code for _, p in chosen}))
+
+
+def _project(sub, project) -> dict[str, str]:
+    """{project}: "Dự án 1"; {in_project}: " (Dự án 1)", or nothing for a project that is its own sub-project."""
+    name = project.name.split(":")[0]
+    return {"project": name, "in_project": "" if sub.code == project.code else f" ({name})"}
+
+
+def _agencies(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
+    """The sentence over the funds each district agency was given for a sub-project (its row
+    of the sub-project's Biểu), with what it disbursed (``item``) or nothing (``item_zero``)."""
+    items = []
+    for project in catalogue.projects:
+        for sub in project.sub_projects:
+            report = fill.reports.get(sub.form)
+            if report is None:
+                continue
+            fill.used.add(sub.form)
+            for table in report.tables:
+                if DISBURSED not in {c.key for c in table.columns}:
+                    continue
+                for row in table.rows:
+                    unit = catalogue.find_unit(row.code)
+                    if unit is None or unit.kind != AGENCY or not (row.values.get(FUNDS) or 0) > 0:
+                        continue
+                    figure = {key: fill.figure(sub.form, row.code, key) for key in (FUNDS, DISBURSED, RATE)}
+                    template = block.item if (row.values.get(DISBURSED) or 0) > 0 else block.item_zero
+                    items.append(fill(template, unit=row.label, total=figure[FUNDS], disbursed=figure[DISBURSED],
+                                      rate=figure[RATE], label=_lower_first(sub.name), **_project(sub, project)))
+    if not items:
+        return fill(block.none)
+    return fill(block.text, items=block.separator.join(items), count=len(items))

@@ -2,8 +2,11 @@
 of an administrative document: A4, margins 20/20/30/15 mm, Times New Roman 14 (13 in the
 header), the authority and Quốc hiệu side by side, page numbers centred at the top from page
 2, the signature block beside "Nơi nhận". Placeholders for the officer are italic and
-highlighted. The same draft always gives the same bytes: fixed document properties and zip
-entry times (python-docx stamps the clock on both)."""
+highlighted. Each figure carries a comment naming where it comes from (Biểu, sheet, row,
+column): the officer sees it in the word processor, the printed page does not. The last
+paragraph before the closing keeps with it, so the signature never stands on a page alone
+with one sentence. The same draft always gives the same bytes: fixed document properties,
+comment dates and zip entry times (python-docx stamps the clock on all three)."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
 from pipeline.files import atomic_output
-from pipeline.publication.report import HEADING, WRITE, Draft
+from pipeline.publication.report import HEADING, WRITE, Draft, Paragraph
 
 FONT = "Times New Roman"
 BODY_SIZE, HEADER_SIZE, SMALL_SIZE = Pt(14), Pt(13), Pt(11)
@@ -35,13 +38,16 @@ def write_report(draft: Draft, path: Path) -> Path:
     document = Document()
     _setup(document, draft)
     _header(document, draft)
-    for paragraph in draft.paragraphs:
+    when = dt.datetime.combine(draft.date, dt.time(), dt.timezone.utc)
+    last = len(draft.paragraphs) - 1
+    for n, paragraph in enumerate(draft.paragraphs):
         if paragraph.kind == HEADING:
             _paragraph(document, paragraph.text, bold=True, italic=paragraph.level == 3, indent=True, keep=True)
         elif paragraph.kind == WRITE:
-            _paragraph(document, paragraph.text, italic=True, indent=True, highlight=True)
+            _paragraph(document, paragraph.text, italic=True, indent=True, highlight=True, keep=n == last)
         else:
-            _paragraph(document, paragraph.text, indent=True)
+            keep = n == last or paragraph.text.endswith(":")  # a lead-in stays with what it introduces
+            _figures(document, _paragraph(document, "", indent=True, keep=keep), paragraph, draft, when)
     _paragraph(document, draft.closing, indent=True, keep=True)  # never apart from the signature
     _signatures(document, draft)
     buffer = io.BytesIO()
@@ -118,8 +124,23 @@ def _paragraph(container, text: str, bold=False, italic=False, size=None, align=
         paragraph.paragraph_format.keep_with_next = True
     if after is not None:
         paragraph.paragraph_format.space_after = after
-    _run(paragraph, text, bold, italic, size, underline, highlight, color)
+    if text:
+        _run(paragraph, text, bold, italic, size, underline, highlight, color)
     return paragraph
+
+
+def _figures(document, container, paragraph: Paragraph, draft: Draft, when: dt.datetime) -> None:
+    """The paragraph's text as runs, each figure its own run with a comment naming its source."""
+    at = 0
+    for start, end, source in paragraph.figures:
+        if start > at:
+            _run(container, paragraph.text[at:start])
+        run = _run(container, paragraph.text[start:end])
+        comment = document.add_comment(run, text=source, author=draft.authority, initials="")
+        comment._comment_elm.date = when  # python-docx stamps the clock
+        at = end
+    if at < len(paragraph.text):
+        _run(container, paragraph.text[at:])
 
 
 def _cell_lines(cell, lines: list[tuple[str, dict]]) -> None:
