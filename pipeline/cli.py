@@ -3,7 +3,7 @@
 Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
 ``check FILE [--period P] [--json]``, ``preview``, ``report --period P``, ``rebuild``, ``explain``,
 ``close-period P``, ``reopen-period P``, ``read FILE``, ``serve``,
-``access add|revoke|list|officer-add|log``.
+``access add|revoke|list|officer-add|log``, ``backup DEST``, ``restore SRC``, ``doctor``.
 Messages for people are Vietnamese; bad input never ends in a traceback.
 """
 
@@ -295,6 +295,25 @@ def _access(args) -> int:
     return 0
 
 
+def _backup(args) -> int:
+    from pipeline.operations.backup import backup
+
+    settings = _settings(args)
+    made = backup(settings.places, Path(args.dest), settings.now())
+    print(f"Đã sao lưu {made.files} tệp ({made.size / 1e6:.1f} MB) vào {made.folder}.")
+    return 0
+
+
+def _restore(args) -> int:
+    from pipeline.operations.backup import restore
+
+    settings = _settings(args)
+    count = restore(Path(args.source), settings.data)
+    print(f"Đã khôi phục {count} tệp vào {settings.data}. Tiếp theo: python -m pipeline rebuild --data {settings.data} "
+          "để dựng lại kho dữ liệu từ thư mục lưu trữ.")
+    return 0
+
+
 def _read(args) -> int:
     """The values as the workbook holds them (925, not 925.0), read in a reader worker process."""
     from pipeline.text import nfc
@@ -402,6 +421,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--data", help=data_help)
     serve.set_defaults(run=_serve)
+
+    backup_parser = commands.add_parser("backup", help="sao lưu những gì không tính lại được vào DEST/tuangiao-<giờ>/")
+    backup_parser.add_argument("dest", help="thư mục chứa các bản sao lưu (tốt nhất trên một ổ khác)")
+    backup_parser.add_argument("--data", help=data_help)
+    backup_parser.set_defaults(run=_backup)
+
+    restore_parser = commands.add_parser("restore", help="khôi phục một bản sao lưu vào một thư mục dữ liệu trống")
+    restore_parser.add_argument("source", help="thư mục của bản sao lưu (DEST/tuangiao-<giờ>)")
+    restore_parser.add_argument("--data", help=data_help)
+    restore_parser.set_defaults(run=_restore)
 
     read = commands.add_parser("read", help="đọc một tệp báo cáo, in các giá trị đọc được")
     read.add_argument("file")
