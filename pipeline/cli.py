@@ -314,6 +314,15 @@ def _restore(args) -> int:
     return 0
 
 
+def _doctor(args) -> int:
+    """Exit 0 when nothing needs the administrator, 1 otherwise."""
+    from pipeline.operations.doctor import DAEMON, checks, screen
+
+    found = checks(_settings(args)) + [DAEMON]
+    print(screen(found))
+    return 1 if any(c.fine is False for c in found) else 0
+
+
 def _read(args) -> int:
     """The values as the workbook holds them (925, not 925.0), read in a reader worker process."""
     from pipeline.text import nfc
@@ -431,6 +440,10 @@ def main(argv: list[str] | None = None) -> int:
     restore_parser.add_argument("source", help="thư mục của bản sao lưu (DEST/tuangiao-<giờ>)")
     restore_parser.add_argument("--data", help=data_help)
     restore_parser.set_defaults(run=_restore)
+
+    doctor = commands.add_parser("doctor", help="kiểm tra máy: dung lượng ổ, lần tổng hợp gần nhất, LibreOffice, phông chữ")
+    doctor.add_argument("--data", help=data_help)
+    doctor.set_defaults(run=_doctor)
 
     read = commands.add_parser("read", help="đọc một tệp báo cáo, in các giá trị đọc được")
     read.add_argument("file")
