@@ -297,10 +297,13 @@ def _access(args) -> int:
 
 def _backup(args) -> int:
     from pipeline.operations.backup import backup
+    from pipeline.text import show_number
 
     settings = _settings(args)
-    made = backup(settings.places, Path(args.dest), settings.now())
-    print(f"Đã sao lưu {made.files} tệp ({made.size / 1e6:.1f} MB) vào {made.folder}.")
+    made = backup(settings.places, Path(args.dest), settings.now(), args.keep)
+    print(f"Đã sao lưu {made.files} tệp ({show_number(made.size / 1e6, 1)} MB) vào {made.folder}.")
+    for folder in made.removed:
+        print(f"Đã xoá bản sao lưu cũ {folder}.")
     return 0
 
 
@@ -433,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
 
     backup_parser = commands.add_parser("backup", help="sao lưu những gì không tính lại được vào DEST/tuangiao-<giờ>/")
     backup_parser.add_argument("dest", help="thư mục chứa các bản sao lưu (tốt nhất trên một ổ khác)")
+    backup_parser.add_argument("--keep", type=int, default=0,
+                               help="giữ bấy nhiêu bản sao lưu mới nhất trong DEST, xoá các bản cũ hơn (mặc định: giữ hết)")
     backup_parser.add_argument("--data", help=data_help)
     backup_parser.set_defaults(run=_backup)
 

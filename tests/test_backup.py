@@ -28,8 +28,8 @@ NOW = dt.datetime(2023, 8, 10, 17, 0)
 CLOCK = {"TUANGIAO_CLOCK": "2023-08-11T08:00:00", "TUANGIAO_PDF": "0"}
 
 
-def _pipeline(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUANGIAO_")} | CLOCK
+def _pipeline(*args: str, check: bool = True, **settings: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUANGIAO_")} | CLOCK | settings
     done = subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env, capture_output=True, text=True)
     assert not check or done.returncode == 0, done.stdout + done.stderr
     return done
@@ -145,3 +145,14 @@ def test_a_backup_into_the_data_folder_is_refused(original):
     done = _pipeline("backup", str(places.data / "sao-luu"), "--data", str(places.data), check=False)
     assert done.returncode == 2 and "Không sao lưu vào chính thư mục dữ liệu" in done.stderr
     assert not (places.data / "sao-luu").exists()
+
+
+def test_keep_lets_the_oldest_backups_go(original, tmp_path):
+    places, _ = original
+    (tmp_path / ".tuangiao-20230801-000000.dang-ghi").mkdir()  # one being written: never touched
+    for day in ("12", "13", "14"):
+        done = _pipeline("backup", str(tmp_path), "--keep", "2", "--data", str(places.data),
+                         TUANGIAO_CLOCK=f"2023-08-{day}T02:30:00")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".tuangiao-20230801-000000.dang-ghi", "tuangiao-20230813-023000", "tuangiao-20230814-023000"]
+    assert "Đã xoá bản sao lưu cũ" in done.stdout and "tuangiao-20230812-023000" in done.stdout

@@ -58,10 +58,12 @@ class Backup:
     folder: Path
     files: int
     size: int
+    removed: tuple[Path, ...] = ()  # older backups let go (``keep``)
 
 
-def backup(places: Places, destination: Path, now: dt.datetime) -> Backup:
-    """Copy what cannot be recomputed into a new ``destination/tuangiao-<time>/`` (see the module)."""
+def backup(places: Places, destination: Path, now: dt.datetime, keep: int = 0) -> Backup:
+    """Copy what cannot be recomputed into a new ``destination/tuangiao-<time>/`` (see the
+    module); then, if ``keep``, remove the oldest complete backups beyond the ``keep`` newest."""
     data, destination = places.data.resolve(), destination.resolve()
     if not (data / "archive").is_dir():
         raise UserError(f'Thư mục "{data}" không phải thư mục dữ liệu của quy trình (chưa có thư mục archive): '
@@ -94,7 +96,19 @@ def backup(places: Places, destination: Path, now: dt.datetime) -> Backup:
         _sync(partial)
         os.rename(partial, final)
         _sync(destination)
-    return Backup(final, len(files), sum(f["size"] for f in files))
+        removed = _let_go(destination, keep) if keep else ()
+    return Backup(final, len(files), sum(f["size"] for f in files), removed)
+
+
+def _let_go(destination: Path, keep: int) -> tuple[Path, ...]:
+    """Remove the complete backups beyond the ``keep`` newest (by name: their time); one being
+    written (hidden, ``.dang-ghi``) is never touched."""
+    complete = sorted(p for p in destination.iterdir()
+                      if p.name.startswith(PREFIX) and (p / MANIFEST).is_file() and not p.is_symlink())
+    old = tuple(complete[:-keep])
+    for folder in old:
+        shutil.rmtree(folder)
+    return old
 
 
 def _copy_tree(source: Path, target: Path, prefix: str, skip: set[str], files: list, links: list) -> None:
