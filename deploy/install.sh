@@ -31,5 +31,5 @@ if [ -z "$root" ]; then
   systemctl daemon-reload
 fi
 echo "Đã cài các dịch vụ vào $units (chương trình ở $app)."
-echo "Tiếp theo: sửa $root/etc/tuangiao/tuangiao.env và $root/etc/tuangiao/caddy.env, tạo $root/etc/tuangiao/caddy-users"
-echo "(caddy hash-password), rồi: systemctl enable --now tuangiao.target && systemctl restart caddy"
+echo "Tiếp theo: sửa $root/etc/tuangiao/tuangiao.env và $root/etc/tuangiao/caddy.env, tạo $root/etc/caddy/tuangiao-users"
+echo "(caddy hash-password), rồi: systemctl enable --now tuangiao.target tuangiao-backup.timer && systemctl restart caddy"

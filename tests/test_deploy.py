@@ -20,6 +20,7 @@ from tests.conftest import ROOT
 DEPLOY = ROOT / "deploy"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 SERVICES = ["tuangiao-page.service", "tuangiao-dagster-webserver.service", "tuangiao-dagster-daemon.service"]
+BACKUP = ["tuangiao-backup.service", "tuangiao-backup.timer"]
 BINARIES = [ROOT / ".venv" / "bin" / name for name in ("python", "dagster-webserver", "dagster-daemon")]
 
 
@@ -43,7 +44,7 @@ def _unit(path: Path) -> configparser.ConfigParser:
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze (systemd) not installed")
 @pytest.mark.skipif(not all(p.exists() for p in BINARIES), reason="the project's .venv (ExecStart's programs) not installed")
 def test_systemd_verifies_the_units(installed):
-    done = subprocess.run([SYSTEMD_ANALYZE, "verify", "tuangiao.target", *SERVICES], cwd=installed,
+    done = subprocess.run([SYSTEMD_ANALYZE, "verify", "tuangiao.target", *SERVICES, *BACKUP], cwd=installed,
                           capture_output=True, text=True)
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
@@ -72,13 +73,25 @@ def test_each_service_keeps_the_rules(installed):
     assert "--path-prefix /dagster" in _unit(installed / SERVICES[1])["Service"]["ExecStart"]  # Caddy's /dagster
     assert "--host 127.0.0.1" in _unit(installed / SERVICES[0])["Service"]["ExecStart"]  # behind Caddy only
     assert _unit(installed / "tuangiao.target")["Unit"]["Wants"].split() == SERVICES
-    assert {p.name for p in (DEPLOY / "systemd").glob("tuangiao-*.service")} == set(SERVICES)
+    assert {p.name for p in (DEPLOY / "systemd").glob("tuangiao-*")} == set(SERVICES + BACKUP)
+
+
+def test_the_nightly_backup(installed):
+    """After the nightly job (01:00, Vietnam's time), as the service user with the same settings,
+    into TUANGIAO_BACKUP_DIR keeping TUANGIAO_BACKUP_KEEP; a night the machine was off is made up."""
+    service, timer = (_unit(installed / name) for name in BACKUP)
+    assert service["Service"]["Type"] == "oneshot" and service["Service"]["User"] == "tuangiao"
+    assert service["Service"]["EnvironmentFile"] == "/etc/tuangiao/tuangiao.env"
+    assert service["Service"]["ExecStart"].endswith(
+        "-m pipeline backup ${TUANGIAO_BACKUP_DIR} --keep ${TUANGIAO_BACKUP_KEEP}")
+    assert timer["Timer"]["OnCalendar"] == "*-*-* 02:30:00 Asia/Ho_Chi_Minh" and timer["Timer"]["Persistent"] == "true"
 
 
 def test_the_settings_file_is_what_the_pipeline_reads(installed):
     settings_file = installed.parent.parent / "tuangiao" / "tuangiao.env"
     pairs = dict(line.split("=", 1) for line in settings_file.read_text().splitlines() if line and not line.startswith("#"))
-    assert set(pairs) - {"DAGSTER_HOME"} <= set(VARIABLES.values())
+    assert set(pairs) - {"DAGSTER_HOME", "TUANGIAO_BACKUP_DIR", "TUANGIAO_BACKUP_KEEP"} <= set(VARIABLES.values())
+    assert int(pairs["TUANGIAO_BACKUP_KEEP"]) > 0
     settings = Settings.from_environment(pairs)
     state = Path("/var/lib") / _unit(installed / SERVICES[0])["Service"]["StateDirectory"].split()[0]
     assert settings.data.parent == state and Path(pairs["DAGSTER_HOME"]).parent == state
@@ -106,6 +119,7 @@ def test_the_installed_front_is_valid_with_the_example_settings(installed, tmp_p
     env = dict(line.split("=", 1) for line in example.read_text().splitlines() if line and not line.startswith("#"))
     hashed = subprocess.run(["caddy", "hash-password", "--plaintext", "mat-khau"], capture_output=True, text=True,
                             check=True).stdout.strip()
+    assert env["TUANGIAO_CADDY_USERS"].startswith("/etc/caddy/")  # the caddy user cannot enter /etc/tuangiao
     (tmp_path / "caddy-users").write_text(f"huyen {hashed}\n")
     env |= {"TUANGIAO_CADDY_USERS": str(tmp_path / "caddy-users"), "HOME": str(tmp_path),
             "XDG_DATA_HOME": str(tmp_path / "xdg"), "XDG_CONFIG_HOME": str(tmp_path / "xdg-config")}
