@@ -16,6 +16,8 @@ import pytest
 
 from pipeline.operations import doctor
 from pipeline.publication.publish import publish_period
+from pipeline.publication.status import write_intake_status
+from pipeline.warehouse import connect
 from tests.conftest import ROOT, needs_libreoffice, sample_taken_in
 
 NOW = dt.datetime(2023, 8, 10, 17, 0)
@@ -33,6 +35,8 @@ def _doctor(data: Path, **env: str) -> subprocess.CompletedProcess:
 def data(catalogue, tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("doctor") / "data"
     places = sample_taken_in(catalogue, tmp_path_factory, data, NOW)
+    with connect(places.warehouse) as conn:
+        write_intake_status(catalogue, conn, places, "2023", NOW.date())  # as intake leaves it
     publish_period(catalogue, places.warehouse, places.out, "2023", today=NOW.date())
     return data
 
@@ -44,7 +48,8 @@ def test_a_healthy_machine(data):
     lines = done.stdout.splitlines()
     assert done.returncode == 0, done.stdout
     assert lines[0].startswith("[ỔN]  Ổ đĩa của thư mục dữ liệu") and str(data) in lines[0]
-    assert "kỳ 2023" in lines[1] and "23/23 đơn vị hợp lệ" in lines[1]
+    assert "kỳ 2023" in lines[1] and "bộ biểu tính 23/23 đơn vị hợp lệ" in lines[1]
+    assert "tiếp nhận gần nhất lúc" in lines[1] and lines[1].endswith(": 23/23 đơn vị hợp lệ")
     assert "LibreOffice" in lines[2] and lines[2].startswith("[ỔN]")
     assert lines[-1] == "Mọi mục đều ổn."
     assert any(line.startswith("[--]") and "tuangiao-dagster-daemon" in line for line in lines)

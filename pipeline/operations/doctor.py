@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.publication.status import STATUS_FILE
+from pipeline.publication.status import INTAKE_FILE, STATUS_FILE
 from pipeline.settings import Settings, local_time, shown_time
 from pipeline.states import SubmissionState
 from pipeline.text import show_number
@@ -64,22 +64,29 @@ def disk(data: Path) -> Check:
 
 
 def publications(settings: Settings) -> list[Check]:
-    """Each period's set in use: when it was published and how many units it counts as valid."""
+    """Each period: when its set in use was published and how many units it counts as valid;
+    when intake last told the units' states (``tiep-nhan.json``), and how many were valid then."""
     found = []
     for period in settings.catalogue.periods:
-        name = f"Lần tổng hợp gần nhất, kỳ {period}"
-        path = settings.places.out / period / STATUS_FILE
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            published = local_time(dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc))
-        except (OSError, ValueError):
-            found.append(Check(name, True, "chưa công bố bộ biểu nào"))
-            continue
-        units = document.get("units", [])
-        valid = sum(u.get("state") == SubmissionState.VALID for u in units)
-        found.append(Check(name, True, f"công bố lúc {shown_time(published)}, "
-                                       f"{valid}/{len(units)} đơn vị hợp lệ"))
+        folder = settings.places.out / period
+        published, intake = _units(folder / STATUS_FILE), _units(folder / INTAKE_FILE)
+        parts = [f"công bố lúc {published[0]}, bộ biểu tính {published[1]} đơn vị hợp lệ" if published
+                 else "chưa công bố bộ biểu nào"]
+        if intake:
+            parts.append(f"tiếp nhận gần nhất lúc {intake[0]}: {intake[1]} đơn vị hợp lệ")
+        found.append(Check(f"Lần tổng hợp gần nhất, kỳ {period}", True, "; ".join(parts)))
     return found
+
+
+def _units(path: Path) -> tuple[str, str] | None:
+    """When ``path`` (a document with the units' states) was written, and "valid/all" of it."""
+    try:
+        units = json.loads(path.read_text(encoding="utf-8")).get("units", [])
+        written = local_time(dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc))
+    except (OSError, ValueError, AttributeError):
+        return None
+    valid = sum(u.get("state") == SubmissionState.VALID for u in units)
+    return shown_time(written), f"{valid}/{len(units)}"
 
 
 def _output(command: list[str]) -> str | None:
