@@ -24,6 +24,8 @@ from pipeline.warehouse import connect
 from pipeline.web.access import AccessStore, signing_key
 from tests.conftest import ROOT, sample_taken_in
 
+pytestmark = pytest.mark.slow  # the office's data folder is made once for the module: about 12 s, then 20 s of tests
+
 NOW = dt.datetime(2023, 8, 10, 17, 0)
 CLOCK = {"TUANGIAO_CLOCK": "2023-08-11T08:00:00", "TUANGIAO_PDF": "0"}
 
