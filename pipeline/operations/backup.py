@@ -65,6 +65,8 @@ def backup(places: Places, destination: Path, now: dt.datetime, keep: int = 0) -
     """Copy what cannot be recomputed into a new ``destination/tuangiao-<time>/`` (see the
     module); then, if ``keep``, remove the oldest complete backups beyond the ``keep`` newest."""
     data, destination = places.data.resolve(), destination.resolve()
+    if keep < 0:
+        raise UserError(f"--keep {keep}: số bản sao lưu giữ lại phải từ 1 trở lên (0: giữ hết).")
     if not (data / "archive").is_dir():
         raise UserError(f'Thư mục "{data}" không phải thư mục dữ liệu của quy trình (chưa có thư mục archive): '
                         "chưa sao lưu gì; hãy chỉ đúng thư mục bằng --data hoặc TUANGIAO_DATA_DIR.")
