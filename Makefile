@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: run test test-quick constraints fuzz bench bench-quick template sample preview dev clean
+.PHONY: run test test-quick constraints fuzz bench bench-quick template sample preview dev clean install-services
 
 # Installed at the versions of constraints.txt: the recorded bytes (Biểu hashes, templates, sample)
 # depend on them.
@@ -65,3 +65,8 @@ preview: $(STAMP)
 ## dev: the Dagster UI and daemon (http://127.0.0.1:3000) and the download page (http://127.0.0.1:8080)
 dev: $(STAMP)
 	$(PY) -m assets dev
+
+## install-services: the systemd units, the Caddy front and their settings files under ROOT (default /, as root); see README, "Vận hành"
+ROOT ?= /
+install-services: $(STAMP)
+	deploy/install.sh $(ROOT) $(CURDIR)

@@ -3,7 +3,7 @@
 Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
 ``check FILE [--period P] [--json] [--feedback OUT]``, ``preview``, ``report --period P``, ``rebuild``, ``explain``,
 ``close-period P``, ``reopen-period P``, ``read FILE``, ``serve``,
-``access add|revoke|list|officer-add|log``.
+``access add|revoke|list|officer-add|log``, ``backup DEST``, ``restore SRC``, ``doctor``.
 Messages for people are Vietnamese; bad input never ends in a traceback.
 """
 
@@ -313,6 +313,37 @@ def _access(args) -> int:
     return 0
 
 
+def _backup(args) -> int:
+    from pipeline.operations.backup import backup
+    from pipeline.text import show_number
+
+    settings = _settings(args)
+    made = backup(settings.places, Path(args.dest), settings.now(), args.keep)
+    print(f"Đã sao lưu {made.files} tệp ({show_number(made.size / 1e6, 1)} MB) vào {made.folder}.")
+    for folder in made.removed:
+        print(f"Đã xoá bản sao lưu cũ {folder}.")
+    return 0
+
+
+def _restore(args) -> int:
+    from pipeline.operations.backup import restore
+
+    settings = _settings(args)
+    count = restore(Path(args.source), settings.data)
+    print(f"Đã khôi phục {count} tệp vào {settings.data}. Tiếp theo: python -m pipeline rebuild --data {settings.data} "
+          "để dựng lại kho dữ liệu từ thư mục lưu trữ.")
+    return 0
+
+
+def _doctor(args) -> int:
+    """Exit 0 when nothing needs the administrator, 1 otherwise."""
+    from pipeline.operations.doctor import DAEMON, checks, screen
+
+    found = checks(_settings(args)) + [DAEMON]
+    print(screen(found))
+    return 1 if any(c.fine is False for c in found) else 0
+
+
 def _read(args) -> int:
     """The values as the workbook holds them (925, not 925.0), read in a reader worker process."""
     from pipeline.text import nfc
@@ -421,6 +452,22 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--data", help=data_help)
     serve.set_defaults(run=_serve)
+
+    backup_parser = commands.add_parser("backup", help="sao lưu những gì không tính lại được vào DEST/tuangiao-<giờ>/")
+    backup_parser.add_argument("dest", help="thư mục chứa các bản sao lưu (tốt nhất trên một ổ khác)")
+    backup_parser.add_argument("--keep", type=int, default=0,
+                               help="giữ bấy nhiêu bản sao lưu mới nhất trong DEST, xoá các bản cũ hơn (mặc định: giữ hết)")
+    backup_parser.add_argument("--data", help=data_help)
+    backup_parser.set_defaults(run=_backup)
+
+    restore_parser = commands.add_parser("restore", help="khôi phục một bản sao lưu vào một thư mục dữ liệu trống")
+    restore_parser.add_argument("source", help="thư mục của bản sao lưu (DEST/tuangiao-<giờ>)")
+    restore_parser.add_argument("--data", help=data_help)
+    restore_parser.set_defaults(run=_restore)
+
+    doctor = commands.add_parser("doctor", help="kiểm tra máy: dung lượng ổ, lần tổng hợp gần nhất, LibreOffice, phông chữ")
+    doctor.add_argument("--data", help=data_help)
+    doctor.set_defaults(run=_doctor)
 
     read = commands.add_parser("read", help="đọc một tệp báo cáo, in các giá trị đọc được")
     read.add_argument("file")

@@ -8,7 +8,9 @@ ratio to it; consolidation and publication of the sample; ``make run``
 and the nightly job as the daemon runs it; and the national case: a synthetic inbox of
 10.600 communes (pipeline/tools/national.py, generated once into data/out/bench/national/), the
 inbox sensor over it, and ``python -m assets run`` over it by province with its peak
-memory (the resident memory of the whole process tree, sampled). ``--skip-national``
+memory (the resident memory of the whole process tree, sampled). Backups: ``backup``,
+``restore`` into a new folder and ``rebuild`` there, as commands, on the sample's data folder
+and on a province's (700 communes of the same generator, taken in once). ``--skip-national``
 leaves the national case out; ``--quick`` runs only the single-file cases (the readers, and
 ``check`` beside its import floor).
 """
@@ -212,6 +214,38 @@ def national_cases(folder: Path) -> dict:
     return results
 
 
+PROVINCE_COMMUNES, PROVINCE_DISTRICTS = 700, 47  # a province's data folder for the backup case
+
+
+def _back_up_restore_rebuild(data: Path, folder: Path, env: dict) -> dict[str, float]:
+    """``backup``, ``restore`` into a new folder and ``rebuild`` there, each as its command: milliseconds."""
+    shutil.rmtree(folder, ignore_errors=True)
+    command = [sys.executable, "-m", "pipeline"]
+    times = {"backup": run_measured(command + ["backup", str(folder / "sao-luu"), "--data", str(data)], env)[0]}
+    made = next((folder / "sao-luu").iterdir())
+    times["restore"] = run_measured(command + ["restore", str(made), "--data", str(folder / "khoi-phuc")], env)[0]
+    times["rebuild"] = run_measured(command + ["rebuild", "--data", str(folder / "khoi-phuc")], env)[0]
+    return times
+
+
+def backup_cases(sample: Places, folder: Path) -> dict:
+    """Backup, restore and rebuild of the sample's data folder (3 rounds) and of a province's (once)."""
+    results = {}
+    rounds = [_back_up_restore_rebuild(sample.data, folder / "sample", dict(os.environ)) for _ in range(3)]
+    for step in rounds[0]:
+        results[f"{step}: 2023 sample data folder, command"] = _stats([r[step] for r in rounds])
+    province = folder / "province"
+    national.generate(province, PROVINCE_COMMUNES, PROVINCE_DISTRICTS, progress=lambda line: None)
+    catalogue = default_catalogue(province / national.REGISTER)
+    places = Places.under(province / "data", province / "inbox")
+    take_in_batch(catalogue, places, national.PERIOD, [u.code for u in catalogue.units_in(national.PERIOD)],
+                  dt.datetime(2023, 8, 10), workers=os.cpu_count() or 1)
+    env = {**os.environ, "TUANGIAO_UNITS": str(province / national.REGISTER)}
+    for step, elapsed in _back_up_restore_rebuild(places.data, folder / "province-copies", env).items():
+        results[f"{step}: data folder of {PROVINCE_COMMUNES} communes, command"] = _stats([elapsed])
+    return results
+
+
 def single_file_cases(catalogue) -> dict:
     """The readers per workbook, and the check of one file in process and as a command beside
     its import floor (taken in turns, so a change in the machine's speed touches both alike)."""
@@ -248,6 +282,7 @@ def batch_cases(catalogue, skip_national: bool) -> dict:
         run = Path(folder) / "run"
         results["`make run` on the 2023 sample (environment installed)"] = _stats([_run_command(run) for _ in range(5)])
         results["nightly job as the daemon runs it, warehouse up to date"] = _stats([_nightly_job(run) for _ in range(3)])
+        results.update(backup_cases(places, Path(folder) / "backups"))
         if not skip_national:
             results.update(national_cases(Path(folder) / "national"))
     return results
