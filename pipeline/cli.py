@@ -3,7 +3,7 @@
 Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
 ``check FILE [--period P] [--json]``, ``preview``, ``report --period P``, ``rebuild``, ``explain``,
 ``close-period P``, ``reopen-period P``, ``read FILE``, ``serve``,
-``access add|revoke|list|officer-add|log``.
+``access add|revoke|list|officer-add|log``, ``review list|approve|return``.
 Messages for people are Vietnamese; bad input never ends in a traceback.
 """
 
@@ -239,6 +239,38 @@ def _reopen_period(args) -> int:
     return 0
 
 
+def _review(args) -> int:
+    """List the period's reviews, or approve or return units as an officer (the page's rules,
+    ``pipeline.review.decide``): exit 1 with the reason when a decision is refused."""
+    from pipeline.review import OFFICER, Action, Actor, ReviewRefused, decide, review_list
+
+    settings = _settings(args)
+    catalogue, places = settings.catalogue, settings.places
+    try:
+        if args.action == "list":
+            reviews = review_list(catalogue, places, args.period)
+            if args.json:
+                print(json.dumps([r.as_dict() for r in reviews], ensure_ascii=False, indent=2))
+            for r in reviews if not args.json else []:
+                last = f"  ({r.last.summary})" if r.last else ""
+                print(f"{r.unit:<8} {r.name:<28} {r.state.label:<14} {r.file_name or '–'}{last}")
+            return 0
+        if not args.units or (args.action == "return" and len(args.units) != 1):
+            raise ReviewRefused("Hãy cho biết mã đơn vị (approve: một hoặc nhiều; return: một).")
+        action = Action.APPROVE if args.action == "approve" else Action.RETURN
+        outcomes = decide(catalogue, places, args.period, args.units, action, Actor(args.by or "", OFFICER),
+                          settings.now(), args.comment or "")
+    except ReviewRefused as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    for outcome in outcomes:
+        if outcome.decision:
+            print(f"{outcome.unit}: {outcome.decision.summary} ({outcome.decision.file_name})")
+        else:
+            print(f"{outcome.unit}: {outcome.refusal}", file=sys.stderr)
+    return 0 if all(o.decision for o in outcomes) else 1
+
+
 def _serve(args) -> int:
     import uvicorn
 
@@ -396,6 +428,16 @@ def main(argv: list[str] | None = None) -> int:
     access.add_argument("--last", type=int, default=200, help="log: số dòng mới nhất (mặc định 200)")
     access.add_argument("--data", help=data_help)
     access.set_defaults(run=_access)
+
+    review = commands.add_parser("review", help="xét duyệt báo cáo đơn vị: liệt kê, duyệt, trả lại kèm ý kiến")
+    review.add_argument("action", choices=["list", "approve", "return"])
+    review.add_argument("period", help="kỳ báo cáo, ví dụ 2023")
+    review.add_argument("units", nargs="*", help="mã đơn vị (approve: một hoặc nhiều; return: một)")
+    review.add_argument("--comment", help="ý kiến của cán bộ (bắt buộc khi trả lại)")
+    review.add_argument("--by", help="tên cán bộ quyết định (bắt buộc khi duyệt hoặc trả lại)")
+    review.add_argument("--json", action="store_true", help="list: in dạng JSON")
+    review.add_argument("--data", help=data_help)
+    review.set_defaults(run=_review)
 
     serve = commands.add_parser("serve", help="mở trang báo cáo: tải biểu, đơn vị nộp báo cáo")
     serve.add_argument("--host", default="127.0.0.1", help="mặc định 127.0.0.1 (chỉ máy này); 0.0.0.0 cho mạng cơ quan")

@@ -48,6 +48,7 @@ from pipeline.intake.archive import (
 from pipeline.intake.inbox import InboxFile, files_by_unit, scan_inbox
 from pipeline.locking import exclusive_lock, shared_lock
 from pipeline.periods import closed_versions, is_closed
+from pipeline.review import decisions_file, sync, sync_all
 from pipeline.settings import Places
 from pipeline.states import ArrivalState, Verdict
 from pipeline.warehouse import (
@@ -143,6 +144,10 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
             to_load.append(Pending(received, unit, latest.path, superseded))
         results.update((r.unit, r) for r in _load(catalogue, places.warehouse, places.out, period, to_load, workers,
                                                    places.wait_seconds))
+        if decisions_file(places.archive, period).exists():  # the decisions a killed review left unloaded
+            with connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
+                create_schema(conn)
+                sync(conn, places.archive, period)
     return [results[unit] for unit in files]
 
 
@@ -261,6 +266,7 @@ def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
         with connect(warehouse, wait_seconds=places.wait_seconds) as conn:
             create_schema(conn)
             record_catalogue_lists(conn, catalogue)
+            sync_all(conn, places.archive)  # the review decisions recorded with the archive
             conn.execute("CHECKPOINT")
         failpoint("rebuild.aside")
         Path(f"{places.warehouse}.wal").unlink(missing_ok=True)  # the old warehouse's, if a process died in it

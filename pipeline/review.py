@@ -1,0 +1,350 @@
+"""The review of units' reports: an officer approves a unit's version in use, or returns it
+with a comment; the command line and the page call the same functions (``decide``), which
+check the actor, the period, the unit's state and the version seen, then record.
+
+A decision is a record kept with the archive, ``archive/<period>/xet-duyet.jsonl``: one JSON
+line per decision (who, role, when, the version by file hash, the resulting state, the
+comment), appended in one write and flushed to disk before anything else knows of it, never
+rewritten. So ``rebuild`` restores the decisions and a closed period keeps them. The
+warehouse's ``review_decisions`` table is loaded from the records (``sync``) after each
+decision and on every intake and rebuild; a process killed between the record and the table
+leaves a record the next run loads. A line torn by a kill is skipped, and the next decision
+starts on a line of its own. Every decision is written to the audit log too.
+
+A unit's state (``ReviewState``) follows from its versions and the last decision on it: a
+valid version decided on is "đã duyệt" or "cần giải trình"; a newer valid version is "đã
+nhận" again (the earlier decisions stay in the records); a newer file with errors is "có lỗi".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import duckdb
+
+from pipeline.audit import append_audit
+from pipeline.catalogue import Catalogue
+from pipeline.errors import UserError
+from pipeline.failpoints import failpoint
+from pipeline.files import machine_faults
+from pipeline.locking import shared_lock
+from pipeline.periods import is_closed
+from pipeline.settings import Places, shown_time
+from pipeline.states import ReviewState
+from pipeline.text import nfc
+from pipeline.warehouse import connect, create_schema
+from pipeline.warehouse.decisions import (
+    ReviewedVersion,
+    decision_ids,
+    load_decisions,
+    period_decisions,
+    reviewed_versions,
+)
+
+DECISIONS_FILE = "xet-duyet.jsonl"
+LOCK_FILE = ".xet-duyet.lock"
+OFFICER, UNIT = "officer", "unit"  # the roles of pipeline.web.access's accounts
+PERIOD_WIDE = ""  # the unit of a decision about the whole period (closing without every approval)
+
+
+class Action(StrEnum):
+    APPROVE = "approve"
+    RETURN = "return"
+    CLOSE_OVERRIDE = "close_override"  # close-period with units not approved, and why
+
+
+ACTION_WORDS = {Action.APPROVE: "duyệt", Action.RETURN: "trả lại"}
+
+
+class ReviewRefused(UserError):
+    """A decision refused; the message is Vietnamese and says why."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who decides: a name, the role of the account (``OFFICER`` or ``UNIT``) and, for a
+    unit's account, its unit code."""
+
+    name: str
+    role: str
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: str
+    period: str
+    unit: str
+    action: str
+    state: str  # the ReviewState it leaves the unit in ("" for a period-wide decision)
+    file_hash: str
+    file_name: str
+    by: str
+    role: str
+    at: str  # ISO, Vietnam's wall clock
+    comment: str
+
+    def row(self, seq: int) -> tuple:
+        """The warehouse row (``DECISION_COLUMNS``)."""
+        return (self.id, seq, self.period, self.unit, self.action, self.state, self.file_hash, self.file_name,
+                self.by, self.role, dt.datetime.fromisoformat(self.at), self.comment)
+
+    @classmethod
+    def of_row(cls, row: tuple) -> Decision:
+        i, _, period, unit, action, state, file_hash, file_name, by, role, at, comment = row
+        return cls(i, period, unit, action, state, file_hash, file_name, by, role, at.isoformat(), comment)
+
+    @property
+    def summary(self) -> str:
+        """"đã duyệt – Nguyễn Văn A, 2023-08-12 09:00:00: ý kiến"."""
+        said = f": {self.comment}" if self.comment else ""
+        return f"{ReviewState(self.state).label.lower()} – {self.by}, {shown_time(self.at)}{said}"
+
+
+@dataclass(frozen=True)
+class UnitReview:
+    """A unit's review in a period: its state, the version in use and the last decision on it."""
+
+    unit: str
+    name: str
+    state: ReviewState
+    file_hash: str
+    file_name: str
+    received_at: str
+    last: Decision | None
+
+    def as_dict(self) -> dict:
+        return {"unit": self.unit, "name": self.name, "state": str(self.state), "state_label": self.state.label,
+                "file_hash": self.file_hash, "file_name": self.file_name, "received_at": self.received_at,
+                "last_decision": asdict(self.last) if self.last else None}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A decision taken, or refused with the Vietnamese reason."""
+
+    unit: str
+    decision: Decision | None = None
+    refusal: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewMark:
+    """What the published set says of the review: the expected units approved, and the reason
+    an officer closed the period without all of them ("" if none)."""
+
+    approved: frozenset[str]
+    override: str = ""
+
+
+# --------------------------------------------------------------------------- the records
+
+
+def decisions_file(archive: Path, period: str) -> Path:
+    return archive / period / DECISIONS_FILE
+
+
+def read_decisions(archive: Path, period: str) -> list[Decision]:
+    """The period's recorded decisions in the order taken (a torn or damaged line skipped)."""
+    try:
+        text = decisions_file(archive, period).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    decisions = []
+    for line in text.split("\n")[:-1]:  # the part after the last newline is a line a kill tore
+        try:
+            decisions.append(Decision(**json.loads(line)))
+        except (ValueError, TypeError):
+            continue
+    return decisions
+
+
+def _append(archive: Path, decision: Decision) -> None:
+    """Append the decision's line in one write and flush it (and a new file's name) to disk. A
+    line torn by a kill is closed first, so it never swallows this one."""
+    path = decisions_file(archive, decision.period)
+    line = json.dumps(asdict(decision), ensure_ascii=False) + "\n"
+    with machine_faults(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        created = not path.exists()
+        descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            size = os.fstat(descriptor).st_size
+            if size and os.pread(descriptor, 1, size - 1) != b"\n":
+                line = "\n" + line
+            os.write(descriptor, line.encode())
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        if created:
+            folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+
+
+def sync(conn: duckdb.DuckDBPyConnection, archive: Path, period: str) -> int:
+    """Load into the warehouse the period's recorded decisions it does not hold yet (all of them
+    into a new warehouse; the ones a killed process recorded only); returns how many."""
+    known = decision_ids(conn, period)
+    missing = [d.row(seq) for seq, d in enumerate(read_decisions(archive, period)) if d.id not in known]
+    load_decisions(conn, missing)
+    return len(missing)
+
+
+def sync_all(conn: duckdb.DuckDBPyConnection, archive: Path) -> None:
+    """``sync`` every period with recorded decisions (a rebuild)."""
+    for path in sorted(archive.glob(f"*/{DECISIONS_FILE}")) if archive.is_dir() else []:
+        sync(conn, archive, path.parent.name)
+
+
+# --------------------------------------------------------------------------- states
+
+
+def _state(version: ReviewedVersion | None, last: Decision | None) -> ReviewState:
+    if version is None:
+        return ReviewState.MISSING
+    if version.file_hash is None or version.newer_invalid:
+        return ReviewState.INVALID
+    if last is not None and last.file_hash == version.file_hash:
+        return ReviewState(last.state)
+    return ReviewState.RECEIVED
+
+
+def unit_reviews(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str) -> list[UnitReview]:
+    """Every unit expected in the period, in list order, with its review (from the warehouse)."""
+    versions = reviewed_versions(conn, period)
+    last: dict[str, Decision] = {}
+    for row in period_decisions(conn, period):
+        decision = Decision.of_row(row)
+        if decision.action in ACTION_WORDS:
+            last[decision.unit] = decision
+    reviews = []
+    for unit in catalogue.units_in(period):
+        version = versions.get(unit.code)
+        reviews.append(UnitReview(unit.code, unit.name, _state(version, last.get(unit.code)),
+                                  version.file_hash or "" if version else "", version.file_name or "" if version else "",
+                                  shown_time(version.received_at) if version else "", last.get(unit.code)))
+    return reviews
+
+
+def review_mark(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str) -> ReviewMark:
+    """The review as the published set tells it (from the warehouse)."""
+    approved = frozenset(r.unit for r in unit_reviews(conn, catalogue, period) if r.state == ReviewState.APPROVED)
+    overrides = [Decision.of_row(row) for row in period_decisions(conn, period)
+                 if row[4] == Action.CLOSE_OVERRIDE]
+    override = ""
+    if overrides:
+        o = overrides[-1]
+        override = f"Khóa sổ khi chưa duyệt đủ các đơn vị, theo quyết định của {o.by} lúc {shown_time(o.at)}: {o.comment}"
+    return ReviewMark(approved, override)
+
+
+def review_list(catalogue: Catalogue, places: Places, period: str) -> list[UnitReview]:
+    """The period's reviews, the records loaded first (what a killed process left)."""
+    _known_period(catalogue, period)
+    with shared_lock(places.data), connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
+        create_schema(conn)
+        sync(conn, places.archive, period)
+        return unit_reviews(conn, catalogue, period)
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def _known_period(catalogue: Catalogue, period: str) -> None:
+    if period not in catalogue.periods:
+        raise ReviewRefused(f'Không có kỳ báo cáo "{period}" (có: {", ".join(catalogue.periods)}).')
+
+
+@contextmanager
+def _deciding(places: Places, period: str) -> Iterator[None]:
+    """One decision on a period at a time (what is checked is what is recorded), never while the
+    period is closed or rebuilt (the data folder's shared lock)."""
+    lock = places.archive / period / LOCK_FILE
+    with shared_lock(places.data), machine_faults(lock):
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            yield
+
+
+def _refusal(catalogue: Catalogue, places: Places, period: str, review: UnitReview | None, unit: str,
+             action: Action, actor: Actor, comment: str, version: str | None) -> str:
+    """Why ``actor`` may not take this decision ("" if it may)."""
+    word = ACTION_WORDS[action]
+    if actor.role != OFFICER:
+        return (f"Chỉ cán bộ huyện được {word} báo cáo; tài khoản của đơn vị "
+                f"{actor.unit or actor.name} không được {word} báo cáo (kể cả của chính mình).")
+    if not actor.name.strip():
+        return f"Hãy cho biết tên người {word} báo cáo."
+    if is_closed(catalogue, places.out, period):
+        return f"Kỳ {period} đã khóa sổ: không {word} báo cáo được nữa (mở lại kỳ bằng lệnh reopen-period {period})."
+    if review is None:
+        return f'Không có đơn vị mã "{unit}" trong danh sách đơn vị báo cáo kỳ {period}.'
+    if action == Action.RETURN and not comment.strip():
+        return f"Trả lại báo cáo của {review.name} phải kèm ý kiến: đơn vị cần biết phải giải trình hay sửa gì."
+    if review.state == ReviewState.MISSING:
+        return f"{review.name} chưa nộp báo cáo kỳ {period}: chưa có gì để {word}."
+    if review.state == ReviewState.INVALID:
+        return (f"Báo cáo mới nhất của {review.name} kỳ {period} có lỗi: chưa {word} được; "
+                "đơn vị sửa theo tệp phản hồi rồi gửi lại.")
+    if version is not None and version != review.file_hash:
+        return (f"{review.name} đã gửi phiên bản khác ({review.file_name}, nhận lúc {review.received_at}) "
+                f"sau khi anh/chị xem: hãy xem phiên bản này rồi {word} lại.")
+    if action == Action.APPROVE and review.state == ReviewState.APPROVED:
+        return f"Phiên bản đang dùng của {review.name} ({review.file_name}) đã được duyệt rồi."
+    return ""
+
+
+def decide(catalogue: Catalogue, places: Places, period: str, units: list[str], action: Action, actor: Actor,
+           now: dt.datetime, comment: str = "", version: str | None = None) -> list[Outcome]:
+    """Approve or return each of ``units`` (their version in use, which must be ``version``,
+    the file hash the decider saw, when given): each is checked and recorded on its own, the
+    refused ones with the reason. Raises ``ReviewRefused`` for an unknown period."""
+    _known_period(catalogue, period)
+    comment, outcomes = nfc(comment.strip()), []
+    with _deciding(places, period), connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
+        create_schema(conn)
+        sync(conn, places.archive, period)
+        reviews = {r.unit: r for r in unit_reviews(conn, catalogue, period)}
+        for unit in units:
+            review = reviews.get(unit)
+            refusal = _refusal(catalogue, places, period, review, unit, action, actor, comment, version)
+            if refusal:
+                outcomes.append(Outcome(unit, refusal=refusal))
+                continue
+            state = ReviewState.APPROVED if action == Action.APPROVE else ReviewState.RETURNED
+            decision = record(places, Decision(_new_id(now), period, unit, action, state, review.file_hash,
+                                               review.file_name, nfc(actor.name.strip()), actor.role,
+                                               now.isoformat(timespec="seconds"), comment))
+            failpoint("review.recorded")
+            sync(conn, places.archive, period)
+            reviews[unit] = UnitReview(unit, review.name, state, review.file_hash, review.file_name,
+                                       review.received_at, decision)
+            outcomes.append(Outcome(unit, decision))
+    return outcomes
+
+
+def record(places: Places, decision: Decision) -> Decision:
+    """Keep a decision: its record with the archive, then its audit line. The caller holds what
+    makes it consistent (``decide``: the period's decision lock; close-period: the data folder)."""
+    _append(places.archive, decision)
+    append_audit(places.data, f"review_{decision.action}", dt.datetime.fromisoformat(decision.at),
+                 period=decision.period, unit=decision.unit, by=decision.by, role=decision.role,
+                 file_hash=decision.file_hash, state=decision.state, comment=decision.comment)
+    return decision
+
+
+def _new_id(now: dt.datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
