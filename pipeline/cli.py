@@ -225,7 +225,8 @@ def _close_period(args) -> int:
     from pipeline.publication.closing import close_period
 
     settings = _settings(args)
-    folder = close_period(settings.catalogue, settings.places, args.period, settings.now())
+    folder = close_period(settings.catalogue, settings.places, args.period, settings.now(), args.override or "",
+                          args.by or "")
     print(f"Đã khóa sổ kỳ {args.period}: bộ biểu CHÍNH THỨC ở {folder}. Kỳ này không nhận thêm báo cáo.")
     return 0
 
@@ -413,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
 
     close = commands.add_parser("close-period", help="khóa sổ một kỳ: ghi bộ biểu CHÍNH THỨC, không nhận thêm báo cáo")
     close.add_argument("period")
+    close.add_argument("--override", help="lý do khóa sổ khi còn đơn vị chưa được duyệt (in trong phụ lục nguồn số liệu)")
+    close.add_argument("--by", help="tên cán bộ quyết định khóa sổ khi chưa duyệt đủ")
     close.add_argument("--data", help=data_help)
     close.set_defaults(run=_close_period)
 

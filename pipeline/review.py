@@ -40,7 +40,7 @@ from pipeline.locking import shared_lock
 from pipeline.periods import is_closed
 from pipeline.settings import Places, shown_time
 from pipeline.states import ReviewState
-from pipeline.text import nfc
+from pipeline.text import name_list, nfc, show_number
 from pipeline.warehouse import connect, create_schema
 from pipeline.warehouse.decisions import (
     ReviewedVersion,
@@ -145,6 +145,15 @@ class ReviewMark:
     approved: frozenset[str]
     override: str = ""
 
+    def note(self, expected: list[str]) -> str:
+        """The completeness note's line on the review of the Biểu's expected units (codes)."""
+        approved = sum(code in self.approved for code in expected)
+        return f"Cán bộ huyện đã duyệt báo cáo của {show_number(approved)}/{show_number(len(expected))} đơn vị."
+
+    def draft(self, expected: list[str]) -> bool:
+        """The set is a draft (DỰ THẢO – chưa duyệt đủ) until every expected unit is approved."""
+        return not self.approved.issuperset(expected)
+
 
 # --------------------------------------------------------------------------- the records
 
@@ -208,6 +217,16 @@ def sync_all(conn: duckdb.DuckDBPyConnection, archive: Path) -> None:
         sync(conn, archive, path.parent.name)
 
 
+def latest_decisions(archive: Path) -> dict[str, str]:
+    """Each period with recorded decisions -> the id of its latest one (what a sensor watches)."""
+    latest = {}
+    for path in sorted(archive.glob(f"*/{DECISIONS_FILE}")) if archive.is_dir() else []:
+        decisions = read_decisions(archive, path.parent.name)
+        if decisions:
+            latest[path.parent.name] = decisions[-1].id
+    return latest
+
+
 # --------------------------------------------------------------------------- states
 
 
@@ -238,13 +257,15 @@ def unit_reviews(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: 
     return reviews
 
 
-def review_mark(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str) -> ReviewMark:
-    """The review as the published set tells it (from the warehouse)."""
-    approved = frozenset(r.unit for r in unit_reviews(conn, catalogue, period) if r.state == ReviewState.APPROVED)
+def review_mark(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str, final: bool = False) -> ReviewMark:
+    """The review as the published set tells it (from the warehouse); a final set closed without
+    every approval carries the reason of the last close-period that overrode it."""
+    reviews = unit_reviews(conn, catalogue, period)
+    approved = frozenset(r.unit for r in reviews if r.state == ReviewState.APPROVED)
     overrides = [Decision.of_row(row) for row in period_decisions(conn, period)
                  if row[4] == Action.CLOSE_OVERRIDE]
     override = ""
-    if overrides:
+    if final and overrides and len(approved) < len(reviews):
         o = overrides[-1]
         override = f"Khóa sổ khi chưa duyệt đủ các đơn vị, theo quyết định của {o.by} lúc {shown_time(o.at)}: {o.comment}"
     return ReviewMark(approved, override)
@@ -260,6 +281,32 @@ def review_list(catalogue: Catalogue, places: Places, period: str) -> list[UnitR
 
 
 # --------------------------------------------------------------------------- decisions
+
+
+def refuse_unapproved_close(catalogue: Catalogue, places: Places, period: str, now: dt.datetime,
+                            override: str = "", by: str = "") -> list[UnitReview]:
+    """Before close-period (which holds the data folder alone): every expected unit must be
+    approved, or an officer overrides with a reason, recorded as a decision on the whole period
+    (and printed in the final set's sources). Returns the units not approved."""
+    with connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
+        create_schema(conn)
+        sync(conn, places.archive, period)
+        pending = [r for r in unit_reviews(conn, catalogue, period) if r.state != ReviewState.APPROVED]
+        if not pending:
+            return []
+        names = name_list([r.name for r in pending])
+        if not override.strip():
+            raise ReviewRefused(
+                f"Chưa khóa sổ kỳ {period}: còn {show_number(len(pending))} đơn vị chưa được duyệt ({names}). Hãy duyệt "
+                f"(python -m pipeline review approve {period} MÃ… --by TÊN), hoặc khóa sổ kèm lý do "
+                f'(close-period {period} --override "lý do" --by TÊN).')
+        if not by.strip():
+            raise ReviewRefused("Khóa sổ khi chưa duyệt đủ phải có tên cán bộ quyết định (--by TÊN).")
+        record(places, Decision(_new_id(now), period, PERIOD_WIDE, Action.CLOSE_OVERRIDE, "", "", "",
+                                nfc(by.strip()), OFFICER, now.isoformat(timespec="seconds"),
+                                nfc(f"{override.strip()} (chưa duyệt: {names})")))
+        sync(conn, places.archive, period)
+    return pending
 
 
 def _known_period(catalogue: Catalogue, period: str) -> None:
