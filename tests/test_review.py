@@ -37,6 +37,7 @@ NOW = dt.datetime(2023, 8, 10, 8, 0)
 LATER = dt.datetime(2023, 8, 12, 9, 30)
 OFFICER_A = Actor("Lò Văn Minh", OFFICER)
 RANG_DONG, PHINH_SANG, TUAN_GIAO = "03260", "03259", "03253"
+REVIEW_POINTS = ["review.recorded"]  # killed here, not by tests/test_crash.py
 
 
 @pytest.fixture
@@ -146,7 +147,8 @@ def test_decisions_survive_rebuild(catalogue, places):
 
 
 def test_a_kill_between_the_record_and_the_warehouse_is_recovered(catalogue, places):
-    env = {**os.environ, "TUANGIAO_FAILPOINT": "review.recorded", "PYTHONPATH": str(ROOT)}
+    [point] = REVIEW_POINTS
+    env = {**os.environ, "TUANGIAO_FAILPOINT": point, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "pipeline", "review", "approve", "2023", RANG_DONG, PHINH_SANG,
                            "--by", "Lò Văn Minh"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == -9, done.stderr
@@ -167,3 +169,118 @@ def test_a_torn_line_is_skipped_and_the_next_decision_starts_its_own(catalogue, 
     decide(catalogue, places, "2023", [PHINH_SANG], Action.APPROVE, OFFICER_A, LATER)
     assert [d.unit for d in read_decisions(places.archive, "2023")] == [RANG_DONG, PHINH_SANG]
     assert _states(catalogue, places)[PHINH_SANG] == ReviewState.APPROVED
+
+
+# --------------------------------------------------------------------------- the published set
+
+
+def _published(places) -> tuple[dict, list[str]]:
+    """Every number of the period's all-in-one workbook by sheet and cell, and every text."""
+    [path] = (places.out / "2023").glob("Bieu_01-*_2023.xlsx")
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    numbers, texts = {}, []
+    for ws in workbook.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, (int, float)):
+                    numbers[ws.title, c.coordinate] = c.value
+                elif isinstance(c.value, str):
+                    texts.append(c.value)
+    return numbers, texts
+
+
+def test_the_sample_with_every_unit_approved_publishes_the_same_figures(catalogue, places):
+    from pipeline.publication.publish import publish_period
+    from pipeline.publication.workbooks import NOT_APPROVED
+
+    publish_period(catalogue, places.warehouse, places.out, "2023")
+    draft, draft_texts = _published(places)
+    assert sum(NOT_APPROVED in t for t in draft_texts) >= len(catalogue.bieu)
+    assert "Cán bộ huyện đã duyệt báo cáo của 0/23 đơn vị." in draft_texts
+    units = [u.code for u in catalogue.units_in("2023")]
+    decide(catalogue, places, "2023", units[:5], Action.APPROVE, OFFICER_A, LATER)
+    publish_period(catalogue, places.warehouse, places.out, "2023")
+    assert "Cán bộ huyện đã duyệt báo cáo của 5/23 đơn vị." in _published(places)[1]
+    decide(catalogue, places, "2023", units[5:], Action.APPROVE, OFFICER_A, LATER)
+    publish_period(catalogue, places.warehouse, places.out, "2023")
+    approved, texts = _published(places)
+    assert approved == draft and len(approved) > 1000
+    assert not any(NOT_APPROVED in t for t in texts)
+    assert "Cán bộ huyện đã duyệt báo cáo của 23/23 đơn vị." in texts
+
+
+def test_close_period_needs_every_approval_or_an_override(catalogue, places, capsys):
+    decide(catalogue, places, "2023", [RANG_DONG], Action.APPROVE, OFFICER_A, LATER)
+    decide(catalogue, places, "2023", [TUAN_GIAO], Action.RETURN, OFFICER_A, LATER, "Giải trình cột 5.")
+    assert main(["close-period", "2023"]) == 2
+    error = capsys.readouterr().err
+    assert "Chưa khóa sổ kỳ 2023: còn 22 đơn vị chưa được duyệt (Thị trấn Tuần Giáo, Xã Phình Sáng," in error
+    assert not (places.out / "2023" / "chinh-thuc").exists()
+    assert main(["close-period", "2023", "--override", "Tỉnh cần số liệu trước 15/8."]) == 2
+    assert "phải có tên cán bộ" in capsys.readouterr().err
+
+    assert main(["close-period", "2023", "--override", "Tỉnh cần số liệu trước 15/8.", "--by", "Quàng Văn Thắng"]) == 0
+    record = json.loads((places.out / "2023" / "chinh-thuc" / "khoa-so.json").read_text(encoding="utf-8"))
+    assert record["review_override"]["by"] == "Quàng Văn Thắng" and len(record["review_override"]["unapproved"]) == 22
+    [final] = (places.out / "2023" / "chinh-thuc").glob("Bieu_01-*_2023.xlsx")
+    sources = [c for row in openpyxl.load_workbook(final, read_only=True)["Nguồn số liệu"].iter_rows(values_only=True)
+               for c in row if isinstance(c, str)]
+    assert any(t.startswith("Khóa sổ khi chưa duyệt đủ các đơn vị, theo quyết định của Quàng Văn Thắng lúc "
+                            "2023-08-12 09:30:00: Tỉnh cần số liệu trước 15/8. (chưa duyệt: Thị trấn Tuần Giáo")
+               for t in sources)
+
+    # the decisions are kept through the close: listed, and restored by a rebuild
+    states = _states(catalogue, places)
+    assert (states[RANG_DONG], states[TUAN_GIAO]) == (ReviewState.APPROVED, ReviewState.RETURNED)
+    rebuild(catalogue, places)
+    assert _states(catalogue, places) == states
+    [refused] = decide(catalogue, places, "2023", [PHINH_SANG], Action.APPROVE, OFFICER_A, LATER)
+    assert "đã khóa sổ" in refused.refusal
+    actions = [d.action for d in read_decisions(places.archive, "2023")]
+    assert actions == ["approve", "return", "close_override"]
+
+
+def test_close_period_with_every_unit_approved_needs_no_override(catalogue, places):
+    decide(catalogue, places, "2023", [u.code for u in catalogue.units_in("2023")], Action.APPROVE, OFFICER_A, LATER)
+    assert main(["close-period", "2023"]) == 0
+    record = json.loads((places.out / "2023" / "chinh-thuc" / "khoa-so.json").read_text(encoding="utf-8"))
+    assert "review_override" not in record
+
+
+# --------------------------------------------------------------------------- Dagster
+
+
+@pytest.mark.slow
+def test_dagster_shows_the_review_and_republishes_after_a_decision(catalogue, places):
+    import dagster as dg
+
+    from assets.location import build_defs
+    from assets.partitions import submission_key
+    from assets.resources import PipelineSettings, period_label
+    from pipeline.catalogue.batches import UNIT as UNIT_LEVEL
+
+    settings = PipelineSettings(data_dir=str(places.data), inbox_dir=str(places.inbox), fixed_clock=LATER.isoformat(),
+                                pdf=False)
+    defs = build_defs(settings)
+    sensor = defs.resolve_sensor_def("review_sensor")
+    assert sensor(dg.build_sensor_context(resources={"settings": settings})).run_requests == []
+    decide(catalogue, places, "2023", [RANG_DONG], Action.APPROVE, OFFICER_A, LATER)
+    ticked = sensor(dg.build_sensor_context(resources={"settings": settings}))
+    [request] = ticked.run_requests
+    assert request.job_name == "consolidation_job"
+    assert sensor(dg.build_sensor_context(cursor=ticked.cursor, resources={"settings": settings})).run_requests == []
+
+    instance = dg.DagsterInstance.ephemeral()
+    run = defs.resolve_job_def(request.job_name).execute_in_process(instance=instance, tags=request.tags)
+    assert run.success
+    assert "Cán bộ huyện đã duyệt báo cáo của 1/23 đơn vị." in _published(places)[1]
+    [status] = [e.materialization for e in run.get_asset_materialization_events()
+                if e.materialization.asset_key == dg.AssetKey("submission_status")]
+    table = status.metadata[period_label("2023", "Các đơn vị")].value
+    reviewed = {r.data["Mã"]: r.data["Xét duyệt"] for r in table.records}
+    assert (reviewed[RANG_DONG], reviewed[PHINH_SANG]) == ("Đã duyệt", "Đã nhận")
+
+    unit = dg.materialize([defs.get_assets_def("unit_submission")], partition_key=submission_key("2023", RANG_DONG,
+                          UNIT_LEVEL), resources={"settings": settings}, instance=instance)
+    [event] = unit.get_asset_materialization_events()
+    assert event.materialization.metadata["Xét duyệt"].value == "Đã duyệt"
