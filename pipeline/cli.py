@@ -3,7 +3,7 @@
 Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
 ``check FILE [--period P] [--json]``, ``preview``, ``report --period P``, ``rebuild``, ``explain``,
 ``close-period P``, ``reopen-period P``, ``read FILE``, ``serve``,
-``access add|revoke|list|officer-add|log``, ``review list|approve|return``.
+``access add|revoke|list|officer-add|log``, ``review list|approve|return|reopen``.
 Messages for people are Vietnamese; bad input never ends in a traceback.
 """
 
@@ -241,7 +241,7 @@ def _reopen_period(args) -> int:
 
 
 def _review(args) -> int:
-    """List the period's reviews, or approve or return units as an officer (the page's rules,
+    """List the period's reviews, or approve, return or reopen units as an officer (the page's rules,
     ``pipeline.review.decide``): exit 1 with the reason when a decision is refused."""
     from pipeline.review import OFFICER, Action, Actor, ReviewRefused, decide, review_list
 
@@ -256,9 +256,9 @@ def _review(args) -> int:
                 last = f"  ({r.last.summary})" if r.last else ""
                 print(f"{r.unit:<8} {r.name:<28} {r.state.label:<14} {r.file_name or '–'}{last}")
             return 0
-        if not args.units or (args.action == "return" and len(args.units) != 1):
-            raise ReviewRefused("Hãy cho biết mã đơn vị (approve: một hoặc nhiều; return: một).")
-        action = Action.APPROVE if args.action == "approve" else Action.RETURN
+        if not args.units or (args.action != "approve" and len(args.units) != 1):
+            raise ReviewRefused("Hãy cho biết mã đơn vị (approve: một hoặc nhiều; return, reopen: một).")
+        action = Action(args.action)
         outcomes = decide(catalogue, places, args.period, args.units, action, Actor(args.by or "", OFFICER),
                           settings.now(), args.comment or "")
     except ReviewRefused as e:
@@ -269,6 +269,11 @@ def _review(args) -> int:
             print(f"{outcome.unit}: {outcome.decision.summary} ({outcome.decision.file_name})")
         else:
             print(f"{outcome.unit}: {outcome.refusal}", file=sys.stderr)
+    if action == Action.REOPEN and outcomes[0].decision:  # the file held meanwhile is taken in now
+        from pipeline.intake.take_in import take_in_unit
+
+        taken = take_in_unit(catalogue, places, args.period, args.units[0], settings.now())
+        print(f"{args.units[0]}: tiếp nhận lại tệp mới nhất – {taken.status_label}")
     return 0 if all(o.decision for o in outcomes) else 1
 
 
@@ -432,11 +437,11 @@ def main(argv: list[str] | None = None) -> int:
     access.add_argument("--data", help=data_help)
     access.set_defaults(run=_access)
 
-    review = commands.add_parser("review", help="xét duyệt báo cáo đơn vị: liệt kê, duyệt, trả lại kèm ý kiến")
-    review.add_argument("action", choices=["list", "approve", "return"])
+    review = commands.add_parser("review", help="xét duyệt báo cáo đơn vị: liệt kê, duyệt, trả lại kèm ý kiến, mở lại")
+    review.add_argument("action", choices=["list", "approve", "return", "reopen"])
     review.add_argument("period", help="kỳ báo cáo, ví dụ 2023")
-    review.add_argument("units", nargs="*", help="mã đơn vị (approve: một hoặc nhiều; return: một)")
-    review.add_argument("--comment", help="ý kiến của cán bộ (bắt buộc khi trả lại)")
+    review.add_argument("units", nargs="*", help="mã đơn vị (approve: một hoặc nhiều; return, reopen: một)")
+    review.add_argument("--comment", help="ý kiến của cán bộ (bắt buộc khi trả lại; lý do khi mở lại)")
     review.add_argument("--by", help="tên cán bộ quyết định (bắt buộc khi duyệt hoặc trả lại)")
     review.add_argument("--json", action="store_true", help="list: in dạng JSON")
     review.add_argument("--data", help=data_help)

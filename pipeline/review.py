@@ -14,6 +14,9 @@ starts on a line of its own. Every decision is written to the audit log too.
 A unit's state (``ReviewState``) follows from its versions and the last decision on it: a
 valid version decided on is "đã duyệt" or "cần giải trình"; a newer valid version is "đã
 nhận" again (the earlier decisions stay in the records); a newer file with errors is "có lỗi".
+In a period the settings lock (``review_lock``), intake holds a new file of an approved unit
+instead: loaded but not used, recorded as a ``hold``, until an officer reopens the unit with a
+reason (then the held file is taken in).
 """
 
 from __future__ import annotations
@@ -59,10 +62,14 @@ PERIOD_WIDE = ""  # the unit of a decision about the whole period (closing witho
 class Action(StrEnum):
     APPROVE = "approve"
     RETURN = "return"
+    REOPEN = "reopen"  # an approved unit opened again, with a reason: its held file is taken in
     CLOSE_OVERRIDE = "close_override"  # close-period with units not approved, and why
+    HOLD = "hold"  # intake: a new file of an approved unit kept aside (the period locks approved units)
 
 
-ACTION_WORDS = {Action.APPROVE: "duyệt", Action.RETURN: "trả lại"}
+ACTION_WORDS = {Action.APPROVE: "duyệt", Action.RETURN: "trả lại", Action.REOPEN: "mở lại"}
+RESULTS = {Action.APPROVE: ReviewState.APPROVED, Action.RETURN: ReviewState.RETURNED,
+           Action.REOPEN: ReviewState.RECEIVED}
 
 
 class ReviewRefused(UserError):
@@ -200,6 +207,34 @@ def _append(archive: Path, decision: Decision) -> None:
                 os.fsync(folder)
             finally:
                 os.close(folder)
+
+
+def held_files(archive: Path, period: str) -> dict[str, set[str]]:
+    """Each unit's files (by hash) held since its approval, not reopened since."""
+    held: dict[str, set[str]] = {}
+    for decision in read_decisions(archive, period):
+        if decision.action == Action.HOLD:
+            held.setdefault(decision.unit, set()).add(decision.file_hash)
+        elif decision.action == Action.REOPEN:
+            held.pop(decision.unit, None)
+    return held
+
+
+def hold(places: Places, period: str, unit: str, file_hash: str, file_name: str, now: dt.datetime) -> None:
+    """Record that intake held a new file of an approved unit (once per file; the caller holds the
+    data folder's shared lock, as intake does)."""
+    if file_hash in held_files(places.archive, period).get(unit, set()):
+        return
+    record(places, Decision(_new_id(now), period, unit, Action.HOLD, ReviewState.APPROVED, file_hash, file_name,
+                            "tiếp nhận tự động", "system", now.isoformat(timespec="seconds"), ""))
+
+
+def approved_units(places: Places, catalogue: Catalogue, period: str) -> dict[str, str]:
+    """The period's approved units -> the approved version's hash (the records loaded first)."""
+    with connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
+        create_schema(conn)
+        sync(conn, places.archive, period)
+        return {r.unit: r.file_hash for r in unit_reviews(conn, catalogue, period) if r.state == ReviewState.APPROVED}
 
 
 def sync(conn: duckdb.DuckDBPyConnection, archive: Path, period: str) -> int:
@@ -351,12 +386,16 @@ def _refusal(catalogue: Catalogue, places: Places, period: str, review: UnitRevi
                 f"sau khi anh/chị xem: hãy xem phiên bản này rồi {word} lại.")
     if action == Action.APPROVE and review.state == ReviewState.APPROVED:
         return f"Phiên bản đang dùng của {review.name} ({review.file_name}) đã được duyệt rồi."
+    if action == Action.REOPEN and review.state != ReviewState.APPROVED:
+        return f"Báo cáo của {review.name} chưa được duyệt ({review.state.label.lower()}): không cần mở lại."
+    if action == Action.REOPEN and not comment.strip():
+        return f"Mở lại báo cáo đã duyệt của {review.name} phải kèm lý do."
     return ""
 
 
 def decide(catalogue: Catalogue, places: Places, period: str, units: list[str], action: Action, actor: Actor,
            now: dt.datetime, comment: str = "", version: str | None = None) -> list[Outcome]:
-    """Approve or return each of ``units`` (their version in use, which must be ``version``,
+    """Approve, return or reopen each of ``units`` (their version in use, which must be ``version``,
     the file hash the decider saw, when given): each is checked and recorded on its own, the
     refused ones with the reason. Raises ``ReviewRefused`` for an unknown period."""
     _known_period(catalogue, period)
@@ -371,7 +410,7 @@ def decide(catalogue: Catalogue, places: Places, period: str, units: list[str], 
             if refusal:
                 outcomes.append(Outcome(unit, refusal=refusal))
                 continue
-            state = ReviewState.APPROVED if action == Action.APPROVE else ReviewState.RETURNED
+            state = RESULTS[action]
             decision = record(places, Decision(_new_id(now), period, unit, action, state, review.file_hash,
                                                review.file_name, nfc(actor.name.strip()), actor.role,
                                                now.isoformat(timespec="seconds"), comment))

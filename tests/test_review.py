@@ -284,3 +284,37 @@ def test_dagster_shows_the_review_and_republishes_after_a_decision(catalogue, pl
                           UNIT_LEVEL), resources={"settings": settings}, instance=instance)
     [event] = unit.get_asset_materialization_events()
     assert event.materialization.metadata["Xét duyệt"].value == "Đã duyệt"
+
+
+def test_a_locked_period_holds_an_approved_units_new_file_until_reopened(catalogue, places, monkeypatch, capsys):
+    from dataclasses import replace
+
+    from pipeline.intake.take_in import untaken
+
+    monkeypatch.setenv("TUANGIAO_REVIEW_LOCK", "2023")
+    locked = replace(places, review_lock="2023")
+    decide(catalogue, locked, "2023", [RANG_DONG], Action.APPROVE, OFFICER_A, LATER)
+    approved = {r.unit: r for r in review_list(catalogue, locked, "2023")}[RANG_DONG].file_hash
+    held = _resubmit(catalogue, locked, RANG_DONG, "03260-xa-rang-dong-sua.xlsx")
+    [feedback] = (locked.out / "2023" / "phan-hoi").glob("*03260*")  # the unit is told why
+    told = [c for ws in openpyxl.load_workbook(feedback, read_only=True).worksheets
+            for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)]
+    assert any("đã được duyệt và đang khóa, nên tệp này được lưu nhưng chưa dùng" in t for t in told)
+
+    def rang_dong():
+        review = {r.unit: r for r in review_list(catalogue, locked, "2023")}[RANG_DONG]
+        return review.state, review.file_hash
+
+    assert rang_dong() == (ReviewState.APPROVED, approved)  # kept, not used
+    assert untaken(catalogue, locked, "2023") == []  # nothing left behind for a run or close-period
+    rebuild(catalogue, locked)
+    assert rang_dong() == (ReviewState.APPROVED, approved)
+
+    assert main(["review", "reopen", "2023", RANG_DONG, "--by", "Lò Văn Minh"]) == 1
+    assert "phải kèm lý do" in capsys.readouterr().err
+    assert main(["review", "reopen", "2023", RANG_DONG, "--comment", "Xã xin sửa số hộ nghèo DTTS.",
+                 "--by", "Lò Văn Minh"]) == 0
+    assert rang_dong() == (ReviewState.RECEIVED, held)
+    rebuild(catalogue, locked)
+    assert rang_dong() == (ReviewState.RECEIVED, held)
+    assert [d.action for d in read_decisions(places.archive, "2023")] == ["approve", "hold", "reopen"]
