@@ -223,10 +223,11 @@ def held_files(archive: Path, period: str) -> dict[str, set[str]]:
 def hold(places: Places, period: str, unit: str, file_hash: str, file_name: str, now: dt.datetime) -> None:
     """Record that intake held a new file of an approved unit (once per file; the caller holds the
     data folder's shared lock, as intake does)."""
-    if file_hash in held_files(places.archive, period).get(unit, set()):
-        return
-    record(places, Decision(_new_id(now), period, unit, Action.HOLD, ReviewState.APPROVED, file_hash, file_name,
-                            "tiếp nhận tự động", "system", now.isoformat(timespec="seconds"), ""))
+    with _decision_lock(places, period):
+        if file_hash in held_files(places.archive, period).get(unit, set()):
+            return
+        record(places, Decision(_new_id(now), period, unit, Action.HOLD, ReviewState.APPROVED, file_hash, file_name,
+                                "tiếp nhận tự động", "system", now.isoformat(timespec="seconds"), ""))
 
 
 def approved_units(places: Places, catalogue: Catalogue, period: str) -> dict[str, str]:
@@ -239,11 +240,10 @@ def approved_units(places: Places, catalogue: Catalogue, period: str) -> dict[st
 
 def sync(conn: duckdb.DuckDBPyConnection, archive: Path, period: str) -> int:
     """Load into the warehouse the period's recorded decisions it does not hold yet (all of them
-    into a new warehouse; the ones a killed process recorded only); returns how many."""
-    known = decision_ids(conn, period)
-    missing = [d.row(seq) for seq, d in enumerate(read_decisions(archive, period)) if d.id not in known]
-    load_decisions(conn, missing)
-    return len(missing)
+    into a new warehouse; the ones a killed process recorded only); returns how many are recorded."""
+    known, recorded = decision_ids(conn, period), read_decisions(archive, period)
+    load_decisions(conn, [d.row(seq) for seq, d in enumerate(recorded) if d.id not in known])
+    return len(recorded)
 
 
 def sync_all(conn: duckdb.DuckDBPyConnection, archive: Path) -> None:
@@ -297,8 +297,7 @@ def review_mark(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: s
     every approval carries the reason of the last close-period that overrode it."""
     reviews = unit_reviews(conn, catalogue, period)
     approved = frozenset(r.unit for r in reviews if r.state == ReviewState.APPROVED)
-    overrides = [Decision.of_row(row) for row in period_decisions(conn, period)
-                 if row[4] == Action.CLOSE_OVERRIDE]
+    overrides = [d for d in map(Decision.of_row, period_decisions(conn, period)) if d.action == Action.CLOSE_OVERRIDE]
     override = ""
     if final and overrides and len(approved) < len(reviews):
         o = overrides[-1]
@@ -350,15 +349,16 @@ def _known_period(catalogue: Catalogue, period: str) -> None:
 
 
 @contextmanager
-def _deciding(places: Places, period: str) -> Iterator[None]:
-    """One decision on a period at a time (what is checked is what is recorded), never while the
-    period is closed or rebuilt (the data folder's shared lock)."""
+def _decision_lock(places: Places, period: str) -> Iterator[None]:
+    """One writer of a period's records at a time (what is checked is what is recorded, and each
+    record's place in the order is known)."""
     lock = places.archive / period / LOCK_FILE
-    with shared_lock(places.data), machine_faults(lock):
+    with machine_faults(lock):
         lock.parent.mkdir(parents=True, exist_ok=True)
-        with lock.open("w") as held:
-            fcntl.flock(held, fcntl.LOCK_EX)
-            yield
+        held = lock.open("w")
+    with held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
 
 
 def _refusal(catalogue: Catalogue, places: Places, period: str, review: UnitReview | None, unit: str,
@@ -400,9 +400,10 @@ def decide(catalogue: Catalogue, places: Places, period: str, units: list[str], 
     refused ones with the reason. Raises ``ReviewRefused`` for an unknown period."""
     _known_period(catalogue, period)
     comment, outcomes = nfc(comment.strip()), []
-    with _deciding(places, period), connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
+    with shared_lock(places.data), _decision_lock(places, period), \
+            connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:  # never while closed or rebuilt
         create_schema(conn)
-        sync(conn, places.archive, period)
+        recorded = sync(conn, places.archive, period)
         reviews = {r.unit: r for r in unit_reviews(conn, catalogue, period)}
         for unit in units:
             review = reviews.get(unit)
@@ -415,10 +416,11 @@ def decide(catalogue: Catalogue, places: Places, period: str, units: list[str], 
                                                review.file_name, nfc(actor.name.strip()), actor.role,
                                                now.isoformat(timespec="seconds"), comment))
             failpoint("review.recorded")
-            sync(conn, places.archive, period)
             reviews[unit] = UnitReview(unit, review.name, state, review.file_hash, review.file_name,
                                        review.received_at, decision)
             outcomes.append(Outcome(unit, decision))
+        taken = [o.decision for o in outcomes if o.decision]
+        load_decisions(conn, [d.row(seq) for seq, d in enumerate(taken, start=recorded)])  # one transaction
     return outcomes
 
 

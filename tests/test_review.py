@@ -318,3 +318,15 @@ def test_a_locked_period_holds_an_approved_units_new_file_until_reopened(catalog
     rebuild(catalogue, locked)
     assert rang_dong() == (ReviewState.RECEIVED, held)
     assert [d.action for d in read_decisions(places.archive, "2023")] == ["approve", "hold", "reopen"]
+
+
+def test_two_officers_approving_at_once_record_one_approval(catalogue, places):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    commands = [subprocess.Popen([sys.executable, "-m", "pipeline", "review", "approve", "2023", RANG_DONG, "--by", by],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for by in ("Lò Văn Minh", "Quàng Văn Thắng")]
+    results = sorted((p.wait(timeout=120), p.stderr.read()) for p in commands)
+    assert [code for code, _ in results] == [0, 1], results
+    assert "đã được duyệt rồi" in results[1][1]
+    [approval] = read_decisions(places.archive, "2023")
+    assert _states(catalogue, places)[RANG_DONG] == ReviewState.APPROVED and approval.unit == RANG_DONG
