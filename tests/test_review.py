@@ -143,6 +143,8 @@ def test_decisions_survive_rebuild(catalogue, places):
     before = review_list(catalogue, places, "2023")
     places.warehouse.unlink()
     rebuild(catalogue, places)
+    with connect(places.warehouse) as conn:  # the rebuild itself loaded them
+        assert decision_ids(conn, "2023") == {d.id for d in read_decisions(places.archive, "2023")} != set()
     assert review_list(catalogue, places, "2023") == before
 
 
