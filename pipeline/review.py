@@ -314,6 +314,12 @@ def review_list(catalogue: Catalogue, places: Places, period: str) -> list[UnitR
         return unit_reviews(conn, catalogue, period)
 
 
+def unit_history(places: Places, period: str, unit: str) -> list[Decision]:
+    """One unit's decisions in the order taken (the approvals a newer file superseded included):
+    what the unit's own page shows it, never another unit's comments."""
+    return [d for d in read_decisions(places.archive, period) if d.unit == unit and d.action in ACTION_WORDS]
+
+
 # --------------------------------------------------------------------------- decisions
 
 

@@ -25,6 +25,7 @@ from pipeline.review import (
     decisions_file,
     read_decisions,
     review_list,
+    unit_history,
 )
 from pipeline.settings import Places
 from pipeline.states import ReviewState
@@ -102,6 +103,8 @@ def test_approve_return_resubmit_approve_again(catalogue, places, capsys):
     assert reviews[TUAN_GIAO].file_hash == new_hash
     assert reviews[TUAN_GIAO].last.action == Action.RETURN and reviews[TUAN_GIAO].last.file_hash != new_hash
 
+    assert [(d.action, d.comment) for d in unit_history(places, "2023", TUAN_GIAO)] == [
+        ("return", "Số hộ nghèo DTTS tăng 40%: giải trình.")]  # only its own
     [outcome] = decide(catalogue, places, "2023", [TUAN_GIAO], Action.APPROVE, OFFICER_A, LATER, version=new_hash)
     assert outcome.decision and outcome.decision.file_hash == new_hash
     assert _states(catalogue, places)[TUAN_GIAO] == ReviewState.APPROVED
