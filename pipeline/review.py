@@ -252,14 +252,16 @@ def sync_all(conn: duckdb.DuckDBPyConnection, archive: Path) -> None:
         sync(conn, archive, path.parent.name)
 
 
-def latest_decisions(archive: Path) -> dict[str, str]:
-    """Each period with recorded decisions -> the id of its latest one (what a sensor watches)."""
-    latest = {}
+def decisions_since(archive: Path, seen: dict[str, str]) -> dict[str, list[Decision]]:
+    """Each period with recorded decisions -> those after the one ``seen`` names (all of them
+    when it names none): what a sensor watching the records has not acted on yet."""
+    new = {}
     for path in sorted(archive.glob(f"*/{DECISIONS_FILE}")) if archive.is_dir() else []:
         decisions = read_decisions(archive, path.parent.name)
-        if decisions:
-            latest[path.parent.name] = decisions[-1].id
-    return latest
+        ids = [d.id for d in decisions]
+        last = seen.get(path.parent.name)
+        new[path.parent.name] = decisions[ids.index(last) + 1:] if last in ids else decisions
+    return new
 
 
 # --------------------------------------------------------------------------- states

@@ -271,11 +271,16 @@ def test_dagster_shows_the_review_and_republishes_after_a_decision(catalogue, pl
     assert sensor(dg.build_sensor_context(resources={"settings": settings})).run_requests == []
     decide(catalogue, places, "2023", [RANG_DONG], Action.APPROVE, OFFICER_A, LATER)
     ticked = sensor(dg.build_sensor_context(resources={"settings": settings}))
-    [request] = ticked.run_requests
-    assert request.job_name == "consolidation_job"
+    unit_run, request = ticked.run_requests
+    assert (unit_run.job_name, unit_run.partition_key, request.job_name) == (
+        "submission_job", submission_key("2023", RANG_DONG, UNIT_LEVEL), "consolidation_job")
     assert sensor(dg.build_sensor_context(cursor=ticked.cursor, resources={"settings": settings})).run_requests == []
 
     instance = dg.DagsterInstance.ephemeral()
+    unit = defs.resolve_job_def(unit_run.job_name).execute_in_process(instance=instance, tags=unit_run.tags,
+                                                                       partition_key=unit_run.partition_key)
+    [event] = unit.get_asset_materialization_events()
+    assert event.materialization.metadata["Xét duyệt"].value == "Đã duyệt"
     run = defs.resolve_job_def(request.job_name).execute_in_process(instance=instance, tags=request.tags)
     assert run.success
     assert "Cán bộ huyện đã duyệt báo cáo của 1/23 đơn vị." in _published(places)[1]
@@ -284,11 +289,6 @@ def test_dagster_shows_the_review_and_republishes_after_a_decision(catalogue, pl
     table = status.metadata[period_label("2023", "Các đơn vị")].value
     reviewed = {r.data["Mã"]: r.data["Xét duyệt"] for r in table.records}
     assert (reviewed[RANG_DONG], reviewed[PHINH_SANG]) == ("Đã duyệt", "Đã nhận")
-
-    unit = dg.materialize([defs.get_assets_def("unit_submission")], partition_key=submission_key("2023", RANG_DONG,
-                          UNIT_LEVEL), resources={"settings": settings}, instance=instance)
-    [event] = unit.get_asset_materialization_events()
-    assert event.materialization.metadata["Xét duyệt"].value == "Đã duyệt"
 
 
 def test_a_locked_period_holds_an_approved_units_new_file_until_reopened(catalogue, places, monkeypatch, capsys):
