@@ -111,6 +111,7 @@ def take_in_partition(context: dg.AssetExecutionContext, settings: PipelineSetti
             metadata["Mã băm (SHA-256)"] = results[0].file_hash
         if unit.feedback:
             metadata["Tệp phản hồi"] = settings.page_link(period, unit.feedback)
+        metadata["Xét duyệt"] = unit.review_label
     else:
         metadata["Các đơn vị"] = dg.MetadataValue.md(units_markdown(statuses, settings, period))
         metadata["Không hợp lệ"] = name_list([f"{s.code} – {s.name}" for s in statuses

@@ -12,6 +12,7 @@ from assets.jobs import consolidation_job, inbox_job, nightly_job, submission_jo
 from assets.partitions import submission_partitions
 from assets.publication import district_plan, publish_bieu, submission_status
 from assets.resources import PipelineSettings
+from assets.review import review_sensor
 from assets.schedules import nightly_schedule
 from assets.sensors import dead_run_sensor, inbox_sensor
 from pipeline.settings import Settings
@@ -23,7 +24,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
                 district_plan, district_consolidation, publish_bieu, submission_status],
         jobs=[submission_job, inbox_job, consolidation_job, nightly_job],
         sensors=[inbox_sensor(settings.sensor_seconds), automation_sensor(settings.sensor_seconds),
-                 dead_run_sensor(settings.sensor_seconds)],
+                 dead_run_sensor(settings.sensor_seconds), review_sensor(settings.sensor_seconds)],
         schedules=[nightly_schedule],
         resources={"settings": PipelineSettings.of(settings)},
         executor=dg.in_process_executor,  # the automation's runs: their steps take turns on DuckDB anyway

@@ -156,13 +156,14 @@ def submission_status(context: dg.AssetExecutionContext, settings: PipelineSetti
         tables = {period: write_intake_status(catalogue, conn, settings.places, period, today)
                   for period in catalogue.periods}
     metadata = {"Trang tải về": dg.MetadataValue.url(settings.download_url)}
-    columns = ("Mã", "Đơn vị", "Trạng thái", "Lỗi", "Cảnh báo", "Số lần nộp", "Tệp mới nhất", "Nhận lúc", "Đúng hạn")
+    columns = ("Mã", "Đơn vị", "Trạng thái", "Lỗi", "Cảnh báo", "Số lần nộp", "Tệp mới nhất", "Nhận lúc", "Đúng hạn",
+               "Xét duyệt")
     schema = dg.TableSchema(columns=[dg.TableColumn(name, "int" if name in ("Lỗi", "Cảnh báo", "Số lần nộp") else "string")
                                      for name in columns])
     for period, statuses in tables.items():
         records = [dg.TableRecord(dict(zip(columns, (
             s.code, s.name, s.label, s.errors, s.warnings, s.versions, s.file_name, s.received_at,
-            {True: "Đúng hạn", False: "Trễ hạn", None: "Chưa đến hạn"}[s.on_time])))) for s in statuses]
+            {True: "Đúng hạn", False: "Trễ hạn", None: "Chưa đến hạn"}[s.on_time], s.review_label)))) for s in statuses]
         metadata[period_label(period, "Các đơn vị")] = dg.MetadataValue.table(records, schema=schema)
         for state in SubmissionState:
             metadata[period_label(period, state.label)] = sum(s.state == state for s in statuses)

@@ -3,7 +3,8 @@
 Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
 ``check FILE [--period P] [--json] [--feedback OUT]``, ``preview``, ``report --period P``, ``rebuild``, ``explain``,
 ``close-period P``, ``reopen-period P``, ``read FILE``, ``serve``,
-``access add|revoke|list|officer-add|log``, ``backup DEST``, ``restore SRC``, ``doctor``.
+``access add|revoke|list|officer-add|log``, ``review list|approve|return|reopen``, ``backup DEST``,
+``restore SRC``, ``doctor``.
 Messages for people are Vietnamese; bad input never ends in a traceback.
 """
 
@@ -243,7 +244,8 @@ def _close_period(args) -> int:
     from pipeline.publication.closing import close_period
 
     settings = _settings(args)
-    folder = close_period(settings.catalogue, settings.places, args.period, settings.now())
+    folder = close_period(settings.catalogue, settings.places, args.period, settings.now(), args.override or "",
+                          args.by or "")
     print(f"Đã khóa sổ kỳ {args.period}: bộ biểu CHÍNH THỨC ở {folder}. Kỳ này không nhận thêm báo cáo.")
     return 0
 
@@ -255,6 +257,43 @@ def _reopen_period(args) -> int:
     kept = reopen_period(settings.catalogue, settings.places, args.period, settings.now())
     print(f"Đã mở lại kỳ {args.period}; bộ biểu chính thức trước đó được giữ ở {kept}.")
     return 0
+
+
+def _review(args) -> int:
+    """List the period's reviews, or approve, return or reopen units as an officer (the page's rules,
+    ``pipeline.review.decide``): exit 1 with the reason when a decision is refused."""
+    from pipeline.review import OFFICER, Action, Actor, ReviewRefused, decide, review_list
+
+    settings = _settings(args)
+    catalogue, places = settings.catalogue, settings.places
+    try:
+        if args.action == "list":
+            reviews = review_list(catalogue, places, args.period)
+            if args.json:
+                print(json.dumps([r.as_dict() for r in reviews], ensure_ascii=False, indent=2))
+            for r in reviews if not args.json else []:
+                last = f"  ({r.last.summary})" if r.last else ""
+                print(f"{r.unit:<8} {r.name:<28} {r.state.label:<14} {r.file_name or '–'}{last}")
+            return 0
+        if not args.units or (args.action != "approve" and len(args.units) != 1):
+            raise ReviewRefused("Hãy cho biết mã đơn vị (approve: một hoặc nhiều; return, reopen: một).")
+        action = Action(args.action)
+        outcomes = decide(catalogue, places, args.period, args.units, action, Actor(args.by or "", OFFICER),
+                          settings.now(), args.comment or "")
+    except ReviewRefused as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    for outcome in outcomes:
+        if outcome.decision:
+            print(f"{outcome.unit}: {outcome.decision.summary} ({outcome.decision.file_name})")
+        else:
+            print(f"{outcome.unit}: {outcome.refusal}", file=sys.stderr)
+    if action == Action.REOPEN and outcomes[0].decision:  # the file held meanwhile is taken in now
+        from pipeline.intake.take_in import take_in_unit
+
+        taken = take_in_unit(catalogue, places, args.period, args.units[0], settings.now())
+        print(f"{args.units[0]}: tiếp nhận lại tệp mới nhất – {taken.status_label}")
+    return 0 if all(o.decision for o in outcomes) else 1
 
 
 def _serve(args) -> int:
@@ -431,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
 
     close = commands.add_parser("close-period", help="khóa sổ một kỳ: ghi bộ biểu CHÍNH THỨC, không nhận thêm báo cáo")
     close.add_argument("period")
+    close.add_argument("--override", help="lý do khóa sổ khi còn đơn vị chưa được duyệt (in trong phụ lục nguồn số liệu)")
+    close.add_argument("--by", help="tên cán bộ quyết định khóa sổ khi chưa duyệt đủ")
     close.add_argument("--data", help=data_help)
     close.set_defaults(run=_close_period)
 
@@ -446,6 +487,16 @@ def main(argv: list[str] | None = None) -> int:
     access.add_argument("--last", type=int, default=200, help="log: số dòng mới nhất (mặc định 200)")
     access.add_argument("--data", help=data_help)
     access.set_defaults(run=_access)
+
+    review = commands.add_parser("review", help="xét duyệt báo cáo đơn vị: liệt kê, duyệt, trả lại kèm ý kiến, mở lại")
+    review.add_argument("action", choices=["list", "approve", "return", "reopen"])
+    review.add_argument("period", help="kỳ báo cáo, ví dụ 2023")
+    review.add_argument("units", nargs="*", help="mã đơn vị (approve: một hoặc nhiều; return, reopen: một)")
+    review.add_argument("--comment", help="ý kiến của cán bộ (bắt buộc khi trả lại; lý do khi mở lại)")
+    review.add_argument("--by", help="tên cán bộ quyết định (bắt buộc khi duyệt hoặc trả lại)")
+    review.add_argument("--json", action="store_true", help="list: in dạng JSON")
+    review.add_argument("--data", help=data_help)
+    review.set_defaults(run=_review)
 
     serve = commands.add_parser("serve", help="mở trang báo cáo: tải biểu, đơn vị nộp báo cáo")
     serve.add_argument("--host", default="127.0.0.1", help="mặc định 127.0.0.1 (chỉ máy này); 0.0.0.0 cho mạng cơ quan")

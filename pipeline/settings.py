@@ -17,6 +17,7 @@ folder, unit list and clock.
 | ``TUANGIAO_PDF`` | ``0``: publish the workbooks without their PDF copies | ``1`` |
 | ``TUANGIAO_SOFFICE`` | the LibreOffice program that renders the PDFs | ``soffice`` on the path |
 | ``TUANGIAO_PDF_SECONDS`` | how long rendering a period's PDFs may take before it is stopped | 300 |
+| ``TUANGIAO_REVIEW_LOCK`` | periods (``2023,2024``; ``*``: all) that hold an approved unit's new files until it is reopened | none |
 
 Relative paths are taken from the project folder.
 """
@@ -26,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,7 @@ class Places:
     data: Path
     inbox: Path
     wait_seconds: float = WAIT_SECONDS
+    review_lock: str = ""  # the settings' review_lock
 
     @classmethod
     def under(cls, data: Path, inbox: Path | None = None, wait_seconds: float = WAIT_SECONDS) -> Places:
@@ -66,6 +68,11 @@ class Places:
     @property
     def archive(self) -> Path:
         return self.data / "archive"
+
+    def locks(self, period: str) -> bool:
+        """Whether an approved unit's new files are held in ``period`` (``review_lock``)."""
+        keys = {key.strip() for key in self.review_lock.split(",")}
+        return "*" in keys or period in keys
 
     def inbox_index(self, period: str) -> Path:
         """Identities of the period's inbox files already read (a cache; safe to delete)."""
@@ -108,6 +115,7 @@ VARIABLES = {  # each setting's environment variable
     "pdf": "TUANGIAO_PDF",
     "soffice": "TUANGIAO_SOFFICE",
     "pdf_seconds": "TUANGIAO_PDF_SECONDS",
+    "review_lock": "TUANGIAO_REVIEW_LOCK",
 }
 
 
@@ -130,6 +138,7 @@ class Settings(pydantic.BaseModel):
     pdf: bool = True  # the published set carries a PDF of every Biểu where LibreOffice renders them
     soffice: str = ""  # empty: soffice on the path
     pdf_seconds: float = TIMEOUT_SECONDS
+    review_lock: str = ""  # periods ("2023,2024", "*": all) where an approved unit's new files wait for a reopening
 
     @pydantic.field_validator("pdf", mode="before")
     @classmethod
@@ -152,7 +161,8 @@ class Settings(pydantic.BaseModel):
 
     @property
     def places(self) -> Places:
-        return Places.under(self.data, project_path(self.inbox_dir) if self.inbox_dir else None, self.wait_seconds)
+        return replace(Places.under(self.data, project_path(self.inbox_dir) if self.inbox_dir else None,
+                                    self.wait_seconds), review_lock=self.review_lock)
 
     @property
     def catalogue(self) -> Catalogue:

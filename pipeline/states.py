@@ -58,3 +58,14 @@ class SubmissionState(_Labelled):
     def of(cls, verdict: str) -> SubmissionState:
         """The state of a unit whose latest file got ``verdict`` (the unit has sent one)."""
         return cls.VALID if verdict == Verdict.VALID else cls.INVALID
+
+
+class ReviewState(_Labelled):
+    """A unit's review state in a period (``pipeline.review``): automatic until an officer
+    decides, and back to "đã nhận" when a new valid version comes after a decision."""
+
+    MISSING = "chua_nop", "Chưa nộp"  # nothing received
+    RECEIVED = "da_nhan", "Đã nhận"  # a valid version in use, not decided on yet
+    INVALID = "co_loi", "Có lỗi"  # only invalid files, or the latest file has errors
+    RETURNED = "can_giai_trinh", "Cần giải trình"  # returned by an officer with a comment
+    APPROVED = "da_duyet", "Đã duyệt"  # the version in use approved by an officer

@@ -19,6 +19,7 @@ from pipeline.office import SOFFICE, convert
 os.environ.setdefault("TUANGIAO_PDF", "0")
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample" / "2023"
+CLOSING = ("--override", "thử nghiệm", "--by", "kiểm thử")  # close-period with units not approved (issue 28)
 # The system programs some tests need (`.ci/run` installs them): where one is missing, its tests
 # skip and pytest prints why (``-rs`` in pyproject.toml).
 needs_libreoffice = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) not installed")

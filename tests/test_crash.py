@@ -22,14 +22,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, SAMPLE_DIR, SOFFICE, made_once
+from tests.conftest import CLOSING, ROOT, SAMPLE_DIR, SOFFICE, made_once
 from tests.test_intake_safety import CLOSING_POINTS, INTAKE_POINTS, REBUILD_POINTS, REOPENING_POINTS
+from tests.test_review import REVIEW_POINTS
 
 UNITS = ["03253", "03259", "03260"]  # published before the kill
 ARRIVING = "03262"  # arrives before the killed run: its set is the new one
 PERIOD = "2023"
 CLOCK = "2023-08-10T17:00:00"
-OTHER_COMMANDS = [["close-period", PERIOD], ["rebuild"]]  # python -m pipeline …, for points `run` never reaches
+OTHER_COMMANDS = [["close-period", PERIOD, *CLOSING], ["rebuild"]]  # python -m pipeline …, for points `run` never reaches
 TIMEOUT = 300
 PDF_POINTS = ["publish.after_pdf"]  # reached only when the set's PDFs are rendered
 
@@ -116,9 +117,10 @@ def states(tmp_path_factory):
     return old, old_set, new_set
 
 
-# Points of intake, archive, rebuild and closing are killed by tests/test_intake_safety.py, closer to
-# their step (a run of this harness costs about 15 s); every other point is killed here.
-ELSEWHERE = INTAKE_POINTS + REBUILD_POINTS + CLOSING_POINTS + REOPENING_POINTS
+# Points of intake, archive, rebuild and closing are killed by tests/test_intake_safety.py (a review's by
+# tests/test_review.py), closer to their step (a run of this harness costs about 15 s); every other point is
+# killed here.
+ELSEWHERE = INTAKE_POINTS + REBUILD_POINTS + CLOSING_POINTS + REOPENING_POINTS + REVIEW_POINTS
 HERE = [name for name in failpoint_names() if name not in ELSEWHERE]
 
 

@@ -24,7 +24,7 @@ from assets.publication import district_plan, publish_bieu
 from assets.resources import PipelineSettings
 from pipeline.catalogue.batches import UNIT
 from pipeline.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import CLOSING, ROOT
 
 unit_submission = defs.get_assets_def("unit_submission")
 
@@ -226,7 +226,7 @@ def test_a_file_for_a_closed_period_says_so_to_its_sender(data_dir, sample_files
             other.unlink()  # nothing else waits for intake: the period can be closed
     os.environ["TUANGIAO_CLOCK"] = "2023-08-10T17:00:00"
     try:
-        assert cli_main(["close-period", "2023", "--data", str(data_dir)]) == 0
+        assert cli_main(["close-period", "2023", *CLOSING, "--data", str(data_dir)]) == 0
     finally:
         del os.environ["TUANGIAO_CLOCK"]
     source = next(p for p in sample_files if p.name.startswith("03259"))

@@ -25,7 +25,7 @@ from pipeline.errors import MachineError
 from pipeline.publication.publish import publish_period
 from pipeline.settings import Places
 from pipeline.warehouse import connect
-from tests.conftest import ROOT, take_in_everything
+from tests.conftest import CLOSING, ROOT, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
@@ -238,7 +238,7 @@ def test_a_read_only_folder_is_one_line_everywhere(catalogue, loaded, tmp_path):
         assert failure.error.cls_name == "Failure" and failure.user_failure_data.description.startswith(line)
         env = {**os.environ, "TUANGIAO_DATA_DIR": str(data), "DAGSTER_HOME": str(tmp_path / "home"),
                "PYTHONPATH": str(ROOT)}
-        close = subprocess.run([sys.executable, "-m", "pipeline", "close-period", "2023"], cwd=ROOT, env=env,
+        close = subprocess.run([sys.executable, "-m", "pipeline", "close-period", "2023", *CLOSING], cwd=ROOT, env=env,
                                capture_output=True, text=True, timeout=300)
         assert close.returncode == 2 and close.stderr.count("\n") == 1 and "chỉ cho đọc" in close.stderr
         template = subprocess.run([sys.executable, "-m", "pipeline", "template", "--out", str(data / "out" / "mau")],

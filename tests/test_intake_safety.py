@@ -31,7 +31,7 @@ from pipeline.periods import MARKER
 from pipeline.settings import Places, Settings
 from pipeline.tools.sample import sample_values
 from pipeline.workbook.template import Filling, write_unit_workbook
-from tests.conftest import ROOT, take_in_everything
+from tests.conftest import CLOSING, ROOT, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 UNIT = "03259"
@@ -147,7 +147,7 @@ def test_rebuild_of_a_closed_period_loads_the_versions_it_was_closed_with(catalo
     places = take_in_everything(catalogue, Places.under(tmp_path / "data"), T0, sample_files)
     closed = _current(places.warehouse)
     everything = _all_current(places.warehouse)
-    assert main(["close-period", "2023", "--data", str(places.data)]) == 0
+    assert main(["close-period", "2023", *CLOSING, "--data", str(places.data)]) == 0
     record = json.loads((places.out / "2023" / "chinh-thuc" / MARKER).read_text(encoding="utf-8"))
     assert record["versions"][UNIT] == closed[0]
     late = _edited(_sample(sample_files), tmp_path, "03259-sua-sau-khoa-so.xlsx", 900)
@@ -326,7 +326,7 @@ def test_close_and_reopen_times_are_vietnam_time_and_the_kept_set_keeps_its_reco
                                                                                    monkeypatch):
     places = take_in_everything(catalogue, Places.under(tmp_path / "data"), T0, sample_files)
     monkeypatch.setenv("TUANGIAO_CLOCK", "2023-08-31T23:30:00+00:00")
-    assert main(["close-period", "2023", "--data", str(places.data)]) == 0
+    assert main(["close-period", "2023", *CLOSING, "--data", str(places.data)]) == 0
     record = json.loads((places.out / "2023" / "chinh-thuc" / MARKER).read_text(encoding="utf-8"))
     assert record["closed_at"] == "2023-09-01T06:30:00+07:00"
     monkeypatch.setenv("TUANGIAO_CLOCK", "2023-09-02T01:00:00+00:00")
@@ -549,10 +549,10 @@ def test_a_rebuild_killed_at_any_step_leaves_a_whole_warehouse(loaded, tmp_path,
 def test_a_closing_killed_at_any_step_is_either_done_or_done_again(loaded, tmp_path, point):
     data = tmp_path / "data"
     shutil.copytree(loaded.data, data)
-    assert _killed_at(point, "-m", "pipeline", "close-period", "2023", "--data", str(data))
+    assert _killed_at(point, "-m", "pipeline", "close-period", "2023", *CLOSING, "--data", str(data))
     marker = data / "out" / "2023" / "chinh-thuc" / MARKER
     assert marker.exists() == (point == "close_period.marked")
-    main(["close-period", "2023", "--data", str(data)])
+    main(["close-period", "2023", *CLOSING, "--data", str(data)])
     assert json.loads(marker.read_text(encoding="utf-8"))["versions"][UNIT] == _current(loaded.warehouse)[0]
 
 
@@ -560,13 +560,13 @@ def test_a_closing_killed_at_any_step_is_either_done_or_done_again(loaded, tmp_p
 def test_a_reopening_killed_after_its_one_step_leaves_the_period_open_with_its_kept_record(loaded, tmp_path, point):
     data = tmp_path / "data"
     shutil.copytree(loaded.data, data)
-    assert main(["close-period", "2023", "--data", str(data)]) == 0
+    assert main(["close-period", "2023", *CLOSING, "--data", str(data)]) == 0
     assert _killed_at(point, "-m", "pipeline", "reopen-period", "2023", "--data", str(data))
     assert not (data / "out" / "2023" / "chinh-thuc").exists()  # open: the next intake is loaded
     [kept] = (data / "out" / "2023").glob("chinh-thuc-da-mo-lai-*")
     record = json.loads((kept / MARKER).read_text(encoding="utf-8"))
     assert record["versions"][UNIT] == _current(loaded.warehouse)[0]
-    assert main(["close-period", "2023", "--data", str(data)]) == 0  # and it can be closed again
+    assert main(["close-period", "2023", *CLOSING, "--data", str(data)]) == 0  # and it can be closed again
 
 
 def test_a_file_already_archived_is_not_copied_again(catalogue, sample_files, tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ from assets.jobs import nightly_job
 from assets.resources import PipelineSettings
 from assets.schedules import nightly_schedule
 from assets.sensors import inbox_run_requests
-from tests.conftest import ROOT
+from tests.conftest import CLOSING, ROOT
 
 OLD = 1_700_000_000  # an mtime long ago: the file is stable
 
@@ -190,7 +190,7 @@ def test_close_and_rebuild_wait_for_a_whole_run_then_refuse_and_the_final_set_is
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert _stopped(run), run.communicate()
-        for command in (["close-period", "2023"], ["rebuild"]):
+        for command in (["close-period", "2023", *CLOSING], ["rebuild"]):
             refused = subprocess.run([sys.executable, "-m", "pipeline", *command], cwd=ROOT, env=env,
                                      capture_output=True, text=True, timeout=120)
             assert refused.returncode == 2, refused.stderr
@@ -204,7 +204,7 @@ def test_close_and_rebuild_wait_for_a_whole_run_then_refuse_and_the_final_set_is
         out, err = run.communicate(timeout=300)
     assert run.returncode == 0, err[-3000:]
     assert out.count(": Hợp lệ (0 lỗi") == 4
-    closed = subprocess.run([sys.executable, "-m", "pipeline", "close-period", "2023"], cwd=ROOT, env=env,
+    closed = subprocess.run([sys.executable, "-m", "pipeline", "close-period", "2023", *CLOSING], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     assert closed.returncode == 0, closed.stderr
     final = tmp_path / "data" / "out" / "2023" / "chinh-thuc"
@@ -222,10 +222,10 @@ def test_a_close_with_files_not_taken_in_yet_is_refused_naming_their_units(catal
     places = take_in_everything(catalogue, Places.under(tmp_path / "data"), dt.datetime(2023, 8, 10, 8),
                                 [p for p in sample_files if p.name.startswith(("03253", "03259"))])
     _drop(places.inbox / "2023", next(p for p in sample_files if p.name.startswith("03260")))
-    assert main(["close-period", "2023", "--data", str(places.data)]) == 2
+    assert main(["close-period", "2023", *CLOSING, "--data", str(places.data)]) == 2
     assert capsys.readouterr().err == ("Chưa khóa sổ kỳ 2023: hộp thư đến còn báo cáo chưa tiếp nhận của 1 đơn vị "
                                        "(Xã Rạng Đông). Hãy chờ lượt tiếp nhận đang chạy xong (hoặc chạy python -m "
                                        "assets run) rồi khóa sổ lại.\n")
     assert not (places.out / "2023" / "chinh-thuc").exists()
     take_in_everything(catalogue, places, dt.datetime(2023, 8, 10, 9))
-    assert main(["close-period", "2023", "--data", str(places.data)]) == 0
+    assert main(["close-period", "2023", *CLOSING, "--data", str(places.data)]) == 0

@@ -24,7 +24,7 @@ from pipeline.tools.sample import sample_values
 from pipeline.warehouse import connect
 from pipeline.workbook.reader import file_sha256
 from pipeline.workbook.template import Filling, write_unit_workbook
-from tests.conftest import take_in_everything
+from tests.conftest import CLOSING, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 
@@ -135,7 +135,7 @@ def test_close_and_reopen_a_period(catalogue, loaded, tmp_path, capsys):
     data = tmp_path / "data"
     shutil.copytree(loaded.data, data)
     places = Places.under(data)
-    assert main(["close-period", "2023", "--data", str(data)]) == 0
+    assert main(["close-period", "2023", *CLOSING, "--data", str(data)]) == 0
     final = data / "out" / "2023" / "chinh-thuc"
     record = json.loads((final / MARKER).read_text(encoding="utf-8"))
     assert sorted(record["files"]) == sorted(p.name for p in final.iterdir() if p.name != MARKER)
@@ -144,7 +144,7 @@ def test_close_and_reopen_a_period(catalogue, loaded, tmp_path, capsys):
     assert title == ["KẾT QUẢ THỰC HIỆN CHƯƠNG TRÌNH (NGUỒN VỐN VÀ GIẢI NGÂN) – CHÍNH THỨC"]
     result = take_in_unit(catalogue, places, "2023", "03259", T0 + dt.timedelta(days=30))
     assert result.status == ArrivalState.CLOSED and "đã khóa sổ" in result.findings[0].message
-    assert main(["close-period", "2023", "--data", str(data)]) == 2
+    assert main(["close-period", "2023", *CLOSING, "--data", str(data)]) == 2
     assert "đã khóa sổ" in capsys.readouterr().err
     assert main(["reopen-period", "2023", "--data", str(data)]) == 0
     assert not final.exists() and len(list((data / "out" / "2023").glob("chinh-thuc-da-mo-lai-*"))) == 1

@@ -127,6 +127,10 @@ FUNDS_WITHOUT_OUTPUTS = FindingType(
 SUPERSEDED = FindingType(
     "bi_thay_the", WARNING, "Tệp bị thay bằng tệp nhận sau",
     'Tệp "{file}" của cùng đơn vị nhận trước tệp "{latest}": chỉ xét tệp nhận sau cùng.')
+HELD = FindingType(
+    "da_duyet_giu_lai", WARNING, "Báo cáo đã duyệt, tệp mới chờ mở lại",
+    'Tệp "{file}": báo cáo kỳ {period} của đơn vị đã được duyệt và đang khóa, nên tệp này được lưu nhưng chưa dùng. '
+    "Muốn thay số liệu, hãy đề nghị cán bộ huyện mở lại báo cáo.")
 
 REGISTRY: tuple[FindingType, ...] = (
     *UNREADABLE_KINDS, LINK, HARDLINK, NOT_A_FILE, OUTSIDE_INBOX, DENIED, READER_CRASHED, UNKNOWN_TEMPLATE,
@@ -134,7 +138,7 @@ REGISTRY: tuple[FindingType, ...] = (
     NOT_YES_NO, WRONG_TYPE, INFO_FIELD, RULE, TOTAL_TYPED_OVER, NUMBER_OUTSIDE, OTHER_UNIT_FILE, NOT_A_UNIT_REPORT,
     NOT_A_PLAN, PERIOD_CLOSED, TEXT_NUMBER, LARGE_CHANGE,
     OUTPUTS_WITHOUT_FUNDS,
-    FUNDS_WITHOUT_OUTPUTS, SUPERSEDED,
+    FUNDS_WITHOUT_OUTPUTS, SUPERSEDED, HELD,
 )
 
 

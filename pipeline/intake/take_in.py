@@ -17,12 +17,13 @@ import shutil
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue
 from pipeline.checking.feedback import feedback_name, unit_feedback_name, write_feedback
 from pipeline.checking.findings import (
+    HELD,
     PERIOD_CLOSED,
     SUPERSEDED,
     Finding,
@@ -48,6 +49,7 @@ from pipeline.intake.archive import (
 from pipeline.intake.inbox import InboxFile, files_by_unit, scan_inbox
 from pipeline.locking import exclusive_lock, shared_lock
 from pipeline.periods import closed_versions, is_closed
+from pipeline.review import approved_units, decisions_file, held_files, hold, sync, sync_all
 from pipeline.settings import Places
 from pipeline.states import ArrivalState, Verdict
 from pipeline.warehouse import (
@@ -117,6 +119,7 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
     with shared_lock(places.data), _writing(places.data / ".intake"), working_folder(places.data) as work:
         shutil.rmtree(places.data / REBUILD_FOLDER, ignore_errors=True)  # a killed rebuild's (none runs now)
         closed = is_closed(catalogue, places.out, period)
+        locked = approved_units(places, catalogue, period) if places.locks(period) and not closed else {}
         for number, (unit, mine) in enumerate(files.items()):
             if not mine:
                 results[unit] = IntakeResult(period, unit, ArrivalState.MISSING)
@@ -140,9 +143,17 @@ def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[
                         feedback_dir(places.out, period) / unit_feedback_name(unit, period), catalogue,
                         CheckResult(received.copy, None, findings), period)
                 continue
+            if unit in locked and received.file_hash != locked[unit]:  # approved, locked: kept, not used
+                hold(places, period, unit, received.file_hash, received.name, now)
+                superseded.append(finding(HELD, file=received.name, period=period, unit=unit))
+                received = replace(received, latest=False)
             to_load.append(Pending(received, unit, latest.path, superseded))
         results.update((r.unit, r) for r in _load(catalogue, places.warehouse, places.out, period, to_load, workers,
                                                    places.wait_seconds))
+        if decisions_file(places.archive, period).exists():  # the decisions a killed review left unloaded
+            with connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
+                create_schema(conn)
+                sync(conn, places.archive, period)
     return [results[unit] for unit in files]
 
 
@@ -251,16 +262,18 @@ def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
         for period, unit in archived_units(places.archive):
             periods.setdefault(period, []).append(unit)
         for period, units in periods.items():
-            versions = closed_versions(places.out, period)
+            versions, held = closed_versions(places.out, period), held_files(places.archive, period)
             for start in range(0, len(units), CATCH_UP_BATCH):
                 replayed = [(unit, pair) for unit in units[start:start + CATCH_UP_BATCH]
                             for pair in _replay(places.archive, period, unit, versions)]
-                pending = [_replayed(arrival, first, unit, work / period / str(start) / str(number))
+                pending = [_replayed(arrival, first, unit, work / period / str(start) / str(number),
+                                     arrival.file_hash not in held.get(unit, ()))
                            for number, (unit, (arrival, first)) in enumerate(replayed)]
                 results += _load(catalogue, warehouse, None, period, pending, 1, places.wait_seconds)
         with connect(warehouse, wait_seconds=places.wait_seconds) as conn:
             create_schema(conn)
             record_catalogue_lists(conn, catalogue)
+            sync_all(conn, places.archive)  # the review decisions recorded with the archive
             conn.execute("CHECKPOINT")
         failpoint("rebuild.aside")
         Path(f"{places.warehouse}.wal").unlink(missing_ok=True)  # the old warehouse's, if a process died in it
@@ -280,12 +293,13 @@ def _replay(archive: Path, period: str, unit: str, versions: dict[str, str] | No
     return [pair for pair in pairs if pair[0].file_hash == versions.get(unit)][:1]
 
 
-def _replayed(arrival: Archived, first: Archived, unit: str, work: Path) -> Pending:
-    """An archived arrival as if received again: its content linked under the name it came as."""
+def _replayed(arrival: Archived, first: Archived, unit: str, work: Path, latest: bool = True) -> Pending:
+    """An archived arrival as if received again: its content linked under the name it came as
+    (``latest`` False: a file held by the review, never made current)."""
     work.mkdir(parents=True)
     copy = work / arrival.original_name
     os.link(arrival.path, copy)
-    return Pending(Received(first, arrival.original_name, copy, latest=True), unit, arrival.path)
+    return Pending(Received(first, arrival.original_name, copy, latest=latest), unit, arrival.path)
 
 
 
@@ -346,15 +360,17 @@ def untaken(catalogue: Catalogue, places: Places, period: str, workers: int = 1)
         create_schema(conn)
         loaded = loaded_versions(conn, period)
     files = files_by_unit(scan_inbox(places.inbox, period, places.inbox_index(period), workers))
+    held = held_files(places.archive, period)
     return [(unit.code, files[unit.code]) for unit in catalogue.units_in(period)
             if unit.code in files and not _up_to_date(arrivals(places.archive, period, unit.code),
-                                                      files[unit.code][-1], loaded, unit.code)]
+                                                      files[unit.code][-1], loaded, unit.code,
+                                                      held.get(unit.code, set()))]
 
 
 def _up_to_date(log: list[Archived], latest: InboxFile, loaded: dict[tuple[str, str], tuple[bool, bool]],
-                unit: str) -> bool:
+                unit: str, held: set[str]) -> bool:
     """The unit's latest inbox file is a recorded arrival, loaded; and the unit's latest
-    arrival, if valid, is its current version."""
+    arrival, if valid and not held by the review, is its current version."""
     seen = next((a for a in log if a.came_as(nfc(latest.path.name), latest.size, latest.mtime_ns, latest.ctime_ns,
                                              latest.inode)), None)
     if seen is None and log and latest.file_hash == log[-1].file_hash:
@@ -362,4 +378,4 @@ def _up_to_date(log: list[Archived], latest: InboxFile, loaded: dict[tuple[str, 
     if seen is None or (unit, seen.file_hash) not in loaded:
         return False
     valid, current = loaded.get((unit, log[-1].file_hash), (False, False))
-    return current or not valid
+    return current or not valid or log[-1].file_hash in held

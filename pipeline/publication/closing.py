@@ -1,4 +1,5 @@
-"""Closing a period: publish the final set (CHÍNH THỨC) under ``out/<period>/chinh-thuc/``
+"""Closing a period: publish the final set (CHÍNH THỨC) under ``out/<period>/chinh-thuc/``, once
+every expected unit is approved (``pipeline.review``) or an officer overrides with a reason,
 with its record ``khoa-so.json`` (closing time, file hashes, the versions closed with), after
 which ``pipeline.periods`` refuses later loads; reopening is an explicit command that keeps the
 old final set and its record. Both hold the data folder alone (``pipeline.locking``)."""
@@ -16,21 +17,27 @@ from pipeline.intake.take_in import untaken
 from pipeline.locking import exclusive_lock
 from pipeline.periods import FINAL_FOLDER, MARKER, PeriodError, final_folder, refuse_if_closed
 from pipeline.publication.publish import publish_period
+from pipeline.review import refuse_unapproved_close
 from pipeline.settings import TIME_ZONE, Places, local_time
 from pipeline.warehouse import connect, current_submissions
 from pipeline.text import name_list, show_number
 from pipeline.workbook.reader import file_sha256
 
 
-def close_period(catalogue: Catalogue, places: Places, period: str, now: dt.datetime) -> Path:
-    """Publish the final set and mark the period closed; returns the final folder. The record
-    (``khoa-so.json``) holds the closing time in Vietnam's time, each final file's hash and
-    each unit's current version (the ones a rebuild loads for the period). Exclusive with runs."""
+def close_period(catalogue: Catalogue, places: Places, period: str, now: dt.datetime, override: str = "",
+                 by: str = "") -> Path:
+    """Publish the final set and mark the period closed; returns the final folder. Every
+    expected unit must be approved, or an officer (``by``) overrides with a reason, kept with the
+    review decisions and in the record, and printed in the final set's sources. The record
+    (``khoa-so.json``) holds the closing time in Vietnam's time, each final file's hash, each
+    unit's current version (the ones a rebuild loads for the period) and the units closed
+    unapproved. Exclusive with runs."""
     if period not in catalogue.periods:
         raise PeriodError(f'Không có kỳ báo cáo "{period}" trong danh mục.')
     with exclusive_lock(places.data, f"close-period {period}", places.wait_seconds):
         refuse_if_closed(catalogue, places.out, period)
         _refuse_if_intake_pending(catalogue, places, period)
+        unapproved = refuse_unapproved_close(catalogue, places, period, now, override, by)
         _, publication = publish_period(catalogue, places.warehouse, places.out, period, final=True,
                                         wait_seconds=places.wait_seconds)
         failpoint("close_period.published")
@@ -39,6 +46,9 @@ def close_period(catalogue: Catalogue, places: Places, period: str, now: dt.date
         files = sorted(p for p in publication.folder.iterdir() if p.is_file() and p.name != MARKER)
         record = {"period": period, "closed_at": _stamp(now), "files": {p.name: file_sha256(p) for p in files},
                   "versions": dict(zip(current["unit"], current["file_hash"]))}
+        if unapproved:
+            record["review_override"] = {"by": by.strip(), "reason": override.strip(),
+                                         "unapproved": [r.unit for r in unapproved]}
         _write_record(publication.folder / MARKER, record)
         failpoint("close_period.marked")
     return publication.folder

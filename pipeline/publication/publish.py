@@ -39,7 +39,8 @@ from pipeline.publication.signing import signing_for
 from pipeline.publication.status import STATUS_FILE, period_status, set_document
 from pipeline.publication.tables import Report, build_reports
 from pipeline.publication.workbooks import Publication, publish
-from pipeline.settings import WAIT_SECONDS
+from pipeline.review import review_mark, sync
+from pipeline.settings import WAIT_SECONDS, Places
 from pipeline.warehouse import connect, create_schema, plan_info
 
 SETS = ".bo-bieu"  # out/<period>/.bo-bieu/<version>/: the published sets
@@ -59,6 +60,10 @@ def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str
     with connect(warehouse, wait_seconds=wait_seconds) as conn:
         create_schema(conn)
         reports = build_reports(catalogue, conn, period, level)
+        sync(conn, Places.under(warehouse.parent).archive, period)  # decisions a killed review left unloaded
+        mark = review_mark(conn, catalogue, period, final)
+        for report in reports:
+            report.review = mark
         statuses = period_status(conn, catalogue, out, period, today)
         info = plan_info(conn, period)
     folder = out / period

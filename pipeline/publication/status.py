@@ -24,6 +24,7 @@ from pipeline.intake.archive import arrivals
 from pipeline.periods import closed_at, is_closed
 from pipeline.publication.tables import Report
 from pipeline.publication.workbooks import Publication
+from pipeline.review import unit_reviews
 from pipeline.settings import Places, shown_time
 from pipeline.states import SubmissionState, Verdict
 from pipeline.warehouse import loaded_versions, versions_by_unit
@@ -49,6 +50,8 @@ class UnitStatus:
     using: str = ""  # the file whose figures are used (the latest valid one)
     on_time: bool | None = None  # None: nothing received yet and the deadline has not passed
     feedback: str = ""  # the feedback workbook, relative to out/<period>/
+    review: str = ""  # the ReviewState (pipeline.review); the officers' comments are not in status files
+    review_label: str = ""
 
 
 def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Path, period: str,
@@ -94,6 +97,8 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
         ))
         if after_close is not None:
             _told_closed(statuses[-1], period, after_close, link)
+    for status, review in zip(statuses, unit_reviews(conn, catalogue, period)):
+        status.review, status.review_label = review.state.value, review.state.label
     return statuses
 
 

@@ -33,6 +33,7 @@ from pipeline.catalogue import (
 )
 from pipeline.catalogue.batches import LEVEL_LABELS, UNIT, batch_key, batch_label
 from pipeline.catalogue.layouts import who_fields
+from pipeline.review import ReviewMark
 from pipeline.text import show_number
 from pipeline.warehouse import current_form_values, current_sources, current_value_sums
 from pipeline.catalogue.contract import DUE_COLUMN, PLAN_COLUMN, PLAN_FORM
@@ -92,6 +93,12 @@ class Report:
     sources: list[Source]  # units with a valid submission, in catalogue order
     missing: list[Unit]  # units expected for this form without a valid submission
     summary: str = ""
+    review: ReviewMark | None = None  # which expected units an officer approved (pipeline.review)
+
+    @property
+    def expected(self) -> list[str]:
+        """The codes of the units expected for this form."""
+        return [s.unit.code for s in self.sources] + [u.code for u in self.missing]
 
     @property
     def complete(self) -> bool:

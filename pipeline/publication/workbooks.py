@@ -25,6 +25,7 @@ from pipeline.workbook.style import LINE, VIETNAMESE, Styles, new_workbook, page
 SOURCES_IN_EVERY_WORKBOOK = 1000  # units; a longer list is written once, in the all-in-one workbook
 SOURCES_SHEET = "Nguồn số liệu"
 INCOMPLETE = "SỐ LIỆU CHƯA ĐẦY ĐỦ"
+NOT_APPROVED = "DỰ THẢO – chưa duyệt đủ"
 FINAL = "CHÍNH THỨC"
 WIDTHS = {"text": 12, "count": 11, "money": 12, "rate": 9}
 DOTS = "……"
@@ -157,6 +158,8 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     first_table = table is report.tables[0]
     heading = f"Biểu số {report.code}" if first_table else f"Phụ biểu của Biểu số {report.code}"
     ws.merge_range(2, split + 1, 2, last, heading, styles.get(bold=True, italic=True, align="right"))
+    if report.review is not None and not final and report.review.draft(report.expected):  # stamped, title untouched
+        ws.merge_range(2, 0, 2, split, NOT_APPROVED, styles.get(bold=True, align="center", border=1))
     title = _title(report, table, final)
     ws.merge_range(3, 0, 3, last, title, styles.title())
     reference = _reference_line(signing, district)
@@ -228,6 +231,8 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
         row_height(r, LINE * lines + 2)
     end = first + len(table.rows)
     notes = [*table.notes, _completeness(report, table, lambda code: catalogue.find_unit(code) is not None)]
+    if report.review is not None:
+        notes.append(report.review.note(report.expected))
     if any(c.kind == "flag" for c in columns):
         notes.insert(0, FLAG_NOTE)
     if report.summary and first_table:
@@ -356,6 +361,11 @@ def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list
         for col, text in enumerate(cells):
             ws.write_string(n + 1, col, text, styles.text())
         ws.set_row(n + 1, LINE * max(wrapped_lines(text, headers[col][1]) for col, text in enumerate(cells)) + 2)
+    override = next((r.review.override for r in reports if r.review and r.review.override), "")
+    if override:  # closed without every approval: the officer's reason, printed
+        row = len(units) + 2
+        ws.merge_range(row, 0, row, last, override, styles.note())
+        ws.set_row(row, LINE * wrapped_lines(override, sum(width for _, width in headers)) + 2)
     ws.freeze_panes(2, 0)
     paper = paper_for([width for _, width in headers])
     page_setup(ws, landscape=True, header_rows=(1, 1), paper=paper.code, scale=paper.scale)

@@ -37,6 +37,7 @@ from pipeline.checking.findings import Finding, counts
 from pipeline.errors import MachineError, machine_error, machine_fault_named
 from pipeline.settings import WAIT_SECONDS
 from pipeline.states import Verdict
+from pipeline.warehouse.decisions import DECISIONS_SCHEMA
 from pipeline.catalogue.contract import FILE_KIND, PLAN_FILE
 from pipeline.workbook.reader import TIDY_COLUMNS, Submission
 
@@ -148,6 +149,7 @@ def connect(path: Path | str, read_only: bool = False, wait_seconds: float = WAI
 def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the tables and views that do not exist yet; the data is left as it is."""
     conn.execute(SCHEMA)
+    conn.execute(DECISIONS_SCHEMA)
 
 
 def record_catalogue_lists(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
