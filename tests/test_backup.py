@@ -49,12 +49,15 @@ def _statuses(catalogue, places: Places) -> list[dict]:
 @pytest.fixture(scope="module")
 def original(catalogue, tmp_path_factory):
     """A data folder as an office has it: the sample taken in and published, a unit's access code
-    issued, the page's session key made, the period closed (its official set)."""
+    issued, the page's session key made, every unit approved (decisions that only the archive
+    holds), the period closed (its official set)."""
     data = tmp_path_factory.mktemp("original") / "data"
     places = sample_taken_in(catalogue, tmp_path_factory, data, NOW)
     publish_period(catalogue, places.warehouse, places.out, "2023", today=NOW.date())
     code = re.search(r": (\S+)\n", _pipeline("access", "add", "03259", "--data", str(data)).stdout)[1]
     signing_key(data)  # made by the page when it first starts
+    _pipeline("review", "approve", "2023", *(u.code for u in catalogue.units), "--by", "Cán bộ huyện", "--data", str(data))
+    publish_period(catalogue, places.warehouse, places.out, "2023", today=NOW.date())  # the approved set
     _pipeline("close-period", "2023", "--data", str(data))
     return places, code
 
