@@ -17,6 +17,10 @@ folder, unit list and clock.
 | ``TUANGIAO_PDF`` | ``0``: publish the workbooks without their PDF copies | ``1`` |
 | ``TUANGIAO_SOFFICE`` | the LibreOffice program that renders the PDFs | ``soffice`` on the path |
 | ``TUANGIAO_PDF_SECONDS`` | how long rendering a period's PDFs may take before it is stopped | 300 |
+| ``TUANGIAO_UPLOAD_COUNT_PER_DAY`` | files a unit (or the officers' plan) may send through the page in a day | 20 |
+| ``TUANGIAO_UPLOAD_BYTES_PER_DAY`` | bytes a unit may send through the page in a day | 50 MB |
+| ``TUANGIAO_HEADER_SECONDS`` | how long the page waits for a request's headers | 10 |
+| ``TUANGIAO_BODY_SECONDS`` | how long the page waits for a request's body (an upload) | 120 |
 
 Relative paths are taken from the project folder.
 """
@@ -108,6 +112,10 @@ VARIABLES = {  # each setting's environment variable
     "pdf": "TUANGIAO_PDF",
     "soffice": "TUANGIAO_SOFFICE",
     "pdf_seconds": "TUANGIAO_PDF_SECONDS",
+    "upload_count_per_day": "TUANGIAO_UPLOAD_COUNT_PER_DAY",
+    "upload_bytes_per_day": "TUANGIAO_UPLOAD_BYTES_PER_DAY",
+    "header_seconds": "TUANGIAO_HEADER_SECONDS",
+    "body_seconds": "TUANGIAO_BODY_SECONDS",
 }
 
 
@@ -130,6 +138,10 @@ class Settings(pydantic.BaseModel):
     pdf: bool = True  # the published set carries a PDF of every Biểu where LibreOffice renders them
     soffice: str = ""  # empty: soffice on the path
     pdf_seconds: float = TIMEOUT_SECONDS
+    upload_count_per_day: int = 20  # the page's upload quota, per sender and day
+    upload_bytes_per_day: int = 50 * 1024 * 1024
+    header_seconds: float = 10  # the page's server: a slow client's headers and body are cut off past these
+    body_seconds: float = 120
 
     @pydantic.field_validator("pdf", mode="before")
     @classmethod
