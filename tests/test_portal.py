@@ -467,3 +467,44 @@ def test_only_an_officer_sends_the_plan_and_only_a_plan(portal):
     text = officer.get(_send_plan(officer, FIXED.read_bytes(), "bao-cao.xlsx").headers["location"]).text
     assert "tệp không phải kế hoạch của huyện" in text and portal.inbox_files() == []
     assert [e["event"] for e in portal.audit()].count("plan_upload_refused") == 1
+
+
+def test_the_communes_pages_say_what_to_do_next(portal):
+    """The template on the unit's page, the next step and "Gửi lại" after a verdict, a feedback
+    named for the unit, dates as dd/mm/yyyy hh:mm, late marked, no server file name shown."""
+    client = signed_in(portal, "03259")
+    home = client.get("/don-vi").text
+    assert 'href="/mau/mau-bao-cao-don-vi.xlsx"' in home and "hạn nộp 10/08/2023" in home
+    location = upload(client, BROKEN.read_bytes(), "lan-1.xlsx").headers["location"]
+    bad = client.get(location).text
+    assert "Bước tiếp theo" in bad and "<button>Gửi lại</button>" in bad and 'action="/nop/2023"' in bad
+    assert "các ô có lỗi được tô màu" in bad
+    feedback = client.get(location + "/phan-hoi")
+    assert feedback.status_code == 200 and 'filename="phan-hoi-xa-phinh-sang-2023.xlsx"' in feedback.headers["content-disposition"]
+    good = client.get(upload(client, FIXED.read_bytes(), "lan-2.xlsx").headers["location"]).text
+    assert "các ô có lỗi được tô màu" not in good and "<button>Gửi lại</button>" not in good and "không cần làm gì" in good
+    assert re.search(r"Gửi lúc \d\d/\d\d/20\d\d \d\d:\d\d", good) and "trễ hạn" in good  # the real clock: after 2023's deadline
+    history = client.get("/don-vi").text
+    assert "lan-1.xlsx" in history and "lan-2.xlsx" in history and "-tai-len-" not in history
+    assert not re.search(r"20\d\d-\d\d-\d\d", history)  # no ISO dates
+
+
+def test_the_officer_sees_error_counts_lateness_and_unidentified_files(portal):
+    folder = portal.places.out / "2023"
+    [period] = json.loads((portal.places.out / "status.json").read_text(encoding="utf-8"))["periods"]
+    units = period["units"]
+    for unit in units:
+        if unit["code"] == "03260":
+            unit.update(state="khong_hop_le", label="Không hợp lệ", errors=3, on_time=True,
+                        received_at="2023-08-09 10:00:00", feedback="phan-hoi/phan-hoi-03260-2023.xlsx")
+        if unit["code"] == "03253":
+            unit.update(on_time=False)
+    (folder / "tiep-nhan.json").write_text(json.dumps({"units": units}), encoding="utf-8")
+    (folder / "khong-xac-dinh.json").write_text(json.dumps({"files": [
+        {"file_name": "bao-cao-khong-ro.xlsx", "reason": "Không phải bảng tính.", "received_at": "2023-08-09 11:00:00",
+         "feedback": "phan-hoi/phan-hoi-khong-ro.xlsx"}]}), encoding="utf-8")
+    page = signed_in(portal, "huyen").get("/can-bo").text
+    assert '<a href="/tep/2023/phan-hoi/phan-hoi-03260-2023.xlsx" title="Xem lý do">3 lỗi</a>' in page
+    assert "09/08/2023 10:00" in page and "bao-cao-khong-ro.xlsx" in page and "Không phải bảng tính." in page
+    row = page[page.index("<td>03253</td>"):].split("</tr>", 1)[0]
+    assert "trễ hạn" in row and "trễ hạn" not in page[page.index("<td>03260</td>"):].split("</tr>", 1)[0]

@@ -128,6 +128,7 @@ def test_period_page_shows_the_status_grid(server, officer):
     assert "Hợp lệ: 20" in text and "Không hợp lệ: 1" in text and "Chưa nộp: 2" in text
     assert 'href="/tep/2023/Bieu_01_2023.xlsx"' in text and 'href="/tep/2023/Bieu_01-15_2023.zip"' in text
     assert 'href="/tep/2023/phan-hoi/phan-hoi-03259-2023.xlsx"' in text
+    assert ">Biểu 01: Chỉ số, khung kết quả thực hiện Chương trình</a>" in text  # titles from the catalogue
 
 
 def test_downloads_have_the_right_headers(server, data):

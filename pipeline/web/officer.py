@@ -18,7 +18,7 @@ from pipeline.publication.report import report_name
 from pipeline.states import Verdict
 from pipeline.web.access import OFFICER, UNIT, AuditQuery, end_sessions, role_name
 from pipeline.web.auth import check_csrf, officers, visitor
-from pipeline.web.site import Site, download, late, site_of
+from pipeline.web.site import Site, download, site_of
 from pipeline.web.unit import take_upload, upload_url
 from pipeline.web.upload import PLAN_SENDER, VERDICTS
 
@@ -41,7 +41,6 @@ def grid(site: Site, key: str) -> list[dict]:
     """The period's units as the latest intake told them, with where their errors are explained."""
     period = site.period(key) or {"units": []}
     states = {u["code"]: u for u in period["units"]}
-    deadline = site.catalogue.periods[key].deadline
     rows = []
     for unit in site.catalogue.units_in(key):
         state = states.get(unit.code, {"state": "chua_nop", "label": "Chưa nộp", "errors": 0, "warnings": 0})
@@ -51,7 +50,7 @@ def grid(site: Site, key: str) -> list[dict]:
                    else upload_url(key, unit.code, latest["id"]) if latest else history)
         rows.append({"code": unit.code, "name": unit.name, **state, "history": history, "reasons": reasons,
                      "uploads": len(site.uploads.records(key, unit.code)),
-                     "late": state.get("on_time") is False or late(state.get("received_at"), deadline)})
+                     "late": state.get("on_time") is False})
     return rows
 
 
@@ -69,7 +68,11 @@ async def officer_home(request: Request) -> Response:
             "report": report.name if report.name in status.get("report", []) else "",
             "report_pdf": Path(report.name).with_suffix(".pdf").name
             if (site.preview_folder(key) / Path(report.name).with_suffix(".pdf").name).is_file() else ""})
-    active = [s | {"name": site.unit_name(s["login"])} for s in site.sessions.active()]
+    by_login: dict[str, list[dict]] = {}
+    for session in site.sessions.active():
+        by_login.setdefault(session["login"], []).append(session)
+    active = [{"login": login, "name": site.unit_name(login), "count": len(held), "started": held[-1]["started"],
+               "clients": ", ".join(sorted({s["client"] for s in held}))} for login, held in by_login.items()]
     return site.page(request, "officer_home.html", sections=sections, sessions=active, verdicts=VERDICTS,
                      csrf=visitor(request).session.csrf)
 

@@ -34,10 +34,11 @@ from pipeline.web.upload import (
 UNIT_TEMPLATE = "mau-bao-cao-don-vi.xlsx"
 NEXT_STEPS = {  # what to do after a verdict
     Verdict.VALID: "Huyện đã nhận báo cáo. Số liệu sẽ được tổng hợp ở lần chạy tới: đơn vị không cần làm gì thêm.",
-    Verdict.INVALID: "Số liệu chưa được dùng. Hãy sửa các lỗi dưới đây trong tệp của đơn vị (tệp phản hồi tô màu "
-                     "các ô có lỗi), lưu lại rồi gửi lại ngay bên dưới.",
+    Verdict.INVALID: "Hãy sửa các lỗi dưới đây trong tệp của đơn vị (tệp phản hồi tô màu các ô có lỗi), lưu lại "
+                     "rồi bấm “Gửi lại” ngay bên dưới.",
 }
-REFUSED_NEXT_STEP = "Tệp không được nhận. Hãy chọn đúng tệp báo cáo của đơn vị (làm trên mẫu báo cáo) rồi gửi lại ngay bên dưới."
+REFUSED_NEXT_STEP = ("Hãy chọn đúng tệp báo cáo của đơn vị (làm trên mẫu báo cáo), rồi bấm “Gửi lại” ngay bên "
+                     "dưới.")
 
 
 def upload_url(period: str, unit: str, upload_id: str) -> str:
