@@ -19,7 +19,7 @@ from pipeline.periods import PeriodError, is_closed, refuse_if_closed
 from pipeline.states import SubmissionState, Verdict
 from pipeline.text import slug
 from pipeline.web.auth import check_csrf, may_see_unit, members, units, visitor
-from pipeline.web.site import Site, download, late, site_of
+from pipeline.web.site import Site, download, late, site_of, templates
 from pipeline.web.upload import (
     PLAN_SENDER,
     REFUSALS,
@@ -49,6 +49,18 @@ def feedback_download_name(site: Site, unit: str, period: str) -> str:
     """The name a feedback workbook downloads under: phan-hoi-xa-phinh-sang-2023.xlsx."""
     who = "ke-hoach-huyen" if unit == PLAN_SENDER else slug(site.unit_name(unit))
     return f"phan-hoi-{who}-{slug(period)}.xlsx"
+
+
+def findings_of(findings: list[dict]) -> dict:
+    """An upload record's findings (as stored) in the report's columns, for ``_findings.html``."""
+    report = FindingsReport([Finding(**f) for f in findings])
+    return {"headers": report.headers, "findings": [{"error": f.is_error, "cells": list(zip(report.headers, cells))}
+                                                    for f, cells in zip(report.findings, report.flatten())]}
+
+
+def findings_table(findings: list[dict]) -> str:
+    """The findings as the verdict page shows them."""
+    return templates.get_template("_findings.html").render(findings_of(findings))
 
 
 def history(site: Site, key: str, unit: str) -> dict:
@@ -152,12 +164,9 @@ async def verdict(request: Request) -> Response:
     if record is None:
         return site.not_found(request)
     verdict = record["verdict"]
-    report = FindingsReport([Finding(**f) for f in record["findings"]])
-    findings = [{"error": f.is_error, "cells": list(zip(report.headers, cells))}
-                for f, cells in zip(report.findings, report.flatten())]
     open_for_unit = who.unit == unit and not is_closed(site.catalogue, site.out, key)
     return site.page(
-        request, "verdict.html", record=record, findings=findings, headers=report.headers, key=key, unit=unit, state=SubmissionState.of(verdict),
+        request, "verdict.html", record=record, **findings_of(record["findings"]), key=key, unit=unit, state=SubmissionState.of(verdict),
         told=VERDICTS[verdict], next_step=NEXT_STEPS.get(verdict, REFUSED_NEXT_STEP),
         late=late(record["time"], site.catalogue.periods[key].deadline), repeated="giong-het" in request.query_params,
         feedback=upload_url(key, unit, upload_id) + "/phan-hoi", resend=open_for_unit and verdict != Verdict.VALID,
