@@ -48,6 +48,7 @@ FREE_FAILURES = 5  # an address's failures before it must wait
 LONGEST_WAIT_SECONDS = 15 * 60  # the wait doubles with each further failure, up to this
 ACCOUNT_FAILURES = 10  # an account under attack: addresses that have failed wait until the window passes
 REFUSALS_NOTED_EVERY_SECONDS = 60  # a waiting address's refusals: one audit line a minute at most
+KEPT_KEYS = 10_000  # addresses and accounts remembered before old ones are forgotten
 LONGEST_LINE = 1024 * 1024  # an audit line longer than this is damaged
 LOGIN_LENGTH = 32  # the longest login (unit codes are 5 characters): what is typed past it is not kept
 COOKIE = "phien"
@@ -349,6 +350,9 @@ class SignInLimit:
     def failed(self, address: str, login: str) -> None:
         with self.lock:
             now = self.clock()
+            if len(self.failures) > KEPT_KEYS:  # many addresses: forget those whose failures are old
+                for key in [k for k, times in self.failures.items() if times[-1] <= now - FAILURE_WINDOW_SECONDS]:
+                    del self.failures[key]
             for key in (f"client:{address}", f"account:{login}"):
                 self.failures[key].append(now)
 
@@ -361,6 +365,8 @@ class SignInLimit:
             if now - noted < REFUSALS_NOTED_EVERY_SECONDS:
                 self.refusals[address] = [count, noted]
                 return 0
+            if len(self.refusals) > KEPT_KEYS:
+                self.refusals = {a: r for a, r in self.refusals.items() if now - r[1] < REFUSALS_NOTED_EVERY_SECONDS}
             self.refusals[address] = [0, now]
             return count
 

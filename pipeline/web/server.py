@@ -42,8 +42,9 @@ class HeaderDeadline(H11Protocol):
         self._arm()
 
     def on_response_complete(self) -> None:
+        unfinished = self.conn.their_state is h11.SEND_BODY  # answered before the body ended (too large, too slow)
         super().on_response_complete()
-        if self.conn.their_state is h11.SEND_BODY:  # answered before the body ended (too large, too slow): close
+        if unfinished:
             self.transport.close()
             return
         self._arm()
