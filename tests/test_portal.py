@@ -486,6 +486,7 @@ def test_the_communes_pages_say_what_to_do_next(portal):
     assert re.search(r"Gửi lúc \d\d/\d\d/20\d\d \d\d:\d\d", good) and "trễ hạn" in good  # the real clock: after 2023's deadline
     history = client.get("/don-vi").text
     assert "lan-1.xlsx" in history and "lan-2.xlsx" in history and "-tai-len-" not in history
+    assert "đang chờ huyện tiếp nhận" in history  # no intake has run: the state shown is the one before
     assert not re.search(r"20\d\d-\d\d-\d\d", history)  # no ISO dates
 
 

@@ -60,8 +60,10 @@ async def period_page(request: Request) -> Response:
         return site.not_found(request)
     shown = [u for u in period["units"] if who.officer or (who.unit and u["code"] == who.unit)]
     counts = {state: sum(u["state"] == state for u in period["units"]) for state in SubmissionState}
-    return site.page(request, "period.html", period=period, key=key, units=shown, counts=counts,
-                     bieu=bieu_rows(site, period), span=site.status().get("bieu_span", ""), incomplete=INCOMPLETE,
+    bieu = bieu_rows(site, period)
+    missing = {tuple(b["missing"]) for b in bieu if b["missing"]}
+    return site.page(request, "period.html", period=period, key=key, units=shown, counts=counts, bieu=bieu,
+                     missing_once=list(missing.pop()) if len(missing) == 1 else [], span=site.status().get("bieu_span", ""), incomplete=INCOMPLETE,
                      deadline=site.catalogue.periods[key].deadline if key in site.catalogue.periods else None)
 
 

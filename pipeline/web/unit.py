@@ -78,7 +78,8 @@ def history(site: Site, key: str, unit: str) -> dict:
     sent = {r["inbox_name"] for r in records}
     others = [a | {"in_use": a["file_name"] == using} for a in arrived if a["file_name"] not in sent]
     sent_as = next((r["file_name"] for r in records if using and r["inbox_name"] == using), using)
-    return {"state": state, "using": sent_as, "uploads": uploads, "others": others,
+    pending = [u for u in uploads if u["inbox_name"] and not u["received"]]
+    return {"state": state, "using": sent_as, "uploads": uploads, "others": others, "pending": pending,
             "feedback": f"/tep/{quote(key)}/{state['feedback']}" if state.get("feedback") else ""}
 
 
