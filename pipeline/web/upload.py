@@ -167,7 +167,8 @@ class Uploads:
     def records(self, period: str, unit: str) -> list[dict]:
         """The unit's uploads for the period, newest first."""
         folder = self.folder(period, unit)
-        found = [self.record(period, unit, p.stem) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+        paths = sorted(folder.glob("*.json"), key=lambda p: (p.stem[:15], p.stat().st_mtime_ns)) if folder.is_dir() else []
+        found = [self.record(period, unit, p.stem) for p in paths]  # in order of sending, within a second too
         return [r for r in reversed(found) if r is not None]
 
 
