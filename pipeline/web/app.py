@@ -93,7 +93,7 @@ def create_app(data: Path, templates: Path = PROJECT_ROOT / "templates_xlsx", se
     site = Site(settings, templates, upload_limit, clock)
     app = Starlette(routes=ROUTES, middleware=[
         Middleware(SecurityHeaders),
-        Middleware(BodyDeadline, seconds=settings.body_seconds),
+        Middleware(BodyDeadline, seconds=settings.body_seconds, rate=settings.body_bytes_per_second),
         Middleware(AuthenticationMiddleware, backend=SessionBackend(site.sessions)),
     ], exception_handlers={HTTPException: _http_error, SlowBody: _slow_body, ClientDisconnect: _gone})
     app.router.redirect_slashes = False  # a path with a slash added is not another name for a page

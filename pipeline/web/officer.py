@@ -54,20 +54,26 @@ def grid(site: Site, key: str) -> list[dict]:
     return rows
 
 
+def report_files(site: Site, key: str) -> dict[str, Path]:
+    """The officers' files of a period, by name: the report's draft as published with the set,
+    and its PDF render when `pipeline report` made one (outside out/)."""
+    draft = report_name(key)
+    render = site.preview_folder(key) / Path(draft).with_suffix(".pdf").name
+    files = {draft: site.out / key / draft} if draft in (site.period(key) or {}).get("report", []) else {}
+    return files | ({render.name: render} if render.is_file() else {})
+
+
 @officers
 async def officer_home(request: Request) -> Response:
     site = site_of(request)
     sections = []
     for key, period in site.catalogue.periods.items():
         status = site.period(key) or {}
-        report = site.out / key / report_name(key)
         sections.append({
             "key": key, "period": period, "closed": is_closed(site.catalogue, site.out, key), "units": grid(site, key),
             "unidentified": status.get("unidentified", []),
             "plans": [r | {"url": upload_url(key, PLAN_SENDER, r["id"])} for r in site.uploads.records(key, PLAN_SENDER)],
-            "report": report.name if report.name in status.get("report", []) else "",
-            "report_pdf": Path(report.name).with_suffix(".pdf").name
-            if (site.preview_folder(key) / Path(report.name).with_suffix(".pdf").name).is_file() else ""})
+            "report": list(report_files(site, key))})
     by_login: dict[str, list[dict]] = {}
     for session in site.sessions.active():
         by_login.setdefault(session["login"], []).append(session)
@@ -87,9 +93,7 @@ async def officer_file(request: Request) -> Response:
     """The report's draft (published with the set) and its PDF render (kept outside out/)."""
     site = site_of(request)
     key, name = request.path_params["period"], request.path_params["name"]
-    draft = report_name(key)
-    path = (site.out / key / name if name == draft and draft in (site.period(key) or {}).get("report", [])
-            else site.preview_folder(key) / name if name == Path(draft).with_suffix(".pdf").name else None)
+    path = report_files(site, key).get(name)
     response = download(path, private=True)
     if response is None:
         return site.not_found(request)

@@ -1,5 +1,5 @@
 """How the page is served: uvicorn with a deadline for a request's headers (a client that
-sends them a byte at a time is cut off) and, inside the app, a deadline for its body."""
+sends them a byte at a time is cut off) and, inside the app, a rate its body must keep up."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class HeaderDeadline(H11Protocol):
     ``header_seconds`` after it opened or after its last response, or that was answered
     before its request's body ended."""
 
-    header_seconds = 10.0
+    header_seconds = 20.0
     _timer: asyncio.TimerHandle | None = None
 
     def _arm(self) -> None:
@@ -55,26 +55,29 @@ class HeaderDeadline(H11Protocol):
 
 
 class BodyDeadline:
-    """A request's body must arrive within ``seconds`` of its start: the app's ``receive``
-    raises ``SlowBody`` past it (the app answers 408 and the connection closes)."""
+    """A request's body must come at ``rate`` bytes a second at least, after ``seconds`` of
+    grace: past its deadline (the grace plus the time its bytes so far deserve), the app's
+    ``receive`` raises ``SlowBody`` (the app answers 408 and the connection closes)."""
 
-    def __init__(self, app, seconds: float) -> None:
-        self.app, self.seconds = app, seconds
+    def __init__(self, app, seconds: float, rate: int) -> None:
+        self.app, self.seconds, self.rate = app, seconds, rate
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         loop = asyncio.get_running_loop()
-        deadline, complete = loop.time() + self.seconds, False
+        start, received, complete = loop.time(), 0, False
 
         async def timed():
-            nonlocal complete
+            nonlocal received, complete
             if complete:
                 return await receive()
+            deadline = start + self.seconds + received / self.rate
             try:
                 message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.001))
             except TimeoutError:
                 raise SlowBody from None
+            received += len(message.get("body", b""))
             complete = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 

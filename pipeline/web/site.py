@@ -20,7 +20,6 @@ from starlette.responses import FileResponse, Response
 from starlette.templating import Jinja2Templates
 
 from pipeline.catalogue import Catalogue
-from pipeline.periods import FINAL_FOLDER
 from pipeline.publication.status import STATUS_FILE, current_view
 from pipeline.settings import Places, Settings, local_time
 from pipeline.states import SubmissionState, Verdict
