@@ -346,6 +346,13 @@ def test_a_unit_has_a_daily_quota(fresh):
         assert "tối đa" in upload(client, b"x").text
     with Server(data, upload_bytes_per_day=len(VALID.read_bytes()) // 2) as server:  # the bytes too
         assert "MB" in upload(server.signed_in("03260"), VALID.read_bytes(), "lon.xlsx").text
+    with Server(data, upload_count_per_day=5) as server:  # sent at once, the quota still holds
+        client = server.signed_in("03262")
+        token = csrf_of(client.get("/don-vi").text)
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda n: upload(client, b"not a workbook %d" % n, f"n{n}.xlsx", csrf=token), range(8)))
+        assert sorted(a.status_code for a in answers) == [303] * 5 + [429] * 3
+        assert len(list((data / "uploads" / "2023" / "03262").glob("*.json"))) == 5
 
 
 # 7. Slow clients are cut off ------------------------------------------------------------------------

@@ -129,12 +129,14 @@ async def take_upload(request: Request, sender: str, home: str, what: str) -> Re
         sent = form.get("tep")
         if sent is None or isinstance(sent, str) or not sent.filename:
             return site.message(request, "Chưa chọn tệp", f"Hãy chọn tệp {what} rồi bấm “Gửi”.", 400, home)
-        if refused := over_quota(sent.size or 0):
-            return refused
+        quota = (site.settings.upload_count_per_day, site.settings.upload_bytes_per_day)
         record = await run_in_threadpool(submit, site.catalogue, site.places, key, sender, sent.filename, sent.file,
-                                         site.settings.now())
+                                         site.settings.now(), quota)
     finally:
         await form.close()
+    if "over_quota" in record:  # checked again with the file in hand, one upload at a time
+        site.note("upload_over_quota", request, period=key, unit=sender)
+        return site.message(request, "Đã gửi quá nhiều trong ngày", record["over_quota"], 429, home)
     if record.get("repeated"):
         site.note("upload_repeated", request, period=key, unit=sender, file=record["sent_as"], same_as=record["id"])
         return RedirectResponse(upload_url(key, sender, record["id"]) + "?giong-het=1", 303)

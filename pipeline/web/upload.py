@@ -172,19 +172,21 @@ class Uploads:
         return [r for r in reversed(found) if r is not None]
 
 
-def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_name: str, source, now: dt.datetime) -> dict:
+def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_name: str, source, now: dt.datetime,
+           quota: tuple[int, int] | None = None) -> dict:
     """Check an uploaded file (``source``: a readable binary file object) for ``unit`` and, if it
     is a readable workbook of that unit, put it into the period's inbox; return its record.
     ``unit`` PLAN_SENDER is an officer sending the district's plan: the file must be a plan, and
     its record lists what it changes against the plan received before (signer, targets). A file
     whose bytes the sender already sent (and were not refused) gets the earlier record, marked
-    ``repeated``, and nothing is written."""
+    ``repeated``, and nothing is written. With a ``quota`` (files, bytes a day), a file past it
+    is not taken: the answer is ``{"over_quota": why}``."""
     with _sending:
-        return _submit(catalogue, places, period, unit, client_name, source, now)
+        return _submit(catalogue, places, period, unit, client_name, source, now, quota)
 
 
 def _submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_name: str, source,
-            now: dt.datetime) -> dict:
+            now: dt.datetime, quota: tuple[int, int] | None) -> dict:
     uploads = Uploads.under(places.data)
     upload_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
     name = safe_name(client_name)
@@ -200,6 +202,8 @@ def _submit(catalogue: Catalogue, places: Places, period: str, unit: str, client
                         if r["sha256"] == digest.hexdigest() and r["verdict"] not in REFUSALS), None)
         if earlier is not None:  # the same bytes again: never a second copy in the inbox
             return earlier | {"repeated": True, "sent_as": name}
+        if quota is not None and (why := uploads.over_quota(unit, now.date(), size, *quota)):
+            return {"over_quota": why}
         with _checking:
             result = check_files(catalogue, [path], period, workers=1)[0]
         submission = result.submission
