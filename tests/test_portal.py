@@ -466,6 +466,7 @@ def test_only_an_officer_sends_the_plan_and_only_a_plan(portal):
     officer = signed_in(portal, "huyen")
     text = officer.get(_send_plan(officer, FIXED.read_bytes(), "bao-cao.xlsx").headers["location"]).text
     assert "tệp không phải kế hoạch của huyện" in text and portal.inbox_files() == []
+    assert "đúng tệp kế hoạch của huyện" in text and 'action="/ke-hoach/2023"' in text  # its next step, and Gửi lại
     assert [e["event"] for e in portal.audit()].count("plan_upload_refused") == 1
 
 

@@ -39,6 +39,11 @@ NEXT_STEPS = {  # what to do after a verdict
 }
 REFUSED_NEXT_STEP = ("Hãy chọn đúng tệp báo cáo của đơn vị (làm trên mẫu báo cáo), rồi bấm “Gửi lại” ngay bên "
                      "dưới.")
+PLAN_NEXT_STEPS = {  # the same, for the district's plan sent by an officer
+    Verdict.VALID: "Kế hoạch đã vào hộp thư đến: số liệu được dùng khi huyện tiếp nhận và tổng hợp lại.",
+    Verdict.INVALID: "Hãy sửa các lỗi dưới đây trong kế hoạch, lưu lại rồi bấm “Gửi lại” ngay bên dưới.",
+}
+PLAN_REFUSED_NEXT_STEP = "Hãy chọn đúng tệp kế hoạch của huyện (làm trên mẫu kế hoạch), rồi bấm “Gửi lại” ngay bên dưới."
 
 
 def upload_url(period: str, unit: str, upload_id: str) -> str:
@@ -167,13 +172,17 @@ async def verdict(request: Request) -> Response:
     if record is None:
         return site.not_found(request)
     verdict = record["verdict"]
-    open_for_unit = who.unit == unit and not is_closed(site.catalogue, site.out, key)
+    plan = unit == PLAN_SENDER
+    steps, refused = (PLAN_NEXT_STEPS, PLAN_REFUSED_NEXT_STEP) if plan else (NEXT_STEPS, REFUSED_NEXT_STEP)
+    may_resend = (who.officer if plan else who.unit == unit) and verdict != Verdict.VALID \
+        and not is_closed(site.catalogue, site.out, key)
     return site.page(
-        request, "verdict.html", record=record, **findings_of(record["findings"]), key=key, unit=unit, state=SubmissionState.of(verdict),
-        told=VERDICTS[verdict], next_step=NEXT_STEPS.get(verdict, REFUSED_NEXT_STEP),
+        request, "verdict.html", record=record, key=key, unit=unit, plan=plan, state=SubmissionState.of(verdict),
+        told=VERDICTS[verdict], next_step=steps.get(verdict, refused), **findings_of(record["findings"]),
         late=late(record["time"], site.catalogue.periods[key].deadline), repeated="giong-het" in request.query_params,
-        feedback=upload_url(key, unit, upload_id) + "/phan-hoi", resend=open_for_unit and verdict != Verdict.VALID,
-        back="/don-vi" if who.unit else "/can-bo" if unit == PLAN_SENDER else f"/lich-su/{quote(key)}/{quote(unit)}",
+        feedback=upload_url(key, unit, upload_id) + "/phan-hoi",
+        resend_to=(f"/ke-hoach/{quote(key)}" if plan else f"/nop/{quote(key)}") if may_resend else "",
+        back="/don-vi" if who.unit else "/can-bo" if plan else f"/lich-su/{quote(key)}/{quote(unit)}",
         limit_mb=site.upload_limit // (1024 * 1024))
 
 
