@@ -491,6 +491,14 @@ def test_the_communes_pages_say_what_to_do_next(portal):
     assert not re.search(r"20\d\d-\d\d-\d\d", history)  # no ISO dates
 
 
+def test_a_server_name_is_never_shown_to_the_unit(portal):
+    """An upload taken in whose record is gone is told by when it was sent."""
+    from pipeline.web.unit import shown_name
+
+    assert shown_name("03259-tai-len-20230809-101500-0a1b2c3d.xlsx") == "gửi qua trang lúc 09/08/2023 10:15"
+    assert shown_name("Báo cáo xã.xlsx") == "Báo cáo xã.xlsx"
+
+
 def test_the_officer_sees_error_counts_lateness_and_unidentified_files(portal):
     folder = portal.places.out / "2023"
     [period] = json.loads((portal.places.out / "status.json").read_text(encoding="utf-8"))["periods"]

@@ -282,6 +282,7 @@ def test_the_communes_path_and_the_officers_path_in_a_browser(fresh, catalogue, 
             newest = commune.locator("tr.hop_le").first.inner_text()
             assert "03259-xa-phinh-sang.xlsx" in newest and "Đang dùng" in newest
             assert "Tình trạng tổng hợp: Hợp lệ · đang dùng tệp 03259-xa-phinh-sang.xlsx" in commune.inner_text("body")
+            assert "đang chờ huyện tiếp nhận" not in commune.inner_text("body")  # the newest file was taken in
             commune.screenshot(path=str(shots / "trang-don-vi.png"), full_page=True)
 
             officer = browser.new_context(viewport={"width": 1024, "height": 800}).new_page()

@@ -5,6 +5,8 @@ about another unit answers the same 404 as asking about nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -15,11 +17,12 @@ from starlette.routing import Route
 from pipeline.checking.feedback import unit_feedback_name
 from pipeline.checking.findings import Finding
 from pipeline.checking.report import FindingsReport
+from pipeline.intake.inbox import UPLOADED
 from pipeline.periods import PeriodError, is_closed, refuse_if_closed
 from pipeline.states import SubmissionState, Verdict
 from pipeline.text import slug
 from pipeline.web.auth import check_csrf, may_see_unit, members, units, visitor
-from pipeline.web.site import Site, download, late, site_of, templates
+from pipeline.web.site import Site, download, late, shown_moment, site_of, templates
 from pipeline.web.upload import (
     PLAN_SENDER,
     REFUSALS,
@@ -56,6 +59,15 @@ def feedback_download_name(site: Site, unit: str, period: str) -> str:
     return f"phan-hoi-{who}-{slug(period)}.xlsx"
 
 
+def shown_name(inbox_name: str) -> str:
+    """A file of the inbox as its sender knows it: an upload whose record is gone is told by
+    when it was sent, never by the name the server gave it."""
+    if UPLOADED.match(inbox_name) is None:
+        return inbox_name
+    sent = dt.datetime.strptime(inbox_name.rsplit("-tai-len-", 1)[1][:15], "%Y%m%d-%H%M%S")  # the upload's id
+    return f"gửi qua trang lúc {shown_moment(sent)}"
+
+
 def findings_of(findings: list[dict]) -> dict:
     """An upload record's findings (as stored) in the report's columns, for ``_findings.html``."""
     report = FindingsReport([Finding(**f) for f in findings])
@@ -81,9 +93,11 @@ def history(site: Site, key: str, unit: str) -> dict:
                 "in_use": bool(using) and r["inbox_name"] == using, "url": upload_url(key, unit, r["id"])}
                for r in records]
     sent = {r["inbox_name"] for r in records}
-    others = [a | {"in_use": a["file_name"] == using} for a in arrived if a["file_name"] not in sent]
-    sent_as = next((r["file_name"] for r in records if using and r["inbox_name"] == using), using)
-    pending = [u for u in uploads if u["inbox_name"] and not u["received"]]
+    others = [a | {"file_name": shown_name(a["file_name"]), "in_use": a["file_name"] == using}
+              for a in arrived if a["file_name"] not in sent]
+    sent_as = next((r["file_name"] for r in records if using and r["inbox_name"] == using), shown_name(using))
+    newer = list(itertools.takewhile(lambda u: not u["received"], uploads))  # sent since the district last took one
+    pending = [u for u in newer if u["inbox_name"]]
     return {"state": state, "using": sent_as, "uploads": uploads, "others": others, "pending": pending,
             "feedback": f"/tep/{quote(key)}/{state['feedback']}" if state.get("feedback") else ""}
 
