@@ -180,6 +180,7 @@ def test_the_command_writes_the_draft_and_the_page_links_it(catalogue, tmp_path,
     assert main(["report", "--period", "2023", "--data", str(data)]) == 0
     assert "Bao_cao_danh_gia_2023.docx" in capsys.readouterr().out
     assert (places.out / "2023" / "Bao_cao_danh_gia_2023.docx").is_file()
+    assert not (places.out / "2023" / "xem-truoc").exists()  # its PDF render is not put in the served tree
     with connect(places.warehouse) as conn:
         write_status(catalogue, conn, places.out)
     client = TestClient(create_app(data, tmp_path / "mau"), follow_redirects=False)
