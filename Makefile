@@ -58,7 +58,7 @@ sample: $(STAMP)
 clean:
 	rm -rf data/out data/archive data/warehouse.duckdb data/.inbox-index .dagster_home
 
-## preview: every Biểu of the last run, a feedback workbook and the download page as PDF and PNG (data/out/2023/xem-truoc/), to look at
+## preview: every Biểu of the last run, a feedback workbook and the download page as PDF and PNG (data/xem-truoc/2023/, outside the served out/), to look at
 preview: $(STAMP)
 	$(PY) -m pipeline preview --period 2023
 

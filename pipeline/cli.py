@@ -121,10 +121,11 @@ def _preview(args) -> int:
     from pipeline.office import convert_all, pdf_to_png
     from pipeline.publication.workbooks import workbook_name
     from pipeline.web.app import screenshot_pages
+    from pipeline.web.site import PREVIEW_FOLDER
 
     settings = _settings(args)
     folder = Path(args.folder) if args.folder else settings.places.out / args.period
-    out = Path(args.out) if args.out else folder / "xem-truoc"
+    out = Path(args.out) if args.out else settings.data / PREVIEW_FOLDER / args.period  # never in the served out/
     workbooks = [folder / workbook_name(code, args.period) for code in args.bieu or settings.catalogue.bieu]
     for source in workbooks:
         if not source.exists():
@@ -175,6 +176,7 @@ def _report(args) -> int:
     from pipeline.periods import is_closed
     from pipeline.publication.publish import publish_period
     from pipeline.office import OfficeError, convert
+    from pipeline.web.site import PREVIEW_FOLDER
 
     settings = _settings(args)
     catalogue, places = settings.catalogue, settings.places
@@ -190,7 +192,7 @@ def _report(args) -> int:
     if publication.pdf_note:
         print(publication.pdf_note, file=sys.stderr)
     try:
-        pdf = convert(publication.report, places.out / args.period / "xem-truoc", "pdf")
+        pdf = convert(publication.report, places.data / PREVIEW_FOLDER / args.period, "pdf")  # officers only
         print(f"Đã ghi bản PDF để xem: {pdf}")
     except OfficeError as e:
         print(f"Không ghi bản PDF: {e}", file=sys.stderr)
@@ -300,6 +302,7 @@ def _serve(args) -> int:
     import uvicorn
 
     from pipeline.web.app import create_app
+    from pipeline.web.server import server_config
 
     settings = _settings(args)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -308,8 +311,9 @@ def _serve(args) -> int:
               "xem README.", file=sys.stderr)
     print(f"Trang báo cáo: http://{args.host}:{args.port}/  (Ctrl-C để dừng)")
     # X-Forwarded-Proto/For are believed only from the configured reverse proxy.
-    uvicorn.run(create_app(settings.data, settings=settings), host=args.host, port=args.port, log_level="warning",
-                proxy_headers=True, forwarded_allow_ips=settings.trusted_proxy)
+    uvicorn.Server(server_config(create_app(settings.data, settings=settings), settings, args.host, args.port,
+                                 log_level="warning", proxy_headers=True,
+                                 forwarded_allow_ips=settings.trusted_proxy)).run()
     return 0
 
 
@@ -447,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     preview.add_argument("--period", default="2023")
     preview.add_argument("--bieu", nargs="+", help="các biểu cần xem, mặc định mọi biểu")
     preview.add_argument("--folder", help="thư mục chứa các biểu, mặc định data/out/<kỳ>")
-    preview.add_argument("--out", help="thư mục ghi ảnh, mặc định <thư mục biểu>/xem-truoc")
+    preview.add_argument("--out", help="thư mục ghi ảnh, mặc định data/xem-truoc/<kỳ>")
     preview.set_defaults(run=_preview)
 
     data_help = "thư mục dữ liệu (kho, lưu trữ, kết quả), mặc định TUANGIAO_DATA_DIR hoặc data/"

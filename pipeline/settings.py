@@ -18,6 +18,11 @@ folder, unit list and clock.
 | ``TUANGIAO_SOFFICE`` | the LibreOffice program that renders the PDFs | ``soffice`` on the path |
 | ``TUANGIAO_PDF_SECONDS`` | how long rendering a period's PDFs may take before it is stopped | 300 |
 | ``TUANGIAO_REVIEW_LOCK`` | periods (``2023,2024``; ``*``: all) that hold an approved unit's new files until it is reopened | none |
+| ``TUANGIAO_UPLOAD_COUNT_PER_DAY`` | files a unit (or the officers' plan) may send through the page in a day | 20 |
+| ``TUANGIAO_UPLOAD_BYTES_PER_DAY`` | bytes a unit may send through the page in a day | 50 MB |
+| ``TUANGIAO_HEADER_SECONDS`` | how long the page waits for a request's headers | 20 |
+| ``TUANGIAO_BODY_SECONDS`` | how long a request's body (an upload) may take before it must keep up a rate | 20 |
+| ``TUANGIAO_BODY_BYTES_PER_SECOND`` | the rate a body must keep up after that (a slower one is cut off) | 2048 |
 
 Relative paths are taken from the project folder.
 """
@@ -116,6 +121,11 @@ VARIABLES = {  # each setting's environment variable
     "soffice": "TUANGIAO_SOFFICE",
     "pdf_seconds": "TUANGIAO_PDF_SECONDS",
     "review_lock": "TUANGIAO_REVIEW_LOCK",
+    "upload_count_per_day": "TUANGIAO_UPLOAD_COUNT_PER_DAY",
+    "upload_bytes_per_day": "TUANGIAO_UPLOAD_BYTES_PER_DAY",
+    "header_seconds": "TUANGIAO_HEADER_SECONDS",
+    "body_seconds": "TUANGIAO_BODY_SECONDS",
+    "body_bytes_per_second": "TUANGIAO_BODY_BYTES_PER_SECOND",
 }
 
 
@@ -139,6 +149,11 @@ class Settings(pydantic.BaseModel):
     soffice: str = ""  # empty: soffice on the path
     pdf_seconds: float = TIMEOUT_SECONDS
     review_lock: str = ""  # periods ("2023,2024", "*": all) where an approved unit's new files wait for a reopening
+    upload_count_per_day: int = 20  # the page's upload quota, per sender and day
+    upload_bytes_per_day: int = 50 * 1024 * 1024
+    header_seconds: float = 20  # the page's server: a slow client's headers and body are cut off past these
+    body_seconds: float = 20
+    body_bytes_per_second: int = 2048  # a trickle is cut off; 10 MB over a slow commune line (300 kbit/s) is not
 
     @pydantic.field_validator("pdf", mode="before")
     @classmethod

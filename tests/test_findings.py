@@ -16,7 +16,7 @@ from pipeline.checking.findings import REGISTRY, codes_table, finding
 from pipeline.checking.validation import check_file
 from pipeline.cli import main
 from pipeline.text import Severity
-from pipeline.web.app import _findings_table
+from pipeline.web.unit import findings_table
 from tests.conftest import ROOT
 
 MIXED = ROOT / "tests" / "corpus" / "bad" / "khong-phai-so.xlsx"
@@ -69,9 +69,9 @@ def test_the_four_outputs_render_the_rows_of_one_report(catalogue, tmp_path, cap
     assert markdown[0] == "| " + " | ".join(report.headers) + " |"
     assert markdown[2:] == ["| " + " | ".join(row) + " |" for row in rows]
     assert report.markdown(limit=0).splitlines()[-1].endswith(f"còn {len(rows)} phát hiện nữa trong các tệp phản hồi |")
-    page = _findings_table([f.as_dict() for f in report.findings])  # the page, from an upload record
+    page = findings_table([f.as_dict() for f in report.findings])  # the page, from an upload record
     assert page.count("<tr") == len(rows) + 1 and "<th>Chỉ tiêu</th><th>Giá trị</th>" in page
-    assert "<td>E6</td><td>Số hộ nghèo</td><td>mười hai</td>" in page
+    assert '<td data-label="Ô">E6</td><td data-label="Chỉ tiêu">Số hộ nghèo</td><td data-label="Giá trị">mười hai</td>' in page
     sheet = openpyxl.load_workbook(write_feedback(tmp_path / "phan-hoi.xlsx", catalogue, result, "2023"))[SUMMARY_SHEET]
     table = [list(row) for row in sheet.iter_rows(values_only=True) if row[0] is not None]
     header = table.index(["STT", *report.headers, "Xem"])

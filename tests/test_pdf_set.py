@@ -105,9 +105,9 @@ def test_the_page_links_the_pdfs_next_to_the_workbooks(catalogue, rendered):
     client, page = _period_page(catalogue, data)
     with client:
         for stem in [f"Bieu_{code}_2023" for code in CODES] + ["Bieu_01-15_2023"]:
-            assert (f'<li><a href="/tep/2023/{stem}.xlsx">{stem}.xlsx</a> · '
+            assert (f'<span class="note">({stem}.xlsx)</span> · '
                     f'<a href="/tep/2023/{stem}.pdf">Bản PDF để in</a></li>') in page
-        assert 'Bieu_01-15_2023.zip</a></li>' in page  # the zip has no PDF of its own
+        assert '(Bieu_01-15_2023.zip)</span></li>' in page  # the zip has no PDF of its own
         response = client.get("/tep/2023/Bieu_07_2023.pdf")
         assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
         assert response.content.startswith(b"%PDF")
@@ -134,7 +134,7 @@ def test_without_libreoffice_the_workbooks_are_published_and_the_reason_told(cat
     data, publication = _published_without(catalogue, tmp_path, tmp_path_factory, Office(str(tmp_path / "khong-co" / "soffice")))
     assert publication.pdf_note.startswith("Không ghi bản PDF của các biểu (vẫn ghi các tệp Excel): Chưa cài LibreOffice")
     _, page = _period_page(catalogue, data)
-    assert "Bieu_01_2023.xlsx</a></li>" in page and "Bản PDF để in" not in page
+    assert "(Bieu_01_2023.xlsx)</span></li>" in page and "Bản PDF để in" not in page
     assert "Chưa có bản PDF để in: Không ghi bản PDF của các biểu (vẫn ghi các tệp Excel): Chưa cài LibreOffice" in page
 
 

@@ -5,6 +5,7 @@ client file names, closed periods, headers, 404s, the accounts file and the audi
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import os
 import re
@@ -24,7 +25,7 @@ from pipeline.publication.status import write_status
 from pipeline.settings import Places, Settings
 from pipeline.states import Verdict
 from pipeline.warehouse import connect, create_schema
-from pipeline.web.access import FAILURES_ALLOWED, OFFICER, SESSION_SECONDS, UNIT, AccessStore, Audit
+from pipeline.web.access import ACCOUNT_FAILURES, FREE_FAILURES, OFFICER, SESSION_SECONDS, UNIT, AccessStore, Audit
 from pipeline.web.app import create_app
 from pipeline.web.upload import UPLOAD_LIMIT_BYTES, Uploads
 from tests.conftest import ROOT, SAMPLE_DIR
@@ -157,19 +158,27 @@ def test_a_post_without_the_csrf_token_is_refused(portal):
     assert upload(client, FIXED.read_bytes()).status_code == 303 and len(portal.inbox_files()) == 1
 
 
-def test_the_eleventh_wrong_code_in_a_minute_is_refused(portal):
-    for n in range(FAILURES_ALLOWED):  # per unit: wrong codes for 03259 from ten addresses
-        client = portal.client(address=f"10.1.0.{n}")
-        assert sign_in(client, "03259", "SAI-MA").status_code == 401
-    client = portal.client(address="10.1.0.99")
-    refused = sign_in(client, "03259", portal.codes["03259"])
-    assert refused.status_code == 429 and "quá nhiều lần" in refused.text
-    assert sign_in(client, "03260", portal.codes["03260"]).status_code == 303  # another unit is not blocked
-    for n in range(FAILURES_ALLOWED):  # per address: ten wrong logins from one address
+def test_wrong_codes_slow_their_address_never_the_units_right_code(portal):
+    """Unit codes are public: wrong codes for 03259 from many addresses do not lock 03259 out
+    of an address that has not failed; the addresses that failed wait, longer each time."""
+    for n in range(ACCOUNT_FAILURES):  # per unit: wrong codes for 03259 from ten addresses
+        assert sign_in(portal.client(address=f"10.1.0.{n}"), "03259", "SAI-MA").status_code == 401
+    assert sign_in(portal.client(address="10.1.0.99"), "03259", portal.codes["03259"]).status_code == 303
+    waiting = sign_in(portal.client(address="10.1.0.0"), "03259", portal.codes["03259"])  # it failed: it waits
+    assert waiting.status_code == 429 and "hãy chờ" in waiting.text
+    assert sign_in(portal.client(address="10.1.0.0"), "03260", portal.codes["03260"]).status_code == 303
+    for n in range(FREE_FAILURES):  # per address: wrong logins from one address
         assert sign_in(portal.client(address="10.2.0.1"), f"0399{n}", "SAI-MA").status_code == 401
     assert sign_in(portal.client(address="10.2.0.1"), "huyen", portal.codes["huyen"]).status_code == 429
+    portal.clock[0] += 1.5  # the first wait (1 s) has passed: one more try, then a wait twice as long
+    assert sign_in(portal.client(address="10.2.0.1"), "huyen", "SAI-MA").status_code == 401
+    portal.clock[0] += 1.5
+    assert sign_in(portal.client(address="10.2.0.1"), "huyen", portal.codes["huyen"]).status_code == 429
+    portal.clock[0] += 1
+    assert sign_in(portal.client(address="10.2.0.1"), "huyen", portal.codes["huyen"]).status_code == 303
     events = [e["event"] for e in portal.audit()]
-    assert events.count("sign_in_failed") == 2 * FAILURES_ALLOWED and events.count("sign_in_refused") == 2
+    assert events.count("sign_in_failed") == ACCOUNT_FAILURES + FREE_FAILURES + 1
+    assert events.count("sign_in_refused") == 2  # one line per waiting address and minute
 
 
 def test_an_upload_over_the_limit_is_cut_off_and_leaves_nothing(portal):
@@ -192,14 +201,14 @@ def test_an_upload_that_is_not_a_workbook_gets_the_checkers_message(portal, tmp_
     text = verdict_page(client, upload(client, content, "bao-cao.xlsx"))
     (tmp_path / "bao-cao.xlsx").write_bytes(content)
     expected = check_file(portal.settings().catalogue, tmp_path / "bao-cao.xlsx").findings
-    assert expected and all(f.message.replace('"', "&quot;") in text for f in expected)
+    assert expected and all(f.message in html.unescape(text) for f in expected)
     assert "Bị từ chối" in text and portal.inbox_files() == []
 
 
 def test_a_workbook_of_another_unit_is_refused_and_recorded(portal):
     client = signed_in(portal, "03259")
     text = verdict_page(client, upload(client, OTHER.read_bytes(), "bao-cao-phinh-sang.xlsx"))
-    assert "tệp là báo cáo của đơn vị khác" in text and "mã &quot;03260&quot;" in text and "(03259)" in text
+    assert "tệp là báo cáo của đơn vị khác" in text and "mã &#34;03260&#34;" in text and "(03259)" in text
     assert portal.inbox_files() == []
     entry = next(e for e in portal.audit() if e["event"] == "upload_refused")
     assert entry["unit"] == "03259" and entry["verdict"] == Verdict.OTHER_UNIT and entry["size"] == OTHER.stat().st_size
@@ -242,7 +251,8 @@ def test_an_upload_recorded_in_the_words_used_before_reads_the_same(portal):
     page = client.get("/tai-len/2023/03259/20230801-080000-0000000a").text
     assert '<p class="khong_hop_le"><b>Có lỗi: đã chuyển vào hộp thư đến' in page
     history = client.get("/lich-su/2023/03259").text
-    assert '<tr class="hop_le"><td>2023-08-01 08:00:00</td><td>hop_le.xlsx</td><td>Hợp lệ: đã chuyển' in history
+    assert ('<tr class="hop_le"><td data-label="Gửi lúc" class="nowrap">01/08/2023 08:00</td>'
+            '<td data-label="Tệp">hop_le.xlsx</td><td data-label="Kết quả">Hợp lệ</td>') in history
     audit = signed_in(portal, "huyen").get("/nhat-ky").text
     assert "kết quả: Không hợp lệ" in audit and "kết quả: Hợp lệ" in audit
 
@@ -272,13 +282,25 @@ def test_a_closed_period_refuses_uploads(portal):
     assert response.status_code == 409 and "Kỳ 2023 đã khóa sổ" in response.text and portal.inbox_files() == []
 
 
-@pytest.mark.parametrize("path", ["/tep/2023/" + "a" * 300 + ".xlsx", "/tep/2023/phan-hoi/" + "b" * 300 + ".xlsx",
+@pytest.mark.parametrize("path", ["/tep/2023/" + "a" * 300 + ".xlsx",
                                   "/mau/" + "c" * 300 + ".xlsx", "/tep/" + "d" * 300 + "/x.xlsx", "/khong-co-trang-nay",
                                   "/tep/2023/a%00b.xlsx", "/tep/2023/../../access/accounts.json",
                                   "/tep/2023/..%2F..%2Faccess%2Faccounts.json", "/tai-len/2023/03259/../../x"])
 def test_long_and_odd_paths_answer_a_vietnamese_404(portal, path):
     response = portal.client().get(path)
     assert response.status_code == 404 and "Không tìm thấy" in response.text and 'lang="vi"' in response.text
+
+
+def test_a_feedback_name_tells_nothing_to_the_anonymous(portal):
+    """Whether a feedback workbook exists or not, the anonymous are sent to sign in (the same
+    answer); a signed-in unit gets the same 404 for another unit's and for none."""
+    client = portal.client()
+    answers = [client.get(f"/tep/2023/phan-hoi/{name}") for name in
+               ("phan-hoi-03260-2023.xlsx", "phan-hoi-03261-2023.xlsx", "b" * 300 + ".xlsx")]
+    assert {(r.status_code, r.headers["location"], r.content) for r in answers} == {(303, "/dang-nhap", b"")}
+    unit = signed_in(portal, "03259")
+    other, none = (unit.get(f"/tep/2023/phan-hoi/{name}") for name in ("phan-hoi-03260-2023.xlsx", "khong-co.xlsx"))
+    assert other.status_code == none.status_code == 404 and other.content == none.content
 
 
 def test_security_headers(portal):
@@ -444,4 +466,55 @@ def test_only_an_officer_sends_the_plan_and_only_a_plan(portal):
     officer = signed_in(portal, "huyen")
     text = officer.get(_send_plan(officer, FIXED.read_bytes(), "bao-cao.xlsx").headers["location"]).text
     assert "tệp không phải kế hoạch của huyện" in text and portal.inbox_files() == []
+    assert "đúng tệp kế hoạch của huyện" in text and 'action="/ke-hoach/2023"' in text  # its next step, and Gửi lại
     assert [e["event"] for e in portal.audit()].count("plan_upload_refused") == 1
+
+
+def test_the_communes_pages_say_what_to_do_next(portal):
+    """The template on the unit's page, the next step and "Gửi lại" after a verdict, a feedback
+    named for the unit, dates as dd/mm/yyyy hh:mm, late marked, no server file name shown."""
+    client = signed_in(portal, "03259")
+    home = client.get("/don-vi").text
+    assert 'href="/mau/mau-bao-cao-don-vi.xlsx"' in home and "hạn nộp 10/08/2023" in home
+    location = upload(client, BROKEN.read_bytes(), "lan-1.xlsx").headers["location"]
+    bad = client.get(location).text
+    assert "Bước tiếp theo" in bad and "<button>Gửi lại</button>" in bad and 'action="/nop/2023"' in bad
+    assert "các ô có lỗi được tô màu" in bad
+    feedback = client.get(location + "/phan-hoi")
+    assert feedback.status_code == 200 and 'filename="phan-hoi-xa-phinh-sang-2023.xlsx"' in feedback.headers["content-disposition"]
+    good = client.get(upload(client, FIXED.read_bytes(), "lan-2.xlsx").headers["location"]).text
+    assert "các ô có lỗi được tô màu" not in good and "<button>Gửi lại</button>" not in good and "không cần làm gì" in good
+    assert re.search(r"Gửi lúc \d\d/\d\d/20\d\d \d\d:\d\d", good) and "trễ hạn" in good  # the real clock: after 2023's deadline
+    history = client.get("/don-vi").text
+    assert "lan-1.xlsx" in history and "lan-2.xlsx" in history and "-tai-len-" not in history
+    assert "đang chờ huyện tiếp nhận" in history  # no intake has run: the state shown is the one before
+    assert not re.search(r"20\d\d-\d\d-\d\d", history)  # no ISO dates
+
+
+def test_a_server_name_is_never_shown_to_the_unit(portal):
+    """An upload taken in whose record is gone is told by when it was sent."""
+    from pipeline.web.unit import shown_name
+
+    assert shown_name("03259-tai-len-20230809-101500-0a1b2c3d.xlsx") == "gửi qua trang lúc 09/08/2023 10:15"
+    assert shown_name("Báo cáo xã.xlsx") == "Báo cáo xã.xlsx"
+
+
+def test_the_officer_sees_error_counts_lateness_and_unidentified_files(portal):
+    folder = portal.places.out / "2023"
+    [period] = json.loads((portal.places.out / "status.json").read_text(encoding="utf-8"))["periods"]
+    units = period["units"]
+    for unit in units:
+        if unit["code"] == "03260":
+            unit.update(state="khong_hop_le", label="Không hợp lệ", errors=3, on_time=True,
+                        received_at="2023-08-09 10:00:00", feedback="phan-hoi/phan-hoi-03260-2023.xlsx")
+        if unit["code"] == "03253":
+            unit.update(on_time=False)
+    (folder / "tiep-nhan.json").write_text(json.dumps({"units": units}), encoding="utf-8")
+    (folder / "khong-xac-dinh.json").write_text(json.dumps({"files": [
+        {"file_name": "bao-cao-khong-ro.xlsx", "reason": "Không phải bảng tính.", "received_at": "2023-08-09 11:00:00",
+         "feedback": "phan-hoi/phan-hoi-khong-ro.xlsx"}]}), encoding="utf-8")
+    page = signed_in(portal, "huyen").get("/can-bo").text
+    assert '<a href="/tep/2023/phan-hoi/phan-hoi-03260-2023.xlsx" title="Xem lý do">3 lỗi</a>' in page
+    assert "09/08/2023 10:00" in page and "bao-cao-khong-ro.xlsx" in page and "Không phải bảng tính." in page
+    row = page[page.index("<td>03253</td>"):].split("</tr>", 1)[0]
+    assert "trễ hạn" in row and "trễ hạn" not in page[page.index("<td>03260</td>"):].split("</tr>", 1)[0]

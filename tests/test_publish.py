@@ -269,7 +269,7 @@ def test_a_missing_agency_is_missed_on_every_bieu_its_funds_count_in(catalogue, 
     with connect(places.warehouse) as conn:
         write_status(catalogue, conn, places.out, T0.date())
     page = TestClient(create_app(places.data)).get("/ky/2023").text
-    assert "Bieu_03_2023.xlsx</a>" in page and f"{INCOMPLETE}: thiếu Phòng Tài chính - Kế hoạch" in page
+    assert "(Bieu_03_2023.xlsx)</span>" in page and f"{INCOMPLETE}: thiếu Phòng Tài chính - Kế hoạch" in page
 
 
 def test_the_full_sample_counts_its_agencies(published):

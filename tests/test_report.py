@@ -199,6 +199,7 @@ def test_the_command_writes_the_draft_and_the_page_links_it(catalogue, tmp_path,
     assert main(["report", "--period", "2023", "--data", str(data)]) == 0
     assert "Bao_cao_danh_gia_2023.docx" in capsys.readouterr().out
     assert (places.out / "2023" / "Bao_cao_danh_gia_2023.docx").is_file()
+    assert not (places.out / "2023" / "xem-truoc").exists()  # its PDF render is not put in the served tree
     with connect(places.warehouse) as conn:
         write_status(catalogue, conn, places.out)
     client = TestClient(create_app(data, tmp_path / "mau"), follow_redirects=False)
@@ -207,8 +208,9 @@ def test_the_command_writes_the_draft_and_the_page_links_it(catalogue, tmp_path,
     assert client.get("/tep/2023/Bao_cao_danh_gia_2023.docx").status_code != 200
     client = officer_client(create_app(data, tmp_path / "mau"), data)
     page = client.get("/ky/2023").text
-    assert 'href="/tep/2023/Bao_cao_danh_gia_2023.docx"' in page
-    download = client.get("/tep/2023/Bao_cao_danh_gia_2023.docx")
+    assert 'href="/can-bo/tep/2023/Bao_cao_danh_gia_2023.docx"' in page
+    assert client.get("/tep/2023/Bao_cao_danh_gia_2023.docx").status_code == 404  # not in the public set
+    download = client.get("/can-bo/tep/2023/Bao_cao_danh_gia_2023.docx")
     assert download.status_code == 200 and download.content[:2] == b"PK"
     assert main(["report", "--period", "1999", "--data", str(data)]) == 2
 

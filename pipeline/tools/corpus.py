@@ -191,7 +191,7 @@ def hostile_files(out: Path) -> list[Case]:
         Case("excel-cu.xls", NOT_XLS.code, words="không đọc được như bảng tính Excel 97-2003 (.xls)"),
         Case("co-macro.xlsm", MACROS.code, words="có macro"),
         Case("nhi-phan.xlsb", XLSB.code, words="nhị phân (.xlsb)"),
-        Case("zip-bomb.xlsx", ZIP_BOMB.code, words="zip bomb"),
+        Case("zip-bomb.xlsx", ZIP_BOMB.code, words="tệp nén bất thường"),
         Case("thuc-the-xml.xlsx", XML_DECLARATIONS.code, words="DOCTYPE/ENTITY"),
         Case("100000-dong-rac.xlsx", SHEET_TOO_LARGE.code, words="sheet quá lớn"),
         Case("o-khong-lo.xlsx", SHEET_TOO_LARGE.code, words="sheet quá lớn"),

@@ -6,12 +6,18 @@ An account's secret (a code the officer sends the unit) is stored only as a salt
 served: only ``<data>/out/`` is). Issuing a new code or revoking one raises the account's
 generation, which ends every session signed in with the old one.
 
-A session is a signed cookie (HMAC-SHA256 with a key kept in ``<data>/access/``) holding
-the account, its generation, an expiry and the CSRF token every state-changing form
-carries; a visitor who has not signed in gets one too, so that the sign-in form has a token.
-Failed sign-ins are counted per account and per client address: the 11th within a minute
-is refused. ``<data>/access/audit.jsonl`` receives one JSON line per sign-in, upload,
-access change and file download; no secret is ever written there.
+A signed-in session lives on the server (``<data>/access/sessions/``, one file per session,
+named by a hash of its id): the cookie (HMAC-SHA256 with a key kept in ``<data>/access/``)
+carries only the id, so signing out, a new code, a revocation or an officer ends it at once,
+whatever copy of the cookie is still around. A visitor who has not signed in gets a signed
+cookie with a CSRF token only (no server state), so that the sign-in form has a token; every
+state-changing form carries the session's token.
+
+Failed sign-ins slow the address they come from (a growing wait after a few failures); a
+unit's right code always works from an address that has not failed, so others cannot lock a
+unit out. ``<data>/access/audit.jsonl`` receives one JSON line per sign-in, upload, access
+change and file download (refused sign-ins of a waiting address at most once a minute, with
+their count); no secret is ever written there. It is read from its end, a page at a time.
 """
 
 from __future__ import annotations
@@ -37,8 +43,14 @@ UNIT, OFFICER = "unit", "officer"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the telephone
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 SESSION_SECONDS = 8 * 3600
-FAILURE_WINDOW_SECONDS = 60
-FAILURES_ALLOWED = 10
+FAILURE_WINDOW_SECONDS = 15 * 60  # failures older than this are forgotten
+FREE_FAILURES = 5  # an address's failures before it must wait
+LONGEST_WAIT_SECONDS = 15 * 60  # the wait doubles with each further failure, up to this
+ACCOUNT_FAILURES = 10  # an account under attack: addresses that have failed wait until the window passes
+REFUSALS_NOTED_EVERY_SECONDS = 60  # a waiting address's refusals: one audit line a minute at most
+KEPT_KEYS = 10_000  # addresses and accounts remembered before old ones are forgotten
+LONGEST_LINE = 1024 * 1024  # an audit line longer than this is damaged
+LOGIN_LENGTH = 32  # the longest login (unit codes are 5 characters): what is typed past it is not kept
 COOKIE = "phien"
 
 
@@ -112,6 +124,7 @@ class AccessStore:
                            "issued_at": now.isoformat(timespec="seconds"), "salt": salt.hex(),
                            "hash": _hash(code, salt).hex()}
         self._write(accounts)
+        end_sessions(self.folder, login)
         return code
 
     def revoke(self, login: str, now: dt.datetime) -> None:
@@ -122,6 +135,7 @@ class AccessStore:
         known.update(generation=known["generation"] + 1, revoked_at=now.isoformat(timespec="seconds"))
         del known["hash"], known["salt"]
         self._write(accounts)
+        end_sessions(self.folder, login)
 
     def verify(self, login: str, code: str) -> Account | None:
         """The account if ``code`` is its current code; the work is the same for an unknown login."""
@@ -157,13 +171,20 @@ def signing_key(data: Path) -> bytes:
     return key
 
 
+def typed_login(login: str) -> str:
+    """A login as typed, cut to the longest a login can be, without control characters."""
+    return "".join(ch for ch in nfc(login).strip() if ch.isprintable())[:LOGIN_LENGTH]
+
+
 @dataclass(frozen=True)
 class Session:
-    """A visitor's session: ``account`` is None until signed in; ``csrf`` goes in every form."""
+    """A visitor's session: ``account`` is None until signed in; ``csrf`` goes in every form;
+    ``id`` names a signed-in session's record on the server."""
 
     csrf: str
     expires: float
     account: Account | None = None
+    id: str = ""
 
     @property
     def role(self) -> str:
@@ -187,25 +208,69 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def sessions_folder(access: Path) -> Path:
+    return access / "sessions"
+
+
+def _session_file(access: Path, session_id: str) -> Path:
+    return sessions_folder(access) / f"{hashlib.sha256(session_id.encode()).hexdigest()}.json"
+
+
+def _session_records(access: Path) -> list[tuple[Path, dict]]:
+    folder = sessions_folder(access)
+    records = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            records.append((path, json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            continue
+    return records
+
+
+def end_sessions(access: Path, login: str) -> int:
+    """End every session of ``login``; how many there were."""
+    ended = 0
+    for path, record in _session_records(access):
+        if record.get("login") == login:
+            path.unlink(missing_ok=True)
+            ended += 1
+    return ended
+
+
 class Sessions:
-    """Signed session cookies; an account's session holds while its generation is current."""
+    """Sessions: a signed cookie naming a record kept on the server (signed-in), or holding a
+    CSRF token only (a visitor). A record holds while it exists, has not expired and its
+    account's generation is current."""
 
     def __init__(self, key: bytes, store: AccessStore, clock=time.time, seconds: float = SESSION_SECONDS) -> None:
         self.key, self.store, self.clock, self.seconds = key, store, clock, seconds
+        self.folder = store.folder
 
     def _sign(self, payload: bytes) -> str:
         return _b64(hmac.new(self.key, payload, hashlib.sha256).digest())
 
-    def new(self, account: Account | None = None) -> tuple[Session, str]:
-        """A fresh session (a new CSRF token) and its cookie value."""
-        session = Session(secrets.token_urlsafe(24), self.clock() + self.seconds, account)
-        payload = json.dumps({"a": account.login if account else "", "g": account.generation if account else 0,
-                              "e": session.expires, "c": session.csrf}).encode()
-        return session, f"{_b64(payload)}.{self._sign(payload)}"
+    def _cookie(self, payload: dict) -> str:
+        raw = json.dumps(payload).encode()
+        return f"{_b64(raw)}.{self._sign(raw)}"
+
+    def new(self, account: Account | None = None, client: str = "") -> tuple[Session, str]:
+        """A fresh session (a new id and CSRF token) and its cookie value; a signed-in one is
+        recorded on the server (expired records are cleared on the way)."""
+        csrf, expires = secrets.token_urlsafe(24), self.clock() + self.seconds
+        if account is None:
+            return Session(csrf, expires), self._cookie({"e": expires, "c": csrf})
+        session_id = secrets.token_urlsafe(32)
+        self._clear_expired()
+        record = {"login": account.login, "generation": account.generation, "csrf": csrf, "expires": expires,
+                  "started": self.clock(), "client": client}
+        with atomic_output(_session_file(self.folder, session_id)) as temporary:
+            temporary.write_text(json.dumps(record), encoding="utf-8")
+            temporary.chmod(0o600)
+        return Session(csrf, expires, account, session_id), self._cookie({"i": session_id})
 
     def read(self, cookie: str | None) -> Session | None:
-        """The session of a cookie, or None if it is missing, forged, expired or its account changed."""
-        if not cookie or cookie.count(".") != 1:
+        """The session of a cookie, or None if it is missing, forged, expired, ended or its account changed."""
+        if not cookie or cookie.count(".") != 1 or len(cookie) > 1024:
             return None
         body, signature = cookie.split(".")
         try:
@@ -213,47 +278,117 @@ class Sessions:
             if not hmac.compare_digest(self._sign(payload), signature):
                 return None
             data = json.loads(payload)
-            login, generation, expires, csrf = data["a"], data["g"], float(data["e"]), str(data["c"])
-        except (ValueError, KeyError, TypeError):
+            if "i" not in data:
+                expires, csrf = float(data["e"]), str(data["c"])
+                return Session(csrf, expires) if expires >= self.clock() else None
+            session_id = str(data["i"])
+            record = json.loads(_session_file(self.folder, session_id).read_text(encoding="utf-8"))
+            login, generation, expires, csrf = record["login"], record["generation"], float(record["expires"]), record["csrf"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
         if expires < self.clock():
             return None
-        if not login:
-            return Session(csrf, expires)
         account = self.store.account(login)
         if account is None or not account.active or account.generation != generation:
             return None
-        return Session(csrf, expires, account)
+        return Session(csrf, expires, account, session_id)
+
+    def end(self, session: Session) -> None:
+        if session.id:
+            _session_file(self.folder, session.id).unlink(missing_ok=True)
+
+    def active(self) -> list[dict]:
+        """The signed-in sessions that still hold, oldest first: login, started, client."""
+        now = self.clock()
+        return sorted(({"login": r["login"], "started": r.get("started", 0), "client": r.get("client", "")}
+                       for _, r in _session_records(self.folder) if float(r.get("expires", 0)) >= now),
+                      key=lambda r: r["started"])
+
+    def _clear_expired(self) -> None:
+        now = self.clock()
+        for path, record in _session_records(self.folder):
+            if float(record.get("expires", 0)) < now:
+                path.unlink(missing_ok=True)
 
 
 class SignInLimit:
-    """Failed sign-ins per key (an account, a client address) within the last minute."""
+    """Failed sign-ins per client address and per account. An address that failed
+    ``FREE_FAILURES`` times waits before its next try, twice as long after each further
+    failure; when an account has failed ``ACCOUNT_FAILURES`` times, the addresses that have
+    failed wait until those failures pass. An address that has not failed never waits."""
 
     def __init__(self, clock=time.monotonic) -> None:
         self.clock = clock
         self.failures: dict[str, deque] = defaultdict(deque)
+        self.refusals: dict[str, list] = {}  # address: [refusals not yet noted, when last noted]
         self.lock = threading.Lock()
 
     def _recent(self, key: str, now: float) -> deque:
         times = self.failures[key]
         while times and times[0] <= now - FAILURE_WINDOW_SECONDS:
             times.popleft()
+        if not times:
+            del self.failures[key]
+            return deque()
         return times
 
-    def blocked(self, keys: list[str]) -> bool:
+    def wait(self, address: str, login: str) -> float:
+        """Seconds the address must wait before trying ``login`` (0: it may try now)."""
         with self.lock:
             now = self.clock()
-            return any(len(self._recent(key, now)) >= FAILURES_ALLOWED for key in keys)
+            mine = self._recent(f"client:{address}", now)
+            if not mine:
+                return 0.0
+            waits = [0.0]
+            if len(mine) >= FREE_FAILURES:
+                waits.append(mine[-1] + min(2 ** (len(mine) - FREE_FAILURES), LONGEST_WAIT_SECONDS) - now)
+            attacked = self._recent(f"account:{login}", now)
+            if len(attacked) >= ACCOUNT_FAILURES:
+                waits.append(attacked[-ACCOUNT_FAILURES] + FAILURE_WINDOW_SECONDS - now)
+            return max(waits)
 
-    def failed(self, keys: list[str]) -> None:
+    def failed(self, address: str, login: str) -> None:
         with self.lock:
             now = self.clock()
-            for key in keys:
-                self._recent(key, now).append(now)
+            if len(self.failures) > KEPT_KEYS:  # many addresses: forget those whose failures are old
+                for key in [k for k, times in self.failures.items() if times[-1] <= now - FAILURE_WINDOW_SECONDS]:
+                    del self.failures[key]
+            for key in (f"client:{address}", f"account:{login}"):
+                self.failures[key].append(now)
+
+    def refused(self, address: str) -> int:
+        """Count a refusal; the refusals to note in the audit now (0: noted within the minute)."""
+        with self.lock:
+            now = self.clock()
+            count, noted = self.refusals.get(address, (0, -REFUSALS_NOTED_EVERY_SECONDS))
+            count += 1
+            if now - noted < REFUSALS_NOTED_EVERY_SECONDS:
+                self.refusals[address] = [count, noted]
+                return 0
+            if len(self.refusals) > KEPT_KEYS:
+                self.refusals = {a: r for a, r in self.refusals.items() if now - r[1] < REFUSALS_NOTED_EVERY_SECONDS}
+            self.refusals[address] = [0, now]
+            return count
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audit entries to show: all fields optional."""
+
+    unit: str = ""  # the account or the unit an entry is about
+    event: str = ""
+    day: str = ""  # YYYY-MM-DD
+
+    def matches(self, entry: dict) -> bool:
+        return ((not self.unit or self.unit in (entry.get("account"), entry.get("unit"), entry.get("login")))
+                and (not self.event or entry.get("event") == self.event)
+                and (not self.day or str(entry.get("time", "")).startswith(self.day)))
 
 
 class Audit:
     """The append-only audit log: one JSON object per line, never rewritten."""
+
+    BLOCK = 64 * 1024
 
     def __init__(self, data: Path) -> None:
         self.path = access_folder(data) / "audit.jsonl"
@@ -271,18 +406,44 @@ class Audit:
             finally:
                 os.close(descriptor)
 
-    def lines(self, last: int = 200) -> list[dict]:
-        """The last ``last`` entries, newest first (a damaged line is skipped)."""
+    def _backwards(self):
+        """The log's lines, newest first, read from the end a block at a time."""
         try:
-            text = self.path.read_text(encoding="utf-8", errors="replace")
+            f = self.path.open("rb")
         except FileNotFoundError:
-            return []
-        entries = []
-        for line in reversed(text.splitlines()):
+            return
+        with f:
+            position, rest = f.seek(0, os.SEEK_END), b""
+            while position > 0:
+                step = min(self.BLOCK, position)
+                position -= step
+                f.seek(position)
+                lines = (f.read(step) + rest).split(b"\n")
+                rest = lines.pop(0)
+                if len(rest) > LONGEST_LINE:  # no entry is this long: skipped, not held in memory
+                    rest = b""
+                yield from reversed(lines)
+            yield rest
+
+    def entries(self, query: AuditQuery = AuditQuery(), skip: int = 0, last: int = 200) -> tuple[list[dict], bool]:
+        """The newest ``last`` entries that match, after skipping ``skip`` of them, newest first
+        (a damaged line is skipped), and whether older ones match too."""
+        found, matched = [], 0
+        for line in self._backwards():
             try:
-                entries.append(json.loads(line))
+                entry = json.loads(line)
             except ValueError:
                 continue
-            if len(entries) == last:
-                break
-        return entries
+            if not isinstance(entry, dict) or not query.matches(entry):
+                continue
+            matched += 1
+            if matched <= skip:
+                continue
+            if len(found) == last:
+                return found, True
+            found.append(entry)
+        return found, False
+
+    def lines(self, last: int = 200) -> list[dict]:
+        """The last ``last`` entries, newest first."""
+        return self.entries(last=last)[0]

@@ -10,7 +10,9 @@ other file. A file that is not a readable workbook, or that names another unit, 
 and never reaches the inbox. Each upload leaves a record (``<data>/uploads/<period>/<unit>/
 <id>.json``: time, name, size, hash, verdict, every finding, the inbox name) and a feedback
 workbook beside it; these, with the archive's arrival records and the published status,
-make the unit's history.
+make the unit's history. A file whose bytes the unit already sent is not written to the inbox
+again: the upload answers with the earlier one's record. Each sender has a daily quota (files
+and bytes, in the settings).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from starlette.requests import Request
 from pipeline.catalogue import Catalogue
 from pipeline.checking.feedback import write_feedback
 from pipeline.checking.findings import FILE_KINDS, NOT_A_PLAN, NOT_A_UNIT_REPORT, OTHER_UNIT_FILE, finding, show_raw
-from pipeline.text import nfc
+from pipeline.text import nfc, show_number
 from pipeline.checking.validation import check_files
 from pipeline.files import atomic_output
 from pipeline.intake.archive import PLAN as ARCHIVE_PLAN
@@ -67,6 +69,7 @@ REFUSALS = (Verdict.UNREADABLE, Verdict.OTHER_UNIT, Verdict.NOT_UNIT_REPORT, Ver
 PLAN_SENDER = ARCHIVE_PLAN  # the uploads' folder of the district's plan, sent by officers
 FEEDBACK_SUFFIX = ".phan-hoi.xlsx"
 _checking = threading.Lock()  # the reader workers (pipeline.parallel) serve one batch at a time
+_sending = threading.Lock()  # one upload at a time from its hash to its record: the same bytes sent twice at once go in once
 
 
 class TooLarge(Exception):
@@ -147,18 +150,43 @@ class Uploads:
         path = self.folder(period, unit) / f"{upload_id}{FEEDBACK_SUFFIX}"
         return path if path.is_file() else None
 
+    def over_quota(self, sender: str, day, coming: int, count: int, size: int) -> str:
+        """Why ``sender`` may not send ``coming`` more bytes on ``day`` (empty: it may): at most
+        ``count`` files and ``size`` bytes a day, whatever the period."""
+        sent = [r for folder in sorted(self.root.glob(f"*/{sender}")) if folder.is_dir()
+                for r in self.records(folder.parent.name, sender) if r["time"].startswith(day.isoformat())]
+        if len(sent) >= count:
+            return (f"Hôm nay đơn vị đã gửi {len(sent)} tệp, mức tối đa trong một ngày: hãy gửi lại vào ngày mai "
+                    "hoặc báo cán bộ huyện.")
+        if sum(r["size"] for r in sent) + coming > size + FORM_OVERHEAD_BYTES:
+            return (f"Hôm nay đơn vị đã gửi {show_number(sum(r['size'] for r in sent) // (1024 * 1024))} MB, gần mức "
+                    f"tối đa {show_number(size // (1024 * 1024))} MB trong một ngày: hãy gửi lại vào ngày mai hoặc báo "
+                    "cán bộ huyện.")
+        return ""
+
     def records(self, period: str, unit: str) -> list[dict]:
         """The unit's uploads for the period, newest first."""
         folder = self.folder(period, unit)
-        found = [self.record(period, unit, p.stem) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+        paths = sorted(folder.glob("*.json"), key=lambda p: (p.stem[:15], p.stat().st_mtime_ns)) if folder.is_dir() else []
+        found = [self.record(period, unit, p.stem) for p in paths]  # in order of sending, within a second too
         return [r for r in reversed(found) if r is not None]
 
 
-def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_name: str, source, now: dt.datetime) -> dict:
+def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_name: str, source, now: dt.datetime,
+           quota: tuple[int, int] | None = None) -> dict:
     """Check an uploaded file (``source``: a readable binary file object) for ``unit`` and, if it
     is a readable workbook of that unit, put it into the period's inbox; return its record.
     ``unit`` PLAN_SENDER is an officer sending the district's plan: the file must be a plan, and
-    its record lists what it changes against the plan received before (signer, targets)."""
+    its record lists what it changes against the plan received before (signer, targets). A file
+    whose bytes the sender already sent (and were not refused) gets the earlier record, marked
+    ``repeated``, and nothing is written. With a ``quota`` (files, bytes a day), a file past it
+    is not taken: the answer is ``{"over_quota": why}``."""
+    with _sending:
+        return _submit(catalogue, places, period, unit, client_name, source, now, quota)
+
+
+def _submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_name: str, source,
+            now: dt.datetime, quota: tuple[int, int] | None) -> dict:
     uploads = Uploads.under(places.data)
     upload_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
     name = safe_name(client_name)
@@ -170,6 +198,12 @@ def submit(catalogue: Catalogue, places: Places, period: str, unit: str, client_
                 digest.update(chunk)
                 size += len(chunk)
                 f.write(chunk)
+        earlier = next((r for r in uploads.records(period, unit)
+                        if r["sha256"] == digest.hexdigest() and r["verdict"] not in REFUSALS), None)
+        if earlier is not None:  # the same bytes again: never a second copy in the inbox
+            return earlier | {"repeated": True, "sent_as": name}
+        if quota is not None and (why := uploads.over_quota(unit, now.date(), size, *quota)):
+            return {"over_quota": why}
         with _checking:
             result = check_files(catalogue, [path], period, workers=1)[0]
         submission = result.submission

@@ -34,9 +34,9 @@ UNSUPPORTED_ZIP = _kind(
     'Tệp "{file}" bị hỏng hoặc không đọc được (tệp nén dùng kiểu nén hoặc mật khẩu không hỗ trợ): '
     f"{SAVE_AS_XLSX}.")
 ZIP_BOMB = _kind("giai_nen_qua_lon", "Giải nén ra quá lớn",
-                 'Tệp "{file}" giải nén ra quá lớn: nghi là tệp độc hại (zip bomb).')
+                 'Tệp "{file}" giải nén ra quá lớn: nghi là tệp độc hại (tệp nén bất thường).')
 ODD_PART = _kind("phan_nen_bat_thuong", "Phần nén bất thường",
-                 'Tệp "{file}" có phần nén bất thường ({part}): nghi là tệp độc hại (zip bomb).')
+                 'Tệp "{file}" có phần nén bất thường ({part}): nghi là tệp độc hại (tệp nén bất thường).')
 NOT_ODS = _kind("khong_phai_bang_tinh_ods", "Tài liệu OpenDocument không phải bảng tính",
                 f'Tệp "{{file}}" là tài liệu OpenDocument nhưng không phải bảng tính (.ods): {SAVE_AS_XLSX}.')
 XLSB = _kind("bang_tinh_nhi_phan", "Bảng tính nhị phân (.xlsb)",
