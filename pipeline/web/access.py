@@ -35,6 +35,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.audit import append_audit, audit_path
 from pipeline.text import nfc
 from pipeline.errors import UserError
 from pipeline.files import atomic_output
@@ -391,20 +392,11 @@ class Audit:
     BLOCK = 64 * 1024
 
     def __init__(self, data: Path) -> None:
-        self.path = access_folder(data) / "audit.jsonl"
-        self.lock = threading.Lock()
+        self.data = data
+        self.path = audit_path(data)
 
     def record(self, event: str, now: dt.datetime, **details) -> None:
-        line = json.dumps({"time": now.isoformat(timespec="seconds"), "event": event,
-                           **{k: nfc(v) if isinstance(v, str) else v for k, v in details.items()}},
-                          ensure_ascii=False) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.lock:
-            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(descriptor, line.encode())
-            finally:
-                os.close(descriptor)
+        append_audit(self.data, event, now, **details)
 
     def _backwards(self):
         """The log's lines, newest first, read from the end a block at a time."""

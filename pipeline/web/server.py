@@ -19,10 +19,12 @@ class SlowBody(Exception):
 class HeaderDeadline(H11Protocol):
     """uvicorn's h11 protocol, closing a connection whose request headers are not all in
     ``header_seconds`` after it opened or after its last response, or that was answered
-    before its request's body ended."""
+    before its request's body ended (after a linger)."""
 
     header_seconds = 20.0
+    linger_seconds = 2.0  # after an answer given before the body ended, the rest is read and dropped this long
     _timer: asyncio.TimerHandle | None = None
+    _lingering = False
 
     def _arm(self) -> None:
         self._disarm()
@@ -45,9 +47,24 @@ class HeaderDeadline(H11Protocol):
         unfinished = self.conn.their_state is h11.SEND_BODY  # answered before the body ended (too large, too slow)
         super().on_response_complete()
         if unfinished:
-            self.transport.close()
+            self._linger()
             return
         self._arm()
+
+    def _linger(self) -> None:
+        """Close as a server should that answered before the body ended: the answer's end is
+        sent (a half close), what the client still sends is read and dropped for a while, then the
+        connection is closed. Closed at once, the unread bytes would make the system reset the
+        connection, which can destroy the answer before a client or a proxy (Caddy) reads it."""
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(self.linger_seconds, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return
+        super().data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
