@@ -23,7 +23,7 @@ from pipeline.publication.status import write_status
 from pipeline.settings import Settings
 from pipeline.warehouse import connect
 from pipeline.web.app import create_app
-from tests.conftest import ROOT, needs_libreoffice, officer_client, sample_taken_in
+from tests.conftest import ROOT, needs_libreoffice, needs_render, officer_client, sample_taken_in
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 CODES = [f"{n:02d}" for n in range(1, 16)]
@@ -75,6 +75,30 @@ def test_the_set_holds_a_readable_pdf_of_every_bieu(rendered):
     assert "132.310" in bieu_02 and "13.334,47" in bieu_02 and "132.310,00" not in bieu_02
     assert not (current / ".pdf").exists()  # the rendering folder is gone
     print(f"publication with its PDF set: {seconds:.1f} s")
+
+
+def _fonts(pdf) -> set[str]:
+    """The fonts a PDF embeds, by name without the subset tag ("BAAAAA+LiberationSerif-Bold")."""
+    listing = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True, timeout=60).stdout
+    return {line.split()[0].partition("+")[2] or line.split()[0] for line in listing.splitlines()[2:] if line.strip()}
+
+
+@needs_render
+def test_every_pdf_is_set_in_one_typeface_with_whole_vietnamese_words(rendered):
+    """Liberation Serif 2.x (fonts-liberation2: Times New Roman's metrics and every Vietnamese
+    letter) for everything; with 1.07, which lacks U+1EA0–1EF9, "ạ", "ầ", "ệ" came from DejaVu
+    Serif and the text layer split the words ("Đ ạt", "huy ện Tu ần")."""
+    data, _, _ = rendered
+    current = data / "out" / "2023" / SETS / CURRENT
+    pdfs = sorted(current.glob("*.pdf"))
+    assert len(pdfs) == len(CODES) + 1
+    for pdf in pdfs:
+        fonts = _fonts(pdf)
+        assert fonts and {name.partition("-")[0] for name in fonts} == {"LiberationSerif"}, (pdf.name, fonts)
+        words = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True,
+                               timeout=60).stdout.split()
+        assert "Tuần" in words and "huyện" in words, pdf.name
+    assert "Đạt" in _text(current / "Bieu_01_2023.pdf").split()
 
 
 @needs_libreoffice

@@ -20,7 +20,7 @@ from pipeline.publication.pages import page_starts, paper_for
 from pipeline.publication.signing import Signing, day_and_month
 from pipeline.publication.tables import TOTAL_ROW, Report, Table
 from pipeline.settings import shown_time
-from pipeline.workbook.style import LINE, VIETNAMESE, Styles, new_workbook, page_setup, wrapped_lines
+from pipeline.workbook.style import FONT, LINE, VIETNAMESE, Styles, new_workbook, page_setup, wrapped_lines
 
 SOURCES_IN_EVERY_WORKBOOK = 1000  # units; a longer list is written once, in the all-in-one workbook
 SOURCES_SHEET = "Nguồn số liệu"
@@ -309,7 +309,7 @@ def _chart(workbook, ws, table: Table, first: int, last_row: int) -> None:
     col = next(n for n, c in enumerate(table.columns) if c.key == key)
     label_col = next(n for n, c in enumerate(table.columns) if c.show == "label")
     rows = last_row - 1  # without the total row
-    font = {"name": "Times New Roman", "size": 11}
+    font = {"name": FONT, "size": 11}
     chart = workbook.add_chart({"type": "bar"})
     chart.add_series({
         "name": title,

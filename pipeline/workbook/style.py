@@ -1,4 +1,5 @@
-"""The official look shared by every workbook the project writes: Times New Roman,
+"""The official look shared by every workbook the project writes: Times New Roman (printed
+as Liberation Serif 2.x, its metric twin with every Vietnamese letter: fonts-liberation2),
 bordered tables, shaded input cells, number formats, and reproducible file metadata."""
 
 from __future__ import annotations
