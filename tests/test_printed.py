@@ -6,10 +6,15 @@ signer and dates; and the page arithmetic itself."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import subprocess
+from pathlib import Path
+from xml.etree import ElementTree
 
+import openpyxl
 import pytest
 
+from pipeline.catalogue import CATALOGUE_DIR, load_catalogue
 from pipeline.office import convert_all
 from pipeline.publication.pages import A3, A4, page_starts, paper_for
 from pipeline.publication.publish import publish_period
@@ -66,6 +71,66 @@ def printed(published):
                               env={"LANG": "C", "LC_ALL": "C", "PATH": "/usr/bin:/bin"}).stdout
         pages[code] = [page for page in text.split("\f") if page.strip()]
     return pages, reports
+
+
+def normalized(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def raw_text(published, printed):
+    """{Biểu code: the PDF's text in drawing order (pdftotext -raw), white space normalized}:
+    a wrapped cell's lines follow one another, so a cell's text reads back whole."""
+    data, _, publication = published
+    return {code: normalized(subprocess.run(["pdftotext", "-raw", str(data / "pdf" / f"{path.stem}.pdf"), "-"],
+                                            capture_output=True, text=True, check=True).stdout)
+            for code, path in publication.files.items()}
+
+
+@needs_render
+def test_every_title_header_and_note_reads_back_whole(published, raw_text):
+    """A row too short for its wrapped text cuts the marks off its letters (Biểu 11's title
+    once read "DỰ AN 5: HO TRỢ NHA Ơ …"): every title, column header and note of every Biểu
+    is in the PDF's text exactly as the catalogue writes it."""
+    _, reports, _ = published
+    for report in reports:
+        text = raw_text[report.code]
+        for table in report.tables:
+            expected = [table.title, table.unit_note, *table.notes, *(c.label for c in table.columns),
+                        *(c.group for c in table.columns if c.group)]
+            for line in expected:
+                assert normalized(line) in text, (report.code, line)
+
+
+def words(pdf: Path, page: int) -> list[tuple[float, float, str]]:
+    """The words of a PDF page with their top and bottom (points from the page's top)."""
+    xhtml = subprocess.run(["pdftotext", "-bbox", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                           capture_output=True, text=True, check=True).stdout
+    found = ElementTree.fromstring(xhtml).iter("{http://www.w3.org/1999/xhtml}word")
+    return [(float(w.get("yMin")), float(w.get("yMax")), w.text) for w in found]
+
+
+@needs_render
+def test_a_title_of_two_lines_stays_inside_its_row(published, tmp_path):
+    """A title's row is as tall as its wrapped lines (Biểu 11's 77 capitals once wrapped to two
+    lines in a row of one, and the marks of the first line were cut off: "DỰ AN 5: HO TRỢ…")."""
+    data, _, _ = published
+    folder = tmp_path / "catalogue"
+    shutil.copytree(CATALOGUE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    layout = folder / "bieu" / "sub_project.toml"
+    layout.write_text(layout.read_text(encoding="utf-8").replace('title = "{SUB_PROJECT}"', 'title = "{SUB_PROJECT} (IN)"'),
+                      encoding="utf-8")
+    reports, publication = publish_period(load_catalogue(folder), data / "warehouse.duckdb", tmp_path / "out", "2023")
+    [title] = [r.tables[0].title for r in reports if r.code == "11"]
+    [pdf] = convert_all([publication.files["11"].resolve()], tmp_path / "pdf", "pdf")
+    sheet = openpyxl.load_workbook(publication.files["11"])["Biểu 11"]
+    scale = (sheet.page_setup.scale or 100) / 100
+    heights = [sheet.row_dimensions[row].height * scale for row in range(1, 5)]  # the title is row 4
+    top = sheet.page_margins.top * 72 + sum(heights[:3])
+    printed = [(y0, y1) for y0, y1, word in words(pdf, 1) if word in title.split() and top - 30 < y0 < top + heights[3]]
+    assert len(printed) == len(title.split())
+    assert len({y0 for y0, _ in printed}) >= 2  # it wraps
+    assert all(top - 1 <= y0 and y1 <= top + heights[3] + 1 for y0, y1 in printed), (top, heights[3], printed)
 
 
 @needs_render

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.workbook.style import column_points
+
 A4, A3 = 9, 8  # xlsxwriter paper codes
 # Landscape printable area in points, inside the margins of style.page_setup (0,5" + 0,4"
 # left and right, 0,6" top and bottom).
@@ -28,12 +30,6 @@ class Paper:
     def capacity(self) -> float:
         """The unscaled height in points that one page holds."""
         return PRINTABLE[self.code][1] * FILL * 100 / self.scale
-
-
-def column_points(width: float) -> float:
-    """A column width in characters (as xlsxwriter sets it) in points, as office suites print
-    it: characters of the default font's digit width, 6 pt for Times New Roman 12."""
-    return (width + 0.71) * 6 + 3.75
 
 
 def paper_for(widths: list[float]) -> Paper:

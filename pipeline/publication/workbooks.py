@@ -20,7 +20,18 @@ from pipeline.publication.pages import page_starts, paper_for
 from pipeline.publication.signing import Signing, day_and_month
 from pipeline.publication.tables import TOTAL_ROW, Report, Table
 from pipeline.settings import shown_time
-from pipeline.workbook.style import FONT, LINE, VIETNAMESE, Styles, new_workbook, page_setup, wrapped_lines
+from pipeline.workbook.style import (
+    FONT,
+    LINE,
+    TITLE_SIZE,
+    VIETNAMESE,
+    Styles,
+    column_points,
+    line_points,
+    new_workbook,
+    page_setup,
+    printed_lines,
+)
 
 SOURCES_IN_EVERY_WORKBOOK = 1000  # units; a longer list is written once, in the all-in-one workbook
 SOURCES_SHEET = "Nguồn số liệu"
@@ -31,6 +42,7 @@ DOTS = "……"
 FLAG_NOTE = "Cột có/không: “x” là có; dòng tổng cộng ghi số đơn vị có."
 LABEL_WIDTH = 44
 NUMBER_WIDTH = 6
+INDENT = 12  # points: one level of a row label's indent, as LibreOffice prints it
 
 
 @dataclass
@@ -148,7 +160,8 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
         heights[row] = height
         ws.set_row(row, height)
 
-    full_width = sum(widths)
+    points = [column_points(w) for w in widths]
+    full_width = sum(points)
     split = min(2, last - 3)
     bold_center = styles.get(bold=True, align="center", valign="vcenter", text_wrap=True)
     ws.merge_range(0, 0, 0, split, district["authority"], bold_center)
@@ -166,9 +179,9 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     ws.merge_range(6, 0, 6, last, table.unit_note, styles.get(italic=True, align="right"))
     for row in (0, 1, 2, 6):
         row_height(row, LINE)
-    row_height(3, 20 * wrapped_lines(title, full_width, 14) + 4)
-    row_height(4, LINE * wrapped_lines(reference, full_width))
-    row_height(5, LINE * wrapped_lines(period_line, full_width))
+    row_height(3, line_points(TITLE_SIZE) * printed_lines(title, full_width, TITLE_SIZE, bold=True) + 4)
+    row_height(4, LINE * printed_lines(reference, full_width))
+    row_height(5, LINE * printed_lines(period_line, full_width))
 
     top = 7
     levels = _header_rows(table)
@@ -193,9 +206,8 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
             else:
                 ws.write_string(top, col, column.label, header)
             col += 1
-    tallest = max(wrapped_lines(c.label, w, bold=True) for c, w in zip(columns, widths))
-    for level in range(levels):
-        row_height(top + level, max(33, LINE * tallest + 4) if level == levels - 1 else 33)
+    for level, height in enumerate(_header_heights(columns, points, levels)):
+        row_height(top + level, height)
     numbers_row = top + levels
     for col in range(len(columns)):
         ws.write_number(numbers_row, col, col + 1, styles.get(italic=True, border=1, align="center", num_format="0"))
@@ -213,7 +225,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
                     if column.show == "label" else styles.get(border=1, bold=row.bold, align="center", valign="vcenter",
                                                             text_wrap=True)
                 ws.write_string(r, col, text, fmt)
-                lines = max(lines, wrapped_lines(text, widths[col] - 2 * row.indent, bold=row.bold))
+                lines = max(lines, printed_lines(text, points[col] - INDENT * row.indent, bold=row.bold))
             elif value is None:  # nothing to show: the column's mark for it (e.g. "–"), else blank
                 fmt = styles.get(border=1, align="center", valign="vcenter", bold=row.bold)
                 if column.empty:
@@ -237,7 +249,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     r = end + 1
     for note in notes:
         ws.merge_range(r, 0, r, last, note, styles.note(bold=note == report.summary))
-        row_height(r, LINE * wrapped_lines(note, full_width, bold=note == report.summary) + 2)
+        row_height(r, LINE * printed_lines(note, full_width, bold=note == report.summary) + 2)
         r += 1
     row_height(r, LINE / 2)
     signature_end = _signatures(ws, styles, signing, r + 1, last, split, row_height)
@@ -252,6 +264,23 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     page_setup(ws, landscape=True, header_rows=(top, numbers_row), paper=paper.code, scale=paper.scale)
     if table.chart:
         _chart(workbook, ws, table, first, end - 1)
+
+
+def _header_heights(columns: list[Column], points: list[float], levels: int) -> list[float]:
+    """The header rows' heights, from their wrapped text: one row of labels, or the groups'
+    row above their columns' labels, with the label of a column without a group across both."""
+    least = 2 * LINE  # a header is never lower than two lines
+    if levels == 1:
+        return [max(least, LINE * max(printed_lines(c.label, p, bold=True) for c, p in zip(columns, points)) + 4)]
+    spans: dict[str, float] = {}
+    for column, width in zip(columns, points):
+        if column.group:
+            spans[column.group] = spans.get(column.group, 0) + width
+    top = max(least, LINE * max(printed_lines(group, width, bold=True) for group, width in spans.items()) + 4)
+    below = max([LINE * printed_lines(c.label, p, bold=True) + 4 for c, p in zip(columns, points) if c.group], default=0)
+    across = max([LINE * printed_lines(c.label, p, bold=True) + 4 for c, p in zip(columns, points) if not c.group],
+                 default=0)
+    return [top, max(least, below, across - top)]
 
 
 def _reference_line(signing: Signing, district: dict) -> str:
@@ -337,11 +366,11 @@ def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list
     last = len(headers) - 1
     ws.merge_range(0, 0, 0, last, f"NGUỒN SỐ LIỆU CỦA CÁC BIỂU – KỲ {catalogue.periods[reports[0].period].label.upper()}",
                    styles.title())
-    ws.set_row(0, 24)
+    ws.set_row(0, line_points(TITLE_SIZE) + 4)
     for col, (name, width) in enumerate(headers):
         ws.set_column(col, col, width)
         ws.write_string(1, col, name, styles.header())
-    ws.set_row(1, LINE * max(wrapped_lines(name, width, bold=True) for name, width in headers) + 4)
+    ws.set_row(1, LINE * max(printed_lines(name, column_points(width), bold=True) for name, width in headers) + 4)
     sources = {s.unit.code: s for report in reports for s in report.sources}
     missing = {u.code for report in reports for u in report.missing}
     units = [u for u in catalogue.units_in(reports[0].period) if u.code in sources or u.code in missing]
@@ -355,7 +384,7 @@ def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list
                  source.file_hash[:12] if source else "", note]
         for col, text in enumerate(cells):
             ws.write_string(n + 1, col, text, styles.text())
-        ws.set_row(n + 1, LINE * max(wrapped_lines(text, headers[col][1]) for col, text in enumerate(cells)) + 2)
+        ws.set_row(n + 1, LINE * max(printed_lines(text, column_points(headers[col][1])) for col, text in enumerate(cells)) + 2)
     ws.freeze_panes(2, 0)
     paper = paper_for([width for _, width in headers])
     page_setup(ws, landscape=True, header_rows=(1, 1), paper=paper.code, scale=paper.scale)
