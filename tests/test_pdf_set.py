@@ -8,9 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+import zipfile
 
 import dagster as dg
 import pytest
@@ -62,7 +64,7 @@ def test_the_set_holds_a_readable_pdf_of_every_bieu(rendered):
     data, _, seconds = rendered
     current = data / "out" / "2023" / SETS / CURRENT
     pdfs = sorted(p.name for p in current.glob("*.pdf"))
-    assert pdfs == sorted([f"Bieu_{code}_2023.pdf" for code in CODES] + ["Bieu_01-15_2023.pdf"])
+    assert pdfs == sorted([f"Bieu_{code}_2023.pdf" for code in CODES] + ["Bieu_01-15_2023.pdf", "Nguon_so_lieu_2023.pdf"])
     # LibreOffice converted all 16 workbooks, each to a real document (test_publish's check, merged here)
     assert all((current / name).stat().st_size > 5000 for name in pdfs)
     for code in CODES:
@@ -91,14 +93,72 @@ def test_every_pdf_is_set_in_one_typeface_with_whole_vietnamese_words(rendered):
     data, _, _ = rendered
     current = data / "out" / "2023" / SETS / CURRENT
     pdfs = sorted(current.glob("*.pdf"))
-    assert len(pdfs) == len(CODES) + 1
+    assert len(pdfs) == len(CODES) + 2  # and the all-in-one, the sources annex
     for pdf in pdfs:
         fonts = _fonts(pdf)
         assert fonts and {name.partition("-")[0] for name in fonts} == {"LiberationSerif"}, (pdf.name, fonts)
         words = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True,
                                timeout=60).stdout.split()
-        assert "Tuần" in words and "huyện" in words, pdf.name
+        assert "Tuần" in words and ("huyện" in words or pdf.name.startswith("Nguon")), pdf.name
     assert "Đạt" in _text(current / "Bieu_01_2023.pdf").split()
+
+
+@needs_render
+def test_the_sources_are_an_annex_of_their_own(rendered, sample_files):
+    """Which file of each unit was used, and the remarks meant for the district's staff, are
+    printed in the annex, not after the signature of a Biểu."""
+    data, _, _ = rendered
+    folder = data / "out" / "2023"
+    annex = subprocess.run(["pdftotext", "-raw", str(folder / "Nguon_so_lieu_2023.pdf"), "-"], capture_output=True,
+                           text=True, check=True, timeout=60).stdout  # a cell's lines together
+    assert "NGUỒN SỐ LIỆU CỦA CÁC BIỂU" in annex and "Mã băm" in annex
+    assert all(path.name in "".join(annex.split()) for path in sample_files if path.name[0].isdigit())  # the units
+    assert "Chưa có số liệu thực hiện năm trước" in " ".join(annex.split())
+    assert (folder / "Nguon_so_lieu_2023.xlsx").resolve().is_file()
+    with zipfile.ZipFile(folder / "Bieu_01-15_2023.zip") as archive:
+        assert "Nguon_so_lieu_2023.xlsx" in archive.namelist()
+
+
+def _fake_soffice(tmp_path, script: str):
+    fake = tmp_path / "soffice"
+    fake.write_text("#!/bin/sh\nwhile [ \"$1\" != --outdir ]; do shift; done\nout=$2; shift 2\n" + script, encoding="utf-8")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_pdfs_cut_short_are_never_published(catalogue, tmp_path, tmp_path_factory):
+    """A LibreOffice that ends well but leaves every PDF cut short (a full disk, a kill): the
+    set goes out without PDFs and the page says why."""
+    fake = _fake_soffice(tmp_path, 'for f in "$@"; do printf "%%PDF-1.7\\n1 0 obj" > "$out/$(basename "$f" .xlsx).pdf"; done\n')
+    data, publication = _published_without(catalogue, tmp_path, tmp_path_factory, Office(str(fake)))
+    assert "LibreOffice không ghi được Bieu_01_2023.pdf" in publication.pdf_note
+    _, page = _period_page(catalogue, data)
+    assert "Chưa có bản PDF để in: Không ghi bản PDF của các biểu" in page
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 900 KB tmpfs (root only): room for the workbooks, not for their PDFs."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=900k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.slow
+@needs_libreoffice
+def test_a_full_disk_while_rendering_publishes_no_pdf(catalogue, tmp_path, tmp_path_factory, small_disk):
+    data = tmp_path / "data"
+    sample_taken_in(catalogue, tmp_path_factory, data, T0)
+    _, publication = publish_period(catalogue, data / "warehouse.duckdb", small_disk, "2023", office=Office())
+    folder = small_disk / "2023"
+    assert publication.pdfs == {} and publication.all_in_one_pdf is None and not list(folder.glob("*.pdf"))
+    assert not list((folder / SETS / CURRENT).glob("*.pdf")) and all(p.is_file() for p in publication.files.values())
+    assert "đĩa đầy" in publication.pdf_note, publication.pdf_note
+    assert json.loads((folder / "status.json").read_text(encoding="utf-8"))["pdf_note"] == publication.pdf_note
 
 
 @needs_libreoffice

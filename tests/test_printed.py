@@ -140,6 +140,21 @@ def test_every_page_has_its_number(printed):
             assert f"Trang {n}/{len(pages)}" in page, (code, n)
 
 
+INTERNAL = ("Nguồn số liệu", "NGUỒN SỐ LIỆU", "SHA-256", ".xlsx", "kho dữ liệu", "Chưa có số liệu thực hiện năm trước")
+
+
+@needs_render
+def test_the_signed_document_ends_at_the_signature(printed, raw_text):
+    """Nothing meant for the district's staff (file names, hashes, remarks on missing data) on
+    a Biểu: its last page is signed (or, after a signed table, its chart)."""
+    pages, reports = printed
+    for report in reports:
+        text = raw_text[report.code]
+        assert not [word for word in INTERNAL if word in text], report.code
+        signed = -2 if report.tables[-1].chart else -1
+        assert "NGƯỜI LẬP BIỂU" in pages[report.code][signed], report.code
+
+
 @needs_render
 def test_signature_block_is_whole_and_never_alone(printed):
     for code, pages in printed[0].items():

@@ -91,7 +91,10 @@ def test_bieu_01_reproduces_the_report(catalogue, published):
     texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     assert "Đạt và vượt 15/25 chỉ tiêu (không tính 02 chỉ tiêu chưa đánh giá)." in texts
     # no 2022 in the warehouse and no last year's figure in the plan: the column is left out, and said so
-    assert "Thực hiện năm trước" not in texts and any(t.startswith("Chưa có số liệu thực hiện năm trước") for t in texts)
+    # in the sources annex (a remark for the district's staff, not on the signed table)
+    assert "Thực hiện năm trước" not in texts and not any(t.startswith("Chưa có số liệu thực hiện năm trước") for t in texts)
+    remarks = openpyxl.load_workbook(published[2].annex)["Ghi chú"]
+    assert any(str(c.value).startswith("Chưa có số liệu thực hiện năm trước") for row in remarks.iter_rows() for c in row)
 
 
 def test_bieu_01_rates_per_unit_with_chart(catalogue, published):
@@ -187,7 +190,7 @@ def test_all_in_one_and_zip(published):
 
     with zipfile.ZipFile(publication.archive) as archive:
         assert sorted(archive.namelist()) == sorted([p.name for p in publication.files.values()]
-                                                    + [publication.all_in_one.name])
+                                                    + [publication.all_in_one.name, publication.annex.name])
 
 
 def test_publication_is_byte_for_byte_reproducible(catalogue, published, tmp_path):

@@ -1,7 +1,14 @@
 """Writes the district's Biểu as official-looking workbooks, one per Biểu, one with all of
-them (named by the first and last code, ``Bieu_01-15_2023.xlsx``), and a zip of them. The
-same reports always give the same bytes: fixed document properties, the period's report
-date (never the clock), fixed zip entry times."""
+them (named by the first and last code, ``Bieu_01-15_2023.xlsx``), the sources annex
+(``Nguon_so_lieu_2023.xlsx``) and a zip of them. The same reports always give the same
+bytes: fixed document properties, the period's report date (never the clock), fixed zip
+entry times.
+
+A Biểu's printed pages are the document an officer signs: the tables, their notes and the
+signature, nothing else. Which file of each unit was used (names, hashes, times) and the
+remarks meant for the district's staff go to the annex, a workbook (and PDF) of its own; each
+Biểu workbook keeps a copy of the list on a hidden sheet "Nguồn số liệu", which office
+suites do not print."""
 
 from __future__ import annotations
 
@@ -35,6 +42,7 @@ from pipeline.workbook.style import (
 
 SOURCES_IN_EVERY_WORKBOOK = 1000  # units; a longer list is written once, in the all-in-one workbook
 SOURCES_SHEET = "Nguồn số liệu"
+REMARKS_SHEET = "Ghi chú"
 INCOMPLETE = "SỐ LIỆU CHƯA ĐẦY ĐỦ"
 FINAL = "CHÍNH THỨC"
 WIDTHS = {"text": 12, "count": 11, "money": 12, "rate": 9}
@@ -56,6 +64,8 @@ class Publication:
     pdfs: dict[str, Path] = field(default_factory=dict)  # Biểu code -> its print-ready PDF
     all_in_one_pdf: Path | None = None
     pdf_note: str = ""  # why the set has no PDFs (Vietnamese), when they were wanted
+    annex: Path | None = None  # the sources annex (Nguon_so_lieu_2023.xlsx)
+    annex_pdf: Path | None = None
 
     def moved_to(self, folder: Path) -> Publication:
         """The same publication, its files named in ``folder`` (where the set was switched in)."""
@@ -63,7 +73,9 @@ class Publication:
                            folder / self.all_in_one.name, folder / self.archive.name,
                            folder / self.report.name if self.report else None,
                            {code: folder / p.name for code, p in self.pdfs.items()},
-                           folder / self.all_in_one_pdf.name if self.all_in_one_pdf else None, self.pdf_note)
+                           folder / self.all_in_one_pdf.name if self.all_in_one_pdf else None, self.pdf_note,
+                           folder / self.annex.name if self.annex else None,
+                           folder / self.annex_pdf.name if self.annex_pdf else None)
 
 
 def workbook_name(code: str, period: str) -> str:
@@ -76,23 +88,30 @@ def all_in_one_names(catalogue: Catalogue, period: str) -> tuple[str, str]:
     return f"{stem}.xlsx", f"{stem}.zip"
 
 
+def annex_name(period: str) -> str:
+    return f"Nguon_so_lieu_{period}.xlsx"
+
+
 def publish(catalogue: Catalogue, reports: list[Report], folder: Path, signing: Signing,
             final: bool = False) -> Publication:
-    """Write every report, the all-in-one workbook and the zip into ``folder``, signed as ``signing`` says."""
+    """Write every report, the all-in-one workbook, the sources annex and the zip into
+    ``folder``, signed as ``signing`` says."""
     period = reports[0].period
     publication = Publication(period, folder)
     all_in_one_name, zip_name = all_in_one_names(catalogue, period)
     all_in_one = folder / all_in_one_name
+    annex = folder / annex_name(period)
     listed_once = len({s.unit.code for r in reports for s in r.sources} | {u.code for r in reports for u in r.missing}) \
         > SOURCES_IN_EVERY_WORKBOOK
     for report in reports:
         path = folder / workbook_name(report.code, period)
-        _write(path, catalogue, signing, [report], final, all_in_one.name if listed_once else "")
+        _write(path, catalogue, signing, [report], final, annex.name if listed_once else "")
         publication.files[report.code] = path
         failpoint("publish.after_workbook")
-    publication.all_in_one = _write(all_in_one, catalogue, signing, reports, final)
-    publication.archive = _zip(folder / zip_name,
-                               [*publication.files.values(), publication.all_in_one], catalogue.periods[period].report_date)
+    publication.all_in_one = _write(all_in_one, catalogue, signing, reports, final, annex.name if listed_once else "")
+    publication.annex = _annex(annex, catalogue, reports)
+    publication.archive = _zip(folder / zip_name, [*publication.files.values(), publication.all_in_one, publication.annex],
+                               catalogue.periods[period].report_date)
     return publication
 
 
@@ -107,8 +126,9 @@ def _zip(path: Path, members: list[Path], date: dt.date) -> Path:
 
 def _write(path: Path, catalogue: Catalogue, signing: Signing, reports: list[Report], final: bool,
            sources_in: str = "") -> Path:
-    """One workbook of the reports; ``sources_in`` names the workbook that lists the sources
-    instead of this one (a national list is written once, not in every workbook)."""
+    """One workbook of the reports, the sources on a hidden sheet; ``sources_in`` names the
+    workbook that lists them instead of this one (a national list is written once, not in
+    every workbook)."""
     with atomic_output(path) as temporary:
         title = reports[0].title if len(reports) == 1 else f"Biểu {catalogue.bieu_span.replace('-', '–')}"
         workbook = new_workbook(temporary, f"{title} – {reports[0].period}", catalogue.district["authority"])
@@ -117,11 +137,37 @@ def _write(path: Path, catalogue: Catalogue, signing: Signing, reports: list[Rep
             for table in report.tables:
                 _table_sheet(workbook, styles, catalogue, signing, report, table, final)
         if sources_in:
-            workbook.add_worksheet(SOURCES_SHEET).write_string(
-                0, 0, f"Danh sách tệp đã dùng của từng đơn vị: xem sheet {SOURCES_SHEET} trong tệp {sources_in}.",
-                styles.text())
+            ws = workbook.add_worksheet(SOURCES_SHEET)
+            ws.write_string(0, 0, f"Danh sách tệp đã dùng của từng đơn vị: xem tệp {sources_in}.", styles.text())
         else:
-            _sources_sheet(workbook, styles, catalogue, reports)
+            ws = _sources_sheet(workbook, styles, catalogue, reports)
+        ws.hide()  # not printed: the signed pages end at the signature
+        workbook.close()
+    return path
+
+
+def _annex(path: Path, catalogue: Catalogue, reports: list[Report]) -> Path:
+    """The sources annex: which file of each unit the Biểu used, and the remarks on the tables
+    (a column left out for want of data…), printable on its own."""
+    with atomic_output(path) as temporary:
+        workbook = new_workbook(temporary, f"{SOURCES_SHEET} – {reports[0].period}", catalogue.district["authority"])
+        styles = Styles(workbook)
+        _sources_sheet(workbook, styles, catalogue, reports)
+        remarks = [(f"Biểu {report.code} – {table.sheet}", remark)
+                   for report in reports for table in report.tables for remark in table.remarks]
+        if remarks:
+            ws = workbook.add_worksheet(REMARKS_SHEET)
+            headers = [("Biểu, sheet", 24), ("Ghi chú", 96)]
+            for col, (name, width) in enumerate(headers):
+                ws.set_column(col, col, width)
+                ws.write_string(0, col, name, styles.header())
+            ws.set_row(0, 2 * LINE)
+            for n, cells in enumerate(remarks, start=1):
+                for col, text in enumerate(cells):
+                    ws.write_string(n, col, text, styles.text())
+                ws.set_row(n, LINE * max(printed_lines(text, column_points(width))
+                                         for text, (_, width) in zip(cells, headers)) + 2)
+            page_setup(ws, landscape=True, header_rows=(0, 0))
         workbook.close()
     return path
 
@@ -244,7 +290,6 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
         notes.insert(0, FLAG_NOTE)
     if report.summary and first_table:
         notes.insert(0, report.summary)
-    notes.append(f'Phiên bản số liệu của từng đơn vị: xem sheet "{SOURCES_SHEET}".')
     row_height(end, LINE / 2)
     r = end + 1
     for note in notes:
@@ -357,7 +402,7 @@ def _chart(workbook, ws, table: Table, first: int, last_row: int) -> None:
     page_setup(sheet, landscape=True)
 
 
-def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list[Report]) -> None:
+def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list[Report]):
     """Which file (version) of each unit the reports used, and who is missing: a titled,
     printable list."""
     ws = workbook.add_worksheet(SOURCES_SHEET)
@@ -388,3 +433,4 @@ def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list
     ws.freeze_panes(2, 0)
     paper = paper_for([width for _, width in headers])
     page_setup(ws, landscape=True, header_rows=(1, 1), paper=paper.code, scale=paper.scale)
+    return ws
