@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 import openpyxl
 import pytest
 
-from pipeline.catalogue import CATALOGUE_DIR, load_catalogue
+from pipeline.catalogue import CATALOGUE_DIR, TOTAL_ROW, load_catalogue
 from pipeline.office import convert_all
 from pipeline.publication.pages import A3, A4, page_starts, paper_for
 from pipeline.publication.publish import publish_period
@@ -118,7 +118,7 @@ def test_a_title_of_two_lines_stays_inside_its_row(published, tmp_path):
     folder = tmp_path / "catalogue"
     shutil.copytree(CATALOGUE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     layout = folder / "bieu" / "sub_project.toml"
-    layout.write_text(layout.read_text(encoding="utf-8").replace('title = "{SUB_PROJECT}"', 'title = "{SUB_PROJECT} (IN)"'),
+    layout.write_text(layout.read_text(encoding="utf-8").replace('title = "{WITHIN_PROJECT}"', 'title = "{SUB_PROJECT} (IN)"'),
                       encoding="utf-8")
     reports, publication = publish_period(load_catalogue(folder), data / "warehouse.duckdb", tmp_path / "out", "2023")
     [title] = [r.tables[0].title for r in reports if r.code == "11"]
@@ -155,6 +155,30 @@ def test_the_signed_document_ends_at_the_signature(printed, raw_text):
         assert "NGƯỜI LẬP BIỂU" in pages[report.code][signed], report.code
 
 
+def test_one_number_format_per_column(published):
+    """A money column prints with decimals on every row or on none ("132.310" once stood above
+    "79.040,63"); only the columns of the row's own kind (Biểu 01's targets) differ by row."""
+    _, reports, publication = published
+    for report in reports:
+        workbook = openpyxl.load_workbook(publication.files[report.code])
+        for table in report.tables:
+            rows = list(workbook[table.sheet].iter_rows())
+            first = next(n for n, row in enumerate(rows) if (row[0].value, row[1].value) == (1, 2)) + 1
+            for col, column in enumerate(table.columns):
+                if column.kind not in ("text", "row"):
+                    formats = {row[col].number_format for row, data in zip(rows[first:], table.rows)
+                               if isinstance(row[col].value, (int, float))
+                               and not (column.kind == "flag" and data.code == TOTAL_ROW)}  # a count of units
+                    assert len(formats) <= 1, (report.code, column.key, formats)
+
+
+@needs_render
+def test_the_chart_page_is_headed(printed):
+    pages, _ = printed
+    chart = squeezed(pages["01"][-1])
+    assert squeezed("Phụ biểu của Biểu số 01 – CÁC TỶ LỆ THEO TỪNG ĐƠN VỊ") in chart and "NGƯỜILẬPBIỂU" not in chart
+
+
 @needs_render
 def test_signature_block_is_whole_and_never_alone(printed):
     for code, pages in printed[0].items():
@@ -169,9 +193,9 @@ def test_signature_block_is_whole_and_never_alone(printed):
 @needs_render
 def test_numbers_print_vietnamese_under_an_english_locale(printed):
     bieu_02, bieu_01 = "\n".join(printed[0]["02"]), "\n".join(printed[0]["01"])
-    for figure in ("13.334,47", "132.310", "98.468", "32.389"):
+    for figure in ("13.334,47", "132.310,00", "98.468", "32.389"):  # a column with decimals: on every row
         assert figure in bieu_02, figure
-    assert "132.310,00" not in bieu_02 and "132,310" not in bieu_02  # whole amounts without ",00"
+    assert "132,310" not in bieu_02 and "98.468,00" not in bieu_02  # a column of whole amounts without ",00"
     assert "7.966" in bieu_01 and "19.336" in bieu_01 and "41,2" in bieu_01
 
 

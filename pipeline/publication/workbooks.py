@@ -259,6 +259,8 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
         ws.write_number(numbers_row, col, col + 1, styles.get(italic=True, border=1, align="center", num_format="0"))
     row_height(numbers_row, LINE)
     first = numbers_row + 1
+    whole = {c.key: all(Decimal(v) == Decimal(v).to_integral_value() for r in table.rows
+                        if (v := r.values.get(c.key)) is not None) for c in columns if c.kind != "text"}
     for n, row in enumerate(table.rows):
         r = first + n
         lines = 1
@@ -281,8 +283,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
             else:
                 number = Decimal(value)
                 shown = "count" if kind == "flag" and row.code == TOTAL_ROW else kind  # the total counts the units
-                ws.write_number(r, col, float(number), styles.printed(shown, bold=row.bold,
-                                                                      whole=number == number.to_integral_value()))
+                ws.write_number(r, col, float(number), styles.printed(shown, bold=row.bold, whole=whole[column.key]))
         row_height(r, LINE * lines + 2)
     end = first + len(table.rows)
     notes = [*table.notes, _completeness(report, table, lambda code: catalogue.find_unit(code) is not None)]
@@ -308,7 +309,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     ws.freeze_panes(first, 2)
     page_setup(ws, landscape=True, header_rows=(top, numbers_row), paper=paper.code, scale=paper.scale)
     if table.chart:
-        _chart(workbook, ws, table, first, end - 1)
+        _chart(workbook, ws, table, first, end - 1, f"{heading} – {title}")
 
 
 def _header_heights(columns: list[Column], points: list[float], levels: int) -> list[float]:
@@ -376,9 +377,10 @@ def _signatures(ws, styles: Styles, signing: Signing, row: int, last: int, split
     return row + 7
 
 
-def _chart(workbook, ws, table: Table, first: int, last_row: int) -> None:
+def _chart(workbook, ws, table: Table, first: int, last_row: int, heading: str) -> None:
     """A bar chart of one column per row (the total row excluded), on a chart sheet of its
-    own after the table's sheet: printed as one A4 page, covering nothing, legible."""
+    own after the table's sheet: printed as one A4 page headed by its Biểu's number and
+    title, covering nothing, legible."""
     key, title = table.chart
     col = next(n for n, c in enumerate(table.columns) if c.key == key)
     label_col = next(n for n, c in enumerate(table.columns) if c.show == "label")
@@ -400,6 +402,7 @@ def _chart(workbook, ws, table: Table, first: int, last_row: int) -> None:
     sheet = workbook.add_chartsheet(f"Biểu đồ – {table.sheet}"[:31])
     sheet.set_chart(chart)
     page_setup(sheet, landscape=True)
+    sheet.set_header(f'&C&"{FONT},Bold"&12{heading.replace("&", "&&")}')
 
 
 def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list[Report]):

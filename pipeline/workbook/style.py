@@ -82,7 +82,7 @@ class Styles:
 
     def printed(self, kind: str, bold=False, whole=False):
         """A figure of a published Biểu: Vietnamese separators, money without decimals when
-        whole; a yes/no flag as "x" (1) or blank (0)."""
+        the whole column is whole; a yes/no flag as "x" (1) or blank (0)."""
         number_format = PRINTED_FORMATS["count" if kind == "money" and whole else kind]
         align = {"align": "center"} if kind == "flag" else {}
         return self.get(border=1, num_format=VIETNAMESE + number_format, bold=bold, valign="vcenter", **align)
