@@ -13,11 +13,13 @@ from xml.etree import ElementTree
 
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 
 from pipeline.catalogue import CATALOGUE_DIR, TOTAL_ROW, load_catalogue
 from pipeline.office import convert_all
-from pipeline.publication.pages import A3, A4, page_starts, paper_for
+from pipeline.publication.pages import A4, PRINTABLE, column_groups, page_starts
 from pipeline.publication.publish import publish_period
+from pipeline.workbook.style import column_points
 from tests.conftest import needs_render, sample_taken_in
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
@@ -118,7 +120,7 @@ def test_a_title_of_two_lines_stays_inside_its_row(published, tmp_path):
     folder = tmp_path / "catalogue"
     shutil.copytree(CATALOGUE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     layout = folder / "bieu" / "sub_project.toml"
-    layout.write_text(layout.read_text(encoding="utf-8").replace('title = "{WITHIN_PROJECT}"', 'title = "{SUB_PROJECT} (IN)"'),
+    layout.write_text(layout.read_text(encoding="utf-8").replace('title = "{WITHIN_PROJECT}"', 'title = "{SUB_PROJECT} – {SUB_PROJECT}"'),
                       encoding="utf-8")
     reports, publication = publish_period(load_catalogue(folder), data / "warehouse.duckdb", tmp_path / "out", "2023")
     [title] = [r.tables[0].title for r in reports if r.code == "11"]
@@ -131,6 +133,39 @@ def test_a_title_of_two_lines_stays_inside_its_row(published, tmp_path):
     assert len(printed) == len(title.split())
     assert len({y0 for y0, _ in printed}) >= 2  # it wraps
     assert all(top - 1 <= y0 and y1 <= top + heights[3] + 1 for y0, y1 in printed), (top, heights[3], printed)
+
+
+@needs_render
+def test_every_page_is_a4_and_its_text_9_pt_or_more(published, printed):
+    data, reports, publication = published
+    for code, path in publication.files.items():
+        info = subprocess.run(["pdfinfo", "-f", "1", "-l", "999", str(data / "pdf" / f"{path.stem}.pdf")],
+                              capture_output=True, text=True, check=True).stdout
+        sizes = [sorted(round(float(n)) for n in line.split(":")[1].split("pts")[0].split(" x "))
+                 for line in info.splitlines() if line.startswith("Page") and " size:" in line]
+        assert sizes and all(size == [595, 842] for size in sizes), (code, sizes)
+        for ws in openpyxl.load_workbook(path).worksheets:
+            if ws.sheet_state == "visible":
+                smallest = min(c.font.sz for row in ws.iter_rows() for c in row if c.value is not None)
+                assert smallest * (ws.page_setup.scale or 100) / 100 >= 9, (code, ws.title)
+
+
+@needs_render
+def test_a_wide_table_repeats_its_row_labels_in_each_column_group(printed):
+    pages, _ = printed
+    continued = [page for page in pages["02"] if "Biểu số 02 (tiếp theo)" in page]
+    assert continued
+    for page in [pages["02"][0], *continued]:
+        assert "TỔNG CỘNG" in page and squeezed("Dự án 1: Hỗ trợ đầu tư") in squeezed(page)
+    numbers = {int(t) for page in pages["02"] for line in page.splitlines()
+               if (tokens := line.split()) and all(t.isdigit() for t in tokens) for t in tokens}
+    assert set(range(1, 20)) <= numbers  # every column printed (its number in the row of column numbers)
+
+
+def test_a_narrow_table_fills_the_page_width(published):
+    sheet = openpyxl.load_workbook(published[2].files["01"])["Biểu 01"]
+    width = sum(column_points(sheet.column_dimensions[get_column_letter(n)].width) for n in range(1, sheet.max_column + 1))
+    assert width * (sheet.page_setup.scale or 100) / 100 >= 0.9 * PRINTABLE[A4][0]
 
 
 @needs_render
@@ -226,10 +261,16 @@ def test_agency_rows_without_figures_are_left_out(catalogue, published):
                     assert any(v for v in row.values.values() if not isinstance(v, str)), (report.code, row.label)
 
 
-def test_a_wide_table_goes_on_a3_to_stay_legible():
-    assert paper_for([6, 44] + [12] * 4).code == A4
-    wide = paper_for([6, 44] + [12] * 17)
-    assert wide.code == A3 and wide.scale >= 67
+def test_a_wide_table_goes_in_column_groups_on_a4():
+    narrow = column_groups(308, [76.0] * 5, [str(n) for n in range(5)])
+    assert (narrow[0].code, narrow[0].scale, narrow[1]) == (A4, 100, [range(0, 5)])  # fits: whole, at 12 pt
+    # Biểu 02: 17 columns in header groups of 3, 3, 1, 3, 1, 3, 3
+    runs = ["a"] * 3 + ["b"] * 3 + ["c"] + ["d"] * 3 + ["e"] + ["f"] * 3 + ["g"] * 3
+    paper, groups = column_groups(224, [76.0] * 17, runs)
+    assert paper.code == A4 and paper.scale * 12 / 100 >= 9 and len(groups) == 2
+    assert [c for g in groups for c in g] == list(range(17))
+    assert all(runs[g.start] != runs[g.start - 1] for g in groups[1:])  # a header group is not cut
+    assert all(224 + 76 * len(g) <= paper.width for g in groups)
 
 
 def test_last_page_holds_rows_with_the_block():

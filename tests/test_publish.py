@@ -105,7 +105,7 @@ def test_bieu_01_rates_per_unit_with_chart(catalogue, published):
     town = rows["Thị trấn Tuần Giáo"]
     values = sample_values(catalogue)["03253"]
     assert Decimal(str(town[5])) == pytest.approx(100 * Decimal(values[Ref("01", "HO_NGHEO")]) / values[Ref("01", "HO_TONG")])
-    assert ws["D3"].value == "Phụ biểu của Biểu số 01"  # not a second "Biểu số 01"
+    assert ws["C3"].value == "Phụ biểu của Biểu số 01"  # not a second "Biểu số 01" (over the first column group)
     # the chart is on a chart sheet of its own, right after the table it draws: it covers nothing
     workbook = openpyxl.load_workbook(published[2].files["01"])
     names = workbook.sheetnames
@@ -162,9 +162,11 @@ def test_official_look(published):
         texts = {c.value for ws in workbook for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
         assert {"KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH", "Mùa Va Hồ"} <= texts, code
     assert ws["A1"].font.name == "Times New Roman"
-    # 19 columns: A3 at a fixed scale that prints 12 pt text at 8 pt or more (fit-to-page would override the breaks)
-    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 8
-    assert ws.page_setup.scale >= 67 and not ws.sheet_properties.pageSetUpPr.fitToPage
+    # 19 columns: A4 in column groups after the repeated row labels, at a fixed scale that prints 12 pt text at
+    # 9 pt or more (fit-to-page would override the breaks)
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
+    assert ws.page_setup.scale >= 75 and not ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.print_title_cols == "$A:$B" and ws.col_breaks.brk
     assert ws.oddFooter.center.text == "Trang &P/&N"
     assert _sheet(published[2], "05").page_setup.paperSize == 9  # the others: A4
     assert ws.print_title_rows == "$8:$10"  # both header rows and the column numbers

@@ -23,7 +23,7 @@ from pipeline.catalogue.model import UNIT_GROUPS
 from pipeline.text import name_list
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output
-from pipeline.publication.pages import page_starts, paper_for
+from pipeline.publication.pages import MAX_STRETCH, column_groups, page_starts, paper_for
 from pipeline.publication.signing import Signing, day_and_month
 from pipeline.publication.tables import TOTAL_ROW, Report, Table
 from pipeline.settings import shown_time
@@ -49,6 +49,7 @@ WIDTHS = {"text": 12, "count": 11, "money": 12, "rate": 9}
 DOTS = "……"
 FLAG_NOTE = "Cột có/không: “x” là có; dòng tổng cộng ghi số đơn vị có."
 LABEL_WIDTH = 44
+LABEL_WIDTH_IN_GROUPS = 30  # the row labels of a table printed in column groups, repeated before each
 NUMBER_WIDTH = 6
 INDENT = 12  # points: one level of a row label's indent, as LibreOffice prints it
 
@@ -188,16 +189,36 @@ def _header_rows(table: Table) -> int:
 def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signing, report: Report, table: Table,
                  final: bool) -> None:
     """One table on one sheet: the national heading, the title and its reference line, the
-    header, the rows, the notes and the signature block, paginated for print (pages.py):
-    every row has an explicit height, so the breaks computed here are the printed ones."""
+    header, the rows, the notes and the signature block, paginated for print on A4 (pages.py):
+    every row has an explicit height, so the breaks computed here are the printed ones.
+
+    A table wider than the page prints in column groups, each after the row labels (repeated
+    columns), each group's first page headed "Biểu số 02 (tiếp theo)"; the heading sits over
+    the first group and the notes and signature under the last one, so that no merged cell
+    crosses a page (the repeated label columns would print a piece of it). Every group is
+    widened to the page's width."""
     ws = workbook.add_worksheet(table.sheet)
     district = catalogue.district
     period = catalogue.periods[report.period]
     columns = table.columns
     last = len(columns) - 1
+    label = next(n for n, c in enumerate(columns) if c.show == "label")  # the row labels: this column and before
     label_width = min(LABEL_WIDTH, max(16, max((len(r.label) + 2 * r.indent for r in table.rows), default=0) + 2))
     widths = [NUMBER_WIDTH if c.show == "number" else (label_width if c.show == "label" else WIDTHS.get(c.kind, 14))
               for c in columns]
+    runs = [c.group or f"{n}" for n, c in enumerate(columns)][label + 1:]
+    paper, groups = column_groups(sum(column_points(w) for w in widths[:label + 1]),
+                                  [column_points(w) for w in widths[label + 1:]], runs)
+    if len(groups) > 1:  # printed in groups: narrower row labels (on more lines) leave room for more columns
+        widths[label] = min(widths[label], LABEL_WIDTH_IN_GROUPS)
+        paper, groups = column_groups(sum(column_points(w) for w in widths[:label + 1]),
+                                      [column_points(w) for w in widths[label + 1:]], runs)
+    fixed = sum(column_points(w) for w in widths[:label + 1])
+    spans = [(label + 1 + g.start, label + g.stop) for g in groups]  # each group's first and last column
+    for start, stop in spans:  # widened to the page's width
+        stretch = min(MAX_STRETCH, (paper.width - fixed) / sum(column_points(w) for w in widths[start:stop + 1]))
+        for col in range(start, stop + 1):
+            widths[col] = column_points(widths[col]) * stretch / 6 - 0.71
     for col, width in enumerate(widths):
         ws.set_column(col, col, width)
     heights: dict[int, float] = {}
@@ -206,43 +227,54 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
         heights[row] = height
         ws.set_row(row, height)
 
+    def across(first_col: int, last_col: int) -> float:
+        return sum(points[first_col:last_col + 1])
+
     points = [column_points(w) for w in widths]
-    full_width = sum(points)
-    split = min(2, last - 3)
+    whole_table = len(spans) == 1
+    head = (0, last) if whole_table else spans[0]  # where the heading is (the first group)
+    foot = (0, last) if whole_table else spans[-1]  # where the notes and the signature are (the last group)
+    split = min(2, last - 3) if whole_table else label  # the authority's name over columns 0 … split
+    right = (split + 1, last) if whole_table else spans[0]
     bold_center = styles.get(bold=True, align="center", valign="vcenter", text_wrap=True)
-    ws.merge_range(0, 0, 0, split, district["authority"], bold_center)
-    ws.merge_range(0, split + 1, 0, last, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold_center)
-    ws.merge_range(1, split + 1, 1, last, "Độc lập - Tự do - Hạnh phúc", styles.get(bold=True, underline=1, align="center"))
+    _merge(ws, 0, 0, split, district["authority"], bold_center)
+    _merge(ws, 0, *right, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold_center)
+    _merge(ws, 1, *right, "Độc lập - Tự do - Hạnh phúc", styles.get(bold=True, underline=1, align="center"))
     first_table = table is report.tables[0]
     heading = f"Biểu số {report.code}" if first_table else f"Phụ biểu của Biểu số {report.code}"
-    ws.merge_range(2, split + 1, 2, last, heading, styles.get(bold=True, italic=True, align="right"))
+    heading_format = styles.get(bold=True, italic=True, align="right")
+    _merge(ws, 2, *right, heading, heading_format)
     title = _title(report, table, final)
-    ws.merge_range(3, 0, 3, last, title, styles.title())
     reference = _reference_line(signing, district)
-    ws.merge_range(4, 0, 4, last, reference, styles.get(italic=True, align="center", text_wrap=True))
     period_line = f"Kỳ báo cáo: {period.label} – {district['programme']}"
-    ws.merge_range(5, 0, 5, last, period_line, styles.get(italic=True, align="center", text_wrap=True))
-    ws.merge_range(6, 0, 6, last, table.unit_note, styles.get(italic=True, align="right"))
+    unit_format = styles.get(italic=True, align="right")
+    _merge(ws, 3, *head, title, styles.title())
+    _merge(ws, 4, *head, reference, styles.get(italic=True, align="center", text_wrap=True))
+    _merge(ws, 5, *head, period_line, styles.get(italic=True, align="center", text_wrap=True))
+    _merge(ws, 6, *head, table.unit_note, unit_format)
+    for span in spans[1:]:  # the first page of every further group
+        _merge(ws, 2, *span, f"{heading} (tiếp theo)", heading_format)
+        _merge(ws, 3, *span, title, styles.title())
+        _merge(ws, 6, *span, table.unit_note, unit_format)
+    title_lines = max(printed_lines(title, across(*span), TITLE_SIZE, bold=True) for span in [head, *spans[1:]])
     for row in (0, 1, 2, 6):
-        row_height(row, LINE)
-    row_height(3, line_points(TITLE_SIZE) * printed_lines(title, full_width, TITLE_SIZE, bold=True) + 4)
-    row_height(4, LINE * printed_lines(reference, full_width))
-    row_height(5, LINE * printed_lines(period_line, full_width))
+        row_height(row, LINE * max(1, printed_lines(district["authority"], across(0, split), bold=True) if row == 0 else 1))
+    row_height(3, line_points(TITLE_SIZE) * title_lines + 4)
+    row_height(4, LINE * printed_lines(reference, across(*head)))
+    row_height(5, LINE * printed_lines(period_line, across(*head)))
 
     top = 7
     levels = _header_rows(table)
     header = styles.header()
+    ends = {col: stop for start, stop in spans for col in range(start, stop + 1)}  # a header group ends with its page's
     col = 0
     while col <= last:
         column = columns[col]
         if column.group and levels == 2:
             end = col
-            while end + 1 <= last and columns[end + 1].group == column.group:
+            while end + 1 <= ends.get(col, col) and columns[end + 1].group == column.group:
                 end += 1
-            if end > col:
-                ws.merge_range(top, col, top, end, column.group, header)
-            else:
-                ws.write_string(top, col, column.group, header)
+            _merge(ws, top, col, end, column.group, header)
             for c in range(col, end + 1):
                 ws.write_string(top + 1, c, columns[c].label, header)
             col = end + 1
@@ -252,7 +284,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
             else:
                 ws.write_string(top, col, column.label, header)
             col += 1
-    for level, height in enumerate(_header_heights(columns, points, levels)):
+    for level, height in enumerate(_header_heights(columns, points, levels, ends)):
         row_height(top + level, height)
     numbers_row = top + levels
     for col in range(len(columns)):
@@ -294,35 +326,49 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     row_height(end, LINE / 2)
     r = end + 1
     for note in notes:
-        ws.merge_range(r, 0, r, last, note, styles.note(bold=note == report.summary))
-        row_height(r, LINE * printed_lines(note, full_width, bold=note == report.summary) + 2)
+        _merge(ws, r, *foot, note, styles.note(bold=note == report.summary))
+        row_height(r, LINE * printed_lines(note, across(*foot), bold=note == report.summary) + 2)
         r += 1
     row_height(r, LINE / 2)
-    signature_end = _signatures(ws, styles, signing, r + 1, last, split, row_height)
-    paper = paper_for(widths)
+    middle = split if whole_table else max(foot[0], (foot[0] + foot[1]) // 2 - 1)
+    signature_end = _signatures(ws, styles, signing, r + 1, foot[0], foot[1], middle, row_height)
     first_page = sum(heights[n] for n in range(first))
     repeated = sum(heights[n] for n in range(top, first))
     tail = sum(heights[n] for n in range(end, signature_end + 1))
     breaks = [first + n for n in page_starts(first_page, repeated, [heights[first + n] for n in range(len(table.rows))],
                                              tail, paper.capacity)]
     ws.set_h_pagebreaks(breaks)
+    if not whole_table:
+        ws.set_v_pagebreaks([start for start, _ in spans[1:]])
+        ws.repeat_columns(0, label)
     ws.freeze_panes(first, 2)
     page_setup(ws, landscape=True, header_rows=(top, numbers_row), paper=paper.code, scale=paper.scale)
+    ws.center_horizontally()
     if table.chart:
         _chart(workbook, ws, table, first, end - 1, f"{heading} – {title}")
 
 
-def _header_heights(columns: list[Column], points: list[float], levels: int) -> list[float]:
+def _merge(ws, row: int, first_col: int, last_col: int, text: str, fmt) -> None:
+    """A text across columns of one row (one cell: written, not merged)."""
+    if last_col > first_col:
+        ws.merge_range(row, first_col, row, last_col, text, fmt)
+    else:
+        ws.write_string(row, first_col, text, fmt)
+
+
+def _header_heights(columns: list[Column], points: list[float], levels: int, ends: dict[int, int]) -> list[float]:
     """The header rows' heights, from their wrapped text: one row of labels, or the groups'
-    row above their columns' labels, with the label of a column without a group across both."""
+    row above their columns' labels (a group cut at the end of its page: ``ends``), with the
+    label of a column without a group across both."""
     least = 2 * LINE  # a header is never lower than two lines
     if levels == 1:
         return [max(least, LINE * max(printed_lines(c.label, p, bold=True) for c, p in zip(columns, points)) + 4)]
-    spans: dict[str, float] = {}
-    for column, width in zip(columns, points):
+    spans: dict[tuple[str, int], float] = {}
+    for col, (column, width) in enumerate(zip(columns, points)):
         if column.group:
-            spans[column.group] = spans.get(column.group, 0) + width
-    top = max(least, LINE * max(printed_lines(group, width, bold=True) for group, width in spans.items()) + 4)
+            key = (column.group, ends.get(col, col))
+            spans[key] = spans.get(key, 0) + width
+    top = max(least, LINE * max(printed_lines(group, width, bold=True) for (group, _), width in spans.items()) + 4)
     below = max([LINE * printed_lines(c.label, p, bold=True) + 4 for c, p in zip(columns, points) if c.group], default=0)
     across = max([LINE * printed_lines(c.label, p, bold=True) + 4 for c, p in zip(columns, points) if not c.group],
                  default=0)
@@ -361,17 +407,18 @@ def _completeness(report: Report, table: Table, is_unit) -> str:
     return text + "."
 
 
-def _signatures(ws, styles: Styles, signing: Signing, row: int, last: int, split: int, row_height) -> int:
+def _signatures(ws, styles: Styles, signing: Signing, row: int, first: int, last: int, split: int, row_height) -> int:
     """The place and date line, the preparer's and the signer's titles, and their names (left
-    blank for a hand signature when the plan gives none); returns the block's last row."""
+    blank for a hand signature when the plan gives none), the preparer over columns ``first``
+    … ``split``, the signer over the rest to ``last``; returns the block's last row."""
     right = styles.get(bold=True, align="center")
-    ws.merge_range(row, split + 1, row, last, signing.date_line(), styles.get(italic=True, align="center"))
-    ws.merge_range(row + 1, 0, row + 1, split, signing.preparer_title, right)
+    _merge(ws, row, split + 1, last, signing.date_line(), styles.get(italic=True, align="center"))
+    _merge(ws, row + 1, first, split, signing.preparer_title, right)
     titles = [t for t in (signing.on_behalf, signing.deputy, signing.title) if t]
     for offset, text in enumerate(titles, start=1):
-        ws.merge_range(row + offset, split + 1, row + offset, last, text, right)
-    ws.merge_range(row + 7, 0, row + 7, split, signing.preparer, right)
-    ws.merge_range(row + 7, split + 1, row + 7, last, signing.signer, right)
+        _merge(ws, row + offset, split + 1, last, text, right)
+    _merge(ws, row + 7, first, split, signing.preparer, right)
+    _merge(ws, row + 7, split + 1, last, signing.signer, right)
     for offset in range(8):
         row_height(row + offset, LINE)
     return row + 7
