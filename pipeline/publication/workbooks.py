@@ -159,16 +159,19 @@ def _annex(path: Path, catalogue: Catalogue, reports: list[Report]) -> Path:
         if remarks:
             ws = workbook.add_worksheet(REMARKS_SHEET)
             headers = [("Biểu, sheet", 24), ("Ghi chú", 96)]
+            label = catalogue.periods[reports[0].period].label.upper()
+            ws.merge_range(0, 0, 0, 1, f"GHI CHÚ VỀ SỐ LIỆU CỦA CÁC BIỂU – KỲ {label}", styles.title())
+            ws.set_row(0, line_points(TITLE_SIZE) + 4)
             for col, (name, width) in enumerate(headers):
                 ws.set_column(col, col, width)
-                ws.write_string(0, col, name, styles.header())
-            ws.set_row(0, 2 * LINE)
-            for n, cells in enumerate(remarks, start=1):
+                ws.write_string(1, col, name, styles.header())
+            ws.set_row(1, 2 * LINE)
+            for n, cells in enumerate(remarks, start=2):
                 for col, text in enumerate(cells):
                     ws.write_string(n, col, text, styles.text())
                 ws.set_row(n, LINE * max(printed_lines(text, column_points(width))
                                          for text, (_, width) in zip(cells, headers)) + 2)
-            page_setup(ws, landscape=True, header_rows=(0, 0))
+            page_setup(ws, landscape=True, header_rows=(1, 1))
         workbook.close()
     return path
 
@@ -456,7 +459,7 @@ def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list
     """Which file (version) of each unit the reports used, and who is missing: a titled,
     printable list."""
     ws = workbook.add_worksheet(SOURCES_SHEET)
-    headers = [("STT", 5), ("Mã đơn vị", 9), ("Tên đơn vị", 26), ("Trạng thái", 16), ("Tệp đã dùng", 30),
+    headers = [("STT", 5), ("Mã đơn vị", 9), ("Tên đơn vị", 26), ("Trạng thái", 18), ("Tệp đã dùng", 30),
                ("Thời điểm nhận", 17), ("Mã băm (SHA-256, 12 ký tự đầu)", 15), ("Ghi chú", 30)]
     last = len(headers) - 1
     ws.merge_range(0, 0, 0, last, f"NGUỒN SỐ LIỆU CỦA CÁC BIỂU – KỲ {catalogue.periods[reports[0].period].label.upper()}",
