@@ -260,8 +260,9 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
         _merge(ws, 3, *span, title, styles.title())
         _merge(ws, 6, *span, table.unit_note, unit_format)
     title_lines = max(printed_lines(title, across(*span), TITLE_SIZE, bold=True) for span in [head, *spans[1:]])
-    for row in (0, 1, 2, 6):
-        row_height(row, LINE * max(1, printed_lines(district["authority"], across(0, split), bold=True) if row == 0 else 1))
+    row_height(0, LINE * printed_lines(district["authority"], across(0, split), bold=True))
+    for row in (1, 2, 6):
+        row_height(row, LINE)
     row_height(3, line_points(TITLE_SIZE) * title_lines + 4)
     row_height(4, LINE * printed_lines(reference, across(*head)))
     row_height(5, LINE * printed_lines(period_line, across(*head)))

@@ -158,7 +158,9 @@ def text_points(text: str, font_size: float = 12, bold: bool = False) -> float:
 
 def printed_lines(text: str, points: float, font_size: float = 12, bold: bool = False) -> int:
     """How many lines a wrapping cell ``points`` wide prints a text on: words are kept whole
-    and moved to the next line as an office suite does; a word wider than the cell is cut."""
+    and moved to the next line as an office suite does; a word wider than the cell is cut.
+    (The templates still size their rows with ``wrapped_lines``' rougher count: their
+    committed bytes, and the sample made from them, depend on it.)"""
     room = max(1.0, points - CELL_PADDING)
     space = text_points(" ", font_size, bold)
     lines = 0
