@@ -271,6 +271,9 @@ def test_a_wide_table_goes_in_column_groups_on_a4():
     assert [c for g in groups for c in g] == list(range(17))
     assert all(runs[g.start] != runs[g.start - 1] for g in groups[1:])  # a header group is not cut
     assert all(224 + 76 * len(g) <= paper.width for g in groups)
+    # the last group has two columns at least: the signature block stands under it, the preparer beside the signer
+    *_, last = column_groups(308, [76.0] * 10, [str(n) for n in range(10)])[1]  # 9 fit on a page
+    assert len(last) == 2
 
 
 def test_last_page_holds_rows_with_the_block():

@@ -79,6 +79,8 @@ def _pack(room: float, points: list[float], runs: list[str]) -> list[range]:
             start, used = unit.start, 0.0
         used += width
     groups.append(range(start, len(points)))
+    if len(groups) > 1 and len(groups[-1]) == 1 and len(groups[-2]) > 1:  # the signature needs two columns
+        groups[-2:] = [range(groups[-2].start, groups[-2].stop - 1), range(groups[-2].stop - 1, len(points))]
     return groups
 
 
