@@ -34,10 +34,10 @@ from pipeline.workbook.style import (
     VIETNAMESE,
     Styles,
     column_points,
-    line_points,
     new_workbook,
     page_setup,
     printed_lines,
+    text_height,
 )
 
 SOURCES_IN_EVERY_WORKBOOK = 1000  # units; a longer list is written once, in the all-in-one workbook
@@ -161,7 +161,7 @@ def _annex(path: Path, catalogue: Catalogue, reports: list[Report]) -> Path:
             headers = [("Biểu, sheet", 24), ("Ghi chú", 96)]
             label = catalogue.periods[reports[0].period].label.upper()
             ws.merge_range(0, 0, 0, 1, f"GHI CHÚ VỀ SỐ LIỆU CỦA CÁC BIỂU – KỲ {label}", styles.title())
-            ws.set_row(0, line_points(TITLE_SIZE) + 4)
+            ws.set_row(0, text_height(1, TITLE_SIZE))
             for col, (name, width) in enumerate(headers):
                 ws.set_column(col, col, width)
                 ws.write_string(1, col, name, styles.header())
@@ -169,8 +169,8 @@ def _annex(path: Path, catalogue: Catalogue, reports: list[Report]) -> Path:
             for n, cells in enumerate(remarks, start=2):
                 for col, text in enumerate(cells):
                     ws.write_string(n, col, text, styles.text())
-                ws.set_row(n, LINE * max(printed_lines(text, column_points(width))
-                                         for text, (_, width) in zip(cells, headers)) + 2)
+                ws.set_row(n, text_height(max(printed_lines(text, column_points(width))
+                                              for text, (_, width) in zip(cells, headers))))
             page_setup(ws, landscape=True, header_rows=(1, 1))
         workbook.close()
     return path
@@ -260,12 +260,12 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
         _merge(ws, 3, *span, title, styles.title())
         _merge(ws, 6, *span, table.unit_note, unit_format)
     title_lines = max(printed_lines(title, across(*span), TITLE_SIZE, bold=True) for span in [head, *spans[1:]])
-    row_height(0, LINE * printed_lines(district["authority"], across(0, split), bold=True))
+    row_height(0, text_height(printed_lines(district["authority"], across(0, split), bold=True)))
     for row in (1, 2, 6):
         row_height(row, LINE)
-    row_height(3, line_points(TITLE_SIZE) * title_lines + 4)
-    row_height(4, LINE * printed_lines(reference, across(*head)))
-    row_height(5, LINE * printed_lines(period_line, across(*head)))
+    row_height(3, text_height(title_lines, TITLE_SIZE))
+    row_height(4, text_height(printed_lines(reference, across(*head))))
+    row_height(5, text_height(printed_lines(period_line, across(*head))))
 
     top = 7
     levels = _header_rows(table)
@@ -320,7 +320,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
                 number = Decimal(value)
                 shown = "count" if kind == "flag" and row.code == TOTAL_ROW else kind  # the total counts the units
                 ws.write_number(r, col, float(number), styles.printed(shown, bold=row.bold, whole=whole[column.key]))
-        row_height(r, LINE * lines + 2)
+        row_height(r, text_height(lines))
     end = first + len(table.rows)
     notes = [*table.notes, _completeness(report, table, lambda code: catalogue.find_unit(code) is not None)]
     if any(c.kind == "flag" for c in columns):
@@ -331,7 +331,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     r = end + 1
     for note in notes:
         _merge(ws, r, *foot, note, styles.note(bold=note == report.summary))
-        row_height(r, LINE * printed_lines(note, across(*foot), bold=note == report.summary) + 2)
+        row_height(r, text_height(printed_lines(note, across(*foot), bold=note == report.summary)))
         r += 1
     row_height(r, LINE / 2)
     middle = split if whole_table else max(foot[0], (foot[0] + foot[1]) // 2 - 1)
@@ -366,15 +366,16 @@ def _header_heights(columns: list[Column], points: list[float], levels: int, end
     label of a column without a group across both."""
     least = 2 * LINE  # a header is never lower than two lines
     if levels == 1:
-        return [max(least, LINE * max(printed_lines(c.label, p, bold=True) for c, p in zip(columns, points)) + 4)]
+        return [max(least, text_height(max(printed_lines(c.label, p, bold=True) for c, p in zip(columns, points))))]
     spans: dict[tuple[str, int], float] = {}
     for col, (column, width) in enumerate(zip(columns, points)):
         if column.group:
             key = (column.group, ends.get(col, col))
             spans[key] = spans.get(key, 0) + width
-    top = max(least, LINE * max(printed_lines(group, width, bold=True) for (group, _), width in spans.items()) + 4)
-    below = max([LINE * printed_lines(c.label, p, bold=True) + 4 for c, p in zip(columns, points) if c.group], default=0)
-    across = max([LINE * printed_lines(c.label, p, bold=True) + 4 for c, p in zip(columns, points) if not c.group],
+    top = max(least, text_height(max(printed_lines(group, width, bold=True) for (group, _), width in spans.items())))
+    below = max([text_height(printed_lines(c.label, p, bold=True)) for c, p in zip(columns, points) if c.group],
+                default=0)
+    across = max([text_height(printed_lines(c.label, p, bold=True)) for c, p in zip(columns, points) if not c.group],
                  default=0)
     return [top, max(least, below, across - top)]
 
@@ -465,11 +466,11 @@ def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list
     last = len(headers) - 1
     ws.merge_range(0, 0, 0, last, f"NGUỒN SỐ LIỆU CỦA CÁC BIỂU – KỲ {catalogue.periods[reports[0].period].label.upper()}",
                    styles.title())
-    ws.set_row(0, line_points(TITLE_SIZE) + 4)
+    ws.set_row(0, text_height(1, TITLE_SIZE))
     for col, (name, width) in enumerate(headers):
         ws.set_column(col, col, width)
         ws.write_string(1, col, name, styles.header())
-    ws.set_row(1, LINE * max(printed_lines(name, column_points(width), bold=True) for name, width in headers) + 4)
+    ws.set_row(1, text_height(max(printed_lines(name, column_points(width), bold=True) for name, width in headers)))
     sources = {s.unit.code: s for report in reports for s in report.sources}
     missing = {u.code for report in reports for u in report.missing}
     units = [u for u in catalogue.units_in(reports[0].period) if u.code in sources or u.code in missing]
@@ -483,7 +484,8 @@ def _sources_sheet(workbook, styles: Styles, catalogue: Catalogue, reports: list
                  source.file_hash[:12] if source else "", note]
         for col, text in enumerate(cells):
             ws.write_string(n + 1, col, text, styles.text())
-        ws.set_row(n + 1, LINE * max(printed_lines(text, column_points(headers[col][1])) for col, text in enumerate(cells)) + 2)
+        ws.set_row(n + 1, text_height(max(printed_lines(text, column_points(headers[col][1]))
+                                          for col, text in enumerate(cells))))
     ws.freeze_panes(2, 0)
     paper = paper_for([width for _, width in headers])
     page_setup(ws, landscape=True, header_rows=(1, 1), paper=paper.code, scale=paper.scale)

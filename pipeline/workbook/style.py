@@ -21,6 +21,7 @@ VIETNAMESE = "[$-42A]"
 PRINTED_FORMATS = {"count": "#,##0", "flag": '"x";;""', "money": "#,##0.00", "rate": "0.0"}
 LINE = 16.5  # points: one line of 12 pt Times New Roman in a row
 TITLE_SIZE = 14  # points: a printed table's title
+PITCH = 13.8  # points from one line of wrapped 12 pt text to the next (13,3 measured in LibreOffice's PDF)
 # Fixed document properties: the same content always gives the same bytes.
 FIXED_CREATED = dt.datetime(2023, 1, 1)
 
@@ -179,9 +180,10 @@ def printed_lines(text: str, points: float, font_size: float = 12, bold: bool = 
     return lines
 
 
-def line_points(font_size: float = 12) -> float:
-    """The height of one printed line of text of this size, in points."""
-    return LINE * font_size / 12
+def text_height(lines: int, font_size: float = 12) -> float:
+    """A row's height for ``lines`` lines of wrapped text, in points: the line pitch (LibreOffice
+    prints 12 pt Liberation Serif 13,3 pt apart) and room above and below; one LINE at least."""
+    return max(LINE, PITCH * font_size / 12 * lines + 4)
 
 
 def fit_row_height(ws, row: int, text: str, column_width: float, font_size: int = 12) -> None:
