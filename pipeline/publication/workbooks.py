@@ -346,7 +346,8 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
         ws.set_v_pagebreaks([start for start, _ in spans[1:]])
         ws.repeat_columns(0, label)
     ws.freeze_panes(first, 2)
-    page_setup(ws, landscape=True, header_rows=(top, numbers_row), paper=paper.code, scale=paper.scale)
+    page_setup(ws, landscape=True, header_rows=(top, numbers_row), paper=paper.code, scale=paper.scale,
+               footer_size=12 if paper.scale < 100 else 11)  # 9 pt at least once scaled
     ws.center_horizontally()
     if table.chart:
         _chart(workbook, ws, table, first, end - 1, f"{heading} – {title}")

@@ -96,9 +96,10 @@ class Styles:
 
 
 def page_setup(ws, landscape: bool, header_rows: tuple[int, int] | None = None, paper: int = 9,
-               scale: int | None = None) -> None:
-    """A4 (or ``paper``), header rows repeated on every printed page, "Trang x/y" at the foot;
-    fit to the page width, or at a fixed ``scale`` (%) where the caller sets the page breaks."""
+               scale: int | None = None, footer_size: int = 11) -> None:
+    """A4 (or ``paper``), header rows repeated on every printed page, "Trang x/y" at the foot
+    (``footer_size`` pt before the scale); fit to the page width, or at a fixed ``scale`` (%)
+    where the caller sets the page breaks."""
     ws.set_paper(paper)
     if landscape:
         ws.set_landscape()
@@ -109,7 +110,7 @@ def page_setup(ws, landscape: bool, header_rows: tuple[int, int] | None = None, 
     else:
         ws.fit_to_pages(1, 0)
     ws.set_margins(left=0.5, right=0.4, top=0.6, bottom=0.6)
-    ws.set_footer(f'&C&"{FONT},Regular"&11Trang &P/&N')
+    ws.set_footer(f'&C&"{FONT},Regular"&{footer_size}Trang &P/&N')
     if header_rows:
         ws.repeat_rows(*header_rows)
 
