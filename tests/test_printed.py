@@ -170,6 +170,29 @@ def test_a_narrow_table_fills_the_page_width(published):
 
 
 @needs_render
+def test_every_header_stays_inside_its_rows(published, printed):
+    """The header of every table prints inside its rows on the first page: no label's first or
+    last line cut by a row too low for it."""
+    data, reports, publication = published
+    for report in reports:
+        pdf = data / "pdf" / f"{publication.files[report.code].stem}.pdf"
+        workbook = openpyxl.load_workbook(publication.files[report.code])
+        page = 1
+        for table in report.tables:
+            sheet = workbook[table.sheet]
+            scale = (sheet.page_setup.scale or 100) / 100
+            heights = [sheet.row_dimensions[row].height * scale for row in range(1, 11)]
+            levels = 2 if any(c.group for c in table.columns) else 1
+            top = sheet.page_margins.top * 72 + sum(heights[:7])
+            bottom = top + sum(heights[7:7 + levels])
+            inside = [(y0, y1, word) for y0, y1, word in words(pdf, page) if top < (y0 + y1) / 2 < bottom]
+            assert inside, (report.code, table.sheet)
+            assert all(top - 1 <= y0 and y1 <= bottom + 1 for y0, y1, _ in inside), (report.code, table.sheet, top, bottom)
+            page += len(sheet.row_breaks.brk) + 1 if not sheet.col_breaks.brk else \
+                (len(sheet.row_breaks.brk) + 1) * (len(sheet.col_breaks.brk) + 1)
+
+
+@needs_render
 def test_every_page_has_its_number(printed):
     for code, pages in printed[0].items():
         for n, page in enumerate(pages, start=1):
