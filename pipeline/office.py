@@ -24,6 +24,7 @@ SOFFICE = shutil.which("soffice")
 PDFTOPPM = shutil.which("pdftoppm")
 WATCHDOG = shutil.which("timeout")  # coreutils: stops LibreOffice on time even if we are killed first
 TIMEOUT_SECONDS = 300.0
+DISK_LOW = 1024 * 1024  # bytes free below which a failed conversion is put down to a full disk
 FIXED_LOCALE = {"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
 NUMBER_LOCALE = "vi-VN"
 _PROFILE_SETTINGS = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -33,6 +34,18 @@ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 <value>{NUMBER_LOCALE}</value></prop></item>
 </oor:items>
 """
+
+
+def whole_pdf(path: Path) -> bool:
+    """Whether a PDF was written to its end: its header, and the end-of-file mark in its last
+    bytes (a file cut short by a full disk or a kill has no "%%EOF")."""
+    try:
+        with open(path, "rb") as pdf:
+            head = pdf.read(5)
+            pdf.seek(max(0, pdf.seek(0, os.SEEK_END) - 1024))
+            return head == b"%PDF-" and b"%%EOF" in pdf.read()
+    except OSError:
+        return False
 
 
 class OfficeError(UserError):
@@ -71,9 +84,11 @@ class Office:
                 stderr.seek(0)
                 told = stderr.read().decode("utf-8", "replace").strip()[-500:]
         results = [out_dir / (source.stem + "." + target.split(":")[0]) for source in sources]
-        failed = [r.name for r in results if not r.exists()]
+        failed = [r.name for r in results if not (whole_pdf(r) if r.suffix == ".pdf" else r.exists())]
         if returncode != 0 or failed:
-            raise OfficeError(f"LibreOffice không chuyển được {', '.join(failed) or 'tệp'}: {told}")
+            free = shutil.disk_usage(out_dir).free
+            why = f"đĩa đầy (còn trống {free // 1024} KB)" if free < DISK_LOW else told
+            raise OfficeError(f"LibreOffice không ghi được {', '.join(failed) or 'tệp'} vào {out_dir}: {why}")
         return results
 
     def _run(self, command: list[str], environment: dict[str, str], stderr) -> int:

@@ -202,7 +202,7 @@ def test_a_column_added_to_form_02_is_published_with_its_totals(tmp_path):
     ("bieu/02.toml", '{ ref = "TONG_DT" }', '{ ref = "TONG_DT", key = "TONG" }', "bieu/02.toml", "Biểu 02, bảng 1, cột TONG"),
     ("bieu/01.toml", 'label = "Chỉ tiêu", show = "label"', 'label = "Chỉ tiêu", show = "label", kind = "phan_tram"',
      "bieu/01.toml", "Biểu 01, bảng 1, cột label"),
-    ("bieu/sub_project.toml", 'title = "{SUB_PROJECT}"', 'title = "{TIEU_DU_AN}"', "bieu/sub_project.toml",
+    ("bieu/sub_project.toml", 'title = "{WITHIN_PROJECT}"', 'title = "{TIEU_DU_AN}"', "bieu/sub_project.toml",
      "Biểu 03, bảng 1"),
     ("bieu/01.toml", 'target = "*"', 'target = "T99"', "bieu/01.toml", "Biểu 01, bảng 1, cột actual"),
     # a total column that adds up a column the table does not have
@@ -231,3 +231,12 @@ def test_one_sub_project_layout_can_be_overridden_without_python(tmp_path):
     assert (table.sheet, table.title) == ("Biểu 05", "DỰ ÁN 2: ĐA DẠNG HÓA SINH KẾ, PHÁT TRIỂN MÔ HÌNH GIẢM NGHÈO")
     assert catalogue.bieu["05"].source == "bieu/sub_project.toml, bieu/05.toml"
     assert catalogue.bieu["06"].title == "Tiểu dự án 1: Hỗ trợ phát triển sản xuất trong lĩnh vực nông nghiệp"
+
+
+def test_a_sub_project_is_titled_with_its_project(catalogue):
+    """Biểu 03 is "TIỂU DỰ ÁN 1: …" of Dự án 1, not of Dự án 7 (whose Tiểu dự án 1 is Biểu 14)."""
+    assert catalogue.bieu["03"].tables[0].title == (
+        "DỰ ÁN 1: HỖ TRỢ ĐẦU TƯ PHÁT TRIỂN HẠ TẦNG KINH TẾ - XÃ HỘI CÁC HUYỆN NGHÈO, CÁC XÃ ĐẶC BIỆT KHÓ KHĂN VÙNG BÃI "
+        "NGANG, VEN BIỂN VÀ HẢI ĐẢO\nTIỂU DỰ ÁN 1: HỖ TRỢ ĐẦU TƯ PHÁT TRIỂN HẠ TẦNG KINH TẾ - XÃ HỘI CÁC HUYỆN NGHÈO")
+    assert catalogue.bieu["14"].tables[0].title.startswith("DỰ ÁN 7: NÂNG CAO NĂNG LỰC")
+    assert catalogue.bieu["11"].tables[0].title == "DỰ ÁN 5: HỖ TRỢ NHÀ Ở CHO HỘ NGHÈO, HỘ CẬN NGHÈO TRÊN ĐỊA BÀN CÁC HUYỆN NGHÈO"

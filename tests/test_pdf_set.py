@@ -8,9 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+import zipfile
 
 import dagster as dg
 import pytest
@@ -23,7 +25,7 @@ from pipeline.publication.status import write_status
 from pipeline.settings import Settings
 from pipeline.warehouse import connect
 from pipeline.web.app import create_app
-from tests.conftest import ROOT, needs_libreoffice, officer_client, sample_taken_in
+from tests.conftest import ROOT, needs_libreoffice, needs_render, officer_client, sample_taken_in
 
 T0 = dt.datetime(2023, 8, 10, 8, 0)
 CODES = [f"{n:02d}" for n in range(1, 16)]
@@ -62,7 +64,7 @@ def test_the_set_holds_a_readable_pdf_of_every_bieu(rendered):
     data, _, seconds = rendered
     current = data / "out" / "2023" / SETS / CURRENT
     pdfs = sorted(p.name for p in current.glob("*.pdf"))
-    assert pdfs == sorted([f"Bieu_{code}_2023.pdf" for code in CODES] + ["Bieu_01-15_2023.pdf"])
+    assert pdfs == sorted([f"Bieu_{code}_2023.pdf" for code in CODES] + ["Bieu_01-15_2023.pdf", "Nguon_so_lieu_2023.pdf"])
     # LibreOffice converted all 16 workbooks, each to a real document (test_publish's check, merged here)
     assert all((current / name).stat().st_size > 5000 for name in pdfs)
     for code in CODES:
@@ -72,9 +74,91 @@ def test_the_set_holds_a_readable_pdf_of_every_bieu(rendered):
     assert all(f"Biểu số {code}" in everything for code in CODES)
     # Vietnamese separators, whatever this machine's locale: Biểu 02's total capital, 132,310 million đồng
     bieu_02 = _text(current / "Bieu_02_2023.pdf")
-    assert "132.310" in bieu_02 and "13.334,47" in bieu_02 and "132.310,00" not in bieu_02
+    assert "132.310,00" in bieu_02 and "13.334,47" in bieu_02 and "98.468,00" not in bieu_02  # one format a column
     assert not (current / ".pdf").exists()  # the rendering folder is gone
     print(f"publication with its PDF set: {seconds:.1f} s")
+
+
+def _fonts(pdf) -> set[str]:
+    """The fonts a PDF embeds, by name without the subset tag ("BAAAAA+LiberationSerif-Bold")."""
+    listing = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True, timeout=60).stdout
+    return {line.split()[0].partition("+")[2] or line.split()[0] for line in listing.splitlines()[2:] if line.strip()}
+
+
+@needs_render
+def test_every_pdf_is_set_in_one_typeface_with_whole_vietnamese_words(rendered):
+    """Liberation Serif 2.x (fonts-liberation2: Times New Roman's metrics and every Vietnamese
+    letter) for everything; with 1.07, which lacks U+1EA0–1EF9, "ạ", "ầ", "ệ" came from DejaVu
+    Serif and the text layer split the words ("Đ ạt", "huy ện Tu ần")."""
+    data, _, _ = rendered
+    current = data / "out" / "2023" / SETS / CURRENT
+    pdfs = sorted(current.glob("*.pdf"))
+    assert len(pdfs) == len(CODES) + 2  # and the all-in-one, the sources annex
+    for pdf in pdfs:
+        fonts = _fonts(pdf)
+        assert fonts and {name.partition("-")[0] for name in fonts} == {"LiberationSerif"}, (pdf.name, fonts)
+        words = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True,
+                               timeout=60).stdout.split()
+        assert "Tuần" in words and ("huyện" in words or pdf.name.startswith("Nguon")), pdf.name
+    assert "Đạt" in _text(current / "Bieu_01_2023.pdf").split()
+
+
+@needs_render
+def test_the_sources_are_an_annex_of_their_own(rendered, sample_files):
+    """Which file of each unit was used, and the remarks meant for the district's staff, are
+    printed in the annex, not after the signature of a Biểu."""
+    data, _, _ = rendered
+    folder = data / "out" / "2023"
+    annex = subprocess.run(["pdftotext", "-raw", str(folder / "Nguon_so_lieu_2023.pdf"), "-"], capture_output=True,
+                           text=True, check=True, timeout=60).stdout  # a cell's lines together
+    assert "NGUỒN SỐ LIỆU CỦA CÁC BIỂU" in annex and "Mã băm" in annex
+    assert all(path.name in "".join(annex.split()) for path in sample_files if path.name[0].isdigit())  # the units
+    assert "Chưa có số liệu thực hiện năm trước" in " ".join(annex.split())
+    assert (folder / "Nguon_so_lieu_2023.xlsx").resolve().is_file()
+    with zipfile.ZipFile(folder / "Bieu_01-15_2023.zip") as archive:
+        assert "Nguon_so_lieu_2023.xlsx" in archive.namelist()
+
+
+def _fake_soffice(tmp_path, script: str):
+    fake = tmp_path / "soffice"
+    fake.write_text("#!/bin/sh\nwhile [ \"$1\" != --outdir ]; do shift; done\nout=$2; shift 2\n" + script, encoding="utf-8")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_pdfs_cut_short_are_never_published(catalogue, tmp_path, tmp_path_factory):
+    """A LibreOffice that ends well but leaves every PDF cut short (a full disk, a kill): the
+    set goes out without PDFs and the page says why."""
+    fake = _fake_soffice(tmp_path, 'for f in "$@"; do printf "%%PDF-1.7\\n1 0 obj" > "$out/$(basename "$f" .xlsx).pdf"; done\n')
+    data, publication = _published_without(catalogue, tmp_path, tmp_path_factory, Office(str(fake)))
+    assert "LibreOffice không ghi được Bieu_01_2023.pdf" in publication.pdf_note
+    _, page = _period_page(catalogue, data)
+    assert "Chưa có bản PDF để in: Không ghi bản PDF của các biểu" in page
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 900 KB tmpfs (root only): room for the workbooks, not for their PDFs."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=900k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.slow
+@needs_libreoffice
+def test_a_full_disk_while_rendering_publishes_no_pdf(catalogue, tmp_path, tmp_path_factory, small_disk):
+    data = tmp_path / "data"
+    sample_taken_in(catalogue, tmp_path_factory, data, T0)
+    _, publication = publish_period(catalogue, data / "warehouse.duckdb", small_disk, "2023", office=Office())
+    folder = small_disk / "2023"
+    assert publication.pdfs == {} and publication.all_in_one_pdf is None and not list(folder.glob("*.pdf"))
+    assert not list((folder / SETS / CURRENT).glob("*.pdf")) and all(p.is_file() for p in publication.files.values())
+    assert "đĩa đầy" in publication.pdf_note, publication.pdf_note
+    assert json.loads((folder / "status.json").read_text(encoding="utf-8"))["pdf_note"] == publication.pdf_note
 
 
 @needs_libreoffice

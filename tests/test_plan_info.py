@@ -114,9 +114,9 @@ def test_a_warehouse_made_before_the_table_gains_it(db, catalogue, tmp_path):
 
 
 def _last_year(reports):
-    """Biểu 01's target table: ({target: last year's value}, column keys, notes)."""
+    """Biểu 01's target table: ({target: last year's value}, column keys, remarks: not printed)."""
     table = next(r for r in reports if r.code == "01").tables[0]
-    return {r.code: r.values.get("last_year") for r in table.rows}, [c.key for c in table.columns], table.notes
+    return {r.code: r.values.get("last_year") for r in table.rows}, [c.key for c in table.columns], table.remarks
 
 
 def _warehouse_of_2023(catalogue, sample_files, path, plan=None):

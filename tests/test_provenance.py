@@ -141,7 +141,7 @@ def test_close_and_reopen_a_period(catalogue, loaded, tmp_path, capsys):
     assert sorted(record["files"]) == sorted(p.name for p in final.iterdir() if p.name != MARKER)
     title = [c.value for row in openpyxl.load_workbook(final / "Bieu_02_2023.xlsx")["Biểu 02"].iter_rows(max_row=4)
              for c in row if isinstance(c.value, str) and "KẾT QUẢ" in c.value]
-    assert title == ["KẾT QUẢ THỰC HIỆN CHƯƠNG TRÌNH (NGUỒN VỐN VÀ GIẢI NGÂN) – CHÍNH THỨC"]
+    assert set(title) == {"KẾT QUẢ THỰC HIỆN CHƯƠNG TRÌNH (NGUỒN VỐN VÀ GIẢI NGÂN) – CHÍNH THỨC"}  # over each column group
     result = take_in_unit(catalogue, places, "2023", "03259", T0 + dt.timedelta(days=30))
     assert result.status == ArrivalState.CLOSED and "đã khóa sổ" in result.findings[0].message
     assert main(["close-period", "2023", *CLOSING, "--data", str(data)]) == 2

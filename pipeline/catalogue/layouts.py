@@ -157,8 +157,9 @@ def _bieu(catalogue: Catalogue, code: str, layers: Layers, form: Form | None) ->
     if form is not None:
         sub = _sub_project(catalogue, form)
         project = next(p for p in catalogue.projects if p.code == sub.project)
+        within = sub.name if sub.name == project.name else f"{project.name}\n{sub.name}"  # a sub-project under its project
         fields |= {"sub_project": sub.name, "SUB_PROJECT": sub.name.upper(), "project": project.name,
-                   "PROJECT": project.name.upper()}
+                   "PROJECT": project.name.upper(), "WITHIN_PROJECT": within.upper()}
     title_file, title = _layer(layers, "title", code)
     file, tables_data = _layer(layers, "tables", code)
     tables = tuple(_table(catalogue, t, fields, form, file, f"Biểu {code}, bảng {n}")

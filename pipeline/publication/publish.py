@@ -10,11 +10,12 @@ dead one left. ``phan-hoi/`` (feedback) and ``chinh-thuc/`` (a closed period's f
 are beside the set and never touched by the switch. The final set is built aside too and
 renamed into ``chinh-thuc/`` whole.
 
-Where LibreOffice renders them, the set carries a print-ready PDF of every Biểu and of the
-all-in-one workbook (``Bieu_01_2023.pdf`` …, ``Bieu_01-15_2023.pdf``), rendered in one
-LibreOffice start into the build folder before the switch: a set has all its PDFs or none.
-Without LibreOffice, or when it fails or takes too long, the workbooks are published alone
-and the publication says why (``Publication.pdf_note``).
+Where LibreOffice renders them, the set carries a print-ready PDF of every Biểu, of the
+all-in-one workbook and of the sources annex (``Bieu_01_2023.pdf`` …, ``Bieu_01-15_2023.pdf``,
+``Nguon_so_lieu_2023.pdf``), rendered in one LibreOffice start into the build folder before
+the switch: a set has all its PDFs, each written to its end, or none. Without LibreOffice, or
+when it fails, takes too long or finds the disk full, the workbooks are published alone and
+the publication says why (``Publication.pdf_note``, on the page).
 """
 
 from __future__ import annotations
@@ -83,11 +84,12 @@ def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str
 
 
 def _render_pdfs(publication: Publication, office: Office) -> None:
-    """Every Biểu and the all-in-one workbook as PDF, in one LibreOffice start, into the
-    build folder; on failure none of them, and the reason in ``pdf_note``."""
+    """Every Biểu, the all-in-one workbook and the annex as PDF, in one LibreOffice start, into
+    the build folder; on failure (a PDF missing or cut short) none of them, and the reason in
+    ``pdf_note``."""
     build = publication.folder
     rendering = build / RENDERING
-    sources = [*publication.files.values(), publication.all_in_one]
+    sources = [*publication.files.values(), publication.all_in_one, publication.annex]
     try:
         pdfs = office.convert_all(sources, rendering, "pdf")
         failpoint("publish.after_pdf")
@@ -101,7 +103,7 @@ def _render_pdfs(publication: Publication, office: Office) -> None:
         shutil.rmtree(rendering, ignore_errors=True)
     named = [build / pdf.name for pdf in pdfs]
     publication.pdfs = dict(zip(publication.files, named))
-    publication.all_in_one_pdf = named[-1]
+    publication.all_in_one_pdf, publication.annex_pdf = named[-2:]
 
 
 @contextmanager

@@ -71,6 +71,7 @@ class Table:
     rows: list[Row]
     chart: tuple[str, str] | None = None  # (column key, chart title): a bar chart of that column per row
     notes: tuple[str, ...] = ()  # printed under the table
+    remarks: tuple[str, ...] = ()  # notes for the district's staff: in the sources annex, never on the table
 
 
 @dataclass
@@ -269,9 +270,9 @@ class _Builder:
         columns = [Column(c.key, self._text(c.label), self._text(c.group), c.kind, c.show, c.empty)
                    for c in layout.columns if c not in unfilled]
         chart = (layout.chart[0], self._text(layout.chart[1])) if layout.chart else None
-        notes = tuple(self._text(n) for n in layout.notes) + tuple(self._text(c.previous) for c in unfilled)
         return Table(self._text(layout.sheet), self._text(layout.title), self._text(layout.unit_note), columns, rows,
-                     chart, notes), summary
+                     chart, tuple(self._text(n) for n in layout.notes),
+                     tuple(self._text(c.previous) for c in unfilled)), summary
 
     def values(self, layout: LayoutTable, subject: _Subject) -> dict[str, object]:
         """The row's figures: cells, targets and plan values first, then sums and rates of them."""
