@@ -89,14 +89,15 @@ def test_lasting_names_of_the_pdfs_resolve_and_status_lists_them(rendered):
 
 
 @needs_libreoffice
-def test_dagster_metadata_links_the_pdfs_on_the_page(rendered):
+def test_dagster_metadata_names_the_pdfs_on_the_page(rendered):
+    """Their routes on the page: its address is the definitions' (``assets.tables.page_metadata``)."""
     _, events, _ = rendered
     for code in CODES:
         metadata = events[f"bieu_{code}"]
-        link = metadata["Kỳ 2023 · Bản PDF để in"]
-        assert isinstance(link, dg.UrlMetadataValue)
-        assert link.value == f"http://127.0.0.1:8080/tep/2023/Bieu_{code}_2023.pdf"
-        assert metadata["Kỳ 2023 · Bộ PDF Biểu 01–15"].value == "http://127.0.0.1:8080/tep/2023/Bieu_01-15_2023.pdf"
+        route = metadata["Kỳ 2023 · Bản PDF để in"]
+        assert isinstance(route, dg.TextMetadataValue)
+        assert route.value == f"/tep/2023/Bieu_{code}_2023.pdf"
+        assert metadata["Kỳ 2023 · Bộ PDF Biểu 01–15"].value == "/tep/2023/Bieu_01-15_2023.pdf"
 
 
 @needs_libreoffice
