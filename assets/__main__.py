@@ -242,29 +242,6 @@ def step_error(result) -> str:
     return told.description if told and told.description else failures[0].error.message.strip()
 
 
-_SQLITE_FAULTS = {"database or disk is full": "ổ đĩa đầy", "disk I/O error": "lỗi ghi ổ đĩa, thường do ổ đầy",
-                  "readonly database": "không có quyền ghi", "unable to open database file": "không mở được tệp"}
-
-
-def dagster_storage_fault(error: BaseException) -> str | None:
-    """One Vietnamese line for a fault of Dagster's own storage (its SQLite files under
-    DAGSTER_HOME: a full disk, no permission), or None if ``error`` is not one."""
-    import sqlite3
-
-    home = os.environ.get("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        text = str(error)
-        reason = next((told for key, told in _SQLITE_FAULTS.items() if key in text), None)
-        if isinstance(error, sqlite3.Error) or (reason and type(error).__name__ == "OperationalError"):
-            return (f'Dagster không ghi được lịch sử chạy vào thư mục "{home}" (DAGSTER_HOME: {reason or text}). '
-                    "Hãy giải phóng dung lượng trên ổ chứa thư mục đó hoặc cấp quyền ghi cho tài khoản chạy quy trình "
-                    "(hoặc đặt DAGSTER_HOME sang ổ khác) rồi chạy lại.")
-        error = error.__cause__ or error.__context__
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assets", description="Chạy quy trình tổng hợp qua Dagster")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -288,10 +265,12 @@ def main(argv: list[str] | None = None) -> int:
 def run_command(args) -> int:
     """``run``; a machine fault met anywhere (Dagster's own storage included) is one Vietnamese
     line naming the place, never a traceback."""
+    from assets.failures import dagster_storage_fault, storage_noise_hidden
     from pipeline.errors import UserError, machine_error, machine_fault
 
     try:
-        return _run_command(args)
+        with storage_noise_hidden():
+            return _run_command(args)
     except UserError as e:
         print(str(e), file=sys.stderr)
         return 2
