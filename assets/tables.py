@@ -9,7 +9,7 @@ by an absolute address that a run would freeze: the page's address is the code l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import dagster as dg
 
@@ -42,6 +42,11 @@ def page_route(period: str, relative: str = "") -> str:
     """The route of a period's file on the download page (``relative`` to out/<period>/), or of
     the period's page: "/tep/2023/phan-hoi/phan-hoi-03253-2023.xlsx"."""
     return f"/tep/{quote(period)}/{quote(relative)}" if relative else f"/ky/{quote(period)}"
+
+
+def route_name(route: str) -> str:
+    """The file name a route ends with (``page_route``'s last part)."""
+    return unquote(route.rpartition("/")[2])
 
 
 def page_metadata(download_url: str) -> dict:

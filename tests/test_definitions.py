@@ -131,16 +131,32 @@ def test_consolidation_names_missing_units(data_dir):
 
 def test_run_command_consolidates_the_sample(tmp_path):
     """What `make run` does, in a fresh DAGSTER_HOME and data folder."""
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "TUANGIAO_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "TUANGIAO_DATA_DIR": str(tmp_path / "data"),
+           "TUANGIAO_PDF": "0"}  # test_pdf_set renders; the PDF's line is in test_the_summary_names_the_pdf_or_why_not
     completed = subprocess.run(
         [sys.executable, "-m", "assets", "run", "--inbox", str(ROOT / "data" / "sample"), "--period", "2023",
          "--clock", "2023-08-10T17:00:00"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "Kỳ 2023 · Số đơn vị hợp lệ: 23" in completed.stdout
-    assert "| Tổng số hộ | 19.336 |" in completed.stdout
+    out = tmp_path / "data" / "out" / "2023"
+    lines = completed.stdout.splitlines()
+    # Issue 27.8: a line per unit, then a short summary: the counts, where the set, its PDF and the draft are
+    assert len(lines) == 23 + 4 and completed.stderr == ""
+    assert all(line.startswith("Kỳ 2023 · ") and line.endswith(": Hợp lệ (0 lỗi, 0 cảnh báo)") for line in lines[:23])
+    assert lines[23:] == ["Kỳ 2023: 23 đơn vị – 23 hợp lệ, 0 có lỗi, 0 chưa nộp.", f"  Bộ biểu: {out}/",
+                          "  Bản PDF để in: không ghi (TUANGIAO_PDF=0).",
+                          f"  Dự thảo báo cáo: {out}/Bao_cao_danh_gia_2023.docx"]
     assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
+    os.environ["DAGSTER_HOME"], home = str(tmp_path / "dagster_home"), os.environ.get("DAGSTER_HOME")
+    try:
+        instance = dg.DagsterInstance.get()
+        headline = instance.get_latest_materialization_event(dg.AssetKey("district_consolidation")).asset_materialization
+        rows = {r.data["Chỉ tiêu"]: r.data["Toàn huyện"] for r in headline.metadata["Kỳ 2023 · Số liệu chính"].records}
+        assert rows["Tổng số hộ"] == "19.336"
+        instance.dispose()
+    finally:
+        os.environ.pop("DAGSTER_HOME") if home is None else os.environ.update(DAGSTER_HOME=home)
     written = sorted(p.name for p in (tmp_path / "data" / "out" / "2023").glob("Bieu_*"))
     assert written == sorted([f"Bieu_{n:02d}_2023.xlsx" for n in range(1, 16)] + ["Bieu_01-15_2023.xlsx", "Bieu_01-15_2023.zip"])
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as conn:
@@ -306,3 +322,31 @@ def test_the_page_address_is_the_settings_of_now_and_partitions_have_names():
     district = build_defs(Settings(batch_level="district")).resolve_asset_graph()
     assert [r.data for r in district.get(dg.AssetKey("unit_submission")).metadata["Các phân vùng"].records] == [
         {"Mã phân vùng": "099", "Tên": "Huyện Tuần Giáo"}]
+
+
+def test_the_summary_names_the_pdf_or_why_not(tmp_path, monkeypatch):
+    """The closing lines of `assets run`: units with errors and missing named, the set marked
+    incomplete, the PDF's path or why there is none, paths from the current folder."""
+    from assets.__main__ import summary
+    from assets.tables import page_route, table
+
+    monkeypatch.chdir(tmp_path)
+    units = table(("Mã", "Đơn vị", "Trạng thái"), [
+        ("03253", "Thị trấn Tuần Giáo", "Hợp lệ"), ("03259", "Xã Phình Sáng", "Không hợp lệ"),
+        ("03260", "Xã Rạng Đông", "Chưa nộp"),
+        ("03262", "Xã Mùn Chung", 'Kỳ 2023 đã khóa sổ: không nhận tệp "x.xlsx" (số liệu đã khóa sổ: hợp lệ)')])
+    events = {"submission_status": {"Kỳ 2023 · Các đơn vị": units},
+              "bieu_01": {"Kỳ 2023 · Tải về": dg.MetadataValue.text(page_route("2023", "Bieu_01_2023.xlsx")),
+                          "Kỳ 2023 · Đầy đủ": dg.MetadataValue.text("Chưa"),
+                          "Kỳ 2023 · Bộ PDF Biểu 01–15": dg.MetadataValue.text(page_route("2023", "Bieu_01-15_2023.pdf"))},
+              "bao_cao_danh_gia": {"Kỳ 2023 · Tải về": dg.MetadataValue.text(page_route("2023", "Bao_cao_danh_gia_2023.docx"))}}
+    folder = tmp_path / "data" / "out" / "2023"
+    assert summary(events, "2023", folder) == [
+        "Kỳ 2023: 4 đơn vị – 1 hợp lệ, 2 có lỗi (03259 – Xã Phình Sáng, 03262 – Xã Mùn Chung), "
+        "1 chưa nộp (03260 – Xã Rạng Đông).",
+        "  Bộ biểu: data/out/2023/ (số liệu chưa đầy đủ)",
+        "  Bản PDF để in: data/out/2023/Bieu_01-15_2023.pdf",
+        "  Dự thảo báo cáo: data/out/2023/Bao_cao_danh_gia_2023.docx"]
+    del events["bieu_01"]["Kỳ 2023 · Bộ PDF Biểu 01–15"]
+    events["bieu_01"]["Kỳ 2023 · Bản PDF để in"] = dg.MetadataValue.text("Không ghi bản PDF của các biểu: ổ đĩa đầy.")
+    assert summary(events, "2023", folder)[2] == "  Bản PDF để in: Không ghi bản PDF của các biểu: ổ đĩa đầy."

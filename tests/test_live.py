@@ -183,6 +183,9 @@ def test_unidentified_files_are_listed_on_the_page(data_dir):
     assert 'href="/tep/2023/phan-hoi/phan-hoi-99999-2023.xlsx"' in page
 
 
+INJECTED = "[Bấm vào đây](http://x) ![x](http://y/p.png) | cột thừa"
+
+
 def _dev(folder, *extra_env, ports=None):
     """``python -m assets dev`` on a data folder and DAGSTER_HOME in ``folder``, in its own session
     (on two free ports, or ``ports``)."""
@@ -232,6 +235,9 @@ def dev(tmp_path_factory):
     inbox = folder / "inbox-truoc" / "2023"
     inbox.mkdir(parents=True)
     shutil.copy(ROOT / "tests" / "corpus" / "bad" / "chua-nhap.xlsx", inbox / "chua-nhap.xlsx")
+    workbook = openpyxl.load_workbook(inbox / "chua-nhap.xlsx")
+    workbook["01 Chỉ tiêu"]["E6"] = INJECTED  # Markdown typed in a cell, and a "|"
+    workbook.save(inbox / "chua-nhap.xlsx")
     os.utime(inbox / "chua-nhap.xlsx", (1_700_000_000, 1_700_000_000))
     env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data-truoc")}
     run = subprocess.run([sys.executable, "-m", "assets", "run", "--inbox", str(inbox.parent), "--period", "2023"],
@@ -263,12 +269,15 @@ def _browser(p):
 def test_dev_serves_the_ui_and_the_page_and_the_ui_shows_a_failed_check(dev):
     """`make dev` (python -m assets dev): both servers up (the fixture waits for both; Ctrl-C
     stopping both is the last test); in the Dagster UI a real browser finds the failed unit's
-    check and its findings."""
+    check and its findings table, where the Markdown a unit typed in a cell is text: no link, no
+    image fetched, no column more (issue 26.8)."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
-    assert "03259 – Xã Phình Sáng: Không hợp lệ (1 lỗi" in dev.run_output
+    assert "03259 – Xã Phình Sáng: Không hợp lệ (2 lỗi" in dev.run_output
     with sync_api.sync_playwright() as p:
         browser = _browser(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        fetched = []
+        page.on("request", lambda request: fetched.append(request.url))
 
         def click(locator) -> None:
             """Click, first closing Dagster's newsletter dialog whenever it pops up."""
@@ -289,12 +298,16 @@ def test_dev_serves_the_ui_and_the_page_and_the_ui_shows_a_failed_check(dev):
         row.wait_for()
         assert "Không hợp lệ" in row.inner_text()
         click(row.locator("button").last)
-        click(page.get_by_text("[Show Markdown]").first)
         page.get_by_text("chưa nhập", exact=False).first.wait_for()
+        findings = page.locator("table", has_text="Nội dung").last
+        cells = [findings.locator("tr", has_text=cell).first.locator("td").all_inner_texts() for cell in ("E5", "E6")]
+        links = page.locator('a[href^="http://x"], img[src^="http://y"]').count()
         text = page.inner_text("body")
         page.screenshot(path=str(dev.folder / "dagster-check.png"))
         browser.close()
     assert "01 Chỉ tiêu" in text and "E5" in text and "Tổng số hộ dân cư" in text
+    assert cells[1][:5] == ["lỗi", "01 Chỉ tiêu", "E6", "Số hộ nghèo", INJECTED] and len(cells[1]) == len(cells[0])
+    assert links == 0 and not [url for url in fetched if url.startswith(("http://x", "http://y"))]
 
 
 @pytest.mark.slow
