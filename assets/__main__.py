@@ -381,7 +381,8 @@ def summary(events: dict, period: str, folder: Path, pdf_wanted: bool = True) ->
     units = [(f"{r.data['Mã']} – {r.data['Đơn vị']}", r.data["Trạng thái"]) for r in table.records]
     valid = [name for name, label in units if label == SubmissionState.VALID.label]
     missing = [name for name, label in units if label == SubmissionState.MISSING.label]
-    invalid = [name for name, label in units if name not in valid + missing]  # a refusal after the close included
+    invalid = [name for name, label in units  # a refusal after the close included
+               if label not in (SubmissionState.VALID.label, SubmissionState.MISSING.label)]
     counts = [f"{len(valid)} hợp lệ", f"{len(invalid)} có lỗi" + (f" ({name_list(invalid, 10)})" if invalid else ""),
               f"{len(missing)} chưa nộp" + (f" ({name_list(missing, 10)})" if missing else "")]
     lines = [f"Kỳ {period}: {len(units)} đơn vị – " + ", ".join(counts) + "."]
