@@ -131,7 +131,7 @@ def test_a_refused_file_counts_as_sent_and_invalid(data_dir):
     town = _materialize([unit_submission], settings, instance, submission_key("2023", "03253", UNIT))
     check = town.get_asset_check_evaluations()[0]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert "làm hỏng bộ đọc" in check.metadata["Phát hiện"].value
+    assert any("làm hỏng bộ đọc" in r.data["Nội dung"] for r in check.metadata["Phát hiện"].records)
     later = _materialize([unit_submission], settings, instance, submission_key("2023", "03259", UNIT))
     units = _units_now(data_dir)
     assert (units["03253"]["state"], units["03253"]["label"]) == ("khong_hop_le", "Không hợp lệ (tệp không đọc được)")
@@ -169,8 +169,8 @@ def test_unidentified_files_are_listed_on_the_page(data_dir):
     result = _materialize([unidentified_submissions], settings, instance)
     metadata = _metadata(result)
     assert metadata["Số tệp"] == 2
-    assert "http://127.0.0.1:8080/tep/2023/phan-hoi/phan-hoi-tep-khong-doc-duoc-" in \
-        metadata["Kỳ 2023 · Tệp không xác định được đơn vị"]
+    files = {r.data["Tệp"]: r.data for r in metadata["Kỳ 2023 · Tệp không xác định được đơn vị"].records}
+    assert files["bao-cao.xlsx"]["Tệp phản hồi"].startswith("/tep/2023/phan-hoi/phan-hoi-tep-khong-doc-duoc-")
     from starlette.testclient import TestClient
 
     assert "Tệp không xác định được đơn vị" not in TestClient(create_app(data_dir)).get("/ky/2023").text  # officers'
@@ -385,7 +385,7 @@ def test_a_live_day_in_the_browser(dev, sample_files):
         browser.close()
     checks = _graphql(ui, """{ assetNodes(assetKeys: [{path: ["unit_submission"]}]) { assetChecksOrError {
         ... on AssetChecks { checks { executionForLatestMaterialization { evaluation { success
-        metadataEntries { label ... on MarkdownMetadataEntry { mdStr } } } } } } } } }""")
+        metadataEntries { label ... on TableMetadataEntry { table { records } } } } } } } } } }""")
     runs = _graphql(ui, "{ runsOrError { ... on Runs { results { status jobName tags { key value } } } } }")
     statuses = [(r["jobName"], r["status"]) for r in runs["runsOrError"]["results"]]
     assert all(status in ("SUCCESS", "STARTED") for _, status in statuses), statuses  # a broken file fails no run
