@@ -24,10 +24,16 @@ from pipeline.errors import UserError, machine_error, machine_fault, machine_fau
 from pipeline.settings import PROJECT_ROOT
 
 # What SQLite says when Dagster's storage cannot be written, and how we say it.
-_SQLITE_FAULTS = {"database or disk is full": "ổ đĩa đầy", "disk I/O error": "lỗi ghi ổ đĩa, thường do ổ đầy",
-                  "readonly database": "không có quyền ghi", "unable to open database file": "không mở được tệp"}
-_OS_FAULTS = {errno.ENOSPC: "ổ đĩa đầy", errno.EDQUOT: "hết hạn mức dung lượng", errno.EROFS: "ổ chỉ cho đọc",
-              errno.EACCES: "không có quyền ghi", errno.EPERM: "không có quyền ghi"}
+_FREE = "Hãy giải phóng dung lượng trên ổ chứa thư mục đó"
+_GRANT = "Hãy cấp quyền ghi thư mục đó cho tài khoản chạy quy trình"
+_EITHER = f"{_FREE} hoặc cấp quyền ghi cho tài khoản chạy quy trình"
+_SQLITE_FAULTS = {"database or disk is full": ("ổ đĩa đầy", _FREE),
+                  "disk I/O error": ("lỗi ghi ổ đĩa, thường do ổ đầy", _EITHER),
+                  "readonly database": ("không có quyền ghi", _GRANT),
+                  "unable to open database file": ("không mở được tệp", _EITHER)}
+_OS_FAULTS = {errno.ENOSPC: ("ổ đĩa đầy", _FREE), errno.EDQUOT: ("hết hạn mức dung lượng", _FREE),
+              errno.EROFS: ("ổ chỉ cho đọc", "Hãy gắn lại ổ chứa thư mục đó ở chế độ ghi được"),
+              errno.EACCES: ("không có quyền ghi", _GRANT), errno.EPERM: ("không có quyền ghi", _GRANT)}
 # The line dagster._core.instance.types._EventListenerLogHandler writes to stderr when a log event
 # cannot be stored (the run goes on, or fails on its next system event, which we tell in one line).
 DAGSTER_LOG_FAILURE = "Exception while writing logger call to event log"
@@ -47,14 +53,14 @@ def dagster_storage_fault(error: BaseException) -> str | None:
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         text = str(error)
-        reason = next((told for key, told in _SQLITE_FAULTS.items() if key in text), None)
+        told = next((told for key, told in _SQLITE_FAULTS.items() if key in text), None)
         if isinstance(error, OSError) and error.errno in _OS_FAULTS and error.filename and \
                 Path(os.fsdecode(error.filename)).resolve().is_relative_to(home):  # its lock, its compute logs
-            reason = _OS_FAULTS[error.errno]
-        if reason or isinstance(error, sqlite3.Error):
-            return (f'Dagster không ghi được lịch sử chạy vào thư mục "{dagster_home()}" (DAGSTER_HOME: {reason or text}). '
-                    "Hãy giải phóng dung lượng trên ổ chứa thư mục đó hoặc cấp quyền ghi cho tài khoản chạy quy trình "
-                    "(hoặc đặt DAGSTER_HOME sang ổ khác) rồi chạy lại.")
+            told = _OS_FAULTS[error.errno]
+        if told or isinstance(error, sqlite3.Error):
+            reason, advice = told or (text, _EITHER)
+            return (f'Dagster không ghi được lịch sử chạy vào thư mục "{dagster_home()}" (DAGSTER_HOME: {reason}). '
+                    f"{advice} (hoặc đặt DAGSTER_HOME sang ổ khác) rồi chạy lại.")
         error = error.__cause__ or error.__context__
     return None
 

@@ -439,6 +439,5 @@ def test_a_read_only_dagster_home_is_named_as_dagster_s(sample_files, tmp_path):
         done = _assets_run(env)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        f'Dagster không ghi được lịch sử chạy vào thư mục "{home}" (DAGSTER_HOME: ổ chỉ cho đọc). Hãy giải phóng dung '
-        "lượng trên ổ chứa thư mục đó hoặc cấp quyền ghi cho tài khoản chạy quy trình (hoặc đặt DAGSTER_HOME sang ổ "
-        "khác) rồi chạy lại."], done.stderr
+        f'Dagster không ghi được lịch sử chạy vào thư mục "{home}" (DAGSTER_HOME: ổ chỉ cho đọc). Hãy gắn lại ổ chứa '
+        "thư mục đó ở chế độ ghi được (hoặc đặt DAGSTER_HOME sang ổ khác) rồi chạy lại."], done.stderr
