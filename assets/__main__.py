@@ -242,29 +242,6 @@ def step_error(result) -> str:
     return told.description if told and told.description else failures[0].error.message.strip()
 
 
-_SQLITE_FAULTS = {"database or disk is full": "ổ đĩa đầy", "disk I/O error": "lỗi ghi ổ đĩa, thường do ổ đầy",
-                  "readonly database": "không có quyền ghi", "unable to open database file": "không mở được tệp"}
-
-
-def dagster_storage_fault(error: BaseException) -> str | None:
-    """One Vietnamese line for a fault of Dagster's own storage (its SQLite files under
-    DAGSTER_HOME: a full disk, no permission), or None if ``error`` is not one."""
-    import sqlite3
-
-    home = os.environ.get("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        text = str(error)
-        reason = next((told for key, told in _SQLITE_FAULTS.items() if key in text), None)
-        if isinstance(error, sqlite3.Error) or (reason and type(error).__name__ == "OperationalError"):
-            return (f'Dagster không ghi được lịch sử chạy vào thư mục "{home}" (DAGSTER_HOME: {reason or text}). '
-                    "Hãy giải phóng dung lượng trên ổ chứa thư mục đó hoặc cấp quyền ghi cho tài khoản chạy quy trình "
-                    "(hoặc đặt DAGSTER_HOME sang ổ khác) rồi chạy lại.")
-        error = error.__cause__ or error.__context__
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assets", description="Chạy quy trình tổng hợp qua Dagster")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -288,10 +265,12 @@ def main(argv: list[str] | None = None) -> int:
 def run_command(args) -> int:
     """``run``; a machine fault met anywhere (Dagster's own storage included) is one Vietnamese
     line naming the place, never a traceback."""
+    from assets.failures import dagster_storage_fault, storage_noise_hidden
     from pipeline.errors import UserError, machine_error, machine_fault
 
     try:
-        return _run_command(args)
+        with storage_noise_hidden():
+            return _run_command(args)
     except UserError as e:
         print(str(e), file=sys.stderr)
         return 2
@@ -369,18 +348,62 @@ def _run(settings: Settings, defs, instance, periods: list[str]) -> int:
         print(f"Tệp không xác định được đơn vị: {unidentified['Số tệp'].value}")
         for key, value in unidentified.items():
             if key != "Số tệp":
-                print(value.value)
+                for record in value.records:
+                    print(f"    {record.data['Tệp']}: {record.data['Lý do']}")
     result = run_in_process(defs.resolve_job_def("consolidation_job"), instance, settings.wait_seconds,
                             run_config=quiet)
     if not result.success:
         print(f"Lỗi khi tổng hợp: {step_error(result)}", file=sys.stderr)
         return 1
-    for event in result.get_asset_materialization_events():
-        name = event.asset_key.to_user_string()
-        for key, value in event.materialization.metadata.items():
-            if name == "district_consolidation" or key.endswith(("Tải về", "Còn thiếu", "Bản PDF để in")):
-                print(f"{name if name.startswith('bieu') else ''} {key}: {value.value}".strip())
+    events = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    for period in periods:
+        for line in summary(events, period, settings.places.out / period, settings.pdf):
+            print(line)
     return 1 if failed else 0
+
+
+def _shown_path(path: Path) -> str:
+    """A path as the person who ran the command reads it: from the current folder if inside it."""
+    return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+
+
+def summary(events: dict, period: str, folder: Path, pdf_wanted: bool = True) -> list[str]:
+    """The closing lines of ``assets run`` for a period, from the consolidation run's
+    materializations: how many units are valid, have errors (named) or are missing, where the set,
+    its PDF and the report's draft are. Files by their path, not by a page that may not be running."""
+    from assets.publication import BIEU_SPAN
+    from assets.resources import period_label
+    from assets.tables import route_name
+    from pipeline.states import SubmissionState
+    from pipeline.text import name_list
+
+    table = events["submission_status"][period_label(period, "Các đơn vị")]
+    units = [(f"{r.data['Mã']} – {r.data['Đơn vị']}", r.data["Trạng thái"]) for r in table.records]
+    valid = [name for name, label in units if label == SubmissionState.VALID.label]
+    missing = [name for name, label in units if label == SubmissionState.MISSING.label]
+    invalid = [name for name, label in units  # a refusal after the close included
+               if label not in (SubmissionState.VALID.label, SubmissionState.MISSING.label)]
+    counts = [f"{len(valid)} hợp lệ", f"{len(invalid)} có lỗi" + (f" ({name_list(invalid, 10)})" if invalid else ""),
+              f"{len(missing)} chưa nộp" + (f" ({name_list(missing, 10)})" if missing else "")]
+    lines = [f"Kỳ {period}: {len(units)} đơn vị – " + ", ".join(counts) + "."]
+    sets = [m for key, m in events.items() if key.startswith("bieu_") and period_label(period, "Tải về") in m]
+    if not sets:
+        return lines
+    complete = all(m[period_label(period, "Đầy đủ")].value == "Có" for m in sets)
+    lines.append(f"  Bộ biểu: {_shown_path(folder)}{os.sep}" + ("" if complete else " (số liệu chưa đầy đủ)"))
+    bieu = sets[0]
+    pdf = bieu.get(period_label(period, f"Bộ PDF Biểu {BIEU_SPAN}"))
+    note = bieu.get(period_label(period, "Bản PDF để in"))
+    if pdf is not None:
+        lines.append(f"  Bản PDF để in: {_shown_path(folder / route_name(pdf.value))}")
+    elif note is not None:
+        lines.append(f"  Bản PDF để in: {note.value}")
+    elif not pdf_wanted:
+        lines.append("  Bản PDF để in: không ghi (TUANGIAO_PDF=0).")
+    draft = events.get("bao_cao_danh_gia", {}).get(period_label(period, "Tải về"))
+    if draft is not None:
+        lines.append(f"  Dự thảo báo cáo: {_shown_path(folder / route_name(draft.value))}")
+    return lines
 
 
 if __name__ == "__main__":

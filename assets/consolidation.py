@@ -6,6 +6,7 @@ from assets.automation import FOLLOWS_UPSTREAM
 from assets.failures import told
 from assets.intake import SUBMISSION
 from assets.resources import PipelineSettings, period_label
+from assets.tables import table
 from pipeline.text import name_list, show_number
 from pipeline.publication.consolidation import consolidate
 
@@ -28,12 +29,10 @@ def district_consolidation(context: dg.AssetExecutionContext, settings: Pipeline
     metadata = {}
     for period in catalogue.periods:
         result = consolidate(catalogue, settings.warehouse, period, settings.wait_seconds)
-        lines = [f"| {figure.label} | {show_number(value or 0, places=0)} |" for figure, value in result.headline]
         missing = [catalogue.unit(u).name for u in result.missing_units]
         metadata[period_label(period, "Số đơn vị hợp lệ")] = len(result.loaded_units)
         metadata[period_label(period, "Chưa có báo cáo hợp lệ")] = name_list(missing) or "Không"
-        metadata[period_label(period, "Số liệu chính")] = dg.MetadataValue.md(
-            "| Chỉ tiêu | Toàn huyện |\n|---|---:|\n" + "\n".join(lines)
-        )
+        metadata[period_label(period, "Số liệu chính")] = table(
+            ("Chỉ tiêu", "Toàn huyện"), [(figure.label, show_number(value or 0, places=0)) for figure, value in result.headline])
         context.log.info(f"Kỳ {period}: {len(result.loaded_units)} đơn vị hợp lệ, thiếu {len(missing)}")
     return dg.MaterializeResult(metadata=metadata)

@@ -1,8 +1,10 @@
 """Submission assets: one partition per (period, unit) or (period, batch of units), with a
 non-blocking check whose metadata lists every unit's findings: an invalid unit is a recorded
-result (the consolidation reads only valid versions), not a failed run. Each intake writes
-the period's units as they are now for the download page. Metadata labels are Vietnamese
-words; files appear as links of the download page."""
+result (the consolidation reads only valid versions), not a failed run: its check fails with
+severity ERROR, and the run carries the unit's name and its result as tags, so the catalogue
+and the run list both show it. Each intake writes the period's units as they are now for
+the download page. Metadata labels are Vietnamese words; tables are table metadata and files
+their routes on the download page (``assets.tables``)."""
 
 import warnings
 from collections import Counter
@@ -12,6 +14,7 @@ import dagster as dg
 from assets.failures import told
 from assets.partitions import PERIOD
 from assets.resources import PipelineSettings
+from assets.tables import findings_table, page_route, unidentified_table, units_table
 from pipeline.catalogue.batches import batch_name, batch_units
 from pipeline.checking.report import FindingsReport
 from pipeline.text import name_list
@@ -24,18 +27,10 @@ from pipeline.warehouse import connect, create_schema
 
 CHECK_NAME = "valid_submission"
 STATE_TAG = "tuangiao/trang_thai"  # on each materialization: a SubmissionState (hop_le, khong_hop_le or chua_nop)
-MAX_ROWS_SHOWN = 200
+UNIT_TAG = "tuangiao/don_vi"  # on each intake run: the unit's (or batch's) name beside its code, as the run list shows it
+RESULT_TAG = "tuangiao/ket_qua"  # on each intake run: the batch's worst state in words ("Không hợp lệ")
 
 SUBMISSION = dg.AssetKey("unit_submission")  # its partitions come with the settings: ``submission_asset``
-
-
-def units_markdown(statuses: list[UnitStatus], settings: PipelineSettings, period: str) -> str:
-    """One line per unit of a batch: status, errors, warnings and its feedback link."""
-    rows = ["| Đơn vị | Trạng thái | Lỗi | Cảnh báo | Tệp phản hồi |", "|---|---|---|---|---|"]
-    for s in statuses:
-        feedback = f"[Tải về]({settings.page_link(period, s.feedback).url})" if s.feedback else ""
-        rows.append(f"| {s.code} – {s.name} | {s.label} | {s.errors} | {s.warnings} | {feedback} |")
-    return "\n".join(rows)
 
 
 def write_period_status(settings: PipelineSettings, period: str) -> list[UnitStatus]:
@@ -45,8 +40,8 @@ def write_period_status(settings: PipelineSettings, period: str) -> list[UnitSta
         return write_intake_status(settings.catalogue, conn, settings.places, period, settings.now().date())
 
 
-def submission_asset(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
-    """``unit_submission`` and its check over ``partitions`` (``assets.partitions``)."""
+def submission_asset(partitions: dg.MultiPartitionsDefinition, names: dg.TableMetadataValue) -> dg.AssetsDefinition:
+    """``unit_submission`` and its check over ``partitions``, their keys ``names`` (``assets.partitions``)."""
     with warnings.catch_warnings():
         # Partitioned asset checks are "preview" in Dagster 1.13; they are what lets the UI show
         # each unit's check result on its own partition.
@@ -70,6 +65,7 @@ def submission_asset(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefin
             "Đơn vị không có tệp mới giữ nguyên trạng thái theo phiên bản đã nạp."
         ),
         check_specs=[check],
+        metadata={"Các phân vùng": names},
     )(told(take_in_partition))
 
 
@@ -110,10 +106,10 @@ def take_in_partition(context: dg.AssetExecutionContext, settings: PipelineSetti
         if results[0].file_hash:
             metadata["Mã băm (SHA-256)"] = results[0].file_hash
         if unit.feedback:
-            metadata["Tệp phản hồi"] = settings.page_link(period, unit.feedback)
+            metadata["Tệp phản hồi"] = page_route(period, unit.feedback)
         metadata["Xét duyệt"] = unit.review_label
     else:
-        metadata["Các đơn vị"] = dg.MetadataValue.md(units_markdown(statuses, settings, period))
+        metadata["Các đơn vị"] = units_table(statuses, period)
         metadata["Không hợp lệ"] = name_list([f"{s.code} – {s.name}" for s in statuses
                                               if s.state == SubmissionState.INVALID]) or "Không"
     invalid = any(s.state == SubmissionState.INVALID for s in statuses)
@@ -121,6 +117,10 @@ def take_in_partition(context: dg.AssetExecutionContext, settings: PipelineSetti
     state = (SubmissionState.INVALID if invalid else SubmissionState.MISSING if missing
              else SubmissionState.VALID)  # the batch's worst
     closed = any(r.status == ArrivalState.CLOSED for r in results)  # a file refused: the period is closed
+    # The run list shows these beside the partition's code; a click on the result lists the runs with
+    # the same ("Không hợp lệ"): what a "Failed" tab would, while the run itself succeeded.
+    context.instance.add_run_tags(context.run.run_id, {
+        UNIT_TAG: metadata["Đơn vị"], RESULT_TAG: f"Kỳ {period} đã khóa sổ" if closed else state.label})
     yield dg.MaterializeResult(metadata=metadata, tags={STATE_TAG: state.value})  # Dagster stores plain strings
     yield dg.AssetCheckResult(
         check_name=CHECK_NAME,
@@ -130,20 +130,10 @@ def take_in_partition(context: dg.AssetExecutionContext, settings: PipelineSetti
         metadata={
             "Số lỗi": errors,
             "Số cảnh báo": warnings_,
-            "Phát hiện": dg.MetadataValue.md(
-                FindingsReport(findings, with_unit=len(statuses) > 1).markdown(MAX_ROWS_SHOWN)),
+            "Phát hiện": findings_table(FindingsReport(findings, with_unit=len(statuses) > 1)),
             **({"Tệp phản hồi": metadata["Tệp phản hồi"]} if "Tệp phản hồi" in metadata else {}),
         },
     )
-
-
-def unidentified_markdown(files: list[Unidentified], settings: PipelineSettings, period: str) -> str:
-    rows = ["| Tệp | Lý do | Nhận lúc | Tệp phản hồi |", "|---|---|---|---|"]
-    for f in files[:MAX_ROWS_SHOWN]:
-        link = f"[Tải về]({settings.page_link(period, f.feedback).url})" if f.feedback else ""
-        cells = [f.file_name, f.reason, f.received_at]
-        rows.append("| " + " | ".join(c.replace("|", "/").replace("\n", " ") for c in cells) + f" | {link} |")
-    return "\n".join(rows)
 
 
 @dg.asset(
@@ -172,8 +162,7 @@ def unidentified_submissions(context: dg.AssetExecutionContext, settings: Pipeli
         write_unidentified(settings.out, period, files)
         total += len(files)
         if files:
-            metadata[f"Kỳ {period} · Tệp không xác định được đơn vị"] = dg.MetadataValue.md(
-                unidentified_markdown(files, settings, period))
+            metadata[f"Kỳ {period} · Tệp không xác định được đơn vị"] = unidentified_table(files, period)
     return dg.MaterializeResult(metadata={"Số tệp": total, **metadata})
 
 
@@ -199,5 +188,5 @@ def inbox_catch_up(context: dg.AssetExecutionContext, settings: PipelineSettings
     return dg.MaterializeResult(metadata={
         "Số đơn vị tiếp nhận": len(taken),
         "Tiếp nhận": "\n".join(taken) or "Không có tệp mới.",
-        "Phát hiện": dg.MetadataValue.md(FindingsReport(findings).markdown(MAX_ROWS_SHOWN)),
+        "Phát hiện": findings_table(FindingsReport(findings)),
     })

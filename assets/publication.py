@@ -7,8 +7,8 @@ import dagster as dg
 from assets.automation import FOLLOWS_UPSTREAM
 from assets.consolidation import district_consolidation
 from assets.failures import told
-from assets.intake import MAX_ROWS_SHOWN
 from assets.resources import PipelineSettings, period_label
+from assets.tables import PREVIEW_ROWS, findings_table, officer_route, page_route, table, unique
 from pipeline.catalogue import default_catalogue
 from pipeline.checking.report import FindingsReport
 from pipeline.text import name_list
@@ -22,7 +22,6 @@ from pipeline.publication.workbooks import Publication
 from pipeline.states import SubmissionState
 from pipeline.warehouse import connect, create_schema
 
-PREVIEW_ROWS = 30
 BIEU_KEYS = {code: dg.AssetKey(f"bieu_{code}") for code in default_catalogue().bieu}
 BIEU_SPAN = default_catalogue().bieu_span.replace("-", "–")
 REPORT_KEY = dg.AssetKey("bao_cao_danh_gia")
@@ -46,37 +45,29 @@ def district_plan(context: dg.AssetExecutionContext, settings: PipelineSettings)
             in_use, label = plan_label(conn, period)
         metadata[period_label(period, "Trạng thái")] = label
         if result.file is not None:
-            findings = FindingsReport(result.findings).markdown(MAX_ROWS_SHOWN)
-            metadata[period_label(period, "Phát hiện")] = dg.MetadataValue.md(findings)
+            metadata[period_label(period, "Phát hiện")] = findings_table(FindingsReport(result.findings))
         if not in_use:
             context.log.warning(f"Kỳ {period}: kế hoạch huyện {label[0].lower() + label[1:]}: Biểu 01 sẽ ghi "
                                 "'Chưa đánh giá' cho các chỉ tiêu thiếu kế hoạch.")
     return dg.MaterializeResult(metadata=metadata)
 
 
-def preview(report: Report) -> str:
-    """The first table of a Biểu as markdown, numbers as printed."""
-    table = report.tables[0]
-    columns = table.columns
-    lines = ["| " + " | ".join(c.label.replace("|", "/") for c in columns) + " |",
-             "|" + "---|" * len(columns)]
-    for row in table.rows[:PREVIEW_ROWS]:
-        cells = []
-        for column in columns:
-            value = row.values.get(column.key)
-            kind = row.kind if column.kind == "row" else column.kind
-            cells.append(str(value or "") if column.kind == "text" else describe(value, kind))
-        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
-    if report.summary:
-        lines += ["", report.summary]
-    return "\n".join(lines)
+def preview(report: Report) -> dg.TableMetadataValue:
+    """The first rows of a Biểu's first table, numbers as printed."""
+    first = report.tables[0]
+    rows = []
+    for row in first.rows[:PREVIEW_ROWS]:
+        kinds = [row.kind if column.kind == "row" else column.kind for column in first.columns]
+        rows.append([str(row.values.get(c.key) or "") if kind == "text" else describe(row.values.get(c.key), kind)
+                     for c, kind in zip(first.columns, kinds)])
+    return table(unique([c.label for c in first.columns]), rows)
 
 
-def _pdf_metadata(settings: PipelineSettings, period: str, publication: Publication, code: str) -> dict:
-    """A Biểu's print-ready PDF and the set's all-in-one PDF as links of the page, or why there are none."""
+def _pdf_metadata(period: str, publication: Publication, code: str) -> dict:
+    """The routes of a Biểu's print-ready PDF and of the set's all-in-one PDF, or why there are none."""
     if code in publication.pdfs and publication.all_in_one_pdf is not None:
-        return {period_label(period, "Bản PDF để in"): settings.page_link(period, publication.pdfs[code].name),
-                period_label(period, f"Bộ PDF Biểu {BIEU_SPAN}"): settings.page_link(period, publication.all_in_one_pdf.name)}
+        return {period_label(period, "Bản PDF để in"): page_route(period, publication.pdfs[code].name),
+                period_label(period, f"Bộ PDF Biểu {BIEU_SPAN}"): page_route(period, publication.all_in_one_pdf.name)}
     return {period_label(period, "Bản PDF để in"): publication.pdf_note} if publication.pdf_note else {}
 
 
@@ -118,16 +109,17 @@ def _publish_open_periods(context: dg.AssetExecutionContext, settings: PipelineS
         for report in reports:
             path = publication.files[report.code]
             metadata[report.code].update({
-                period_label(period, "Tải về"): settings.page_link(period, path.name),
-                **_pdf_metadata(settings, period, publication, report.code),
+                period_label(period, "Tải về"): page_route(period, path.name),
+                **_pdf_metadata(period, publication, report.code),
                 period_label(period, "Số dòng"): len(report.tables[0].rows),
                 period_label(period, "Đầy đủ"): "Có" if report.complete else "Chưa",
                 period_label(period, "Còn thiếu"): name_list([u.name for u in report.missing]) or "Không",
-                period_label(period, "Xem trước"): dg.MetadataValue.md(preview(report)),
+                period_label(period, "Xem trước"): preview(report),
+                **({period_label(period, "Tóm tắt"): report.summary} if report.summary else {}),
             })
         incomplete = list({u.code: u.name for r in reports for u in r.missing}.values())
         report_metadata.update({
-            period_label(period, "Tải về"): settings.page_link(period, publication.report.name),
+            period_label(period, "Tải về (cán bộ)"): officer_route(period, publication.report.name),
             period_label(period, "Còn thiếu"): name_list(incomplete) or "Không",
         })
         context.log.info(f"Kỳ {period}: đã ghi {len(publication.files)} biểu, {publication.all_in_one.name}, "
@@ -155,16 +147,13 @@ def submission_status(context: dg.AssetExecutionContext, settings: PipelineSetti
         create_schema(conn)
         tables = {period: write_intake_status(catalogue, conn, settings.places, period, today)
                   for period in catalogue.periods}
-    metadata = {"Trang tải về": dg.MetadataValue.url(settings.download_url)}
+    metadata = {}
     columns = ("Mã", "Đơn vị", "Trạng thái", "Lỗi", "Cảnh báo", "Số lần nộp", "Tệp mới nhất", "Nhận lúc", "Đúng hạn",
                "Xét duyệt")
-    schema = dg.TableSchema(columns=[dg.TableColumn(name, "int" if name in ("Lỗi", "Cảnh báo", "Số lần nộp") else "string")
-                                     for name in columns])
     for period, statuses in tables.items():
-        records = [dg.TableRecord(dict(zip(columns, (
+        metadata[period_label(period, "Các đơn vị")] = table(columns, [(
             s.code, s.name, s.label, s.errors, s.warnings, s.versions, s.file_name, s.received_at,
-            {True: "Đúng hạn", False: "Trễ hạn", None: "Chưa đến hạn"}[s.on_time], s.review_label)))) for s in statuses]
-        metadata[period_label(period, "Các đơn vị")] = dg.MetadataValue.table(records, schema=schema)
+            {True: "Đúng hạn", False: "Trễ hạn", None: "Chưa đến hạn"}[s.on_time], s.review_label) for s in statuses])
         for state in SubmissionState:
             metadata[period_label(period, state.label)] = sum(s.state == state for s in statuses)
     context.log.info(f"Đã ghi {STATUS_FILE}: " + ", ".join(

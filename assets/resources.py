@@ -5,7 +5,6 @@ config or a test can set them, and the pipeline's functions receive it as the Se
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
 
 import dagster as dg
 
@@ -31,14 +30,6 @@ class PipelineSettings(dg.ConfigurableResource, Settings):
     @property
     def warehouse(self) -> Path:
         return self.places.warehouse
-
-    def page_link(self, period: str, relative: str = "") -> dg.UrlMetadataValue:
-        """A link to a file of the period on the download page (``relative`` to out/<period>/),
-        or to the period's page itself: what the UI shows instead of a server path."""
-        base = self.download_url.rstrip("/")
-        if not relative:
-            return dg.MetadataValue.url(f"{base}/ky/{quote(period)}")
-        return dg.MetadataValue.url(f"{base}/tep/{quote(period)}/{quote(relative)}")
 
 
 def period_label(period: str, label: str) -> str:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.failures import dagster_storage_fault
+
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 UNFINISHED = [s for s in dg.DagsterRunStatus if s not in FINISHED]
 PROCESS_TAG = "tuangiao/tien_trinh"  # "host:pid:start" of the process running the run
@@ -158,8 +160,10 @@ def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     for run in instance.get_runs(dg.RunsFilter(statuses=[s for s in UNFINISHED if s != dg.DagsterRunStatus.QUEUED])):
         identity = _dead_process(instance, run)
         if identity:
-            instance.report_run_failed(run, message=f"Tiến trình chạy lượt này ({identity}) đã mất (bị tắt đột ngột "
-                                                    "hoặc mất điện): đánh dấu thất bại và trả lại lượt dùng kho dữ liệu.")
+            instance.report_run_failed(run, message=f"Tiến trình chạy lượt này ({identity}) đã dừng giữa chừng: bị tắt "
+                                                    "đột ngột, mất điện, hoặc không ghi được lịch sử chạy (ổ chứa "
+                                                    "DAGSTER_HOME đầy hay không có quyền ghi). Đã đánh dấu thất bại và "
+                                                    "trả lại lượt dùng kho dữ liệu.")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             recovered.append(run.run_id)
     holding = instance.event_log_storage.get_concurrency_run_ids()
@@ -186,8 +190,13 @@ def watched(instance: dg.DagsterInstance, run_id: str, wait_seconds: float):
     def watch() -> None:
         waiting_since = None
         while not stop.wait(POLL_SECONDS):
-            recover_dead_runs(instance)
-            info = instance.event_log_storage.get_concurrency_info(POOL)
+            try:
+                recover_dead_runs(instance)
+                info = instance.event_log_storage.get_concurrency_info(POOL)
+            except Exception as e:
+                if dagster_storage_fault(e) is None:
+                    raise
+                return  # Dagster's storage refuses: the run meets it too, and the terminal tells it in one line
             if run_id not in info.pending_run_ids:
                 waiting_since = None
                 continue

@@ -9,6 +9,7 @@ import time
 
 import dagster as dg
 
+from assets.intake import UNIT_TAG
 from assets.jobs import consolidation_job, inbox_job, submission_job
 from assets.partitions import submission_key
 from assets.resources import PipelineSettings
@@ -17,8 +18,6 @@ from pipeline.catalogue.batches import batch_key, batch_name
 from pipeline.intake.inbox import SENSOR_READ_SECONDS, watch
 from pipeline.periods import open_periods
 from pipeline.catalogue.contract import PLAN_FILE
-
-UNIT_TAG = "tuangiao/don_vi"  # the unit's (or batch's) name on its run, as the Runs list shows it
 
 
 def inbox_run_requests(settings: PipelineSettings, cursor: str | None, now: float) -> tuple[list[dg.RunRequest], str]:

@@ -17,7 +17,7 @@ import pytest
 from assets.__main__ import main as assets_main
 from assets.consolidation import district_consolidation
 from assets.definitions import defs
-from assets.intake import STATE_TAG
+from assets.intake import RESULT_TAG, STATE_TAG, UNIT_TAG
 from assets.location import build_defs
 from assets.partitions import submission_key
 from assets.publication import district_plan, publish_bieu
@@ -39,11 +39,11 @@ def data_dir(tmp_path, sample_files):
     return tmp_path
 
 
-def _materialize(assets, data_dir, partition=None):
+def _materialize(assets, data_dir, partition=None, instance=None):
     settings = PipelineSettings(data_dir=str(data_dir), fixed_clock="2023-08-10T17:00:00", pdf=False)  # test_pdf_set renders
     return dg.materialize(
-        assets, partition_key=partition, resources={"settings": settings}, instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
+        assets, partition_key=partition, resources={"settings": settings},
+        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
     )
 
 
@@ -108,9 +108,11 @@ def test_missing_and_broken_units(data_dir):
     assert broken.success  # a failed submission is a recorded result, not a failed run
     check = _check(broken)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    table = check.metadata["Phát hiện"].value
-    assert "| lỗi | 01 Chỉ tiêu | E5 | Tổng số hộ dân cư" in table and "chưa nhập" in table
-    assert check.metadata["Tệp phản hồi"].value == "http://127.0.0.1:8080/tep/2023/phan-hoi/phan-hoi-03253-2023.xlsx"
+    [row] = [record.data for record in check.metadata["Phát hiện"].records]  # a table, one row per finding
+    assert (row["Mức độ"], row["Sheet"], row["Ô"]) == ("lỗi", "01 Chỉ tiêu", "E5") and "chưa nhập" in row["Nội dung"]
+    assert row["Chỉ tiêu"].startswith("Tổng số hộ dân cư")
+    # the file's route on the page; the page's address is the definition's, read when the location loads
+    assert check.metadata["Tệp phản hồi"].value == "/tep/2023/phan-hoi/phan-hoi-03253-2023.xlsx"
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT code, cell FROM findings").fetchall() == [("chua_nhap", "E5")]
     assert _metadata(_materialize([unit_submission], data_dir, submission_key("2023", "03259", UNIT)))["Trạng thái"] == "Hợp lệ"
@@ -129,16 +131,32 @@ def test_consolidation_names_missing_units(data_dir):
 
 def test_run_command_consolidates_the_sample(tmp_path):
     """What `make run` does, in a fresh DAGSTER_HOME and data folder."""
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "TUANGIAO_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "TUANGIAO_DATA_DIR": str(tmp_path / "data"),
+           "TUANGIAO_PDF": "0"}  # test_pdf_set renders; the PDF's line is in test_the_summary_names_the_pdf_or_why_not
     completed = subprocess.run(
         [sys.executable, "-m", "assets", "run", "--inbox", str(ROOT / "data" / "sample"), "--period", "2023",
          "--clock", "2023-08-10T17:00:00"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "Kỳ 2023 · Số đơn vị hợp lệ: 23" in completed.stdout
-    assert "| Tổng số hộ | 19.336 |" in completed.stdout
+    out = tmp_path / "data" / "out" / "2023"
+    lines = completed.stdout.splitlines()
+    # Issue 27.8: a line per unit, then a short summary: the counts, where the set, its PDF and the draft are
+    assert len(lines) == 23 + 4 and completed.stderr == ""
+    assert all(line.startswith("Kỳ 2023 · ") and line.endswith(": Hợp lệ (0 lỗi, 0 cảnh báo)") for line in lines[:23])
+    assert lines[23:] == ["Kỳ 2023: 23 đơn vị – 23 hợp lệ, 0 có lỗi, 0 chưa nộp.", f"  Bộ biểu: {out}/",
+                          "  Bản PDF để in: không ghi (TUANGIAO_PDF=0).",
+                          f"  Dự thảo báo cáo: {out}/Bao_cao_danh_gia_2023.docx"]
     assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
+    os.environ["DAGSTER_HOME"], home = str(tmp_path / "dagster_home"), os.environ.get("DAGSTER_HOME")
+    try:
+        instance = dg.DagsterInstance.get()
+        headline = instance.get_latest_materialization_event(dg.AssetKey("district_consolidation")).asset_materialization
+        rows = {r.data["Chỉ tiêu"]: r.data["Toàn huyện"] for r in headline.metadata["Kỳ 2023 · Số liệu chính"].records}
+        assert rows["Tổng số hộ"] == "19.336"
+        instance.dispose()
+    finally:
+        os.environ.pop("DAGSTER_HOME") if home is None else os.environ.update(DAGSTER_HOME=home)
     written = sorted(p.name for p in (tmp_path / "data" / "out" / "2023").glob("Bieu_*"))
     assert written == sorted([f"Bieu_{n:02d}_2023.xlsx" for n in range(1, 16)] + ["Bieu_01-15_2023.xlsx", "Bieu_01-15_2023.zip"])
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as conn:
@@ -199,17 +217,19 @@ def test_bieu_assets_publish_with_metadata(data_dir):
     events = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
     assert {f"bieu_{n:02d}" for n in range(1, 16)} <= set(events)
     bieu_01 = events["bieu_01"]
-    assert bieu_01["Kỳ 2023 · Tải về"].value == "http://127.0.0.1:8080/tep/2023/Bieu_01_2023.xlsx"
+    assert bieu_01["Kỳ 2023 · Tải về"].value == "/tep/2023/Bieu_01_2023.xlsx"
     assert bieu_01["Kỳ 2023 · Đầy đủ"].value == "Chưa" and "Thị trấn Tuần Giáo" in bieu_01["Kỳ 2023 · Còn thiếu"].value
-    assert "| 1 | Tỷ lệ hộ nghèo | % |" in bieu_01["Kỳ 2023 · Xem trước"].value
+    first = bieu_01["Kỳ 2023 · Xem trước"].records[0].data
+    assert [first[c.name] for c in bieu_01["Kỳ 2023 · Xem trước"].schema.columns][:3] == ["1", "Tỷ lệ hộ nghèo", "%"]
     # Phình Sáng and the total: Phòng Tài chính – Kế hoạch reports form 14 with nothing in it, and is left out
     assert events["bieu_14"]["Kỳ 2023 · Số dòng"].value == 2
     assert events["district_plan"]["Kỳ 2023 · Trạng thái"].value == "Chưa nộp"
     draft = events["bao_cao_danh_gia"]  # the report's draft, published with the Biểu and linked
-    assert draft["Kỳ 2023 · Tải về"].value == "http://127.0.0.1:8080/tep/2023/Bao_cao_danh_gia_2023.docx"
+    assert draft["Kỳ 2023 · Tải về"].value == "/tep/2023/Bao_cao_danh_gia_2023.docx"
     assert (data_dir / "out" / "2023" / "Bao_cao_danh_gia_2023.docx").is_file()
     assert "Thị trấn Tuần Giáo" in draft["Kỳ 2023 · Còn thiếu"].value
-    assert all(not isinstance(v, dg.PathMetadataValue) for m in events.values() for v in m.values())
+    stored = [v for m in events.values() for v in m.values()]
+    assert not any(isinstance(v, (dg.PathMetadataValue, dg.UrlMetadataValue, dg.MarkdownMetadataValue)) for v in stored)
 
 
 def test_a_file_for_a_closed_period_says_so_to_its_sender(data_dir, sample_files):
@@ -238,7 +258,8 @@ def test_a_file_for_a_closed_period_says_so_to_its_sender(data_dir, sample_files
     told = 'Kỳ 2023 đã khóa sổ: không nhận tệp "03259-sau-khoa-so.xlsx" (số liệu đã khóa sổ: hợp lệ)'
     assert metadata["Trạng thái"] == told and metadata["Số lỗi"] == 1
     check = _check(result)
-    assert not check.passed and "kỳ 2023 đã khóa sổ, không nhận thêm báo cáo" in check.metadata["Phát hiện"].value
+    assert not check.passed
+    assert any("kỳ 2023 đã khóa sổ, không nhận thêm báo cáo" in r.data["Nội dung"] for r in check.metadata["Phát hiện"].records)
     feedback = data_dir / "out" / "2023" / "phan-hoi" / "phan-hoi-03259-2023.xlsx"
     cells = [c for row in openpyxl.load_workbook(feedback).active.iter_rows(values_only=True) for c in row if c]
     assert any("kỳ 2023 đã khóa sổ, không nhận thêm báo cáo" in str(c) for c in cells)
@@ -246,3 +267,86 @@ def test_a_file_for_a_closed_period_says_so_to_its_sender(data_dir, sample_files
               if u["code"] == "03259"]
     assert unit["label"] == told and unit["feedback"] == "phan-hoi/phan-hoi-03259-2023.xlsx"
     assert unit["file_name"] == "03259-sau-khoa-so.xlsx"
+
+
+INJECTED = "[Bấm vào đây](http://x) ![x](http://y/p.png) | cột thừa"
+
+
+def test_a_cell_s_text_reaches_dagster_as_plain_text(data_dir):
+    """Issue 26.8: what a unit typed in a cell is a table cell's text in Dagster (which the UI
+    writes as text), never Markdown that makes a link, a remote image or breaks the table."""
+    path = data_dir / "inbox" / "2023" / "03253-thi-tran-tuan-giao.xlsx"
+    workbook = openpyxl.load_workbook(path)
+    workbook["01 Chỉ tiêu"]["E5"] = INJECTED
+    workbook.save(path)
+    result = _materialize([unit_submission], data_dir, submission_key("2023", "03253", UNIT))
+    check = _check(result)
+    findings = check.metadata["Phát hiện"]
+    assert isinstance(findings, dg.TableMetadataValue)
+    [row] = [record.data for record in findings.records if record.data["Ô"] == "E5"]
+    assert row["Giá trị"] == INJECTED  # whole, in its own cell: the "|" made no new column
+    assert set(row) == {column.name for column in findings.schema.columns}
+    assert INJECTED in row["Nội dung"]
+    stored = [*check.metadata.values(), *result.get_asset_materialization_events()[0].materialization.metadata.values()]
+    assert not any(isinstance(v, (dg.MarkdownMetadataValue, dg.UrlMetadataValue)) for v in stored)
+
+
+def test_an_invalid_unit_fails_its_check_and_names_itself_on_its_run(data_dir):
+    """Issue 26.11: the invalid unit's check fails with severity ERROR (the run still succeeds: the
+    submission is recorded, the others go on), and its run carries the unit's name beside the
+    partition code and its result, as the run list shows them; the valid unit's says so too."""
+    path = data_dir / "inbox" / "2023" / "03253-thi-tran-tuan-giao.xlsx"
+    workbook = openpyxl.load_workbook(path)
+    workbook["01 Chỉ tiêu"]["E5"] = None
+    workbook.save(path)
+    instance = dg.DagsterInstance.ephemeral()
+    broken = _materialize([unit_submission], data_dir, submission_key("2023", "03253", UNIT), instance)
+    valid = _materialize([unit_submission], data_dir, submission_key("2023", "03259", UNIT), instance)
+    assert broken.success and not _check(broken).passed and _check(broken).severity == dg.AssetCheckSeverity.ERROR
+    tags = instance.get_run_by_id(broken.run_id).tags
+    assert tags["dagster/partition"] == "2023|03253"
+    assert tags[UNIT_TAG] == "03253 – Thị trấn Tuần Giáo" and tags[RESULT_TAG] == "Không hợp lệ"
+    assert instance.get_run_by_id(valid.run_id).tags[RESULT_TAG] == "Hợp lệ"
+
+
+def test_the_page_address_is_the_settings_of_now_and_partitions_have_names():
+    """Issue 26.11: no run stores the page's address; the definitions give it, as the settings say
+    when the code location loads, and name every partition code in Vietnamese."""
+    built = build_defs(Settings(download_url="https://giamngheo.tuangiao.example/"))
+    graph = built.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).metadata["Trang tải về"].value == "https://giamngheo.tuangiao.example/"
+    names = graph.get(dg.AssetKey("unit_submission")).metadata["Các phân vùng"]
+    assert {"Mã phân vùng": "03265", "Tên": "Xã Ta Ma"} in [r.data for r in names.records]
+    assert len(names.records) == 23
+    district = build_defs(Settings(batch_level="district")).resolve_asset_graph()
+    assert [r.data for r in district.get(dg.AssetKey("unit_submission")).metadata["Các phân vùng"].records] == [
+        {"Mã phân vùng": "099", "Tên": "Huyện Tuần Giáo"}]
+
+
+def test_the_summary_names_the_pdf_or_why_not(tmp_path, monkeypatch):
+    """The closing lines of `assets run`: units with errors and missing named, the set marked
+    incomplete, the PDF's path or why there is none, paths from the current folder."""
+    from assets.__main__ import summary
+    from assets.tables import page_route, table
+
+    monkeypatch.chdir(tmp_path)
+    units = table(("Mã", "Đơn vị", "Trạng thái"), [
+        ("03253", "Thị trấn Tuần Giáo", "Hợp lệ"), ("03259", "Xã Phình Sáng", "Không hợp lệ"),
+        ("03260", "Xã Rạng Đông", "Chưa nộp"),
+        ("03262", "Xã Mùn Chung", 'Kỳ 2023 đã khóa sổ: không nhận tệp "x.xlsx" (số liệu đã khóa sổ: hợp lệ)')])
+    events = {"submission_status": {"Kỳ 2023 · Các đơn vị": units},
+              "bieu_01": {"Kỳ 2023 · Tải về": dg.MetadataValue.text(page_route("2023", "Bieu_01_2023.xlsx")),
+                          "Kỳ 2023 · Đầy đủ": dg.MetadataValue.text("Chưa"),
+                          "Kỳ 2023 · Bộ PDF Biểu 01–15": dg.MetadataValue.text(page_route("2023", "Bieu_01-15_2023.pdf"))},
+              "bao_cao_danh_gia": {"Kỳ 2023 · Tải về": dg.MetadataValue.text(page_route("2023", "Bao_cao_danh_gia_2023.docx"))}}
+    folder = tmp_path / "data" / "out" / "2023"
+    assert summary(events, "2023", folder) == [
+        "Kỳ 2023: 4 đơn vị – 1 hợp lệ, 2 có lỗi (03259 – Xã Phình Sáng, 03262 – Xã Mùn Chung), "
+        "1 chưa nộp (03260 – Xã Rạng Đông).",
+        "  Bộ biểu: data/out/2023/ (số liệu chưa đầy đủ)",
+        "  Bản PDF để in: data/out/2023/Bieu_01-15_2023.pdf",
+        "  Dự thảo báo cáo: data/out/2023/Bao_cao_danh_gia_2023.docx"]
+    del events["bieu_01"]["Kỳ 2023 · Bộ PDF Biểu 01–15"]
+    events["bieu_01"]["Kỳ 2023 · Bản PDF để in"] = dg.MetadataValue.text("Không ghi bản PDF của các biểu: ổ đĩa đầy.")
+    assert summary(events, "2023", folder)[2] == "  Bản PDF để in: Không ghi bản PDF của các biểu: ổ đĩa đầy."

@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -333,3 +335,109 @@ def test_a_full_dagster_home_is_one_line_naming_it(sample_files, tmp_path):
     assert done.stderr.splitlines()[-1].startswith(f'Dagster không ghi được lịch sử chạy vào thư mục "{home}" '
                                                    "(DAGSTER_HOME: "), done.stderr[-2000:]
     assert "Traceback" not in done.stderr
+
+
+def _stopped(pid: int) -> bool:
+    return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] == "T"
+
+
+def _fill(folder: Path) -> Path:
+    """Write into ``folder`` until its disk is full; the filler's path."""
+    filler = folder / "filler"
+    with filler.open("wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.slow
+def test_dagster_s_storage_filling_mid_step_is_one_line_and_the_run_is_failed_after(sample_files, tmp_path, monkeypatch):
+    """Issue 25.8 leftover: DAGSTER_HOME's disk fills while a unit's step runs (the run paused at a
+    failpoint inside the step, the disk filled, the run resumed). The terminal says it in one
+    Vietnamese line naming DAGSTER_HOME, without the lines Dagster writes itself for each log event
+    it could not store; once room is made, the next run marks the broken run failed, saying why
+    it may have stopped (what the UI shows for it), and takes in every unit."""
+    _inbox(tmp_path, sample_files)
+    with mounted(tmp_path / "home", "size=30m") as home:
+        shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+        env = _run_env(tmp_path, tmp_path / "data", home)
+        paused = subprocess.Popen([sys.executable, "-m", "assets", "run", "--period", "2023"], cwd=ROOT,
+                                  env={**env, "TUANGIAO_FAILPOINT": "intake.loaded@3:stop"},
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not _stopped(paused.pid):
+            assert paused.poll() is None and time.monotonic() < deadline, paused.communicate()
+            time.sleep(0.1)
+        filler = _fill(home)
+        os.kill(paused.pid, signal.SIGCONT)
+        out, err = paused.communicate(timeout=120)
+        assert paused.returncode == 2, err[-3000:]
+        assert err.splitlines() == [f'Dagster không ghi được lịch sử chạy vào thư mục "{home}" (DAGSTER_HOME: lỗi ghi ổ '
+                                    "đĩa, thường do ổ đầy). Hãy giải phóng dung lượng trên ổ chứa thư mục đó hoặc cấp "
+                                    "quyền ghi cho tài khoản chạy quy trình (hoặc đặt DAGSTER_HOME sang ổ khác) rồi chạy "
+                                    "lại."], err[-3000:]
+        assert len(out.splitlines()) == 2  # the two units before the third's step
+        filler.unlink()
+        again = _assets_run(env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert again.stdout.startswith("Đã đánh dấu thất bại 1 lượt chạy trước bị dừng đột ngột")
+        monkeypatch.setenv("DAGSTER_HOME", str(home))  # the shipped dagster.yaml reads its storage's place from it
+        instance = dg.DagsterInstance.from_config(str(home))
+        [broken] = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+        assert broken.tags["dagster/partition"] == "2023|03260"
+        [failure] = [e for e in instance.all_logs(broken.run_id) if e.dagster_event_type == dg.DagsterEventType.RUN_FAILURE]
+        assert "ổ chứa DAGSTER_HOME đầy" in failure.message
+        instance.dispose()
+
+
+def test_dagster_s_own_lines_about_its_full_storage_are_held_back(tmp_path, monkeypatch, capfd):
+    """What Dagster writes to stderr itself when its storage refuses a log event ("Exception while
+    writing logger call to event log: … disk I/O error" and the SQL) is held back while
+    ``assets run`` runs (``storage_noise_hidden``); other lines pass. The storage is on a real
+    disk, filled by the step itself before it logs."""
+    from assets.failures import storage_noise_hidden
+
+    with mounted(tmp_path / "home", "size=8m") as home:
+        @dg.asset
+        def talkative(context):
+            _fill(home)
+            context.log.info("Đang ghi…")
+
+        def run() -> str:
+            instance = _instance(home, monkeypatch)
+            try:
+                dg.materialize([talkative], instance=instance, raise_on_error=False)
+            except Exception as e:  # the run's own events cannot be stored either
+                assert "disk I/O error" in str(e) or "full" in str(e)
+            finally:
+                instance.dispose()
+                (home / "filler").unlink()
+            print("một dòng khác", file=sys.stderr)
+            return capfd.readouterr().err
+
+        with storage_noise_hidden():
+            held = run()
+        plain = run()
+    assert "Exception while writing logger call to event log" in plain  # Dagster's own, with the SQL
+    assert "Exception while writing" not in held and "một dòng khác" in held
+
+
+def test_a_read_only_dagster_home_is_named_as_dagster_s(sample_files, tmp_path):
+    """DAGSTER_HOME on a disk mounted read-only (its storage made before): the line names Dagster's
+    folder and says to move DAGSTER_HOME, not the data folder."""
+    _inbox(tmp_path, sample_files)
+    with mounted(tmp_path / "home", "size=30m") as home:
+        shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+        env = _run_env(tmp_path, tmp_path / "data", home)
+        subprocess.run([sys.executable, "-c", "from assets.__main__ import prepare_dagster_home as p; p()"], cwd=ROOT,
+                       env=env, check=True)
+        subprocess.run(["mount", "-o", "remount,ro", str(home)], check=True)
+        done = _assets_run(env)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f'Dagster không ghi được lịch sử chạy vào thư mục "{home}" (DAGSTER_HOME: ổ chỉ cho đọc). Hãy gắn lại ổ chứa '
+        "thư mục đó ở chế độ ghi được (hoặc đặt DAGSTER_HOME sang ổ khác) rồi chạy lại."], done.stderr

@@ -131,7 +131,7 @@ def test_a_refused_file_counts_as_sent_and_invalid(data_dir):
     town = _materialize([unit_submission], settings, instance, submission_key("2023", "03253", UNIT))
     check = town.get_asset_check_evaluations()[0]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert "làm hỏng bộ đọc" in check.metadata["Phát hiện"].value
+    assert any("làm hỏng bộ đọc" in r.data["Nội dung"] for r in check.metadata["Phát hiện"].records)
     later = _materialize([unit_submission], settings, instance, submission_key("2023", "03259", UNIT))
     units = _units_now(data_dir)
     assert (units["03253"]["state"], units["03253"]["label"]) == ("khong_hop_le", "Không hợp lệ (tệp không đọc được)")
@@ -169,8 +169,8 @@ def test_unidentified_files_are_listed_on_the_page(data_dir):
     result = _materialize([unidentified_submissions], settings, instance)
     metadata = _metadata(result)
     assert metadata["Số tệp"] == 2
-    assert "http://127.0.0.1:8080/tep/2023/phan-hoi/phan-hoi-tep-khong-doc-duoc-" in \
-        metadata["Kỳ 2023 · Tệp không xác định được đơn vị"]
+    files = {r.data["Tệp"]: r.data for r in metadata["Kỳ 2023 · Tệp không xác định được đơn vị"].records}
+    assert files["bao-cao.xlsx"]["Tệp phản hồi"].startswith("/tep/2023/phan-hoi/phan-hoi-tep-khong-doc-duoc-")
     from starlette.testclient import TestClient
 
     assert "Tệp không xác định được đơn vị" not in TestClient(create_app(data_dir)).get("/ky/2023").text  # officers'
@@ -181,6 +181,9 @@ def test_unidentified_files_are_listed_on_the_page(data_dir):
     assert page.count("10/08/2023 17:00<") == 3 and ".123456" not in page  # the unit and both files
     assert 'href="/tep/2023/phan-hoi/phan-hoi-tep-khong-doc-duoc-bao-cao-' in page
     assert 'href="/tep/2023/phan-hoi/phan-hoi-99999-2023.xlsx"' in page
+
+
+INJECTED = "[Bấm vào đây](http://x) ![x](http://y/p.png) | cột thừa"
 
 
 def _dev(folder, *extra_env, ports=None):
@@ -232,6 +235,9 @@ def dev(tmp_path_factory):
     inbox = folder / "inbox-truoc" / "2023"
     inbox.mkdir(parents=True)
     shutil.copy(ROOT / "tests" / "corpus" / "bad" / "chua-nhap.xlsx", inbox / "chua-nhap.xlsx")
+    workbook = openpyxl.load_workbook(inbox / "chua-nhap.xlsx")
+    workbook["01 Chỉ tiêu"]["E6"] = INJECTED  # Markdown typed in a cell, and a "|"
+    workbook.save(inbox / "chua-nhap.xlsx")
     os.utime(inbox / "chua-nhap.xlsx", (1_700_000_000, 1_700_000_000))
     env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data-truoc")}
     run = subprocess.run([sys.executable, "-m", "assets", "run", "--inbox", str(inbox.parent), "--period", "2023"],
@@ -263,12 +269,15 @@ def _browser(p):
 def test_dev_serves_the_ui_and_the_page_and_the_ui_shows_a_failed_check(dev):
     """`make dev` (python -m assets dev): both servers up (the fixture waits for both; Ctrl-C
     stopping both is the last test); in the Dagster UI a real browser finds the failed unit's
-    check and its findings."""
+    check and its findings table, where the Markdown a unit typed in a cell is text: no link, no
+    image fetched, no column more (issue 26.8)."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
-    assert "03259 – Xã Phình Sáng: Không hợp lệ (1 lỗi" in dev.run_output
+    assert "03259 – Xã Phình Sáng: Không hợp lệ (2 lỗi" in dev.run_output
     with sync_api.sync_playwright() as p:
         browser = _browser(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        fetched = []
+        page.on("request", lambda request: fetched.append(request.url))
 
         def click(locator) -> None:
             """Click, first closing Dagster's newsletter dialog whenever it pops up."""
@@ -289,12 +298,16 @@ def test_dev_serves_the_ui_and_the_page_and_the_ui_shows_a_failed_check(dev):
         row.wait_for()
         assert "Không hợp lệ" in row.inner_text()
         click(row.locator("button").last)
-        click(page.get_by_text("[Show Markdown]").first)
         page.get_by_text("chưa nhập", exact=False).first.wait_for()
+        findings = page.locator("table", has_text="Nội dung").last
+        cells = [findings.locator("tr", has_text=cell).first.locator("td").all_inner_texts() for cell in ("E5", "E6")]
+        links = page.locator('a[href^="http://x"], img[src^="http://y"]').count()
         text = page.inner_text("body")
         page.screenshot(path=str(dev.folder / "dagster-check.png"))
         browser.close()
     assert "01 Chỉ tiêu" in text and "E5" in text and "Tổng số hộ dân cư" in text
+    assert cells[1][:5] == ["lỗi", "01 Chỉ tiêu", "E6", "Số hộ nghèo", INJECTED] and len(cells[1]) == len(cells[0])
+    assert links == 0 and not [url for url in fetched if url.startswith(("http://x", "http://y"))]
 
 
 @pytest.mark.slow
@@ -372,7 +385,7 @@ def test_a_live_day_in_the_browser(dev, sample_files):
         browser.close()
     checks = _graphql(ui, """{ assetNodes(assetKeys: [{path: ["unit_submission"]}]) { assetChecksOrError {
         ... on AssetChecks { checks { executionForLatestMaterialization { evaluation { success
-        metadataEntries { label ... on MarkdownMetadataEntry { mdStr } } } } } } } } }""")
+        metadataEntries { label ... on TableMetadataEntry { table { records } } } } } } } } } }""")
     runs = _graphql(ui, "{ runsOrError { ... on Runs { results { status jobName tags { key value } } } } }")
     statuses = [(r["jobName"], r["status"]) for r in runs["runsOrError"]["results"]]
     assert all(status in ("SUCCESS", "STARTED") for _, status in statuses), statuses  # a broken file fails no run

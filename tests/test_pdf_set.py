@@ -16,6 +16,7 @@ import zipfile
 
 import dagster as dg
 import pytest
+from starlette.testclient import TestClient
 
 from assets.publication import publish_bieu
 from assets.resources import PipelineSettings
@@ -173,14 +174,33 @@ def test_lasting_names_of_the_pdfs_resolve_and_status_lists_them(rendered):
 
 
 @needs_libreoffice
-def test_dagster_metadata_links_the_pdfs_on_the_page(rendered):
+def test_dagster_metadata_names_the_pdfs_on_the_page(rendered):
+    """Their routes on the page: its address is the definitions' (``assets.tables.page_metadata``)."""
     _, events, _ = rendered
     for code in CODES:
         metadata = events[f"bieu_{code}"]
-        link = metadata["Kỳ 2023 · Bản PDF để in"]
-        assert isinstance(link, dg.UrlMetadataValue)
-        assert link.value == f"http://127.0.0.1:8080/tep/2023/Bieu_{code}_2023.pdf"
-        assert metadata["Kỳ 2023 · Bộ PDF Biểu 01–15"].value == "http://127.0.0.1:8080/tep/2023/Bieu_01-15_2023.pdf"
+        route = metadata["Kỳ 2023 · Bản PDF để in"]
+        assert isinstance(route, dg.TextMetadataValue)
+        assert route.value == f"/tep/2023/Bieu_{code}_2023.pdf"
+        assert metadata["Kỳ 2023 · Bộ PDF Biểu 01–15"].value == "/tep/2023/Bieu_01-15_2023.pdf"
+
+
+@needs_libreoffice
+def test_every_route_dagster_names_is_served_to_its_audience(catalogue, rendered):
+    """A route stored in the metadata opens on the page: the published files to anyone, the
+    report's draft to officers only, anyone else sent to sign in (it once pointed to a public route
+    that answered 404)."""
+    data, events, _ = rendered
+    routes = {v.value for metadata in events.values() for v in metadata.values()
+              if isinstance(v, dg.TextMetadataValue) and v.value.startswith("/")}
+    assert "/can-bo/tep/2023/Bao_cao_danh_gia_2023.docx" in routes
+    officer, _ = _period_page(catalogue, data)
+    anonymous = TestClient(create_app(data, settings=Settings(data_dir=str(data))), follow_redirects=False)
+    with officer, anonymous:
+        for route in routes:
+            assert officer.get(route).status_code == 200, route
+            public = anonymous.get(route).status_code
+            assert public == (303 if route.startswith("/can-bo/") else 200), (route, public)  # 303: sign in first
 
 
 @needs_libreoffice
