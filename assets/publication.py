@@ -119,7 +119,7 @@ def _publish_open_periods(context: dg.AssetExecutionContext, settings: PipelineS
             })
         incomplete = list({u.code: u.name for r in reports for u in r.missing}.values())
         report_metadata.update({
-            period_label(period, "Tải về (cán bộ)"): officer_route(period, publication.report.name),
+            period_label(period, "Tải về"): officer_route(period, publication.report.name),
             period_label(period, "Còn thiếu"): name_list(incomplete) or "Không",
         })
         context.log.info(f"Kỳ {period}: đã ghi {len(publication.files)} biểu, {publication.all_in_one.name}, "

@@ -225,7 +225,7 @@ def test_bieu_assets_publish_with_metadata(data_dir):
     assert events["bieu_14"]["Kỳ 2023 · Số dòng"].value == 2
     assert events["district_plan"]["Kỳ 2023 · Trạng thái"].value == "Chưa nộp"
     draft = events["bao_cao_danh_gia"]  # the report's draft, published with the Biểu and linked
-    assert draft["Kỳ 2023 · Tải về"].value == "/tep/2023/Bao_cao_danh_gia_2023.docx"
+    assert draft["Kỳ 2023 · Tải về"].value == "/can-bo/tep/2023/Bao_cao_danh_gia_2023.docx"  # officers only
     assert (data_dir / "out" / "2023" / "Bao_cao_danh_gia_2023.docx").is_file()
     assert "Thị trấn Tuần Giáo" in draft["Kỳ 2023 · Còn thiếu"].value
     stored = [v for m in events.values() for v in m.values()]
