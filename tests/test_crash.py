@@ -113,7 +113,7 @@ def states(tmp_path_factory):
             _arrive(new, ARRIVING)
             _ok(_run(new))
     old_set, new_set = _published(old), _published(new)
-    assert len(old_set) == len(new_set) == 18 and old_set != new_set  # 15 Biểu, all-in-one, zip, report draft
+    assert len(old_set) == len(new_set) == 19 and old_set != new_set  # 15 Biểu, all-in-one, sources annex, zip, draft
     return old, old_set, new_set
 
 
