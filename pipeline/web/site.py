@@ -20,9 +20,11 @@ from starlette.responses import FileResponse, Response
 from starlette.templating import Jinja2Templates
 
 from pipeline.catalogue import Catalogue
+from pipeline.checking.findings import Finding
+from pipeline.checking.report import FindingsReport
 from pipeline.publication.status import STATUS_FILE, current_view
 from pipeline.settings import Places, Settings, local_time
-from pipeline.states import SubmissionState, Verdict
+from pipeline.states import ReviewState, SubmissionState, Verdict
 from pipeline.text import show_number
 from pipeline.web.access import AccessStore, Audit, Sessions, SignInLimit, signing_key
 from pipeline.web.auth import visitor
@@ -74,7 +76,8 @@ def late(value, deadline: dt.date | str) -> bool:
 
 
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(style=Markup(STYLE), states=SubmissionState, Verdict=Verdict, quote=quote)
+templates.env.globals.update(style=Markup(STYLE), states=SubmissionState, states_review=ReviewState, Verdict=Verdict,
+                             quote=quote)
 templates.env.filters.update(day=shown_day, moment=shown_moment, number=show_number, q=lambda text: quote(str(text)))
 
 
@@ -147,6 +150,13 @@ class Site:
 
     def not_found(self, request: Request) -> Response:
         return self.page(request, "not_found.html", 404)
+
+
+def findings_of(findings: list[dict]) -> dict:
+    """Findings (as an upload record or the warehouse stores them) in the report's columns, for ``_findings.html``."""
+    report = FindingsReport([Finding(**f) for f in findings])
+    return {"headers": report.headers, "findings": [{"error": f.is_error, "cells": list(zip(report.headers, cells))}
+                                                    for f, cells in zip(report.findings, report.flatten())]}
 
 
 def site_of(request: Request) -> Site:

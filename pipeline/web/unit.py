@@ -15,14 +15,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from pipeline.checking.feedback import unit_feedback_name
-from pipeline.checking.findings import Finding
-from pipeline.checking.report import FindingsReport
 from pipeline.intake.inbox import UPLOADED
 from pipeline.periods import PeriodError, is_closed, refuse_if_closed
 from pipeline.states import SubmissionState, Verdict
 from pipeline.text import slug
 from pipeline.web.auth import check_csrf, may_see_unit, members, units, visitor
-from pipeline.web.site import Site, download, late, shown_moment, site_of, templates
+from pipeline.web.review import own_review
+from pipeline.web.site import Site, download, findings_of, late, shown_moment, site_of, templates
 from pipeline.web.upload import (
     PLAN_SENDER,
     REFUSALS,
@@ -68,13 +67,6 @@ def shown_name(inbox_name: str) -> str:
     return f"gửi qua trang lúc {shown_moment(sent)}"
 
 
-def findings_of(findings: list[dict]) -> dict:
-    """An upload record's findings (as stored) in the report's columns, for ``_findings.html``."""
-    report = FindingsReport([Finding(**f) for f in findings])
-    return {"headers": report.headers, "findings": [{"error": f.is_error, "cells": list(zip(report.headers, cells))}
-                                                    for f, cells in zip(report.findings, report.flatten())]}
-
-
 def findings_table(findings: list[dict]) -> str:
     """The findings as the verdict page shows them."""
     return templates.get_template("_findings.html").render(findings_of(findings))
@@ -105,7 +97,7 @@ def history(site: Site, key: str, unit: str) -> dict:
 def period_sections(site: Site, unit_code: str) -> list[dict]:
     unit = site.catalogue.find_unit(unit_code)
     return [{"key": key, "period": period, "closed": is_closed(site.catalogue, site.out, key),
-             "history": history(site, key, unit_code)}
+             "history": history(site, key, unit_code), "review": own_review(site, key, unit_code)}
             for key, period in site.catalogue.periods.items() if unit is not None and unit.valid_in(key)]
 
 
@@ -113,7 +105,7 @@ def period_sections(site: Site, unit_code: str) -> list[dict]:
 async def unit_home(request: Request) -> Response:
     site, who = site_of(request), visitor(request)
     return site.page(request, "unit_home.html", unit=who.unit, name=site.unit_name(who.unit),
-                     sections=period_sections(site, who.unit), blank=UNIT_TEMPLATE,
+                     sections=await run_in_threadpool(period_sections, site, who.unit), blank=UNIT_TEMPLATE,
                      limit_mb=site.upload_limit // (1024 * 1024))
 
 
