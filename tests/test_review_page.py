@@ -126,7 +126,7 @@ def test_the_unit_sees_its_own_comment_never_anothers_and_answers(server, catalo
     workbook.save(fixed)
     sent = commune.post("/nop/2023", data={"csrf": token}, files={"tep": ("bao-cao-sua.xlsx", fixed.read_bytes())})
     assert sent.status_code == 303
-    take_in_unit(catalogue, Places.under(server.data), "2023", PHINH_SANG, dt.datetime.now())
+    take_in_unit(catalogue, Places.under(server.data), "2023", PHINH_SANG, server.settings.now())
     home = _text(commune.get("/don-vi"))
     assert 'Xét duyệt của huyện: <span class="state da_nhan">Đã nhận</span>' in home
     assert "Phình Sáng: kiểm tra lại số hộ." in home and 'action="/giai-trinh/2023"' not in home
@@ -136,6 +136,8 @@ def test_the_unit_sees_its_own_comment_never_anothers_and_answers(server, catalo
     assert ">100<" in rows[0] and ">193<" in rows[0] and "48%" in rows[0]
     assert ">400<" in rows[1] and ">427<" in rows[1] and "6%" in rows[1]
     assert 'name="phien-ban"' in page  # received again: to decide on anew
+    assert "-tai-len-" not in page.replace('"/tai-len/', "")  # its findings name the upload by when it was sent
+    assert "gửi qua trang lúc" in page.split("Kết quả kiểm tra")[1]
 
 
 def test_several_units_approved_at_once_from_the_grid(server):

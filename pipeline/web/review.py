@@ -34,7 +34,7 @@ from pipeline.review import (
 from pipeline.states import ReviewState
 from pipeline.text import show_number
 from pipeline.web.auth import check_csrf, officers, units, visitor
-from pipeline.web.site import Site, findings_of, site_of
+from pipeline.web.site import Site, findings_of, site_of, without_server_names
 
 COMMENT_FIELD, VERSION_FIELD, ACTION_FIELD, UNITS_FIELD, REPLY_FIELD = "y-kien", "phien-ban", "viec", "don-vi", "giai-trinh"
 FORM_PART_BYTES = 16 * 1024  # a comment or a reply, with room to spare
@@ -64,7 +64,7 @@ def states(site: Site, key: str) -> dict[str, tuple[str, str]]:
 def spoken(decision: Decision) -> dict:
     """A decision or a reply as a unit's page and the officer's page tell it."""
     return {"what": SPOKEN.get(decision.action, decision.action), "by": decision.by, "at": decision.at,
-            "comment": decision.comment, "reply": decision.action == Action.REPLY}
+            "comment": decision.comment, "kind": decision.action}
 
 
 def own_review(site: Site, key: str, unit: str) -> dict:
@@ -106,7 +106,7 @@ async def review_page(request: Request) -> Response:
                      said=said, decidable=seen.review.state in (ReviewState.RECEIVED, ReviewState.RETURNED),
                      csrf=visitor(request).session.csrf, action_url=review_url(key, unit),
                      history=f"/lich-su/{quote(key)}/{quote(unit)}",
-                     **findings_of(seen.findings))
+                     **findings_of([f | {"message": without_server_names(f["message"])} for f in seen.findings]))
 
 
 def _number(value) -> str:

@@ -5,7 +5,6 @@ about another unit answers the same 404 as asking about nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from urllib.parse import quote
 
@@ -15,13 +14,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from pipeline.checking.feedback import unit_feedback_name
-from pipeline.intake.inbox import UPLOADED
 from pipeline.periods import PeriodError, is_closed, refuse_if_closed
 from pipeline.states import SubmissionState, Verdict
 from pipeline.text import slug
 from pipeline.web.auth import check_csrf, may_see_unit, members, units, visitor
 from pipeline.web.review import own_review
-from pipeline.web.site import Site, download, findings_of, late, shown_moment, site_of, templates
+from pipeline.web.site import Site, download, findings_of, late, shown_name, site_of, templates
 from pipeline.web.upload import (
     PLAN_SENDER,
     REFUSALS,
@@ -56,15 +54,6 @@ def feedback_download_name(site: Site, unit: str, period: str) -> str:
     """The name a feedback workbook downloads under: phan-hoi-xa-phinh-sang-2023.xlsx."""
     who = "ke-hoach-huyen" if unit == PLAN_SENDER else slug(site.unit_name(unit))
     return f"phan-hoi-{who}-{slug(period)}.xlsx"
-
-
-def shown_name(inbox_name: str) -> str:
-    """A file of the inbox as its sender knows it: an upload whose record is gone is told by
-    when it was sent, never by the name the server gave it."""
-    if UPLOADED.match(inbox_name) is None:
-        return inbox_name
-    sent = dt.datetime.strptime(inbox_name.rsplit("-tai-len-", 1)[1][:15], "%Y%m%d-%H%M%S")  # the upload's id
-    return f"gửi qua trang lúc {shown_moment(sent)}"
 
 
 def findings_table(findings: list[dict]) -> str:
