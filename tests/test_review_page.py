@@ -126,7 +126,10 @@ def test_the_unit_sees_its_own_comment_never_anothers_and_answers(server, catalo
     workbook.save(fixed)
     sent = commune.post("/nop/2023", data={"csrf": token}, files={"tep": ("bao-cao-sua.xlsx", fixed.read_bytes())})
     assert sent.status_code == 303
-    take_in_unit(catalogue, Places.under(server.data), "2023", PHINH_SANG, server.settings.now())
+    places = Places.under(server.data)
+    take_in_unit(catalogue, places, "2023", PHINH_SANG, server.settings.now())
+    with connect(places.warehouse) as conn:  # as the pipeline publishes after an intake
+        write_status(catalogue, conn, places.out, dt.date(2023, 8, 20))
     home = _text(commune.get("/don-vi"))
     assert 'Xét duyệt của huyện: <span class="state da_nhan">Đã nhận</span>' in home
     assert "Phình Sáng: kiểm tra lại số hộ." in home and 'action="/giai-trinh/2023"' not in home
@@ -153,6 +156,13 @@ def test_several_units_approved_at_once_from_the_grid(server):
     assert "Phiên bản đang dùng của Xã Phình Sáng" in _text(twice) and "đã được duyệt rồi" in _text(twice)
     none = officer.post("/can-bo/xet-duyet/2023", data={"csrf": csrf_of(grid)})
     assert none.status_code == 400 and "Chưa chọn đơn vị" in _text(none)
+    places = Places.under(server.data)  # the grid and a unit's page never wait for the warehouse (a run holds it)
+    places.warehouse.rename(server.data / "moved.duckdb")
+    grid = officer.get("/can-bo").text
+    assert all("Đã duyệt" in _review_cell(grid, unit) for unit in (PHINH_SANG, RANG_DONG, MUN_CHUNG))
+    assert 'Xét duyệt của huyện: <span class="state da_duyet">Đã duyệt</span>' in \
+        _text(server.signed_in(RANG_DONG).get("/don-vi"))
+    assert not places.warehouse.exists()
 
 
 @pytest.mark.parametrize("method, path", [

@@ -9,7 +9,6 @@ import datetime as dt
 from pathlib import Path
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -78,7 +77,7 @@ async def officer_home(request: Request) -> Response:
     sections = []
     for key, period in site.catalogue.periods.items():
         status = site.period(key) or {}
-        reviews = await run_in_threadpool(review_states, site, key)
+        reviews = review_states(site, key)
         sections.append({
             "key": key, "period": period, "closed": is_closed(site.catalogue, site.out, key),
             "units": grid(site, key, reviews), "approvable": ReviewState.RECEIVED.value,

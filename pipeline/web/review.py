@@ -5,8 +5,9 @@ forms to approve or return with a comment; several units approved at once from t
 returned unit's written reply. Every decision goes through ``pipeline.review`` (the rules the
 command line meets too, and its audit line), is CSRF-checked; a refusal is its Vietnamese reason.
 
-The states are read from the warehouse when it is there (a decision shows at once); without it,
-or while it is busy, from the status files the pipeline writes."""
+The grid and the unit's page read the states from the status files and the decision records,
+never waiting for the warehouse; a unit's review page and a decision use it (as the command
+line does)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pipeline.errors import UserError
 from pipeline.review import (
     OFFICER,
     UNIT,
+    ACTION_WORDS,
     Action,
     Actor,
     Decision,
@@ -28,7 +30,7 @@ from pipeline.review import (
     decide,
     examine,
     reply,
-    review_list,
+    read_decisions,
     unit_history,
 )
 from pipeline.states import ReviewState
@@ -41,6 +43,7 @@ FORM_PART_BYTES = 16 * 1024  # a comment or a reply, with room to spare
 ACTIONS = {"duyet": Action.APPROVE, "tra-lai": Action.RETURN}
 DONE = {Action.APPROVE: "Đã duyệt báo cáo của {names}.",
         Action.RETURN: "Đã trả lại báo cáo của {names} kèm ý kiến: đơn vị sẽ thấy ý kiến trên trang của mình."}
+DECIDABLE = (ReviewState.RECEIVED, ReviewState.RETURNED)
 SPOKEN = {Action.APPROVE: "Cán bộ huyện duyệt", Action.RETURN: "Cán bộ huyện trả lại", Action.REOPEN: "Cán bộ huyện mở lại",
           Action.REPLY: "Đơn vị giải trình"}
 
@@ -50,15 +53,23 @@ def review_url(period: str, unit: str = "") -> str:
 
 
 def states(site: Site, key: str) -> dict[str, tuple[str, str]]:
-    """Each expected unit's review state (value, label): from the warehouse when it is there,
-    else (or while it is busy) as the pipeline last wrote it in the status files."""
-    if site.places.warehouse.exists():
-        try:
-            return {r.unit: (r.state.value, r.state.label) for r in review_list(site.catalogue, site.places, key)}
-        except UserError:
-            pass
+    """Each expected unit's review state (value, label) without opening the warehouse (a run may
+    hold it for minutes): as the pipeline last wrote it in the status files, with the decisions
+    recorded since on the version the status names (the records are read as they are written)."""
     period = site.period(key) or {"units": []}
-    return {u["code"]: (u["review"], u["review_label"]) for u in period["units"] if u.get("review")}
+    last = {}
+    for decision in read_decisions(site.places.archive, key):
+        if decision.action in ACTION_WORDS:
+            last[decision.unit] = decision
+    found = {}
+    for unit in period["units"]:
+        state = unit.get("review", "")
+        decision = last.get(unit["code"])
+        if decision is not None and state in DECIDABLE + (ReviewState.APPROVED,) and decision.file_name == unit.get("using"):
+            state = decision.state
+        if state:
+            found[unit["code"]] = (state, ReviewState(state).label)
+    return found
 
 
 def spoken(decision: Decision) -> dict:
@@ -103,7 +114,7 @@ async def review_page(request: Request) -> Response:
     said = [spoken(d) for d in unit_history(site.places, key, unit)]
     return site.page(request, "review_unit.html", key=key, period=site.catalogue.periods[key], review=seen.review,
                      changes=changes, earlier_version=seen.earlier_version, earlier_period=seen.earlier_period,
-                     said=said, decidable=seen.review.state in (ReviewState.RECEIVED, ReviewState.RETURNED),
+                     said=said, decidable=seen.review.state in DECIDABLE,
                      csrf=visitor(request).session.csrf, action_url=review_url(key, unit),
                      history=f"/lich-su/{quote(key)}/{quote(unit)}",
                      **findings_of([f | {"message": without_server_names(f["message"])} for f in seen.findings]))

@@ -94,7 +94,7 @@ def period_sections(site: Site, unit_code: str) -> list[dict]:
 async def unit_home(request: Request) -> Response:
     site, who = site_of(request), visitor(request)
     return site.page(request, "unit_home.html", unit=who.unit, name=site.unit_name(who.unit),
-                     sections=await run_in_threadpool(period_sections, site, who.unit), blank=UNIT_TEMPLATE,
+                     sections=period_sections(site, who.unit), blank=UNIT_TEMPLATE,
                      limit_mb=site.upload_limit // (1024 * 1024))
 
 
