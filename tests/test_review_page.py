@@ -20,8 +20,6 @@ from pipeline.publication.status import write_status
 from pipeline.review import OFFICER, UNIT, Action, Actor, decide, read_decisions, reply
 from pipeline.settings import Places
 from pipeline.warehouse import connect
-from pipeline.web.access import OFFICER as OFFICER_ROLE
-from pipeline.web.access import UNIT as UNIT_ROLE
 from pipeline.web.access import AccessStore, Audit
 from pipeline.workbook.reader import read_workbook
 from tests.conftest import SAMPLE_DIR, take_in_everything
@@ -42,7 +40,7 @@ def pristine(catalogue, tmp_path_factory) -> Path:
     with connect(places.warehouse) as conn:
         write_status(catalogue, conn, places.out, dt.date(2023, 8, 20))
     store = AccessStore(data)
-    for login, role in ((PHINH_SANG, UNIT_ROLE), (RANG_DONG, UNIT_ROLE), (MUN_CHUNG, UNIT_ROLE), ("huyen", OFFICER_ROLE)):
+    for login, role in ((PHINH_SANG, UNIT), (RANG_DONG, UNIT), (MUN_CHUNG, UNIT), ("huyen", OFFICER)):
         store.issue(login, role, T0)
     return data
 
