@@ -29,6 +29,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
@@ -44,18 +45,21 @@ from pipeline.periods import is_closed
 from pipeline.settings import Places, shown_time
 from pipeline.states import ReviewState
 from pipeline.text import name_list, nfc, show_number
-from pipeline.warehouse import connect, create_schema
+from pipeline.warehouse import connect, create_schema, previous_values
 from pipeline.warehouse.decisions import (
     ReviewedVersion,
+    current_and_previous_version,
     decision_ids,
     load_decisions,
     period_decisions,
     reviewed_versions,
+    version_findings,
 )
 
 DECISIONS_FILE = "xet-duyet.jsonl"
 LOCK_FILE = ".xet-duyet.lock"
 OFFICER, UNIT = "officer", "unit"  # the roles of pipeline.web.access's accounts
+REPLY_LENGTH = 2000  # characters of a unit's written reply
 PERIOD_WIDE = ""  # the unit of a decision about the whole period (closing without every approval)
 
 
@@ -65,6 +69,7 @@ class Action(StrEnum):
     REOPEN = "reopen"  # an approved unit opened again, with a reason: its held file is taken in
     CLOSE_OVERRIDE = "close_override"  # close-period with units not approved, and why
     HOLD = "hold"  # intake: a new file of an approved unit kept aside (the period locks approved units)
+    REPLY = "reply"  # a returned unit's written answer to the officer's comment (its state unchanged)
 
 
 ACTION_WORDS = {Action.APPROVE: "duyệt", Action.RETURN: "trả lại", Action.REOPEN: "mở lại"}
@@ -317,9 +322,66 @@ def review_list(catalogue: Catalogue, places: Places, period: str) -> list[UnitR
 
 
 def unit_history(places: Places, period: str, unit: str) -> list[Decision]:
-    """One unit's decisions in the order taken (the approvals a newer file superseded included):
-    what the unit's own page shows it, never another unit's comments."""
-    return [d for d in read_decisions(places.archive, period) if d.unit == unit and d.action in ACTION_WORDS]
+    """One unit's decisions and its written replies in the order taken (the approvals a newer
+    file superseded included): what the unit's own page shows it, never another unit's comments."""
+    return [d for d in read_decisions(places.archive, period)
+            if d.unit == unit and (d.action in ACTION_WORDS or d.action == Action.REPLY)]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A figure of a unit's version in use against its previous valid version in the period and
+    its latest valid version of an earlier period (None where there is none or it is the same)."""
+
+    form: str
+    label: str
+    value: Decimal | None
+    before_version: Decimal | None
+    before_period: Decimal | None
+
+    @property
+    def share(self) -> Decimal:
+        """The largest relative change (what orders the changes, large ones first)."""
+        def of(before: Decimal | None) -> Decimal:
+            if before is None or before == (self.value or 0):
+                return Decimal(0)
+            return abs((self.value or 0) - before) / max(abs(before), Decimal(1))
+        return max(of(self.before_version), of(self.before_period))
+
+
+@dataclass(frozen=True)
+class Examination:
+    """What an officer looks at before deciding on a unit: its review, the findings of its
+    version in use and the changes of its figures, the largest first."""
+
+    review: UnitReview
+    findings: list[dict]
+    changes: list[Change]
+    earlier_version: bool  # whether the unit sent a valid version before the one in use
+    earlier_period: bool  # whether the unit has figures of an earlier period
+
+
+def examine(catalogue: Catalogue, places: Places, period: str, unit: str) -> Examination | None:
+    """The unit's version in use against its previous valid version and its previous period's
+    figures (``previous_values``); None for a unit not expected in the period."""
+    _known_period(catalogue, period)
+    with shared_lock(places.data), connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
+        create_schema(conn)
+        sync(conn, places.archive, period)
+        review = next((r for r in unit_reviews(conn, catalogue, period) if r.unit == unit), None)
+        if review is None:
+            return None
+        now, earlier = current_and_previous_version(conn, period, unit)
+        last_period = previous_values(conn, [unit], period).get(unit, {})
+        findings = version_findings(conn, period, unit)
+    changes = []
+    for ref in sorted(set(now) | set(earlier) | set(last_period), key=str):
+        value, version, before = now.get(ref), earlier.get(ref), last_period.get(ref)
+        change = Change(ref.form, catalogue.form(ref.form).cell_label(ref), value,
+                        version if earlier and version != value else None, before if before != value else None)
+        if change.before_version is not None or change.before_period is not None:
+            changes.append(change)
+    return Examination(review, findings, sorted(changes, key=lambda c: -c.share), bool(earlier), bool(last_period))
 
 
 # --------------------------------------------------------------------------- decisions
@@ -430,6 +492,41 @@ def decide(catalogue: Catalogue, places: Places, period: str, units: list[str], 
         taken = [o.decision for o in outcomes if o.decision]
         load_decisions(conn, [d.row(seq) for seq, d in enumerate(taken, start=recorded)])  # one transaction
     return outcomes
+
+
+def reply(catalogue: Catalogue, places: Places, period: str, actor: Actor, now: dt.datetime, text: str) -> Outcome:
+    """A returned unit's written answer to the officer's comment, kept as a record of its own
+    (``Action.REPLY``) on the version in use; the unit stays "cần giải trình" until an officer
+    decides. Only the unit's own account may answer, and only while it is returned."""
+    _known_period(catalogue, period)
+    text, unit = nfc(text.strip()), actor.unit
+    with shared_lock(places.data), _decision_lock(places, period), \
+            connect(places.warehouse, wait_seconds=places.wait_seconds) as conn:
+        create_schema(conn)
+        recorded = sync(conn, places.archive, period)
+        review = next((r for r in unit_reviews(conn, catalogue, period) if r.unit == unit), None)
+        if actor.role != UNIT or not unit:
+            refusal = "Chỉ tài khoản của đơn vị được trả lời ý kiến của cán bộ huyện về báo cáo của mình."
+        elif is_closed(catalogue, places.out, period):
+            refusal = f"Kỳ {period} đã khóa sổ: không gửi giải trình được nữa."
+        elif review is None:
+            refusal = f'Không có đơn vị mã "{unit}" trong danh sách đơn vị báo cáo kỳ {period}.'
+        elif review.state != ReviewState.RETURNED:
+            refusal = (f"Báo cáo của {review.name} đang ở trạng thái “{review.state.label.lower()}”: "
+                       "chưa có ý kiến nào của huyện cần trả lời.")
+        elif not text:
+            refusal = "Hãy viết nội dung giải trình trước khi gửi."
+        elif len(text) > REPLY_LENGTH:
+            refusal = f"Nội dung giải trình quá dài (tối đa {show_number(REPLY_LENGTH)} ký tự): hãy viết ngắn gọn hơn."
+        else:
+            refusal = ""
+        if refusal:
+            return Outcome(unit, refusal=refusal)
+        decision = record(places, Decision(_new_id(now), period, unit, Action.REPLY, ReviewState.RETURNED,
+                                           review.file_hash, review.file_name, nfc(actor.name.strip()), UNIT,
+                                           now.isoformat(timespec="seconds"), text))
+        load_decisions(conn, [decision.row(recorded)])
+    return Outcome(unit, decision)
 
 
 def record(places: Places, decision: Decision) -> Decision:

@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import duckdb
 
+from pipeline.catalogue import Ref
 from pipeline.states import Verdict
 
 DECISIONS_SCHEMA = """
@@ -66,3 +67,33 @@ def reviewed_versions(conn: duckdb.DuckDBPyConnection, period: str) -> dict[str,
            FROM submissions WHERE period = ? GROUP BY unit""",
         [Verdict.INVALID, period]).fetchall()
     return {unit: ReviewedVersion(*rest) for unit, *rest in rows}
+
+
+def current_and_previous_version(conn: duckdb.DuckDBPyConnection, period: str, unit: str) -> tuple[dict, dict]:
+    """The figures (``Ref`` -> value) of the unit's version in use and of its valid version
+    received before it in the period (empty when there is none)."""
+    rows = conn.execute(
+        """WITH used AS (SELECT received_at FROM submissions WHERE period = ? AND unit = ? AND is_current),
+                earlier AS (SELECT submission_id FROM submissions, used
+                            WHERE period = ? AND unit = ? AND status = ? AND submissions.received_at < used.received_at
+                            ORDER BY submissions.received_at DESC LIMIT 1)
+           SELECT s.is_current, v.form, v.item, v."column", v.value
+           FROM submission_values v JOIN submissions s USING (submission_id)
+           WHERE v.value IS NOT NULL AND (s.period = ? AND s.unit = ? AND s.is_current
+                                          OR v.submission_id IN (SELECT submission_id FROM earlier))""",
+        [period, unit, period, unit, Verdict.VALID, period, unit]).fetchall()
+    now: dict = {}
+    before: dict = {}
+    for current, form, item, column, value in rows:
+        (now if current else before)[Ref(form, item, column)] = value
+    return now, before
+
+
+def version_findings(conn: duckdb.DuckDBPyConnection, period: str, unit: str) -> list[dict]:
+    """The findings of the unit's version in use (as ``Finding``'s fields)."""
+    columns = ["severity", "code", "form", "sheet", "cell", "item", "item_label", "value", "message"]
+    rows = conn.execute(
+        f"""SELECT {', '.join('f.' + c for c in columns)} FROM findings f JOIN submissions s USING (submission_id)
+            WHERE s.period = ? AND s.unit = ? AND s.is_current""",
+        [period, unit]).fetchall()
+    return [{k: v or "" for k, v in zip(columns, row)} for row in rows]

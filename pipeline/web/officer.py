@@ -15,9 +15,11 @@ from starlette.routing import Route
 
 from pipeline.periods import is_closed
 from pipeline.publication.report import report_name
-from pipeline.states import Verdict
+from pipeline.states import ReviewState, Verdict
 from pipeline.web.access import OFFICER, UNIT, AuditQuery, end_sessions, role_name
 from pipeline.web.auth import check_csrf, officers, visitor
+from pipeline.web.review import review_url
+from pipeline.web.review import states as review_states
 from pipeline.web.site import Site, download, site_of
 from pipeline.web.unit import take_upload, upload_url
 from pipeline.web.upload import PLAN_SENDER, VERDICTS
@@ -30,15 +32,20 @@ EVENT_LABELS = {
     "upload_over_quota": "Vượt mức gửi trong ngày", "upload_too_large": "Tệp gửi lên quá lớn",
     "access_issued": "Cấp mã truy cập", "access_revoked": "Thu hồi quyền truy cập", "download": "Tải tệp",
     "plan_upload": "Gửi kế hoạch của huyện", "plan_upload_refused": "Gửi kế hoạch bị từ chối",
+    "review_approve": "Duyệt báo cáo", "review_return": "Trả lại báo cáo", "review_reopen": "Mở lại báo cáo đã duyệt",
+    "review_reply": "Đơn vị giải trình", "review_hold": "Giữ lại tệp mới của đơn vị đã duyệt",
+    "review_close_override": "Khóa sổ khi chưa duyệt đủ",
 }
 AUDIT_FIELDS = {"period": "kỳ", "file": "tệp", "size": "cỡ (byte)", "verdict": "kết quả", "errors": "lỗi",
                 "warnings": "cảnh báo", "role": "vai trò", "by": "bởi", "login": "tên đã nhập", "changes": "thay đổi",
-                "count": "số lần", "ended": "số phiên"}
-AUDIT_HIDDEN = ("time", "event", "account", "client", "unit", "sha256", "same_as")  # shown in columns, or internal
+                "count": "số lần", "ended": "số phiên", "comment": "ý kiến",
+                "state": "trạng thái"}
+AUDIT_HIDDEN = ("time", "event", "account", "client", "unit", "sha256", "same_as", "file_hash")  # shown in columns, or internal
 
 
-def grid(site: Site, key: str) -> list[dict]:
-    """The period's units as the latest intake told them, with where their errors are explained."""
+def grid(site: Site, key: str, reviews: dict[str, tuple[str, str]]) -> list[dict]:
+    """The period's units as the latest intake told them, with where their errors are explained,
+    and their review state (``reviews``: unit -> the state's value and label)."""
     period = site.period(key) or {"units": []}
     states = {u["code"]: u for u in period["units"]}
     rows = []
@@ -50,7 +57,8 @@ def grid(site: Site, key: str) -> list[dict]:
                    else upload_url(key, unit.code, latest["id"]) if latest else history)
         rows.append({"code": unit.code, "name": unit.name, **state, "history": history, "reasons": reasons,
                      "uploads": len(site.uploads.records(key, unit.code)),
-                     "late": state.get("on_time") is False})
+                     "late": state.get("on_time") is False, "review": reviews.get(unit.code, ("", ""))[0],
+                     "review_label": reviews.get(unit.code, ("", ""))[1], "review_url": review_url(key, unit.code)})
     return rows
 
 
@@ -69,8 +77,11 @@ async def officer_home(request: Request) -> Response:
     sections = []
     for key, period in site.catalogue.periods.items():
         status = site.period(key) or {}
+        reviews = review_states(site, key)
         sections.append({
-            "key": key, "period": period, "closed": is_closed(site.catalogue, site.out, key), "units": grid(site, key),
+            "key": key, "period": period, "closed": is_closed(site.catalogue, site.out, key),
+            "units": grid(site, key, reviews), "approvable": ReviewState.RECEIVED.value,
+            "approve_url": review_url(key),
             "unidentified": status.get("unidentified", []),
             "plans": [r | {"url": upload_url(key, PLAN_SENDER, r["id"])} for r in site.uploads.records(key, PLAN_SENDER)],
             "report": list(report_files(site, key))})
@@ -120,6 +131,8 @@ def _details(site: Site, entry: dict) -> str:
                 return Verdict(raw).label
             except ValueError:
                 return str(raw)
+        if key == "state" and raw in set(ReviewState):
+            return ReviewState(raw).label
         if key == "role":
             return role_name(raw) if raw in (UNIT, OFFICER) else str(raw)
         if key == "file":

@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,12 @@ from starlette.responses import FileResponse, Response
 from starlette.templating import Jinja2Templates
 
 from pipeline.catalogue import Catalogue
+from pipeline.intake.inbox import UPLOADED
+from pipeline.checking.findings import Finding
+from pipeline.checking.report import FindingsReport
 from pipeline.publication.status import STATUS_FILE, current_view
 from pipeline.settings import Places, Settings, local_time
-from pipeline.states import SubmissionState, Verdict
+from pipeline.states import ReviewState, SubmissionState, Verdict
 from pipeline.text import show_number
 from pipeline.web.access import AccessStore, Audit, Sessions, SignInLimit, signing_key
 from pipeline.web.auth import visitor
@@ -34,6 +38,7 @@ DOWNLOADABLE = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsh
 STYLE = (HERE / "templates" / "site.css").read_text(encoding="utf-8")
 STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 PRIVATE = "private, no-store"
+QUOTED = re.compile(r'"([^"]+)"')
 PREVIEW_FOLDER = "xem-truoc"  # <data>/xem-truoc/<period>/: previews and report renders, never under out/
 
 
@@ -66,6 +71,15 @@ def shown_moment(value) -> str:
     return f"{moment:%d/%m/%Y %H:%M}" if moment else ""
 
 
+def shown_name(inbox_name: str) -> str:
+    """A file of the inbox as its sender knows it: an upload whose record is gone is told by
+    when it was sent, never by the name the server gave it."""
+    if UPLOADED.match(inbox_name) is None:
+        return inbox_name
+    sent = dt.datetime.strptime(inbox_name.rsplit("-tai-len-", 1)[1][:15], "%Y%m%d-%H%M%S")  # the upload's id
+    return f"gửi qua trang lúc {shown_moment(sent)}"
+
+
 def late(value, deadline: dt.date | str) -> bool:
     """Whether a time falls after the deadline's day."""
     moment = _moment(value)
@@ -74,7 +88,8 @@ def late(value, deadline: dt.date | str) -> bool:
 
 
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(style=Markup(STYLE), states=SubmissionState, Verdict=Verdict, quote=quote)
+templates.env.globals.update(style=Markup(STYLE), states=SubmissionState, states_review=ReviewState, Verdict=Verdict,
+                             quote=quote)
 templates.env.filters.update(day=shown_day, moment=shown_moment, number=show_number, q=lambda text: quote(str(text)))
 
 
@@ -147,6 +162,19 @@ class Site:
 
     def not_found(self, request: Request) -> Response:
         return self.page(request, "not_found.html", 404)
+
+
+def findings_of(findings: list[dict]) -> dict:
+    """Findings (as an upload record or the warehouse stores them) in the report's columns, for ``_findings.html``."""
+    report = FindingsReport([Finding(**f) for f in findings])
+    return {"headers": report.headers, "findings": [{"error": f.is_error, "cells": list(zip(report.headers, cells))}
+                                                    for f, cells in zip(report.findings, report.flatten())]}
+
+
+def without_server_names(text: str) -> str:
+    """A message naming files (in quotes) with each upload's server name told as its sender
+    knows it (``shown_name``)."""
+    return QUOTED.sub(lambda m: shown_name(m[1]) if UPLOADED.match(m[1]) else m[0], text)
 
 
 def site_of(request: Request) -> Site:

@@ -5,7 +5,6 @@ about another unit answers the same 404 as asking about nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from urllib.parse import quote
 
@@ -15,14 +14,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from pipeline.checking.feedback import unit_feedback_name
-from pipeline.checking.findings import Finding
-from pipeline.checking.report import FindingsReport
-from pipeline.intake.inbox import UPLOADED
 from pipeline.periods import PeriodError, is_closed, refuse_if_closed
 from pipeline.states import SubmissionState, Verdict
 from pipeline.text import slug
 from pipeline.web.auth import check_csrf, may_see_unit, members, units, visitor
-from pipeline.web.site import Site, download, late, shown_moment, site_of, templates
+from pipeline.web.review import own_review
+from pipeline.web.site import Site, download, findings_of, late, shown_name, site_of, templates
 from pipeline.web.upload import (
     PLAN_SENDER,
     REFUSALS,
@@ -59,22 +56,6 @@ def feedback_download_name(site: Site, unit: str, period: str) -> str:
     return f"phan-hoi-{who}-{slug(period)}.xlsx"
 
 
-def shown_name(inbox_name: str) -> str:
-    """A file of the inbox as its sender knows it: an upload whose record is gone is told by
-    when it was sent, never by the name the server gave it."""
-    if UPLOADED.match(inbox_name) is None:
-        return inbox_name
-    sent = dt.datetime.strptime(inbox_name.rsplit("-tai-len-", 1)[1][:15], "%Y%m%d-%H%M%S")  # the upload's id
-    return f"gửi qua trang lúc {shown_moment(sent)}"
-
-
-def findings_of(findings: list[dict]) -> dict:
-    """An upload record's findings (as stored) in the report's columns, for ``_findings.html``."""
-    report = FindingsReport([Finding(**f) for f in findings])
-    return {"headers": report.headers, "findings": [{"error": f.is_error, "cells": list(zip(report.headers, cells))}
-                                                    for f, cells in zip(report.findings, report.flatten())]}
-
-
 def findings_table(findings: list[dict]) -> str:
     """The findings as the verdict page shows them."""
     return templates.get_template("_findings.html").render(findings_of(findings))
@@ -105,7 +86,7 @@ def history(site: Site, key: str, unit: str) -> dict:
 def period_sections(site: Site, unit_code: str) -> list[dict]:
     unit = site.catalogue.find_unit(unit_code)
     return [{"key": key, "period": period, "closed": is_closed(site.catalogue, site.out, key),
-             "history": history(site, key, unit_code)}
+             "history": history(site, key, unit_code), "review": own_review(site, key, unit_code)}
             for key, period in site.catalogue.periods.items() if unit is not None and unit.valid_in(key)]
 
 
