@@ -341,12 +341,13 @@ class Change:
 
     @property
     def share(self) -> Decimal:
-        """The largest relative change (what orders the changes, large ones first)."""
+        """The largest relative change, signed (a fall is negative); its size orders the changes,
+        large ones first."""
         def of(before: Decimal | None) -> Decimal:
             if before is None or before == (self.value or 0):
                 return Decimal(0)
-            return abs((self.value or 0) - before) / max(abs(before), Decimal(1))
-        return max(of(self.before_version), of(self.before_period))
+            return ((self.value or 0) - before) / max(abs(before), Decimal(1))
+        return max(of(self.before_version), of(self.before_period), key=abs)
 
 
 @dataclass(frozen=True)
@@ -381,7 +382,7 @@ def examine(catalogue: Catalogue, places: Places, period: str, unit: str) -> Exa
                         version if earlier and version != value else None, before if before != value else None)
         if change.before_version is not None or change.before_period is not None:
             changes.append(change)
-    return Examination(review, findings, sorted(changes, key=lambda c: -c.share), bool(earlier), bool(last_period))
+    return Examination(review, findings, sorted(changes, key=lambda c: -abs(c.share)), bool(earlier), bool(last_period))
 
 
 # --------------------------------------------------------------------------- decisions

@@ -134,8 +134,8 @@ def test_the_unit_sees_its_own_comment_never_anothers_and_answers(server, catalo
     page = _text(officer.get(f"/can-bo/xet-duyet/2023/{PHINH_SANG}"))
     rows = page.split("Số liệu thay đổi")[1].split("</table>")[0].split("<tr>")[2:]
     assert len(rows) == 2
-    assert ">100<" in rows[0] and ">193<" in rows[0] and "48%" in rows[0]
-    assert ">400<" in rows[1] and ">427<" in rows[1] and "6%" in rows[1]
+    assert ">100<" in rows[0] and ">193<" in rows[0] and "giảm 48%" in rows[0]
+    assert ">400<" in rows[1] and ">427<" in rows[1] and "giảm 6%" in rows[1]
     assert 'name="phien-ban"' in page  # received again: to decide on anew
     assert "-tai-len-" not in page.replace('"/tai-len/', "")  # its findings name the upload by when it was sent
     assert "gửi qua trang lúc" in page.split("Kết quả kiểm tra")[1]

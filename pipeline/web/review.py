@@ -96,6 +96,13 @@ def _outcome_page(site: Site, request: Request, key: str, action: Action, outcom
     return site.page(request, "review_done.html", title="Đã ghi quyết định", done=done, refused=refused, back=back)
 
 
+def _change(share) -> str:
+    """"giảm 48%", "tăng 6%" ("" when the figure did not change)."""
+    if not share:
+        return ""
+    return f"{'tăng' if share > 0 else 'giảm'} {show_number(round(abs(share) * 100))}%"
+
+
 @officers
 async def review_page(request: Request) -> Response:
     site = site_of(request)
@@ -109,7 +116,7 @@ async def review_page(request: Request) -> Response:
     if seen is None:
         return site.not_found(request)
     changes = [{"label": c.label, "form": c.form, "value": _number(c.value), "version": _number(c.before_version),
-                "period": _number(c.before_period), "share": show_number(round(c.share * 100)) if c.share else ""}
+                "period": _number(c.before_period), "share": _change(c.share)}
                for c in seen.changes]
     said = [spoken(d) for d in unit_history(site.places, key, unit)]
     return site.page(request, "review_unit.html", key=key, period=site.catalogue.periods[key], review=seen.review,
