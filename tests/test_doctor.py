@@ -82,3 +82,55 @@ def test_the_old_liberation_is_refused(data, tmp_path):
     line = next(line for line in done.stdout.splitlines() if "Phông chữ" in line)
     assert done.returncode == 1 and line.startswith("[LỖI]")
     assert "Liberation Serif 1," in line and "fonts-liberation2" in line
+
+
+# /suc-khoe: public terse answer, the checks for officers only -------------------------------------
+
+def _page(data: Path, **settings: str):
+    from starlette.testclient import TestClient
+
+    from pipeline.settings import Settings
+    from pipeline.web.app import create_app
+
+    app = create_app(data, settings=Settings.from_environment({}, data_dir=str(data), **settings))
+    return app, TestClient(app, follow_redirects=False)
+
+
+@needs_libreoffice
+@needs_fontconfig
+def test_the_health_page_tells_everyone_ok_and_officers_the_checks(data):
+    from tests.conftest import officer_client
+
+    app, anyone = _page(data)
+    answer = anyone.get("/suc-khoe")
+    assert answer.status_code == 200 and "Ổn: mọi mục đều ổn." in answer.text
+    assert str(data) not in answer.text and "LibreOffice" not in answer.text  # nothing internal to the public
+    officer = officer_client(app, data).get("/suc-khoe")
+    assert officer.status_code == 200
+    for seen in (str(data), "LibreOffice", "Liberation Serif", "bộ biểu tính 23/23 đơn vị hợp lệ",
+                 "python -m assets doctor"):
+        assert seen in officer.text, seen
+
+
+def test_the_health_page_answers_503_when_something_is_wrong_and_runs_the_checks_once_a_minute(data, tmp_path,
+                                                                                                 monkeypatch):
+    from tests.conftest import officer_client
+
+    calls = []
+    real = doctor.office
+    monkeypatch.setattr(doctor, "office", lambda settings: calls.append(1) or real(settings))
+    app, anyone = _page(data, soffice=str(tmp_path / "soffice"))
+    for _ in range(5):
+        answer = anyone.get("/suc-khoe")
+        assert answer.status_code == 503 and "Chưa ổn" in answer.text and "soffice" not in answer.text
+    officer = officer_client(app, data).get("/suc-khoe")
+    assert officer.status_code == 503 and "không chạy được soffice" in officer.text
+    assert len(calls) == 1  # six requests, one look
+
+
+def test_the_health_page_is_public_in_the_route_audiences(data):
+    from pipeline.web.app import create_app
+    from pipeline.web.auth import AUDIENCE, PUBLIC
+
+    routes = {route.path: getattr(route.endpoint, AUDIENCE, None) for route in create_app(data).routes}
+    assert routes["/suc-khoe"] == PUBLIC
