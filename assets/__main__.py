@@ -302,6 +302,7 @@ def _run_command(args) -> int:
 
     from assets.location import build_defs
     from assets.runs import recover_dead_runs
+    from pipeline.intake.take_in import rebuild_if_outdated
     from pipeline.locking import shared_lock
     from pipeline.periods import open_periods
 
@@ -310,6 +311,7 @@ def _run_command(args) -> int:
     recovered = recover_dead_runs(instance)
     if recovered:
         print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột và trả lại lượt dùng kho dữ liệu.")
+    rebuild_if_outdated(settings.catalogue, settings.places)  # a release changed the warehouse: before the lock
     # The whole run holds the data folder's lock (shared), from its first unit to its publication:
     # rebuild and close-period wait for it, so a period is never closed halfway through a run.
     with shared_lock(settings.places.data):
