@@ -94,15 +94,15 @@ def _rotate(data: Path, keep: int) -> None:
 
 def open_newest_first(data: Path) -> list[BinaryIO]:
     """The log and its rotated files, newest first, opened under the shared lock (a rotation
-    meanwhile renames them, but what was opened is read whole and in order)."""
+    meanwhile renames them, but what was opened is read whole and in order). A gap in the
+    numbers (a rotation killed halfway) hides no file."""
+    path = audit_path(data)
     opened = []
     with audit_lock(data, exclusive=False):
-        number = 0
-        while True:
+        older = sorted(int(p.suffix[1:]) for p in path.parent.glob(f"{path.name}.*") if p.suffix[1:].isdigit())
+        for number in [0, *older]:
             try:
                 opened.append(rotated_path(data, number).open("rb"))
-            except FileNotFoundError:
-                if number:  # the log itself may be missing while older files exist
-                    break
-            number += 1
+            except FileNotFoundError:  # no log yet, or no more
+                pass
     return opened

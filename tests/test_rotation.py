@@ -87,6 +87,17 @@ def test_the_settings_reach_the_writers_below_the_page():
     assert Settings.from_environment({}).places.audit == Rotation(10 * 1024 * 1024, 5)
 
 
+def test_a_rotation_killed_halfway_hides_no_line(tmp_path):
+    for n in range(60):
+        append_audit(tmp_path, "download", T0, SMALL, n=n)
+    before = [e["n"] for e in Audit(tmp_path).lines(1000)]
+    rotated_path(tmp_path, 3).rename(rotated_path(tmp_path, 4))  # a rotation killed after its first two renames:
+    rotated_path(tmp_path, 2).rename(rotated_path(tmp_path, 3))  # no .2 now
+    assert [e["n"] for e in Audit(tmp_path).lines(1000)] == before
+    append_audit(tmp_path, "download", T0, SMALL, n=60)
+    assert [e["n"] for e in Audit(tmp_path).lines(1000)][:10] == [60, *before][:10]
+
+
 def test_a_missing_log_reads_as_empty_and_a_single_long_line_is_written_whole(tmp_path):
     assert Audit(tmp_path).lines() == []
     append_audit(tmp_path, "note", T0, Rotation(max_bytes=10, keep=1), text="dài " * 50)
