@@ -1,5 +1,6 @@
 """``python -m assets run``: the main job on one inbox, through Dagster, from the terminal;
-``python -m assets dev``: the Dagster UI and daemon with the download page (``make dev``).
+``python -m assets dev``: the Dagster UI and daemon with the download page (``make dev``);
+``python -m assets doctor``: the doctor's screen with the daemon's heartbeat (``assets.health``).
 
 Each unit of the period (or each batch of units, with --batch) is taken in as its own
 partition run, so every result is recorded per partition as in the UI; then everything
@@ -256,7 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--page-port", type=int, default=8080)
+    health = commands.add_parser("doctor", help="xem tình trạng máy chủ (như python -m pipeline doctor) và nhịp "
+                                                "tiến trình nền Dagster")
+    health.add_argument("--data", help="thư mục dữ liệu, mặc định TUANGIAO_DATA_DIR hoặc data")
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        from assets.health import doctor
+
+        prepare_dagster_home()
+        return doctor(Settings.from_environment(data_dir=args.data and str(Path(args.data).resolve())))
     if args.command == "dev":
         return dev(args.host, args.port, args.page_port)
     return run_command(args)
@@ -293,6 +302,7 @@ def _run_command(args) -> int:
 
     from assets.location import build_defs
     from assets.runs import recover_dead_runs
+    from pipeline.intake.take_in import rebuild_if_outdated
     from pipeline.locking import shared_lock
     from pipeline.periods import open_periods
 
@@ -301,6 +311,7 @@ def _run_command(args) -> int:
     recovered = recover_dead_runs(instance)
     if recovered:
         print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột và trả lại lượt dùng kho dữ liệu.")
+    rebuild_if_outdated(settings.catalogue, settings.places)  # a release changed the warehouse: before the lock
     # The whole run holds the data folder's lock (shared), from its first unit to its publication:
     # rebuild and close-period wait for it, so a period is never closed halfway through a run.
     with shared_lock(settings.places.data):

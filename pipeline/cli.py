@@ -322,7 +322,7 @@ def _access(args) -> int:
     from pipeline.web.access import OFFICER, UNIT, AccessStore, Audit, role_name
 
     settings = _settings(args)
-    store, audit, now = AccessStore(settings.data), Audit(settings.data), settings.now()
+    store, audit, now = AccessStore(settings.data), Audit(settings.data, settings.audit_rotation), settings.now()
     if args.action in ("add", "officer-add"):
         if not args.login:
             raise UserError("Hãy cho biết mã đơn vị (access add 03259) hoặc tên cán bộ (access officer-add ten).")

@@ -534,7 +534,7 @@ def record(places: Places, decision: Decision) -> Decision:
     """Keep a decision: its record with the archive, then its audit line. The caller holds what
     makes it consistent (``decide``: the period's decision lock; close-period: the data folder)."""
     _append(places.archive, decision)
-    append_audit(places.data, f"review_{decision.action}", dt.datetime.fromisoformat(decision.at),
+    append_audit(places.data, f"review_{decision.action}", dt.datetime.fromisoformat(decision.at), places.audit,
                  period=decision.period, unit=decision.unit, by=decision.by, role=decision.role,
                  file_hash=decision.file_hash, state=decision.state, comment=decision.comment)
     return decision

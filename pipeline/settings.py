@@ -23,6 +23,8 @@ folder, unit list and clock.
 | ``TUANGIAO_HEADER_SECONDS`` | how long the page waits for a request's headers | 20 |
 | ``TUANGIAO_BODY_SECONDS`` | how long a request's body (an upload) may take before it must keep up a rate | 20 |
 | ``TUANGIAO_BODY_BYTES_PER_SECOND`` | the rate a body must keep up after that (a slower one is cut off) | 2048 |
+| ``TUANGIAO_AUDIT_MAX_BYTES`` | the audit log's size past which it is rotated (``audit.jsonl.1`` …) | 10 MB |
+| ``TUANGIAO_AUDIT_KEEP`` | rotated audit files kept (older ones are deleted) | 5 |
 
 Relative paths are taken from the project folder.
 """
@@ -38,6 +40,7 @@ from zoneinfo import ZoneInfo
 
 import pydantic
 
+from pipeline.audit import Rotation
 from pipeline.catalogue import Catalogue, default_catalogue
 from pipeline.catalogue.batches import UNIT, check_level
 from pipeline.office import SOFFICE, TIMEOUT_SECONDS, Office
@@ -57,6 +60,7 @@ class Places:
     inbox: Path
     wait_seconds: float = WAIT_SECONDS
     review_lock: str = ""  # the settings' review_lock
+    audit: Rotation = Rotation()  # the settings' audit rotation, for the writers below the page
 
     @classmethod
     def under(cls, data: Path, inbox: Path | None = None, wait_seconds: float = WAIT_SECONDS) -> Places:
@@ -126,6 +130,8 @@ VARIABLES = {  # each setting's environment variable
     "header_seconds": "TUANGIAO_HEADER_SECONDS",
     "body_seconds": "TUANGIAO_BODY_SECONDS",
     "body_bytes_per_second": "TUANGIAO_BODY_BYTES_PER_SECOND",
+    "audit_max_bytes": "TUANGIAO_AUDIT_MAX_BYTES",
+    "audit_keep": "TUANGIAO_AUDIT_KEEP",
 }
 
 
@@ -154,6 +160,8 @@ class Settings(pydantic.BaseModel):
     header_seconds: float = 20  # the page's server: a slow client's headers and body are cut off past these
     body_seconds: float = 20
     body_bytes_per_second: int = 2048  # a trickle is cut off; 10 MB over a slow commune line (300 kbit/s) is not
+    audit_max_bytes: int = pydantic.Field(Rotation.max_bytes, ge=1)  # the audit log rotates past this size
+    audit_keep: int = pydantic.Field(Rotation.keep, ge=0)  # rotated audit files kept
 
     @pydantic.field_validator("pdf", mode="before")
     @classmethod
@@ -177,7 +185,11 @@ class Settings(pydantic.BaseModel):
     @property
     def places(self) -> Places:
         return replace(Places.under(self.data, project_path(self.inbox_dir) if self.inbox_dir else None,
-                                    self.wait_seconds), review_lock=self.review_lock)
+                                    self.wait_seconds), review_lock=self.review_lock, audit=self.audit_rotation)
+
+    @property
+    def audit_rotation(self) -> Rotation:
+        return Rotation(self.audit_max_bytes, self.audit_keep)
 
     @property
     def catalogue(self) -> Catalogue:

@@ -239,7 +239,8 @@ def _load_periods(directory: Path) -> dict[str, Period]:
     for p in validated(PeriodsFile, read_toml(directory / file, directory), file).periods:
         if p.key in periods:
             raise CatalogueError(file, p.key, "kỳ báo cáo bị trùng")
-        periods[p.key] = Period(p.key, p.key if p.label is None else p.label, p.report_date, p.deadline, p.state)
+        periods[p.key] = Period(p.key, p.key if p.label is None else p.label, p.report_date, p.deadline, p.state,
+                                tuple(p.template_versions))
     return periods
 
 

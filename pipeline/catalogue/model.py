@@ -220,6 +220,7 @@ class Period:
     report_date: dt.date
     deadline: dt.date
     state: str
+    template_versions: tuple[str, ...] = ()  # earlier template versions whose files it still reads
 
     @property
     def is_open(self) -> bool:
@@ -352,6 +353,12 @@ class Catalogue:
 
     def form(self, code: str) -> Form:
         return self.forms[code]
+
+    def reads(self, version: str, period: str) -> bool:
+        """Whether a file made with the template ``version`` is read for ``period``: the current
+        version, or an earlier one the period keeps (``template_versions`` in periods.toml)."""
+        kept = self.periods[period].template_versions if period in self.periods else ()
+        return version == self.version or version in kept
 
     @property
     def funds_form(self) -> Form | None:

@@ -113,6 +113,8 @@ class PeriodEntry(Model):
     report_date: dt.date
     deadline: dt.date
     state: Literal[PERIOD_STATES]
+    # earlier template versions (catalogue_version of a former release) whose files the period still reads
+    template_versions: list[Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]] = []
 
 
 class PeriodsFile(Model):

@@ -135,7 +135,7 @@ def structure_findings(catalogue: Catalogue, submission: Submission, period: str
     version = submission.template_version
     if not version:
         found.append(finding(UNKNOWN_TEMPLATE, **info))
-    elif version != catalogue.version:
+    elif not catalogue.reads(version, submission.period):
         found.append(finding(OUTDATED_TEMPLATE, value=version, current=catalogue.version, **info))
     if submission.file_kind == PLAN_FILE:
         if period and submission.period != period:

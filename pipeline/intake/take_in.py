@@ -54,11 +54,13 @@ from pipeline.settings import Places
 from pipeline.states import ArrivalState, Verdict
 from pipeline.warehouse import (
     Load,
+    OutdatedWarehouse,
     connect,
     create_schema,
     load_submissions,
     loaded_versions,
     previous_values,
+    warehouse_outdated,
     record_catalogue_lists,
 )
 from pipeline.catalogue.contract import PLAN_FILE
@@ -113,7 +115,18 @@ def take_in_plan(catalogue: Catalogue, places: Places, period: str, now: dt.date
 
 def _take_in_latest(catalogue: Catalogue, places: Places, files: dict[str, list[InboxFile]], period: str,
                     now: dt.datetime, workers: int = 1) -> list[IntakeResult]:
-    """Each unit's latest file is archived, checked and loaded; older ones are superseded."""
+    """Each unit's latest file is archived, checked and loaded; older ones are superseded. A
+    warehouse of an older schema version is first rebuilt from the archive (then the same again:
+    archiving and holding a file twice changes nothing)."""
+    try:
+        return _take_in_latest_once(catalogue, places, files, period, now, workers)
+    except OutdatedWarehouse:
+        rebuild_if_outdated(catalogue, places)
+        return _take_in_latest_once(catalogue, places, files, period, now, workers)
+
+
+def _take_in_latest_once(catalogue: Catalogue, places: Places, files: dict[str, list[InboxFile]], period: str,
+                         now: dt.datetime, workers: int = 1) -> list[IntakeResult]:
     results: dict[str, IntakeResult] = {}
     to_load = []
     with shared_lock(places.data), _writing(places.data / ".intake"), working_folder(places.data) as work:
@@ -249,11 +262,24 @@ def _load(catalogue: Catalogue, warehouse: Path, out: Path | None, period: str, 
     return intakes
 
 
-def rebuild(catalogue: Catalogue, places: Places) -> list[IntakeResult]:
+def rebuild_if_outdated(catalogue: Catalogue, places: Places) -> bool:
+    """Rebuild a warehouse of another schema version from the archive (never migrated); whether
+    it was. It takes the data folder alone: the caller holds none of its locks."""
+    if not warehouse_outdated(places.warehouse, places.wait_seconds):
+        return False
+    rebuild(catalogue, places, only_if_outdated=True)
+    return True
+
+
+def rebuild(catalogue: Catalogue, places: Places, only_if_outdated: bool = False) -> list[IntakeResult]:
     """Recreate the warehouse from the archive alone: every recorded arrival, period by period,
     in the order received (a closed period: exactly the versions it was closed with). Exclusive
-    with runs; the new warehouse is built aside and replaces the old one only when complete."""
+    with runs; the new warehouse is built aside and replaces the old one only when complete.
+    ``only_if_outdated``: nothing when, by the time the folder is ours, another process has
+    already rebuilt a warehouse of an older schema version."""
     with exclusive_lock(places.data, "rebuild", places.wait_seconds), working_folder(places.data) as work:
+        if only_if_outdated and not warehouse_outdated(places.warehouse, places.wait_seconds):
+            return []
         aside = places.data / REBUILD_FOLDER
         shutil.rmtree(aside, ignore_errors=True)  # what a killed rebuild left
         warehouse = aside / places.warehouse.name

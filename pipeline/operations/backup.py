@@ -5,7 +5,8 @@ what is recomputed from it (the warehouse, rebuilt from the archive by ``rebuild
 index and working folders; previews), and ``manifest.json`` naming every file with its size,
 mode and SHA-256, and every link. So it holds what cannot be made again: the archive (every
 received file, its arrival records, the district's plan and what else is recorded beside
-them), the page's accounts, session key, audit log and upload records, and the published and
+them), the page's accounts, session key, audit log (with its rotated files, copied under its
+lock so no rotation moves a line meanwhile) and upload records, and the published and
 closed periods' sets (``out/``, the official sets with their ``khoa-so.json``, which a rebuild
 follows). An inbox kept outside the data folder goes in too (``hop-thu/``): a file not yet
 taken in exists nowhere else.
@@ -35,6 +36,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.audit import AUDIT_FILE, audit_lock
 from pipeline.errors import UserError
 from pipeline.files import machine_faults
 from pipeline.intake.take_in import REBUILD_FOLDER
@@ -131,6 +133,9 @@ def _copy_tree(source: Path, target: Path, prefix: str, skip: set[str], files: l
                 continue
             os.symlink(pointed, target / entry.name)
             links.append({"path": relative, "target": pointed})
+        elif relative == f"{DATA_PART}/{AUDIT_FILE.parent}":  # the audit log and its rotated files, not
+            with audit_lock(source, exclusive=False):  # rotated while they are copied
+                _copy_tree(Path(entry.path), target / entry.name, relative, set(), files, links)
         elif entry.is_dir(follow_symlinks=False):
             _copy_tree(Path(entry.path), target / entry.name, relative, set(), files, links)
         elif entry.is_file(follow_symlinks=False):

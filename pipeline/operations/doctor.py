@@ -36,8 +36,8 @@ class Check:
 
 
 MARKS = {True: "[ỔN] ", False: "[LỖI]", None: "[--] "}
-DAEMON = Check("Tiến trình nền Dagster", None, "lệnh này không xem được (chỉ phần Dagster xem được nhịp của nó): "
-                                               "systemctl status tuangiao-dagster-daemon")
+DAEMON = Check("Tiến trình nền Dagster", None, "không xem được ở đây (chỉ phần Dagster xem được nhịp của nó): "
+                                               "python -m assets doctor, systemctl status tuangiao-dagster-daemon")
 
 
 def checks(settings: Settings) -> list[Check]:

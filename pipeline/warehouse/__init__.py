@@ -7,6 +7,11 @@ latest arrival is the current one for consolidation (switched in one transaction
 older version sent again becomes current again), while an invalid one never replaces the
 last valid version. Money is DECIMAL(18,3), never floating point.
 
+The schema has a version (``SCHEMA_VERSION``), stamped in every warehouse made. A warehouse
+of another version (or made before versions were stamped) is never migrated by hand:
+``create_schema`` refuses it (``OutdatedWarehouse``) and intake rebuilds it from the archive
+(``pipeline.intake.take_in.rebuild_if_outdated``), which holds everything it is made from.
+
 The unit and period lists are the catalogue's as the data was loaded: only intake
 (``record_catalogue_lists``) writes them; readers (publication, status, ``explain``) only
 ``create_schema``, so a reader with another unit list cannot drop a loaded unit from the
@@ -34,7 +39,7 @@ from pipeline.catalogue import Catalogue, Ref, Term
 from pipeline.catalogue.batches import DISTRICT as DISTRICT_LEVEL
 from pipeline.catalogue.batches import PROVINCE, UNIT
 from pipeline.checking.findings import Finding, counts
-from pipeline.errors import MachineError, machine_error, machine_fault_named
+from pipeline.errors import MachineError, UserError, machine_error, machine_fault_named
 from pipeline.settings import WAIT_SECONDS
 from pipeline.states import Verdict
 from pipeline.warehouse.decisions import DECISIONS_SCHEMA
@@ -44,7 +49,11 @@ from pipeline.workbook.reader import TIDY_COLUMNS, Submission
 LOCK_WAIT_SECONDS = 0.2  # between tries of a locked warehouse
 LOCK_NOTICE_SECONDS = 2  # a wait longer than this is told
 
+# Bump with every change of SCHEMA, DECISIONS_SCHEMA or of what is loaded into them: a warehouse
+# of another version is then rebuilt from the archive, never migrated.
+SCHEMA_VERSION = 1
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS warehouse_schema (version INTEGER);  -- SCHEMA_VERSION, stamped when made
 CREATE TABLE IF NOT EXISTS units (
     code VARCHAR PRIMARY KEY, name VARCHAR, kind VARCHAR, area VARCHAR,
     district_code VARCHAR, province_code VARCHAR, valid_from VARCHAR, valid_to VARCHAR, position INTEGER
@@ -146,10 +155,46 @@ def connect(path: Path | str, read_only: bool = False, wait_seconds: float = WAI
         conn.close()
 
 
+class OutdatedWarehouse(UserError):
+    """The warehouse was made with another schema version: it is rebuilt from the archive."""
+
+    def __init__(self, made: int) -> None:
+        super().__init__(f"Kho dữ liệu được tạo theo cấu trúc cũ (phiên bản {made}, bản cài này dùng phiên bản "
+                         f"{SCHEMA_VERSION}): chưa làm gì; hãy dựng lại kho từ lưu trữ bằng lệnh "
+                         "python -m pipeline rebuild (lượt tiếp nhận kế tiếp cũng tự dựng lại).")
+        self.made = made
+
+
+def schema_version(conn: duckdb.DuckDBPyConnection) -> int | None:
+    """The schema version the warehouse was made with: None for a new (empty) one, 0 for one made
+    before versions were stamped (or whose stamp a killed creation left out)."""
+    tables = {name for (name,) in conn.execute(  # DuckDB: the catalogue's table list
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+    if "warehouse_schema" in tables:
+        return conn.execute("SELECT coalesce(max(version), 0) FROM warehouse_schema").fetchone()[0]
+    return 0 if tables else None
+
+
 def create_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the tables and views that do not exist yet; the data is left as it is."""
+    """Create the tables and views that do not exist yet (a new warehouse is stamped with
+    ``SCHEMA_VERSION``); the data is left as it is. A warehouse of another schema version is
+    refused (``OutdatedWarehouse``)."""
+    made = schema_version(conn)
+    if made is not None and made != SCHEMA_VERSION:
+        raise OutdatedWarehouse(made)
     conn.execute(SCHEMA)
     conn.execute(DECISIONS_SCHEMA)
+    if made is None:
+        conn.execute("INSERT INTO warehouse_schema VALUES (?)", [SCHEMA_VERSION])
+
+
+def warehouse_outdated(path: Path, wait_seconds: float = WAIT_SECONDS) -> bool:
+    """Whether the warehouse at ``path`` exists and was made with another schema version."""
+    if not path.exists():
+        return False
+    with connect(path, wait_seconds=wait_seconds) as conn:
+        made = schema_version(conn)
+    return made is not None and made != SCHEMA_VERSION
 
 
 def record_catalogue_lists(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:

@@ -35,7 +35,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.audit import append_audit, audit_path
+from pipeline.audit import Rotation, append_audit, audit_path, open_newest_first
 from pipeline.text import nfc
 from pipeline.errors import UserError
 from pipeline.files import atomic_output
@@ -387,35 +387,41 @@ class AuditQuery:
 
 
 class Audit:
-    """The append-only audit log: one JSON object per line, never rewritten."""
+    """The append-only audit log: one JSON object per line, never rewritten, rotated by size
+    (``pipeline.audit``); read newest first across the rotated files."""
 
     BLOCK = 64 * 1024
 
-    def __init__(self, data: Path) -> None:
-        self.data = data
+    def __init__(self, data: Path, rotation: Rotation = Rotation()) -> None:
+        self.data, self.rotation = data, rotation
         self.path = audit_path(data)
 
     def record(self, event: str, now: dt.datetime, **details) -> None:
-        append_audit(self.data, event, now, **details)
+        append_audit(self.data, event, now, self.rotation, **details)
 
     def _backwards(self):
-        """The log's lines, newest first, read from the end a block at a time."""
+        """The log's lines, newest first, across its rotated files, each read from its end a block
+        at a time."""
+        opened = open_newest_first(self.data)
         try:
-            f = self.path.open("rb")
-        except FileNotFoundError:
-            return
-        with f:
-            position, rest = f.seek(0, os.SEEK_END), b""
-            while position > 0:
-                step = min(self.BLOCK, position)
-                position -= step
-                f.seek(position)
-                lines = (f.read(step) + rest).split(b"\n")
-                rest = lines.pop(0)
-                if len(rest) > LONGEST_LINE:  # no entry is this long: skipped, not held in memory
-                    rest = b""
-                yield from reversed(lines)
-            yield rest
+            for f in opened:
+                yield from self._file_backwards(f)
+        finally:
+            for f in opened:
+                f.close()
+
+    def _file_backwards(self, f):
+        position, rest = f.seek(0, os.SEEK_END), b""
+        while position > 0:
+            step = min(self.BLOCK, position)
+            position -= step
+            f.seek(position)
+            lines = (f.read(step) + rest).split(b"\n")
+            rest = lines.pop(0)
+            if len(rest) > LONGEST_LINE:  # no entry is this long: skipped, not held in memory
+                rest = b""
+            yield from reversed(lines)
+        yield rest
 
     def entries(self, query: AuditQuery = AuditQuery(), skip: int = 0, last: int = 200) -> tuple[list[dict], bool]:
         """The newest ``last`` entries that match, after skipping ``skip`` of them, newest first

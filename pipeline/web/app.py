@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
 from pipeline.settings import PROJECT_ROOT, Settings
-from pipeline.web import officer, public, review, unit
+from pipeline.web import health, officer, public, review, unit
 from pipeline.web.auth import SessionBackend
 from pipeline.web.server import BodyDeadline, SlowBody
 from pipeline.web.site import PRIVATE, STYLE_HASH, Site, site_of
@@ -36,7 +36,7 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 ]
-ROUTES = public.ROUTES + unit.ROUTES + officer.ROUTES + review.ROUTES
+ROUTES = public.ROUTES + unit.ROUTES + officer.ROUTES + review.ROUTES + health.ROUTES
 
 
 class SecurityHeaders:

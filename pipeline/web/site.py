@@ -107,7 +107,7 @@ class Site:
     def __post_init__(self) -> None:
         self.catalogue, self.places = self.settings.catalogue, self.settings.places
         self.data, self.out = self.places.data, self.places.out
-        self.store, self.audit, self.uploads = AccessStore(self.data), Audit(self.data), Uploads.under(self.data)
+        self.store, self.audit, self.uploads = AccessStore(self.data), Audit(self.data, self.places.audit), Uploads.under(self.data)
         self.sessions = Sessions(signing_key(self.data), self.store, self.clock)
         self.limit = SignInLimit(self.clock)
 
