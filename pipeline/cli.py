@@ -264,7 +264,8 @@ def _reopen_period(args) -> int:
 def _review(args) -> int:
     """List the period's reviews, or approve, return or reopen units as an officer (the page's rules,
     ``pipeline.review.decide``): exit 1 with the reason when a decision is refused."""
-    from pipeline.review import OFFICER, Action, Actor, ReviewRefused, decide, review_list
+    from pipeline.intake.take_in import decide_and_tell
+    from pipeline.review import OFFICER, Action, Actor, ReviewRefused, review_list
 
     settings = _settings(args)
     catalogue, places = settings.catalogue, settings.places
@@ -280,7 +281,7 @@ def _review(args) -> int:
         if not args.units or (args.action != "approve" and len(args.units) != 1):
             raise ReviewRefused("Hãy cho biết mã đơn vị (approve: một hoặc nhiều; return, reopen: một).")
         action = Action(args.action)
-        outcomes = decide(catalogue, places, args.period, args.units, action, Actor(args.by or "", OFFICER),
+        outcomes = decide_and_tell(catalogue, places, args.period, args.units, action, Actor(args.by or "", OFFICER),
                           settings.now(), args.comment or "")
     except ReviewRefused as e:
         print(str(e), file=sys.stderr)

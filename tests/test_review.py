@@ -117,6 +117,24 @@ def test_approve_return_resubmit_approve_again(catalogue, places, capsys):
         ("review_return", TUAN_GIAO, "Lò Văn Minh"), ("review_approve", TUAN_GIAO, "Lò Văn Minh")]
 
 
+def test_a_returned_unit_reads_the_comment_in_its_feedback_workbook(catalogue, places):
+    """Issue 28: the officer's comment is in the feedback workbook too, under the verdict, with
+    the findings of the version returned (the page and the CLI return through decide_and_tell)."""
+    feedback = places.out / "2023" / "phan-hoi" / f"phan-hoi-{TUAN_GIAO}-2023.xlsx"
+    before = feedback.read_bytes() if feedback.exists() else b""
+    assert main(["review", "return", "2023", TUAN_GIAO, "--comment", "Số hộ nghèo DTTS tăng 40%: giải trình.",
+                 "--by", "Lò Văn Minh"]) == 0
+    assert feedback.read_bytes() != before
+    summary = openpyxl.load_workbook(feedback).worksheets[0]
+    rows = [[c for c in row if c is not None] for row in summary.iter_rows(values_only=True)]
+    assert ["Huyện trả lại", "Lò Văn Minh, 12/08/2023 09:30: Số hộ nghèo DTTS tăng 40%: giải trình."] in rows
+    assert ["Tệp", "03253-thi-tran-tuan-giao.xlsx"] in rows  # the version returned, by the name it came with
+    # an approval does not write it again
+    written = feedback.read_bytes()
+    assert main(["review", "approve", "2023", RANG_DONG, "--by", "Lò Văn Minh"]) == 0
+    assert feedback.read_bytes() == written
+
+
 def test_refusals_say_why_in_vietnamese(catalogue, places, capsys):
     def refused(*argv: str) -> str:
         assert main(["review", *argv]) == 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ SUMMARY_SHEET = "Kết quả kiểm tra"
 # The summary's columns: together about the width of an A4 landscape page at full size.
 WIDTHS = {"severity": 8, "sheet": 14, "cell": 6, "item_label": 26, "value": 11, "message": 60}
 GRID_PAGES_ACROSS = 2
+RETURNED = "Huyện trả lại"  # the summary's label of an officer's comment on the version
 
 
 def unit_feedback_name(unit: str, period: str) -> str:
@@ -79,8 +81,10 @@ def _filling(catalogue: Catalogue, submission: Submission, findings: list[Findin
     return filling
 
 
-def write_feedback(path: Path, catalogue: Catalogue, result: CheckResult, period: str) -> Path:
-    """Write the feedback workbook for one checked file (atomically)."""
+def write_feedback(path: Path, catalogue: Catalogue, result: CheckResult, period: str,
+                   comments: Sequence[str] = ()) -> Path:
+    """Write the feedback workbook for one checked file (atomically); ``comments``: what the
+    district's officers said when they returned this version (printed under the verdict)."""
     from pipeline.workbook.style import Styles, new_workbook
     from pipeline.workbook.template import add_unit_sheets
 
@@ -94,7 +98,7 @@ def write_feedback(path: Path, catalogue: Catalogue, result: CheckResult, period
             unit = catalogue.find_unit(submission.unit_code)
             filling = _filling(catalogue, submission, result.findings)
             add_unit_sheets(workbook, styles, catalogue, unit, filling)
-        _summary(summary, styles, catalogue, result, period, filling)
+        _summary(summary, styles, catalogue, result, period, filling, comments)
         _print_only_findings(workbook, catalogue, filling, submission, result.findings)
         summary.activate()
         workbook.close()
@@ -116,7 +120,8 @@ def _print_only_findings(workbook, catalogue: Catalogue, filling: Filling | None
             ws.repeat_columns(0, 2)  # the template grid's hidden code, STT and sub-project, on every page
 
 
-def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, period: str, filling: Filling | None) -> None:
+def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, period: str, filling: Filling | None,
+             comments: Sequence[str] = ()) -> None:
     from pipeline.workbook.style import fit_row_height, page_setup, wrapped_lines
 
     submission, report = result.submission, result.report
@@ -136,6 +141,7 @@ def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, peri
         ("Kết luận", verdict),
         ("Số lỗi", report.errors),
         ("Số cảnh báo", report.warnings),
+        *((RETURNED, comment) for comment in comments),
     ]
     label = styles.get(bold=True)
     for n, (name, value) in enumerate(facts, start=2):
@@ -143,6 +149,9 @@ def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, peri
         fmt = styles.get(bold=True, font_color="#006100" if accepted else "#C00000") if name == "Kết luận" else styles.get()
         if isinstance(value, int):
             ws.write_number(n, 2, value, fmt)
+        elif name == RETURNED:  # a comment reads across the page
+            ws.merge_range(n, 2, n, last, value, styles.get(text_wrap=True, valign="top", font_color="#9C5700"))
+            fit_row_height(ws, n, value, sum(width for _, width in columns[2:]))
         else:
             ws.write_string(n, 2, value, fmt)
     header_row = len(facts) + 3

@@ -42,6 +42,7 @@ from pipeline.intake.archive import (
     Archived,
     Received,
     archived_units,
+    archived_versions,
     arrivals,
     receive,
     working_folder,
@@ -49,7 +50,20 @@ from pipeline.intake.archive import (
 from pipeline.intake.inbox import InboxFile, files_by_unit, scan_inbox
 from pipeline.locking import exclusive_lock, shared_lock
 from pipeline.periods import closed_versions, is_closed
-from pipeline.review import approved_units, decisions_file, held_files, hold, sync, sync_all
+from pipeline.review import (
+    Action,
+    Actor,
+    Decision,
+    Outcome,
+    approved_units,
+    decide,
+    decisions_file,
+    held_files,
+    hold,
+    sync,
+    sync_all,
+    unit_history,
+)
 from pipeline.settings import Places
 from pipeline.states import ArrivalState, Verdict
 from pipeline.warehouse import (
@@ -405,3 +419,26 @@ def _up_to_date(log: list[Archived], latest: InboxFile, loaded: dict[tuple[str, 
         return False
     valid, current = loaded.get((unit, log[-1].file_hash), (False, False))
     return current or not valid or log[-1].file_hash in held
+
+
+def decide_and_tell(catalogue: Catalogue, places: Places, period: str, units: list[str], action: Action,
+                    actor: Actor, now: dt.datetime, comment: str = "", version: str | None = None) -> list[Outcome]:
+    """``pipeline.review.decide``, and for every unit returned, its feedback workbook written again
+    with the officer's comments on its version in use: the unit reads them beside its findings."""
+    outcomes = decide(catalogue, places, period, units, action, actor, now, comment, version)
+    for outcome in outcomes:
+        if outcome.decision is not None and action == Action.RETURN:
+            _feedback_with_comments(catalogue, places, period, outcome.decision)
+    return outcomes
+
+
+def _feedback_with_comments(catalogue: Catalogue, places: Places, period: str, returned: Decision) -> Path:
+    """The unit's feedback of the returned version, checked again from the archive's copy."""
+    comments = [f"{d.by}, {dt.datetime.fromisoformat(d.at):%d/%m/%Y %H:%M}: {d.comment}"
+                for d in unit_history(places, period, returned.unit)
+                if d.action == Action.RETURN and d.file_hash == returned.file_hash and d.comment]
+    version = next(v for v in archived_versions(places.archive, period, returned.unit)
+                   if v.file_hash == returned.file_hash)
+    result = check_files(catalogue, [version.path], period, hashes=[returned.file_hash])[0]
+    result.path = Path(returned.file_name)
+    return write_feedback(feedback_dir(places.out, period) / feedback_name(result), catalogue, result, period, comments)

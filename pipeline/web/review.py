@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pipeline.errors import UserError
+from pipeline.intake.take_in import decide_and_tell
 from pipeline.review import (
     OFFICER,
     UNIT,
@@ -27,7 +28,6 @@ from pipeline.review import (
     Actor,
     Decision,
     ReviewRefused,
-    decide,
     examine,
     reply,
     read_decisions,
@@ -164,7 +164,7 @@ async def _decide(request: Request, site: Site, key: str, chosen: list[str], act
                   version: str | None, back: str) -> Response:
     actor = Actor(visitor(request).display_name, OFFICER)
     try:
-        outcomes = await run_in_threadpool(decide, site.catalogue, site.places, key, chosen, action, actor,
+        outcomes = await run_in_threadpool(decide_and_tell, site.catalogue, site.places, key, chosen, action, actor,
                                            site.settings.now(), comment, version)
     except ReviewRefused as e:
         return site.message(request, "Không thực hiện được", str(e), 409, back)
