@@ -145,7 +145,7 @@ def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, peri
     ]
     label = styles.get(bold=True)
     for n, (name, value) in enumerate(facts, start=2):
-        ws.write_string(n, 0, name, label)
+        ws.write_string(n, 0, name, styles.get(bold=True, valign="top") if name == RETURNED else label)
         fmt = styles.get(bold=True, font_color="#006100" if accepted else "#C00000") if name == "Kết luận" else styles.get()
         if isinstance(value, int):
             ws.write_number(n, 2, value, fmt)
