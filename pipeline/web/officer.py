@@ -20,7 +20,7 @@ from pipeline.web.access import OFFICER, UNIT, AuditQuery, end_sessions, role_na
 from pipeline.web.auth import check_csrf, officers, visitor
 from pipeline.web.review import review_url
 from pipeline.web.review import states as review_states
-from pipeline.web.site import Site, download, site_of
+from pipeline.web.site import Site, site_of
 from pipeline.web.unit import take_upload, upload_url
 from pipeline.web.upload import PLAN_SENDER, VERDICTS
 
@@ -104,12 +104,7 @@ async def officer_file(request: Request) -> Response:
     """The report's draft (published with the set) and its PDF render (kept outside out/)."""
     site = site_of(request)
     key, name = request.path_params["period"], request.path_params["name"]
-    path = report_files(site, key).get(name)
-    response = download(path, private=True)
-    if response is None:
-        return site.not_found(request)
-    site.note("download", request, period=key, file=name)
-    return response
+    return site.send(request, report_files(site, key).get(name), private=True, period=key, file=name)
 
 
 @officers

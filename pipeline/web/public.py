@@ -15,7 +15,7 @@ from pipeline.publication.workbooks import INCOMPLETE
 from pipeline.states import SubmissionState
 from pipeline.web.access import COOKIE, OFFICER, typed_login
 from pipeline.web.auth import check_csrf, members, public, visitor
-from pipeline.web.site import Site, download, site_of
+from pipeline.web.site import Site, site_of
 
 BIEU_PREFIX = "Bieu_"
 
@@ -71,32 +71,21 @@ async def period_page(request: Request) -> Response:
 async def published_file(request: Request) -> Response:
     site = site_of(request)
     key, name = request.path_params["period"], request.path_params["name"]
-    response = download(site.out / key / name) if name in site.published(key) else None
-    if response is None:
-        return site.not_found(request)
-    site.note("download", request, period=key, file=name)
-    return response
+    return site.send(request, site.out / key / name if name in site.published(key) else None, period=key, file=name)
 
 
 @public
 async def final_file(request: Request) -> Response:
     site = site_of(request)
     key, name = request.path_params["period"], request.path_params["name"]
-    response = download(final_folder(site.out, key) / name) if name in site.final(key) else None
-    if response is None:
-        return site.not_found(request)
-    site.note("download", request, period=key, file=f"chính thức/{name}")
-    return response
+    return site.send(request, final_folder(site.out, key) / name if name in site.final(key) else None,
+                     period=key, file=f"chính thức/{name}")
 
 
 @public
 async def blank(request: Request) -> Response:
     site = site_of(request)
-    response = download(site.blanks().get(request.path_params["name"]))
-    if response is None:
-        return site.not_found(request)
-    site.note("download", request, file=f"mẫu/{request.path_params['name']}")
-    return response
+    return site.send(request, site.blanks().get(request.path_params["name"]), file=f"mẫu/{request.path_params['name']}")
 
 
 def sign_in_page(request: Request, session, message: str = "", status_code: int = 200) -> Response:

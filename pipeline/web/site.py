@@ -153,6 +153,16 @@ class Site:
         self.audit.record(event, self.settings.now(), account=who.display_name,
                           client=request.client.host if request.client else "", **details)
 
+    def send(self, request: Request, path: Path | None, name: str = "", private: bool = False,
+             **noted) -> Response:
+        """``path`` as a download named ``name`` (noted in the audit with ``noted``), or the page's
+        404 when it is not there or not allowed (``path`` None): the same answer either way."""
+        response = download(path, name, private)
+        if response is None:
+            return self.not_found(request)
+        self.note("download", request, **noted)
+        return response
+
     def page(self, request: Request, template: str, status_code: int = 200, **context) -> Response:
         return templates.TemplateResponse(request, template, {"who": visitor(request), **context},
                                           status_code=status_code)

@@ -19,7 +19,7 @@ from pipeline.states import SubmissionState, Verdict
 from pipeline.text import slug
 from pipeline.web.auth import check_csrf, may_see_unit, members, units, visitor
 from pipeline.web.review import own_review
-from pipeline.web.site import Site, download, findings_of, late, shown_name, site_of, templates
+from pipeline.web.site import Site, findings_of, late, shown_name, site_of, templates
 from pipeline.web.upload import (
     PLAN_SENDER,
     REFUSALS,
@@ -186,11 +186,8 @@ async def verdict_feedback(request: Request) -> Response:
     site = site_of(request)
     key, unit, upload_id, allowed = _upload_asked(request)
     name = feedback_download_name(site, unit, key)
-    response = download(site.uploads.feedback(key, unit, upload_id), name, private=True) if allowed else None
-    if response is None:
-        return site.not_found(request)
-    site.note("download", request, period=key, unit=unit, file=name)
-    return response
+    return site.send(request, site.uploads.feedback(key, unit, upload_id) if allowed else None, name, private=True,
+                     period=key, unit=unit, file=name)
 
 
 @members
@@ -206,11 +203,8 @@ async def published_feedback(request: Request) -> Response:
     owner = owners.get(name)
     allowed = (who.officer and (owner is not None or f"phan-hoi/{name}" in listed)) or (owner is not None and owner == who.unit)
     shown = feedback_download_name(site, owner, key) if owner else name
-    response = download(site.out / key / "phan-hoi" / name, shown, private=True) if allowed else None
-    if response is None:
-        return site.not_found(request)
-    site.note("download", request, period=key, unit=owner or "", file=shown)
-    return response
+    return site.send(request, site.out / key / "phan-hoi" / name if allowed else None, shown, private=True,
+                     period=key, unit=owner or "", file=shown)
 
 
 @members
