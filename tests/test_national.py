@@ -1,10 +1,12 @@
-"""The national scale, for real but smaller: a synthetic inbox of 700 communes over the 63
-provinces (pipeline/tools/national.py), taken in by province through ``python -m assets run``
-(the same Definitions, configured by TUANGIAO_UNITS / TUANGIAO_BATCH), consolidated and
-published. The benchmark runs the full 10.600."""
+"""The national scale, for real but smaller: a synthetic inbox of 340 communes over the 34
+provinces of the country after 2025 (pipeline/tools/national.py), taken in by province through
+``python -m assets run`` (the same Definitions, configured by TUANGIAO_UNITS / TUANGIAO_BATCH),
+consolidated and published. The benchmark runs the full 3.321, and 10.600 as a stress case.
+The register's shape (34 provinces, no district level) is checked without a run."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -22,15 +24,35 @@ from pipeline.tools import national
 from pipeline.workbook.reader import read_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMUNES, DISTRICTS, BAD_EVERY = 700, 70, 100
+COMMUNES, BAD_EVERY = 340, 50
 
-pytestmark = pytest.mark.slow
+
+def test_the_country_after_2025_is_34_provinces_of_3321_communes_without_districts(tmp_path):
+    register = national.national_communes()
+    assert len(register) == national.COMMUNES == 3321
+    per_province = Counter((c.province_code, c.province_name) for c in register)
+    assert len(per_province) == len(national.PROVINCES) == 34
+    assert per_province[("79", "Thành phố Hồ Chí Minh")] == 168 and per_province[("46", "Thành phố Huế")] == 40
+    codes = [c.code for c in register]
+    assert len(set(codes)) == len(codes) and min(codes) > "32248"  # synthetic: past every real commune code
+    assert {c.bad for c in register[996:997]} == {True} and sum(c.bad for c in register) == 3
+    # the stress case: the 10.600 communes of before 2025 over the same provinces, in proportion
+    stress = Counter(c.province_code for c in national.national_communes(national.STRESS_COMMUNES))
+    assert sum(stress.values()) == 10_600 and len(stress) == 34
+    assert stress["79"] == round(10_600 * 168 / 3321)
+    # the register the catalogue loads: communes report to their province, no district
+    national.write_register(tmp_path / national.REGISTER, register[:50])
+    with (tmp_path / national.REGISTER).open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["ma_huyen"], r["ten_huyen"]) for r in rows} == {("", "")}
+    units = default_catalogue(tmp_path / national.REGISTER).units
+    assert [u.code for u in units] == codes[:50] and {u.province_name for u in units} == {"Thành phố Hà Nội"}
 
 
 @pytest.fixture(scope="module")
 def national_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("national")
-    register = national.generate(folder, COMMUNES, DISTRICTS, BAD_EVERY, progress=lambda _: None)
+    register = national.generate(folder, COMMUNES, BAD_EVERY, progress=lambda _: None)
     env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(folder / "data")}
     run = subprocess.run(
         [sys.executable, "-m", "assets", "run", "--inbox", str(folder / "inbox"), "--units",
@@ -42,17 +64,19 @@ def national_run(tmp_path_factory):
     return folder, register, run.stdout
 
 
+@pytest.mark.slow
 def test_every_province_is_one_run_with_progress(national_run):
     _, register, output = national_run
     progress = [line for line in output.splitlines() if line.startswith("[")]
-    assert len(progress) == len(national.PROVINCES) == 63
-    assert progress[-1].startswith("[63/63] Kỳ 2023 · Tỉnh Cà Mau:")
+    assert len(progress) == len(national.PROVINCES) == 34
+    assert progress[-1].startswith("[34/34] Kỳ 2023 · Tỉnh Cà Mau:")
     bad = [c for c in register if c.bad]
     assert len(bad) == COMMUNES // BAD_EVERY
     for commune in bad:  # the unit with the error is named under its province's line
         assert f"Không hợp lệ: {commune.code} – {commune.name}" in output
 
 
+@pytest.mark.slow
 def test_national_totals_are_the_sum_of_every_valid_commune(national_run):
     folder, register, _ = national_run
     catalogue = default_catalogue()
@@ -74,6 +98,7 @@ def test_national_totals_are_the_sum_of_every_valid_commune(national_run):
     assert not any(str(label).startswith("Xã mẫu") for label in labels)
 
 
+@pytest.mark.slow
 def test_every_units_result_is_in_the_status_table_and_the_ui(national_run, monkeypatch):
     folder, register, _ = national_run
     status = json.loads((folder / "data" / "out" / "status.json").read_text(encoding="utf-8"))
@@ -85,7 +110,7 @@ def test_every_units_result_is_in_the_status_table_and_the_ui(national_run, monk
     instance = dg.DagsterInstance.get()
     records = instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey("unit_submission"), "valid_submission"), limit=1000)
-    assert {r.partition for r in records} == {f"2023|{code}" for code, _ in national.PROVINCES}
+    assert {r.partition for r in records} == {f"2023|{code}" for code, _, _ in national.PROVINCES}
     evaluations = [r.event.dagster_event.event_specific_data for r in records]
     failed = [e for e in evaluations if not e.passed]
     assert len(failed) == len({c.province_code for c in register if c.bad})

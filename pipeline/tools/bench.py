@@ -5,14 +5,15 @@ for ``--quick``).
 Cases: reading a workbook beside the unzip floor and other readers; ``check`` of a file,
 in process and as a command, beside the import floor (``import pandas, pandera``) and its
 ratio to it; consolidation and publication of the sample; ``make run``
-and the nightly job as the daemon runs it; and the national case: a synthetic inbox of
-10.600 communes (pipeline/tools/national.py, generated once into data/out/bench/national/), the
-inbox sensor over it, and ``python -m assets run`` over it by province with its peak
-memory (the resident memory of the whole process tree, sampled). Backups: ``backup``,
-``restore`` into a new folder and ``rebuild`` there, as commands, on the sample's data folder
-and on a province's (700 communes of the same generator, taken in once). ``--skip-national``
-leaves the national case out; ``--quick`` runs only the single-file cases (the readers, and
-``check`` beside its import floor).
+and the nightly job as the daemon runs it; and the national case: a synthetic inbox of the
+country after 2025, 3.321 communes in 34 provinces (pipeline/tools/national.py, generated once
+into data/out/bench/national/3321/), the inbox sensor over it, and ``python -m assets run``
+over it by province with its peak memory (the resident memory of the whole process tree,
+sampled); ``--stress`` adds the same over 10.600 communes (the country before 2025).
+Backups: ``backup``, ``restore`` into a new folder and ``rebuild`` there, as commands, on the
+sample's data folder and on a province's (700 communes of the same generator, taken in once).
+``--skip-national`` leaves the national case out; ``--national`` runs only it; ``--quick``
+runs only the single-file cases (the readers, and ``check`` beside its import floor).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from pipeline.intake.take_in import take_in_batch, take_in_plan
 from pipeline.publication.consolidation import consolidate
 from pipeline.publication.publish import publish_period
 from pipeline.settings import PROJECT_ROOT, Places
+from pipeline.text import show_number
 from pipeline.tools import national
 from pipeline.workbook.reader import read_identity, read_workbook
 
@@ -49,6 +51,8 @@ OUT = PROJECT_ROOT / "data" / "out" / "bench"
 NATIONAL = OUT / "national"
 ROUNDS = 7
 READER_ROUNDS = 31  # a pass of the sample takes a fraction of a second: many rounds steady the median
+UNZIP = "unzip of the XML (floor), per workbook"
+UNZIP_RATIO = "reader / unzip floor, in turns"
 CALAMINE = "python-calamine, all cells, per workbook"
 READER = "reader: whole submission, per workbook"
 READER_RATIO = "reader / python-calamine, in turns"
@@ -185,36 +189,49 @@ def _sample_warehouse(folder: Path) -> Places:
     return places
 
 
-def national_inbox() -> Path:
-    """The synthetic national inbox, generated on first use (about 40 s)."""
-    if len(list((NATIONAL / "inbox" / national.PERIOD).glob("*.xlsx"))) != national.COMMUNES:
-        shutil.rmtree(NATIONAL, ignore_errors=True)
-        print("Tạo hộp thư đến giả lập cả nước (một lần):", flush=True)
-        national.generate(NATIONAL, progress=lambda line: print("   ", line, flush=True))
-    return NATIONAL
+def national_inbox(communes: int) -> Path:
+    """The synthetic national inbox of ``communes`` communes, generated on first use (about 4 ms a file)."""
+    folder = NATIONAL / str(communes)
+    if len(list((folder / "inbox" / national.PERIOD).glob("*.xlsx"))) != communes:
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"Tạo hộp thư đến giả lập cả nước, {show_number(communes)} xã (một lần):", flush=True)
+        national.generate(folder, communes, progress=lambda line: print("   ", line, flush=True))
+    return folder
 
 
-def national_cases(folder: Path) -> dict:
-    inbox = national_inbox() / "inbox"
+def national_cases(folder: Path, communes: int) -> dict:
+    """The sensor over ``communes`` new files and an unchanged inbox, and the run by province."""
+    source = national_inbox(communes)
+    inbox, count = source / "inbox", show_number(communes)
     now = time.time() + 3600
     looks, cursor = [], {}
-    while len(cursor) < national.COMMUNES:  # 10.600 new files at once: read within the sensor's budget per look
+    while len(cursor) < communes:  # every file new at once: read within the sensor's budget per look
         start = time.perf_counter()
         _, cursor = watch(inbox, [national.PERIOD], cursor, now, budget_seconds=SENSOR_READ_SECONDS)
         looks.append((time.perf_counter() - start) * 1000)
-    results = {f"sensor: {len(looks)} looks read 10.600 new files, per look": _stats(looks),
-               "sensor: unchanged inbox of 10.600 files": whole(lambda: watch(inbox, ["2023"], cursor, now), 5)}
-    env = _environment(folder)
-    command = [sys.executable, "-m", "assets", "run", "--inbox", str(inbox), "--units", str(NATIONAL / national.REGISTER),
+    results = {f"sensor: {len(looks)} looks read {count} new files, per look": _stats(looks),
+               f"sensor: unchanged inbox of {count} files": whole(lambda: watch(inbox, ["2023"], cursor, now), 5)}
+    env = _environment(folder / count)
+    command = [sys.executable, "-m", "assets", "run", "--inbox", str(inbox), "--units", str(source / national.REGISTER),
                "--batch", "province", "--workers", str(os.cpu_count() or 1), "--period", national.PERIOD, "--clock", CLOCK]
-    print("Chạy toàn quốc: python -m assets run --batch province …", flush=True)
+    print(f"Chạy toàn quốc, {count} xã: python -m assets run --batch province …", flush=True)
     elapsed, peak = run_measured(command, env, show=True)
-    results["national: 10.600 units read, checked, loaded, Biểu 01–15 published"] = _stats([elapsed])
-    results["national: peak memory of the process tree"] = _stats([peak], "MB")
+    provinces = len(national.PROVINCES)
+    results[f"national: {count} units in {provinces} provinces read, checked, loaded, Biểu 01–15 published"] = \
+        _stats([elapsed])
+    results[f"national: {count} units, peak memory of the process tree"] = _stats([peak], "MB")
     return results
 
 
-PROVINCE_COMMUNES, PROVINCE_DISTRICTS = 700, 47  # a province's data folder for the backup case
+def all_national_cases(folder: Path, stress: bool) -> dict:
+    """The country after 2025 (3.321 communes) and, with ``stress``, the 10.600 of before."""
+    results = national_cases(folder, national.COMMUNES)
+    if stress:
+        results.update(national_cases(folder, national.STRESS_COMMUNES))
+    return results
+
+
+PROVINCE_COMMUNES = 700  # a province's data folder for the backup case
 
 
 def _back_up_restore_rebuild(data: Path, folder: Path, env: dict) -> dict[str, float]:
@@ -235,7 +252,7 @@ def backup_cases(sample: Places, folder: Path) -> dict:
     for step in rounds[0]:
         results[f"{step}: 2023 sample data folder, command"] = _stats([r[step] for r in rounds])
     province = folder / "province"
-    national.generate(province, PROVINCE_COMMUNES, PROVINCE_DISTRICTS, progress=lambda line: None)
+    national.generate(province, PROVINCE_COMMUNES, progress=lambda line: None)
     catalogue = default_catalogue(province / national.REGISTER)
     places = Places.under(province / "data", province / "inbox")
     take_in_batch(catalogue, places, national.PERIOD, [u.code for u in catalogue.units_in(national.PERIOD)],
@@ -249,15 +266,16 @@ def backup_cases(sample: Places, folder: Path) -> dict:
 def single_file_cases(catalogue) -> dict:
     """The readers per workbook, and the check of one file in process and as a command beside
     its import floor (taken in turns, so a change in the machine's speed touches both alike)."""
-    results = per_workbook({"unzip of the XML (floor), per workbook": _unzip,
-                            "openpyxl read-only, all cells, per workbook": _openpyxl_read_only})
+    results = per_workbook({"openpyxl read-only, all cells, per workbook": _openpyxl_read_only})
     results.update(per_workbook({
+        UNZIP: _unzip,
         CALAMINE: _calamine_all_cells,
         "reader: identity (Thông tin only), per workbook": read_identity,
         READER: lambda p: read_workbook(p, catalogue),
     }, READER_ROUNDS))
     for measure in ("median", "min"):
         results[f"{READER_RATIO} ({measure})"] = _stats([results[READER][measure] / results[CALAMINE][measure]], "×")
+        results[f"{UNZIP_RATIO} ({measure})"] = _stats([results[READER][measure] / results[UNZIP][measure]], "×")
     results["check: one file, in process"] = whole(lambda: check_files(catalogue, SAMPLE[1:2], "2023"))
     command = [sys.executable, "-m", "pipeline", "check", str(SAMPLE[1])]
     floor = [sys.executable, "-c", "import pandas, pandera"]
@@ -270,7 +288,7 @@ def single_file_cases(catalogue) -> dict:
     return results
 
 
-def batch_cases(catalogue, skip_national: bool) -> dict:
+def batch_cases(catalogue, skip_national: bool, stress: bool) -> dict:
     """The sample in one batch, consolidation and publication, `make run`, the nightly job and
     the national case."""
     results = {"check: whole sample (24 files) in one batch": whole(lambda: check_files(catalogue, SAMPLE, "2023"))}
@@ -284,26 +302,33 @@ def batch_cases(catalogue, skip_national: bool) -> dict:
         results["nightly job as the daemon runs it, warehouse up to date"] = _stats([_nightly_job(run) for _ in range(3)])
         results.update(backup_cases(places, Path(folder) / "backups"))
         if not skip_national:
-            results.update(national_cases(Path(folder) / "national"))
+            results.update(all_national_cases(Path(folder) / "national", stress))
     return results
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pipeline.tools.bench")
-    parser.add_argument("--skip-national", action="store_true", help="leave out the national case (about 5 min)")
+    parser.add_argument("--skip-national", action="store_true", help="leave out the national case (about 2 min)")
+    parser.add_argument("--national", action="store_true", help="only the national case")
+    parser.add_argument("--stress", action="store_true", help="add the national case over 10.600 communes (about 5 min)")
     parser.add_argument("--quick", action="store_true", help="only the readers and the check of one file (about 1 min)")
     args = parser.parse_args(argv)
     catalogue = default_catalogue()
-    results = single_file_cases(catalogue)
-    if not args.quick:
-        results.update(batch_cases(catalogue, args.skip_national))
+    if args.national:
+        with tempfile.TemporaryDirectory() as folder:
+            results = all_national_cases(Path(folder), args.stress)
+    else:
+        results = single_file_cases(catalogue)
+    if not args.quick and not args.national:
+        results.update(batch_cases(catalogue, args.skip_national, args.stress))
     width = max(map(len, results))
     print(f"\n{len(SAMPLE)} workbooks of the 2023 sample; median, min and max of several rounds")
     print(f"{'case'.ljust(width)}     median        min        max")
     for name, r in results.items():
         print(f"{name.ljust(width)}  {r['median']:9.1f}  {r['min']:9.1f}  {r['max']:9.1f}  {r['unit']}")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / ("bench-quick.json" if args.quick else "bench.json")).write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    name = "bench-quick.json" if args.quick else "bench-national.json" if args.national else "bench.json"
+    (OUT / name).write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 if __name__ == "__main__":

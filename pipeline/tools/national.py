@@ -1,11 +1,18 @@
 """A synthetic national inbox for the benchmark and the national-scale test.
 
-``python -m pipeline.tools.national --out DIR`` writes ``DIR/don-vi.csv``, a register of 10.600
-communes over 705 districts and the 63 provinces of 2021–2025 (real province codes and
-names; districts and communes are numbered), and ``DIR/inbox/2023/``, one workbook per
-commune. Each workbook is a byte-level copy of one of the 19 communes of the 2023 sample
-(commune n copies sample commune n mod 19) with its unit code and name replaced, so the
-national totals are known sums of the sample. Every ``BAD_EVERY``-th commune disburses
+``python -m pipeline.tools.national --out DIR`` writes ``DIR/don-vi.csv``, a register of the
+country after 1 July 2025 (Nghị quyết 202/2025/QH15 of 12/6/2025: 63 provinces merged into
+34, no district level, communes report to their province), and ``DIR/inbox/2023/``, one
+workbook per commune. By default the register has 3.321 communes, as many in each province as
+it has commune-level units; ``--communes 10600`` (the country's count before 2025) is the
+stress case, spread over the same 34 provinces in the same proportions.
+
+The 34 provinces are real: their names and codes are the General Statistics Office's list of
+July 2025 (see ``PROVINCES``). The communes are synthetic: their codes (from
+``SYNTHETIC_CODES_FROM`` + 1) and names ("Xã mẫu …") are not official, and the district
+columns of the register are empty. Each workbook is a byte-level copy of one of the 19 communes of the 2023
+sample (commune n copies sample commune n mod 19) with its unit code and name replaced, so
+the national totals are known sums of the sample. Every ``BAD_EVERY``-th commune disburses
 more than it holds (an error the checks must report). Output is deterministic: the same
 arguments give the same bytes.
 """
@@ -14,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import random
 import re
 import sys
 import time
@@ -28,72 +34,77 @@ from pipeline.text import show_number
 
 SAMPLE = PROJECT_ROOT / "data" / "sample" / "2023"
 PERIOD = "2023"
-COMMUNES, DISTRICTS = 10_600, 705
 BAD_EVERY = 997
 REGISTER = "don-vi.csv"
 ZIP_TIME = (2023, 8, 1, 0, 0, 0)
 INFO_PART, FUNDS_PART = "xl/worksheets/sheet2.xml", "xl/worksheets/sheet4.xml"
 BAD_CELL = "K15"  # 02 Nguồn vốn, DA4.TDA1 · Đã giải ngân – sự nghiệp
 BAD_VALUE = "999999"
+STRESS_COMMUNES = 10_600  # the country's communes before 1 July 2025: the stress case
+# Synthetic commune codes start past the real ones: the 3.321 commune codes of the 2025 list
+# run from 00004 to 32248, so 40001 and up cannot be mistaken for one.
+SYNTHETIC_CODES_FROM = 40_000
 
+# The 34 provincial units from 1 July 2025: (code, name, commune-level units). Codes, names
+# and counts as published by the General Statistics Office (Cục Thống kê) with the Prime
+# Minister's list of administrative unit codes of 2025, taken from the data of the
+# VietnamProvinces library (github.com/sunshine-tech/VietnamProvinces, seed data of 2025-07:
+# the draft decision on chinhphu.vn). A merged province keeps the code of the former province
+# that holds its seat (Lào Cai 15, formerly Yên Bái's; Gia Lai 52, formerly Bình Định's). Not
+# checked here against the text of the final decision (Quyết định 19/2025/QĐ-TTg).
 PROVINCES = (
-    ("01", "Thành phố Hà Nội"), ("02", "Tỉnh Hà Giang"), ("04", "Tỉnh Cao Bằng"), ("06", "Tỉnh Bắc Kạn"),
-    ("08", "Tỉnh Tuyên Quang"), ("10", "Tỉnh Lào Cai"), ("11", "Tỉnh Điện Biên"), ("12", "Tỉnh Lai Châu"),
-    ("14", "Tỉnh Sơn La"), ("15", "Tỉnh Yên Bái"), ("17", "Tỉnh Hòa Bình"), ("19", "Tỉnh Thái Nguyên"),
-    ("20", "Tỉnh Lạng Sơn"), ("22", "Tỉnh Quảng Ninh"), ("24", "Tỉnh Bắc Giang"), ("25", "Tỉnh Phú Thọ"),
-    ("26", "Tỉnh Vĩnh Phúc"), ("27", "Tỉnh Bắc Ninh"), ("30", "Tỉnh Hải Dương"), ("31", "Thành phố Hải Phòng"),
-    ("33", "Tỉnh Hưng Yên"), ("34", "Tỉnh Thái Bình"), ("35", "Tỉnh Hà Nam"), ("36", "Tỉnh Nam Định"),
-    ("37", "Tỉnh Ninh Bình"), ("38", "Tỉnh Thanh Hóa"), ("40", "Tỉnh Nghệ An"), ("42", "Tỉnh Hà Tĩnh"),
-    ("44", "Tỉnh Quảng Bình"), ("45", "Tỉnh Quảng Trị"), ("46", "Tỉnh Thừa Thiên Huế"), ("48", "Thành phố Đà Nẵng"),
-    ("49", "Tỉnh Quảng Nam"), ("51", "Tỉnh Quảng Ngãi"), ("52", "Tỉnh Bình Định"), ("54", "Tỉnh Phú Yên"),
-    ("56", "Tỉnh Khánh Hòa"), ("58", "Tỉnh Ninh Thuận"), ("60", "Tỉnh Bình Thuận"), ("62", "Tỉnh Kon Tum"),
-    ("64", "Tỉnh Gia Lai"), ("66", "Tỉnh Đắk Lắk"), ("67", "Tỉnh Đắk Nông"), ("68", "Tỉnh Lâm Đồng"),
-    ("70", "Tỉnh Bình Phước"), ("72", "Tỉnh Tây Ninh"), ("74", "Tỉnh Bình Dương"), ("75", "Tỉnh Đồng Nai"),
-    ("77", "Tỉnh Bà Rịa - Vũng Tàu"), ("79", "Thành phố Hồ Chí Minh"), ("80", "Tỉnh Long An"),
-    ("82", "Tỉnh Tiền Giang"), ("83", "Tỉnh Bến Tre"), ("84", "Tỉnh Trà Vinh"), ("86", "Tỉnh Vĩnh Long"),
-    ("87", "Tỉnh Đồng Tháp"), ("89", "Tỉnh An Giang"), ("91", "Tỉnh Kiên Giang"), ("92", "Thành phố Cần Thơ"),
-    ("93", "Tỉnh Hậu Giang"), ("94", "Tỉnh Sóc Trăng"), ("95", "Tỉnh Bạc Liêu"), ("96", "Tỉnh Cà Mau"),
+    ("01", "Thành phố Hà Nội", 126), ("04", "Tỉnh Cao Bằng", 56), ("08", "Tỉnh Tuyên Quang", 124),
+    ("11", "Tỉnh Điện Biên", 45), ("12", "Tỉnh Lai Châu", 38), ("14", "Tỉnh Sơn La", 75),
+    ("15", "Tỉnh Lào Cai", 99), ("19", "Tỉnh Thái Nguyên", 92), ("20", "Tỉnh Lạng Sơn", 65),
+    ("22", "Tỉnh Quảng Ninh", 54), ("24", "Tỉnh Bắc Ninh", 99), ("25", "Tỉnh Phú Thọ", 148),
+    ("31", "Thành phố Hải Phòng", 114), ("33", "Tỉnh Hưng Yên", 104), ("37", "Tỉnh Ninh Bình", 129),
+    ("38", "Tỉnh Thanh Hóa", 166), ("40", "Tỉnh Nghệ An", 130), ("42", "Tỉnh Hà Tĩnh", 69),
+    ("44", "Tỉnh Quảng Trị", 78), ("46", "Thành phố Huế", 40), ("48", "Thành phố Đà Nẵng", 94),
+    ("51", "Tỉnh Quảng Ngãi", 96), ("52", "Tỉnh Gia Lai", 135), ("56", "Tỉnh Khánh Hòa", 65),
+    ("66", "Tỉnh Đắk Lắk", 102), ("68", "Tỉnh Lâm Đồng", 124), ("75", "Tỉnh Đồng Nai", 95),
+    ("79", "Thành phố Hồ Chí Minh", 168), ("80", "Tỉnh Tây Ninh", 96), ("82", "Tỉnh Đồng Tháp", 102),
+    ("86", "Tỉnh Vĩnh Long", 124), ("91", "Tỉnh An Giang", 102), ("92", "Thành phố Cần Thơ", 103),
+    ("96", "Tỉnh Cà Mau", 64),
 )
+COMMUNES = sum(count for _, _, count in PROVINCES)  # 3.321
 
 
 @dataclass(frozen=True)
 class Commune:
     code: str
     name: str
-    district_code: str
-    district_name: str
     province_code: str
     province_name: str
     source: Path  # the sample commune's workbook it copies
     bad: bool
 
 
-def _split(total: int, parts: int, rng: random.Random) -> list[int]:
-    """``total`` as ``parts`` near-equal sizes, the larger ones at random places."""
-    sizes = [total // parts] * parts
-    for n in rng.sample(range(parts), total % parts):
+def province_sizes(communes: int) -> list[int]:
+    """``communes`` spread over the provinces in proportion to their real counts (largest
+    remainders): the real counts themselves for ``COMMUNES``."""
+    exact = [communes * count / COMMUNES for _, _, count in PROVINCES]
+    sizes = [int(x) for x in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda n: (sizes[n] - exact[n], n))
+    for n in by_remainder[:communes - sum(sizes)]:
         sizes[n] += 1
     return sizes
 
 
-def national_communes(communes: int = COMMUNES, districts: int = DISTRICTS, bad_every: int = BAD_EVERY) -> list[Commune]:
-    """The synthetic register: provinces → districts → communes, numbered in order."""
-    rng = random.Random(2023)
+def national_communes(communes: int = COMMUNES, bad_every: int = BAD_EVERY) -> list[Commune]:
+    """The synthetic register: provinces → communes, numbered in order."""
+    if not 0 < communes < 100_000 - SYNTHETIC_CODES_FROM:
+        raise ValueError(f"{communes} communes: too many for five-digit synthetic codes")
     samples = [next(SAMPLE.glob(f"{u.code}-*.xlsx")) for u in default_catalogue().units_in(PERIOD) if u.is_commune]
-    district_sizes = _split(communes, districts, rng)
-    per_province = _split(districts, len(PROVINCES), rng)
-    result, district = [], 0
-    for (province_code, province_name), count in zip(PROVINCES, per_province):
+    result = []
+    for (province_code, province_name, _), count in zip(PROVINCES, province_sizes(communes)):
         for _ in range(count):
-            district += 1
-            district_code = f"{district:03d}"
-            for _ in range(district_sizes[district - 1]):
-                number = len(result) + 1
-                result.append(Commune(
-                    f"{number:05d}", f"Xã mẫu {number:05d}", district_code, f"Huyện mẫu {district_code}",
-                    province_code, province_name, samples[(number - 1) % len(samples)], number % bad_every == 0,
-                ))
+            number = len(result) + 1
+            result.append(Commune(
+                f"{SYNTHETIC_CODES_FROM + number:05d}", f"Xã mẫu {number:05d}", province_code, province_name,
+                samples[(number - 1) % len(samples)], number % bad_every == 0,
+            ))
     return result
+
 
 
 def write_register(path: Path, communes: list[Commune]) -> None:
@@ -104,8 +115,7 @@ def write_register(path: Path, communes: list[Commune]) -> None:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(header)
         for c in communes:
-            writer.writerow([c.code, c.name, "xa", "nong_thon", c.district_code, c.district_name,
-                             c.province_code, c.province_name, "", ""])
+            writer.writerow([c.code, c.name, "xa", "nong_thon", "", "", c.province_code, c.province_name, "", ""])
 
 
 class _Source:
@@ -135,10 +145,9 @@ class _Source:
                 archive.writestr(zipfile.ZipInfo(name, ZIP_TIME), data, zipfile.ZIP_DEFLATED, 1)
 
 
-def generate(out: Path, communes: int = COMMUNES, districts: int = DISTRICTS, bad_every: int = BAD_EVERY,
-             progress=print) -> list[Commune]:
+def generate(out: Path, communes: int = COMMUNES, bad_every: int = BAD_EVERY, progress=print) -> list[Commune]:
     """Write the register and the inbox under ``out``; print progress every 1.000 workbooks."""
-    register = national_communes(communes, districts, bad_every)
+    register = national_communes(communes, bad_every)
     inbox = out / "inbox" / PERIOD
     inbox.mkdir(parents=True, exist_ok=True)
     write_register(out / REGISTER, register)
@@ -155,10 +164,10 @@ def generate(out: Path, communes: int = COMMUNES, districts: int = DISTRICTS, ba
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.tools.national", description="Tạo hộp thư đến giả lập cả nước")
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--communes", type=int, default=COMMUNES)
-    parser.add_argument("--districts", type=int, default=DISTRICTS)
+    parser.add_argument("--communes", type=int, default=COMMUNES,
+                        help=f"số xã (mặc định {COMMUNES}; {STRESS_COMMUNES} là số xã trước 1/7/2025)")
     args = parser.parse_args(argv)
-    generate(args.out, args.communes, args.districts)
+    generate(args.out, args.communes)
     return 0
 
 

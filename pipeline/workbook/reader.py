@@ -328,7 +328,7 @@ class CodedSheets:
         self.path = path
         self.data = (inspect_data(opened[0], path.name, opened[1]) if opened else inspect_file(path)).data
         self.workbook = _open(self.data, path)
-        self.unread = list(self.workbook.sheet_names)
+        self.unread = {name: text_of(name) for name in self.workbook.sheet_names}  # in workbook order
         self.found: dict[str, CodedSheet] = {}
 
     def __enter__(self) -> Self:
@@ -339,11 +339,11 @@ class CodedSheets:
 
     def get(self, marker: str, sheet_name: str) -> CodedSheet | None:
         """The sheet carrying ``marker`` (``sheet_name``: where the template puts it), or None."""
-        named = [n for n in self.unread if text_of(n) == sheet_name]
+        named = [n for n, shown in self.unread.items() if shown == sheet_name]
         for name in named + [n for n in self.unread if n not in named]:
             if marker in self.found:
                 break
-            self.unread.remove(name)
+            del self.unread[name]
             coded = _sheet(self.workbook, self.path, name)
             if coded is not None and coded.marker not in self.found:
                 self.found[coded.marker] = coded
@@ -451,10 +451,13 @@ def _strays(sheet: CodedSheet, form: Form) -> list[CellRead]:
         return []
     coded_columns = set(sheet.columns.values())
     last = max(sheet.rows.values())
+    width = max(map(len, sheet.grid), default=0)
+    uncoded = [c for c in range(width) if c not in coded_columns]
     strays = []
     for r, line in enumerate(sheet.grid):
-        for c, raw in enumerate(line):
-            if type(raw) in (int, float) and (c not in coded_columns or r > last):
+        for c in uncoded if r <= last else range(len(line)):
+            raw = line[c] if c < len(line) else None
+            if type(raw) in (int, float):
                 value, problem = to_decimal(raw)
                 strays.append(CellRead(Ref(form.code, ""), sheet.name, cell_address(r, c), raw, value, problem))
     return strays

@@ -187,7 +187,10 @@ def _inspect_archive(archive: zipfile.ZipFile, name: str) -> str:
         if not info.filename.endswith((".xml", ".rels", ".vml")):
             continue
         sheet = info.filename.startswith("xl/worksheets/")
-        data = _read_part(archive, info, name, None if sheet else PROLOG_BYTES)
+        if info.filename == "[Content_Types].xml":
+            data = content_types  # read whole above: each part is inflated once
+        else:
+            data = _read_part(archive, info, name, None if sheet else PROLOG_BYTES)
         _check_prolog(data, info.filename, name)
         if sheet:
             _inspect_sheet(data, info.filename, grids)
@@ -207,7 +210,7 @@ def _inspect_sheet(data: bytes, member: str, grids: _Grids) -> None:
     (``r="B12"``: one search for any that is not small, exact only then). Other spellings XML
     allows are bounded after calamine has read the sheet, before its grid becomes Python
     objects, and a grid too large to allocate kills only the reader's worker process."""
-    if data.count(b"<row") > MAX_ROWS:
+    if len(data) > len(b"<row") * MAX_ROWS and data.count(b"<row") > MAX_ROWS:  # a short part cannot hold that many
         raise grids.refuse(member)
     last_row = last_column = 1
     dimension = _DIMENSION.search(data, 0, PROLOG_BYTES)
