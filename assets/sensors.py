@@ -1,4 +1,8 @@
-"""The inbox sensor: a run for exactly the units (or their batches) whose new or changed files arrived."""
+"""The inbox sensor: a run for exactly the units (or their batches) whose new or changed files arrived.
+With a partition per unit, the units of a period that sent files since the last look are taken
+in by one run (``arrivals_job``, at most ``CATCH_UP_BATCH`` units a run) that also publishes the
+period: a burst of files costs one run's start-up, not one per file; every unit keeps its own
+partition (``assets.intake.log_partitions``)."""
 
 from __future__ import annotations
 
@@ -9,12 +13,13 @@ import time
 
 import dagster as dg
 
-from assets.intake import UNIT_TAG
-from assets.jobs import consolidation_job, inbox_job, submission_job
+from assets.intake import UNIT_TAG, inbox_catch_up
+from assets.jobs import arrivals_job, consolidation_job, inbox_job, submission_job
 from assets.partitions import submission_key
 from assets.resources import PipelineSettings
 from assets.runs import HOST_TAG, recover_dead_runs
-from pipeline.catalogue.batches import batch_key, batch_name
+from pipeline.catalogue.batches import UNIT, batch_key, batch_name
+from pipeline.intake.take_in import CATCH_UP_BATCH
 from pipeline.intake.inbox import SENSOR_READ_SECONDS, watch
 from pipeline.periods import open_periods
 from pipeline.catalogue.contract import PLAN_FILE
@@ -37,14 +42,35 @@ def inbox_run_requests(settings: PipelineSettings, cursor: str | None, now: floa
         else:  # no readable identity, an unknown unit, or a period other than its folder's
             requests.append(dg.RunRequest(run_key=f"khong-xac-dinh|{key}", job_name=inbox_job.name,
                                           tags={HOST_TAG: socket.gethostname()}))
+    if settings.batch_level == UNIT:
+        periods: dict[str, list[tuple[str, str]]] = {}
+        for (period, _), files in batches.items():
+            periods.setdefault(period, []).extend(files)
+        for period, files in periods.items():  # one run per period: intake and publication
+            for start in range(0, len(files), CATCH_UP_BATCH):
+                requests.append(arrivals_request(catalogue, period, files[start:start + CATCH_UP_BATCH]))
+        return requests, json.dumps(entries, sort_keys=True)
     for (period, batch), files in batches.items():  # one run per batch, however many of its units sent files
-        run_key = "|".join(files[0]) if len(files) == 1 else \
-            f"{batch}|{period}|" + hashlib.sha256(" ".join(sorted(k for _, k in files)).encode()).hexdigest()
+        run_key = "|".join(files[0]) if len(files) == 1 else f"{batch}|{period}|" + _digest(files)
         requests.append(dg.RunRequest(run_key=run_key, job_name=submission_job.name,
                                       partition_key=submission_key(period, batch, settings.batch_level),
                                       tags={UNIT_TAG: batch_name(catalogue, settings.batch_level, batch),
                                             HOST_TAG: socket.gethostname()}))
     return requests, json.dumps(entries, sort_keys=True)
+
+
+def _digest(files: list[tuple[str, str]]) -> str:
+    return hashlib.sha256(" ".join(sorted(k for _, k in files)).encode()).hexdigest()
+
+
+def arrivals_request(catalogue, period: str, files: list[tuple[str, str]]) -> dg.RunRequest:
+    """One run of ``arrivals_job`` for the units of ``files`` ((unit, "period|file hash")): they
+    are taken in together, each on its own partition, and the period published in the same run."""
+    units = list(dict.fromkeys(unit for unit, _ in files))
+    name = f"{units[0]} – {catalogue.unit(units[0]).name}" if len(units) == 1 else f"{len(units)} đơn vị kỳ {period}"
+    return dg.RunRequest(run_key=f"tiep-nhan|{period}|" + _digest(files), job_name=arrivals_job.name,
+                         run_config={"ops": {inbox_catch_up.op.name: {"config": {"period": period, "units": units}}}},
+                         tags={UNIT_TAG: name, HOST_TAG: socket.gethostname()})
 
 
 def look_at_inbox(context: dg.SensorEvaluationContext, settings: PipelineSettings) -> dg.SensorResult:
@@ -56,7 +82,7 @@ def inbox_sensor(interval_seconds: int) -> dg.SensorDefinition:
     """The sensor, looking every ``interval_seconds`` (the settings' ``sensor_seconds``)."""
     return dg.sensor(
         name="inbox_sensor",
-        jobs=[submission_job, inbox_job, consolidation_job],
+        jobs=[arrivals_job, submission_job, inbox_job, consolidation_job],
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Theo dõi hộp thư đến data/inbox/<kỳ>/: tệp mới hoặc đã thay đổi (đã chép xong) được tiếp "
