@@ -30,13 +30,13 @@ def inbox_run_requests(settings: PipelineSettings, cursor: str | None, now: floa
     catalogue = settings.catalogue
     arrivals, entries = watch(settings.inbox, open_periods(catalogue, settings.out), json.loads(cursor or "{}"), now,
                               budget_seconds=SENSOR_READ_SECONDS)
-    requests, batches = [], {}
+    requests, batches, plans = [], {}, {}
     for arrival in arrivals:
         identity = arrival.identity
         key = f"{arrival.period}|{arrival.file_hash}"
         if identity is not None and identity.file_kind == PLAN_FILE:
-            requests.append(dg.RunRequest(run_key=f"ke-hoach|{key}", job_name=consolidation_job.name,
-                                          tags={HOST_TAG: socket.gethostname()}))
+            plans[arrival.period] = dg.RunRequest(run_key=f"ke-hoach|{key}", job_name=consolidation_job.name,
+                                                  tags={HOST_TAG: socket.gethostname()})
         elif identity is not None and (unit := catalogue.find_unit(identity.unit_code)) and identity.period == arrival.period:
             batches.setdefault((arrival.period, batch_key(unit, settings.batch_level)), []).append((unit.code, key))
         else:  # no readable identity, an unknown unit, or a period other than its folder's
@@ -49,7 +49,9 @@ def inbox_run_requests(settings: PipelineSettings, cursor: str | None, now: floa
         for period, files in periods.items():  # one run per period: intake and publication
             for start in range(0, len(files), CATCH_UP_BATCH):
                 requests.append(arrivals_request(catalogue, period, files[start:start + CATCH_UP_BATCH]))
-        return requests, json.dumps(entries, sort_keys=True)
+        # The plan's own run only where no arrivals run takes it in (its job takes in the plan too)
+        return requests + [r for period, r in plans.items() if period not in periods], json.dumps(entries, sort_keys=True)
+    requests += plans.values()
     for (period, batch), files in batches.items():  # one run per batch, however many of its units sent files
         run_key = "|".join(files[0]) if len(files) == 1 else f"{batch}|{period}|" + _digest(files)
         requests.append(dg.RunRequest(run_key=run_key, job_name=submission_job.name,

@@ -386,8 +386,8 @@ def test_a_burst_of_files_is_one_run_and_every_unit_keeps_its_partition(tmp_path
         sensor = built.resolve_sensor_def("inbox_sensor")
         looked = sensor(dg.build_sensor_context(instance=instance, resources={"settings": PipelineSettings.of(settings)}))
         requests = looked.run_requests
-        assert sorted(r.job_name for r in requests) == ["arrivals_job", "consolidation_job"]  # the plan's run
-        [burst] = [r for r in requests if r.job_name == "arrivals_job"]
+        [burst] = requests  # the plan too is taken in by the period's one run
+        assert burst.job_name == "arrivals_job"
         units = burst.run_config["ops"]["inbox_catch_up"]["config"]["units"]
         assert sorted(units) == sorted(u.code for u in settings.catalogue.units_in("2023")) and len(units) == 23
         assert burst.tags[UNIT_TAG] == "23 đơn vị kỳ 2023"
@@ -413,8 +413,12 @@ def test_a_burst_of_files_is_one_run_and_every_unit_keeps_its_partition(tmp_path
         assert checks["2023|03265"].metadata["Số lỗi"].value >= 1
         run = instance.get_run_by_id(result.run_id)
         assert run.tags[RESULT_TAG] == "Không hợp lệ"
-        published = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-        assert {"district_consolidation", "bieu_01", "submission_status"} <= published  # in the same run
+        order = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+        assert order.index("inbox_catch_up") < order.index("district_consolidation")  # in the same run, after it
+        assert {"bieu_01", "submission_status"} <= set(order)
+        published = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+        assert published["district_consolidation"]["Kỳ 2023 · Số đơn vị hợp lệ"].value == 21
+        assert published["district_plan"]["Kỳ 2023 · Trạng thái"].value != "Chưa nộp"
     status_file = json.loads((tmp_path / "out" / "status.json").read_text(encoding="utf-8"))
     [period] = status_file["periods"]
     by_unit = {u["code"]: u["state"] for u in period["units"]}
