@@ -14,6 +14,7 @@ module never imports Dagster.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ import openpyxl
 
 from pipeline.settings import PROJECT_ROOT
 from pipeline.tools import national
+from pipeline.tools.postgres import home_for, throwaway_server
 
 SAMPLE = PROJECT_ROOT / "data" / "sample" / "2023"
 PERIOD = "2023"
@@ -60,19 +62,27 @@ def _wait(condition, start: float, what: str) -> float:
 
 
 def measure(files: list[Path], folder: Path, units_file: Path | None = None, sensor_seconds: int | None = None,
-            log=print) -> dict[str, float]:
+            postgres: bool = False, log=print) -> dict[str, float]:
     """Seconds from the drop of ``files`` to the page's intake status with every unit valid
     ("page"), to ``status.json`` so and Biểu 01 written after that ("set"); then from one
     corrected file to its second version on the page ("correction") and Biểu 01 written again
-    ("correction_set")."""
+    ("correction_set"). ``postgres``: on a throwaway PostgreSQL server's instance storage
+    (deploy/dagster-postgres.yaml)."""
     shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        extra = home_for(stack.enter_context(throwaway_server()), folder / "home") if postgres else {}
+        return _measure(files, folder, units_file, sensor_seconds, extra, log)
+
+
+def _measure(files: list[Path], folder: Path, units_file: Path | None, sensor_seconds: int | None,
+             extra: dict[str, str], log) -> dict[str, float]:
     data, staging = folder / "data", folder / "staging"
     staging.mkdir(parents=True)
     for path in files:
         shutil.copy(path, staging / path.name)
     ui, page = _free_port(), _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(folder / "home"), "TUANGIAO_DATA_DIR": str(data), "TUANGIAO_PDF": "0",
-           "TUANGIAO_DOWNLOAD_URL": f"http://127.0.0.1:{page}"}
+           "TUANGIAO_DOWNLOAD_URL": f"http://127.0.0.1:{page}", **extra}
     if units_file is not None:
         env["TUANGIAO_UNITS"] = str(units_file)
     if sensor_seconds is not None:
@@ -164,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pipeline.tools.burst")
     parser.add_argument("--communes", type=int, default=0, help="a synthetic province of this many communes")
     parser.add_argument("--sensor-seconds", type=int, default=None, help="the sensors' interval (default: the settings')")
+    parser.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL server's instance storage")
     parser.add_argument("--keep", help="keep the data folder and instance here (default: a temporary folder)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as temporary:
@@ -172,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
             files, units = province(folder / "province-inbox", args.communes)
         else:
             files, units = sorted(SAMPLE.glob("*.xlsx")), None
-        print(json.dumps(measure(files, folder / "burst", units, args.sensor_seconds)))
+        print(json.dumps(measure(files, folder / "burst", units, args.sensor_seconds, args.postgres)))
 
 
 if __name__ == "__main__":
