@@ -109,6 +109,12 @@ class Outcome:
         return self.closed or self.state.label
 
 
+def units_tag(period: str, names: list[str]) -> str:
+    """``UNIT_TAG`` of a run over the partitions ``names`` (each "code – name"): the one, or
+    their count with the first few, as the run list shows it."""
+    return names[0] if len(names) == 1 else f"{len(names)} đơn vị kỳ {period}: {name_list(names, limit=3)}"
+
+
 def worst(outcomes: list[Outcome]) -> str:
     """``RESULT_TAG`` of a run over many partitions: a closed period, else the worst state."""
     closed = [o.closed for o in outcomes if o.closed]
@@ -268,7 +274,7 @@ def inbox_catch_up(context: dg.AssetExecutionContext, settings: PipelineSettings
         yield from log_partitions(context, settings, period, results, outcomes)
     if config.units:
         context.instance.add_run_tags(context.run.run_id, {
-            UNIT_TAG: outcomes[0].unit if len(outcomes) == 1 else f"{len(outcomes)} đơn vị kỳ {config.period}",
+            UNIT_TAG: units_tag(config.period, [o.unit for o in outcomes]),
             RESULT_TAG: worst(outcomes)})
     yield dg.MaterializeResult(metadata={
         "Số đơn vị tiếp nhận": len(taken),

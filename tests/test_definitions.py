@@ -390,7 +390,8 @@ def test_a_burst_of_files_is_one_run_and_every_unit_keeps_its_partition(tmp_path
         assert burst.job_name == "arrivals_job"
         units = burst.run_config["ops"]["inbox_catch_up"]["config"]["units"]
         assert sorted(units) == sorted(u.code for u in settings.catalogue.units_in("2023")) and len(units) == 23
-        assert burst.tags[UNIT_TAG] == "23 đơn vị kỳ 2023"
+        assert burst.tags[UNIT_TAG] == ("23 đơn vị kỳ 2023: 03253 – Thị trấn Tuần Giáo, 03259 – Xã Phình Sáng, "
+                                        "03260 – Xã Rạng Đông và 20 đơn vị khác")  # as the run list shows it
         raced = inbox / "03259-xa-phinh-sang.xlsx"
         _hostile_copy(sample_files[1], raced)  # replaced after the look, before the run
         assert sample_files[1].name == raced.name
@@ -412,7 +413,7 @@ def test_a_burst_of_files_is_one_run_and_every_unit_keeps_its_partition(tmp_path
         assert checks["2023|03265"].severity == dg.AssetCheckSeverity.ERROR
         assert checks["2023|03265"].metadata["Số lỗi"].value >= 1
         run = instance.get_run_by_id(result.run_id)
-        assert run.tags[RESULT_TAG] == "Không hợp lệ"
+        assert run.tags[RESULT_TAG] == "Không hợp lệ" and run.tags[UNIT_TAG] == burst.tags[UNIT_TAG]
         order = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
         assert order.index("inbox_catch_up") < order.index("district_consolidation")  # in the same run, after it
         assert {"bieu_01", "submission_status"} <= set(order)
