@@ -1,10 +1,11 @@
-"""The district consolidation asset: it follows every intake by its automation condition."""
+"""The district consolidation asset: it follows every intake by its automation condition, and
+in a run that takes in files (``inbox_catch_up``) it comes after them."""
 
 import dagster as dg
 
 from assets.automation import FOLLOWS_UPSTREAM
 from assets.failures import told
-from assets.intake import SUBMISSION
+from assets.intake import SUBMISSION, inbox_catch_up
 from assets.resources import PipelineSettings, period_label
 from assets.tables import table
 from pipeline.text import name_list, show_number
@@ -12,7 +13,7 @@ from pipeline.publication.consolidation import consolidate
 
 
 @dg.asset(
-    deps=[SUBMISSION],
+    deps=[SUBMISSION, inbox_catch_up],  # in the arrivals and nightly runs, after the intake
     group_name="tong_hop",
     kinds={"duckdb"},
     owners=["team:phong-ldtbxh"],

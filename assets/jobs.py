@@ -1,4 +1,5 @@
-"""The jobs: one unit's intake, the unidentified files, the consolidation, and the nightly run.
+"""The jobs: one unit's intake, the files the sensor saw arrive (intake and publication in one
+run), the unidentified files, the consolidation, and the nightly run.
 
 Every job runs in one process: their steps take turns on DuckDB anyway (pool limit 1), and
 a process per step would pay Python and Dagster start-up again for each (the nightly job
@@ -22,6 +23,12 @@ consolidation_job = dg.define_asset_job(
     "consolidation_job", selection=[district_plan, district_consolidation, publish_bieu, submission_status],
     executor_def=dg.in_process_executor,
     description=f"Nạp kế hoạch huyện, tổng hợp số liệu toàn huyện, ghi Biểu {BIEU_SPAN} và bảng tình trạng.",
+)
+arrivals_job = dg.define_asset_job(
+    "arrivals_job", executor_def=dg.in_process_executor,
+    selection=[inbox_catch_up, district_plan, district_consolidation, publish_bieu, submission_status],
+    description="Tiếp nhận trong một lượt các tệp mới cảm biến vừa thấy của một kỳ (mỗi đơn vị ghi trên phân vùng "
+                f"riêng), rồi tổng hợp, ghi Biểu {BIEU_SPAN} và bảng tình trạng ngay trong lượt đó.",
 )
 nightly_job = dg.define_asset_job(
     "nightly_job",

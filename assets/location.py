@@ -8,7 +8,7 @@ import dagster as dg
 from assets.automation import automation_sensor
 from assets.consolidation import district_consolidation
 from assets.intake import inbox_catch_up, submission_asset, unidentified_submissions
-from assets.jobs import consolidation_job, inbox_job, nightly_job, submission_job
+from assets.jobs import arrivals_job, consolidation_job, inbox_job, nightly_job, submission_job
 from assets.partitions import partition_names, submission_partitions
 from assets.publication import district_plan, publish_bieu, submission_status
 from assets.resources import PipelineSettings
@@ -26,7 +26,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     page = page_metadata(settings.download_url)  # read now, at each load: never a stored address
     return dg.Definitions(
         assets=dg.map_asset_specs(lambda spec: spec.merge_attributes(metadata=page), assets),
-        jobs=[submission_job, inbox_job, consolidation_job, nightly_job],
+        jobs=[submission_job, arrivals_job, inbox_job, consolidation_job, nightly_job],
         sensors=[inbox_sensor(settings.sensor_seconds), automation_sensor(settings.sensor_seconds),
                  dead_run_sensor(settings.sensor_seconds), review_sensor(settings.sensor_seconds)],
         schedules=[nightly_schedule],

@@ -3,16 +3,19 @@ folders, and ``python -m assets run`` (what ``make run`` calls) consolidates the
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import unicodedata
+import zipfile
 
 import dagster as dg
 import duckdb
 import openpyxl
 import pytest
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionResolvedStatus
 
 from assets.__main__ import main as assets_main
 from assets.consolidation import district_consolidation
@@ -350,3 +353,76 @@ def test_the_summary_names_the_pdf_or_why_not(tmp_path, monkeypatch):
     del events["bieu_01"]["Kỳ 2023 · Bộ PDF Biểu 01–15"]
     events["bieu_01"]["Kỳ 2023 · Bản PDF để in"] = dg.MetadataValue.text("Không ghi bản PDF của các biểu: ổ đĩa đầy.")
     assert summary(events, "2023", folder)[2] == "  Bản PDF để in: Không ghi bản PDF của các biểu: ổ đĩa đầy."
+
+
+def _hostile_copy(source, target):
+    """``source`` with an XML entity declaration in a form's sheet: refused whole by the byte inspection."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
+        for info in original.infolist():
+            data = original.read(info.filename)
+            if info.filename == "xl/worksheets/sheet3.xml":
+                data = data.replace(b"<worksheet", b'<!DOCTYPE w [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><worksheet', 1)
+            copy.writestr(info, data)
+
+
+def test_a_burst_of_files_is_one_run_and_every_unit_keeps_its_partition(tmp_path, sample_files):
+    """Issue 29.1: the 24 sample files arriving at once are one run for the period (intake and
+    publication), not a run per unit; each unit still has its own partition materialization and
+    check result (03265, made invalid, fails its check; the others pass); a file replaced by a
+    hostile one between the sensor's look and the run fails only its own unit."""
+    inbox = tmp_path / "inbox" / "2023"
+    inbox.mkdir(parents=True)
+    for path in sample_files:
+        shutil.copy(path, inbox / path.name)
+    invalid = inbox / "03265-xa-ta-ma.xlsx"
+    workbook = openpyxl.load_workbook(invalid)
+    workbook["01 Chỉ tiêu"]["E5"] = None
+    workbook.save(invalid)
+    for path in inbox.iterdir():
+        os.utime(path, (1_700_000_000, 1_700_000_000))  # long ago: every file is stable
+    settings = Settings(data_dir=str(tmp_path), fixed_clock="2023-08-10T17:00:00", pdf=False)
+    built = build_defs(settings)
+    with dg.instance_for_test() as instance:
+        sensor = built.resolve_sensor_def("inbox_sensor")
+        looked = sensor(dg.build_sensor_context(instance=instance, resources={"settings": PipelineSettings.of(settings)}))
+        requests = looked.run_requests
+        [burst] = requests  # the plan too is taken in by the period's one run
+        assert burst.job_name == "arrivals_job"
+        units = burst.run_config["ops"]["inbox_catch_up"]["config"]["units"]
+        assert sorted(units) == sorted(u.code for u in settings.catalogue.units_in("2023")) and len(units) == 23
+        assert burst.tags[UNIT_TAG] == ("23 đơn vị kỳ 2023: 03253 – Thị trấn Tuần Giáo, 03259 – Xã Phình Sáng, "
+                                        "03260 – Xã Rạng Đông và 20 đơn vị khác")  # as the run list shows it
+        raced = inbox / "03259-xa-phinh-sang.xlsx"
+        _hostile_copy(sample_files[1], raced)  # replaced after the look, before the run
+        assert sample_files[1].name == raced.name
+        result = built.resolve_job_def("arrivals_job").execute_in_process(
+            run_config=burst.run_config, tags=burst.tags, instance=instance, raise_on_error=False)
+        assert result.success
+        assert [run.job_name for run in instance.get_runs()] == ["arrivals_job"]
+        keys = {submission_key("2023", unit, UNIT) for unit in units}
+        assert instance.get_materialized_partitions(dg.AssetKey("unit_submission")) == keys
+        states = {e.partition: e.materialization.tags[STATE_TAG] for e in result.get_asset_materialization_events()
+                  if e.asset_key == dg.AssetKey("unit_submission")}
+        assert states == {key: "hop_le" for key in keys} | {"2023|03265": "khong_hop_le", "2023|03259": "chua_nop"}
+        check = dg.AssetCheckKey(dg.AssetKey("unit_submission"), "valid_submission")
+        [state] = instance.event_log_storage.get_asset_check_state([(check, unit_submission.partitions_def)]).values()
+        status = {s: set(subset.subset_value.get_partition_keys()) for s, subset in state.subsets.items()}
+        assert status[AssetCheckExecutionResolvedStatus.FAILED] == {"2023|03265", "2023|03259"}
+        assert status[AssetCheckExecutionResolvedStatus.SUCCEEDED] == keys - {"2023|03265", "2023|03259"}
+        checks = {c.partition: c for c in result.get_asset_check_evaluations()}
+        assert checks["2023|03265"].severity == dg.AssetCheckSeverity.ERROR
+        assert checks["2023|03265"].metadata["Số lỗi"].value >= 1
+        run = instance.get_run_by_id(result.run_id)
+        assert run.tags[RESULT_TAG] == "Không hợp lệ" and run.tags[UNIT_TAG] == burst.tags[UNIT_TAG]
+        order = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+        assert order.index("inbox_catch_up") < order.index("district_consolidation")  # in the same run, after it
+        assert {"bieu_01", "submission_status"} <= set(order)
+        published = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+        assert published["district_consolidation"]["Kỳ 2023 · Số đơn vị hợp lệ"].value == 21
+        assert published["district_plan"]["Kỳ 2023 · Trạng thái"].value != "Chưa nộp"
+    status_file = json.loads((tmp_path / "out" / "status.json").read_text(encoding="utf-8"))
+    [period] = status_file["periods"]
+    by_unit = {u["code"]: u["state"] for u in period["units"]}
+    assert by_unit["03265"] == "khong_hop_le" and by_unit["03259"] == "chua_nop"
+    assert sum(state == "hop_le" for state in by_unit.values()) == 21
+    assert (tmp_path / "out" / "2023" / "Bieu_01_2023.xlsx").exists()

@@ -1,10 +1,10 @@
 """The live loop on PostgreSQL instance storage (deploy/dagster-postgres.yaml) against a real
 server started for the test (pipeline/tools/postgres.py; skipped, with the reason, where none
-can be started): the inbox sensor and the unit runs it requests, the automation conditions
-evaluated on what those runs stored, the nightly job, and the daemon running the whole loop
-(its sensor tick, the queued unit runs in the pool duckdb, then its automation sensor's one
-consolidation and publication run), with runs, ticks, materializations and checks stored
-in PostgreSQL."""
+can be started): the inbox sensor and the one arrivals run it requests for a period, the
+automation conditions evaluated on what that run stored, the nightly job, and the daemon
+running the whole loop (its sensor tick, the queued arrivals run in the pool duckdb, its
+automation sensor finding nothing left), with runs, ticks, materializations and checks
+stored in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from dagster._core.scheduler.instigation import InstigatorType, TickStatus  # th
 
 from assets.definitions import defs
 from assets.resources import PipelineSettings
-from pipeline.tools.postgres import ENDED, NoServer, home_for, running_daemon, throwaway_server, wait_for_runs
-from tests.test_live import DOWNSTREAM
+from pipeline.tools.postgres import NoServer, home_for, running_daemon, throwaway_server, wait_for_runs
 
 OLD = 1_700_000_000  # an mtime long ago: the file is stable
 
@@ -65,21 +64,18 @@ def test_the_instance_is_postgresql(instance):
     assert instance.run_coordinator.__class__.__name__ == "QueuedRunCoordinator"
 
 
-def test_sensor_unit_runs_and_nightly_job_are_stored_in_postgresql(server, instance, sample_files, tmp_path):
+def test_sensor_arrivals_run_and_nightly_job_are_stored_in_postgresql(server, instance, sample_files, tmp_path):
     _inbox(tmp_path, sample_files[:2])
     settings = _settings(tmp_path)
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     assert first.total_requested == 0  # nothing taken in yet
     with dg.build_sensor_context(instance=instance, resources={"settings": settings}, definitions=defs) as context:
-        requests = defs.resolve_sensor_def("inbox_sensor")(context).run_requests
-    assert sorted(r.partition_key for r in requests) == ["2023|03253", "2023|03259"]
-    submission = defs.resolve_job_def("submission_job")
-    results = [submission.execute_in_process(partition_key=request.partition_key, instance=instance,
-                                             resources={"settings": settings}, tags=request.tags)
-               for request in requests]
+        [request] = defs.resolve_sensor_def("inbox_sensor")(context).run_requests  # one run for the period
+    assert sorted(request.run_config["ops"]["inbox_catch_up"]["config"]["units"]) == ["03253", "03259"]
+    results = [defs.resolve_job_def(request.job_name).execute_in_process(
+        run_config=request.run_config, instance=instance, resources={"settings": settings}, tags=request.tags)]
     after_intake = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-    assert {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()
-            if after_intake.get_num_requested(key)} == DOWNSTREAM
+    assert after_intake.total_requested == 0  # the arrivals run published the period itself
     results.append(defs.resolve_job_def("nightly_job").execute_in_process(instance=instance,
                                                                          resources={"settings": settings}))
     assert all(result.success for result in results)
@@ -87,7 +83,7 @@ def test_sensor_unit_runs_and_nightly_job_are_stored_in_postgresql(server, insta
     assert handled.total_requested == 0  # the nightly job brought everything up to date
 
     runs = server.query("SELECT pipeline_name, status FROM runs ORDER BY create_timestamp")
-    assert runs == [("submission_job", "SUCCESS")] * 2 + [("nightly_job", "SUCCESS")]
+    assert runs == [("arrivals_job", "SUCCESS"), ("nightly_job", "SUCCESS")]
     assert instance.get_materialized_partitions(dg.AssetKey("unit_submission")) == {"2023|03253", "2023|03259"}
     stored = dict(server.query("SELECT asset_key, count(*) FROM event_logs "
                                "WHERE dagster_event_type = 'ASSET_MATERIALIZATION' GROUP BY asset_key"))
@@ -121,38 +117,29 @@ def _wait(condition, timeout, log, what):
 
 
 @pytest.mark.slow
-def test_the_daemon_runs_the_sensor_its_queued_runs_and_the_automation_on_postgresql(
+def test_the_daemon_runs_the_sensor_its_queued_run_and_the_automation_on_postgresql(
         server, instance, sample_files, tmp_path):
     """The real loop on one instance: the daemon's sensor tick finds the files, its run queue
-    starts the unit runs (pool duckdb), its automation sensor then requests one consolidation
-    and publication run (and no second one), and all of it is recorded in PostgreSQL."""
+    starts one arrivals run for them (pool duckdb) that takes in both units, each on its own
+    partition, and publishes the period; its automation sensor then finds nothing left to
+    request; all of it is recorded in PostgreSQL."""
     _inbox(tmp_path, sample_files[1:3])
     env = {**os.environ, "TUANGIAO_DATA_DIR": str(tmp_path / "data"), "TUANGIAO_INBOX": str(tmp_path / "inbox"),
            "TUANGIAO_CLOCK": "2023-08-10T17:00:00", "TUANGIAO_SENSOR_SECONDS": "5"}
     log = tmp_path / "daemon.log"
     with running_daemon(env, log):
-        statuses = wait_for_runs(server, "submission_job", 2, timeout=300, log=log)
-        _wait(lambda: any(run.status.value in ENDED for run in _automation_runs(instance)), 300, log,
-              "no automation run has ended")
-        [automation] = _automation_runs(instance)
-        ended = instance.get_run_record_by_id(automation.run_id).end_time
+        statuses = wait_for_runs(server, "arrivals_job", 1, timeout=300, log=log)
+        [arrivals] = instance.get_runs(dg.RunsFilter(job_name="arrivals_job"))
+        ended = instance.get_run_record_by_id(arrivals.run_id).end_time
         _wait(lambda: any(tick.timestamp > ended and tick.status != TickStatus.STARTED
                           for tick in _ticks(instance, "automation_sensor")), 60, log,
-              "no finished automation tick after its run")
-        later = _automation_runs(instance)
-    assert statuses == {"SUCCESS": 2}, log.read_text(errors="replace")[-3000:]
-    runs = {run.run_id for run in instance.get_runs(dg.RunsFilter(job_name="submission_job"))}
+              "no finished automation tick after the arrivals run")
+    assert statuses == {"SUCCESS": 1}, log.read_text(errors="replace")[-3000:]
     assert {run_id for tick in _ticks(instance, "inbox_sensor") if tick.status == TickStatus.SUCCESS
-            for run_id in tick.run_ids} == runs
+            for run_id in tick.run_ids} == {arrivals.run_id}
     assert instance.get_materialized_partitions(dg.AssetKey("unit_submission")) == {"2023|03259", "2023|03260"}
     assert (tmp_path / "data" / "warehouse.duckdb").exists()
-
-    assert automation.status == dg.DagsterRunStatus.SUCCESS, log.read_text(errors="replace")[-3000:]
-    assert {key.to_user_string() for key in automation.asset_selection} == DOWNSTREAM
-    assert automation.run_id in {run_id for tick in _ticks(instance, "automation_sensor") for run_id in tick.run_ids}
-    assert [run.run_id for run in later] == [automation.run_id]  # handled: not requested again
-    started = instance.get_run_record_by_id(automation.run_id).start_time
-    assert started > max(instance.get_run_record_by_id(run_id).end_time for run_id in runs)  # one run, after the burst
+    assert _automation_runs(instance) == []  # the arrivals run published: nothing left to request
     status = json.loads((tmp_path / "data" / "out" / "status.json").read_text(encoding="utf-8"))
     [period] = [p for p in status["periods"] if p["key"] == "2023"]
     assert period["bieu"] == [f"Bieu_{n:02d}_2023.xlsx" for n in range(1, 16)]  # the published set
