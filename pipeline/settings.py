@@ -105,6 +105,36 @@ def shown_time(moment: dt.datetime | str | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S}"
 
 
+def moment_of(value: dt.datetime | str | float | None) -> dt.datetime | None:
+    """A stored time (a datetime, its ISO text or a POSIX timestamp) as Vietnam's wall clock; None if none."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        return local_time(dt.datetime.fromtimestamp(value, dt.timezone.utc))
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return local_time(value) if isinstance(value, dt.datetime) else None
+
+
+def shown_day(value: dt.date | str | None) -> str:
+    """A date as 10/08/2023."""
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return f"{value:%d/%m/%Y}" if value else ""
+
+
+def shown_moment(value) -> str:
+    """A time as 10/08/2023 08:05, in Vietnam's time."""
+    moment = moment_of(value)
+    return f"{moment:%d/%m/%Y %H:%M}" if moment else ""
+
+
 def project_path(value: str | Path) -> Path:
     path = Path(value)
     return path if path.is_absolute() else PROJECT_ROOT / path

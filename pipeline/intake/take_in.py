@@ -64,7 +64,7 @@ from pipeline.review import (
     sync_all,
     unit_history,
 )
-from pipeline.settings import Places
+from pipeline.settings import Places, shown_moment
 from pipeline.states import ArrivalState, Verdict
 from pipeline.warehouse import (
     Load,
@@ -434,7 +434,7 @@ def decide_and_tell(catalogue: Catalogue, places: Places, period: str, units: li
 
 def _feedback_with_comments(catalogue: Catalogue, places: Places, period: str, returned: Decision) -> Path:
     """The unit's feedback of the returned version, checked again from the archive's copy."""
-    comments = [f"{d.by}, {dt.datetime.fromisoformat(d.at):%d/%m/%Y %H:%M}: {d.comment}"
+    comments = [f"{d.by}, {shown_moment(d.at)}: {d.comment}"
                 for d in unit_history(places, period, returned.unit)
                 if d.action == Action.RETURN and d.file_hash == returned.file_hash and d.comment]
     version = next(v for v in archived_versions(places.archive, period, returned.unit)

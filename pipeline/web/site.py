@@ -25,7 +25,7 @@ from pipeline.intake.inbox import UPLOADED
 from pipeline.checking.findings import Finding
 from pipeline.checking.report import FindingsReport
 from pipeline.publication.status import STATUS_FILE, current_view
-from pipeline.settings import Places, Settings, local_time
+from pipeline.settings import Places, Settings, moment_of, shown_day, shown_moment
 from pipeline.states import ReviewState, SubmissionState, Verdict
 from pipeline.text import show_number
 from pipeline.web.access import AccessStore, Audit, Sessions, SignInLimit, signing_key
@@ -42,35 +42,6 @@ QUOTED = re.compile(r'"([^"]+)"')
 PREVIEW_FOLDER = "xem-truoc"  # <data>/xem-truoc/<period>/: previews and report renders, never under out/
 
 
-def _moment(value: dt.datetime | str | float | None) -> dt.datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, (int, float)):
-        return local_time(dt.datetime.fromtimestamp(value, dt.timezone.utc))
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return local_time(value) if isinstance(value, dt.datetime) else None
-
-
-def shown_day(value: dt.date | str | None) -> str:
-    """A date as 10/08/2023."""
-    if isinstance(value, str):
-        try:
-            value = dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return value
-    return f"{value:%d/%m/%Y}" if value else ""
-
-
-def shown_moment(value) -> str:
-    """A time as 10/08/2023 08:05, in Vietnam's time."""
-    moment = _moment(value)
-    return f"{moment:%d/%m/%Y %H:%M}" if moment else ""
-
-
 def shown_name(inbox_name: str) -> str:
     """A file of the inbox as its sender knows it: an upload whose record is gone is told by
     when it was sent, never by the name the server gave it."""
@@ -82,7 +53,7 @@ def shown_name(inbox_name: str) -> str:
 
 def late(value, deadline: dt.date | str) -> bool:
     """Whether a time falls after the deadline's day."""
-    moment = _moment(value)
+    moment = moment_of(value)
     deadline = dt.date.fromisoformat(deadline) if isinstance(deadline, str) else deadline
     return moment is not None and moment.date() > deadline
 
