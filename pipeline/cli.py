@@ -75,13 +75,26 @@ def _check(args) -> int:
         gc.enable()
 
 
+def _regular_file(name: str) -> Path:
+    """The path of a file a command reads, refused with what it is when it is not a regular file
+    (a folder, a pipe or a device is never opened: a pipe would block the read)."""
+    from pipeline.text import nfc
+
+    path = Path(name)
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise UserError(f'Không tìm thấy tệp "{nfc(path)}".')
+    if path.is_dir():
+        raise UserError(f'"{nfc(path)}" là một thư mục, không phải tệp báo cáo: hãy chỉ ra một tệp .xlsx.')
+    raise UserError(f'"{nfc(path)}" không phải tệp thông thường (ống dẫn hoặc thiết bị): hãy chỉ ra một tệp .xlsx.')
+
+
 def _check_one(args) -> int:
     from pipeline.text import nfc
     from pipeline.parallel import start_early
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise UserError(f'Không tìm thấy tệp "{nfc(path)}".')
+    path = _regular_file(args.file)
     catalogue = _settings(args).catalogue
     start_early(catalogue)  # the reader's worker starts while the checks (pandas, pandera) are imported
     from pipeline.checking.validation import check_file
@@ -390,13 +403,10 @@ def _doctor(args) -> int:
 
 def _read(args) -> int:
     """The values as the workbook holds them (925, not 925.0), read in a reader worker process."""
-    from pipeline.text import nfc
     from pipeline.checking.validation import check_file
     from pipeline.workbook.reader import TIDY_COLUMNS
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise UserError(f'Không tìm thấy tệp "{nfc(path)}".')
+    path = _regular_file(args.file)
     result = check_file(_settings(args).catalogue, path)
     if result.submission is None:
         raise UserError("\n".join(f.message for f in result.findings))

@@ -5,6 +5,7 @@ findings that the command line, the page, Dagster and the feedback workbook rend
 from __future__ import annotations
 
 import json
+import os
 import re
 import string
 import unicodedata
@@ -97,3 +98,15 @@ def test_check_json_has_the_shape_the_readme_documents(capsys):
     answer = json.loads(capsys.readouterr().out)  # standard output holds the JSON alone
     assert list(answer) == _readme_keys(section, "`--json` prints")
     assert answer["findings"] and all(list(f) == _readme_keys(section, "Each finding:") for f in answer["findings"])
+
+
+def test_check_refuses_a_pipe_or_a_folder_by_name_without_opening_it(tmp_path, capsys):
+    """A named pipe is not "not found" and is never opened (opening it would block until a writer
+    came); a folder is named as a folder."""
+    pipe = tmp_path / "bao-cao.xlsx"
+    os.mkfifo(pipe)
+    assert main(["check", str(pipe)]) == 2
+    said = capsys.readouterr().err
+    assert "không phải tệp thông thường" in said and "bao-cao.xlsx" in said
+    assert main(["read", str(tmp_path)]) == 2
+    assert "là một thư mục" in capsys.readouterr().err
