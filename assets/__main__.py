@@ -316,6 +316,14 @@ def _run_command(args) -> int:
     # rebuild and close-period wait for it, so a period is never closed halfway through a run.
     with shared_lock(settings.places.data):
         periods = [args.period] if args.period else open_periods(settings.catalogue, settings.places.out)
+        if not args.period:
+            closed = [key for key in settings.catalogue.periods if key not in periods]
+            if closed:  # said, never skipped silently: a file dropped for a closed period waits
+                print(f"Bỏ qua kỳ đã khóa sổ: {', '.join(closed)} (không nhận thêm báo cáo; "
+                      "muốn sửa số liệu, cán bộ huyện chạy lệnh reopen-period).")
+            if not periods:
+                print("Không có kỳ báo cáo nào đang mở: không có gì để tiếp nhận.")
+                return 0
         return _run(settings, defs, instance, periods)
 
 

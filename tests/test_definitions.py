@@ -235,7 +235,7 @@ def test_bieu_assets_publish_with_metadata(data_dir):
     assert not any(isinstance(v, (dg.PathMetadataValue, dg.UrlMetadataValue, dg.MarkdownMetadataValue)) for v in stored)
 
 
-def test_a_file_for_a_closed_period_says_so_to_its_sender(data_dir, sample_files):
+def test_a_file_for_a_closed_period_says_so_to_its_sender(data_dir, sample_files, capsys):
     """Issue 25.7: the terminal line (the materialization's state), the check, the unit's feedback,
     the intake status the page reads: each says the period is closed and names the file."""
     import json
@@ -270,6 +270,13 @@ def test_a_file_for_a_closed_period_says_so_to_its_sender(data_dir, sample_files
               if u["code"] == "03259"]
     assert unit["label"] == told and unit["feedback"] == "phan-hoi/phan-hoi-03259-2023.xlsx"
     assert unit["file_name"] == "03259-sau-khoa-so.xlsx"
+    os.environ["TUANGIAO_DATA_DIR"] = str(data_dir)
+    try:  # `assets run` without --period says which periods it skips (it used to be silent)
+        assert assets_main(["run"]) == 0
+    finally:
+        del os.environ["TUANGIAO_DATA_DIR"]
+    said = capsys.readouterr().out
+    assert "Bỏ qua kỳ đã khóa sổ: 2023" in said and "Không có kỳ báo cáo nào đang mở" in said
 
 
 INJECTED = "[Bấm vào đây](http://x) ![x](http://y/p.png) | cột thừa"
