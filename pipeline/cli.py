@@ -31,7 +31,7 @@ def _catalogue_check(args) -> int:
     items = sum(len(f.input_cells()) for f in catalogue.forms.values())
     print(
         f"Danh mục hợp lệ: {len(catalogue.forms)} biểu, {items} ô nhập, {len(catalogue.targets)} chỉ tiêu, "
-        f"{len(catalogue.units)} đơn vị, {len(catalogue.periods)} kỳ báo cáo; phiên bản mẫu {catalogue.version}."
+        f"{len(catalogue.reporting_units())} đơn vị, {len(catalogue.periods)} kỳ báo cáo; phiên bản mẫu {catalogue.version}."
     )
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import re
@@ -120,10 +121,20 @@ def _load_units(path: Path) -> tuple[Unit, ...]:
                     raise CatalogueError(file, f"dòng {n}", "dòng có nhiều ô hơn dòng tiêu đề")
                 u = validated(UnitRow, row, file, f"dòng {n}")
                 units.append(Unit(u.ma_don_vi, u.ten_don_vi, u.kieu, u.khu_vuc, u.ma_huyen, u.ten_huyen, u.ma_tinh,
-                                  u.ten_tinh, u.valid_from, u.valid_to))
+                                  u.ten_tinh, _day(u.valid_from, file, f"dòng {n}", "valid_from"),
+                                  _day(u.valid_to, file, f"dòng {n}", "valid_to"), u.reports != "no",
+                                  u.code_confirmed != "no", u.code_source))
     except FileNotFoundError:
         raise CatalogueError(file, "-", "thiếu tệp") from None
     return tuple(units)
+
+
+def _day(text: str, file: str, entry: str, key: str) -> dt.date | None:
+    """A day of a catalogue table (2025-07-01), None when blank."""
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        raise CatalogueError(file, entry, f'"{key}" = "{text}": không phải ngày có thật (dạng 2025-07-01)') from None
 
 
 def _load_form(form_file: FormFile, file: str, projects, form_files: dict[str, FormFile]) -> Form:
@@ -291,11 +302,23 @@ def _headline(cat: Catalogue, entries: list[HeadlineEntry]) -> tuple[Headline, .
 
 
 def _check_units(cat: Catalogue) -> None:
-    seen: set[str] = set()
+    """A code may have several versions, one after the other: never two on the same day."""
+    seen: dict[str, list] = {}
     for u in cat.units:
-        if u.code in seen:
-            raise CatalogueError("units.csv", u.code, "mã đơn vị bị trùng")
-        seen.add(u.code)
+        if u.valid_from and u.valid_to and u.valid_from > u.valid_to:
+            raise CatalogueError(UNITS_FILE, u.code, f"ngày bắt đầu {u.valid_from:%d/%m/%Y} sau ngày kết thúc "
+                                                     f"{u.valid_to:%d/%m/%Y}")
+        for other in seen.get(u.code, ()):
+            if _overlap(u, other):
+                raise CatalogueError(UNITS_FILE, u.code, f'mã đơn vị bị trùng: "{other.name}" và "{u.name}" cùng có '
+                                                         "hiệu lực trong một khoảng thời gian")
+        seen.setdefault(u.code, []).append(u)
+
+
+def _overlap(a: Unit, b: Unit) -> bool:
+    """Whether two unit versions are valid on some common day."""
+    return (a.valid_to is None or b.valid_from is None or b.valid_from <= a.valid_to) and (
+        b.valid_to is None or a.valid_from is None or a.valid_from <= b.valid_to)
 
 
 def _check_form(cat: Catalogue, form: Form, file: str) -> None:

@@ -140,7 +140,10 @@ class DistrictFile(Model):
     headline: list[HeadlineEntry] = []
 
 
-# --------------------------------------------------------------------------- units.csv
+# --------------------------------------------------------------------------- units.csv, lineage.csv
+
+ISO_DAY = r"^(\d{4}-\d{2}-\d{2})?$"  # a day as 2025-07-01, or blank
+YES_NO = ("", "yes", "no")
 
 
 class UnitRow(Model):
@@ -156,8 +159,11 @@ class UnitRow(Model):
     ten_huyen: str = ""
     ma_tinh: str = ""
     ten_tinh: str = ""
-    valid_from: str = ""
-    valid_to: str = ""
+    valid_from: Annotated[str, Field(pattern=ISO_DAY)] = ""  # first day valid, blank: always was
+    valid_to: Annotated[str, Field(pattern=ISO_DAY)] = ""  # last day valid, blank: still is
+    reports: Literal[YES_NO] = ""  # blank: yes
+    code_confirmed: Literal[YES_NO] = ""  # blank: yes
+    code_source: str = ""  # where the code was found (or why it is provisional)
 
 
 # --------------------------------------------------------------------------- errors

@@ -184,8 +184,8 @@ def plan_values(conn: duckdb.DuckDBPyConnection, period: str) -> dict[str, dict[
 
 
 def _sources(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str) -> dict[str, Source]:
-    return {u: Source(catalogue.unit(u), f, r, h, n or "") for u, f, r, h, n in current_sources(conn, period)
-            if catalogue.find_unit(u)}
+    return {u: Source(catalogue.unit(u, period), f, r, h, n or "") for u, f, r, h, n in current_sources(conn, period)
+            if catalogue.find_unit(u, period)}
 
 
 def _expected(catalogue: Catalogue, period: str, forms: list[Form]) -> list[Unit]:

@@ -51,12 +51,13 @@ LOCK_NOTICE_SECONDS = 2  # a wait longer than this is told
 
 # Bump with every change of SCHEMA, DECISIONS_SCHEMA or of what is loaded into them: a warehouse
 # of another version is then rebuilt from the archive, never migrated.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: units per period (a code has a version per period), unit_lineage
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS warehouse_schema (version INTEGER);  -- SCHEMA_VERSION, stamped when made
-CREATE TABLE IF NOT EXISTS units (
-    code VARCHAR PRIMARY KEY, name VARCHAR, kind VARCHAR, area VARCHAR,
-    district_code VARCHAR, province_code VARCHAR, valid_from VARCHAR, valid_to VARCHAR, position INTEGER
+CREATE TABLE IF NOT EXISTS units (  -- each period's expected units (Catalogue.units_in), in their order
+    period VARCHAR, code VARCHAR, name VARCHAR, kind VARCHAR, area VARCHAR,
+    district_code VARCHAR, province_code VARCHAR, valid_from DATE, valid_to DATE, position INTEGER,
+    PRIMARY KEY (period, code)
 );
 CREATE TABLE IF NOT EXISTS periods (
     key VARCHAR PRIMARY KEY, label VARCHAR, report_date DATE, deadline DATE, state VARCHAR
@@ -91,7 +92,7 @@ CREATE OR REPLACE VIEW current_values AS
 CREATE OR REPLACE VIEW lineage AS
     SELECT c.period, c.unit, u.name AS unit_name, u.position AS unit_position, c.form, c.item, c."column",
            c.value, c.file_name, c.file_hash, c.received_at, c.sheet, c.cell
-    FROM current_values c JOIN units u ON u.code = c.unit;
+    FROM current_values c JOIN units u ON u.code = c.unit AND u.period = c.period;
 """
 
 SUBMISSION_COLUMNS = ["submission_id", "period", "unit", "file_name", "file_hash", "received_at", "archived_path",
@@ -201,8 +202,8 @@ def record_catalogue_lists(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue
     """Make the unit and period lists the catalogue's, for data about to be loaded with it
     (only when they changed: a national list has 10.600 units and every run connects).
     Only writers call this; the schema must exist."""
-    units = [(u.code, u.name, u.kind, u.area, u.district_code, u.province_code, u.valid_from, u.valid_to, n)
-             for n, u in enumerate(catalogue.units)]
+    units = [(p, u.code, u.name, u.kind, u.area, u.district_code, u.province_code, u.valid_from, u.valid_to, n)
+             for p in catalogue.periods for n, u in enumerate(catalogue.units_in(p))]
     periods = [(p.key, p.label, p.report_date, p.deadline, p.state) for p in catalogue.periods.values()]
     digest = hashlib.sha256(repr((units, periods)).encode()).hexdigest()
     if conn.execute("SELECT digest FROM catalogue_lists").fetchall() == [(digest,)]:
@@ -210,7 +211,7 @@ def record_catalogue_lists(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue
     conn.execute("BEGIN")
     conn.execute("DELETE FROM units")
     conn.register("catalogue_units", pd.DataFrame(units, columns=[  # DuckDB: a data frame read as a table
-        "code", "name", "kind", "area", "district_code", "province_code", "valid_from", "valid_to", "position"]))
+        "period", "code", "name", "kind", "area", "district_code", "province_code", "valid_from", "valid_to", "position"]))
     conn.execute("INSERT INTO units SELECT * FROM catalogue_units")
     conn.unregister("catalogue_units")
     conn.execute("DELETE FROM periods")
@@ -404,7 +405,8 @@ def current_value_sums(conn: duckdb.DuckDBPyConnection, period: str, level: str 
         f"""-- DuckDB: GROUPING SETS (standard SQL; PostgreSQL has it too)
             SELECT COALESCE(row_key, ''), form, item, "column", SUM(value)
             FROM (SELECT COALESCE({ROW_KEYS[level]}, v.unit) AS row_key, v.*
-                  FROM current_values v LEFT JOIN units u ON u.code = v.unit WHERE v.period = ?)
+                  FROM current_values v LEFT JOIN units u ON u.code = v.unit AND u.period = v.period
+                  WHERE v.period = ?)
             GROUP BY GROUPING SETS ((row_key, form, item, "column"), (form, item, "column"))""",
         [period],
     ).fetchall()
