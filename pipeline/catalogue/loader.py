@@ -14,7 +14,9 @@ from pathlib import Path
 
 from pipeline.catalogue.contract import FIXED_SHEETS
 from pipeline.catalogue.layouts import load_layouts
+from pipeline.catalogue.lineage import load_lineage
 from pipeline.catalogue.model import (
+    LINEAGE_FILE,
     SHEET_NAME_FORBIDDEN,
     UNITS_FILE,
     VALUE_COLUMN,
@@ -62,6 +64,10 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
     directory = Path(directory)
     projects = _load_projects(directory)
     units = _load_units(Path(units_file) if units_file else directory / UNITS_FILE)
+    _check_units(units)
+    # A unit list given instead of units.csv has its lineage beside it, or none (a register that states no change).
+    lineage = load_lineage(Path(units_file).with_name(LINEAGE_FILE) if units_file else directory / LINEAGE_FILE,
+                           units, required=not units_file)
     forms: dict[str, Form] = {}
     form_files: dict[str, FormFile] = {}
     for path in sorted((directory / "forms").glob("*.toml")):
@@ -80,6 +86,7 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
         units=units,
         periods=_load_periods(directory),
         district={key: value for key, value in raw_district.items() if key != "headline"},  # validated above
+        lineage=lineage,
     )
     _check(catalogue, directory)
     catalogue = dataclasses.replace(catalogue, bieu=load_layouts(directory, catalogue),
@@ -259,7 +266,6 @@ def _load_periods(directory: Path) -> dict[str, Period]:
 
 
 def _check(cat: Catalogue, directory: Path) -> None:
-    _check_units(cat)
     sub_forms = {s.form: s for s in cat.sub_projects}
     if len(sub_forms) != len(cat.sub_projects) or len({s.code for s in cat.sub_projects}) != len(cat.sub_projects):
         raise CatalogueError("programme.toml", "-", "mã tiểu dự án hoặc mã biểu bị trùng")
@@ -301,10 +307,10 @@ def _headline(cat: Catalogue, entries: list[HeadlineEntry]) -> tuple[Headline, .
     return tuple(figures)
 
 
-def _check_units(cat: Catalogue) -> None:
+def _check_units(units: tuple[Unit, ...]) -> None:
     """A code may have several versions, one after the other: never two on the same day."""
     seen: dict[str, list] = {}
-    for u in cat.units:
+    for u in units:
         if u.valid_from and u.valid_to and u.valid_from > u.valid_to:
             raise CatalogueError(UNITS_FILE, u.code, f"ngày bắt đầu {u.valid_from:%d/%m/%Y} sau ngày kết thúc "
                                                      f"{u.valid_to:%d/%m/%Y}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from pipeline.text import ERROR
 from pipeline.errors import UserError
@@ -17,6 +18,8 @@ VERDICTS = (MET, EXCEEDED, NOT_MET, NOT_ASSESSED)
 TYPES = ("count", "money", "flag")
 UNITS_FILE = "units.csv"
 UNIT_KINDS = ("xa", "thi_tran", "co_quan_huyen")
+LINEAGE_FILE = "lineage.csv"
+WHOLE, PART, ENDED = "whole", "part", "ended"  # how an old unit passes on (lineage.csv "kind")
 UNIT_GROUPS = {True: "xã, thị trấn", False: "cơ quan huyện"}  # by Unit.is_commune, as a completeness note counts
 PERIOD_STATES = ("mo", "dong")
 DIRECTIONS = ("up", "down")
@@ -230,6 +233,22 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class LineageLink:
+    """A row of lineage.csv: from ``day`` on, the unit ``old`` (its version valid the day
+    before) is, in whole or in part (``share`` of it), the unit ``new`` (its version valid on
+    ``day``); or it ``ENDED`` without successor (a district's agency ended with the district)."""
+
+    old: str
+    new: str
+    day: dt.date
+    kind: str  # WHOLE, PART or ENDED
+    share: Decimal  # the part of ``old`` that ``new`` takes: 1 for a whole
+    confirmed: bool
+    source: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Period:
     key: str
     label: str
@@ -357,6 +376,7 @@ class Catalogue:
     bieu: dict[str, Bieu] = field(default_factory=dict)  # the published Biểu, by code, in order
     report: ReportText | None = None  # the evaluation report's draft (report.toml)
     headline: tuple[Headline, ...] = ()
+    lineage: tuple[LineageLink, ...] = ()  # lineage.csv: which units became which, checked at load
     version: str = field(default="")
     _expansions: dict = field(default_factory=dict, repr=False, compare=False)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)

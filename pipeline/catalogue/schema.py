@@ -13,7 +13,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.catalogue.model import DIRECTIONS, PERIOD_STATES, TYPES, UNIT_KINDS, CatalogueError
+from pipeline.catalogue.model import DIRECTIONS, ENDED, PART, PERIOD_STATES, TYPES, UNIT_KINDS, WHOLE, CatalogueError
 from pipeline.text import ERROR, WARNING
 
 
@@ -164,6 +164,21 @@ class UnitRow(Model):
     reports: Literal[YES_NO] = ""  # blank: yes
     code_confirmed: Literal[YES_NO] = ""  # blank: yes
     code_source: str = ""  # where the code was found (or why it is provisional)
+
+
+class LineageRow(Model):
+    """A row of lineage.csv (``pipeline.catalogue.lineage``)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    old_code: Text
+    new_code: str = ""  # blank for "ended"
+    date: Annotated[str, Field(pattern=ISO_DAY, min_length=1)]  # the first day of the new unit
+    kind: Literal[WHOLE, PART, ENDED]
+    share: str = ""  # "part" only: the share of the old unit (0.4); the parts of a unit add up to 1
+    confirmed: Literal["yes", "no"]
+    source: str = ""
+    note: str = ""
 
 
 # --------------------------------------------------------------------------- errors

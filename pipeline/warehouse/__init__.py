@@ -12,7 +12,7 @@ of another version (or made before versions were stamped) is never migrated by h
 ``create_schema`` refuses it (``OutdatedWarehouse``) and intake rebuilds it from the archive
 (``pipeline.intake.take_in.rebuild_if_outdated``), which holds everything it is made from.
 
-The unit and period lists are the catalogue's as the data was loaded: only intake
+The unit and period lists (and the units' lineage) are the catalogue's as the data was loaded: only intake
 (``record_catalogue_lists``) writes them; readers (publication, status, ``explain``) only
 ``create_schema``, so a reader with another unit list cannot drop a loaded unit from the
 ``lineage`` view. SQL or calls specific to DuckDB are marked "DuckDB:", so a move to
@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS units (  -- each period's expected units (Catalogue.u
 );
 CREATE TABLE IF NOT EXISTS periods (
     key VARCHAR PRIMARY KEY, label VARCHAR, report_date DATE, deadline DATE, state VARCHAR
+);
+CREATE TABLE IF NOT EXISTS unit_lineage (  -- lineage.csv: from day on, old (in whole or a share) is new
+    old_code VARCHAR, new_code VARCHAR, day DATE, kind VARCHAR, share DECIMAL(9,6), confirmed BOOLEAN,
+    source VARCHAR, note VARCHAR
 );
 CREATE TABLE IF NOT EXISTS catalogue_lists (digest VARCHAR);  -- which unit and period lists are loaded
 CREATE SEQUENCE IF NOT EXISTS submission_ids;  -- DuckDB: a sequence feeds the key (PostgreSQL: the same, or IDENTITY)
@@ -205,7 +209,8 @@ def record_catalogue_lists(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue
     units = [(p, u.code, u.name, u.kind, u.area, u.district_code, u.province_code, u.valid_from, u.valid_to, n)
              for p in catalogue.periods for n, u in enumerate(catalogue.units_in(p))]
     periods = [(p.key, p.label, p.report_date, p.deadline, p.state) for p in catalogue.periods.values()]
-    digest = hashlib.sha256(repr((units, periods)).encode()).hexdigest()
+    lineage = [(k.old, k.new, k.day, k.kind, k.share, k.confirmed, k.source, k.note) for k in catalogue.lineage]
+    digest = hashlib.sha256(repr((units, periods, lineage)).encode()).hexdigest()
     if conn.execute("SELECT digest FROM catalogue_lists").fetchall() == [(digest,)]:
         return
     conn.execute("BEGIN")
@@ -216,6 +221,8 @@ def record_catalogue_lists(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue
     conn.unregister("catalogue_units")
     conn.execute("DELETE FROM periods")
     conn.executemany("INSERT INTO periods VALUES (?, ?, ?, ?, ?)", periods)
+    conn.execute("DELETE FROM unit_lineage")
+    conn.executemany("INSERT INTO unit_lineage VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lineage)
     conn.execute("DELETE FROM catalogue_lists")
     conn.execute("INSERT INTO catalogue_lists VALUES (?)", [digest])
     conn.execute("COMMIT")
