@@ -227,8 +227,14 @@ def _explain(args) -> int:
     catalogue, places = settings.catalogue, settings.places
     with connect(places.warehouse, wait_seconds=settings.wait_seconds) as conn:
         create_schema(conn)
-        explanation = explain(conn, catalogue, args.period, args.bieu, args.row, args.col)
+        explanation = explain(conn, catalogue, args.period, args.bieu, args.row, args.col, args.onto, args.unit)
     print(f"{explanation.title} – kỳ {args.period}")
+    if explanation.restated:  # the old units behind the new one, and what the value covers
+        print("Đơn vị cũ:")
+        for line in explanation.lineage:
+            print(f"  {line}")
+        if explanation.coverage:
+            print(f"Phạm vi: {explanation.coverage}")
     for part in explanation.parts:
         print(f"{part.label}:")
         for c in part.contributions:
@@ -470,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--bieu", required=True, help="số biểu, ví dụ 02")
     explain.add_argument("--row", required=True, help="dòng: mã chỉ tiêu (T04), dự án/tiểu dự án (DA4.TDA1), đơn vị, hoặc TONG")
     explain.add_argument("--col", help="cột: mã cột vốn (GN_SN, TONG, TL…) hoặc mã chỉ tiêu của biểu")
+    explain.add_argument("--onto", help="tính lại số liệu của kỳ --period theo đơn vị của kỳ này (ví dụ 2025)")
+    explain.add_argument("--unit", help="với --onto: mã đơn vị của kỳ đó (dòng chỉ tiêu, dòng dự án)")
     explain.add_argument("--data", help=data_help)
     explain.set_defaults(run=_explain)
 

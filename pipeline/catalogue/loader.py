@@ -16,6 +16,7 @@ from pipeline.catalogue.contract import FIXED_SHEETS
 from pipeline.catalogue.layouts import load_layouts
 from pipeline.catalogue.lineage import load_lineage
 from pipeline.catalogue.model import (
+    DEFAULT_RESTATE,
     LINEAGE_FILE,
     SHEET_NAME_FORBIDDEN,
     UNITS_FILE,
@@ -209,6 +210,9 @@ def _unused_keys(form_file: FormFile) -> tuple[set[str], str]:
 
 
 def _load_item(entry: ItemEntry, form: str, file: str) -> Item:
+    if entry.restate is not None and entry.type != "flag":
+        raise CatalogueError(file, entry.code, '"restate" chỉ dùng cho chỉ tiêu có/không (type = "flag"): số đếm và '
+                                               "tiền luôn được cộng")
     return Item(
         code=entry.code,
         label=entry.label,
@@ -216,6 +220,7 @@ def _load_item(entry: ItemEntry, form: str, file: str) -> Item:
         type=entry.type,
         parent=entry.parent,
         formula=parse_sum(entry.formula, form, False, file, entry.code) if entry.formula else None,
+        restate=entry.restate or (DEFAULT_RESTATE if entry.type == "flag" else ""),
     )
 
 

@@ -16,6 +16,10 @@ TOTAL_ROW = "TONG"  # the code of a published table's total row (explain, the re
 MET, EXCEEDED, NOT_MET, NOT_ASSESSED = "Đạt", "Vượt", "Chưa đạt", "Chưa đánh giá"  # a target against its plan
 VERDICTS = (MET, EXCEEDED, NOT_MET, NOT_ASSESSED)
 TYPES = ("count", "money", "flag")
+# How a yes/no item of old units is shown on the unit they became (``restate`` of a form item):
+# yes if any was yes, yes if all were, or how many were; counts and money always add.
+RESTATE_RULES = ("any", "all", "count")
+DEFAULT_RESTATE = "any"
 UNITS_FILE = "units.csv"
 UNIT_KINDS = ("xa", "thi_tran", "co_quan_huyen")
 LINEAGE_FILE = "lineage.csv"
@@ -78,6 +82,7 @@ class Item:
     type: str
     parent: str | None = None
     formula: tuple[Term, ...] | None = None
+    restate: str = ""  # flags: a RESTATE_RULES name (DEFAULT_RESTATE when not declared)
 
     @property
     def derived(self) -> bool:

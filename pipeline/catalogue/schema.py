@@ -13,7 +13,8 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.catalogue.model import DIRECTIONS, ENDED, PART, PERIOD_STATES, TYPES, UNIT_KINDS, WHOLE, CatalogueError
+from pipeline.catalogue.model import (DIRECTIONS, ENDED, PART, PERIOD_STATES, RESTATE_RULES, TYPES, UNIT_KINDS, WHOLE,
+                                      CatalogueError)
 from pipeline.text import ERROR, WARNING
 
 
@@ -39,6 +40,7 @@ class ItemEntry(Model):
     type: Literal[TYPES]
     parent: Text | None = None  # a "trong đó" subset: the rule item <= parent follows
     formula: Text | None = None
+    restate: Literal[RESTATE_RULES] | None = None  # flags: how old units' answers show on the unit they became
 
 
 class ColumnEntry(Model):

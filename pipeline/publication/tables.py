@@ -34,7 +34,7 @@ from pipeline.catalogue import (
 from pipeline.catalogue.batches import LEVEL_LABELS, UNIT, batch_key, batch_label
 from pipeline.catalogue.layouts import who_fields
 from pipeline.review import ReviewMark
-from pipeline.text import show_number
+from pipeline.text import ratio, show_number  # ratio: also restated rates (pipeline.warehouse.restate)
 from pipeline.warehouse import current_form_values, current_sources, current_value_sums
 from pipeline.catalogue.contract import DUE_COLUMN, PLAN_COLUMN, PLAN_FORM
 
@@ -139,13 +139,6 @@ class Figures:
     def over(self, ref: Ref, sub_projects: tuple[str, ...], unit: str = DISTRICT) -> Decimal:
         """A grid column summed over sub-projects (rows of the grid); nothing counts as 0."""
         return sum((self.value(Ref(ref.form, s, ref.column), unit) or Decimal(0) for s in sub_projects), Decimal(0))
-
-
-def ratio(numerator: Decimal | None, denominator: Decimal | None) -> Decimal | None:
-    """100 × numerator / denominator, exact to 12 places; None for a zero or missing denominator."""
-    if numerator is None or not denominator:
-        return None
-    return (100 * numerator / denominator).quantize(Decimal("1e-12"))
 
 
 def assess(target: Target, actual: Decimal | None, plan: Decimal | None, due: bool) -> str:

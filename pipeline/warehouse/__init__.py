@@ -222,7 +222,8 @@ def record_catalogue_lists(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue
     conn.execute("DELETE FROM periods")
     conn.executemany("INSERT INTO periods VALUES (?, ?, ?, ?, ?)", periods)
     conn.execute("DELETE FROM unit_lineage")
-    conn.executemany("INSERT INTO unit_lineage VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lineage)
+    if lineage:  # a unit list given without lineage states no change
+        conn.executemany("INSERT INTO unit_lineage VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lineage)
     conn.execute("DELETE FROM catalogue_lists")
     conn.execute("INSERT INTO catalogue_lists VALUES (?)", [digest])
     conn.execute("COMMIT")
