@@ -164,3 +164,57 @@ def test_cli_explain_restated(loaded, capsys, monkeypatch):
     assert 'Xã Quài Nưa · 01:HO_NGHEO · tệp "03274-2024.xlsx", sheet "01 Chỉ tiêu"' in out
     assert "Phạm vi" not in out and "Tỷ lệ = 100 × tử số / mẫu số" in out
 
+
+def test_a_later_split_of_one_unit_is_data_only(loaded, tmp_path):
+    """Xã Búng Lao split in two on 1/1/2028 (provisional codes, rows not confirmed): only
+    units.csv, lineage.csv and periods.toml change; 2024 figures follow both steps."""
+    _, places, values = loaded
+    folder = copy_catalogue(tmp_path)
+    units = folder / "units.csv"
+    text = units.read_text(encoding="utf-8")
+    old = "03301,Xã Búng Lao,xa,nong_thon,,,11,Tỉnh Điện Biên,2025-07-01,,"
+    assert old in text
+    units.write_text(text.replace(old, "03301,Xã Búng Lao,xa,nong_thon,,,11,Tỉnh Điện Biên,2025-07-01,2027-12-31,")
+                     + "TAM-0001,Xã Búng Lao Thượng,xa,nong_thon,,,11,Tỉnh Điện Biên,2028-01-01,,,no,Mã tạm\n"
+                     + "TAM-0002,Xã Búng Lao Hạ,xa,nong_thon,,,11,Tỉnh Điện Biên,2028-01-01,,,no,Mã tạm\n",
+                     encoding="utf-8")
+    with (folder / "lineage.csv").open("a", encoding="utf-8") as f:
+        f.write("03301,TAM-0001,2028-01-01,part,0.6,no,thử,\n03301,TAM-0002,2028-01-01,part,0.4,no,thử,\n")
+    catalogue = _catalogue(folder, PERIODS + "\n[[periods]]" + PERIODS.split("[[periods]]")[2].replace("2025", "2028"))
+    assert [u.code for u in catalogue.units_in("2028")] == [
+        "03253", "03295", "03268", "03260", "03283", "03244", "TAM-0001", "TAM-0002"]
+    assert not catalogue.unit("TAM-0001", "2028").code_confirmed
+    with connect(places.warehouse) as conn:
+        create_schema(conn)
+        restated = restate(conn, catalogue, "2024", "2028", [Term(HO_TONG, 1)])
+    upper, lower = _on(restated, "TAM-0001"), _on(restated, "TAM-0002")
+    chieng_dong = Decimal(values["03299"][HO_TONG])
+    assert (upper.value, lower.value) == (chieng_dong * Decimal("0.6"), chieng_dong * Decimal("0.4"))
+    assert upper.value + lower.value == chieng_dong
+    assert upper.coverage == "chỉ gồm phần thuộc huyện Tuần Giáo cũ (1/3 đơn vị)" and not upper.confirmed
+    assert [link.new for link in upper.behind[0].links] == ["03301", "TAM-0001"]
+    assert _on(restated, "03253").value == sum(Decimal(values[c][HO_TONG]) for c in TUAN_GIAO)  # untouched
+
+
+@pytest.mark.parametrize("new_code, new_name", [("03295", "Xã Quài Tở Mới"), ("TAM-0003", "Xã Quài Tở")],
+                         ids=["renamed", "code-corrected"])
+def test_a_renamed_unit_or_a_corrected_code_is_data_only(loaded, tmp_path, new_code, new_name):
+    """Xã Quài Tở renamed on 1/1/2027, or its code corrected: a new version, a whole row."""
+    _, places, values = loaded
+    folder = copy_catalogue(tmp_path)
+    units = folder / "units.csv"
+    old = "03295,Xã Quài Tở,xa,nong_thon,,,11,Tỉnh Điện Biên,2025-07-01,,"
+    text = units.read_text(encoding="utf-8")
+    assert old in text
+    units.write_text(text.replace(old, "03295,Xã Quài Tở,xa,nong_thon,,,11,Tỉnh Điện Biên,2025-07-01,2026-12-31,")
+                     + f"{new_code},{new_name},xa,nong_thon,,,11,Tỉnh Điện Biên,2027-01-01,,,"
+                     + ("no,Mã tạm\n" if new_code.startswith("TAM-") else ",\n"), encoding="utf-8")
+    with (folder / "lineage.csv").open("a", encoding="utf-8") as f:
+        f.write(f"03295,{new_code},2027-01-01,whole,,yes,thử,\n")
+    catalogue = _catalogue(folder, PERIODS + "\n[[periods]]" + PERIODS.split("[[periods]]")[2].replace("2025", "2027"))
+    assert catalogue.unit(new_code, "2027").name == new_name and catalogue.unit("03295", "2025").name == "Xã Quài Tở"
+    with connect(places.warehouse) as conn:
+        create_schema(conn)
+        restated = _on(restate(conn, catalogue, "2024", "2027", [Term(HO_TONG, 1)]), new_code)
+    assert [b.unit.name for b in restated.behind] == ["Xã Tỏa Tình", "Xã Quài Tở", "Xã Tênh Phông"]
+    assert [link.new for link in restated.behind[0].links] == ["03295", new_code]
