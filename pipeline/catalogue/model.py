@@ -437,12 +437,22 @@ class Catalogue:
         except KeyError:
             return None
 
+    def find_unit_for(self, code: str, period: str | None) -> Unit | None:
+        """The unit of a code as a period knows it: its version valid in the period, else its
+        first version (a file of a unit the period does not expect, or of no known period);
+        None if the list has no such code."""
+        return self.find_unit(code, period) or self.find_unit(code)
+
     def units_date(self, period: str) -> dt.date:
         """The day that decides a period's units: its report date (periods.toml), when the
         report is made and the units that exist then report; for a key the catalogue does
-        not know, the last day of its year."""
+        not know, the last day of its year (KeyError if the key names no year)."""
         known = self.periods.get(period)
-        return known.report_date if known is not None else dt.date(int(period[:4]), 12, 31)
+        if known is not None:
+            return known.report_date
+        if not period[:4].isdigit():
+            raise KeyError(period)
+        return dt.date(int(period[:4]), 12, 31)
 
     def units_in(self, period: str) -> tuple[Unit, ...]:
         """The units expected in a period: those that report and are valid on ``units_date``,

@@ -264,7 +264,7 @@ def _negative_plan_value(catalogue: Catalogue, submission: Submission, cell) -> 
 def funds_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]:
     """Warnings: a sub-project with outputs but no funds, or funds but no outputs."""
     values = {c.ref: c.value for c in submission.cells if c.value is not None}
-    unit = catalogue.find_unit(submission.unit_code)
+    unit = catalogue.find_unit_for(submission.unit_code, submission.period)
     funds_form = catalogue.funds_form
     if unit is None or funds_form is None or not catalogue.reports(unit, funds_form):
         return []
