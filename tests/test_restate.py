@@ -81,7 +81,8 @@ def test_counts_add_and_a_rate_is_recomputed_not_averaged(loaded):
     households = sum(Decimal(values[c][HO_TONG]) for c in TUAN_GIAO)
     poor = sum(Decimal(values[c][HO_NGHEO]) for c in TUAN_GIAO)
     tuan_giao = _on(total, "03253")
-    assert tuan_giao.value == households and tuan_giao.coverage == "" and tuan_giao.confirmed
+    assert tuan_giao.value == households and tuan_giao.coverage == ""
+    assert all(link.confirmed for b in tuan_giao.behind for link in b.links)
     assert [b.unit.name for b in tuan_giao.behind] == ["Thị trấn Tuần Giáo", "Xã Quài Nưa", "Xã Quài Cang"]
     recomputed = _on(rate, "03253").value
     assert recomputed == (100 * poor / households).quantize(Decimal("1e-12"))
@@ -191,7 +192,8 @@ def test_a_later_split_of_one_unit_is_data_only(loaded, tmp_path):
     chieng_dong = Decimal(values["03299"][HO_TONG])
     assert (upper.value, lower.value) == (chieng_dong * Decimal("0.6"), chieng_dong * Decimal("0.4"))
     assert upper.value + lower.value == chieng_dong
-    assert upper.coverage == "chỉ gồm phần thuộc huyện Tuần Giáo cũ (1/3 đơn vị)" and not upper.confirmed
+    assert upper.coverage == "chỉ gồm phần thuộc huyện Tuần Giáo cũ (1/3 đơn vị)"
+    assert [link.confirmed for link in upper.behind[0].links] == [True, False]
     assert [link.new for link in upper.behind[0].links] == ["03301", "TAM-0001"]
     assert _on(restated, "03253").value == sum(Decimal(values[c][HO_TONG]) for c in TUAN_GIAO)  # untouched
 

@@ -63,7 +63,7 @@ def test_a_period_after_july_2025_expects_the_new_communes_and_no_agency(tmp_pat
 
 def test_parent_is_the_district_until_june_2025_then_the_province(catalogue):
     before, after = dt.date(2025, 6, 30), dt.date(2025, 7, 1)
-    on = {day: {u.code: u for u in catalogue.units_on(day) if u.code == "03253"} for day in (before, after)}
+    on = {day: {u.code: u for u in catalogue.units if u.valid_on(day) and u.code == "03253"} for day in (before, after)}
     assert on[before]["03253"].parent == ("099", "Huyện Tuần Giáo")
     assert on[after]["03253"].parent == ("11", "Tỉnh Điện Biên")
     agencies = [u for u in catalogue.units if u.kind == "co_quan_huyen"]

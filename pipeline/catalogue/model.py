@@ -475,10 +475,6 @@ class Catalogue:
             self._reporting.extend(found.values())
         return tuple(self._reporting)
 
-    def units_on(self, day: dt.date) -> tuple[Unit, ...]:
-        """Every listed unit valid on a day, reporting or not (lineage is checked over them)."""
-        return tuple(u for u in self.units if u.valid_on(day))
-
     def reports(self, unit: Unit, form: Form) -> bool:
         return unit.kind in form.reported_by
 

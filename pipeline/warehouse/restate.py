@@ -48,18 +48,9 @@ class Restated:
     behind: tuple[Behind, ...]
 
     @property
-    def loaded(self) -> int:
-        return sum(b.loaded for b in self.behind)
-
-    @property
     def coverage(self) -> str:
-        """"" when every old unit it is made of has data loaded; else what it covers."""
-        return coverage_note(self.behind)
-
-    @property
-    def confirmed(self) -> bool:
-        """Whether every lineage row it follows is confirmed."""
-        return all(link.confirmed for b in self.behind for link in b.links)
+        """What the value covers when some old units it is made of have no data loaded; else empty."""
+        return _coverage(self.behind)
 
 
 @dataclass(frozen=True)
@@ -79,7 +70,7 @@ class RestatedRate:
         return ratio(self.numerator.value, self.denominator.value)
 
 
-def coverage_note(behind: tuple[Behind, ...]) -> str:
+def _coverage(behind: tuple[Behind, ...]) -> str:
     loaded = [b for b in behind if b.loaded]
     if len(loaded) == len(behind):
         return ""
