@@ -125,3 +125,30 @@ def test_a_unit_as_a_period_knows_it(tmp_path):
     assert cat.find_unit_for("03271", "2025").name == "Xã Pú Nhung"  # not expected in 2025: its first version
     assert cat.find_unit_for("03253", "năm nay").name == "Thị trấn Tuần Giáo"  # a key naming no period
     assert cat.find_unit_for("99999", "2025") is None and cat.find_unit("03253", "năm nay") is None
+
+
+def test_communes_without_a_district_are_rows_of_their_own_at_district_level(tmp_path):
+    """After 1/7/2025 a commune has no district: grouped by district it is its own row, never
+    the total's (whose key is "")."""
+    from pipeline.catalogue import Ref
+    from pipeline.catalogue.batches import DISTRICT
+    from pipeline.intake.take_in import take_in_unit
+    from pipeline.settings import Places
+    from pipeline.tools.sample import sample_values
+    from pipeline.warehouse import current_value_sums
+    from pipeline.workbook.template import Filling, write_unit_workbook
+
+    cat = with_2025(tmp_path)
+    values = sample_values(cat)
+    places = Places.under(tmp_path / "data")
+    (places.inbox / "2025").mkdir(parents=True)
+    for new, old in (("03253", "03253"), ("03295", "03295")):
+        write_unit_workbook(places.inbox / "2025" / f"{new}.xlsx", cat, cat.unit(new, "2025"),
+                            Filling({"KY_BAO_CAO": "2025"}, values[old]))
+        assert take_in_unit(cat, places, "2025", new, dt.datetime(2025, 12, 1, 8)).status == "valid"
+    with connect(places.warehouse) as conn:
+        sums = {key: value for key, form, item, column, value in current_value_sums(conn, "2025", DISTRICT)
+                if (form, item) == ("01", "HO_TONG")}
+    ho_tong = Ref("01", "HO_TONG")
+    assert sums == {"03253": values["03253"][ho_tong], "03295": values["03295"][ho_tong],
+                    "": values["03253"][ho_tong] + values["03295"][ho_tong]}

@@ -412,7 +412,7 @@ def current_value_sums(conn: duckdb.DuckDBPyConnection, period: str, level: str 
     return conn.execute(
         f"""-- DuckDB: GROUPING SETS (standard SQL; PostgreSQL has it too)
             SELECT COALESCE(row_key, ''), form, item, "column", SUM(value)
-            FROM (SELECT COALESCE({ROW_KEYS[level]}, v.unit) AS row_key, v.*
+            FROM (SELECT COALESCE(NULLIF({ROW_KEYS[level]}, ''), v.unit) AS row_key, v.*
                   FROM current_values v LEFT JOIN units u ON u.code = v.unit AND u.period = v.period
                   WHERE v.period = ?)
             GROUP BY GROUPING SETS ((row_key, form, item, "column"), (form, item, "column"))""",
