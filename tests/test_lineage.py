@@ -144,9 +144,11 @@ def test_the_page_shows_units_and_lineage_with_what_is_not_confirmed(tmp_path):
     response = TestClient(create_app(tmp_path / "data", settings=settings)).get("/don-vi-hanh-chinh")
     text = response.text
     assert response.status_code == 200 and "<script" not in text
-    assert "03253 – Xã Tuần Giáo</td><td data-label=\"Gồm đơn vị cũ\">03274 – Xã Quài Nưa – Huyện Tuần Giáo" in text
-    assert ("03217 – Xã Tủa Chùa</td><td data-label=\"Gồm đơn vị cũ\">03263 – Xã Nà Tòng – Huyện Tuần Giáo</td>"
-            "<td data-label=\"Xác nhận\"><strong class=\"message\">chưa xác nhận</strong> – Chưa xác nhận") in text
-    assert "(chấm dứt, không có đơn vị kế tiếp)</td><td data-label=\"Gồm đơn vị cũ\">099-TCKH" in text
+    assert ('03253 – Xã Tuần Giáo</td><td data-label="Gồm đơn vị cũ"><ul><li>03253 – Thị trấn Tuần Giáo – Huyện Tuần '
+            "Giáo</li><li>03274 – Xã Quài Nưa – Huyện Tuần Giáo</li><li>03289 – Xã Quài Cang – Huyện Tuần Giáo</li></ul>") in text
+    assert ('03217 – Xã Tủa Chùa</td><td data-label="Gồm đơn vị cũ"><ul><li>03263 – Xã Nà Tòng – Huyện Tuần Giáo – '
+            '<strong class="message">chưa xác nhận</strong> – Chưa xác nhận') in text
+    assert '(chấm dứt, không có đơn vị kế tiếp)</td><td data-label="Gồm đơn vị cũ"><ul><li>099-LDTBXH' in text
+    assert text.count("<strong class=\"message\">chưa xác nhận</strong>") == 1
     assert text.count("Mã tạm, chưa xác nhận: đề nghị cán bộ điền mã số chính thức") == 1
     assert "<td data-label=\"Trực thuộc\">Tỉnh Điện Biên</td><td data-label=\"Hiệu lực\" class=\"nowrap\">từ 01/07/2025" in text
