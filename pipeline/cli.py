@@ -1,6 +1,6 @@
 """The command line: ``python -m pipeline <command>`` (or the ``tuangiao`` script).
 
-Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
+Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``, ``sample-merged [--period 2025] --out DIR``,
 ``check FILE [--period P] [--json] [--feedback OUT]``, ``preview``, ``report --period P``, ``rebuild``, ``explain``,
 ``close-period P``, ``reopen-period P``, ``read FILE``, ``serve``,
 ``access add|revoke|list|officer-add|log``, ``review list|approve|return|reopen``, ``backup DEST``,
@@ -61,6 +61,14 @@ def _sample(args) -> int:
 
     paths = write_sample(Path(args.out), load_catalogue())
     print(f"Đã ghi {len(paths)} tệp mẫu vào {args.out}")
+    return 0
+
+
+def _sample_merged(args) -> int:
+    from pipeline.tools.sample import write_merged_sample
+
+    paths = write_merged_sample(Path(args.out), load_catalogue(), args.period)
+    print(f"Đã ghi {len(paths)} tệp giả lập của các đơn vị kỳ {args.period} vào {args.out}")
     return 0
 
 
@@ -446,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
     sample = commands.add_parser("sample", help="ghi bộ báo cáo mẫu năm 2023")
     sample.add_argument("--out", default=str(PROJECT_ROOT / "data" / "sample" / "2023"))
     sample.set_defaults(run=_sample)
+    merged = commands.add_parser("sample-merged", help="ghi bộ báo cáo giả lập của các xã mới (sau 01/07/2025) từ mẫu 2023")
+    merged.add_argument("--period", default="2025")
+    merged.add_argument("--out", required=True)
+    merged.set_defaults(run=_sample_merged)
 
     check = commands.add_parser("check", help="kiểm tra một tệp báo cáo, in các lỗi và cảnh báo")
     check.add_argument("file")

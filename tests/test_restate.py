@@ -220,3 +220,35 @@ def test_a_renamed_unit_or_a_corrected_code_is_data_only(loaded, tmp_path, new_c
         restated = _on(restate(conn, catalogue, "2024", "2027", [Term(HO_TONG, 1)]), new_code)
     assert [b.unit.name for b in restated.behind] == ["Xã Tỏa Tình", "Xã Quài Tở", "Xã Tênh Phông"]
     assert [link.new for link in restated.behind[0].links] == ["03295", new_code]
+
+
+def test_the_synthetic_sample_of_the_new_communes_is_valid_and_marked(tmp_path):
+    """The 2023 sample's old communes added onto the new communes of 2025: every file is
+    accepted, says it is synthetic, and holds the sums of its old communes."""
+    import openpyxl
+
+    from pipeline.checking.validation import check_files
+    from pipeline.text import ERROR
+    from pipeline.tools.sample import SYNTHETIC_PREPARER, write_merged_sample
+
+    catalogue = _catalogue(copy_catalogue(tmp_path))
+    values = sample_values(catalogue)
+    paths = write_merged_sample(tmp_path / "2025", catalogue, "2025")
+    assert [p.name for p in paths][:2] == ["03253-xa-tuan-giao-gia-lap.xlsx", "03295-xa-quai-to-gia-lap.xlsx"]
+    results = check_files(catalogue, paths, "2025")
+    assert [(r.submission.unit_code, f.message) for r in results for f in r.findings if f.severity == ERROR] == []
+    by_unit = {r.submission.unit_code: {c.ref: c.value for c in r.submission.cells} for r in results}
+    assert by_unit["03253"][HO_TONG] == sum(values[c][HO_TONG] for c in TUAN_GIAO)
+    assert by_unit["03301"][HO_TONG] == values["03299"][HO_TONG]  # only its Tuần Giáo part
+    assert by_unit["03253"][XA_DBKK] in (0, 1)
+    texts = [c.value for row in openpyxl.load_workbook(paths[0])["Thông tin"].iter_rows() for c in row]
+    assert SYNTHETIC_PREPARER in texts and "2025" in texts
+
+
+def test_cli_sample_merged(tmp_path, capsys):
+    from pipeline.cli import main
+
+    assert main(["sample-merged", "--out", str(tmp_path / "2025")]) == 0
+    assert "Đã ghi 7 tệp giả lập" in capsys.readouterr().out
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "2025").iterdir()) == sorted(
+        ["03253", "03295", "03268", "03260", "03283", "03301", "03244"])
