@@ -92,6 +92,7 @@ def test_a_day_that_does_not_match_the_old_units_end_is_refused(tmp_path):
      'loại "whole" hoặc "ended" phải là dòng duy nhất'),
     ("03299,03301,2025-07-01,whole,,maybe,,", '"confirmed" = "maybe": phải là một trong "yes", "no"'),
     ("03299,,2025-07-01,whole,,yes,,", '"ended" .* thì để trống "new_code"'),
+    ("03299,03301,2025-02-30,whole,,yes,,", '"date" = "2025-02-30": không phải ngày có thật'),
 ])
 def test_rows_the_catalogue_does_not_know_are_refused(tmp_path, row, message):
     folder = copy_catalogue(tmp_path)

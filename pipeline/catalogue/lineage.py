@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from pipeline.catalogue.model import ENDED, LINEAGE_FILE, PART, WHOLE, CatalogueError, LineageLink, Unit
-from pipeline.catalogue.schema import LineageRow, validated
+from pipeline.catalogue.schema import LineageRow, day_of, validated
 
 DAY = dt.timedelta(days=1)
 
@@ -38,7 +38,7 @@ def load_lineage(path: Path, units: tuple[Unit, ...], required: bool = True) -> 
             if None in row:
                 raise CatalogueError(file, entry, "dòng có nhiều ô hơn dòng tiêu đề")
             r = validated(LineageRow, row, file, entry)
-            link = LineageLink(r.old_code, r.new_code, dt.date.fromisoformat(r.date), r.kind, _share(r, file, entry),
+            link = LineageLink(r.old_code, r.new_code, day_of(r.date, file, entry, "date"), r.kind, _share(r, file, entry),
                                r.confirmed == "yes", r.source, r.note)
             if (link.new == "") != (link.kind == ENDED):
                 raise CatalogueError(file, entry, f'"{ENDED}" (chấm dứt, không có đơn vị kế tiếp) thì để trống '

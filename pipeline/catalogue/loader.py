@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime as dt
 import hashlib
 import json
 import re
@@ -47,6 +46,7 @@ from pipeline.catalogue.schema import (
     ProgrammeFile,
     TargetsFile,
     UnitRow,
+    day_of,
     validated,
 )
 from pipeline.catalogue.sources import REF, check_ref, parse_ref, parse_rules, parse_sum, read_toml, relative_name, required
@@ -129,20 +129,12 @@ def _load_units(path: Path) -> tuple[Unit, ...]:
                     raise CatalogueError(file, f"dòng {n}", "dòng có nhiều ô hơn dòng tiêu đề")
                 u = validated(UnitRow, row, file, f"dòng {n}")
                 units.append(Unit(u.ma_don_vi, u.ten_don_vi, u.kieu, u.khu_vuc, u.ma_huyen, u.ten_huyen, u.ma_tinh,
-                                  u.ten_tinh, _day(u.valid_from, file, f"dòng {n}", "valid_from"),
-                                  _day(u.valid_to, file, f"dòng {n}", "valid_to"), u.reports != "no",
+                                  u.ten_tinh, day_of(u.valid_from, file, f"dòng {n}", "valid_from"),
+                                  day_of(u.valid_to, file, f"dòng {n}", "valid_to"), u.reports != "no",
                                   u.code_confirmed != "no", u.code_source))
     except FileNotFoundError:
         raise CatalogueError(file, "-", "thiếu tệp") from None
     return tuple(units)
-
-
-def _day(text: str, file: str, entry: str, key: str) -> dt.date | None:
-    """A day of a catalogue table (2025-07-01), None when blank."""
-    try:
-        return dt.date.fromisoformat(text) if text else None
-    except ValueError:
-        raise CatalogueError(file, entry, f'"{key}" = "{text}": không phải ngày có thật (dạng 2025-07-01)') from None
 
 
 def _load_form(form_file: FormFile, file: str, projects, form_files: dict[str, FormFile]) -> Form:

@@ -168,6 +168,14 @@ class UnitRow(Model):
     code_source: str = ""  # where the code was found (or why it is provisional)
 
 
+def day_of(text: str, file: str, entry: str, key: str) -> dt.date | None:
+    """A day of a catalogue table (2025-07-01, as ISO_DAY checks its shape), None when blank."""
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        raise CatalogueError(file, entry, f'"{key}" = "{text}": không phải ngày có thật (dạng 2025-07-01)') from None
+
+
 class LineageRow(Model):
     """A row of lineage.csv (``pipeline.catalogue.lineage``)."""
 
