@@ -30,7 +30,7 @@ def district_consolidation(context: dg.AssetExecutionContext, settings: Pipeline
     metadata = {}
     for period in catalogue.periods:
         result = consolidate(catalogue, settings.warehouse, period, settings.wait_seconds)
-        missing = [catalogue.unit(u).name for u in result.missing_units]
+        missing = [catalogue.unit(u, period).name for u in result.missing_units]
         metadata[period_label(period, "Số đơn vị hợp lệ")] = len(result.loaded_units)
         metadata[period_label(period, "Chưa có báo cáo hợp lệ")] = name_list(missing) or "Không"
         metadata[period_label(period, "Số liệu chính")] = table(

@@ -190,7 +190,7 @@ def log_partitions(context: dg.AssetExecutionContext, settings: PipelineSettings
     now = {s.code: s for s in write_period_status(settings, period)}
     taken: dict[str, list[IntakeResult]] = {}
     for result in results:
-        taken.setdefault(batch_key(catalogue.unit(result.unit), level), []).append(result)
+        taken.setdefault(batch_key(catalogue.find_unit_for(result.unit, period), level), []).append(result)
     checks = []
     for batch, mine in taken.items():
         units = [u.code for u in batch_units(catalogue, period, level, batch)]

@@ -29,7 +29,7 @@ def submission_key(period: str, batch: str, level: str) -> dg.MultiPartitionKey:
 def partition_names(settings: Settings) -> dg.TableMetadataValue:
     """Each batch key (the partitions' second dimension, first ``NAMED_PARTITIONS``) with its name."""
     names: dict[str, str] = {}
-    for unit in settings.catalogue.units:
+    for unit in settings.catalogue.reporting_units():
         names.setdefault(batch_key(unit, settings.batch_level),
                          unit.name if settings.batch_level == UNIT else batch_label(unit, settings.batch_level))
     rows = list(names.items())[:NAMED_PARTITIONS]

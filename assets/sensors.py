@@ -69,7 +69,7 @@ def arrivals_request(catalogue, period: str, files: list[tuple[str, str]]) -> dg
     """One run of ``arrivals_job`` for the units of ``files`` ((unit, "period|file hash")): they
     are taken in together, each on its own partition, and the period published in the same run."""
     units = list(dict.fromkeys(unit for unit, _ in files))
-    name = units_tag(period, [f"{unit} – {catalogue.unit(unit).name}" for unit in units])
+    name = units_tag(period, [f"{unit} – {catalogue.find_unit_for(unit, period).name}" for unit in units])
     return dg.RunRequest(run_key=f"tiep-nhan|{period}|" + _digest(files), job_name=arrivals_job.name,
                          run_config={"ops": {inbox_catch_up.op.name: {"config": {"period": period, "units": units}}}},
                          tags={UNIT_TAG: name, HOST_TAG: socket.gethostname()})

@@ -1,6 +1,6 @@
 """The command line: ``python -m pipeline <command>`` (or the ``tuangiao`` script).
 
-Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
+Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``, ``sample-merged [--period 2025] --out DIR``,
 ``check FILE [--period P] [--json] [--feedback OUT]``, ``preview``, ``report --period P``, ``rebuild``, ``explain``,
 ``close-period P``, ``reopen-period P``, ``read FILE``, ``serve``,
 ``access add|revoke|list|officer-add|log``, ``review list|approve|return|reopen``, ``backup DEST``,
@@ -31,7 +31,7 @@ def _catalogue_check(args) -> int:
     items = sum(len(f.input_cells()) for f in catalogue.forms.values())
     print(
         f"Danh mục hợp lệ: {len(catalogue.forms)} biểu, {items} ô nhập, {len(catalogue.targets)} chỉ tiêu, "
-        f"{len(catalogue.units)} đơn vị, {len(catalogue.periods)} kỳ báo cáo; phiên bản mẫu {catalogue.version}."
+        f"{len(catalogue.reporting_units())} đơn vị, {len(catalogue.periods)} kỳ báo cáo; phiên bản mẫu {catalogue.version}."
     )
     return 0
 
@@ -61,6 +61,14 @@ def _sample(args) -> int:
 
     paths = write_sample(Path(args.out), load_catalogue())
     print(f"Đã ghi {len(paths)} tệp mẫu vào {args.out}")
+    return 0
+
+
+def _sample_merged(args) -> int:
+    from pipeline.tools.sample import write_merged_sample
+
+    paths = write_merged_sample(Path(args.out), load_catalogue(), args.period)
+    print(f"Đã ghi {len(paths)} tệp giả lập của các đơn vị kỳ {args.period} vào {args.out}")
     return 0
 
 
@@ -240,8 +248,14 @@ def _explain(args) -> int:
     catalogue, places = settings.catalogue, settings.places
     with connect(places.warehouse, wait_seconds=settings.wait_seconds) as conn:
         create_schema(conn)
-        explanation = explain(conn, catalogue, args.period, args.bieu, args.row, args.col)
+        explanation = explain(conn, catalogue, args.period, args.bieu, args.row, args.col, args.onto, args.unit)
     print(f"{explanation.title} – kỳ {args.period}")
+    if explanation.restated:  # the old units behind the new one, and what the value covers
+        print("Đơn vị cũ:")
+        for line in explanation.lineage:
+            print(f"  {line}")
+        if explanation.coverage:
+            print(f"Phạm vi: {explanation.coverage}")
     for part in explanation.parts:
         print(f"{part.label}:")
         for c in part.contributions:
@@ -450,6 +464,10 @@ def main(argv: list[str] | None = None) -> int:
     sample = commands.add_parser("sample", help="ghi bộ báo cáo mẫu năm 2023")
     sample.add_argument("--out", default=str(PROJECT_ROOT / "data" / "sample" / "2023"))
     sample.set_defaults(run=_sample)
+    merged = commands.add_parser("sample-merged", help="ghi bộ báo cáo giả lập của các xã mới (sau 01/07/2025) từ mẫu 2023")
+    merged.add_argument("--period", default="2025")
+    merged.add_argument("--out", required=True)
+    merged.set_defaults(run=_sample_merged)
 
     check = commands.add_parser("check", help="kiểm tra một tệp báo cáo, in các lỗi và cảnh báo")
     check.add_argument("file")
@@ -480,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--bieu", required=True, help="số biểu, ví dụ 02")
     explain.add_argument("--row", required=True, help="dòng: mã chỉ tiêu (T04), dự án/tiểu dự án (DA4.TDA1), đơn vị, hoặc TONG")
     explain.add_argument("--col", help="cột: mã cột vốn (GN_SN, TONG, TL…) hoặc mã chỉ tiêu của biểu")
+    explain.add_argument("--onto", help="tính lại số liệu của kỳ --period theo đơn vị của kỳ này (ví dụ 2025)")
+    explain.add_argument("--unit", help="với --onto: mã đơn vị của kỳ đó (dòng chỉ tiêu, dòng dự án)")
     explain.add_argument("--data", help=data_help)
     explain.set_defaults(run=_explain)
 

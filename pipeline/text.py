@@ -71,6 +71,14 @@ def show_number(value: Decimal | int | float | None, places: int | None = None) 
         return format_decimal(value.copy_abs() if value == 0 else value, locale=LOCALE, decimal_quantization=False)
 
 
+def ratio(numerator: Decimal | None, denominator: Decimal | None) -> Decimal | None:
+    """100 × numerator / denominator, exact to 12 places; None for a zero or missing denominator
+    (a rate of the published tables, or a restated one: always of summed counts, never averaged)."""
+    if numerator is None or not denominator:
+        return None
+    return (100 * numerator / denominator).quantize(Decimal("1e-12"))
+
+
 def name_list(names: list[str], limit: int = 30) -> str:
     """Names joined by commas; past ``limit``, the rest as a count (a national list of missing
     units must not outgrow an Excel cell's 32.767 characters)."""

@@ -23,6 +23,7 @@ from pipeline.catalogue.report_text import ReportFile
 from pipeline.catalogue.schema import (
     DistrictFile,
     FormFile,
+    LineageRow,
     PeriodsFile,
     ProgrammeFile,
     TargetsFile,
@@ -40,6 +41,7 @@ MODELS = {  # every data file of the catalogue, by pattern, with the model that 
     "district.toml": DistrictFile,
     "report.toml": ReportFile,
     "units.csv": UnitRow,
+    "lineage.csv": LineageRow,
 }
 FILES = {path.relative_to(CATALOGUE_DIR).as_posix(): model
          for pattern, model in MODELS.items() for path in sorted(CATALOGUE_DIR.glob(pattern))}
@@ -56,7 +58,7 @@ def typo(key: str) -> str:
 
 
 def read(file: str, text: str) -> dict:
-    """A TOML file's data; for units.csv, its first row (the columns are its keys)."""
+    """A TOML file's data; for a CSV file (units.csv, lineage.csv), its first row (the columns are its keys)."""
     if file.endswith(".csv"):
         return next(csv.DictReader(io.StringIO(text)))
     return tomllib.loads(text)

@@ -111,7 +111,7 @@ def test_readers_with_another_unit_list_keep_the_loaded_one(catalogue, sample_fi
     assert [take_in_unit(wide, places, "2023", code, T0).status for code in ("03259", "03309")] == ["valid"] * 2
 
     monkeypatch.delenv("TUANGIAO_UNITS", raising=False)  # the readers see the catalogue's 23 units
-    assert len(catalogue.units) == 23
+    assert len(catalogue.units_in("2023")) == 23
     assert main(["explain", "--data", str(places.data), "--bieu", "01", "--row", "T01"]) == 0
     publish_period(catalogue, places.warehouse, places.out, "2023")
     with connect(places.warehouse) as conn:

@@ -29,7 +29,7 @@ def batch_key(unit: Unit, level: str) -> str:
 
 def batch_keys(catalogue: Catalogue, level: str) -> list[str]:
     """Every batch of the unit list, in list order (partition keys)."""
-    return list(dict.fromkeys(batch_key(u, level) for u in catalogue.units))
+    return list(dict.fromkeys(batch_key(u, level) for u in catalogue.reporting_units()))
 
 
 def batch_units(catalogue: Catalogue, period: str, level: str, key: str) -> list[Unit]:
@@ -44,4 +44,4 @@ def batch_label(unit: Unit, level: str) -> str:
 
 def batch_name(catalogue: Catalogue, level: str, key: str) -> str:
     """``batch_label`` of a batch given by its key."""
-    return batch_label(next(u for u in catalogue.units if batch_key(u, level) == key), level)
+    return batch_label(next(u for u in catalogue.reporting_units() if batch_key(u, level) == key), level)

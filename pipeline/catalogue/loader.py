@@ -13,7 +13,10 @@ from pathlib import Path
 
 from pipeline.catalogue.contract import FIXED_SHEETS
 from pipeline.catalogue.layouts import load_layouts
+from pipeline.catalogue.lineage import load_lineage
 from pipeline.catalogue.model import (
+    DEFAULT_RESTATE,
+    LINEAGE_FILE,
     SHEET_NAME_FORBIDDEN,
     UNITS_FILE,
     VALUE_COLUMN,
@@ -43,6 +46,7 @@ from pipeline.catalogue.schema import (
     ProgrammeFile,
     TargetsFile,
     UnitRow,
+    day_of,
     validated,
 )
 from pipeline.catalogue.sources import REF, check_ref, parse_ref, parse_rules, parse_sum, read_toml, relative_name, required
@@ -61,6 +65,10 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
     directory = Path(directory)
     projects = _load_projects(directory)
     units = _load_units(Path(units_file) if units_file else directory / UNITS_FILE)
+    _check_units(units)
+    # A unit list given instead of units.csv has its lineage beside it, or none (a register that states no change).
+    lineage = load_lineage(Path(units_file).with_name(LINEAGE_FILE) if units_file else directory / LINEAGE_FILE,
+                           units, required=not units_file)
     forms: dict[str, Form] = {}
     form_files: dict[str, FormFile] = {}
     for path in sorted((directory / "forms").glob("*.toml")):
@@ -79,6 +87,7 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
         units=units,
         periods=_load_periods(directory),
         district={key: value for key, value in raw_district.items() if key != "headline"},  # validated above
+        lineage=lineage,
     )
     _check(catalogue, directory)
     catalogue = dataclasses.replace(catalogue, bieu=load_layouts(directory, catalogue),
@@ -120,7 +129,9 @@ def _load_units(path: Path) -> tuple[Unit, ...]:
                     raise CatalogueError(file, f"dòng {n}", "dòng có nhiều ô hơn dòng tiêu đề")
                 u = validated(UnitRow, row, file, f"dòng {n}")
                 units.append(Unit(u.ma_don_vi, u.ten_don_vi, u.kieu, u.khu_vuc, u.ma_huyen, u.ten_huyen, u.ma_tinh,
-                                  u.ten_tinh, u.valid_from, u.valid_to))
+                                  u.ten_tinh, day_of(u.valid_from, file, f"dòng {n}", "valid_from"),
+                                  day_of(u.valid_to, file, f"dòng {n}", "valid_to"), u.reports != "no",
+                                  u.code_confirmed != "no", u.code_source))
     except FileNotFoundError:
         raise CatalogueError(file, "-", "thiếu tệp") from None
     return tuple(units)
@@ -191,6 +202,9 @@ def _unused_keys(form_file: FormFile) -> tuple[set[str], str]:
 
 
 def _load_item(entry: ItemEntry, form: str, file: str) -> Item:
+    if entry.restate is not None and entry.type != "flag":
+        raise CatalogueError(file, entry.code, '"restate" chỉ dùng cho chỉ tiêu có/không (type = "flag"): số đếm và '
+                                               "tiền luôn được cộng")
     return Item(
         code=entry.code,
         label=entry.label,
@@ -198,6 +212,7 @@ def _load_item(entry: ItemEntry, form: str, file: str) -> Item:
         type=entry.type,
         parent=entry.parent,
         formula=parse_sum(entry.formula, form, False, file, entry.code) if entry.formula else None,
+        restate=entry.restate or (DEFAULT_RESTATE if entry.type == "flag" else ""),
     )
 
 
@@ -248,7 +263,6 @@ def _load_periods(directory: Path) -> dict[str, Period]:
 
 
 def _check(cat: Catalogue, directory: Path) -> None:
-    _check_units(cat)
     sub_forms = {s.form: s for s in cat.sub_projects}
     if len(sub_forms) != len(cat.sub_projects) or len({s.code for s in cat.sub_projects}) != len(cat.sub_projects):
         raise CatalogueError("programme.toml", "-", "mã tiểu dự án hoặc mã biểu bị trùng")
@@ -290,12 +304,24 @@ def _headline(cat: Catalogue, entries: list[HeadlineEntry]) -> tuple[Headline, .
     return tuple(figures)
 
 
-def _check_units(cat: Catalogue) -> None:
-    seen: set[str] = set()
-    for u in cat.units:
-        if u.code in seen:
-            raise CatalogueError("units.csv", u.code, "mã đơn vị bị trùng")
-        seen.add(u.code)
+def _check_units(units: tuple[Unit, ...]) -> None:
+    """A code may have several versions, one after the other: never two on the same day."""
+    seen: dict[str, list] = {}
+    for u in units:
+        if u.valid_from and u.valid_to and u.valid_from > u.valid_to:
+            raise CatalogueError(UNITS_FILE, u.code, f"ngày bắt đầu {u.valid_from:%d/%m/%Y} sau ngày kết thúc "
+                                                     f"{u.valid_to:%d/%m/%Y}")
+        for other in seen.get(u.code, ()):
+            if _overlap(u, other):
+                raise CatalogueError(UNITS_FILE, u.code, f'mã đơn vị bị trùng: "{other.name}" và "{u.name}" cùng có '
+                                                         "hiệu lực trong một khoảng thời gian")
+        seen.setdefault(u.code, []).append(u)
+
+
+def _overlap(a: Unit, b: Unit) -> bool:
+    """Whether two unit versions are valid on some common day."""
+    return (a.valid_to is None or b.valid_from is None or b.valid_from <= a.valid_to) and (
+        b.valid_to is None or a.valid_from is None or a.valid_from <= b.valid_to)
 
 
 def _check_form(cat: Catalogue, form: Form, file: str) -> None:

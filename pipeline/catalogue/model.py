@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from pipeline.text import ERROR
 from pipeline.errors import UserError
@@ -15,8 +16,14 @@ TOTAL_ROW = "TONG"  # the code of a published table's total row (explain, the re
 MET, EXCEEDED, NOT_MET, NOT_ASSESSED = "Đạt", "Vượt", "Chưa đạt", "Chưa đánh giá"  # a target against its plan
 VERDICTS = (MET, EXCEEDED, NOT_MET, NOT_ASSESSED)
 TYPES = ("count", "money", "flag")
+# How a yes/no item of old units is shown on the unit they became (``restate`` of a form item):
+# yes if any was yes, yes if all were, or how many were; counts and money always add.
+RESTATE_RULES = ("any", "all", "count")
+DEFAULT_RESTATE = "any"
 UNITS_FILE = "units.csv"
 UNIT_KINDS = ("xa", "thi_tran", "co_quan_huyen")
+LINEAGE_FILE = "lineage.csv"
+WHOLE, PART, ENDED = "whole", "part", "ended"  # how an old unit passes on (lineage.csv "kind")
 UNIT_GROUPS = {True: "xã, thị trấn", False: "cơ quan huyện"}  # by Unit.is_commune, as a completeness note counts
 PERIOD_STATES = ("mo", "dong")
 DIRECTIONS = ("up", "down")
@@ -75,6 +82,7 @@ class Item:
     type: str
     parent: str | None = None
     formula: tuple[Term, ...] | None = None
+    restate: str = ""  # flags: a RESTATE_RULES name (DEFAULT_RESTATE when not declared)
 
     @property
     def derived(self) -> bool:
@@ -186,6 +194,14 @@ class Target:
 
 @dataclass(frozen=True)
 class Unit:
+    """One version of a unit: its name, kind and parent from ``valid_from`` to ``valid_to``
+    (both included; None: open). A code may have several versions one after the other (a code
+    the 2025 reorganisation gave to a new commune was the code of one of its old communes);
+    the parent is the district until 30/6/2025 (``district_code``), the province after (no
+    district). ``reports``: the unit reports to this system; a unit of a neighbouring district
+    is listed only as a predecessor or successor. ``code_confirmed``: the code was found in
+    the national list; an unconfirmed one is provisional and the page asks an officer to fill it."""
+
     code: str
     name: str
     kind: str
@@ -194,8 +210,11 @@ class Unit:
     district_name: str
     province_code: str
     province_name: str
-    valid_from: str = ""
-    valid_to: str = ""
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    reports: bool = True
+    code_confirmed: bool = True
+    code_source: str = ""
 
     @property
     def label(self) -> str:
@@ -206,11 +225,32 @@ class Unit:
     def is_commune(self) -> bool:
         return self.kind in ("xa", "thi_tran")
 
-    def valid_in(self, period: str) -> bool:
-        year = period[:4]
-        return (not self.valid_from or self.valid_from[:4] <= year) and (
-            not self.valid_to or year <= self.valid_to[:4]
-        )
+    def valid_on(self, day: dt.date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day <= self.valid_to)
+
+    @property
+    def parent(self) -> tuple[str, str]:
+        """(code, name) of the unit's parent while it is valid: its district, or its province
+        when it has no district (a commune after 1/7/2025)."""
+        if self.district_code:
+            return self.district_code, self.district_name
+        return self.province_code, self.province_name
+
+
+@dataclass(frozen=True)
+class LineageLink:
+    """A row of lineage.csv: from ``day`` on, the unit ``old`` (its version valid the day
+    before) is, in whole or in part (``share`` of it), the unit ``new`` (its version valid on
+    ``day``); or it ``ENDED`` without successor (a district's agency ended with the district)."""
+
+    old: str
+    new: str
+    day: dt.date
+    kind: str  # WHOLE, PART or ENDED
+    share: Decimal  # the part of ``old`` that ``new`` takes: 1 for a whole
+    confirmed: bool
+    source: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -341,11 +381,13 @@ class Catalogue:
     bieu: dict[str, Bieu] = field(default_factory=dict)  # the published Biểu, by code, in order
     report: ReportText | None = None  # the evaluation report's draft (report.toml)
     headline: tuple[Headline, ...] = ()
+    lineage: tuple[LineageLink, ...] = ()  # lineage.csv: which units became which, checked at load
     version: str = field(default="")
     _expansions: dict = field(default_factory=dict, repr=False, compare=False)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)
     _units_by_code: dict = field(default_factory=dict, repr=False, compare=False)
     _units_in: dict = field(default_factory=dict, repr=False, compare=False)
+    _reporting: list = field(default_factory=list, repr=False, compare=False)
 
     @property
     def sub_projects(self) -> tuple[SubProject, ...]:
@@ -371,25 +413,67 @@ class Catalogue:
         codes = list(self.bieu)
         return f"{codes[0]}-{codes[-1]}" if codes else ""
 
-    def unit(self, code: str) -> Unit:
-        """The unit of a code (KeyError if unknown); indexed, as a national list has 10.600."""
+    def unit(self, code: str, period: str | None = None) -> Unit:
+        """The reporting unit of a code (KeyError if none): the version valid in ``period``,
+        or without one the code's first version in the list (the unit as the 2023 lists knew
+        it). Indexed, as a national list has 10.600."""
         if not self._units_by_code:
-            self._units_by_code.update((u.code, u) for u in self.units)
-        return self._units_by_code[code]
+            for u in self.units:
+                if u.reports:
+                    self._units_by_code.setdefault(u.code, []).append(u)
+        versions = self._units_by_code[code]
+        if period is None:
+            return versions[0]
+        day = self.units_date(period)
+        for u in versions:
+            if u.valid_on(day):
+                return u
+        raise KeyError(code)
 
-    def find_unit(self, code: str) -> Unit | None:
-        """The unit of a code, or None if the list has no such unit."""
+    def find_unit(self, code: str, period: str | None = None) -> Unit | None:
+        """The unit of a code (in ``period`` if given), or None if the list has no such unit."""
         try:
-            return self.unit(code)
+            return self.unit(code, period)
         except KeyError:
             return None
 
+    def find_unit_for(self, code: str, period: str | None) -> Unit | None:
+        """The unit of a code as a period knows it: its version valid in the period, else its
+        first version (a file of a unit the period does not expect, or of no known period);
+        None if the list has no such code."""
+        return self.find_unit(code, period) or self.find_unit(code)
+
+    def units_date(self, period: str) -> dt.date:
+        """The day that decides a period's units: its report date (periods.toml), when the
+        report is made and the units that exist then report; for a key the catalogue does
+        not know, the last day of its year (KeyError if the key names no year)."""
+        known = self.periods.get(period)
+        if known is not None:
+            return known.report_date
+        if not period[:4].isdigit():
+            raise KeyError(period)
+        return dt.date(int(period[:4]), 12, 31)
+
     def units_in(self, period: str) -> tuple[Unit, ...]:
-        """Units valid in a period: communes first (catalogue order), then agencies."""
+        """The units expected in a period: those that report and are valid on ``units_date``,
+        communes first (catalogue order), then agencies."""
         if period not in self._units_in:
-            valid = [u for u in self.units if u.valid_in(period)]
+            day = self.units_date(period)
+            valid = [u for u in self.units if u.reports and u.valid_on(day)]
             self._units_in[period] = tuple(sorted(valid, key=lambda u: not u.is_commune))
         return self._units_in[period]
+
+    def reporting_units(self) -> tuple[Unit, ...]:
+        """Every unit expected in some period of the catalogue, each code once (its version
+        in the latest period), in order of first appearance: the templates' unit list and
+        the partitions."""
+        if not self._reporting:
+            found: dict[str, Unit] = {}
+            for period in sorted(self.periods, key=self.units_date):
+                for u in self.units_in(period):
+                    found[u.code] = u  # a dict keeps a key where it first came: the latest version, the first place
+            self._reporting.extend(found.values())
+        return tuple(self._reporting)
 
     def reports(self, unit: Unit, form: Form) -> bool:
         return unit.kind in form.reported_by
@@ -436,5 +520,4 @@ class Catalogue:
             inner = Ref(ref.form, ref.row, term.ref.column) if form.is_grid else term.ref
             terms += [Term(t.ref, t.sign * term.sign) for t in self.expand(inner)]
         return tuple(terms)
-
 

@@ -13,7 +13,8 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.catalogue.model import DIRECTIONS, PERIOD_STATES, TYPES, UNIT_KINDS, CatalogueError
+from pipeline.catalogue.model import (DIRECTIONS, ENDED, PART, PERIOD_STATES, RESTATE_RULES, TYPES, UNIT_KINDS, WHOLE,
+                                      CatalogueError)
 from pipeline.text import ERROR, WARNING
 
 
@@ -39,6 +40,7 @@ class ItemEntry(Model):
     type: Literal[TYPES]
     parent: Text | None = None  # a "trong đó" subset: the rule item <= parent follows
     formula: Text | None = None
+    restate: Literal[RESTATE_RULES] | None = None  # flags: how old units' answers show on the unit they became
 
 
 class ColumnEntry(Model):
@@ -140,7 +142,10 @@ class DistrictFile(Model):
     headline: list[HeadlineEntry] = []
 
 
-# --------------------------------------------------------------------------- units.csv
+# --------------------------------------------------------------------------- units.csv, lineage.csv
+
+ISO_DAY = r"^(\d{4}-\d{2}-\d{2})?$"  # a day as 2025-07-01, or blank
+YES_NO = ("", "yes", "no")
 
 
 class UnitRow(Model):
@@ -156,8 +161,34 @@ class UnitRow(Model):
     ten_huyen: str = ""
     ma_tinh: str = ""
     ten_tinh: str = ""
-    valid_from: str = ""
-    valid_to: str = ""
+    valid_from: Annotated[str, Field(pattern=ISO_DAY)] = ""  # first day valid, blank: always was
+    valid_to: Annotated[str, Field(pattern=ISO_DAY)] = ""  # last day valid, blank: still is
+    reports: Literal[YES_NO] = ""  # blank: yes
+    code_confirmed: Literal[YES_NO] = ""  # blank: yes
+    code_source: str = ""  # where the code was found (or why it is provisional)
+
+
+def day_of(text: str, file: str, entry: str, key: str) -> dt.date | None:
+    """A day of a catalogue table (2025-07-01, as ISO_DAY checks its shape), None when blank."""
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        raise CatalogueError(file, entry, f'"{key}" = "{text}": không phải ngày có thật (dạng 2025-07-01)') from None
+
+
+class LineageRow(Model):
+    """A row of lineage.csv (``pipeline.catalogue.lineage``)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    old_code: Text
+    new_code: str = ""  # blank for "ended"
+    date: Annotated[str, Field(pattern=ISO_DAY, min_length=1)]  # the first day of the new unit
+    kind: Literal[WHOLE, PART, ENDED]
+    share: str = ""  # "part" only: the share of the old unit (0.4); the parts of a unit add up to 1
+    confirmed: Literal["yes", "no"]
+    source: str = ""
+    note: str = ""
 
 
 # --------------------------------------------------------------------------- errors

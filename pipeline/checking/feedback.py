@@ -95,7 +95,7 @@ def write_feedback(path: Path, catalogue: Catalogue, result: CheckResult, period
         summary = workbook.add_worksheet(SUMMARY_SHEET)
         filling = None
         if submission is not None and submission.file_kind != PLAN_FILE:
-            unit = catalogue.find_unit(submission.unit_code)
+            unit = catalogue.find_unit_for(submission.unit_code, submission.period)
             filling = _filling(catalogue, submission, result.findings)
             add_unit_sheets(workbook, styles, catalogue, unit, filling)
         _summary(summary, styles, catalogue, result, period, filling, comments)
@@ -125,7 +125,7 @@ def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, peri
     from pipeline.workbook.style import fit_row_height, page_setup, wrapped_lines
 
     submission, report = result.submission, result.report
-    unit = catalogue.find_unit(submission.unit_code) if submission else None
+    unit = catalogue.find_unit_for(submission.unit_code, submission.period) if submission else None
     columns = [("STT", 5), *((header, WIDTHS[key]) for key, header in report.columns), ("Xem", 7)]
     last = len(columns) - 1
     for col, (_, width) in enumerate(columns):

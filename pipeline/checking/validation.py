@@ -152,7 +152,7 @@ def structure_findings(catalogue: Catalogue, submission: Submission, period: str
     elif submission.period not in catalogue.periods:
         found.append(finding(WRONG_PERIOD, "unknown", periods=", ".join(catalogue.periods),
                              cell=info_cell.get(PERIOD_FIELD, ""), value=submission.period, **info))
-    elif unit is not None and not unit.valid_in(submission.period):
+    elif unit is not None and catalogue.find_unit(unit.code, submission.period) is None:
         found.append(finding(UNKNOWN_UNIT, "not_in_period", name=unit.name, period=submission.period, **info))
     missing = {c.ref.form for c in submission.cells if c.problem == "missing_sheet"}
     for code in sorted(missing):
@@ -264,7 +264,7 @@ def _negative_plan_value(catalogue: Catalogue, submission: Submission, cell) -> 
 def funds_findings(catalogue: Catalogue, submission: Submission) -> list[Finding]:
     """Warnings: a sub-project with outputs but no funds, or funds but no outputs."""
     values = {c.ref: c.value for c in submission.cells if c.value is not None}
-    unit = catalogue.find_unit(submission.unit_code)
+    unit = catalogue.find_unit_for(submission.unit_code, submission.period)
     funds_form = catalogue.funds_form
     if unit is None or funds_form is None or not catalogue.reports(unit, funds_form):
         return []

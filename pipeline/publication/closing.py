@@ -58,7 +58,7 @@ def _refuse_if_intake_pending(catalogue: Catalogue, places: Places, period: str)
     """A close never freezes a set that an intake is about to change: units whose latest inbox
     file is not taken in yet (a run queued or stopped midway, or a file the sensor has not seen)
     are named, and nothing is closed."""
-    behind = [catalogue.unit(code).name for code, _ in untaken(catalogue, places, period)]
+    behind = [catalogue.unit(code, period).name for code, _ in untaken(catalogue, places, period)]
     if behind:
         raise PeriodError(
             f"Chưa khóa sổ kỳ {period}: hộp thư đến còn báo cáo chưa tiếp nhận của {show_number(len(behind))} đơn vị "

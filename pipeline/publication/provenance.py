@@ -1,5 +1,7 @@
 """Where a published figure comes from: each unit's value with its file, sheet and cell,
-read through the same Biểu layouts as the published tables.
+read through the same Biểu layouts as the published tables. A figure may also be asked
+restated on a later period's units (``onto``): then the old units behind the new one, the
+lineage rows followed, their cells and the value's coverage (``pipeline.warehouse.restate``).
 
 The same lineage is a view in DuckDB (``lineage``): every current valid value with the
 unit's name, the file it came from, its sheet and cell, and when the file was received.
@@ -7,15 +9,18 @@ unit's name, the file it came from, its sheet and cell, and when the file was re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import duckdb
 
-from pipeline.catalogue import SAME_ROW, TOTAL_ROW, Catalogue, LayoutColumn, LayoutTable, Ref, Target, Term
+from pipeline.catalogue import SAME_ROW, TOTAL_ROW, Catalogue, LayoutColumn, LayoutTable, Ref, Target
+from pipeline.catalogue.lineage import Versions
+from pipeline.catalogue.model import WHOLE
 from pipeline.errors import UserError
-from pipeline.publication.tables import ratio
+from pipeline.text import ratio, show_number
 from pipeline.warehouse import Contribution, lineage_of
+from pipeline.warehouse.restate import Restated, restate
 
 
 class UnknownFigure(UserError):
@@ -26,9 +31,12 @@ class UnknownFigure(UserError):
 class Part:
     label: str
     contributions: list[Contribution]
+    restated: Restated | None = None  # on a later period's unit: its value (shares, yes/no rules applied)
 
     @property
-    def total(self) -> Decimal:
+    def total(self) -> Decimal | None:
+        if self.restated is not None:
+            return self.restated.value
         return sum((c.sign * c.value for c in self.contributions), Decimal(0))
 
 
@@ -37,6 +45,12 @@ class Explanation:
     title: str
     parts: list[Part]  # one part for a sum; numerator and denominator for a rate
     is_rate: bool
+    lineage: list[str] = field(default_factory=list)  # restated: each old unit, the rows followed, its data
+    coverage: str = ""  # restated: what the value covers when not every old unit has data
+
+    @property
+    def restated(self) -> bool:
+        return any(p.restated is not None for p in self.parts)
 
     @property
     def value(self) -> Decimal | None:
@@ -45,19 +59,49 @@ class Explanation:
         return self.parts[0].total
 
 
-def _contributions(conn: duckdb.DuckDBPyConnection, period: str, terms: list[Term], units: list[str] | None) -> list[Contribution]:
-    return [c for c in lineage_of(conn, period, terms) if units is None or c.unit in units]
+class Figure:
+    """How the parts of an explained figure are read: the period's own cells (of some units or
+    all), or restated on a unit of a later period."""
 
+    def __init__(self, conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str,
+                 units: list[str] | None, onto: str | None = None, unit: str | None = None):
+        self.conn, self.catalogue, self.period, self.units, self.onto, self.unit = (
+            conn, catalogue, period, units, onto, unit)
 
-def _expanded(catalogue: Catalogue, refs: list[Ref]) -> list[Term]:
-    return [t for ref in refs for t in catalogue.expand(ref)]
+    def part(self, label: str, refs: list[Ref]) -> Part:
+        terms = [t for ref in refs for t in self.catalogue.expand(ref)]
+        if self.onto is None:
+            return Part(label, [c for c in lineage_of(self.conn, self.period, terms)
+                                if self.units is None or c.unit in self.units])
+        restated = next(r for r in restate(self.conn, self.catalogue, self.period, self.onto, terms)
+                        if r.unit.code == self.unit)
+        return Part(label, [c for b in restated.behind for c in b.cells], restated)
+
+    def explanation(self, title: str, parts: list[Part], is_rate: bool) -> Explanation:
+        if self.onto is None:
+            return Explanation(title, parts, is_rate)
+        restated = parts[0].restated
+        return Explanation(f"{title} · tính lại theo đơn vị kỳ {self.onto}: {restated.unit.label}", parts, is_rate,
+                           self._lineage(restated), restated.coverage)
+
+    def _lineage(self, restated: Restated) -> list[str]:
+        versions = Versions(self.catalogue.units)
+        lines = []
+        for b in restated.behind:
+            steps = [f"{b.unit.label} ({b.unit.parent[1]})"] + [
+                f"{versions.on(k.new, k.day).label} từ {k.day:%d/%m/%Y}, "
+                f"{'toàn bộ' if k.kind == WHOLE else f'một phần ({show_number(k.share)})'}, "
+                f"{'đã xác nhận' if k.confirmed else 'CHƯA XÁC NHẬN'}" for k in b.links]
+            lines.append(" → ".join(steps) + (": có số liệu" if b.loaded else ": chưa có số liệu"))
+        return lines
 
 
 def explain(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str, bieu: str, row: str,
-            column: str | None = None) -> Explanation:
+            column: str | None = None, onto: str | None = None, unit: str | None = None) -> Explanation:
     """Explain the figure of Biểu ``bieu`` at ``row`` and ``column``: a target (without a
     column), or a row of units (a unit code or TOTAL_ROW) or of the programme (a project,
-    sub-project or TOTAL_ROW) and the key of one of its figure columns."""
+    sub-project or TOTAL_ROW) and the key of one of its figure columns. With ``onto`` (a later
+    period), the figure restated on ``unit``, a unit of that period (a row of units names it)."""
     code = bieu.zfill(2)
     layout = catalogue.bieu.get(code)
     if layout is None:
@@ -66,8 +110,9 @@ def explain(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str, 
         target = next((t for t in catalogue.targets if t.code == row), None)
         if target is None:
             raise UnknownFigure(f'Biểu {code} không có chỉ tiêu "{row}" (T01 … T{len(catalogue.targets):02d}).')
-        return Explanation(f"Biểu {code} · {target.code}. {target.label}", _target_parts(conn, catalogue, period, target, None),
-                           target.kind == "rate")
+        figure = _figure(conn, catalogue, period, None, onto, unit)
+        return figure.explanation(f"Biểu {code} · {target.code}. {target.label}", _target_parts(figure, target),
+                                  target.kind == "rate")
     tables = [t for t in layout.tables if t.rows != "targets"]
     table = next((t for t in tables if _figure_column(t, column)), None)
     if table is None:
@@ -78,17 +123,30 @@ def explain(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str, 
     else:
         sub_projects = (layout.sub_project,) if layout.sub_project else ()
         units = None if row.upper() == TOTAL_ROW else [row]
-        if units and catalogue.find_unit(row) is None:
+        if units and onto is not None:
+            units, unit = None, row
+        elif units and catalogue.find_unit(row) is None:
             raise UnknownFigure(f'Không có đơn vị mã "{row}" (dùng {TOTAL_ROW} cho dòng tổng cộng).')
+    figure = _figure(conn, catalogue, period, units, onto, unit)
     chosen = _figure_column(table, column)
     title = f"Biểu {code} · {row} · {column}"
     if chosen.target:
         target = next(t for t in catalogue.targets if t.code == chosen.target)
-        return Explanation(title, _target_parts(conn, catalogue, period, target, units), target.kind == "rate")
+        return figure.explanation(title, _target_parts(figure, target), target.kind == "rate")
     if chosen.rate:
-        parts = [_ref_part(conn, catalogue, period, _figure_column(table, key), sub_projects, units) for key in chosen.rate]
-        return Explanation(title, parts, True)
-    return Explanation(title, [_ref_part(conn, catalogue, period, chosen, sub_projects, units)], False)
+        parts = [_ref_part(figure, catalogue, _figure_column(table, key), sub_projects) for key in chosen.rate]
+        return figure.explanation(title, parts, True)
+    return figure.explanation(title, [_ref_part(figure, catalogue, chosen, sub_projects)], False)
+
+
+def _figure(conn, catalogue: Catalogue, period: str, units: list[str] | None, onto: str | None,
+            unit: str | None) -> Figure:
+    """How the parts are read; a restated figure needs a unit of the later period."""
+    if onto is not None and catalogue.find_unit(unit or "", onto) is None:
+        known = ", ".join(u.code for u in catalogue.units_in(onto))
+        raise UnknownFigure(f'Kỳ {onto} không có đơn vị mã "{unit or ""}" để tính lại số liệu kỳ {period} '
+                            f"(các đơn vị: {known or 'không có'}).")
+    return Figure(conn, catalogue, period, units, onto, unit)
 
 
 def _explainable(column: LayoutColumn) -> bool:
@@ -104,22 +162,19 @@ def _figure_column(table: LayoutTable, key: str | None) -> LayoutColumn | None:
     return column if column is not None and _explainable(column) else None
 
 
-def _target_parts(conn, catalogue: Catalogue, period: str, target: Target, units: list[str] | None) -> list[Part]:
-    parts = [Part("Tử số" if target.denominator else "Tổng",
-                  _contributions(conn, period, _expanded(catalogue, [t.ref for t in target.numerator]), units))]
+def _target_parts(figure: Figure, target: Target) -> list[Part]:
+    parts = [figure.part("Tử số" if target.denominator else "Tổng", [t.ref for t in target.numerator])]
     if target.denominator:
-        parts.append(Part("Mẫu số", _contributions(conn, period, _expanded(catalogue, [t.ref for t in target.denominator]),
-                                                    units)))
+        parts.append(figure.part("Mẫu số", [t.ref for t in target.denominator]))
     return parts
 
 
-def _ref_part(conn, catalogue: Catalogue, period: str, column: LayoutColumn, sub_projects: tuple[str, ...],
-              units: list[str] | None) -> Part:
+def _ref_part(figure: Figure, catalogue: Catalogue, column: LayoutColumn, sub_projects: tuple[str, ...]) -> Part:
     ref = column.ref
     form = catalogue.form(ref.form)
     refs = [Ref(ref.form, s, ref.column) for s in sub_projects] if ref.row == SAME_ROW else [ref]
     name = form.column(ref.column).full_label if form.is_grid else form.item(ref.row).label
-    return Part(f"{column.key} ({name})", _contributions(conn, period, _expanded(catalogue, refs), units))
+    return figure.part(f"{column.key} ({name})", refs)
 
 
 def _sub_projects(catalogue: Catalogue, code: str, row: str) -> tuple[str, ...]:

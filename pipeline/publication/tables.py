@@ -34,7 +34,7 @@ from pipeline.catalogue import (
 from pipeline.catalogue.batches import LEVEL_LABELS, UNIT, batch_key, batch_label
 from pipeline.catalogue.layouts import who_fields
 from pipeline.review import ReviewMark
-from pipeline.text import show_number
+from pipeline.text import ratio, show_number  # ratio: also restated rates (pipeline.warehouse.restate)
 from pipeline.warehouse import current_form_values, current_sources, current_value_sums
 from pipeline.catalogue.contract import DUE_COLUMN, PLAN_COLUMN, PLAN_FORM
 
@@ -141,13 +141,6 @@ class Figures:
         return sum((self.value(Ref(ref.form, s, ref.column), unit) or Decimal(0) for s in sub_projects), Decimal(0))
 
 
-def ratio(numerator: Decimal | None, denominator: Decimal | None) -> Decimal | None:
-    """100 × numerator / denominator, exact to 12 places; None for a zero or missing denominator."""
-    if numerator is None or not denominator:
-        return None
-    return (100 * numerator / denominator).quantize(Decimal("1e-12"))
-
-
 def assess(target: Target, actual: Decimal | None, plan: Decimal | None, due: bool) -> str:
     """Compare at printed precision (one decimal for %, whole numbers for counts)."""
     if not due or actual is None or plan is None:
@@ -184,8 +177,8 @@ def plan_values(conn: duckdb.DuckDBPyConnection, period: str) -> dict[str, dict[
 
 
 def _sources(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str) -> dict[str, Source]:
-    return {u: Source(catalogue.unit(u), f, r, h, n or "") for u, f, r, h, n in current_sources(conn, period)
-            if catalogue.find_unit(u)}
+    return {u: Source(catalogue.unit(u, period), f, r, h, n or "") for u, f, r, h, n in current_sources(conn, period)
+            if catalogue.find_unit(u, period)}
 
 
 def _expected(catalogue: Catalogue, period: str, forms: list[Form]) -> list[Unit]:

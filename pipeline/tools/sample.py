@@ -1,4 +1,6 @@
-"""The synthetic 2023 sample: one filled submission per unit and the filled plan workbook.
+"""The synthetic 2023 sample: one filled submission per unit and the filled plan workbook;
+and the synthetic sample of the new communes of a period after 1/7/2025, made of it
+(``write_merged_sample``).
 
 Per-unit values are plausible (they differ between units; the town is less poor than the
 rural communes) and every rule holds, while the district totals equal exactly the figures
@@ -16,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue, Ref, Term, Unit, parse_sum
+from pipeline.catalogue.lineage import origins
 from pipeline.text import slug
 from pipeline.catalogue.contract import (
     PERIOD_FIELD,
@@ -268,3 +271,43 @@ def write_sample(out: Path, catalogue: Catalogue) -> list[Path]:
 
 def _number(value) -> Decimal | None:
     return None if value is None else Decimal(str(value))
+
+
+# --------------------------------------------------------------------------- the synthetic sample of the new communes
+
+SYNTHETIC_PREPARER = "Số liệu giả lập (mẫu thử, không phải báo cáo thật)"  # marks every synthetic file
+
+
+def merged_sample_values(catalogue: Catalogue, period: str) -> dict[str, dict[Ref, int | Decimal]]:
+    """Synthetic values of the units expected in ``period`` (the new communes after 1/7/2025):
+    the 2023 sample's values of the old communes each is made of (lineage.csv), added; a yes/no
+    item is yes if one of them was. Sums of valid submissions keep every rule (all are linear);
+    a new commune made partly of another district's communes gets only its Tuần Giáo part."""
+    old = sample_values(catalogue)
+    made_of = origins(catalogue.lineage, catalogue.units, catalogue.units_date(PERIOD), catalogue.units_date(period))
+    merged: dict[str, dict[Ref, int | Decimal]] = {}
+    for unit in catalogue.units_in(period):
+        values: dict[Ref, int | Decimal] = {}
+        for origin in made_of.get(unit, ()):
+            for ref, value in old.get(origin.unit.code, {}).items():
+                form = catalogue.form(ref.form)
+                if not form.is_grid and form.item(ref.row).type == "flag":
+                    values[ref] = max(values.get(ref, 0), value)
+                else:
+                    values[ref] = values.get(ref, 0) + (value if origin.share == 1 else value * origin.share)
+        merged[unit.code] = values
+    return merged
+
+
+def write_merged_sample(out: Path, catalogue: Catalogue, period: str) -> list[Path]:
+    """Write the synthetic submissions of the units expected in ``period`` into ``out``, each
+    marked as synthetic (its preparer field and its file name)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, (code, values) in enumerate(merged_sample_values(catalogue, period).items()):
+        unit = catalogue.unit(code, period)
+        info = {UNIT_FIELD: unit.code, PERIOD_FIELD: period, PREPARER_FIELD: SYNTHETIC_PREPARER,
+                "NGAY_LAP": catalogue.units_date(period) - dt.timedelta(days=14 - n % 7)}
+        path = out / f"{unit.code}-{slug(unit.name)}-gia-lap.xlsx"
+        paths.append(write_unit_workbook(path, catalogue, unit, Filling(info, values)))
+    return paths

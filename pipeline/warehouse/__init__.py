@@ -12,7 +12,7 @@ of another version (or made before versions were stamped) is never migrated by h
 ``create_schema`` refuses it (``OutdatedWarehouse``) and intake rebuilds it from the archive
 (``pipeline.intake.take_in.rebuild_if_outdated``), which holds everything it is made from.
 
-The unit and period lists are the catalogue's as the data was loaded: only intake
+The unit and period lists (and the units' lineage) are the catalogue's as the data was loaded: only intake
 (``record_catalogue_lists``) writes them; readers (publication, status, ``explain``) only
 ``create_schema``, so a reader with another unit list cannot drop a loaded unit from the
 ``lineage`` view. SQL or calls specific to DuckDB are marked "DuckDB:", so a move to
@@ -51,15 +51,20 @@ LOCK_NOTICE_SECONDS = 2  # a wait longer than this is told
 
 # Bump with every change of SCHEMA, DECISIONS_SCHEMA or of what is loaded into them: a warehouse
 # of another version is then rebuilt from the archive, never migrated.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: units per period (a code has a version per period), unit_lineage
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS warehouse_schema (version INTEGER);  -- SCHEMA_VERSION, stamped when made
-CREATE TABLE IF NOT EXISTS units (
-    code VARCHAR PRIMARY KEY, name VARCHAR, kind VARCHAR, area VARCHAR,
-    district_code VARCHAR, province_code VARCHAR, valid_from VARCHAR, valid_to VARCHAR, position INTEGER
+CREATE TABLE IF NOT EXISTS units (  -- each period's expected units (Catalogue.units_in), in their order
+    period VARCHAR, code VARCHAR, name VARCHAR, kind VARCHAR, area VARCHAR,
+    district_code VARCHAR, province_code VARCHAR, valid_from DATE, valid_to DATE, position INTEGER,
+    PRIMARY KEY (period, code)
 );
 CREATE TABLE IF NOT EXISTS periods (
     key VARCHAR PRIMARY KEY, label VARCHAR, report_date DATE, deadline DATE, state VARCHAR
+);
+CREATE TABLE IF NOT EXISTS unit_lineage (  -- lineage.csv: from day on, old (in whole or a share) is new
+    old_code VARCHAR, new_code VARCHAR, day DATE, kind VARCHAR, share DECIMAL(9,6), confirmed BOOLEAN,
+    source VARCHAR, note VARCHAR
 );
 CREATE TABLE IF NOT EXISTS catalogue_lists (digest VARCHAR);  -- which unit and period lists are loaded
 CREATE SEQUENCE IF NOT EXISTS submission_ids;  -- DuckDB: a sequence feeds the key (PostgreSQL: the same, or IDENTITY)
@@ -91,7 +96,7 @@ CREATE OR REPLACE VIEW current_values AS
 CREATE OR REPLACE VIEW lineage AS
     SELECT c.period, c.unit, u.name AS unit_name, u.position AS unit_position, c.form, c.item, c."column",
            c.value, c.file_name, c.file_hash, c.received_at, c.sheet, c.cell
-    FROM current_values c JOIN units u ON u.code = c.unit;
+    FROM current_values c JOIN units u ON u.code = c.unit AND u.period = c.period;
 """
 
 SUBMISSION_COLUMNS = ["submission_id", "period", "unit", "file_name", "file_hash", "received_at", "archived_path",
@@ -201,20 +206,24 @@ def record_catalogue_lists(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue
     """Make the unit and period lists the catalogue's, for data about to be loaded with it
     (only when they changed: a national list has 10.600 units and every run connects).
     Only writers call this; the schema must exist."""
-    units = [(u.code, u.name, u.kind, u.area, u.district_code, u.province_code, u.valid_from, u.valid_to, n)
-             for n, u in enumerate(catalogue.units)]
+    units = [(p, u.code, u.name, u.kind, u.area, u.district_code, u.province_code, u.valid_from, u.valid_to, n)
+             for p in catalogue.periods for n, u in enumerate(catalogue.units_in(p))]
     periods = [(p.key, p.label, p.report_date, p.deadline, p.state) for p in catalogue.periods.values()]
-    digest = hashlib.sha256(repr((units, periods)).encode()).hexdigest()
+    lineage = [(k.old, k.new, k.day, k.kind, k.share, k.confirmed, k.source, k.note) for k in catalogue.lineage]
+    digest = hashlib.sha256(repr((units, periods, lineage)).encode()).hexdigest()
     if conn.execute("SELECT digest FROM catalogue_lists").fetchall() == [(digest,)]:
         return
     conn.execute("BEGIN")
     conn.execute("DELETE FROM units")
     conn.register("catalogue_units", pd.DataFrame(units, columns=[  # DuckDB: a data frame read as a table
-        "code", "name", "kind", "area", "district_code", "province_code", "valid_from", "valid_to", "position"]))
+        "period", "code", "name", "kind", "area", "district_code", "province_code", "valid_from", "valid_to", "position"]))
     conn.execute("INSERT INTO units SELECT * FROM catalogue_units")
     conn.unregister("catalogue_units")
     conn.execute("DELETE FROM periods")
     conn.executemany("INSERT INTO periods VALUES (?, ?, ?, ?, ?)", periods)
+    conn.execute("DELETE FROM unit_lineage")
+    if lineage:  # a unit list given without lineage states no change
+        conn.executemany("INSERT INTO unit_lineage VALUES (?, ?, ?, ?, ?, ?, ?, ?)", lineage)
     conn.execute("DELETE FROM catalogue_lists")
     conn.execute("INSERT INTO catalogue_lists VALUES (?)", [digest])
     conn.execute("COMMIT")
@@ -403,8 +412,9 @@ def current_value_sums(conn: duckdb.DuckDBPyConnection, period: str, level: str 
     return conn.execute(
         f"""-- DuckDB: GROUPING SETS (standard SQL; PostgreSQL has it too)
             SELECT COALESCE(row_key, ''), form, item, "column", SUM(value)
-            FROM (SELECT COALESCE({ROW_KEYS[level]}, v.unit) AS row_key, v.*
-                  FROM current_values v LEFT JOIN units u ON u.code = v.unit WHERE v.period = ?)
+            FROM (SELECT COALESCE(NULLIF({ROW_KEYS[level]}, ''), v.unit) AS row_key, v.*
+                  FROM current_values v LEFT JOIN units u ON u.code = v.unit AND u.period = v.period
+                  WHERE v.period = ?)
             GROUP BY GROUPING SETS ((row_key, form, item, "column"), (form, item, "column"))""",
         [period],
     ).fetchall()

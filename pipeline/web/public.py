@@ -5,11 +5,14 @@ the same 404."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from pipeline.catalogue.lineage import changes
 from pipeline.periods import final_folder
 from pipeline.publication.workbooks import INCOMPLETE
 from pipeline.states import SubmissionState
@@ -49,6 +52,16 @@ def bieu_rows(site: Site, period: dict) -> list[dict]:
         rows.append({"name": name, "title": title, "pdf": pdf if name.endswith(".xlsx") and pdf in pdfs else "",
                      "missing": missing.get(name, [])})
     return rows
+
+
+@public
+async def units_page(request: Request) -> Response:
+    """The units by period of validity and what became of them (lineage.csv), with whether each
+    row and each code is confirmed; an unconfirmed code asks an officer to fill it."""
+    site = site_of(request)
+    catalogue = site.catalogue
+    listed = sorted((u for u in catalogue.units if u.reports), key=lambda u: (u.valid_from or dt.date.min, not u.is_commune))
+    return site.page(request, "units.html", units=listed, changes=changes(catalogue.lineage, catalogue.units))
 
 
 @public
@@ -141,6 +154,7 @@ async def sign_out(request: Request) -> Response:
 ROUTES = [
     Route("/", index),
     Route("/ky/{period}", period_page),
+    Route("/don-vi-hanh-chinh", units_page),
     Route("/tep/{period}/chinh-thuc/{name}", final_file),
     Route("/tep/{period}/{name}", published_file),
     Route("/mau/{name}", blank),

@@ -87,7 +87,7 @@ def period_sections(site: Site, unit_code: str) -> list[dict]:
     unit = site.catalogue.find_unit(unit_code)
     return [{"key": key, "period": period, "closed": is_closed(site.catalogue, site.out, key),
              "history": history(site, key, unit_code), "review": own_review(site, key, unit_code)}
-            for key, period in site.catalogue.periods.items() if unit is not None and unit.valid_in(key)]
+            for key, period in site.catalogue.periods.items() if unit is not None and site.catalogue.find_unit(unit_code, key)]
 
 
 @units

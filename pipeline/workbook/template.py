@@ -230,7 +230,7 @@ def write_unit_workbook(path: Path | str, catalogue: Catalogue, unit: Unit | Non
 
 def add_unit_sheets(workbook, styles: Styles, catalogue: Catalogue, unit: Unit | None, filling: Filling) -> None:
     """Thông tin, the form sheets and the hidden unit list, into an open workbook."""
-    units = catalogue.units
+    units = catalogue.reporting_units()
     last = len(units) + 1
     code_cell = xl_rowcol_to_cell(INFO_FIRST_ROW, 2, row_abs=True, col_abs=True)  # MA_DON_VI comes first
     list_range = f"'{LIST_SHEET}'!$A$2:$D${last}"
