@@ -328,6 +328,7 @@ class ReportText:
     verdicts: dict[str, str]
     units: dict[str, str]
     blocks: tuple[ReportBlock, ...]
+    roles: dict[str, object] = field(default_factory=dict)  # the district's standing roles ([roles])
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,14 @@ from decimal import Decimal
 from pipeline.catalogue import TOTAL_ROW, Catalogue, ReportBlock
 from pipeline.catalogue.report_text import (
     CHANGE_COLUMN,
+    COUNTS,
     FIGURE,
     PLACEHOLDER,
     SHARE,
     TARGET_COUNTS,
     VERDICT_COLUMN,
 )
+from pipeline.settings import moment_of
 from pipeline.text import name_list, show_number
 from pipeline.publication.signing import day_and_month, signing_for
 from pipeline.publication.tables import (
@@ -271,24 +273,91 @@ def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -
     dots = texts["dots"]
     signing = signing_for(catalogue, period.key, info)
     year = signing.shown_date.year
+    district = _district(catalogue)
     common = {"year": year, "previous_year": year - 1, "review_year": year - 1, "previous_review_year": year - 2,
-              "place": catalogue.district["place"], "period_label": period.label}
+              "place": district["place"], "period_label": period.label}
     fill = _Fill(catalogue, {r.code: r for r in reports}, {**common, **_target_counts(reports)})
+    fill.values.update(_roles(fill, catalogue, district, period.key), **_submissions(reports, period.deadline))
     day, month = day_and_month(signing.shown_date)  # the date the Biểu print when the plan gives none
-    paragraphs = [_paragraph(fill, block, reports, catalogue) for block in wording.blocks]
+    paragraphs = [p for block in wording.blocks for p in _paragraphs(fill, block, reports, catalogue)]
     missing = [u for code in sorted(fill.used) for u in fill.reports[code].missing]
     missing = list({u.code: u for u in missing}.values())
     warning = fill(texts["incomplete_warning"], warning=INCOMPLETE, units=name_list([u.name for u in missing])) \
         if missing else ""
     signature = (texts["on_behalf"], *([signing.deputy] if signing.deputy else []), signing.title or dots)
     return Draft(
-        period=period.key, date=signing.shown_date, authority=str(catalogue.district["authority"]),
+        period=period.key, date=signing.shown_date, authority=district["authority"],
         number_line=fill(texts["number_line"], number=signing.report_number or dots),
         date_line=fill(texts["date_line"], day=day, month=month),
         title=fill(texts["title"]), subtitle=fill(texts["subtitle"]), note=texts["draft_note"], warning=warning,
         paragraphs=paragraphs, closing=fill(texts["closing"]), recipients_title=texts["recipients_title"],
         recipients=wording.recipients, signature=signature, signer=signing.signer or dots,
     )
+
+
+def _district(catalogue: Catalogue) -> dict[str, str]:
+    """What the draft reads of the district (the one place it reads ``catalogue.district``):
+    who reports, where, and the Programme's standing office."""
+    keys = ("authority", "authority_in_text", "place", "standing_office")
+    return {key: str(catalogue.district[key]) for key in keys}
+
+
+def _short(sub, project) -> str:
+    """"Tiểu dự án 1 của Dự án 4", or "Dự án 2" for a project that is its own sub-project."""
+    name = project.name.split(":")[0]
+    return name if sub.code == project.code else f"{sub.name.split(':')[0]} của {name}"
+
+
+def _and(names: list[str]) -> str:
+    """"A, B và C"."""
+    return " và ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
+
+def _funded(report: Report) -> dict[str, Row]:
+    """The rows of a sub-project's Biểu with funds (its units), by unit code."""
+    return {row.code: row for table in report.tables if FUNDS in {c.key for c in table.columns}
+            for row in table.rows if row.code != TOTAL_ROW and (row.values.get(FUNDS) or 0) > 0}
+
+
+def _roles(fill: _Fill, catalogue: Catalogue, district: dict[str, str], period: str) -> dict[str, object]:
+    """The district's standing roles ([roles] of report.toml) as the sentences name them, and on
+    how many communes the guided sub-projects ran (their Biểu's commune rows with funds)."""
+    roles = catalogue.report.roles
+    guided = [(s, p) for p in catalogue.projects for s in p.sub_projects if s.code in roles["commune_guide_sub_projects"]]
+    communes = [u for u in catalogue.units_in(period) if u.is_commune]
+    reached = {code for s, _ in guided if s.form in fill.reports for code in _funded(fill.reports[s.form])}
+    forms = ", ".join(f"Biểu {s.form}" for s, _ in guided)
+    return {**district, "steering_office": catalogue.unit(roles["steering_office"]).name,
+            "guide_office": catalogue.unit(roles["commune_guide"]).name,
+            "guide_sub_projects": _and([_short(s, p) for s, p in guided]),
+            "commune_officer": roles["commune_officer"], "communes": len(communes),
+            "guide_communes": fill.mark(show_number(sum(u.code in reached for u in communes)),
+                                        f"{forms}: số xã, thị trấn có vốn (cột “Tổng vốn” lớn hơn 0)")}
+
+
+def _submissions(reports: list[Report], deadline: dt.date) -> dict[str, object]:
+    """How many of the expected units sent valid figures, and whose figures in use came after the
+    deadline (sent late, or corrected after it)."""
+    sources = {s.unit.code: s for report in reports for s in report.sources}
+    expected = {code for report in reports for code in report.expected}
+    late = [s.unit.name for s in sources.values()
+            if (moment_of(s.received_at) or dt.datetime.min).date() > deadline]
+    return {"units_reported": len(sources), "units_expected": len(expected), "units_late": len(late),
+            "units_late_names": name_list(late), "deadline": f"{deadline:%d/%m/%Y}"}
+
+
+def _paragraphs(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue: Catalogue) -> list[Paragraph]:
+    """The block's paragraphs: one, or one per line of a list whose separator is a line break;
+    none for an empty text (a list with nothing to say and no ``none`` sentence)."""
+    paragraph = _paragraph(fill, block, reports, catalogue)
+    if paragraph.kind != TEXT or "\n" not in paragraph.text:
+        return [paragraph] if paragraph.text else []
+    lines, at = [], 0
+    for line in paragraph.text.split("\n"):
+        figures = tuple((a - at, b - at, source) for a, b, source in paragraph.figures if at <= a < at + len(line))
+        lines.append(Paragraph(TEXT, line, figures=figures))
+        at += len(line) + 1
+    return [line for line in lines if line.text]
 
 
 def _paragraph(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue: Catalogue) -> Paragraph:
@@ -304,11 +373,13 @@ def _paragraph(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue
         text = fill(block.text, items=block.separator.join(fill(block.item, code=r.code) for r in reports))
     elif block.list == "agencies":
         text = _agencies(fill, block, catalogue)
+    elif block.list == "implementers":
+        text = _implementers(fill, block, catalogue)
     else:
         text = _sub_projects(fill, block, catalogue)
     used, fill.used = fill.used, before | fill.used
     missing = [u.name for code in sorted(used) for u in fill.reports[code].missing]
-    if missing:  # before the sentence's closing mark, not after it
+    if missing and text:  # before the sentence's closing mark, not after it
         remark = fill(fill.texts["incomplete_sentence"], units=name_list(list(dict.fromkeys(missing))))
         end = END.search(text)
         text = text[:end.start()] + remark + end.group(1) if end else text + remark
@@ -316,27 +387,38 @@ def _paragraph(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue
 
 
 def _zero(fill: _Fill, name: str) -> bool:
-    """Whether a figure "Biểu/row/column" or a count of targets is 0."""
-    return (fill.values[name] if name in TARGET_COUNTS else fill.value(name)) == 0
+    """Whether a figure "Biểu/row/column" or a count (of targets, of late units) is 0."""
+    return (fill.values[name] if name in COUNTS else fill.value(name)) == 0
 
 
 def _sub_projects(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
     """The sentence over the sub-projects whose figure ``where`` in Biểu ``bieu`` is above 0
-    (pick "above"), or is 0 while they have funds (pick "zero")."""
+    (pick "above") or is 0 while they have funds (pick "zero"); an item may give the row's
+    funds, disbursed and rate ({total}, {disbursed}, {rate}), ``item_zero`` when it disbursed nothing."""
     fill.used.add(block.bieu)
     report = fill.reports[block.bieu]
     table = next(t for t in report.tables if block.where in {c.key for c in t.columns} and
                  any(r.code == TOTAL_ROW for r in t.rows))
     rows = {r.code: r for r in table.rows}
+    keys = {c.key for c in table.columns}
 
     def chosen_row(row: Row) -> bool:
         value = row.values.get(block.where) or 0
         return value > 0 if block.pick == "above" else value == 0 and (row.values.get(FUNDS) or 0) > 0
 
+    def item(code: str) -> str:
+        return block.item_zero if not (rows[code].values.get(DISBURSED) or 0) > 0 else block.item
+
+    def figures(code: str) -> dict[str, str]:
+        named = {"total": FUNDS, "disbursed": DISBURSED, "rate": RATE}
+        return {name: fill.figure(block.bieu, code, key) for name, key in named.items()
+                if key in keys and "{" + name + "}" in item(code)}
+
     chosen = [(s, p) for p in catalogue.projects for s in p.sub_projects if s.code in rows and chosen_row(rows[s.code])]
     if not chosen:
         return fill(block.none)
-    items = [fill(block.item, label=rows[s.code].label, code=s.code, **_project(s, p)) for s, p in chosen]
+    items = [fill(item(s.code), label=rows[s.code].label, code=s.code, short=_short(s, p), **_project(s, p),
+                  **figures(s.code)) for s, p in chosen]
     return fill(block.text, items=block.separator.join(items), count=len(chosen),
                 projects=len({p.code for _, p in chosen}))
 
@@ -347,9 +429,34 @@ def _project(sub, project) -> dict[str, str]:
     return {"project": name, "in_project": "" if sub.code == project.code else f" ({name})"}
 
 
+def _implementers(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
+    """The sentence over who carries out each sub-project with funds: the district agencies and
+    the number of communes its Biểu gives funds to."""
+    items = []
+    for project in catalogue.projects:
+        for sub in project.sub_projects:
+            report = fill.reports.get(sub.form)
+            if report is None:
+                continue
+            fill.used.add(sub.form)
+            units = [catalogue.unit(code) for code in _funded(report)]
+            agencies = [u.name for u in units if u.kind == AGENCY]
+            communes = sum(u.is_commune for u in units)
+            if communes:
+                agencies.append(fill(fill.texts["communes_count"], count=fill.mark(
+                    show_number(communes), f"Biểu {sub.form}: số xã, thị trấn có vốn (cột “Tổng vốn” lớn hơn 0)")))
+            if agencies:
+                items.append(fill(block.item, label=_lower_first(sub.name), short=_short(sub, project),
+                                  units="; ".join(agencies)))
+    if not items:
+        return fill(block.none)
+    return fill(block.text, items=block.separator.join(items), count=len(items))
+
+
 def _agencies(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
     """The sentence over the funds each district agency was given for a sub-project (its row
-    of the sub-project's Biểu), with what it disbursed (``item``) or nothing (``item_zero``)."""
+    of the sub-project's Biểu), with what it disbursed (``item``) or nothing (``item_zero``);
+    pick "zero": only the agencies that disbursed nothing."""
     items = []
     for project in catalogue.projects:
         for sub in project.sub_projects:
@@ -364,10 +471,13 @@ def _agencies(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
                     unit = catalogue.find_unit(row.code)
                     if unit is None or unit.kind != AGENCY or not (row.values.get(FUNDS) or 0) > 0:
                         continue
+                    if block.pick == "zero" and (row.values.get(DISBURSED) or 0) > 0:
+                        continue
                     figure = {key: fill.figure(sub.form, row.code, key) for key in (FUNDS, DISBURSED, RATE)}
                     template = block.item if (row.values.get(DISBURSED) or 0) > 0 else block.item_zero
                     items.append(fill(template, unit=row.label, total=figure[FUNDS], disbursed=figure[DISBURSED],
-                                      rate=figure[RATE], label=_lower_first(sub.name), **_project(sub, project)))
+                                      rate=figure[RATE], label=_lower_first(sub.name), short=_short(sub, project),
+                                      **_project(sub, project)))
     if not items:
         return fill(block.none)
     return fill(block.text, items=block.separator.join(items), count=len(items))
