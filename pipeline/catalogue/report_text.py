@@ -32,7 +32,7 @@ SHARE = re.compile(r"^\s*([0-9]{2}/[^/]+/[^/]+?)\s*÷\s*([0-9]{2}/[^/]+/[^/]+?)\
 FIGURE_HELP = ", {Biểu/dòng/cột}, {Biểu/dòng/cột ÷ Biểu/dòng/cột}"
 VERDICT_COLUMN = "verdict"  # on target rows: the assessment in words ([verdicts])
 CHANGE_COLUMN = "change"  # on target rows: the change from the year before in words, or nothing
-LIST_KINDS = ("bieu", "sub_projects", "agencies", "implementers")
+LIST_KINDS = ("bieu", "sub_projects", "agencies", "implementers", "worse")
 PICKS = ("above", "zero")
 
 # The district's standing roles ([roles]) and what the period's submissions say, in every text.
@@ -62,12 +62,15 @@ TEXTS = {  # the fixed texts and the placeholders each may use
     "change_down": (*COMMON, "change"),
     "change_up": (*COMMON, "change"),
     "change_same": COMMON,
+    "worse_up": ("change",),
+    "worse_down": ("change",),
 }
 LISTS = {  # list kind: (placeholders of its sentence, placeholders of one item)
     "bieu": ((*COMMON, "items"), ("code",)),
     "sub_projects": ((*COMMON, "items", "count", "projects"), ("label", "code", "project", "in_project", "short",
                                                                  "total", "disbursed", "rate")),
     "implementers": ((*COMMON, "items", "count"), ("label", "short", "units")),
+    "worse": ((*COMMON, "items", "count"), ("label", "change")),
     "agencies": ((*COMMON, "items", "count"), ("unit", "total", "label", "project", "in_project", "short",
                                                       "disbursed", "rate")),
 }
@@ -173,7 +176,7 @@ def _block(catalogue: Catalogue, data: BlockEntry, number: int) -> ReportBlock:
                            item=_text(catalogue, required(data.item, "item", REPORT_FILE, entry), item, entry),
                            item_zero=_text(catalogue, data.item_zero or data.item, item, entry),
                            separator=data.separator, none=_text(catalogue, data.none, COMMON, entry), pick=data.pick)
-    if kind == "implementers":
+    if kind in ("implementers", "worse"):
         return ReportBlock("list", _text(catalogue, text, sentence, entry), list=kind,
                            item=_text(catalogue, required(data.item, "item", REPORT_FILE, entry), item, entry),
                            separator=data.separator, none=_text(catalogue, data.none, COMMON, entry))

@@ -45,6 +45,7 @@ HEADING, TEXT, WRITE = "heading", "text", "write"  # kinds of paragraph
 FUNDS, DISBURSED, RATE = "TONG", "GN", "TL"  # columns of a sub-project Biểu (bieu/sub_project.toml)
 AGENCY = "co_quan_huyen"  # the kind of unit of a district agency
 CHANGE_PLACES = 2  # a change of a rate from the year before: "giảm 8,52%", as the 2023 report writes it
+CHANGE_SOURCE = "Thực hiện năm trước, Thực hiện năm"  # the columns of Biểu 01 a change comes from
 # A figure in a filled text: OPEN number SEP text CLOSE; the paragraph keeps the span and its source.
 OPEN, SEP, CLOSE = "\ue000", "\ue001", "\ue002"
 MARKED = re.compile(f"{OPEN}([0-9]+){SEP}([^{CLOSE}]*){CLOSE}")
@@ -159,14 +160,12 @@ class _Fill:
 
     def change(self, code: str, table: Table, row: Row) -> str:
         """"(giảm 8,52% so với năm 2021)" from the year before's value and this year's, or ""."""
-        before, now = row.values.get("last_year"), row.values.get("actual")
-        if before is None or now is None:
+        difference = _difference(row)
+        if difference is None:
             return ""
-        places = CHANGE_PLACES if row.kind == "rate" else 0
-        difference = round_half_up(Decimal(now) - Decimal(before), places)
         name = "change_same" if not difference else ("change_down" if difference < 0 else "change_up")
-        text = self(self.texts[name], change=show_number(abs(difference), places))
-        return self.mark(text, self.source(code, table, row, "Thực hiện năm trước, Thực hiện năm"))
+        text = self(self.texts[name], change=show_number(abs(difference), _change_places(row)))
+        return self.mark(text, self.source(code, table, row, CHANGE_SOURCE))
 
     def shown(self, value: object, kind: str) -> str:
         if value is None:
@@ -190,6 +189,18 @@ class _Fill:
             at = match.end()
         parts.append(text[at:])
         return Paragraph(kind, "".join(parts), figures=tuple(figures), **more)
+
+
+def _change_places(row: Row) -> int:
+    return CHANGE_PLACES if row.kind == "rate" else 0
+
+
+def _difference(row: Row) -> Decimal | None:
+    """This year's value less the year before's, rounded as the draft writes it; None without both."""
+    before, now = row.values.get("last_year"), row.values.get("actual")
+    if before is None or now is None:
+        return None
+    return round_half_up(Decimal(now) - Decimal(before), _change_places(row))
 
 
 def plain(text: str) -> str:
@@ -375,6 +386,8 @@ def _paragraph(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue
         text = _agencies(fill, block, catalogue)
     elif block.list == "implementers":
         text = _implementers(fill, block, catalogue)
+    elif block.list == "worse":
+        text = _worse(fill, block, catalogue)
     else:
         text = _sub_projects(fill, block, catalogue)
     used, fill.used = fill.used, before | fill.used
@@ -448,6 +461,31 @@ def _implementers(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
             if agencies:
                 items.append(fill(block.item, label=_lower_first(sub.name), short=_short(sub, project),
                                   units="; ".join(agencies)))
+    if not items:
+        return fill(block.none)
+    return fill(block.text, items=block.separator.join(items), count=len(items))
+
+
+def _worse(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
+    """The sentence over the targets of Biểu 01 that moved the wrong way from the year before
+    (up where lower is better, down where higher is better); ``none`` when none did or the
+    year before is not known."""
+    items = []
+    targets = {t.code: t for t in catalogue.targets}
+    for report in fill.reports.values():
+        for table in report.tables:
+            if not _assessment_key(table):
+                continue
+            fill.used.add(report.code)
+            labels = dict(zip((r.code for r in table.rows), _standalone([r.label for r in table.rows])))
+            for row in table.rows:
+                difference, target = _difference(row), targets.get(row.code)
+                if not difference or target is None or (difference > 0) != (target.direction == "down"):
+                    continue
+                change = show_number(abs(difference), _change_places(row)) + catalogue.report.units[target.unit]
+                text = fill(fill.texts["worse_up" if difference > 0 else "worse_down"], change=change)
+                items.append(fill(block.item, label=_lower_first(labels[row.code]),
+                                  change=fill.mark(text, fill.source(report.code, table, row, CHANGE_SOURCE))))
     if not items:
         return fill(block.none)
     return fill(block.text, items=block.separator.join(items), count=len(items))
