@@ -83,6 +83,10 @@ EXPECTED = {
         "Phòng Nông nghiệp và Phát triển nông thôn 600 triệu đồng thực hiện dự án 2: Đa dạng hóa sinh kế, phát triển mô "
         "hình giảm nghèo, chưa giải ngân"],
     "- Kết quả rà soát hộ nghèo, hộ cận nghèo năm 2022": ["7.966/19.336 hộ, tỷ lệ 41,2%;", "2.279/19.336 hộ, tỷ lệ 11,8%."],
+    "Tỷ lệ hộ nghèo cao nhất": ["ở Xã Tênh Phông (53,8%), thấp nhất ở Thị trấn Tuần Giáo (9,0%); 13 xã, thị trấn có tỷ "
+                                "lệ hộ nghèo cao hơn tỷ lệ chung của huyện (41,2%): Xã Tênh Phông, Xã Nà Tòng, Xã Quài Nưa,",
+                                "Xã Chiềng Sinh, Xã Nà Sáy, Xã Mường Mùn."],  # highest first, by the units table of Biểu 01
+    "Tỷ lệ hộ cận nghèo cao nhất": ["ở Xã Pú Nhung (17,3%)", "10 xã, thị trấn", "(11,8%): Xã Pú Nhung, Xã Mùn Chung,"],
     "+ Đào tạo nghề": ["491 lao động (đạt 49,1% so với KH năm 2023 là 1.000 người)"],
     "+ Chưa có lao động đi làm việc ở nước ngoài theo hợp đồng": ["(0 lao động đề nghị hỗ trợ)", "350 lao động được tư vấn"],
     "+ Tỷ lệ trẻ em dưới 5 tuổi": ["thấp còi là 29,3% (chưa đạt KH năm 2023 là 28,6%)"],
@@ -181,8 +185,10 @@ def test_a_corrected_commune_file_changes_the_matching_sentences(catalogue, samp
     reporting = _sentence(new, "Có 23/23 cơ quan, đơn vị")  # the correction came after the deadline (10/08)
     assert reporting.endswith("số liệu của 1 đơn vị được gửi hoặc sửa sau hạn ngày 10/08/2023: Xã Phình Sáng.")
     assert _sentence(old, "Có 23/23 cơ quan, đơn vị").endswith("đúng hạn ngày 10/08/2023.")
+    ranking = _sentence(new, "Tỷ lệ hộ nghèo cao nhất")  # the commune now ranks first; the district's rate rose
+    assert ranking.startswith("Tỷ lệ hộ nghèo cao nhất ở Xã Phình Sáng (57,0%)") and "12 xã, thị trấn" in ranking
     changed = {t for t in new if t not in old}
-    assert changed == {households, water, reporting}  # nothing else moved: the funds, the other targets, the lists
+    assert changed == {households, ranking, water, reporting}  # nothing else moved: the funds, other targets, lists
 
 
 def test_a_missing_unit_is_said_in_the_sentences_and_on_top(catalogue, sample_files, tmp_path):
@@ -226,10 +232,10 @@ def test_the_command_writes_the_draft_and_the_page_links_it(catalogue, tmp_path,
 @pytest.mark.parametrize(("old", "new", "entry", "message"), [
     ("là: {02/TONG/GIAO}", "là: {02/TONG/VON_GIAO}", "khối 23", 'không có cột "VON_GIAO"'),
     ("là: {02/TONG/GIAO}", "là: {99/TONG/GIAO}", "khối 23", 'không có Biểu "99"'),
-    ("{01/T08/verdict}", "{01/T99/verdict}", "khối 36", 'không có dòng "T99"'),
+    ("{01/T08/verdict}", "{01/T99/verdict}", "khối 38", 'không có dòng "T99"'),
     ("năm {previous_year} sang", "năm {last_year} sang", "khối 25", "chỗ điền {last_year} không có"),
     ('"Vượt" = ', '"Vuot" = ', "verdicts", "cần đúng các đánh giá"),
-    ('where = "GN"', 'where = "GIAI_NGAN"', "khối 55", 'không có bảng theo chương trình với cột "GIAI_NGAN"'),
+    ('where = "GN"', 'where = "GIAI_NGAN"', "khối 57", 'không có bảng theo chương trình với cột "GIAI_NGAN"'),
     ("÷ 02/TONG/NSTW_SN}% vốn", "÷ 02/TONG/NSTW}% vốn", "khối 20", 'không có cột "NSTW"'),
     ('if_zero = "02/TONG/HUY_DONG"', 'if_zero = "02/TONG"', "khối 21", "cần dạng Biểu/dòng/cột"),
     ('steering_office = "099-TCKH"', 'steering_office = "099-TC"', "roles, steering_office",
@@ -237,6 +243,7 @@ def test_the_command_writes_the_draft_and_the_page_links_it(catalogue, tmp_path,
     ('commune_guide_sub_projects = ["DA2", "DA3.TDA1"]', 'commune_guide_sub_projects = ["DA2", "DA3.TDA9"]',
      "roles, commune_guide_sub_projects", 'không có dự án, tiểu dự án mã "DA3.TDA9"'),
     ("{guide_office} là đầu mối", "{guide_agency} là đầu mối", "khối 14", "chỗ điền {guide_agency} không có"),
+    ('where = "T01"', 'where = "T99"', "khối 30", 'Biểu 01 không có bảng theo đơn vị với cột "T99"'),
 ])
 def test_the_wording_is_checked_by_the_catalogue_loader(tmp_path, old, new, entry, message):
     folder = tmp_path / "catalogue"

@@ -32,7 +32,7 @@ SHARE = re.compile(r"^\s*([0-9]{2}/[^/]+/[^/]+?)\s*÷\s*([0-9]{2}/[^/]+/[^/]+?)\
 FIGURE_HELP = ", {Biểu/dòng/cột}, {Biểu/dòng/cột ÷ Biểu/dòng/cột}"
 VERDICT_COLUMN = "verdict"  # on target rows: the assessment in words ([verdicts])
 CHANGE_COLUMN = "change"  # on target rows: the change from the year before in words, or nothing
-LIST_KINDS = ("bieu", "sub_projects", "agencies", "implementers", "worse")
+LIST_KINDS = ("bieu", "sub_projects", "agencies", "implementers", "worse", "units")
 PICKS = ("above", "zero")
 
 # The district's standing roles ([roles]) and what the period's submissions say, in every text.
@@ -71,6 +71,7 @@ LISTS = {  # list kind: (placeholders of its sentence, placeholders of one item)
                                                                  "total", "disbursed", "rate")),
     "implementers": ((*COMMON, "items", "count"), ("label", "short", "units")),
     "worse": ((*COMMON, "items", "count"), ("label", "change")),
+    "units": ((*COMMON, "items", "count", "highest", "highest_value", "lowest", "lowest_value", "total"), ("unit",)),
     "agencies": ((*COMMON, "items", "count"), ("unit", "total", "label", "project", "in_project", "short",
                                                       "disbursed", "rate")),
 }
@@ -180,6 +181,11 @@ def _block(catalogue: Catalogue, data: BlockEntry, number: int) -> ReportBlock:
         return ReportBlock("list", _text(catalogue, text, sentence, entry), list=kind,
                            item=_text(catalogue, required(data.item, "item", REPORT_FILE, entry), item, entry),
                            separator=data.separator, none=_text(catalogue, data.none, COMMON, entry))
+    if kind == "units":
+        bieu = required(data.bieu, "bieu", REPORT_FILE, entry)
+        where = required(data.where, "where", REPORT_FILE, entry)
+        if not any(t.rows == "units" and where in _keys(t) for t in _bieu(catalogue, bieu, entry).tables):
+            raise CatalogueError(REPORT_FILE, entry, f'Biểu {bieu} không có bảng theo đơn vị với cột "{where}"')
     if kind == "sub_projects":
         bieu = required(data.bieu, "bieu", REPORT_FILE, entry)
         where = required(data.where, "where", REPORT_FILE, entry)

@@ -388,6 +388,8 @@ def _paragraph(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue
         text = _implementers(fill, block, catalogue)
     elif block.list == "worse":
         text = _worse(fill, block, catalogue)
+    elif block.list == "units":
+        text = _units(fill, block)
     else:
         text = _sub_projects(fill, block, catalogue)
     used, fill.used = fill.used, before | fill.used
@@ -464,6 +466,28 @@ def _implementers(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
     if not items:
         return fill(block.none)
     return fill(block.text, items=block.separator.join(items), count=len(items))
+
+
+def _units(fill: _Fill, block: ReportBlock) -> str:
+    """The sentence over the units of Biểu ``bieu`` by their column ``where``: the highest and
+    the lowest, and those above the district's total (``items``, highest first)."""
+    fill.used.add(block.bieu)
+    report = fill.reports[block.bieu]
+    table = next(t for t in report.tables if block.where in {c.key for c in t.columns} and
+                 any(r.code == TOTAL_ROW for r in t.rows))
+    total = next(r for r in table.rows if r.code == TOTAL_ROW)
+    rows = sorted((r for r in table.rows if r.code != TOTAL_ROW and r.values.get(block.where) is not None),
+                  key=lambda r: -Decimal(r.values[block.where]))
+    if not rows or total.values.get(block.where) is None:
+        return fill(block.none)
+
+    def figure(row: Row) -> str:
+        return fill.figure(block.bieu, row.code, block.where)
+
+    above = [fill(block.item, unit=r.label) for r in rows if r.values[block.where] > total.values[block.where]]
+    return fill(block.text, items=block.separator.join(above), count=len(above), highest=rows[0].label,
+                highest_value=figure(rows[0]), lowest=rows[-1].label, lowest_value=figure(rows[-1]),
+                total=figure(total))
 
 
 def _worse(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
