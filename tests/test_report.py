@@ -184,7 +184,7 @@ def test_a_corrected_commune_file_changes_the_matching_sentences(catalogue, samp
     assert "87,2% hộ nghèo" in water and "47,5% hộ nghèo" in water
     reporting = _sentence(new, "Có 23/23 cơ quan, đơn vị")  # the correction came after the deadline (10/08)
     assert reporting.endswith("số liệu của 1 đơn vị được gửi hoặc sửa sau hạn ngày 10/08/2023: Xã Phình Sáng.")
-    assert _sentence(old, "Có 23/23 cơ quan, đơn vị").endswith("đúng hạn ngày 10/08/2023.")
+    assert _sentence(old, "Có 23/23 cơ quan, đơn vị").endswith("đúng hạn (ngày 10/08/2023).")
     ranking = _sentence(new, "Tỷ lệ hộ nghèo cao nhất")  # the commune now ranks first; the district's rate rose
     assert ranking.startswith("Tỷ lệ hộ nghèo cao nhất ở Xã Phình Sáng (57,0%)") and "12 xã, thị trấn" in ranking
     changed = {t for t in new if t not in old}
@@ -367,7 +367,7 @@ def test_the_standing_roles_and_each_projects_figures_are_written_from_data(publ
     assert _sentence(texts, "Ở cấp xã, công chức Địa chính - Nông nghiệp - Xây dựng và Môi trường chủ trì").endswith(
         "Phòng Nông nghiệp và Phát triển nông thôn là đầu mối hướng dẫn các xã quản lý, thực hiện và tổng hợp, nắm "
         "tình hình thực hiện Dự án 2 và Tiểu dự án 1 của Dự án 3 ở 19/19 xã, thị trấn.")
-    assert _sentence(texts, "Có 23/23 cơ quan, đơn vị, UBND xã, thị trấn").endswith("đúng hạn ngày 10/08/2023.")
+    assert _sentence(texts, "Có 23/23 cơ quan, đơn vị, UBND xã, thị trấn").endswith("đúng hạn (ngày 10/08/2023).")
     assert "UBND huyện Tuần Giáo báo cáo một số nội dung như sau:" in texts
     assert "60 hoạt động truyền thông với 9.000 lượt người tham gia" in _sentence(texts, "Công tác truyền thông")
     assert _sentence(texts, "Đầu tư 65 công trình hạ tầng").startswith(

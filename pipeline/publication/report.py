@@ -3,6 +3,9 @@ from the published Biểu. Every figure is read from the Biểu tables the table
 (``build_reports``), rounded as the Biểu round it (rates always with one decimal, so figures
 side by side read alike) and verdicts, so the draft and its appendix can never disagree; each
 figure keeps where it came from (Biểu, table, row, column), which the .docx shows as a comment.
+The district's standing roles (``[roles]`` of report.toml: who coordinates, who guides the
+communes) and what the period's submissions say (who reported, whose figures came after the
+deadline) fill the sentences on how the Programme is run.
 Who signs and the report's number come from the plan workbook (``plan_info``), else dotted
 lines; its date is the plan's, else the period's report date, the one the Biểu print. Writing
 the .docx is ``report_docx``."""
@@ -24,7 +27,7 @@ from pipeline.catalogue.report_text import (
     TARGET_COUNTS,
     VERDICT_COLUMN,
 )
-from pipeline.settings import moment_of
+from pipeline.settings import moment_of, shown_day
 from pipeline.text import name_list, show_number
 from pipeline.publication.signing import day_and_month, signing_for
 from pipeline.publication.tables import (
@@ -46,6 +49,7 @@ FUNDS, DISBURSED, RATE = "TONG", "GN", "TL"  # columns of a sub-project Biểu (
 AGENCY = "co_quan_huyen"  # the kind of unit of a district agency
 CHANGE_PLACES = 2  # a change of a rate from the year before: "giảm 8,52%", as the 2023 report writes it
 CHANGE_SOURCE = "Thực hiện năm trước, Thực hiện năm"  # the columns of Biểu 01 a change comes from
+FUNDED_COMMUNES = "số xã, thị trấn có vốn (cột “Tổng vốn” lớn hơn 0)"  # the source of a count of communes
 # A figure in a filled text: OPEN number SEP text CLOSE; the paragraph keeps the span and its source.
 OPEN, SEP, CLOSE = "\ue000", "\ue001", "\ue002"
 MARKED = re.compile(f"{OPEN}([0-9]+){SEP}([^{CLOSE}]*){CLOSE}")
@@ -343,7 +347,7 @@ def _roles(fill: _Fill, catalogue: Catalogue, district: dict[str, str], period: 
             "guide_sub_projects": _and([_short(s, p) for s, p in guided]),
             "commune_officer": roles["commune_officer"], "communes": len(communes),
             "guide_communes": fill.mark(show_number(sum(u.code in reached for u in communes)),
-                                        f"{forms}: số xã, thị trấn có vốn (cột “Tổng vốn” lớn hơn 0)")}
+                                        f"{forms}: {FUNDED_COMMUNES}")}
 
 
 def _submissions(reports: list[Report], deadline: dt.date) -> dict[str, object]:
@@ -354,7 +358,7 @@ def _submissions(reports: list[Report], deadline: dt.date) -> dict[str, object]:
     late = [s.unit.name for s in sources.values()
             if (moment_of(s.received_at) or dt.datetime.min).date() > deadline]
     return {"units_reported": len(sources), "units_expected": len(expected), "units_late": len(late),
-            "units_late_names": name_list(late), "deadline": f"{deadline:%d/%m/%Y}"}
+            "units_late_names": name_list(late), "deadline": shown_day(deadline)}
 
 
 def _paragraphs(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue: Catalogue) -> list[Paragraph]:
@@ -459,7 +463,7 @@ def _implementers(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
             communes = sum(u.is_commune for u in units)
             if communes:
                 agencies.append(fill(fill.texts["communes_count"], count=fill.mark(
-                    show_number(communes), f"Biểu {sub.form}: số xã, thị trấn có vốn (cột “Tổng vốn” lớn hơn 0)")))
+                    show_number(communes), f"Biểu {sub.form}: {FUNDED_COMMUNES}")))
             if agencies:
                 items.append(fill(block.item, label=_lower_first(sub.name), short=_short(sub, project),
                                   units="; ".join(agencies)))
