@@ -244,6 +244,9 @@ def test_the_command_writes_the_draft_and_the_page_links_it(catalogue, tmp_path,
      "roles, commune_guide_sub_projects", 'không có dự án, tiểu dự án mã "DA3.TDA9"'),
     ("{guide_office} là đầu mối", "{guide_agency} là đầu mối", "khối 14", "chỗ điền {guide_agency} không có"),
     ('where = "T01"', 'where = "T99"', "khối 30", 'Biểu 01 không có bảng theo đơn vị với cột "T99"'),
+    ('"DA5" = "; {11/TONG/NHA_KHOI_CONG}', '"DA9" = "; {11/TONG/NHA_KHOI_CONG}', "outputs, DA9",
+     'không có dự án, tiểu dự án mã "DA9"'),
+    ("{11/TONG/NHA_KHOI_CONG} nhà", "{11/TONG/NHA_KHOI} nhà", "outputs, DA5", 'Biểu 11 không có cột "NHA_KHOI"'),
 ])
 def test_the_wording_is_checked_by_the_catalogue_loader(tmp_path, old, new, entry, message):
     folder = tmp_path / "catalogue"
@@ -373,9 +376,12 @@ def test_the_standing_roles_and_each_projects_figures_are_written_from_data(publ
     assert _sentence(texts, "Đầu tư 65 công trình hạ tầng").startswith(
         "Đầu tư 65 công trình hạ tầng kinh tế - xã hội (trong đó 28 công trình giao thông, 15 công trình nước sinh hoạt)")
     assert "Chưa có lao động đi làm việc ở nước ngoài theo hợp đồng đề nghị hỗ trợ." in texts
-    assert "+ Tiểu dự án 1 của Dự án 1: tổng vốn 49.487,42 triệu đồng, đã giải ngân 8.500 triệu đồng (đạt 17,2%)." \
-        in texts
-    assert "+ Dự án 5: tổng vốn 15.579,78 triệu đồng, chưa giải ngân." in texts
+    assert "+ Tiểu dự án 1 của Dự án 1: tổng vốn 49.487,42 triệu đồng, đã giải ngân 8.500 triệu đồng (đạt 17,2%); " \
+           "thực hiện 65 công trình (38 khởi công mới), 30 công trình hoàn thành, đưa vào sử dụng." in texts
+    assert "+ Tiểu dự án 1 của Dự án 4: tổng vốn 6.563,6 triệu đồng, đã giải ngân 1.200 triệu đồng (đạt 18,3%); đào " \
+           "tạo nghề cho 491 người (380 người được cấp bằng, chứng chỉ; 300 người có việc làm sau đào tạo)." in texts
+    assert "+ Dự án 5: tổng vốn 15.579,78 triệu đồng, chưa giải ngân; 266 nhà đã khởi công, 0 nhà hoàn thành (kế " \
+           "hoạch 266 hộ)." in texts
     lead = texts.index("Các cơ quan cấp huyện được giao vốn nhưng chưa giải ngân:")
     assert texts[lead + 3] == "+ Tiểu dự án 1 của Dự án 4: Phòng Lao động - Thương binh và Xã hội được giao 207 triệu " \
                               "đồng, chưa giải ngân."

@@ -329,6 +329,7 @@ class ReportText:
     units: dict[str, str]
     blocks: tuple[ReportBlock, ...]
     roles: dict[str, object] = field(default_factory=dict)  # the district's standing roles ([roles])
+    outputs: dict[str, str] = field(default_factory=dict)  # sub-project code -> its outputs' wording ([outputs])
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ TEXTS = {  # the fixed texts and the placeholders each may use
 LISTS = {  # list kind: (placeholders of its sentence, placeholders of one item)
     "bieu": ((*COMMON, "items"), ("code",)),
     "sub_projects": ((*COMMON, "items", "count", "projects"), ("label", "code", "project", "in_project", "short",
-                                                                 "total", "disbursed", "rate")),
+                                                                 "total", "disbursed", "rate", "outputs")),
     "implementers": ((*COMMON, "items", "count"), ("label", "short", "units")),
     "worse": ((*COMMON, "items", "count"), ("label", "change")),
     "units": ((*COMMON, "items", "count", "highest", "highest_value", "lowest", "lowest_value", "total"), ("unit",)),
@@ -114,7 +114,7 @@ class Roles(Model):
 ReportFile = create_model(  # the fixed texts by name (TEXTS), then the rest
     "ReportFile", __base__=Model, **{key: (Text, ...) for key in TEXTS},
     recipients=(list[str], []), verdicts=(dict[str, str], ...), units=(dict[str, str], ...),
-    roles=(Roles, ...), blocks=(list[BlockEntry], ...),
+    roles=(Roles, ...), outputs=(dict[str, Text], {}), blocks=(list[BlockEntry], ...),
 )
 
 
@@ -133,7 +133,17 @@ def load_report_text(directory: Path, catalogue: Catalogue) -> ReportText:
         raise CatalogueError(REPORT_FILE, "blocks", "cần danh sách các khối [[blocks]]")
     return ReportText(texts, tuple(report.recipients), report.verdicts, report.units,
                       tuple(_block(catalogue, b, n) for n, b in enumerate(report.blocks, start=1)),
-                      _roles(catalogue, report.roles))
+                      _roles(catalogue, report.roles), _outputs(catalogue, report.outputs))
+
+
+def _outputs(catalogue: Catalogue, outputs: dict[str, str]) -> dict[str, str]:
+    """The wording of each sub-project's outputs, once its code and figures are known."""
+    known = {s.code for s in catalogue.sub_projects}
+    for code, text in outputs.items():
+        if code not in known:
+            raise CatalogueError(REPORT_FILE, f"outputs, {code}", f'không có dự án, tiểu dự án mã "{code}"')
+        _text(catalogue, text, COMMON, f"outputs, {code}", figures=True)
+    return dict(outputs)
 
 
 def _roles(catalogue: Catalogue, roles: Roles) -> dict[str, object]:

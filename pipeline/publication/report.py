@@ -413,7 +413,8 @@ def _zero(fill: _Fill, name: str) -> bool:
 def _sub_projects(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
     """The sentence over the sub-projects whose figure ``where`` in Biểu ``bieu`` is above 0
     (pick "above") or is 0 while they have funds (pick "zero"); an item may give the row's
-    funds, disbursed and rate ({total}, {disbursed}, {rate}), ``item_zero`` when it disbursed nothing."""
+    funds, disbursed and rate ({total}, {disbursed}, {rate}), ``item_zero`` when it disbursed nothing,
+    and its outputs ({outputs}: ``[outputs]`` of report.toml)."""
     fill.used.add(block.bieu)
     report = fill.reports[block.bieu]
     table = next(t for t in report.tables if block.where in {c.key for c in t.columns} and
@@ -437,7 +438,7 @@ def _sub_projects(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
     if not chosen:
         return fill(block.none)
     items = [fill(item(s.code), label=rows[s.code].label, code=s.code, short=_short(s, p), **_project(s, p),
-                  **figures(s.code)) for s, p in chosen]
+                  **figures(s.code), outputs=fill(catalogue.report.outputs.get(s.code, ""))) for s, p in chosen]
     return fill(block.text, items=block.separator.join(items), count=len(chosen),
                 projects=len({p.code for _, p in chosen}))
 
