@@ -75,13 +75,12 @@ EXPECTED = {
     "Vốn đối ứng của ngân sách huyện": ["1.453 triệu đồng, bằng 3,0% vốn sự nghiệp ngân sách trung ương giao năm 2023 "
                                         "(48.468 triệu đồng)"],
     "Hiện chưa có vốn từ nguồn huy động khác.": [],  # the column is 0
-    "Vốn giao các cơ quan cấp huyện thực hiện": [
-        "Phòng Lao động - Thương binh và Xã hội 207 triệu đồng thực hiện tiểu dự án 1: Phát triển giáo dục nghề nghiệp "
-        "vùng nghèo, vùng khó khăn (Dự án 4), chưa giải ngân;",
-        "Trung tâm Giáo dục nghề nghiệp - Giáo dục thường xuyên 4.000 triệu đồng thực hiện tiểu dự án 1: Phát triển giáo "
-        "dục nghề nghiệp vùng nghèo, vùng khó khăn (Dự án 4), đã giải ngân 1.000 triệu đồng (đạt 25,0%)",
-        "Phòng Nông nghiệp và Phát triển nông thôn 600 triệu đồng thực hiện dự án 2: Đa dạng hóa sinh kế, phát triển mô "
-        "hình giảm nghèo, chưa giải ngân"],
+    # the funds given to the district's agencies: a line each, after "Vốn giao các cơ quan cấp huyện thực hiện:"
+    "+ Phòng Lao động - Thương binh và Xã hội: 207 triệu": [
+        "+ Phòng Lao động - Thương binh và Xã hội: 207 triệu đồng thực hiện Tiểu dự án 1 của Dự án 4, chưa giải ngân."],
+    "+ Trung tâm Giáo dục nghề nghiệp - Giáo dục thường xuyên: 4.000 triệu": [
+        "4.000 triệu đồng thực hiện Tiểu dự án 1 của Dự án 4, đã giải ngân 1.000 triệu đồng (đạt 25,0%)."],
+    "+ Phòng Nông nghiệp và Phát triển nông thôn: 600 triệu": ["600 triệu đồng thực hiện Dự án 2, chưa giải ngân."],
     "- Kết quả rà soát hộ nghèo, hộ cận nghèo năm 2022": ["7.966/19.336 hộ, tỷ lệ 41,2%;", "2.279/19.336 hộ, tỷ lệ 11,8%."],
     "Tỷ lệ hộ nghèo cao nhất": ["ở Xã Tênh Phông (53,8%), thấp nhất ở Thị trấn Tuần Giáo (9,0%); 13 xã, thị trấn có tỷ "
                                 "lệ hộ nghèo cao hơn tỷ lệ chung của huyện (41,2%): Xã Tênh Phông, Xã Nà Tòng, Xã Quài Nưa,",
