@@ -385,11 +385,13 @@ def test_the_standing_roles_and_each_projects_figures_are_written_from_data(publ
     assert texts[lead + 3] == "+ Tiểu dự án 1 của Dự án 4: Phòng Lao động - Thương binh và Xã hội được giao 207 triệu " \
                               "đồng, chưa giải ngân."
     assert not any("Trung tâm Giáo dục" in t for t in texts[lead:lead + 9])  # it disbursed 1.000 of 4.000
-    # a line of a list keeps its figures' sources: the 207 comes from Biểu 08, the 19 from Biểu 03
+    # a line of a list keeps its figures' sources: the 207 comes from Biểu 08, the 19 from Biểu 03; the counts
+    # of units from the Biểu's sources
     comments = {c.comment_id: c.text for c in document.comments}
     for start, figure, source in (("+ Tiểu dự án 1 của Dự án 4: Phòng Lao động - Thương binh và Xã hội được", "207",
                                    "Biểu 08, "),
-                                  ("+ Tiểu dự án 1 của Dự án 1: Phòng Tài chính", "19", "Biểu 03: số xã, thị trấn")):
+                                  ("+ Tiểu dự án 1 của Dự án 1: Phòng Tài chính", "19", "Biểu 03: số xã, thị trấn"),
+                                  ("Có 23/23 cơ quan", "23", "Nguồn số liệu của các Biểu: số đơn vị")):
         paragraph = next(p for p in document.paragraphs if p.text.startswith(start))
         anchored = {start.getnext().xpath("string(.)"): comments[int(start.get(qn("w:id")))]
                     for start in paragraph._p.xpath("./w:commentRangeStart")}

@@ -50,6 +50,8 @@ AGENCY = "co_quan_huyen"  # the kind of unit of a district agency
 CHANGE_PLACES = 2  # a change of a rate from the year before: "giảm 8,52%", as the 2023 report writes it
 CHANGE_SOURCE = "Thực hiện năm trước, Thực hiện năm"  # the columns of Biểu 01 a change comes from
 FUNDED_COMMUNES = "số xã, thị trấn có vốn (cột “Tổng vốn” lớn hơn 0)"  # the source of a count of communes
+SUBMITTED = "Nguồn số liệu của các Biểu: số đơn vị có báo cáo hợp lệ được dùng"  # sources of the counts of units
+EXPECTED = "Nguồn số liệu của các Biểu: số đơn vị phải báo cáo trong kỳ"
 # A figure in a filled text: OPEN number SEP text CLOSE; the paragraph keeps the span and its source.
 OPEN, SEP, CLOSE = "\ue000", "\ue001", "\ue002"
 MARKED = re.compile(f"{OPEN}([0-9]+){SEP}([^{CLOSE}]*){CLOSE}")
@@ -292,7 +294,7 @@ def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -
     common = {"year": year, "previous_year": year - 1, "review_year": year - 1, "previous_review_year": year - 2,
               "place": district["place"], "period_label": period.label}
     fill = _Fill(catalogue, {r.code: r for r in reports}, {**common, **_target_counts(reports)})
-    fill.values.update(_roles(fill, catalogue, district, period.key), **_submissions(reports, period.deadline))
+    fill.values.update(_roles(fill, catalogue, district, period.key), **_submissions(fill, reports, period.deadline))
     day, month = day_and_month(signing.shown_date)  # the date the Biểu print when the plan gives none
     paragraphs = [p for block in wording.blocks for p in _paragraphs(fill, block, reports, catalogue)]
     missing = [u for code in sorted(fill.used) for u in fill.reports[code].missing]
@@ -350,15 +352,16 @@ def _roles(fill: _Fill, catalogue: Catalogue, district: dict[str, str], period: 
                                         f"{forms}: {FUNDED_COMMUNES}")}
 
 
-def _submissions(reports: list[Report], deadline: dt.date) -> dict[str, object]:
+def _submissions(fill: _Fill, reports: list[Report], deadline: dt.date) -> dict[str, object]:
     """How many of the expected units sent valid figures, and whose figures in use came after the
-    deadline (sent late, or corrected after it)."""
+    deadline (sent late, or corrected after it); the count of late units stays a number (if_zero)."""
     sources = {s.unit.code: s for report in reports for s in report.sources}
     expected = {code for report in reports for code in report.expected}
     late = [s.unit.name for s in sources.values()
             if (moment_of(s.received_at) or dt.datetime.min).date() > deadline]
-    return {"units_reported": len(sources), "units_expected": len(expected), "units_late": len(late),
-            "units_late_names": name_list(late), "deadline": shown_day(deadline)}
+    return {"units_reported": fill.mark(show_number(len(sources)), SUBMITTED),
+            "units_expected": fill.mark(show_number(len(expected)), EXPECTED),
+            "units_late": len(late), "units_late_names": name_list(late), "deadline": shown_day(deadline)}
 
 
 def _paragraphs(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue: Catalogue) -> list[Paragraph]:
