@@ -396,3 +396,20 @@ def test_the_standing_roles_and_each_projects_figures_are_written_from_data(publ
         anchored = {start.getnext().xpath("string(.)"): comments[int(start.get(qn("w:id")))]
                     for start in paragraph._p.xpath("./w:commentRangeStart")}
         assert anchored[figure].startswith(source), anchored
+
+
+def test_counts_in_a_heading_or_the_subtitle_read_plain(tmp_path, published):
+    """The roles' and submissions' counts carry a source for the comments; where no comment goes (a
+    heading, the subtitle, the closing) they print as plain numbers."""
+    folder = tmp_path / "catalogue"
+    shutil.copytree(CATALOGUE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / "report.toml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('subtitle = "Thực hiện Chương trình mục tiêu quốc gia giảm nghèo bền vững năm {year}"',
+                        'subtitle = "Năm {year}, {units_reported} đơn vị báo cáo"', 1)
+    text = text.replace('heading = "a) Công tác quản lý chương trình"',
+                        'heading = "a) Công tác quản lý chương trình ở {guide_communes} xã, thị trấn"', 1)
+    path.write_text(text, encoding="utf-8")
+    draft = compose(load_catalogue(folder), published[1], {})
+    assert draft.subtitle == "Năm 2023, 23 đơn vị báo cáo"
+    assert "a) Công tác quản lý chương trình ở 19 xã, thị trấn" in [p.text for p in draft.paragraphs]

@@ -210,7 +210,7 @@ def _difference(row: Row) -> Decimal | None:
 
 
 def plain(text: str) -> str:
-    """A filled text without its figures' marks (for the fixed texts of the header)."""
+    """A filled text without its figures' marks (headings and the fixed texts, which carry no comments)."""
     return MARKED.sub(lambda m: m.group(2), text)
 
 
@@ -306,8 +306,8 @@ def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -
         period=period.key, date=signing.shown_date, authority=district["authority"],
         number_line=fill(texts["number_line"], number=signing.report_number or dots),
         date_line=fill(texts["date_line"], day=day, month=month),
-        title=fill(texts["title"]), subtitle=fill(texts["subtitle"]), note=texts["draft_note"], warning=warning,
-        paragraphs=paragraphs, closing=fill(texts["closing"]), recipients_title=texts["recipients_title"],
+        title=plain(fill(texts["title"])), subtitle=plain(fill(texts["subtitle"])), note=texts["draft_note"],
+        warning=warning, paragraphs=paragraphs, closing=plain(fill(texts["closing"])), recipients_title=texts["recipients_title"],
         recipients=wording.recipients, signature=signature, signer=signing.signer or dots,
     )
 
@@ -380,7 +380,7 @@ def _paragraphs(fill: _Fill, block: ReportBlock, reports: list[Report], catalogu
 
 def _paragraph(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue: Catalogue) -> Paragraph:
     if block.kind == HEADING:
-        return Paragraph(HEADING, fill(block.text), block.level)
+        return Paragraph(HEADING, plain(fill(block.text)), block.level)
     if block.kind == WRITE:
         return fill.paragraph(WRITE, fill(fill.texts["placeholder"], text=fill(block.text)),
                               words_2023=block.words_2023)
