@@ -462,7 +462,7 @@ def _implementers(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
             if report is None:
                 continue
             fill.used.add(sub.form)
-            units = [catalogue.unit(code) for code in _funded(report)]
+            units = [u for u in map(catalogue.find_unit, _funded(report)) if u is not None]  # not a group's row
             agencies = [u.name for u in units if u.kind == AGENCY]
             communes = sum(u.is_commune for u in units)
             if communes:
