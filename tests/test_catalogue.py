@@ -228,7 +228,7 @@ UNKNOWN_KEYS = [
     ("unit-row-too-long", "units.csv", "03253,Thị trấn Tuần Giáo,thi_tran,thanh_thi,099,Huyện Tuần Giáo,11,Tỉnh Điện Biên,,",
      "03253,Thị trấn Tuần Giáo,thi_tran,thanh_thi,099,Huyện Tuần Giáo,11,Tỉnh Điện Biên,,,x", "dòng 2",
      "dòng có nhiều ô hơn dòng tiêu đề"),
-    ("report-block", "report.toml", '\npick = "zero"', '\npik = "zero"', "khối 57",
+    ("report-block", "report.toml", 'where = "GN"\npick = "zero"', 'where = "GN"\npik = "zero"', "khối 71",
      '"pik": không có khoá này — có phải "pick"?'),
     ("district-headline", "district.toml", '{ label = "Tổng số hộ", ref = ', '{ label = "Tổng số hộ", reff = ', "Tổng số hộ",
      '"reff": không có khoá này — có phải "ref"?'),

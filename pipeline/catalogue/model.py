@@ -345,14 +345,14 @@ class ReportBlock:
     kind: str  # heading, text, write, list
     text: str
     level: int = 1  # headings: 1 (I.), 2 (1.), 3 (a))
-    list: str = ""  # lists: "bieu", "sub_projects" or "agencies"
+    list: str = ""  # lists: "bieu", "sub_projects", "agencies", "implementers", "worse" or "units"
     bieu: str = ""  # sub-project lists: the Biểu whose programme rows are listed
     where: str = ""  # … those whose column ``where`` is above 0 (pick "above") or is 0 with funds (pick "zero")
     item: str = ""  # how one element is written
     separator: str = ", "
     none: str = ""  # the sentence when the list is empty
     pick: str = "above"
-    item_zero: str = ""  # agencies: an element with nothing disbursed
+    item_zero: str = ""  # agencies, sub_projects: an element with nothing disbursed
     if_zero: str = ""  # text: a figure "Biểu/row/column"; when it is 0 the block prints ``zero``
     zero: str = ""
     words_2023: int = 0  # write: how many words the 2023 report wrote there
@@ -368,6 +368,8 @@ class ReportText:
     verdicts: dict[str, str]
     units: dict[str, str]
     blocks: tuple[ReportBlock, ...]
+    roles: dict[str, object] = field(default_factory=dict)  # the district's standing roles ([roles])
+    outputs: dict[str, str] = field(default_factory=dict)  # sub-project code -> its outputs' wording ([outputs])
 
 
 @dataclass(frozen=True)

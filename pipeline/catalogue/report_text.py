@@ -32,11 +32,17 @@ SHARE = re.compile(r"^\s*([0-9]{2}/[^/]+/[^/]+?)\s*÷\s*([0-9]{2}/[^/]+/[^/]+?)\
 FIGURE_HELP = ", {Biểu/dòng/cột}, {Biểu/dòng/cột ÷ Biểu/dòng/cột}"
 VERDICT_COLUMN = "verdict"  # on target rows: the assessment in words ([verdicts])
 CHANGE_COLUMN = "change"  # on target rows: the change from the year before in words, or nothing
-LIST_KINDS = ("bieu", "sub_projects", "agencies")
+LIST_KINDS = ("bieu", "sub_projects", "agencies", "implementers", "worse", "units")
 PICKS = ("above", "zero")
 
-COMMON = ("year", "previous_year", "review_year", "previous_review_year", "place", "period_label")
+# The district's standing roles ([roles]) and what the period's submissions say, in every text.
+ROLE_FIELDS = ("authority_in_text", "standing_office", "steering_office", "guide_office", "guide_sub_projects",
+               "commune_officer", "communes", "guide_communes")
+SUBMISSION_FIELDS = ("units_reported", "units_expected", "units_late", "units_late_names", "deadline")
+COMMON = ("year", "previous_year", "review_year", "previous_review_year", "place", "period_label", *ROLE_FIELDS,
+          *SUBMISSION_FIELDS)
 TARGET_COUNTS = ("targets_met", "targets", "targets_not_assessed", "targets_not_met")  # may take a format ("02d")
+COUNTS = (*TARGET_COUNTS, "units_late")  # what if_zero may name besides a figure
 TARGET_FIELDS = (*TARGET_COUNTS, "targets_not_assessed_names", "targets_not_met_names")
 TEXTS = {  # the fixed texts and the placeholders each may use
     "number_line": ("number",),
@@ -52,15 +58,22 @@ TEXTS = {  # the fixed texts and the placeholders each may use
     "closing": COMMON,
     "recipients_title": (),
     "on_behalf": (),
+    "communes_count": ("count",),
     "change_down": (*COMMON, "change"),
     "change_up": (*COMMON, "change"),
     "change_same": COMMON,
+    "worse_up": ("change",),
+    "worse_down": ("change",),
 }
 LISTS = {  # list kind: (placeholders of its sentence, placeholders of one item)
     "bieu": ((*COMMON, "items"), ("code",)),
-    "sub_projects": ((*COMMON, "items", "count", "projects"), ("label", "code", "project", "in_project")),
-    "agencies": ((*COMMON, "items", "count"), ("unit", "total", "label", "project", "in_project", "disbursed",
-                                                      "rate")),
+    "sub_projects": ((*COMMON, "items", "count", "projects"), ("label", "code", "project", "in_project", "short",
+                                                                 "total", "disbursed", "rate", "outputs")),
+    "implementers": ((*COMMON, "items", "count"), ("label", "short", "units")),
+    "worse": ((*COMMON, "items", "count"), ("label", "change")),
+    "units": ((*COMMON, "items", "count", "highest", "highest_value", "lowest", "lowest_value", "total"), ("unit",)),
+    "agencies": ((*COMMON, "items", "count"), ("unit", "total", "label", "project", "in_project", "short",
+                                                      "disbursed", "rate")),
 }
 
 
@@ -87,10 +100,21 @@ class BlockEntry(Model):
     words_2023: int = Field(0, ge=0)
 
 
+class Roles(Model):
+    """``[roles]``: who does what in the district, the same every year (units by their code in
+    units.csv, sub-projects by theirs in programme.toml); the Programme's standing office is
+    district.toml's."""
+
+    steering_office: Text  # the standing office of the district's steering committee of the national programmes
+    commune_guide: Text  # the agency that guides the communes on the sub-projects below
+    commune_guide_sub_projects: list[Text]
+    commune_officer: Text  # the commune official who advises the commune on them
+
+
 ReportFile = create_model(  # the fixed texts by name (TEXTS), then the rest
     "ReportFile", __base__=Model, **{key: (Text, ...) for key in TEXTS},
     recipients=(list[str], []), verdicts=(dict[str, str], ...), units=(dict[str, str], ...),
-    blocks=(list[BlockEntry], ...),
+    roles=(Roles, ...), outputs=(dict[str, Text], {}), blocks=(list[BlockEntry], ...),
 )
 
 
@@ -108,7 +132,31 @@ def load_report_text(directory: Path, catalogue: Catalogue) -> ReportText:
     if not report.blocks:
         raise CatalogueError(REPORT_FILE, "blocks", "cần danh sách các khối [[blocks]]")
     return ReportText(texts, tuple(report.recipients), report.verdicts, report.units,
-                      tuple(_block(catalogue, b, n) for n, b in enumerate(report.blocks, start=1)))
+                      tuple(_block(catalogue, b, n) for n, b in enumerate(report.blocks, start=1)),
+                      _roles(catalogue, report.roles), _outputs(catalogue, report.outputs))
+
+
+def _outputs(catalogue: Catalogue, outputs: dict[str, str]) -> dict[str, str]:
+    """The wording of each sub-project's outputs, once its code and figures are known."""
+    known = {s.code for s in catalogue.sub_projects}
+    for code, text in outputs.items():
+        if code not in known:
+            raise CatalogueError(REPORT_FILE, f"outputs, {code}", f'không có dự án, tiểu dự án mã "{code}"')
+        _text(catalogue, text, COMMON, f"outputs, {code}", figures=True)
+    return dict(outputs)
+
+
+def _roles(catalogue: Catalogue, roles: Roles) -> dict[str, object]:
+    """The roles, once each unit and sub-project they name is in the catalogue."""
+    for key in ("steering_office", "commune_guide"):
+        if catalogue.find_unit(getattr(roles, key)) is None:
+            raise CatalogueError(REPORT_FILE, f"roles, {key}", f'không có đơn vị mã "{getattr(roles, key)}" trong units.csv')
+    known = {s.code for s in catalogue.sub_projects}
+    for code in roles.commune_guide_sub_projects:
+        if code not in known:
+            raise CatalogueError(REPORT_FILE, "roles, commune_guide_sub_projects",
+                                 f'không có dự án, tiểu dự án mã "{code}" (có: {", ".join(sorted(known))})')
+    return roles.model_dump()
 
 
 def _block(catalogue: Catalogue, data: BlockEntry, number: int) -> ReportBlock:
@@ -124,9 +172,9 @@ def _block(catalogue: Catalogue, data: BlockEntry, number: int) -> ReportBlock:
         if data.if_zero is None:
             return ReportBlock("text", _text(catalogue, text, allowed, entry, figures=True))
         figure = FIGURE.match(data.if_zero)
-        if not figure and data.if_zero not in TARGET_COUNTS:
+        if not figure and data.if_zero not in COUNTS:
             raise CatalogueError(REPORT_FILE, entry, f'if_zero "{data.if_zero}" cần dạng Biểu/dòng/cột hoặc một số đếm '
-                                                     f'({", ".join(TARGET_COUNTS)})')
+                                                     f'({", ".join(COUNTS)})')
         if figure:
             _check_figure(catalogue, *figure.groups(), entry)
         return ReportBlock("text", _text(catalogue, text, allowed, entry, figures=True), if_zero=data.if_zero,
@@ -138,15 +186,25 @@ def _block(catalogue: Catalogue, data: BlockEntry, number: int) -> ReportBlock:
         return ReportBlock("list", _text(catalogue, text, sentence, entry), list=kind,
                            item=_text(catalogue, required(data.item, "item", REPORT_FILE, entry), item, entry),
                            item_zero=_text(catalogue, data.item_zero or data.item, item, entry),
+                           separator=data.separator, none=_text(catalogue, data.none, COMMON, entry), pick=data.pick)
+    if kind in ("implementers", "worse"):
+        return ReportBlock("list", _text(catalogue, text, sentence, entry), list=kind,
+                           item=_text(catalogue, required(data.item, "item", REPORT_FILE, entry), item, entry),
                            separator=data.separator, none=_text(catalogue, data.none, COMMON, entry))
+    if kind == "units":
+        bieu = required(data.bieu, "bieu", REPORT_FILE, entry)
+        where = required(data.where, "where", REPORT_FILE, entry)
+        if not any(t.rows == "units" and where in _keys(t) for t in _bieu(catalogue, bieu, entry).tables):
+            raise CatalogueError(REPORT_FILE, entry, f'Biểu {bieu} không có bảng theo đơn vị với cột "{where}"')
     if kind == "sub_projects":
         bieu = required(data.bieu, "bieu", REPORT_FILE, entry)
         where = required(data.where, "where", REPORT_FILE, entry)
         programme = [t for t in _bieu(catalogue, bieu, entry).tables if t.rows == "programme"]
         if not any(where in _keys(t) for t in programme):
             raise CatalogueError(REPORT_FILE, entry, f'Biểu {bieu} không có bảng theo chương trình với cột "{where}"')
-    return ReportBlock("list", _text(catalogue, text, sentence, entry), list=kind, bieu=bieu, where=where,
+    return ReportBlock("list", _text(catalogue, text, sentence, entry, figures=True), list=kind, bieu=bieu, where=where,
                        item=_text(catalogue, required(data.item, "item", REPORT_FILE, entry), item, entry),
+                       item_zero=_text(catalogue, data.item_zero or data.item, item, entry),
                        separator=data.separator, none=_text(catalogue, data.none, COMMON, entry), pick=data.pick)
 
 

@@ -3,6 +3,9 @@ from the published Biểu. Every figure is read from the Biểu tables the table
 (``build_reports``), rounded as the Biểu round it (rates always with one decimal, so figures
 side by side read alike) and verdicts, so the draft and its appendix can never disagree; each
 figure keeps where it came from (Biểu, table, row, column), which the .docx shows as a comment.
+The district's standing roles (``[roles]`` of report.toml: who coordinates, who guides the
+communes) and what the period's submissions say (who reported, whose figures came after the
+deadline) fill the sentences on how the Programme is run.
 Who signs and the report's number come from the plan workbook (``plan_info``), else dotted
 lines; its date is the plan's, else the period's report date, the one the Biểu print. Writing
 the .docx is ``report_docx``."""
@@ -17,12 +20,14 @@ from decimal import Decimal
 from pipeline.catalogue import TOTAL_ROW, Catalogue, ReportBlock
 from pipeline.catalogue.report_text import (
     CHANGE_COLUMN,
+    COUNTS,
     FIGURE,
     PLACEHOLDER,
     SHARE,
     TARGET_COUNTS,
     VERDICT_COLUMN,
 )
+from pipeline.settings import moment_of, shown_day
 from pipeline.text import name_list, show_number
 from pipeline.publication.signing import day_and_month, signing_for
 from pipeline.publication.tables import (
@@ -43,6 +48,10 @@ HEADING, TEXT, WRITE = "heading", "text", "write"  # kinds of paragraph
 FUNDS, DISBURSED, RATE = "TONG", "GN", "TL"  # columns of a sub-project Biểu (bieu/sub_project.toml)
 AGENCY = "co_quan_huyen"  # the kind of unit of a district agency
 CHANGE_PLACES = 2  # a change of a rate from the year before: "giảm 8,52%", as the 2023 report writes it
+CHANGE_SOURCE = "Thực hiện năm trước, Thực hiện năm"  # the columns of Biểu 01 a change comes from
+FUNDED_COMMUNES = "số xã, thị trấn có vốn (cột “Tổng vốn” lớn hơn 0)"  # the source of a count of communes
+SUBMITTED = "Nguồn số liệu của các Biểu: số đơn vị có báo cáo hợp lệ được dùng"  # sources of the counts of units
+EXPECTED = "Nguồn số liệu của các Biểu: số đơn vị phải báo cáo trong kỳ"
 # A figure in a filled text: OPEN number SEP text CLOSE; the paragraph keeps the span and its source.
 OPEN, SEP, CLOSE = "\ue000", "\ue001", "\ue002"
 MARKED = re.compile(f"{OPEN}([0-9]+){SEP}([^{CLOSE}]*){CLOSE}")
@@ -157,14 +166,12 @@ class _Fill:
 
     def change(self, code: str, table: Table, row: Row) -> str:
         """"(giảm 8,52% so với năm 2021)" from the year before's value and this year's, or ""."""
-        before, now = row.values.get("last_year"), row.values.get("actual")
-        if before is None or now is None:
+        difference = _difference(row)
+        if difference is None:
             return ""
-        places = CHANGE_PLACES if row.kind == "rate" else 0
-        difference = round_half_up(Decimal(now) - Decimal(before), places)
         name = "change_same" if not difference else ("change_down" if difference < 0 else "change_up")
-        text = self(self.texts[name], change=show_number(abs(difference), places))
-        return self.mark(text, self.source(code, table, row, "Thực hiện năm trước, Thực hiện năm"))
+        text = self(self.texts[name], change=show_number(abs(difference), _change_places(row)))
+        return self.mark(text, self.source(code, table, row, CHANGE_SOURCE))
 
     def shown(self, value: object, kind: str) -> str:
         if value is None:
@@ -190,8 +197,20 @@ class _Fill:
         return Paragraph(kind, "".join(parts), figures=tuple(figures), **more)
 
 
+def _change_places(row: Row) -> int:
+    return CHANGE_PLACES if row.kind == "rate" else 0
+
+
+def _difference(row: Row) -> Decimal | None:
+    """This year's value less the year before's, rounded as the draft writes it; None without both."""
+    before, now = row.values.get("last_year"), row.values.get("actual")
+    if before is None or now is None:
+        return None
+    return round_half_up(Decimal(now) - Decimal(before), _change_places(row))
+
+
 def plain(text: str) -> str:
-    """A filled text without its figures' marks (for the fixed texts of the header)."""
+    """A filled text without its figures' marks (headings and the fixed texts, which carry no comments)."""
     return MARKED.sub(lambda m: m.group(2), text)
 
 
@@ -271,29 +290,97 @@ def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -
     dots = texts["dots"]
     signing = signing_for(catalogue, period.key, info)
     year = signing.shown_date.year
+    district = _district(catalogue)
     common = {"year": year, "previous_year": year - 1, "review_year": year - 1, "previous_review_year": year - 2,
-              "place": catalogue.district["place"], "period_label": period.label}
+              "place": district["place"], "period_label": period.label}
     fill = _Fill(catalogue, {r.code: r for r in reports}, {**common, **_target_counts(reports)})
+    fill.values.update(_roles(fill, catalogue, district, period.key), **_submissions(fill, reports, period.deadline))
     day, month = day_and_month(signing.shown_date)  # the date the Biểu print when the plan gives none
-    paragraphs = [_paragraph(fill, block, reports, catalogue) for block in wording.blocks]
+    paragraphs = [p for block in wording.blocks for p in _paragraphs(fill, block, reports, catalogue)]
     missing = [u for code in sorted(fill.used) for u in fill.reports[code].missing]
     missing = list({u.code: u for u in missing}.values())
     warning = fill(texts["incomplete_warning"], warning=INCOMPLETE, units=name_list([u.name for u in missing])) \
         if missing else ""
     signature = (texts["on_behalf"], *([signing.deputy] if signing.deputy else []), signing.title or dots)
     return Draft(
-        period=period.key, date=signing.shown_date, authority=str(catalogue.district["authority"]),
+        period=period.key, date=signing.shown_date, authority=district["authority"],
         number_line=fill(texts["number_line"], number=signing.report_number or dots),
         date_line=fill(texts["date_line"], day=day, month=month),
-        title=fill(texts["title"]), subtitle=fill(texts["subtitle"]), note=texts["draft_note"], warning=warning,
-        paragraphs=paragraphs, closing=fill(texts["closing"]), recipients_title=texts["recipients_title"],
+        title=plain(fill(texts["title"])), subtitle=plain(fill(texts["subtitle"])), note=texts["draft_note"],
+        warning=warning, paragraphs=paragraphs, closing=plain(fill(texts["closing"])), recipients_title=texts["recipients_title"],
         recipients=wording.recipients, signature=signature, signer=signing.signer or dots,
     )
 
 
+def _district(catalogue: Catalogue) -> dict[str, str]:
+    """What the draft reads of the district (the one place it reads ``catalogue.district``):
+    who reports, where, and the Programme's standing office."""
+    keys = ("authority", "authority_in_text", "place", "standing_office")
+    return {key: str(catalogue.district[key]) for key in keys}
+
+
+def _short(sub, project) -> str:
+    """"Tiểu dự án 1 của Dự án 4", or "Dự án 2" for a project that is its own sub-project."""
+    name = project.name.split(":")[0]
+    return name if sub.code == project.code else f"{sub.name.split(':')[0]} của {name}"
+
+
+def _and(names: list[str]) -> str:
+    """"A, B và C"."""
+    return " và ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
+
+def _funded(report: Report) -> dict[str, Row]:
+    """The rows of a sub-project's Biểu with funds (its units), by unit code."""
+    return {row.code: row for table in report.tables if FUNDS in {c.key for c in table.columns}
+            for row in table.rows if row.code != TOTAL_ROW and (row.values.get(FUNDS) or 0) > 0}
+
+
+def _roles(fill: _Fill, catalogue: Catalogue, district: dict[str, str], period: str) -> dict[str, object]:
+    """The district's standing roles ([roles] of report.toml) as the sentences name them, and on
+    how many communes the guided sub-projects ran (their Biểu's commune rows with funds)."""
+    roles = catalogue.report.roles
+    guided = [(s, p) for p in catalogue.projects for s in p.sub_projects if s.code in roles["commune_guide_sub_projects"]]
+    communes = [u for u in catalogue.units_in(period) if u.is_commune]
+    reached = {code for s, _ in guided if s.form in fill.reports for code in _funded(fill.reports[s.form])}
+    forms = ", ".join(f"Biểu {s.form}" for s, _ in guided)
+    return {**district, "steering_office": catalogue.unit(roles["steering_office"]).name,
+            "guide_office": catalogue.unit(roles["commune_guide"]).name,
+            "guide_sub_projects": _and([_short(s, p) for s, p in guided]),
+            "commune_officer": roles["commune_officer"], "communes": len(communes),
+            "guide_communes": fill.mark(show_number(sum(u.code in reached for u in communes)),
+                                        f"{forms}: {FUNDED_COMMUNES}")}
+
+
+def _submissions(fill: _Fill, reports: list[Report], deadline: dt.date) -> dict[str, object]:
+    """How many of the expected units sent valid figures, and whose figures in use came after the
+    deadline (sent late, or corrected after it); the count of late units stays a number (if_zero)."""
+    sources = {s.unit.code: s for report in reports for s in report.sources}
+    expected = {code for report in reports for code in report.expected}
+    late = [s.unit.name for s in sources.values()
+            if (moment_of(s.received_at) or dt.datetime.min).date() > deadline]
+    return {"units_reported": fill.mark(show_number(len(sources)), SUBMITTED),
+            "units_expected": fill.mark(show_number(len(expected)), EXPECTED),
+            "units_late": len(late), "units_late_names": name_list(late), "deadline": shown_day(deadline)}
+
+
+def _paragraphs(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue: Catalogue) -> list[Paragraph]:
+    """The block's paragraphs: one, or one per line of a list whose separator is a line break;
+    none for an empty text (a list with nothing to say and no ``none`` sentence)."""
+    paragraph = _paragraph(fill, block, reports, catalogue)
+    if paragraph.kind != TEXT or "\n" not in paragraph.text:
+        return [paragraph] if paragraph.text else []
+    lines, at = [], 0
+    for line in paragraph.text.split("\n"):
+        figures = tuple((a - at, b - at, source) for a, b, source in paragraph.figures if at <= a < at + len(line))
+        lines.append(Paragraph(TEXT, line, figures=figures))
+        at += len(line) + 1
+    return [line for line in lines if line.text]
+
+
 def _paragraph(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue: Catalogue) -> Paragraph:
     if block.kind == HEADING:
-        return Paragraph(HEADING, fill(block.text), block.level)
+        return Paragraph(HEADING, plain(fill(block.text)), block.level)
     if block.kind == WRITE:
         return fill.paragraph(WRITE, fill(fill.texts["placeholder"], text=fill(block.text)),
                               words_2023=block.words_2023)
@@ -304,11 +391,17 @@ def _paragraph(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue
         text = fill(block.text, items=block.separator.join(fill(block.item, code=r.code) for r in reports))
     elif block.list == "agencies":
         text = _agencies(fill, block, catalogue)
+    elif block.list == "implementers":
+        text = _implementers(fill, block, catalogue)
+    elif block.list == "worse":
+        text = _worse(fill, block, catalogue)
+    elif block.list == "units":
+        text = _units(fill, block)
     else:
         text = _sub_projects(fill, block, catalogue)
     used, fill.used = fill.used, before | fill.used
     missing = [u.name for code in sorted(used) for u in fill.reports[code].missing]
-    if missing:  # before the sentence's closing mark, not after it
+    if missing and text:  # before the sentence's closing mark, not after it
         remark = fill(fill.texts["incomplete_sentence"], units=name_list(list(dict.fromkeys(missing))))
         end = END.search(text)
         text = text[:end.start()] + remark + end.group(1) if end else text + remark
@@ -316,27 +409,39 @@ def _paragraph(fill: _Fill, block: ReportBlock, reports: list[Report], catalogue
 
 
 def _zero(fill: _Fill, name: str) -> bool:
-    """Whether a figure "Biểu/row/column" or a count of targets is 0."""
-    return (fill.values[name] if name in TARGET_COUNTS else fill.value(name)) == 0
+    """Whether a figure "Biểu/row/column" or a count (of targets, of late units) is 0."""
+    return (fill.values[name] if name in COUNTS else fill.value(name)) == 0
 
 
 def _sub_projects(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
     """The sentence over the sub-projects whose figure ``where`` in Biểu ``bieu`` is above 0
-    (pick "above"), or is 0 while they have funds (pick "zero")."""
+    (pick "above") or is 0 while they have funds (pick "zero"); an item may give the row's
+    funds, disbursed and rate ({total}, {disbursed}, {rate}), ``item_zero`` when it disbursed nothing,
+    and its outputs ({outputs}: ``[outputs]`` of report.toml)."""
     fill.used.add(block.bieu)
     report = fill.reports[block.bieu]
     table = next(t for t in report.tables if block.where in {c.key for c in t.columns} and
                  any(r.code == TOTAL_ROW for r in t.rows))
     rows = {r.code: r for r in table.rows}
+    keys = {c.key for c in table.columns}
 
     def chosen_row(row: Row) -> bool:
         value = row.values.get(block.where) or 0
         return value > 0 if block.pick == "above" else value == 0 and (row.values.get(FUNDS) or 0) > 0
 
+    def item(code: str) -> str:
+        return block.item_zero if not (rows[code].values.get(DISBURSED) or 0) > 0 else block.item
+
+    def figures(code: str) -> dict[str, str]:
+        named = {"total": FUNDS, "disbursed": DISBURSED, "rate": RATE}
+        return {name: fill.figure(block.bieu, code, key) for name, key in named.items()
+                if key in keys and "{" + name + "}" in item(code)}
+
     chosen = [(s, p) for p in catalogue.projects for s in p.sub_projects if s.code in rows and chosen_row(rows[s.code])]
     if not chosen:
         return fill(block.none)
-    items = [fill(block.item, label=rows[s.code].label, code=s.code, **_project(s, p)) for s, p in chosen]
+    items = [fill(item(s.code), label=rows[s.code].label, code=s.code, short=_short(s, p), **_project(s, p),
+                  **figures(s.code), outputs=fill(catalogue.report.outputs.get(s.code, ""))) for s, p in chosen]
     return fill(block.text, items=block.separator.join(items), count=len(chosen),
                 projects=len({p.code for _, p in chosen}))
 
@@ -347,9 +452,81 @@ def _project(sub, project) -> dict[str, str]:
     return {"project": name, "in_project": "" if sub.code == project.code else f" ({name})"}
 
 
+def _implementers(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
+    """The sentence over who carries out each sub-project with funds: the district agencies and
+    the number of communes its Biểu gives funds to."""
+    items = []
+    for project in catalogue.projects:
+        for sub in project.sub_projects:
+            report = fill.reports.get(sub.form)
+            if report is None:
+                continue
+            fill.used.add(sub.form)
+            units = [u for u in map(catalogue.find_unit, _funded(report)) if u is not None]  # not a group's row
+            agencies = [u.name for u in units if u.kind == AGENCY]
+            communes = sum(u.is_commune for u in units)
+            if communes:
+                agencies.append(fill(fill.texts["communes_count"], count=fill.mark(
+                    show_number(communes), f"Biểu {sub.form}: {FUNDED_COMMUNES}")))
+            if agencies:
+                items.append(fill(block.item, label=_lower_first(sub.name), short=_short(sub, project),
+                                  units="; ".join(agencies)))
+    if not items:
+        return fill(block.none)
+    return fill(block.text, items=block.separator.join(items), count=len(items))
+
+
+def _units(fill: _Fill, block: ReportBlock) -> str:
+    """The sentence over the units of Biểu ``bieu`` by their column ``where``: the highest and
+    the lowest, and those above the district's total (``items``, highest first)."""
+    fill.used.add(block.bieu)
+    report = fill.reports[block.bieu]
+    table = next(t for t in report.tables if block.where in {c.key for c in t.columns} and
+                 any(r.code == TOTAL_ROW for r in t.rows))
+    total = next(r for r in table.rows if r.code == TOTAL_ROW)
+    rows = sorted((r for r in table.rows if r.code != TOTAL_ROW and r.values.get(block.where) is not None),
+                  key=lambda r: -Decimal(r.values[block.where]))
+    if not rows or total.values.get(block.where) is None:
+        return fill(block.none)
+
+    def figure(row: Row) -> str:
+        return fill.figure(block.bieu, row.code, block.where)
+
+    above = [fill(block.item, unit=r.label) for r in rows if r.values[block.where] > total.values[block.where]]
+    return fill(block.text, items=block.separator.join(above), count=len(above), highest=rows[0].label,
+                highest_value=figure(rows[0]), lowest=rows[-1].label, lowest_value=figure(rows[-1]),
+                total=figure(total))
+
+
+def _worse(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
+    """The sentence over the targets of Biểu 01 that moved the wrong way from the year before
+    (up where lower is better, down where higher is better); ``none`` when none did or the
+    year before is not known."""
+    items = []
+    targets = {t.code: t for t in catalogue.targets}
+    for report in fill.reports.values():
+        for table in report.tables:
+            if not _assessment_key(table):
+                continue
+            fill.used.add(report.code)
+            labels = dict(zip((r.code for r in table.rows), _standalone([r.label for r in table.rows])))
+            for row in table.rows:
+                difference, target = _difference(row), targets.get(row.code)
+                if not difference or target is None or (difference > 0) != (target.direction == "down"):
+                    continue
+                change = show_number(abs(difference), _change_places(row)) + catalogue.report.units[target.unit]
+                text = fill(fill.texts["worse_up" if difference > 0 else "worse_down"], change=change)
+                items.append(fill(block.item, label=_lower_first(labels[row.code]),
+                                  change=fill.mark(text, fill.source(report.code, table, row, CHANGE_SOURCE))))
+    if not items:
+        return fill(block.none)
+    return fill(block.text, items=block.separator.join(items), count=len(items))
+
+
 def _agencies(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
     """The sentence over the funds each district agency was given for a sub-project (its row
-    of the sub-project's Biểu), with what it disbursed (``item``) or nothing (``item_zero``)."""
+    of the sub-project's Biểu), with what it disbursed (``item``) or nothing (``item_zero``);
+    pick "zero": only the agencies that disbursed nothing."""
     items = []
     for project in catalogue.projects:
         for sub in project.sub_projects:
@@ -364,10 +541,13 @@ def _agencies(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
                     unit = catalogue.find_unit(row.code)
                     if unit is None or unit.kind != AGENCY or not (row.values.get(FUNDS) or 0) > 0:
                         continue
+                    if block.pick == "zero" and (row.values.get(DISBURSED) or 0) > 0:
+                        continue
                     figure = {key: fill.figure(sub.form, row.code, key) for key in (FUNDS, DISBURSED, RATE)}
                     template = block.item if (row.values.get(DISBURSED) or 0) > 0 else block.item_zero
                     items.append(fill(template, unit=row.label, total=figure[FUNDS], disbursed=figure[DISBURSED],
-                                      rate=figure[RATE], label=_lower_first(sub.name), **_project(sub, project)))
+                                      rate=figure[RATE], label=_lower_first(sub.name), short=_short(sub, project),
+                                      **_project(sub, project)))
     if not items:
         return fill(block.none)
     return fill(block.text, items=block.separator.join(items), count=len(items))

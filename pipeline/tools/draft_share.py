@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     placeholders = sum(p.kind == WRITE for p in draft.paragraphs)
     print(f"Words written from the data: {draft.words(TEXT)} ({sum(len(p.figures) for p in draft.paragraphs)} figures)")
     print(f"Words the 2023 report wrote where the draft leaves {placeholders} placeholders: {draft.words(WRITE)}")
+    for paragraph in draft.paragraphs:  # where the words are: each placeholder and its 2023 count
+        if paragraph.kind == WRITE:
+            print(f"  {paragraph.words_2023:4d}  {paragraph.text}")
     print(f"Officer's share: {draft.words(WRITE)} / {REPORT_2023_WORDS} = {officer_share(draft):.1%}")
     return 0
 
