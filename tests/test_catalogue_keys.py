@@ -25,6 +25,7 @@ from pipeline.catalogue.schema import (
     FormFile,
     PeriodsFile,
     ProgrammeFile,
+    RegimesFile,
     TargetsFile,
     UnitRow,
     model_at,
@@ -38,6 +39,7 @@ MODELS = {  # every data file of the catalogue, by pattern, with the model that 
     "targets.toml": TargetsFile,
     "periods.toml": PeriodsFile,
     "district.toml": DistrictFile,
+    "regimes.toml": RegimesFile,
     "report.toml": ReportFile,
     "units.csv": UnitRow,
 }

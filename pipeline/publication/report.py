@@ -272,7 +272,7 @@ def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -
     signing = signing_for(catalogue, period.key, info)
     year = signing.shown_date.year
     common = {"year": year, "previous_year": year - 1, "review_year": year - 1, "previous_review_year": year - 2,
-              "place": catalogue.district["place"], "period_label": period.label}
+              "place": catalogue.body(period.key).place, "period_label": period.label}
     fill = _Fill(catalogue, {r.code: r for r in reports}, {**common, **_target_counts(reports)})
     day, month = day_and_month(signing.shown_date)  # the date the Biểu print when the plan gives none
     paragraphs = [_paragraph(fill, block, reports, catalogue) for block in wording.blocks]
@@ -282,7 +282,7 @@ def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -
         if missing else ""
     signature = (texts["on_behalf"], *([signing.deputy] if signing.deputy else []), signing.title or dots)
     return Draft(
-        period=period.key, date=signing.shown_date, authority=str(catalogue.district["authority"]),
+        period=period.key, date=signing.shown_date, authority=catalogue.body(period.key).authority,
         number_line=fill(texts["number_line"], number=signing.report_number or dots),
         date_line=fill(texts["date_line"], day=day, month=month),
         title=fill(texts["title"]), subtitle=fill(texts["subtitle"]), note=texts["draft_note"], warning=warning,
