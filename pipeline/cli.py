@@ -1,6 +1,6 @@
 """The command line: ``python -m pipeline <command>`` (or the ``tuangiao`` script).
 
-Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``,
+Commands: ``catalogue check``, ``template [--unit CODE] [--period KEY]``, ``sample``,
 ``check FILE [--period P] [--json] [--feedback OUT]``, ``preview``, ``report --period P``, ``rebuild``, ``explain``,
 ``close-period P``, ``reopen-period P``, ``read FILE``, ``serve``,
 ``access add|revoke|list|officer-add|log``, ``review list|approve|return|reopen``, ``backup DEST``,
@@ -42,6 +42,10 @@ def _template(args) -> int:
     from pipeline.workbook.template import write_plan_workbook, write_unit_workbook
 
     catalogue = load_catalogue()
+    if args.period:  # the template of that period's form set
+        if args.period not in catalogue.periods:
+            raise UserError(f'Không có kỳ báo cáo "{args.period}" trong danh mục kỳ báo cáo.')
+        catalogue = catalogue.for_period(args.period)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.unit:
@@ -435,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     template = commands.add_parser("template", help="ghi mẫu báo cáo đơn vị và mẫu kế hoạch huyện")
     template.add_argument("--unit", help="mã đơn vị: ghi bản mẫu đã điền sẵn mã và tên đơn vị")
     template.add_argument("--out", default=str(PROJECT_ROOT / "templates_xlsx"), help="thư mục ghi")
+    template.add_argument("--period", help="kỳ báo cáo: ghi mẫu theo bộ biểu áp dụng cho kỳ đó")
     template.set_defaults(run=_template)
 
     sample = commands.add_parser("sample", help="ghi bộ báo cáo mẫu năm 2023")

@@ -435,9 +435,9 @@ class Catalogue:
         """Who consolidates, titles and signs the period's documents."""
         return self.regime(period).body
 
-    def for_period(self, period: str) -> "Catalogue":
+    def for_period(self, period: str | None) -> "Catalogue":
         """The catalogue of the period's form set: its forms, checks, templates and Biểu (the
-        same units, periods and regimes). A period unknown to periods.toml keeps this one."""
+        same units, periods and regimes). No period, or one periods.toml does not know, keeps this one."""
         if period not in self.periods or not self.regimes:
             return self
         return self._form_sets.get(self.regime(period).form_set, self)

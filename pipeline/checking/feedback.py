@@ -88,7 +88,7 @@ def write_feedback(path: Path, catalogue: Catalogue, result: CheckResult, period
     from pipeline.workbook.style import Styles, new_workbook
     from pipeline.workbook.template import add_unit_sheets
 
-    submission = result.submission
+    catalogue, submission = catalogue.for_period(period), result.submission  # the period's form set
     with atomic_output(path) as temporary:
         workbook = new_workbook(temporary, "Kết quả kiểm tra báo cáo", catalogue.body(period).authority)
         styles = Styles(workbook)
