@@ -253,3 +253,15 @@ def test_a_2026_biểu_carrying_the_old_forms_says_so(tmp_path):
     assert programme == ("Kỳ báo cáo: Năm 2026 – Chương trình mục tiêu quốc gia xây dựng nông thôn mới, giảm nghèo bền "
                          "vững và phát triển kinh tế - xã hội vùng đồng bào dân tộc thiểu số và miền núi giai đoạn 2026 – 2035")
     assert note == cat.regime("2026").forms_note and "Thông tư 10/2022/TT-BLĐTBXH" in note
+
+
+def test_cli_template_of_a_period(tmp_path, capsys):
+    from pipeline.cli import main
+
+    assert main(["template", "--period", "2023", "--out", str(tmp_path)]) == 0
+    written = sorted(tmp_path.glob("*.xlsx"))
+    assert len(written) == 2
+    for path in written:  # the 2023 form set's template is the committed one
+        assert path.read_bytes() == (ROOT / "templates_xlsx" / path.name).read_bytes()
+    assert main(["template", "--period", "2099", "--out", str(tmp_path / "khac")]) != 0
+    assert 'Không có kỳ báo cáo "2099"' in capsys.readouterr().err
