@@ -265,3 +265,11 @@ def test_cli_template_of_a_period(tmp_path, capsys):
         assert path.read_bytes() == (ROOT / "templates_xlsx" / path.name).read_bytes()
     assert main(["template", "--period", "2099", "--out", str(tmp_path / "khac")]) != 0
     assert 'Không có kỳ báo cáo "2099"' in capsys.readouterr().err
+
+
+def test_an_error_in_another_form_set_names_its_folder(tmp_path):
+    folder = _second_version(_copy(tmp_path))
+    _edit(folder / "versions/thu/forms/08.toml", f'code = "{NEW_ITEM.row}", label', f'code = "{NEW_ITEM.row}", lable')
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(folder)
+    assert caught.value.file == "versions/thu/forms/08.toml" and '"lable"' in str(caught.value)

@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -74,7 +75,14 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
     regimes, folders = _load_regimes(directory, periods)
     shared = {"units": units, "periods": periods, "regimes": regimes,
               "district": {key: value for key, value in raw_district.items() if key != "headline"}}  # validated above
-    form_sets = {key: _load_form_set(folder, key, shared, district.headline) for key, folder in folders.items()}
+    form_sets = {}
+    for key, folder in folders.items():
+        try:
+            form_sets[key] = _load_form_set(folder, key, shared, district.headline)
+        except CatalogueError as e:  # a file of another form set: named from the catalogue folder
+            if folder == directory:
+                raise
+            raise CatalogueError(Path(os.path.relpath(folder / e.file, directory)).as_posix(), e.entry, e.message) from None
     for catalogue in form_sets.values():
         catalogue._form_sets.update(form_sets)
     return next(form_sets[key] for key, folder in folders.items() if folder == directory)

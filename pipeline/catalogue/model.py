@@ -29,7 +29,7 @@ class CatalogueError(UserError):
     """A catalogue file is broken; the message names the file and the entry."""
 
     def __init__(self, file: str, entry: str, message: str):
-        self.file, self.entry = file, entry
+        self.file, self.entry, self.message = file, entry, message
         super().__init__(f'Danh mục không hợp lệ: tệp "{file}", mục "{entry}": {message}')
 
 
