@@ -273,3 +273,19 @@ def test_an_error_in_another_form_set_names_its_folder(tmp_path):
     with pytest.raises(CatalogueError) as caught:
         load_catalogue(folder)
     assert caught.value.file == "versions/thu/forms/08.toml" and '"lable"' in str(caught.value)
+
+
+def test_every_biểu_of_every_form_set_is_known(tmp_path):
+    """A form set with one Biểu more than this one's: the Dagster assets are made for the union."""
+    folder = _second_version(_copy(tmp_path))
+    version = folder / "versions/thu"
+    shutil.copy(version / "forms/13.toml", version / "forms/16.toml")
+    _edit(version / "forms/16.toml", 'code = "13"', 'code = "16"')
+    _edit(version / "forms/16.toml", 'sheet = "13 DA6.TDA2"', 'sheet = "16 DA8"')
+    _edit(version / "forms/16.toml", 'sub_project = "DA6.TDA2"', 'sub_project = "DA8"')
+    with (version / "programme.toml").open("a", encoding="utf-8") as f:
+        f.write('\n[[projects]]\ncode = "DA8"\nname = "Dự án 8: Thử"\n'
+                'sub_projects = [{ code = "DA8", form = "16", name = "Dự án 8: Thử" }]\n')
+    cat = load_catalogue(folder)
+    assert "16" not in cat.bieu and "16" in cat.for_period("2026").bieu
+    assert cat.every_bieu() == [f"{n:02d}" for n in range(1, 17)]

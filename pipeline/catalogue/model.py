@@ -442,6 +442,13 @@ class Catalogue:
             return self
         return self._form_sets.get(self.regime(period).form_set, self)
 
+    def every_bieu(self) -> list[str]:
+        """The Biểu codes of every form set (this one's first, in order): each has a Dagster asset."""
+        codes = list(self.bieu)
+        for other in self._form_sets.values():
+            codes += [code for code in other.bieu if code not in codes]
+        return codes
+
     def own_periods(self) -> list[str]:
         """The periods whose form set is this catalogue's: those its template offers."""
         return [key for key in self.periods if self.for_period(key) is self]
