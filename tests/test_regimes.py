@@ -6,6 +6,7 @@ while the 2023 files are still read and published, byte for byte, under the 2021
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -289,3 +290,10 @@ def test_every_biểu_of_every_form_set_is_known(tmp_path):
     cat = load_catalogue(folder)
     assert "16" not in cat.bieu and "16" in cat.for_period("2026").bieu
     assert cat.every_bieu() == [f"{n:02d}" for n in range(1, 17)]
+
+
+def test_a_changed_copy_of_a_catalogue_keeps_itself_for_its_own_periods(catalogue):
+    """A copy made with dataclasses.replace (another template version, more periods) is not
+    swapped back for the loaded one by for_period."""
+    changed = dataclasses.replace(catalogue, version="000000000000")
+    assert changed.for_period("2023") is changed and changed.own_periods() == ["2023"]

@@ -440,7 +440,8 @@ class Catalogue:
         same units, periods and regimes). No period, or one periods.toml does not know, keeps this one."""
         if period not in self.periods or not self.regimes:
             return self
-        return self._form_sets.get(self.regime(period).form_set, self)
+        form_set = self.regime(period).form_set
+        return self if form_set == self.form_set else self._form_sets.get(form_set, self)  # self: a changed copy too
 
     def every_bieu(self) -> list[str]:
         """The Biểu codes of every form set (this one's first, in order): each has a Dagster asset."""
