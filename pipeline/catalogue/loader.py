@@ -126,9 +126,8 @@ def _load_regimes(directory: Path, periods: dict[str, Period]) -> tuple[tuple[Re
     if list(folders.values()).count(directory.resolve()) != 1:
         raise CatalogueError(file, "form_sets", 'phải có đúng một bộ biểu nằm ngay trong thư mục danh mục (directory = ".")')
     folders = {key: directory if folder == directory.resolve() else folder for key, folder in folders.items()}
-    programmes = {e.key: Programme(e.key, e.name, e.basis, e.source, e.verified) for e in data.programmes}
-    standards = {e.key: Standard(e.key, e.name, e.basis, e.income_rural, e.income_urban, e.source, e.verified)
-                 for e in data.standards}
+    programmes = {e.key: Programme(**e.model_dump()) for e in data.programmes}
+    standards = {e.key: Standard(**e.model_dump()) for e in data.standards}
     bodies = {e.key: Body(**e.model_dump()) for e in data.bodies}
     regimes: list[Regime] = []
     for r in data.regimes:

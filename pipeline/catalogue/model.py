@@ -1,5 +1,6 @@
-"""The catalogue's typed model: forms, items, rules, targets, units and periods, as every
-other module sees them once ``loader`` has read and checked the data files."""
+"""The catalogue's typed model: forms, items, rules, targets, units, periods and the regimes
+in force by period (programme, form set, poverty standard, reporting body), as every other
+module sees them once ``loader`` has read and checked the data files."""
 
 from __future__ import annotations
 
