@@ -109,7 +109,7 @@ def _heading(path: Path, sheet: str | None = None) -> list[str]:
 
 def test_shipped_regimes_choose_body_programme_and_standard_by_date(tmp_path):
     folder = _copy(tmp_path)
-    for key, day in (("2025-6T", "2025-06-30"), ("2025", "2025-12-15"), ("2026", "2026-08-15"), ("2027", "2027-08-15")):
+    for key, day in (("2021", "2021-12-20"), ("2025-6T", "2025-06-30"), ("2025", "2025-12-15"), ("2026", "2026-08-15"), ("2027", "2027-08-15")):
         _add_period(folder, key, day)
     cat = load_catalogue(folder)
     assert cat.body("2023").authority == "UBND HUYỆN TUẦN GIÁO" and cat.body("2023").place == "Tuần Giáo"
@@ -117,8 +117,9 @@ def test_shipped_regimes_choose_body_programme_and_standard_by_date(tmp_path):
     assert [cat.body(p).authority for p in ("2025", "2026", "2027")] == ["UBND TỈNH ĐIỆN BIÊN"] * 3
     assert cat.regime("2025").programme.key == "2021-2025" and cat.regime("2026").programme.key == "2026-2035"
     assert "257/2025/QH15" in cat.regime("2026").programme.basis
-    # 2026 keeps the 2022–2025 standard; from 2027 the lines of Nghị định 351/2025/NĐ-CP
-    assert cat.regime("2026").standard.key == "2022-2025"
+    # 2021 keeps the 2016–2020 standard, 2026 the 2022–2025 one; from 2027 the lines of Nghị định 351/2025/NĐ-CP
+    assert [cat.regime(p).standard.key for p in ("2021", "2023", "2026")] == ["2016-2020", "2022-2025", "2022-2025"]
+    assert cat.body("2021").authority == "UBND HUYỆN TUẦN GIÁO"
     assert (cat.regime("2027").standard.income_rural, cat.regime("2027").standard.income_urban) == (2_200_000, 2_800_000)
     # until new forms exist, 2026 carries the 2021–2025 forms, and says so
     assert all(cat.for_period(p) is cat for p in cat.periods)
@@ -140,8 +141,8 @@ def test_a_period_may_name_its_regime(tmp_path):
       'form_set = "2031-2035"\nstandard = "2022-2025"\nbody = "huyen"'), "2021-2025-huyen",
      '"2031-2035" không có trong [[form_sets]]'),
     (("start = 2025-07-01", "start = 2025-06-01"), "2021-2025-tinh",
-     'thời gian hiệu lực (01/06/2025 – 31/12/2025) trùng với chế độ "2021-2025-huyen" (01/01/2021 – 30/06/2025)'),
-    (("start = 2021-01-01", "start = 2023-09-01"), "2023", "ngày báo cáo 15/08/2023 không thuộc chế độ nào trong regimes.toml"),
+     'thời gian hiệu lực (01/06/2025 – 31/12/2025) trùng với chế độ "2021-2025-huyen" (01/01/2022 – 30/06/2025)'),
+    (("start = 2022-01-01", "start = 2023-09-01"), "2023", "ngày báo cáo 15/08/2023 không thuộc chế độ nào trong regimes.toml"),
     (("end = 2026-12-31", "end = 2025-12-31"), "2026", "ngày kết thúc (end) trước ngày bắt đầu (start)"),
     (('directory = "."', 'directory = "versions/khong-co"'), "2021-2025", 'bộ biểu không có thư mục "versions/khong-co/forms"'),
 ])
