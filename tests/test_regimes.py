@@ -70,9 +70,9 @@ def _second_version(folder: Path) -> Path:
           'verified = false\n\n[[programmes]]\nkey = "2021-2025"')
     text = regimes.read_text(encoding="utf-8")
     start = text.index('key = "2026"\n')
-    end = text.index("[[regimes]]", start)
-    regimes.write_text(text[:start] + text[start:end].replace('form_set = "2021-2025"', 'form_set = "thu"')
-                       .split("forms_note")[0] + "\n" + text[end:], encoding="utf-8")
+    block = text[start:text.index("[[regimes]]", start)]
+    new_block = block.replace('form_set = "2021-2025"', 'form_set = "thu"')  # its own forms: no note
+    regimes.write_text(text.replace(block, new_block[:new_block.index("forms_note")] + "\n"), encoding="utf-8")
     with (folder / "periods.toml").open("a", encoding="utf-8") as f:
         f.write(PERIOD_2026)
     return folder
@@ -224,7 +224,7 @@ def test_two_periods_publish_side_by_side(two_versions):
     assert heading[0] == "UBND HUYỆN TUẦN GIÁO" and "giảm nghèo bền vững giai đoạn 2021 – 2025" in heading[5]
     heading = _heading(new.files["01"])
     assert heading[0] == "UBND TỈNH ĐIỆN BIÊN" and heading[4].endswith("của UBND tỉnh Điện Biên)")
-    assert "giai đoạn 2026 – 2035" in heading[5]
+    assert "giai đoạn 2026 – 2035" in heading[5] and "\n" not in heading[5]  # its own forms: no note
 
 
 @pytest.mark.slow
@@ -238,7 +238,7 @@ def test_2023_is_published_byte_for_byte_when_2026_rules_exist(two_versions):
 
 
 @pytest.mark.slow
-def test_a_2026_biểu_carrying_the_old_forms_says_so(tmp_path):
+def test_a_2026_bieu_carrying_the_old_forms_says_so(tmp_path):
     """The shipped 2026 regime: the 2021–2025 forms under the merged programme, headed by the
     province, a line under the title saying which forms it carries."""
     folder = _copy(tmp_path)
@@ -277,7 +277,7 @@ def test_an_error_in_another_form_set_names_its_folder(tmp_path):
     assert caught.value.file == "versions/thu/forms/08.toml" and '"lable"' in str(caught.value)
 
 
-def test_every_biểu_of_every_form_set_is_known(tmp_path):
+def test_every_bieu_of_every_form_set_is_known(tmp_path):
     """A form set with one Biểu more than this one's: the Dagster assets are made for the union."""
     folder = _second_version(_copy(tmp_path))
     version = folder / "versions/thu"
