@@ -33,6 +33,9 @@ def _catalogue_check(args) -> int:
         f"Danh mục hợp lệ: {len(catalogue.forms)} biểu, {items} ô nhập, {len(catalogue.targets)} chỉ tiêu, "
         f"{len(catalogue.units)} đơn vị, {len(catalogue.periods)} kỳ báo cáo; phiên bản mẫu {catalogue.version}."
     )
+    for key, form_set in catalogue.form_sets().items():  # the versions side by side, and the periods each serves
+        print(f'Bộ biểu "{key}": {len(form_set.forms)} biểu, phiên bản mẫu {form_set.version}; '
+              f'kỳ báo cáo: {", ".join(form_set.own_periods()) or "chưa có"}.')
     return 0
 
 

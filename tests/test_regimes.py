@@ -298,3 +298,14 @@ def test_a_changed_copy_of_a_catalogue_keeps_itself_for_its_own_periods(catalogu
     swapped back for the loaded one by for_period."""
     changed = dataclasses.replace(catalogue, version="000000000000")
     assert changed.for_period("2023") is changed and changed.own_periods() == ["2023"]
+
+
+def test_cli_catalogue_check_names_each_form_set_and_its_periods(tmp_path, capsys):
+    from pipeline.cli import main
+
+    folder = _second_version(_copy(tmp_path))
+    assert main(["catalogue", "check", "--dir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    versions = {key: c.version for key, c in load_catalogue(folder).form_sets().items()}
+    assert f'Bộ biểu "2021-2025": 15 biểu, phiên bản mẫu {versions["2021-2025"]}; kỳ báo cáo: 2023.' in out
+    assert f'Bộ biểu "thu": 13 biểu, phiên bản mẫu {versions["thu"]}; kỳ báo cáo: 2026.' in out

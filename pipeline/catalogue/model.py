@@ -444,10 +444,14 @@ class Catalogue:
         form_set = self.regime(period).form_set
         return self if form_set == self.form_set else self._form_sets.get(form_set, self)  # self: a changed copy too
 
+    def form_sets(self) -> dict[str, "Catalogue"]:
+        """Every form set's catalogue by key, this one included."""
+        return dict(self._form_sets) or {self.form_set: self}
+
     def every_bieu(self) -> list[str]:
         """The Biểu codes of every form set (this one's first, in order): each has a Dagster asset."""
         codes = list(self.bieu)
-        for other in self._form_sets.values():
+        for other in self.form_sets().values():
             codes += [code for code in other.bieu if code not in codes]
         return codes
 
