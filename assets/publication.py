@@ -22,7 +22,7 @@ from pipeline.publication.workbooks import Publication
 from pipeline.states import SubmissionState
 from pipeline.warehouse import connect, create_schema
 
-BIEU_KEYS = {code: dg.AssetKey(f"bieu_{code}") for code in default_catalogue().bieu}
+BIEU_KEYS = {code: dg.AssetKey(f"bieu_{code}") for code in default_catalogue().every_bieu()}  # of every form set
 BIEU_SPAN = default_catalogue().bieu_span.replace("-", "–")
 REPORT_KEY = dg.AssetKey("bao_cao_danh_gia")
 

@@ -1,6 +1,7 @@
 """The command line: ``python -m pipeline <command>`` (or the ``tuangiao`` script).
 
-Commands: ``catalogue check``, ``template [--unit CODE]``, ``sample``, ``sample-merged [--period 2025] --out DIR``,
+Commands: ``catalogue check``, ``template [--unit CODE] [--period KEY]``, ``sample``,
+``sample-merged [--period 2025] --out DIR``,
 ``check FILE [--period P] [--json] [--feedback OUT]``, ``preview``, ``report --period P``, ``rebuild``, ``explain``,
 ``close-period P``, ``reopen-period P``, ``read FILE``, ``serve``,
 ``access add|revoke|list|officer-add|log``, ``review list|approve|return|reopen``, ``backup DEST``,
@@ -33,6 +34,9 @@ def _catalogue_check(args) -> int:
         f"Danh mục hợp lệ: {len(catalogue.forms)} biểu, {items} ô nhập, {len(catalogue.targets)} chỉ tiêu, "
         f"{len(catalogue.reporting_units())} đơn vị, {len(catalogue.periods)} kỳ báo cáo; phiên bản mẫu {catalogue.version}."
     )
+    for key, form_set in catalogue.form_sets().items():  # the versions side by side, and the periods each serves
+        print(f'Bộ biểu "{key}": {len(form_set.forms)} biểu, phiên bản mẫu {form_set.version}; '
+              f'kỳ báo cáo: {", ".join(form_set.own_periods()) or "chưa có"}.')
     return 0
 
 
@@ -42,6 +46,10 @@ def _template(args) -> int:
     from pipeline.workbook.template import write_plan_workbook, write_unit_workbook
 
     catalogue = load_catalogue()
+    if args.period:  # the template of that period's form set
+        if args.period not in catalogue.periods:
+            raise UserError(f'Không có kỳ báo cáo "{args.period}" trong danh mục kỳ báo cáo.')
+        catalogue = catalogue.for_period(args.period)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.unit:
@@ -459,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     template = commands.add_parser("template", help="ghi mẫu báo cáo đơn vị và mẫu kế hoạch huyện")
     template.add_argument("--unit", help="mã đơn vị: ghi bản mẫu đã điền sẵn mã và tên đơn vị")
     template.add_argument("--out", default=str(PROJECT_ROOT / "templates_xlsx"), help="thư mục ghi")
+    template.add_argument("--period", help="kỳ báo cáo: ghi mẫu theo bộ biểu áp dụng cho kỳ đó")
     template.set_defaults(run=_template)
 
     sample = commands.add_parser("sample", help="ghi bộ báo cáo mẫu năm 2023")

@@ -1,5 +1,5 @@
 """The form catalogue: the data files in this folder (forms, programme, targets, periods,
-units, the district, the layouts of the published Biểu, the report's wording) and the one typed model every
+units, the district, the regimes in force by period, the layouts of the published Biểu, the report's wording) and the one typed model every
 other module uses. ``loader``, ``layouts`` and ``report_text`` read and check the files; ``model`` is what
 they give."""
 
@@ -17,6 +17,7 @@ from pipeline.catalogue.model import (
     VALUE_COLUMN,
     VERDICTS,
     Bieu,
+    Body,
     Catalogue,
     CatalogueError,
     Column,
@@ -26,11 +27,14 @@ from pipeline.catalogue.model import (
     LayoutColumn,
     LayoutTable,
     Period,
+    Programme,
     Project,
     Ref,
+    Regime,
     ReportBlock,
     ReportText,
     Rule,
+    Standard,
     SubProject,
     Target,
     Term,
@@ -52,8 +56,9 @@ def __getattr__(name: str):
 
 __all__ = [
     "CATALOGUE_DIR", "EXCEEDED", "MET", "NOT_ASSESSED", "NOT_MET", "SAME_ROW", "TOTAL_ROW", "TYPES", "UNIT_KINDS",
-    "UNITS_FILE", "VALUE_COLUMN", "VERDICTS", "Bieu", "Catalogue", "CatalogueError", "Column", "Form", "Headline",
-    "Item", "LayoutColumn", "LayoutTable", "Period", "Project", "Ref", "ReportBlock", "ReportText", "Rule",
+    "UNITS_FILE", "VALUE_COLUMN", "VERDICTS", "Bieu", "Body", "Catalogue", "CatalogueError", "Column", "Form", "Headline",
+    "Item", "LayoutColumn", "LayoutTable", "Period", "Programme", "Project", "Ref", "Regime", "ReportBlock", "ReportText", "Rule",
+    "Standard",
     "SubProject", "Target", "Term", "Unit",
     "catalogue_version", "default_catalogue", "load_catalogue", "parse_rules", "parse_sum",
 ]

@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -18,6 +19,7 @@ from pipeline.catalogue.model import (
     DEFAULT_RESTATE,
     LINEAGE_FILE,
     SHEET_NAME_FORBIDDEN,
+    Body,
     UNITS_FILE,
     VALUE_COLUMN,
     Catalogue,
@@ -27,9 +29,12 @@ from pipeline.catalogue.model import (
     Headline,
     Item,
     Period,
+    Programme,
     Project,
     Ref,
+    Regime,
     Rule,
+    Standard,
     SubProject,
     Target,
     Term,
@@ -44,6 +49,7 @@ from pipeline.catalogue.schema import (
     ItemEntry,
     PeriodsFile,
     ProgrammeFile,
+    RegimesFile,
     TargetsFile,
     UnitRow,
     day_of,
@@ -53,6 +59,7 @@ from pipeline.catalogue.sources import REF, check_ref, parse_ref, parse_rules, p
 from pipeline.text import ERROR, WARNING
 
 CATALOGUE_DIR = Path(__file__).parent
+REGIMES_FILE = "regimes.toml"
 
 # --------------------------------------------------------------------------- loading
 
@@ -60,15 +67,39 @@ CATALOGUE_DIR = Path(__file__).parent
 def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str | None = None) -> Catalogue:
     """Load and check the whole catalogue; raise CatalogueError naming the file and entry.
 
-    ``units_file`` replaces the catalogue's unit list (same columns as units.csv), for a
-    province's or the country's register of units."""
+    The catalogue returned is the form set kept in ``directory`` itself; every form set of
+    regimes.toml is loaded beside it (``Catalogue.for_period``). ``units_file`` replaces the
+    catalogue's unit list (same columns as units.csv), for a province's or the country's
+    register of units."""
     directory = Path(directory)
-    projects = _load_projects(directory)
     units = _load_units(Path(units_file) if units_file else directory / UNITS_FILE)
     _check_units(units)
     # A unit list given instead of units.csv has its lineage beside it, or none (a register that states no change).
     lineage = load_lineage(Path(units_file).with_name(LINEAGE_FILE) if units_file else directory / LINEAGE_FILE,
                            units, required=not units_file)
+    periods = _load_periods(directory)
+    raw_district = read_toml(directory / "district.toml", directory)
+    district = validated(DistrictFile, raw_district, "district.toml")
+    regimes, folders = _load_regimes(directory, periods)
+    shared = {"units": units, "lineage": lineage, "periods": periods, "regimes": regimes,
+              "district": {key: value for key, value in raw_district.items() if key != "headline"}}  # validated above
+    form_sets = {}
+    for key, folder in folders.items():
+        try:
+            form_sets[key] = _load_form_set(folder, key, shared, district.headline)
+        except CatalogueError as e:  # a file of another form set: named from the catalogue folder
+            if folder == directory:
+                raise
+            raise CatalogueError(Path(os.path.relpath(folder / e.file, directory)).as_posix(), e.entry, e.message) from None
+    for catalogue in form_sets.values():
+        catalogue._form_sets.update(form_sets)
+    return next(form_sets[key] for key, folder in folders.items() if folder == directory)
+
+
+def _load_form_set(directory: Path, key: str, shared: dict, headline: list[HeadlineEntry]) -> Catalogue:
+    """One form set (catalogue version): its forms, projects, targets, Biểu and report wording
+    from ``directory``, with the units, periods, regimes and district settings all share."""
+    projects = _load_projects(directory)
     forms: dict[str, Form] = {}
     form_files: dict[str, FormFile] = {}
     for path in sorted((directory / "forms").glob("*.toml")):
@@ -78,22 +109,60 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
         if form.code in forms:
             raise CatalogueError(file, form.code, "mã biểu bị trùng")
         forms[form.code], form_files[form.code] = form, form_file
-    raw_district = read_toml(directory / "district.toml", directory)
-    district = validated(DistrictFile, raw_district, "district.toml")
-    catalogue = Catalogue(
-        forms=forms,
-        projects=projects,
-        targets=_load_targets(directory),
-        units=units,
-        periods=_load_periods(directory),
-        district={key: value for key, value in raw_district.items() if key != "headline"},  # validated above
-        lineage=lineage,
-    )
+    catalogue = Catalogue(forms=forms, projects=projects, targets=_load_targets(directory), form_set=key, **shared)
     _check(catalogue, directory)
     catalogue = dataclasses.replace(catalogue, bieu=load_layouts(directory, catalogue),
-                                    headline=_headline(catalogue, district.headline),
+                                    headline=_headline(catalogue, headline),
                                     version=catalogue_version(catalogue))
     return dataclasses.replace(catalogue, report=load_report_text(directory, catalogue))
+
+
+def _load_regimes(directory: Path, periods: dict[str, Period]) -> tuple[tuple[Regime, ...], dict[str, Path]]:
+    """The regimes of regimes.toml, checked: every name they use declared, no two in force on
+    the same day, every period in exactly one; and the folder of each form set."""
+    file = REGIMES_FILE
+    data = validated(RegimesFile, read_toml(directory / file, directory), file)
+    for table in ("form_sets", "programmes", "standards", "bodies", "regimes"):
+        keys = [entry.key for entry in getattr(data, table)]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise CatalogueError(file, key, f"mã bị trùng trong [[{table}]]")
+    folders = {entry.key: (directory / entry.directory).resolve() for entry in data.form_sets}
+    for entry in data.form_sets:
+        if not (folders[entry.key] / "forms").is_dir():
+            raise CatalogueError(file, entry.key, f'bộ biểu không có thư mục "{entry.directory}/forms"')
+    if list(folders.values()).count(directory.resolve()) != 1:
+        raise CatalogueError(file, "form_sets", 'phải có đúng một bộ biểu nằm ngay trong thư mục danh mục (directory = ".")')
+    folders = {key: directory if folder == directory.resolve() else folder for key, folder in folders.items()}
+    programmes = {e.key: Programme(**e.model_dump()) for e in data.programmes}
+    standards = {e.key: Standard(**e.model_dump()) for e in data.standards}
+    bodies = {e.key: Body(**e.model_dump()) for e in data.bodies}
+    regimes: list[Regime] = []
+    for r in data.regimes:
+        for table, known, name in (("programmes", programmes, r.programme), ("form_sets", folders, r.form_set),
+                                   ("standards", standards, r.standard), ("bodies", bodies, r.body)):
+            if name not in known:
+                raise CatalogueError(file, r.key, f'"{name}" không có trong [[{table}]]')
+        if r.end < r.start:
+            raise CatalogueError(file, r.key, "ngày kết thúc (end) trước ngày bắt đầu (start)")
+        regimes.append(Regime(r.key, r.start, r.end, programmes[r.programme], r.form_set, standards[r.standard],
+                              bodies[r.body], r.forms_note))
+    ordered = sorted(regimes, key=lambda r: r.start)
+    for before, after in zip(ordered, ordered[1:]):
+        if after.start <= before.end:
+            raise CatalogueError(file, after.key, f'thời gian hiệu lực ({_day(after.start)} – {_day(after.end)}) trùng với '
+                                                  f'chế độ "{before.key}" ({_day(before.start)} – {_day(before.end)})')
+    for p in periods.values():
+        if p.regime and not any(r.key == p.regime for r in regimes):
+            raise CatalogueError("periods.toml", p.key, f'chế độ "{p.regime}" không có trong {file}')
+        if not p.regime and not any(r.holds(p.report_date) for r in regimes):
+            raise CatalogueError("periods.toml", p.key,
+                                 f"ngày báo cáo {_day(p.report_date)} không thuộc chế độ nào trong {file}")
+    return tuple(regimes), folders
+
+
+def _day(date) -> str:
+    return date.strftime("%d/%m/%Y")
 
 
 _CACHE: dict[str, Catalogue] = {}
@@ -255,7 +324,7 @@ def _load_periods(directory: Path) -> dict[str, Period]:
         if p.key in periods:
             raise CatalogueError(file, p.key, "kỳ báo cáo bị trùng")
         periods[p.key] = Period(p.key, p.key if p.label is None else p.label, p.report_date, p.deadline, p.state,
-                                tuple(p.template_versions))
+                                tuple(p.template_versions), p.regime or "")
     return periods
 
 

@@ -1,5 +1,6 @@
-"""The catalogue's typed model: forms, items, rules, targets, units and periods, as every
-other module sees them once ``loader`` has read and checked the data files."""
+"""The catalogue's typed model: forms, items, rules, targets, units, periods and the regimes
+in force by period (programme, form set, poverty standard, reporting body), as every other
+module sees them once ``loader`` has read and checked the data files."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class CatalogueError(UserError):
     """A catalogue file is broken; the message names the file and the entry."""
 
     def __init__(self, file: str, entry: str, message: str):
-        self.file, self.entry = file, entry
+        self.file, self.entry, self.message = file, entry, message
         super().__init__(f'Danh mục không hợp lệ: tệp "{file}", mục "{entry}": {message}')
 
 
@@ -261,10 +262,71 @@ class Period:
     deadline: dt.date
     state: str
     template_versions: tuple[str, ...] = ()  # earlier template versions whose files it still reads
+    regime: str = ""  # the regime named in periods.toml; else the one whose dates hold report_date
 
     @property
     def is_open(self) -> bool:
         return self.state == "mo"
+
+
+@dataclass(frozen=True)
+class Programme:
+    """The national target programme in force, with the decisions it rests on."""
+
+    key: str
+    name: str
+    basis: str
+    source: str = ""  # where the facts were checked
+    verified: bool = False
+
+
+@dataclass(frozen=True)
+class Standard:
+    """The poverty standard in force: income lines in đồng per person per month."""
+
+    key: str
+    name: str
+    basis: str
+    income_rural: int
+    income_urban: int
+    source: str = ""
+    verified: bool = False
+
+
+@dataclass(frozen=True)
+class Body:
+    """The body that consolidates a period's reports and titles and signs its documents."""
+
+    key: str
+    authority: str  # "UBND HUYỆN TUẦN GIÁO", as a heading prints it
+    authority_in_text: str  # "UBND huyện Tuần Giáo", as a sentence names it
+    place: str  # of the date line: "Tuần Giáo, ngày …"
+    province: str
+    standing_office: str  # the Programme's standing office
+    standing_office_in_text: str  # … as the template tells units where to send their files
+    preparer_title: str
+    signer_on_behalf: str
+    source: str = ""
+    verified: bool = False
+
+
+@dataclass(frozen=True)
+class Regime:
+    """The rules in force from ``start`` to ``end`` (inclusive): the programme, the form set
+    (a catalogue version), the poverty standard and the reporting body; ``forms_note`` is
+    printed under every Biểu title when the period carries another period's forms."""
+
+    key: str
+    start: dt.date
+    end: dt.date
+    programme: Programme
+    form_set: str
+    standard: Standard
+    body: Body
+    forms_note: str = ""
+
+    def holds(self, date: dt.date) -> bool:
+        return self.start <= date <= self.end
 
 
 @dataclass(frozen=True)
@@ -385,6 +447,9 @@ class Catalogue:
     headline: tuple[Headline, ...] = ()
     lineage: tuple[LineageLink, ...] = ()  # lineage.csv: which units became which, checked at load
     version: str = field(default="")
+    regimes: tuple[Regime, ...] = ()  # the rules in force, by date (regimes.toml)
+    form_set: str = ""  # the form set (catalogue version) this catalogue's forms, Biểu and targets are
+    _form_sets: dict = field(default_factory=dict, repr=False, compare=False)  # every form set's catalogue
     _expansions: dict = field(default_factory=dict, repr=False, compare=False)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)
     _units_by_code: dict = field(default_factory=dict, repr=False, compare=False)
@@ -403,6 +468,40 @@ class Catalogue:
         version, or an earlier one the period keeps (``template_versions`` in periods.toml)."""
         kept = self.periods[period].template_versions if period in self.periods else ()
         return version == self.version or version in kept
+
+    def regime(self, period: str) -> Regime:
+        """The rules in force for a period of periods.toml: the regime it names, else the one
+        whose dates hold its report date (the loader checks there is exactly one). A period
+        periods.toml does not know (as a checked file may name) gets the last period's."""
+        p = self.periods.get(period) or list(self.periods.values())[-1]
+        return next(r for r in self.regimes if r.key == p.regime or (not p.regime and r.holds(p.report_date)))
+
+    def body(self, period: str) -> Body:
+        """Who consolidates, titles and signs the period's documents."""
+        return self.regime(period).body
+
+    def for_period(self, period: str | None) -> "Catalogue":
+        """The catalogue of the period's form set: its forms, checks, templates and Biểu (the
+        same units, periods and regimes). No period, or one periods.toml does not know, keeps this one."""
+        if period not in self.periods or not self.regimes:
+            return self
+        form_set = self.regime(period).form_set
+        return self if form_set == self.form_set else self._form_sets.get(form_set, self)  # self: a changed copy too
+
+    def form_sets(self) -> dict[str, "Catalogue"]:
+        """Every form set's catalogue by key, this one included."""
+        return dict(self._form_sets) or {self.form_set: self}
+
+    def every_bieu(self) -> list[str]:
+        """The Biểu codes of every form set (this one's first, in order): each has a Dagster asset."""
+        codes = list(self.bieu)
+        for other in self.form_sets().values():
+            codes += [code for code in other.bieu if code not in codes]
+        return codes
+
+    def own_periods(self) -> list[str]:
+        """The periods whose form set is this catalogue's: those its template offers."""
+        return [key for key in self.periods if self.for_period(key) is self]
 
     @property
     def funds_form(self) -> Form | None:

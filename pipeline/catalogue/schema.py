@@ -117,6 +117,7 @@ class PeriodEntry(Model):
     state: Literal[PERIOD_STATES]
     # earlier template versions (catalogue_version of a former release) whose files the period still reads
     template_versions: list[Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]] = []
+    regime: Text | None = None  # regimes.toml's key; by default the regime whose dates hold report_date
 
 
 class PeriodsFile(Model):
@@ -129,17 +130,68 @@ class HeadlineEntry(Model):
 
 
 class DistrictFile(Model):
-    authority: Text
-    authority_in_text: Text
-    place: Text
-    province: str | None = None
-    programme: Text
-    standing_office: Text
-    preparer_title: Text
-    signer_on_behalf: Text
     change_warning_share: float | None = None  # the checks' defaults apply when absent
     change_warning_min: float | None = None
     headline: list[HeadlineEntry] = []
+
+
+# --------------------------------------------------------------------------- regimes.toml
+
+
+Key = Annotated[str, Field(pattern=r"^[0-9A-Za-z_-]+$")]
+
+
+class Sourced(Model):
+    key: Key
+    source: Text  # where the fact was checked
+    verified: bool  # false: not confirmed there
+
+
+class FormSetEntry(Sourced):
+    directory: Text  # from the catalogue folder: "." or e.g. "versions/2026-2030"
+    name: Text
+
+
+class ProgrammeEntry(Sourced):
+    name: Text
+    basis: Text
+
+
+class StandardEntry(Sourced):
+    name: Text
+    basis: Text
+    income_rural: int  # đồng per person per month
+    income_urban: int
+
+
+class BodyEntry(Sourced):
+    authority: Text
+    authority_in_text: Text
+    place: Text
+    province: Text
+    standing_office: Text
+    standing_office_in_text: Text
+    preparer_title: Text
+    signer_on_behalf: Text
+
+
+class RegimeEntry(Model):
+    key: Key
+    start: dt.date
+    end: dt.date
+    programme: Text
+    form_set: Text
+    standard: Text
+    body: Text
+    forms_note: str = ""
+
+
+class RegimesFile(Model):
+    form_sets: list[FormSetEntry]
+    programmes: list[ProgrammeEntry]
+    standards: list[StandardEntry]
+    bodies: list[BodyEntry]
+    regimes: list[RegimeEntry]
 
 
 # --------------------------------------------------------------------------- units.csv, lineage.csv

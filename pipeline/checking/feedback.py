@@ -88,9 +88,9 @@ def write_feedback(path: Path, catalogue: Catalogue, result: CheckResult, period
     from pipeline.workbook.style import Styles, new_workbook
     from pipeline.workbook.template import add_unit_sheets
 
-    submission = result.submission
+    catalogue, submission = catalogue.for_period(period), result.submission  # the period's form set
     with atomic_output(path) as temporary:
-        workbook = new_workbook(temporary, "Kết quả kiểm tra báo cáo", catalogue.district["authority"])
+        workbook = new_workbook(temporary, "Kết quả kiểm tra báo cáo", catalogue.body(period).authority)
         styles = Styles(workbook)
         summary = workbook.add_worksheet(SUMMARY_SHEET)
         filling = None
@@ -130,7 +130,7 @@ def _summary(ws, styles: Styles, catalogue: Catalogue, result: CheckResult, peri
     last = len(columns) - 1
     for col, (_, width) in enumerate(columns):
         ws.set_column(col, col, width)
-    ws.merge_range(0, 0, 0, last, f"KẾT QUẢ KIỂM TRA BÁO CÁO – {catalogue.district['authority']}", styles.title())
+    ws.merge_range(0, 0, 0, last, f"KẾT QUẢ KIỂM TRA BÁO CÁO – {catalogue.body(period).authority}", styles.title())
     accepted = report.accepted
     verdict = (ACCEPTED + (" (có cảnh báo, nên xem lại)" if report.warnings else "")) if accepted else \
         f"{REFUSED} – hãy sửa các lỗi dưới đây rồi gửi lại"

@@ -97,6 +97,7 @@ def check_files(catalogue: Catalogue, paths: list[Path], period: str | None = No
     values of its last valid earlier period, ``hashes`` the files' SHA-256 if already known (a
     file is hashed once per intake). Files are read by ``workers`` processes; the pandera
     schemas run once per form over the whole batch."""
+    catalogue = catalogue.for_period(period)  # the period's form set; without a period, the one given
     items = list(zip(paths, hashes or [None] * len(paths)))
     read = parallel_map(read_in_worker, items, workers, catalogue, failed=_crashed)
     results = [_result(path, one) for path, one in zip(paths, read)]

@@ -24,6 +24,7 @@ class Consolidation:
 
 
 def consolidate(catalogue: Catalogue, warehouse: Path, period: str, wait_seconds: float = WAIT_SECONDS) -> Consolidation:
+    catalogue = catalogue.for_period(period)  # the forms and headline of the period's form set
     with connect(warehouse, wait_seconds=wait_seconds) as conn:
         create_schema(conn)
         figures = Figures(conn, catalogue, period)

@@ -58,6 +58,7 @@ def publish_period(catalogue: Catalogue, warehouse: Path, out: Path, period: str
     with a row per unit, or per district or province (``level``) in the per-unit tables, and
     their PDFs when ``office`` is given; the returned publication names the files by their
     lasting paths."""
+    catalogue = catalogue.for_period(period)  # the Biểu, report and checks of the period's form set
     with connect(warehouse, wait_seconds=wait_seconds) as conn:
         create_schema(conn)
         reports = build_reports(catalogue, conn, period, level)

@@ -290,7 +290,7 @@ def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -
     dots = texts["dots"]
     signing = signing_for(catalogue, period.key, info)
     year = signing.shown_date.year
-    district = _district(catalogue)
+    district = _district(catalogue, period.key)
     common = {"year": year, "previous_year": year - 1, "review_year": year - 1, "previous_review_year": year - 2,
               "place": district["place"], "period_label": period.label}
     fill = _Fill(catalogue, {r.code: r for r in reports}, {**common, **_target_counts(reports)})
@@ -312,11 +312,12 @@ def compose(catalogue: Catalogue, reports: list[Report], info: dict[str, str]) -
     )
 
 
-def _district(catalogue: Catalogue) -> dict[str, str]:
-    """What the draft reads of the district (the one place it reads ``catalogue.district``):
-    who reports, where, and the Programme's standing office."""
+def _district(catalogue: Catalogue, period: str) -> dict[str, str]:
+    """What the draft reads of the reporting body of the period (the one place it reads
+    ``catalogue.body``): who reports, where, and the Programme's standing office."""
+    body = catalogue.body(period)
     keys = ("authority", "authority_in_text", "place", "standing_office")
-    return {key: str(catalogue.district[key]) for key in keys}
+    return {key: str(getattr(body, key)) for key in keys}
 
 
 def _short(sub, project) -> str:

@@ -51,13 +51,13 @@ class Signing:
 
 def signing_for(catalogue: Catalogue, period: str, info: dict[str, str]) -> Signing:
     """The signature block of ``period`` from the plan's Thông tin fields (``plan_info``)."""
-    district = catalogue.district
+    body = catalogue.body(period)
     text = {key: str(info.get(key) or "").strip() for key in
             (SIGNER_FIELD, SIGNER_TITLE_FIELD, SIGNER_ON_BEHALF_FIELD, PREPARER_FIELD, REPORT_NUMBER_FIELD)}
     date = dt.date.fromisoformat(info[REPORT_DATE_FIELD][:10]) if info.get(REPORT_DATE_FIELD) else None
     return Signing(
-        place=str(district["place"]), date=date, fallback_date=catalogue.periods[period].report_date,
-        on_behalf=str(district["signer_on_behalf"]), deputy=text[SIGNER_ON_BEHALF_FIELD],
-        title=text[SIGNER_TITLE_FIELD], signer=text[SIGNER_FIELD], preparer_title=str(district["preparer_title"]),
+        place=body.place, date=date, fallback_date=catalogue.periods[period].report_date,
+        on_behalf=body.signer_on_behalf, deputy=text[SIGNER_ON_BEHALF_FIELD],
+        title=text[SIGNER_TITLE_FIELD], signer=text[SIGNER_FIELD], preparer_title=body.preparer_title,
         preparer=text[PREPARER_FIELD], report_number=text[REPORT_NUMBER_FIELD],
     )

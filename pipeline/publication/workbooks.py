@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from pipeline.catalogue import Catalogue
+from pipeline.catalogue import Body, Catalogue
 from pipeline.catalogue.model import UNIT_GROUPS
 from pipeline.text import name_list
 from pipeline.failpoints import failpoint
@@ -133,7 +133,7 @@ def _write(path: Path, catalogue: Catalogue, signing: Signing, reports: list[Rep
     every workbook)."""
     with atomic_output(path) as temporary:
         title = reports[0].title if len(reports) == 1 else f"Biểu {catalogue.bieu_span.replace('-', '–')}"
-        workbook = new_workbook(temporary, f"{title} – {reports[0].period}", catalogue.district["authority"])
+        workbook = new_workbook(temporary, f"{title} – {reports[0].period}", catalogue.body(reports[0].period).authority)
         styles = Styles(workbook)
         for report in reports:
             for table in report.tables:
@@ -152,7 +152,7 @@ def _annex(path: Path, catalogue: Catalogue, reports: list[Report]) -> Path:
     """The sources annex: which file of each unit the Biểu used, and the remarks on the tables
     (a column left out for want of data…), printable on its own."""
     with atomic_output(path) as temporary:
-        workbook = new_workbook(temporary, f"{SOURCES_SHEET} – {reports[0].period}", catalogue.district["authority"])
+        workbook = new_workbook(temporary, f"{SOURCES_SHEET} – {reports[0].period}", catalogue.body(reports[0].period).authority)
         styles = Styles(workbook)
         _sources_sheet(workbook, styles, catalogue, reports)
         remarks = [(f"Biểu {report.code} – {table.sheet}", remark)
@@ -202,7 +202,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     crosses a page (the repeated label columns would print a piece of it). Every group is
     widened to the page's width."""
     ws = workbook.add_worksheet(table.sheet)
-    district = catalogue.district
+    body, regime = catalogue.body(report.period), catalogue.regime(report.period)
     period = catalogue.periods[report.period]
     columns = table.columns
     last = len(columns) - 1
@@ -241,7 +241,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     split = min(2, last - 3) if whole_table else label  # the authority's name over columns 0 … split
     right = (split + 1, last) if whole_table else spans[0]
     bold_center = styles.get(bold=True, align="center", valign="vcenter", text_wrap=True)
-    _merge(ws, 0, 0, split, district["authority"], bold_center)
+    _merge(ws, 0, 0, split, body.authority, bold_center)
     _merge(ws, 0, *right, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold_center)
     _merge(ws, 1, *right, "Độc lập - Tự do - Hạnh phúc", styles.get(bold=True, underline=1, align="center"))
     first_table = table is report.tables[0]
@@ -251,8 +251,8 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     if report.review is not None and not final and report.review.draft(report.expected):  # stamped, title untouched
         _merge(ws, 2, 0, split, NOT_APPROVED, styles.get(bold=True, align="center", border=1))
     title = _title(report, table, final)
-    reference = _reference_line(signing, district)
-    period_line = f"Kỳ báo cáo: {period.label} – {district['programme']}"
+    reference = _reference_line(signing, body)
+    period_line = f"Kỳ báo cáo: {period.label} – {regime.programme.name}" + (f"\n{regime.forms_note}" if regime.forms_note else "")
     unit_format = styles.get(italic=True, align="right")
     _merge(ws, 3, *head, title, styles.title())
     _merge(ws, 4, *head, reference, styles.get(italic=True, align="center", text_wrap=True))
@@ -263,7 +263,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
         _merge(ws, 3, *span, title, styles.title())
         _merge(ws, 6, *span, table.unit_note, unit_format)
     title_lines = max(printed_lines(title, across(*span), TITLE_SIZE, bold=True) for span in [head, *spans[1:]])
-    row_height(0, text_height(printed_lines(district["authority"], across(0, split), bold=True)))
+    row_height(0, text_height(printed_lines(body.authority, across(0, split), bold=True)))
     for row in (1, 2, 6):
         row_height(row, LINE)
     row_height(3, text_height(title_lines, TITLE_SIZE))
@@ -386,7 +386,7 @@ def _header_heights(columns: list[Column], points: list[float], levels: int, end
     return [top, max(least, below, across - top)]
 
 
-def _reference_line(signing: Signing, district: dict) -> str:
+def _reference_line(signing: Signing, body: Body) -> str:
     """"(Kèm theo Báo cáo số 125/BC-UBND ngày 15 tháng 8 năm 2023 của UBND huyện Tuần Giáo)",
     dotted where the plan gives no number or date (filled in by hand)."""
     number = signing.report_number or DOTS
@@ -395,7 +395,7 @@ def _reference_line(signing: Signing, district: dict) -> str:
         year = signing.date.year
     else:
         day, month, year = DOTS, DOTS, signing.fallback_date.year
-    return f"(Kèm theo Báo cáo số {number}/BC-UBND ngày {day} tháng {month} năm {year} của {district['authority_in_text']})"
+    return f"(Kèm theo Báo cáo số {number}/BC-UBND ngày {day} tháng {month} năm {year} của {body.authority_in_text})"
 
 
 def _completeness(report: Report, table: Table, is_unit) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from pipeline.catalogue import TOTAL_ROW, Catalogue, Form, Item, Ref, Target, Unit
+from pipeline.catalogue import TOTAL_ROW, Body, Catalogue, Form, Item, Ref, Target, Unit
 from pipeline.text import ERROR, WARNING
 from pipeline.files import atomic_output
 from pipeline.catalogue.contract import (
@@ -192,16 +192,22 @@ def _cell(info_rows: dict, code: str) -> str:
 
 
 def _period_list(catalogue: Catalogue) -> list[str]:
-    return [p.key for p in catalogue.periods.values() if p.is_open] or list(catalogue.periods)
+    own = catalogue.own_periods() or list(catalogue.periods)  # the periods of this form set
+    return [key for key in own if catalogue.periods[key].is_open] or own
+
+
+def _body(catalogue: Catalogue) -> Body:
+    """The body the template names: that of the last period it offers."""
+    return catalogue.body(_period_list(catalogue)[-1])
 
 
 # --------------------------------------------------------------------------- unit workbook
 
 
 def unit_guide_lines(catalogue: Catalogue) -> list[str]:
-    district = catalogue.district
+    body, programme = _body(catalogue), catalogue.regime(_period_list(catalogue)[-1]).programme
     return [
-        f"Mẫu báo cáo kết quả thực hiện {district['programme']} – {district['authority']}.",
+        f"Mẫu báo cáo kết quả thực hiện {programme.name} – {body.authority}.",
         "1. Sheet \"Thông tin\": chọn mã đơn vị trong danh sách (tên đơn vị tự hiện ra), chọn kỳ báo cáo, ghi người lập biểu, số điện thoại và ngày lập.",
         "2. Nhập số liệu vào các ô màu vàng trên từng sheet biểu. Ô màu xám là công thức, tự tính, không cần nhập.",
         "3. Mọi ô màu vàng đều bắt buộc: không có số liệu thì nhập 0, không để trống.",
@@ -209,7 +215,7 @@ def unit_guide_lines(catalogue: Catalogue) -> list[str]:
         "5. Sheet có dòng chữ đỏ \"KHÔNG ÁP DỤNG\" thì đơn vị bạn không phải báo cáo, bỏ qua sheet đó.",
         "6. Không đổi tên, không xoá sheet; có thể chèn dòng ghi chú, nhưng không sửa các cột, dòng bị ẩn.",
         "7. Lưu tệp dạng .xlsx (Excel, LibreOffice hoặc WPS đều được) và gửi về "
-        f"{district['standing_office']} huyện; tên tệp đặt tuỳ ý.",
+        f"{body.standing_office_in_text}; tên tệp đặt tuỳ ý.",
         f"Phiên bản mẫu: {catalogue.version}. Mẫu cũ hơn sẽ bị từ chối: khi có mẫu mới, hãy dùng mẫu mới.",
     ]
 
@@ -219,7 +225,7 @@ def write_unit_workbook(path: Path | str, catalogue: Catalogue, unit: Unit | Non
     """The unit submission workbook: blank, pre-filled for one unit, or filled with values."""
     path = Path(path)
     with atomic_output(path) as temporary:
-        workbook = new_workbook(temporary, "Mẫu báo cáo giảm nghèo bền vững", catalogue.district["authority"])
+        workbook = new_workbook(temporary, "Mẫu báo cáo giảm nghèo bền vững", _body(catalogue).authority)
         styles = Styles(workbook)
         _guide(workbook, styles, "HƯỚNG DẪN NHẬP BÁO CÁO", unit_guide_lines(catalogue))
         add_unit_sheets(workbook, styles, catalogue, unit, filling or Filling())
@@ -440,8 +446,8 @@ def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind
 
 def plan_guide_lines(catalogue: Catalogue) -> list[str]:
     return [
-        f"Mẫu nhập kế hoạch năm của huyện cho Biểu 01 – {catalogue.district['authority']}.",
-        f"Người nhập: {catalogue.district['standing_office']} (cơ quan thường trực Chương trình), "
+        f"Mẫu nhập kế hoạch năm của huyện cho Biểu 01 – {_body(catalogue).authority}.",
+        f"Người nhập: {_body(catalogue).standing_office} (cơ quan thường trực Chương trình), "
         "theo Kế hoạch thực hiện Chương trình của UBND huyện trong năm.",
         "1. Sheet \"Thông tin\": chọn kỳ báo cáo, ghi người lập, số điện thoại, ngày lập; rồi người ký báo cáo "
         "(ký thay nếu có, ví dụ \"KT. CHỦ TỊCH\"; chức vụ, ví dụ \"PHÓ CHỦ TỊCH\"; họ và tên), số báo cáo "
@@ -459,7 +465,7 @@ def write_plan_workbook(path: Path | str, catalogue: Catalogue, filling: PlanFil
     """The district plan workbook: per target, whether it is due, the plan, last year's result."""
     path = Path(path)
     with atomic_output(path) as temporary:
-        workbook = new_workbook(temporary, "Mẫu kế hoạch chỉ tiêu giảm nghèo của huyện", catalogue.district["authority"])
+        workbook = new_workbook(temporary, "Mẫu kế hoạch chỉ tiêu giảm nghèo của huyện", _body(catalogue).authority)
         _plan_sheets(workbook, catalogue, filling or PlanFilling())
         workbook.close()
     return path
