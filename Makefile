@@ -51,9 +51,10 @@ bench-quick: $(STAMP)
 template: $(STAMP)
 	$(PY) -m pipeline template --out templates_xlsx
 
-## sample: regenerate the committed 2023 sample submissions
+## sample: regenerate the committed sample submissions: 2023 (the report's figures) and the synthetic 2021, 2022, 2024
 sample: $(STAMP)
 	$(PY) -m pipeline sample --out data/sample/2023
+	for year in 2021 2022 2024; do $(PY) -m pipeline sample --year $$year --out data/sample/$$year || exit 1; done
 
 clean:
 	rm -rf data/out data/archive data/warehouse.duckdb data/.inbox-index .dagster_home

@@ -59,7 +59,7 @@ def _template(args) -> int:
 def _sample(args) -> int:
     from pipeline.tools.sample import write_sample
 
-    paths = write_sample(Path(args.out), load_catalogue())
+    paths = write_sample(Path(args.out), load_catalogue(), args.year)
     print(f"Đã ghi {len(paths)} tệp mẫu vào {args.out}")
     return 0
 
@@ -439,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sample = commands.add_parser("sample", help="ghi bộ báo cáo mẫu năm 2023")
     sample.add_argument("--out", default=str(PROJECT_ROOT / "data" / "sample" / "2023"))
+    sample.add_argument("--year", default="2023", help="năm của bộ mẫu (2021, 2022, 2024: số liệu giả lập)")
     sample.set_defaults(run=_sample)
 
     check = commands.add_parser("check", help="kiểm tra một tệp báo cáo, in các lỗi và cảnh báo")
