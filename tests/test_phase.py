@@ -4,6 +4,8 @@ phase summary built from the annual periods in the warehouse."""
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -11,10 +13,16 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from pipeline.catalogue import CATALOGUE_DIR, TOTAL_ROW, CatalogueError, Ref, load_catalogue
 from pipeline.checking.validation import check_files
-from pipeline.tools.sample import write_sample
+from pipeline.publication.phase import build_phase_reports, publish_phase
+from pipeline.publication.provenance import explain
+from pipeline.publication.tables import ratio
+from pipeline.states import Verdict
+from pipeline.tools.sample import take_in_history, write_sample
+from pipeline.warehouse import connect
 from pipeline.workbook.reader import read_workbook
-from tests.conftest import ROOT
+from tests.conftest import ROOT, sample_taken_in
 
 YEARS = ("2021", "2022", "2024")
 
@@ -110,3 +118,146 @@ def test_each_year_regenerates_byte_for_byte(catalogue, tmp_path, year):
     assert sorted(p.name for p in written) == [p.name for p in year_files(year)]
     for path in written:
         assert path.read_bytes() == (sample_dir(year) / path.name).read_bytes(), path.name
+
+
+# --------------------------------------------------------------------------- the phase summary
+
+PHASE = "2021-2025"
+T0 = dt.datetime(2023, 8, 10, 17, 0)
+
+
+@pytest.fixture(scope="module")
+def only_2023(catalogue, tmp_path_factory):
+    return sample_taken_in(catalogue, tmp_path_factory, tmp_path_factory.mktemp("only-2023") / "data", T0)
+
+
+@pytest.fixture(scope="module")
+def four_years(catalogue, tmp_path_factory):
+    """The 2023 sample taken in, then the shipped 2021, 2022 and 2024 (closed periods) as history."""
+    places = sample_taken_in(catalogue, tmp_path_factory, tmp_path_factory.mktemp("four-years") / "data", T0)
+    results = take_in_history(catalogue, places, ["2021", "2022", "2024"])
+    assert all(r.status == Verdict.VALID for year in results.values() for r in year), results
+    return places
+
+
+def reports_of(catalogue, places):
+    with connect(places.warehouse) as conn:
+        return {r.code: r for r in build_phase_reports(catalogue, conn, PHASE)}
+
+
+def row(report, code):
+    return next(r for r in report.tables[0].rows if r.code == code)
+
+
+def year_sums(totals, year, form, item):
+    return totals[year][(form, item, "GIA_TRI")]
+
+
+def test_the_phase_is_a_period_of_its_years_with_declared_aggregations(catalogue):
+    phase = catalogue.periods[PHASE]
+    assert phase.is_phase and phase.kind == "giai đoạn" and phase.years == ("2021", "2022", "2023", "2024", "2025")
+    assert not phase.is_open  # never sent files: the template's period list stays 2023 alone
+    rules = catalogue.phase
+    assert rules.method(catalogue, Ref("01", "HO_NGHEO")) == "last"  # the poor households at the year's end
+    assert rules.method(catalogue, Ref("08", "DT_NGHE")) == "sum"
+    assert rules.method(catalogue, Ref("02", "DA1.TDA1", "CHUYEN_DT")) == "none"
+    assert rules.method(catalogue, Ref("02", "DA1.TDA1", "NSTW_DT")) == "sum"
+    inputs = sum(len(f.input_columns) if f.is_grid else len(f.input_items) for f in catalogue.forms.values())
+    assert len(rules.aggregation) == inputs  # every input item of every form is declared
+
+
+def _catalogue_with(tmp_path, file, old, new):
+    folder = tmp_path / "catalogue"
+    shutil.copytree(CATALOGUE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    text = (folder / file).read_text(encoding="utf-8")
+    assert old in text
+    (folder / file).write_text(text.replace(old, new, 1), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("old, new, named", [
+    ('form = "02"', 'form = "02"\naverage = true', "aggregation"),
+    ('form = "05"\ndefault = "sum"', 'form = "05"\ndefault = "average"', "aggregation"),
+    ('items = { CT_CHUYEN_TIEP = "none" }', 'items = { CT_CHUYEN_TIEP = "none", CT_KHONG_CO = "sum" }',
+     "aggregation.03.CT_KHONG_CO"),
+    ('[[aggregation]]\nform = "13"\ndefault = "sum"\n', "", "aggregation.13"),
+    ('code = "T25"', 'code = "T26"', "T26"),
+])
+def test_an_unknown_or_missing_aggregation_is_refused(tmp_path, old, new, named):
+    folder = _catalogue_with(tmp_path, "phase.toml", old, new)
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(folder)
+    assert caught.value.file == "phase.toml" and named in caught.value.entry
+
+
+def test_a_phase_names_its_years_and_a_year_does_not(tmp_path):
+    folder = _catalogue_with(tmp_path, "periods.toml", 'years = ["2021", "2022", "2023", "2024", "2025"]\n', "")
+    with pytest.raises(CatalogueError, match="2021-2025"):
+        load_catalogue(folder)
+
+
+def test_years_missing_from_the_warehouse_are_named_never_zero(catalogue, only_2023):
+    reports = reports_of(catalogue, only_2023)
+    bieu01 = reports["01"]
+    assert "chưa có số liệu năm 2021, 2022, 2024, 2025" in bieu01.summary
+    labels = {c.key: c.label for c in bieu01.tables[0].columns}
+    assert labels["Y2025"] == "Năm 2025 (chưa có số liệu)" and labels["Y2023"] == "Năm 2023"
+    trained = row(bieu01, "T04")
+    assert [trained.values[f"Y{y}"] for y in ("2021", "2022", "2024", "2025")] == [None] * 4
+    assert trained.values["Y2023"] == trained.values["phase"] == 491
+    assert trained.values["assessment"].endswith("(tạm tính)")
+    total = row(reports["02"], TOTAL_ROW)
+    assert total.values["GN_2021"] is None and total.values["GN"] == total.values["GN_2023"] == Decimal("17243")
+
+
+@pytest.mark.slow
+def test_phase_figures_aggregate_as_declared(catalogue, four_years, totals):
+    reports = reports_of(catalogue, four_years)
+    assert "số liệu của các năm 2021, 2022, 2023, 2024; chưa có số liệu năm 2025" in reports["01"].summary
+    poor = row(reports["01"], "T01")
+    # a stock: the last year's rate (7.056/19.600), neither summed nor averaged over the years
+    assert poor.values["phase"] == poor.values["Y2024"] == ratio(Decimal(7056), Decimal(19600))
+    assert poor.values["Y2022"] == ratio(Decimal(9472), Decimal(19050))
+    assert poor.values["how"] == "Số năm 2024"
+    trained = row(reports["01"], "T04")
+    assert trained.values["phase"] == 300 + 650 + 491 + 1100 and trained.values["target"] == 4000
+    # a rate of flows: recomputed from the numerator and denominator summed over the years
+    connected = row(reports["01"], "T03")
+    wanted = [sum(year_sums(totals, y, "10", i) for y in ("2021", "2022", "2023", "2024"))
+              for i in ("LD_DUOC_KET_NOI", "LD_NHU_CAU_KET_NOI")]
+    assert connected.values["phase"] == ratio(*wanted)
+    total = row(reports["02"], TOTAL_ROW)
+    for key, columns in (("GIAO", ("NSTW_DT", "NSTW_SN", "DOI_UNG", "HUY_DONG")), ("GN", ("GN_DT", "GN_SN"))):
+        years = [carried(totals[y], c) for y in ("2021", "2022", "2023", "2024") for c in columns]
+        assert total.values[key] == sum(years), key  # the funds carried over are not added again
+    assert total.values["TL"] == ratio(total.values["GN"], total.values["GIAO"])
+    assert total.values["GIAO_2025"] is None
+
+
+@pytest.mark.slow
+def test_explain_traces_a_phase_figure_to_the_annual_cells(catalogue, four_years, totals):
+    with connect(four_years.warehouse) as conn:
+        trained = explain(conn, catalogue, PHASE, "01", "T04")
+        poor = explain(conn, catalogue, PHASE, "01", "T01")
+        disbursed = explain(conn, catalogue, PHASE, "02", "DA5", "GN")
+    assert [p.label for p in trained.parts] == [f"Tổng · năm {y}" for y in ("2021", "2022", "2023", "2024")]
+    assert [p.total for p in trained.parts] == [300, 650, 491, 1100] and trained.value == 2541
+    assert all(c.file_name and c.cell for p in trained.parts for c in p.contributions)
+    assert [p.label for p in poor.parts] == ["Tử số · năm 2024", "Mẫu số · năm 2024"]
+    assert poor.value == ratio(Decimal(7056), Decimal(19600))
+    assert disbursed.value == sum(totals[y][("02", "DA5", c)] for y in ("2021", "2022", "2023", "2024")
+                                  for c in ("GN_DT", "GN_SN"))
+
+
+@pytest.mark.slow
+def test_the_phase_is_published_like_a_period_with_its_trends(catalogue, four_years):
+    reports, publication = publish_phase(catalogue, four_years.warehouse, four_years.out, PHASE)
+    assert publication.folder == four_years.out / PHASE
+    assert sorted(p.name for p in publication.files.values()) == ["Bieu_01_2021-2025.xlsx", "Bieu_02_2021-2025.xlsx"]
+    book = openpyxl.load_workbook(publication.files["01"])
+    assert [s.title for s in book.chartsheets] == ["Xu hướng T01", "Xu hướng T02", "Xu hướng T04", "Xu hướng T18"]
+    sheet = book["Biểu 01 giai đoạn"]
+    header = next(r for r in sheet.iter_rows() if any(c.value == "Năm 2025 (chưa có số liệu)" for c in r))
+    column = next(c.column for c in header if c.value == "Năm 2025 (chưa có số liệu)")
+    first = next(r[0].row for r in sheet.iter_rows() if r[1].value == "Tỷ lệ hộ nghèo")
+    assert [sheet.cell(first + n, column).value for n in range(len(catalogue.targets))] == [None] * 25  # blank, never 0

@@ -20,6 +20,7 @@ from pipeline.catalogue.model import (
     Catalogue,
     CatalogueError,
     Column,
+    PHASE,
     Form,
     Headline,
     Item,
@@ -32,6 +33,7 @@ from pipeline.catalogue.model import (
     Term,
     Unit,
 )
+from pipeline.catalogue.phase import load_phase_rules
 from pipeline.catalogue.report_text import load_report_text
 from pipeline.catalogue.schema import (
     ColumnEntry,
@@ -84,7 +86,8 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
     catalogue = dataclasses.replace(catalogue, bieu=load_layouts(directory, catalogue),
                                     headline=_headline(catalogue, district.headline),
                                     version=catalogue_version(catalogue))
-    return dataclasses.replace(catalogue, report=load_report_text(directory, catalogue))
+    return dataclasses.replace(catalogue, report=load_report_text(directory, catalogue),
+                               phase=load_phase_rules(directory, catalogue))
 
 
 _CACHE: dict[str, Catalogue] = {}
@@ -239,8 +242,10 @@ def _load_periods(directory: Path) -> dict[str, Period]:
     for p in validated(PeriodsFile, read_toml(directory / file, directory), file).periods:
         if p.key in periods:
             raise CatalogueError(file, p.key, "kỳ báo cáo bị trùng")
+        if (p.kind == PHASE) != bool(p.years) or len(set(p.years)) != len(p.years):
+            raise CatalogueError(file, p.key, f'"years" (các năm, không trùng) chỉ dùng và bắt buộc với kỳ loại "{PHASE}"')
         periods[p.key] = Period(p.key, p.key if p.label is None else p.label, p.report_date, p.deadline, p.state,
-                                tuple(p.template_versions))
+                                tuple(p.template_versions), p.kind, tuple(p.years))
     return periods
 
 

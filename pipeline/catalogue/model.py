@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pipeline.text import ERROR
 from pipeline.errors import UserError
+
+if TYPE_CHECKING:
+    from pipeline.catalogue.phase import PhaseRules
 
 VALUE_COLUMN = "GIA_TRI"  # the one input column of an item sheet
 SAME_ROW = "*"  # row of a grid rule term that means "the row being checked"
@@ -19,6 +23,8 @@ UNITS_FILE = "units.csv"
 UNIT_KINDS = ("xa", "thi_tran", "co_quan_huyen")
 UNIT_GROUPS = {True: "xã, thị trấn", False: "cơ quan huyện"}  # by Unit.is_commune, as a completeness note counts
 PERIOD_STATES = ("mo", "dong")
+YEAR, PHASE = "năm", "giai đoạn"  # the kinds of period: a year, or a phase of years
+PERIOD_KINDS = (YEAR, PHASE)
 DIRECTIONS = ("up", "down")
 COMPARATORS = ("<=", ">=", "==", "<", ">")
 SHEET_NAME_FORBIDDEN = set('[]:*?/\\')
@@ -221,10 +227,16 @@ class Period:
     deadline: dt.date
     state: str
     template_versions: tuple[str, ...] = ()  # earlier template versions whose files it still reads
+    kind: str = YEAR  # YEAR, or PHASE: a summary of the annual periods ``years``, never sent files
+    years: tuple[str, ...] = ()  # a phase's years ("2021" … "2025"), whether in the catalogue or not
 
     @property
     def is_open(self) -> bool:
         return self.state == "mo"
+
+    @property
+    def is_phase(self) -> bool:
+        return self.kind == PHASE
 
 
 @dataclass(frozen=True)
@@ -342,6 +354,7 @@ class Catalogue:
     report: ReportText | None = None  # the evaluation report's draft (report.toml)
     headline: tuple[Headline, ...] = ()
     version: str = field(default="")
+    phase: PhaseRules | None = None  # how a phase summary aggregates the years (phase.toml)
     _expansions: dict = field(default_factory=dict, repr=False, compare=False)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)
     _units_by_code: dict = field(default_factory=dict, repr=False, compare=False)

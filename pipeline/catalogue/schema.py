@@ -13,7 +13,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.catalogue.model import DIRECTIONS, PERIOD_STATES, TYPES, UNIT_KINDS, CatalogueError
+from pipeline.catalogue.model import DIRECTIONS, PERIOD_KINDS, PERIOD_STATES, YEAR, TYPES, UNIT_KINDS, CatalogueError
 from pipeline.text import ERROR, WARNING
 
 
@@ -115,6 +115,8 @@ class PeriodEntry(Model):
     state: Literal[PERIOD_STATES]
     # earlier template versions (catalogue_version of a former release) whose files the period still reads
     template_versions: list[Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]] = []
+    kind: Literal[PERIOD_KINDS] = YEAR  # "giai đoạn": a phase summary of the annual periods ``years``
+    years: list[Annotated[str, Field(pattern=r"^[0-9]{4}$")]] = []
 
 
 class PeriodsFile(Model):

@@ -15,6 +15,7 @@ same catalogue always gives the same files.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import tomllib
@@ -22,6 +23,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from pipeline.catalogue import Catalogue, Ref, Term, Unit, parse_sum
+from pipeline.errors import UserError
+from pipeline.intake.take_in import IntakeResult, take_in_batch, take_in_plan
+from pipeline.settings import Places
 from pipeline.text import slug
 from pipeline.catalogue.contract import (
     PERIOD_FIELD,
@@ -315,3 +319,22 @@ def _write_synthetic_plan(out: Path, catalogue: Catalogue, year: str, plan: dict
 
 def _number(value) -> Decimal | None:
     return None if value is None else Decimal(str(value))
+
+
+def take_in_history(catalogue: Catalogue, places: Places, years: list[str]) -> dict[str, list[IntakeResult]]:
+    """The shipped synthetic years (closed in the catalogue: they are over) taken in from
+    ``places.inbox/<year>/`` as they would have been while open, each at its deadline, so
+    that the warehouse holds the annual periods a phase summary is built from. Intake itself
+    keeps refusing a closed period; only this loader of the samples' history opens them, in a
+    copy of the catalogue."""
+    unknown = [y for y in years if y not in catalogue.periods or catalogue.periods[y].is_phase]
+    if unknown:
+        raise UserError(f"Không có kỳ năm {', '.join(unknown)} trong danh mục (periods.toml).")
+    opened = dataclasses.replace(catalogue, periods={
+        key: dataclasses.replace(p, state="mo") if key in years else p for key, p in catalogue.periods.items()})
+    results = {}
+    for year in years:
+        now = dt.datetime.combine(catalogue.periods[year].deadline, dt.time(17, 0))
+        units = [u.code for u in opened.units_in(year)]
+        results[year] = [*take_in_batch(opened, places, year, units, now), take_in_plan(opened, places, year, now)]
+    return results
