@@ -250,6 +250,7 @@ def _phase(args) -> int:
     from dataclasses import replace
 
     from pipeline.publication.phase import phase_period, publish_phase
+    from pipeline.publication.phase_summary import phase_sentences
     from pipeline.states import Verdict
 
     settings = _settings(args)
@@ -268,6 +269,9 @@ def _phase(args) -> int:
                                          office=settings.office, wait_seconds=settings.wait_seconds)
     print(reports[0].summary)
     print(f"Đã ghi {len(publication.files)} biểu của {period.label} vào {publication.folder}.")
+    print("Tóm tắt cho dự thảo báo cáo tổng kết:")
+    for sentence in phase_sentences(catalogue, reports[0]):
+        print(f"  {sentence}")
     if publication.pdf_note:
         print(publication.pdf_note, file=sys.stderr)
     return 0

@@ -16,6 +16,7 @@ import pytest
 from pipeline.catalogue import CATALOGUE_DIR, TOTAL_ROW, CatalogueError, Ref, load_catalogue
 from pipeline.checking.validation import check_files
 from pipeline.publication.phase import build_phase_reports, publish_phase
+from pipeline.publication.phase_summary import phase_sentences
 from pipeline.publication.provenance import explain
 from pipeline.publication.tables import ratio
 from pipeline.states import Verdict
@@ -261,3 +262,21 @@ def test_the_phase_is_published_like_a_period_with_its_trends(catalogue, four_ye
     column = next(c.column for c in header if c.value == "Năm 2025 (chưa có số liệu)")
     first = next(r[0].row for r in sheet.iter_rows() if r[1].value == "Tỷ lệ hộ nghèo")
     assert [sheet.cell(first + n, column).value for n in range(len(catalogue.targets))] == [None] * 25  # blank, never 0
+
+
+@pytest.mark.slow
+def test_the_summary_sentences_are_written_from_the_phase_bieu(catalogue, four_years):
+    sentences = phase_sentences(catalogue, reports_of(catalogue, four_years)["01"])
+    assert sentences[0] == "Số liệu tổng kết tạm tính đến năm 2024: chưa có số liệu năm 2025."
+    # (36,0 − 54,5) / 3 years, from the rates themselves (10.246/18.800 and 7.056/19.600)
+    assert sentences[1] == ("Tỷ lệ hộ nghèo giảm bình quân 6,17 %/năm (từ 54,5 % năm 2021 xuống 36,0 % năm 2024), "
+                            "chưa đạt mục tiêu giai đoạn (35,0 %).")
+    assert sentences[2].startswith("Tỷ lệ hộ cận nghèo tăng bình quân 1,80 %/năm (từ 7,1 % năm 2021 lên 12,5 %")
+    assert "Số lao động được đào tạo nghề cả giai đoạn: 2.541 người, chưa đạt mục tiêu giai đoạn (4.000 người)." in sentences
+    assert sentences[-1] == "Đạt và vượt 11/25 mục tiêu giai đoạn."
+
+
+def test_a_summary_of_one_year_names_the_others(catalogue, only_2023):
+    sentences = phase_sentences(catalogue, reports_of(catalogue, only_2023)["01"])
+    assert sentences[0] == "Số liệu tổng kết tạm tính đến năm 2023: chưa có số liệu năm 2021, 2022, 2024, 2025."
+    assert not any("bình quân" in s for s in sentences)  # one year has no change per year

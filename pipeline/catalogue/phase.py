@@ -42,6 +42,18 @@ class FundLineEntry(Model):
     columns: list[Text]  # input columns of form 02, added up
 
 
+class SummaryEntry(Model):
+    """The sentences of a phase's summary (``pipeline.publication.phase_summary``), with their
+    fields in braces."""
+
+    change: Text  # a rate kept at the year's end (a stock): its mean change per year
+    total: Text  # a count added up over the phase
+    met: Text  # how many phase targets are met
+    provisional: Text  # the first sentence where years are missing
+    decrease: list[Text]  # the verb and the preposition of a fall ("giảm", "xuống")
+    increase: list[Text]  # of a rise ("tăng", "lên")
+
+
 class PhaseFile(Model):
     source: Text  # where the phase's targets come from (printed under the Biểu)
     aggregation: list[FormAggregation]
@@ -50,6 +62,7 @@ class PhaseFile(Model):
     funds: list[FundLineEntry]
     fund_plan_column: Text  # the fund line the phase plan is compared with
     fund_plan: dict[str, int | float]  # sub-project -> planned funds over the phase (triệu đồng)
+    summary: SummaryEntry
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,7 @@ class PhaseRules:
     funds: tuple[FundLine, ...]
     fund_plan_column: str
     fund_plan: dict[str, Decimal]
+    summary: SummaryEntry
 
     def method(self, catalogue: Catalogue, ref: Ref) -> str:
         """How an input cell aggregates over the years."""
@@ -115,7 +129,7 @@ def load_phase_rules(directory: Path, catalogue: Catalogue) -> PhaseRules | None
             raise CatalogueError(FILE, f"fund_plan.{code}", "không có tiểu dự án mã này")
     return PhaseRules(data.source, aggregation, {t.code: _decimal(t.value) for t in data.targets},
                       tuple(data.trends), tuple(FundLine(f.key, f.label, tuple(f.columns)) for f in data.funds),
-                      data.fund_plan_column, {k: _decimal(v) for k, v in data.fund_plan.items()})
+                      data.fund_plan_column, {k: _decimal(v) for k, v in data.fund_plan.items()}, data.summary)
 
 
 def _decimal(value: int | float) -> Decimal:
