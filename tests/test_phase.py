@@ -5,6 +5,7 @@ phase summary built from the annual periods in the warehouse."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
@@ -262,6 +263,9 @@ def test_the_phase_is_published_like_a_period_with_its_trends(catalogue, four_ye
     column = next(c.column for c in header if c.value == "Năm 2025 (chưa có số liệu)")
     first = next(r[0].row for r in sheet.iter_rows() if r[1].value == "Tỷ lệ hộ nghèo")
     assert [sheet.cell(first + n, column).value for n in range(len(catalogue.targets))] == [None] * 25  # blank, never 0
+    listed = next(p for p in json.loads((four_years.out / "status.json").read_text(encoding="utf-8"))["periods"]
+                  if p["key"] == PHASE)
+    assert listed["bieu"] == ["Bieu_01_2021-2025.xlsx", "Bieu_02_2021-2025.xlsx"] and listed["units"] == []
 
 
 @pytest.mark.slow

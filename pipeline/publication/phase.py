@@ -17,6 +17,7 @@ onto the phase's units (the units after 7/2025) goes when it exists.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -28,9 +29,11 @@ import duckdb
 from pipeline.catalogue import MET, EXCEEDED, NOT_ASSESSED, TOTAL_ROW, Catalogue, Ref, Target, Term
 from pipeline.catalogue.phase import LAST, NONE, SUM, PhaseRules
 from pipeline.errors import UserError
+from pipeline.files import atomic_output
 from pipeline.office import Office
 from pipeline.publication.publish import SETS, _locked, _render_pdfs, _switch
 from pipeline.publication.signing import signing_for
+from pipeline.publication.status import STATUS_FILE, set_document, write_status
 from pipeline.publication.tables import (
     DISTRICT,
     Column,
@@ -302,4 +305,10 @@ def publish_phase(catalogue: Catalogue, warehouse: Path, out: Path, phase: str, 
         publication = publish(catalogue, reports, build, signing_for(catalogue, phase, {}))
         if office is not None:
             _render_pdfs(publication, office)
-        return reports, _switch(publication, folder)
+        with atomic_output(build / STATUS_FILE) as temporary:  # the page lists the set; no unit sends a phase
+            temporary.write_text(json.dumps(set_document([], publication, reports), ensure_ascii=False, indent=2),
+                                 encoding="utf-8")
+        publication = _switch(publication, folder)
+    with connect(warehouse, wait_seconds=wait_seconds) as conn:
+        write_status(catalogue, conn, out)
+    return reports, publication
