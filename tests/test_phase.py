@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import subprocess
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from pipeline.catalogue import CATALOGUE_DIR, TOTAL_ROW, CatalogueError, Ref, load_catalogue
 from pipeline.checking.validation import check_files
+from pipeline.office import Office
 from pipeline.publication.phase import build_phase_reports, publish_phase
 from pipeline.publication.phase_summary import phase_sentences
 from pipeline.publication.provenance import explain
@@ -24,7 +26,7 @@ from pipeline.states import Verdict
 from pipeline.tools.sample import take_in_history, write_sample
 from pipeline.warehouse import connect
 from pipeline.workbook.reader import read_workbook
-from tests.conftest import ROOT, sample_taken_in
+from tests.conftest import ROOT, needs_render, sample_taken_in
 
 YEARS = ("2021", "2022", "2024")
 
@@ -168,6 +170,15 @@ def test_the_phase_is_a_period_of_its_years_with_declared_aggregations(catalogue
     assert len(rules.aggregation) == inputs  # every input item of every form is declared
 
 
+def test_a_form_not_listed_takes_the_files_default(tmp_path):
+    folder = _catalogue_with(tmp_path, "phase.toml", '[[aggregation]]\nform = "13"\ndefault = "sum"\n', "")
+    text = (folder / "phase.toml").read_text(encoding="utf-8")
+    (folder / "phase.toml").write_text(text.replace('default = "sum"\n', 'default = "none"\n', 1), encoding="utf-8")
+    loaded = load_catalogue(folder)
+    assert loaded.phase.method(loaded, Ref("13", "HD_TRUYEN_THONG")) == "none"
+    assert loaded.phase.method(loaded, Ref("14", "LOP_TAP_HUAN")) == "sum"
+
+
 def _catalogue_with(tmp_path, file, old, new):
     folder = tmp_path / "catalogue"
     shutil.copytree(CATALOGUE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
@@ -182,10 +193,10 @@ def _catalogue_with(tmp_path, file, old, new):
     ('form = "05"\ndefault = "sum"', 'form = "05"\ndefault = "average"', "aggregation"),
     ('items = { CT_CHUYEN_TIEP = "none" }', 'items = { CT_CHUYEN_TIEP = "none", CT_KHONG_CO = "sum" }',
      "aggregation.03.CT_KHONG_CO"),
-    ('[[aggregation]]\nform = "13"\ndefault = "sum"\n', "", "aggregation.13"),
+    ('form = "13"', 'form = "31"', "aggregation.31"),
     ('code = "T25"', 'code = "T26"', "T26"),
 ])
-def test_an_unknown_or_missing_aggregation_is_refused(tmp_path, old, new, named):
+def test_an_unknown_aggregation_is_refused(tmp_path, old, new, named):
     folder = _catalogue_with(tmp_path, "phase.toml", old, new)
     with pytest.raises(CatalogueError) as caught:
         load_catalogue(folder)
@@ -284,3 +295,18 @@ def test_a_summary_of_one_year_names_the_others(catalogue, only_2023):
     sentences = phase_sentences(catalogue, reports_of(catalogue, only_2023)["01"])
     assert sentences[0] == "Số liệu tổng kết tạm tính đến năm 2023: chưa có số liệu năm 2021, 2022, 2024, 2025."
     assert not any("bình quân" in s for s in sentences)  # one year has no change per year
+
+
+@needs_render
+@pytest.mark.slow
+def test_the_phase_prints_on_a4_with_its_missing_year_named(catalogue, four_years):
+    """The PDFs of the phase set: A4 landscape pages; the table's first page names the year
+    without data, a trend chart page follows the table."""
+    _, publication = publish_phase(catalogue, four_years.warehouse, four_years.out, PHASE, office=Office())
+    pdf = publication.pdfs["01"]
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "841.89 x 595.3" in info  # A4 landscape
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    assert "chưa có" in pages[0] and "Năm 2024" in pages[0] and "54,5" in pages[0]
+    assert any("T01. Tỷ lệ hộ nghèo (%) – mục tiêu giai đoạn: 35,0" in page for page in pages)

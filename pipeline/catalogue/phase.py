@@ -6,8 +6,9 @@ An aggregation is one of ``sum`` (added up over the years: what was done in each
 ``last`` (the last year with data: a stock at a year's end, such as the poor households of
 the annual review) or ``none`` (never aggregated: funds carried over from the year before,
 already counted in that year). Each form declares a default and the items (grid columns in
-a grid form) that differ. Loaded with the catalogue: a form left out, an unknown method,
-item, column, target or sub-project is a CatalogueError naming the file and the entry."""
+a grid form) that differ; a form the file does not list (added since) takes the file's
+default. Loaded with the catalogue: an unknown method, form, item, column, target or
+sub-project is a CatalogueError naming the file and the entry."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ class SummaryEntry(Model):
 
 
 class PhaseFile(Model):
-    source: Text  # where the phase's targets come from (printed under the Biểu)
+    source: Text
+    default: Literal[AGGREGATIONS]  # for a form the file does not list (a form added since)  # where the phase's targets come from (printed under the Biểu)
     aggregation: list[FormAggregation]
     targets: list[PhaseTargetEntry]
     trends: list[Text]
@@ -102,9 +104,7 @@ def load_phase_rules(directory: Path, catalogue: Catalogue) -> PhaseRules | None
         if by_form.setdefault(declared.form, declared) is not declared:
             raise CatalogueError(FILE, f"aggregation.{declared.form}", "biểu được khai báo hai lần")
     for code, form in catalogue.forms.items():
-        declared = by_form.get(code)
-        if declared is None:
-            raise CatalogueError(FILE, f"aggregation.{code}", "thiếu cách tổng hợp qua các năm của biểu này")
+        declared = by_form.get(code) or FormAggregation(form=code, default=data.default)
         inputs = [c.code for c in form.input_columns] if form.is_grid else [i.code for i in form.input_items]
         for name in declared.items:
             if name not in inputs:

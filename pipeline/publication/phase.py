@@ -44,14 +44,14 @@ from pipeline.publication.tables import (
     Table,
     Trend,
     assess,
-    describe,
     ratio,
     roman,
+    round_half_up,
     target_value,
 )
 from pipeline.publication.workbooks import Publication, publish
 from pipeline.settings import WAIT_SECONDS
-from pipeline.text import name_list
+from pipeline.text import name_list, show_number
 from pipeline.warehouse import connect, create_schema, current_sources
 
 PROVISIONAL = "tạm tính"
@@ -208,7 +208,15 @@ def _trend_title(target: Target, goal: Decimal | None) -> str:
     title = f"{target.code}. {target.label} ({target.unit})"
     if goal is None:
         return title
-    return f"{title} – mục tiêu giai đoạn: {describe(goal, 'rate' if target.kind == 'rate' else 'count')}"
+    return f"{title} – mục tiêu giai đoạn: {shown(goal, target.kind)}"
+
+
+def shown(value: Decimal | None, kind: str) -> str:
+    """A target's figure as the Biểu prints it: a rate with one decimal, a count whole."""
+    if value is None:
+        return "–"
+    places = 1 if kind == "rate" else 0
+    return show_number(round_half_up(value, places), places)
 
 
 def _funds_table(figures: PhaseFigures) -> Table:

@@ -7,10 +7,8 @@ total. Where years are missing a first sentence says up to which year the summar
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from pipeline.catalogue import EXCEEDED, MET, NOT_ASSESSED, Catalogue
-from pipeline.publication.phase import PROVISIONAL
+from pipeline.publication.phase import PROVISIONAL, shown
 from pipeline.publication.tables import Report, Row, round_half_up
 from pipeline.text import show_number
 
@@ -29,16 +27,16 @@ def phase_sentences(catalogue: Catalogue, report: Report) -> list[str]:
     for code in catalogue.phase.trends:
         target, row = targets[code], rows[code]
         known = [y for y in present if row.values.get(f"Y{y}") is not None]
-        fields = {"label": target.label, "unit": target.unit, "verdict": _verdict(row), "target": _shown(row.values.get("target"), target.kind)}
+        fields = {"label": target.label, "unit": target.unit, "verdict": _verdict(row), "target": shown(row.values.get("target"), target.kind)}
         if target.kind == "rate" and len(known) >= 2 and row.values.get("phase") == row.values[f"Y{known[-1]}"]:
             first, last = row.values[f"Y{known[0]}"], row.values[f"Y{known[-1]}"]
             change = (last - first) / (int(known[-1]) - int(known[0]))
             verb, towards = wording.decrease if change < 0 else wording.increase
             sentences.append(wording.change.format(
                 **fields, verb=verb, towards=towards, change=show_number(round_half_up(abs(change), 2), 2),
-                first=_shown(first, "rate"), first_year=known[0], last=_shown(last, "rate"), last_year=known[-1]))
+                first=shown(first, "rate"), first_year=known[0], last=shown(last, "rate"), last_year=known[-1]))
         elif row.values.get("phase") is not None:
-            sentences.append(wording.total.format(**fields, total=_shown(row.values["phase"], target.kind)))
+            sentences.append(wording.total.format(**fields, total=shown(row.values["phase"], target.kind)))
     verdicts = [str(r.values.get("assessment", "")) for r in table.rows]
     met = sum(v.startswith((MET, EXCEEDED)) for v in verdicts)
     sentences.append(wording.met.format(met=met, targets=len(verdicts)))
@@ -50,10 +48,3 @@ def _verdict(row: Row) -> str:
     text = str(row.values.get("assessment") or NOT_ASSESSED).replace(f" ({PROVISIONAL})", "")
     return text[:1].lower() + text[1:]
 
-
-def _shown(value: Decimal | None, kind: str) -> str:
-    """As the Biểu prints it: a rate with one decimal, a count whole."""
-    if value is None:
-        return "–"
-    places = 1 if kind == "rate" else 0
-    return show_number(round_half_up(value, places), places)
