@@ -23,9 +23,11 @@ constraints:
 	{ sed -n '/^#/p' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable; } > constraints.new
 	mv constraints.new constraints.txt && rm -rf .venv-constraints
 
-## run: the main job through Dagster on the shipped 2023 sample
+## run: the main job through Dagster on the shipped 2023 sample; then the phase summary 2021–2025
+## (data/out/2021-2025/) after the shipped synthetic 2021, 2022 and 2024 are taken in (closed years)
 run: $(STAMP)
 	$(PY) -m assets run --inbox data/sample --period 2023 --clock 2023-08-10T17:00:00
+	$(PY) -m pipeline phase --period 2021-2025 --history data/sample
 
 ## test: the whole test suite (about 5 minutes on two cores)
 test: $(STAMP)
@@ -51,9 +53,10 @@ bench-quick: $(STAMP)
 template: $(STAMP)
 	$(PY) -m pipeline template --out templates_xlsx
 
-## sample: regenerate the committed 2023 sample submissions
+## sample: regenerate the committed sample submissions: 2023 (the report's figures) and the synthetic 2021, 2022, 2024
 sample: $(STAMP)
 	$(PY) -m pipeline sample --out data/sample/2023
+	for year in 2021 2022 2024; do $(PY) -m pipeline sample --year $$year --out data/sample/$$year || exit 1; done
 
 clean:
 	rm -rf data/out data/archive data/warehouse.duckdb data/.inbox-index .dagster_home

@@ -67,7 +67,7 @@ def _template(args) -> int:
 def _sample(args) -> int:
     from pipeline.tools.sample import write_sample
 
-    paths = write_sample(Path(args.out), load_catalogue())
+    paths = write_sample(Path(args.out), load_catalogue(), args.year)
     print(f"Đã ghi {len(paths)} tệp mẫu vào {args.out}")
     return 0
 
@@ -271,9 +271,44 @@ def _explain(args) -> int:
             print(f'  {sign} {show_number(c.value):>14}  {c.unit} {c.unit_name} · {c.ref} · tệp "{c.file_name}", '
                   f'sheet "{c.sheet}", ô {c.cell}')
         print(f"  = {show_number(part.total)}")
+    if not explanation.is_rate and len(explanation.parts) > 1:  # a phase's years
+        print(f"Tổng cả giai đoạn = {show_number(explanation.value)}")
     if explanation.is_rate:
         value = explanation.value
         print(f"Tỷ lệ = 100 × tử số / mẫu số = {'–' if value is None else show_number(value.quantize(Decimal('0.001')))} %")
+    return 0
+
+
+def _phase(args) -> int:
+    """A phase summary (2021-2025): first, with --history, the shipped years of its closed
+    periods taken in from that inbox as when they were open; then its Biểu published."""
+    from dataclasses import replace
+
+    from pipeline.publication.phase import phase_period, publish_phase
+    from pipeline.publication.phase_summary import phase_sentences
+    from pipeline.states import Verdict
+
+    settings = _settings(args)
+    catalogue = settings.catalogue
+    period = phase_period(catalogue, args.period)
+    if args.history:
+        from pipeline.tools.sample import take_in_history
+
+        places = replace(settings.places, inbox=Path(args.history))
+        years = [y for y in period.years if y in catalogue.periods and not catalogue.periods[y].is_open
+                 and (places.inbox / y).is_dir()]
+        for year, results in take_in_history(catalogue, places, years).items():
+            valid = sum(r.status == Verdict.VALID for r in results)
+            print(f"Kỳ {year}: đã nhận {len(results)} tệp ({valid} hợp lệ) từ {places.inbox / year}.")
+    reports, publication = publish_phase(catalogue, settings.places.warehouse, settings.places.out, args.period,
+                                         office=settings.office, wait_seconds=settings.wait_seconds)
+    print(reports[0].summary)
+    print(f"Đã ghi {len(publication.files)} biểu của {period.label} vào {publication.folder}.")
+    print("Tóm tắt cho dự thảo báo cáo tổng kết:")
+    for sentence in phase_sentences(catalogue, reports[0]):
+        print(f"  {sentence}")
+    if publication.pdf_note:
+        print(publication.pdf_note, file=sys.stderr)
     return 0
 
 
@@ -472,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sample = commands.add_parser("sample", help="ghi bộ báo cáo mẫu năm 2023")
     sample.add_argument("--out", default=str(PROJECT_ROOT / "data" / "sample" / "2023"))
+    sample.add_argument("--year", default="2023", help="năm của bộ mẫu (2021, 2022, 2024: số liệu giả lập)")
     sample.set_defaults(run=_sample)
     merged = commands.add_parser("sample-merged", help="ghi bộ báo cáo giả lập của các xã mới (sau 01/07/2025) từ mẫu 2023")
     merged.add_argument("--period", default="2025")
@@ -497,6 +533,13 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--period", default="2023")
     report.add_argument("--data", help=data_help)
     report.set_defaults(run=_report)
+
+    phase = commands.add_parser("phase", help="ghi các biểu tổng kết giai đoạn (ví dụ 2021-2025) từ các năm trong kho")
+    phase.add_argument("--period", default="2021-2025")
+    phase.add_argument("--history", help="hộp thư có các năm đã khóa sổ của giai đoạn (bộ mẫu data/sample): nhận "
+                                         "vào kho trước, như khi các năm đó còn mở")
+    phase.add_argument("--data", help=data_help)
+    phase.set_defaults(run=_phase)
 
     rebuild = commands.add_parser("rebuild", help="dựng lại kho dữ liệu DuckDB chỉ từ thư mục lưu trữ")
     rebuild.add_argument("--data", help=data_help)

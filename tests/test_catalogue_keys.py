@@ -19,6 +19,7 @@ import pytest
 
 from pipeline.catalogue import CATALOGUE_DIR, CatalogueError, load_catalogue
 from pipeline.catalogue.layouts import LayoutFile, SharedLayout
+from pipeline.catalogue.phase import PhaseFile
 from pipeline.catalogue.report_text import ReportFile
 from pipeline.catalogue.schema import (
     DistrictFile,
@@ -42,6 +43,7 @@ MODELS = {  # every data file of the catalogue, by pattern, with the model that 
     "district.toml": DistrictFile,
     "regimes.toml": RegimesFile,
     "report.toml": ReportFile,
+    "phase.toml": PhaseFile,
     "units.csv": UnitRow,
     "lineage.csv": LineageRow,
 }

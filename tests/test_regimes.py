@@ -25,10 +25,12 @@ from pipeline.tools.sample import sample_values
 from pipeline.workbook.reader import read_workbook
 from pipeline.workbook.template import Filling, write_unit_workbook
 from tests.conftest import ROOT, take_in_everything
+from tests.test_units import put_periods
 
 T0 = dt.datetime(2023, 8, 10, 17, 0)  # as tests/test_bieu_layouts.py records the 2023 hashes
 T26 = dt.datetime(2026, 8, 10, 17, 0)
 NEW_ITEM = Ref("08", "DT_KY_NANG_SO")
+SHIPPED_YEARS = ["2021", "2022", "2023", "2024"]  # the shipped periods units send files for (not the phase)
 RENAMED = "Tiểu dự án 1: Chuyển đổi số và giảm nghèo về thông tin"
 PERIOD_2026 = '\n[[periods]]\nkey = "2026"\nlabel = "Năm 2026"\nreport_date = 2026-08-15\ndeadline = 2026-08-10\nstate = "mo"\n'
 
@@ -44,8 +46,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 def _add_period(folder: Path, key: str, report_date: str, extra: str = "") -> None:
-    with (folder / "periods.toml").open("a", encoding="utf-8") as f:
-        f.write(f'\n[[periods]]\nkey = "{key}"\nreport_date = {report_date}\ndeadline = {report_date}\nstate = "mo"\n{extra}')
+    put_periods(folder, f'\n[[periods]]\nkey = "{key}"\nreport_date = {report_date}\ndeadline = {report_date}\nstate = "mo"\n{extra}')
 
 
 def _second_version(folder: Path) -> Path:
@@ -55,7 +56,7 @@ def _second_version(folder: Path) -> Path:
     version.mkdir(parents=True)
     for name in ("forms", "bieu"):
         shutil.copytree(folder / name, version / name)
-    for name in ("programme.toml", "targets.toml", "report.toml"):
+    for name in ("programme.toml", "targets.toml", "report.toml", "phase.toml"):
         shutil.copy(folder / name, version / name)
     _edit(version / "programme.toml", 'name = "Tiểu dự án 1: Giảm nghèo về thông tin"', f'name = "{RENAMED}"')
     _edit(version / "forms/08.toml", '  { code = "LD_NHU_CAU_DTKN"',
@@ -73,6 +74,10 @@ def _second_version(folder: Path) -> Path:
     wording = re.sub(r'; tổ chức \{14/[^"]*\."', '."', wording)
     assert "{14/" not in wording and "{15/" not in wording
     (version / "report.toml").write_text(wording, encoding="utf-8")
+    for form in ("14", "15"):  # nor does its phase summary
+        _edit(version / "phase.toml", f'[[aggregation]]\nform = "{form}"\ndefault = "sum"\n', "")
+    for sub_project in ("DA7.TDA1", "DA7.TDA2"):
+        _edit(version / "phase.toml", re.search(f'"{sub_project}" = .*\n', (version / "phase.toml").read_text(encoding="utf-8"))[0], "")
     regimes = folder / "regimes.toml"
     _edit(regimes, '[[programmes]]\nkey = "2021-2025"',
           '[[form_sets]]\nkey = "thu"\ndirectory = "versions/thu"\nname = "Bộ biểu thử"\nsource = "kiểm thử"\n'
@@ -201,7 +206,7 @@ def test_each_period_takes_its_own_form_set(two_versions):
     assert NEW_ITEM.row in {i.code for i in new.form("08").items}
     assert NEW_ITEM.row not in {i.code for i in old.form("08").items}
     # each version's template offers its own periods, and a 2026 file is read with its items
-    assert (old.own_periods(), new.own_periods()) == (["2023"], ["2026"])
+    assert (old.own_periods(), new.own_periods()) == (SHIPPED_YEARS, ["2026"])
     submission = read_workbook(root / "files-2026" / "03253.xlsx", new)
     assert submission.template_version == new.version and submission.period == "2026"
     assert submission.values[NEW_ITEM] == 7
@@ -309,7 +314,7 @@ def test_a_changed_copy_of_a_catalogue_keeps_itself_for_its_own_periods(catalogu
     """A copy made with dataclasses.replace (another template version, more periods) is not
     swapped back for the loaded one by for_period."""
     changed = dataclasses.replace(catalogue, version="000000000000")
-    assert changed.for_period("2023") is changed and changed.own_periods() == ["2023"]
+    assert changed.for_period("2023") is changed and changed.own_periods() == SHIPPED_YEARS
 
 
 def test_cli_catalogue_check_names_each_form_set_and_its_periods(tmp_path, capsys):
@@ -319,5 +324,5 @@ def test_cli_catalogue_check_names_each_form_set_and_its_periods(tmp_path, capsy
     assert main(["catalogue", "check", "--dir", str(folder)]) == 0
     out = capsys.readouterr().out
     versions = {key: c.version for key, c in load_catalogue(folder).form_sets().items()}
-    assert f'Bộ biểu "2021-2025": 15 biểu, phiên bản mẫu {versions["2021-2025"]}; kỳ báo cáo: 2023.' in out
+    assert f'Bộ biểu "2021-2025": 15 biểu, phiên bản mẫu {versions["2021-2025"]}; kỳ báo cáo: {", ".join(SHIPPED_YEARS)}.' in out
     assert f'Bộ biểu "thu": 13 biểu, phiên bản mẫu {versions["thu"]}; kỳ báo cáo: 2026.' in out

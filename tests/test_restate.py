@@ -18,7 +18,7 @@ from pipeline.tools.sample import sample_values
 from pipeline.warehouse import connect, create_schema
 from pipeline.warehouse.restate import restate, restate_rate
 from pipeline.workbook.template import Filling, write_unit_workbook
-from tests.test_units import copy_catalogue
+from tests.test_units import copy_catalogue, put_periods
 
 T0 = dt.datetime(2024, 12, 1, 8, 0)
 PERIODS = """
@@ -44,8 +44,7 @@ HO_TONG, HO_NGHEO, XA_DBKK = Ref("01", "HO_TONG"), Ref("01", "HO_NGHEO"), Ref("1
 
 
 def _catalogue(folder: Path, periods: str = PERIODS):
-    with (folder / "periods.toml").open("a", encoding="utf-8") as f:
-        f.write(periods)
+    put_periods(folder, periods)
     return load_catalogue(folder)
 
 

@@ -4,6 +4,7 @@ period's expected units are those valid on its report date; 2023 keeps its 23 un
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
@@ -34,11 +35,20 @@ def copy_catalogue(tmp_path: Path) -> Path:
     return folder
 
 
+def put_periods(folder: Path, text: str) -> None:
+    """Add the ``[[periods]]`` entries of ``text`` to a catalogue copy's periods.toml, each
+    replacing a shipped entry with its key."""
+    path = folder / "periods.toml"
+    keys = re.findall(r'^key = "([^"]+)"', text, flags=re.M)
+    head, *entries = path.read_text(encoding="utf-8").split("[[periods]]")
+    kept = [e for e in entries if not any(f'\nkey = "{key}"\n' in e for key in keys)]
+    path.write_text("[[periods]]".join([head, *kept]) + text, encoding="utf-8")
+
+
 def with_2025(tmp_path: Path):
     """The shipped catalogue with a 2025 period reported in December 2025 (after the reorganisation)."""
     folder = copy_catalogue(tmp_path)
-    with (folder / "periods.toml").open("a", encoding="utf-8") as f:
-        f.write(PERIOD_2025)
+    put_periods(folder, PERIOD_2025)
     return load_catalogue(folder)
 
 

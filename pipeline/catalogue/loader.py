@@ -25,6 +25,7 @@ from pipeline.catalogue.model import (
     Catalogue,
     CatalogueError,
     Column,
+    PHASE,
     Form,
     Headline,
     Item,
@@ -40,6 +41,7 @@ from pipeline.catalogue.model import (
     Term,
     Unit,
 )
+from pipeline.catalogue.phase import load_phase_rules
 from pipeline.catalogue.report_text import load_report_text
 from pipeline.catalogue.schema import (
     ColumnEntry,
@@ -114,7 +116,8 @@ def _load_form_set(directory: Path, key: str, shared: dict, headline: list[Headl
     catalogue = dataclasses.replace(catalogue, bieu=load_layouts(directory, catalogue),
                                     headline=_headline(catalogue, headline),
                                     version=catalogue_version(catalogue))
-    return dataclasses.replace(catalogue, report=load_report_text(directory, catalogue))
+    return dataclasses.replace(catalogue, report=load_report_text(directory, catalogue),
+                               phase=load_phase_rules(directory, catalogue))
 
 
 def _load_regimes(directory: Path, periods: dict[str, Period]) -> tuple[tuple[Regime, ...], dict[str, Path]]:
@@ -323,8 +326,10 @@ def _load_periods(directory: Path) -> dict[str, Period]:
     for p in validated(PeriodsFile, read_toml(directory / file, directory), file).periods:
         if p.key in periods:
             raise CatalogueError(file, p.key, "kỳ báo cáo bị trùng")
+        if (p.kind == PHASE) != bool(p.years) or len(set(p.years)) != len(p.years):
+            raise CatalogueError(file, p.key, f'"years" (các năm, không trùng) chỉ dùng và bắt buộc với kỳ loại "{PHASE}"')
         periods[p.key] = Period(p.key, p.key if p.label is None else p.label, p.report_date, p.deadline, p.state,
-                                tuple(p.template_versions), p.regime or "")
+                                tuple(p.template_versions), p.regime or "", p.kind, tuple(p.years))
     return periods
 
 

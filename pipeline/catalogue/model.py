@@ -7,9 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from pipeline.text import ERROR
 from pipeline.errors import UserError
+
+if TYPE_CHECKING:
+    from pipeline.catalogue.phase import PhaseRules
 
 VALUE_COLUMN = "GIA_TRI"  # the one input column of an item sheet
 SAME_ROW = "*"  # row of a grid rule term that means "the row being checked"
@@ -27,6 +31,8 @@ LINEAGE_FILE = "lineage.csv"
 WHOLE, PART, ENDED = "whole", "part", "ended"  # how an old unit passes on (lineage.csv "kind")
 UNIT_GROUPS = {True: "xã, thị trấn", False: "cơ quan huyện"}  # by Unit.is_commune, as a completeness note counts
 PERIOD_STATES = ("mo", "dong")
+YEAR, PHASE = "năm", "giai đoạn"  # the kinds of period: a year, or a phase of years
+PERIOD_KINDS = (YEAR, PHASE)
 DIRECTIONS = ("up", "down")
 COMPARATORS = ("<=", ">=", "==", "<", ">")
 SHEET_NAME_FORBIDDEN = set('[]:*?/\\')
@@ -263,10 +269,16 @@ class Period:
     state: str
     template_versions: tuple[str, ...] = ()  # earlier template versions whose files it still reads
     regime: str = ""  # the regime named in periods.toml; else the one whose dates hold report_date
+    kind: str = YEAR  # YEAR, or PHASE: a summary of the annual periods ``years``, never sent files
+    years: tuple[str, ...] = ()  # a phase's years ("2021" … "2025"), whether in the catalogue or not
 
     @property
     def is_open(self) -> bool:
         return self.state == "mo"
+
+    @property
+    def is_phase(self) -> bool:
+        return self.kind == PHASE
 
 
 @dataclass(frozen=True)
@@ -450,6 +462,7 @@ class Catalogue:
     regimes: tuple[Regime, ...] = ()  # the rules in force, by date (regimes.toml)
     form_set: str = ""  # the form set (catalogue version) this catalogue's forms, Biểu and targets are
     _form_sets: dict = field(default_factory=dict, repr=False, compare=False)  # every form set's catalogue
+    phase: PhaseRules | None = None  # how a phase summary aggregates the years (phase.toml)
     _expansions: dict = field(default_factory=dict, repr=False, compare=False)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)
     _units_by_code: dict = field(default_factory=dict, repr=False, compare=False)
@@ -500,8 +513,10 @@ class Catalogue:
         return codes
 
     def own_periods(self) -> list[str]:
-        """The periods whose form set is this catalogue's: those its template offers."""
-        return [key for key in self.periods if self.for_period(key) is self]
+        """The periods whose form set is this catalogue's and to which units send files (a phase
+        receives none), in order of their report dates: those its template offers."""
+        return sorted((key for key, period in self.periods.items() if not period.is_phase and self.for_period(key) is self),
+                      key=self.units_date)
 
     @property
     def funds_form(self) -> Form | None:
@@ -557,8 +572,11 @@ class Catalogue:
 
     def units_in(self, period: str) -> tuple[Unit, ...]:
         """The units expected in a period: those that report and are valid on ``units_date``,
-        communes first (catalogue order), then agencies."""
+        communes first (catalogue order), then agencies. A phase expects none: it sums its years."""
         if period not in self._units_in:
+            if period in self.periods and self.periods[period].is_phase:
+                self._units_in[period] = ()
+                return ()
             day = self.units_date(period)
             valid = [u for u in self.units if u.reports and u.valid_on(day)]
             self._units_in[period] = tuple(sorted(valid, key=lambda u: not u.is_commune))

@@ -13,8 +13,8 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.catalogue.model import (DIRECTIONS, ENDED, PART, PERIOD_STATES, RESTATE_RULES, TYPES, UNIT_KINDS, WHOLE,
-                                      CatalogueError)
+from pipeline.catalogue.model import (DIRECTIONS, ENDED, PART, PERIOD_KINDS, PERIOD_STATES, RESTATE_RULES, TYPES,
+                                      UNIT_KINDS, WHOLE, YEAR, CatalogueError)
 from pipeline.text import ERROR, WARNING
 
 
@@ -118,6 +118,8 @@ class PeriodEntry(Model):
     # earlier template versions (catalogue_version of a former release) whose files the period still reads
     template_versions: list[Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]] = []
     regime: Text | None = None  # regimes.toml's key; by default the regime whose dates hold report_date
+    kind: Literal[PERIOD_KINDS] = YEAR  # "giai đoạn": a phase summary of the annual periods ``years``
+    years: list[Annotated[str, Field(pattern=r"^[0-9]{4}$")]] = []
 
 
 class PeriodsFile(Model):

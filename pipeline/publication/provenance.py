@@ -14,10 +14,12 @@ from decimal import Decimal
 
 import duckdb
 
-from pipeline.catalogue import SAME_ROW, TOTAL_ROW, Catalogue, LayoutColumn, LayoutTable, Ref, Target
+from pipeline.catalogue import SAME_ROW, TOTAL_ROW, Catalogue, LayoutColumn, LayoutTable, Ref, Target, Term
 from pipeline.catalogue.lineage import Versions
 from pipeline.catalogue.model import WHOLE
+from pipeline.catalogue.phase import NONE
 from pipeline.errors import UserError
+from pipeline.publication.phase import PhaseFigures, load_phase
 from pipeline.text import ratio, show_number
 from pipeline.warehouse import Contribution, lineage_of
 from pipeline.warehouse.restate import Restated, restate
@@ -102,6 +104,8 @@ def explain(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str, 
     column), or a row of units (a unit code or TOTAL_ROW) or of the programme (a project,
     sub-project or TOTAL_ROW) and the key of one of its figure columns. With ``onto`` (a later
     period), the figure restated on ``unit``, a unit of that period (a row of units names it)."""
+    if period in catalogue.periods and catalogue.periods[period].is_phase:
+        return explain_phase(conn, catalogue, period, bieu, row, column)
     code = bieu.zfill(2)
     layout = catalogue.bieu.get(code)
     if layout is None:
@@ -186,3 +190,69 @@ def _sub_projects(catalogue: Catalogue, code: str, row: str) -> tuple[str, ...]:
     if any(s.code == row for s in catalogue.sub_projects):
         return (row,)
     raise UnknownFigure(f'Biểu {code} không có dòng "{row}" (mã dự án, tiểu dự án, hoặc {TOTAL_ROW}).')
+
+
+# --------------------------------------------------------------------------- a phase's figures
+
+
+@dataclass
+class PhaseExplanation(Explanation):
+    """A figure of a phase summary: a part per year and per numerator or denominator (the
+    numerator's ``numerator_parts`` first), each holding the cells of that year the phase
+    takes (every year for a summed item, the last year with data for a stock)."""
+
+    numerator_parts: int = 0
+
+    @property
+    def value(self) -> Decimal | None:
+        numerator = sum((p.total for p in self.parts[:self.numerator_parts]), Decimal(0))
+        if self.is_rate:
+            return ratio(numerator, sum((p.total for p in self.parts[self.numerator_parts:]), Decimal(0)))
+        return numerator
+
+
+def explain_phase(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, phase: str, bieu: str, row: str,
+                  column: str | None = None) -> PhaseExplanation:
+    """Explain a phase figure: in Biểu 01 a target's phase value (``row`` a target; ``column``
+    none or "phase"), in Biểu 02 a fund line over the phase (``row`` a project, sub-project or
+    TOTAL_ROW; ``column`` a fund line's key), traced to the annual cells it is made of."""
+    figures = load_phase(conn, catalogue, phase)
+    code = bieu.zfill(2)
+    if code == "01":
+        target = next((t for t in catalogue.targets if t.code == row), None)
+        if target is None:
+            raise UnknownFigure(f'Biểu 01 của kỳ {phase} không có chỉ tiêu "{row}" (T01 … T{len(catalogue.targets):02d}).')
+        if column not in (None, "phase"):
+            raise UnknownFigure(f'Cột "{column}": mỗi năm là một kỳ riêng, hãy giải thích số của năm đó với --period <năm>.')
+        sides = [("Tử số" if target.denominator else "Tổng", target.numerator)]
+        if target.denominator:
+            sides.append(("Mẫu số", target.denominator))
+        title, is_rate = f"Biểu 01 · {target.code}. {target.label} · cả giai đoạn", target.kind == "rate"
+    elif code == "02":
+        line = next((f for f in catalogue.phase.funds if f.key == column), None)
+        if line is None:
+            raise UnknownFigure(f'Biểu 02 của kỳ {phase}: cột phải là một dòng vốn '
+                                f'({", ".join(f.key for f in catalogue.phase.funds)}).')
+        terms = tuple(Term(Ref("02", s, c), 1) for s in _sub_projects(catalogue, code, row) for c in line.columns)
+        sides, title, is_rate = [("Tổng", terms)], f"Biểu 02 · {row} · {line.key} ({line.label}) · cả giai đoạn", False
+    else:
+        raise UnknownFigure(f"Kỳ {phase} chỉ có Biểu 01 và 02.")
+    parts, numerator_parts = [], 0
+    for n, (label, terms) in enumerate(sides):
+        parts += _phase_parts(conn, figures, label, terms)
+        numerator_parts = numerator_parts or len(parts)
+    return PhaseExplanation(title, parts, is_rate, numerator_parts=numerator_parts)
+
+
+def _phase_parts(conn, figures: PhaseFigures, label: str, terms) -> list[Part]:
+    """One part per year the terms' cells are taken from, each with those cells."""
+    catalogue = figures.catalogue
+    inner = [Term(t.ref, term.sign * t.sign) for term in terms for t in catalogue.expand(term.ref)]
+    if any(figures.rules.method(catalogue, t.ref) == NONE for t in inner):
+        raise UnknownFigure(f"{label}: có ô không cộng dồn qua các năm (phase.toml), nên số cả giai đoạn để trống.")
+    parts = []
+    for year in figures.present:
+        wanted = [t for t in inner if year in figures.years_of(figures.rules.method(catalogue, t.ref))]
+        if wanted:
+            parts.append(Part(f"{label} · năm {year}", list(lineage_of(conn, year, wanted))))
+    return parts

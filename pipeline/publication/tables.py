@@ -49,6 +49,7 @@ class Column:
     kind: str = "count"  # count, money, rate, flag, text, or "row": the row's own kind
     show: str = ""  # text columns: what of the row they show (number, label, unit, assessment)
     empty: str = ""  # printed when there is no value, else the cell stays blank
+    width: float | None = None  # in characters; None: by its kind (a phase's many year columns are narrower)
 
 
 @dataclass
@@ -72,6 +73,18 @@ class Table:
     chart: tuple[str, str] | None = None  # (column key, chart title): a bar chart of that column per row
     notes: tuple[str, ...] = ()  # printed under the table
     remarks: tuple[str, ...] = ()  # notes for the district's staff: in the sources annex, never on the table
+    trends: tuple[Trend, ...] = ()  # line charts of one row across columns (a phase's years)
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A line chart of one row's values across consecutive columns (the years of a phase)."""
+
+    row: str  # the row's code (a target)
+    columns: tuple[str, ...]  # the keys of consecutive columns; their labels are the categories
+    title: str
+    sheet: str  # the chart sheet's name
+    rate: bool = False  # values printed with one decimal (else whole numbers)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output
 from pipeline.publication.pages import MAX_STRETCH, column_groups, page_starts, paper_for
 from pipeline.publication.signing import Signing, day_and_month
-from pipeline.publication.tables import TOTAL_ROW, Report, Table
+from pipeline.publication.tables import TOTAL_ROW, Report, Table, Trend
 from pipeline.settings import shown_time
 from pipeline.workbook.style import (
     FONT,
@@ -208,7 +208,7 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     last = len(columns) - 1
     label = next(n for n, c in enumerate(columns) if c.show == "label")  # the row labels: this column and before
     label_width = min(LABEL_WIDTH, max(16, max((len(r.label) + 2 * r.indent for r in table.rows), default=0) + 2))
-    widths = [NUMBER_WIDTH if c.show == "number" else (label_width if c.show == "label" else WIDTHS.get(c.kind, 14))
+    widths = [NUMBER_WIDTH if c.show == "number" else (label_width if c.show == "label" else c.width or WIDTHS.get(c.kind, 14))
               for c in columns]
     runs = [c.group or f"{n}" for n, c in enumerate(columns)][label + 1:]
     paper, groups = column_groups(sum(column_points(w) for w in widths[:label + 1]),
@@ -356,6 +356,8 @@ def _table_sheet(workbook, styles: Styles, catalogue: Catalogue, signing: Signin
     ws.center_horizontally()
     if table.chart:
         _chart(workbook, ws, table, first, end - 1, f"{heading} – {title}")
+    for trend in table.trends:
+        _trend_chart(workbook, ws, table, trend, top + levels - 1, first, f"{heading} – {title}")
 
 
 def _merge(ws, row: int, first_col: int, last_col: int, text: str, fmt) -> None:
@@ -458,6 +460,35 @@ def _chart(workbook, ws, table: Table, first: int, last_row: int, heading: str) 
     chart.set_x_axis({"num_format": "0", "num_font": font})
     chart.set_y_axis({"reverse": True, "num_font": font})
     sheet = workbook.add_chartsheet(f"Biểu đồ – {table.sheet}"[:31])
+    sheet.set_chart(chart)
+    page_setup(sheet, landscape=True)
+    sheet.set_header(f'&C&"{FONT},Bold"&12{heading.replace("&", "&&")}')
+
+
+def _trend_chart(workbook, ws, table: Table, trend: Trend, label_row: int, first: int, heading: str) -> None:
+    """A line chart of one row across consecutive columns (their header labels as categories),
+    on a chart sheet of its own after the table's sheet, one A4 page headed like ``_chart``'s.
+    A column without a value is a blank cell: a gap in the line, never a zero."""
+    keys = [c.key for c in table.columns]
+    start, stop = keys.index(trend.columns[0]), keys.index(trend.columns[-1])
+    row = first + next(n for n, r in enumerate(table.rows) if r.code == trend.row)
+    font = {"name": FONT, "size": 11}
+    shown = VIETNAMESE + ("0.0" if trend.rate else "#,##0")
+    chart = workbook.add_chart({"type": "line"})
+    chart.add_series({
+        "name": trend.title,
+        "categories": [ws.name, label_row, start, label_row, stop],
+        "values": [ws.name, row, start, row, stop],
+        "data_labels": {"value": True, "position": "above", "num_format": shown, "font": font},
+        "marker": {"type": "circle", "size": 7},
+        "line": {"color": "#2F5597", "width": 2.25},
+    })
+    chart.set_title({"name": trend.title, "name_font": {**font, "size": 14}})
+    chart.set_legend({"none": True})
+    chart.set_x_axis({"num_font": font})
+    chart.set_y_axis({"num_font": font, "num_format": VIETNAMESE + "#,##0"})
+    chart.show_blanks_as("gap")
+    sheet = workbook.add_chartsheet(trend.sheet[:31])
     sheet.set_chart(chart)
     page_setup(sheet, landscape=True)
     sheet.set_header(f'&C&"{FONT},Bold"&12{heading.replace("&", "&&")}')

@@ -1,16 +1,22 @@
-"""The synthetic 2023 sample: one filled submission per unit and the filled plan workbook;
-and the synthetic sample of the new communes of a period after 1/7/2025, made of it
-(``write_merged_sample``).
+"""The synthetic samples: one filled submission per unit and the filled plan workbook, for
+2023 and for the other years of the 2021–2025 phase (2021, 2022, 2024); and the synthetic
+sample of the new communes of a period after 1/7/2025, made of 2023's (``write_merged_sample``).
 
 Per-unit values are plausible (they differ between units; the town is less poor than the
 rural communes) and every rule holds, while the district totals equal exactly the figures
-the 2023 evaluation report publishes (``sample_2023.toml``). Totals are split with a
-largest-remainder method so sums are exact; money is split in whole đồng-cents (0,01
-triệu đồng). Deterministic: the same catalogue always gives the same files.
+the 2023 evaluation report publishes (``sample_2023.toml``). Another year's figures
+(``sample_<year>.toml``) replace entries of the 2023 ones: a form's item, a sub-project's
+funds, a form of outputs, the plan; what a year does not name is 2023's. They are made
+consistent with what the 2023 report says of other years (the poverty rates it compares
+with 2021, the funds 2022 carried over), and their workbooks say they are synthetic (a
+comment on the period in Thông tin). Totals are split with a largest-remainder method so
+sums are exact; money is split in whole đồng-cents (0,01 triệu đồng). Deterministic: the
+same catalogue always gives the same files.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import tomllib
@@ -19,6 +25,9 @@ from pathlib import Path
 
 from pipeline.catalogue import Catalogue, Ref, Term, Unit, parse_sum
 from pipeline.catalogue.lineage import origins
+from pipeline.errors import UserError
+from pipeline.intake.take_in import IntakeResult, take_in_batch, take_in_plan
+from pipeline.settings import Places
 from pipeline.text import slug
 from pipeline.catalogue.contract import (
     PERIOD_FIELD,
@@ -30,11 +39,22 @@ from pipeline.catalogue.contract import (
 )
 from pipeline.workbook.template import Filling, PlanFilling, write_plan_workbook, write_unit_workbook
 
-FIGURES_FILE = Path(__file__).parent / "sample_2023.toml"
-PERIOD = "2023"
-SEED = 2023
+FIGURES_DIR = Path(__file__).parent
+PERIOD = "2023"  # the year whose figures are the report's; the others replace entries of them
+YEARS = ("2021", "2022", "2023", "2024")  # the shipped samples (data/sample/<year>/)
+FIGURES_FILE = FIGURES_DIR / f"sample_{PERIOD}.toml"
 PLAN_FILE_NAME = "ke-hoach-huyen-2023.xlsx"
 CENT = Decimal("0.01")
+SYNTHETIC_NOTE = ("Lưu ý", "Dữ liệu mẫu giả lập (không phải báo cáo thật của đơn vị), dựng cho thử nghiệm; "
+                  "xem README, mục dữ liệu mẫu.")
+
+
+def figures_file(year: str) -> Path:
+    return FIGURES_DIR / f"sample_{year}.toml"
+
+
+def plan_file_name(year: str) -> str:
+    return f"ke-hoach-huyen-{year}.xlsx"
 
 
 def split(total: int, weights: list[float], minimum: int = 0) -> list[int]:
@@ -71,11 +91,12 @@ def split_within(total: int, parents: list[int], rates: list[float]) -> list[int
 class _Sampler:
     """Builds every unit's values from the district figures."""
 
-    def __init__(self, catalogue: Catalogue, figures: dict):
+    def __init__(self, catalogue: Catalogue, figures: dict, period: str = PERIOD):
         self.catalogue = catalogue
         self.figures = figures
-        self.rng = random.Random(SEED)
-        units = catalogue.units_in(PERIOD)
+        self.period = period
+        self.rng = random.Random(int(period))  # 2023's seed is its year
+        units = catalogue.units_in(period)
         self.communes = [u for u in units if u.is_commune]
         self.agencies = {u.code: u for u in units if not u.is_commune}
         self.values: dict[str, dict[Ref, int | Decimal]] = {u.code: {} for u in units}
@@ -130,7 +151,7 @@ class _Sampler:
         for code, spec in self.figures["outputs"].items():
             form = self.catalogue.form(code)
             units = self.communes + [self.agencies[a] for a in spec.get("agencies", [])]
-            for unit in self.catalogue.units_in(PERIOD):
+            for unit in self.catalogue.units_in(self.period):
                 if self.catalogue.reports(unit, form) and unit not in units:
                     for item in form.input_items:
                         self.values[unit.code][Ref(code, item.code)] = 0
@@ -166,7 +187,7 @@ class _Sampler:
         """Each sub-project's funds: the agencies' fixed shares, the rest split over communes."""
         form = self.catalogue.form("02")
         cents: dict[tuple[str, str, str], int] = {}
-        for unit in self.catalogue.units_in(PERIOD):
+        for unit in self.catalogue.units_in(self.period):
             for ref in form.input_cells():
                 cents[(unit.code, ref.row, ref.column)] = 0
         commune_weights = {}
@@ -207,7 +228,7 @@ class _Sampler:
 
     def others(self) -> None:
         """Every input cell the figures do not cover (a form added to the catalogue since) is 0."""
-        for unit in self.catalogue.units_in(PERIOD):
+        for unit in self.catalogue.units_in(self.period):
             for form in self.catalogue.forms.values():
                 if self.catalogue.reports(unit, form):
                     for ref in form.input_cells():
@@ -222,14 +243,28 @@ def _cents(value) -> int:
     return int((Decimal(str(value)) * 100).to_integral_value())
 
 
-def load_figures() -> dict:
-    with FIGURES_FILE.open("rb") as f:
+def _read(path: Path) -> dict:
+    with path.open("rb") as f:
         return tomllib.load(f)
 
 
-def sample_values(catalogue: Catalogue) -> dict[str, dict[Ref, int | Decimal]]:
-    """Every unit's input values for 2023, keyed by unit code."""
-    sampler = _Sampler(catalogue, load_figures())
+def load_figures(year: str = PERIOD) -> dict:
+    """A year's district figures: 2023's, with the entries the year's file names replaced (a
+    section's entry is replaced whole: an item of a form, a sub-project's funds, a form of
+    outputs, a key of the plan)."""
+    figures = _read(figures_file(PERIOD))
+    if year != PERIOD:
+        for section, entries in _read(figures_file(year)).items():
+            if isinstance(entries, dict) and isinstance(figures.get(section), dict):
+                figures[section] = {**figures[section], **entries}
+            else:
+                figures[section] = entries
+    return figures
+
+
+def sample_values(catalogue: Catalogue, year: str = PERIOD) -> dict[str, dict[Ref, int | Decimal]]:
+    """Every unit's input values for a year, keyed by unit code."""
+    sampler = _Sampler(catalogue, load_figures(year), year)
     sampler.indicators()
     sampler.outputs()
     sampler.funds()
@@ -241,22 +276,28 @@ PREPARERS = ("Lò Văn Minh", "Quàng Thị Lan", "Lường Văn Hùng", "Cà Th
              "Lò Thị Xuân", "Quàng Văn Dũng", "Vì Thị Thu", "Lường Thị Mai", "Cầm Văn Sơn")
 
 
-def write_sample(out: Path, catalogue: Catalogue) -> list[Path]:
-    """Write the 2023 sample submissions and plan workbook into ``out``."""
+def write_sample(out: Path, catalogue: Catalogue, year: str = PERIOD) -> list[Path]:
+    """Write a year's sample submissions and plan workbook into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for n, (code, values) in enumerate(sample_values(catalogue).items()):
+    figures = load_figures(year)
+    # The 2023 files are pinned byte for byte as they were first made, without the mark.
+    notes = {} if year == PERIOD else {PERIOD_FIELD: [SYNTHETIC_NOTE]}
+    for n, (code, values) in enumerate(sample_values(catalogue, year).items()):
         unit = catalogue.unit(code)
         info = {
             UNIT_FIELD: unit.code,
-            PERIOD_FIELD: PERIOD,
+            PERIOD_FIELD: year,
             PREPARER_FIELD: PREPARERS[n % len(PREPARERS)],
             "DIEN_THOAI": f"0215 38{n:02d} {100 + 7 * n:03d}",
-            "NGAY_LAP": dt.date(2023, 8, 1) + dt.timedelta(days=n % 7),
+            "NGAY_LAP": dt.date(int(year), 8, 1) + dt.timedelta(days=n % 7),
         }
         path = out / f"{unit.code}-{slug(unit.name)}.xlsx"
-        paths.append(write_unit_workbook(path, catalogue, unit, Filling(info, values)))
-    plan = load_figures()["plan"]
+        paths.append(write_unit_workbook(path, catalogue, unit, Filling(info, values, dict(notes))))
+    if year != PERIOD:
+        paths.append(_write_synthetic_plan(out, catalogue, year, figures["plan"]))
+        return paths
+    plan = figures["plan"]
     targets = {
         t.code: (t.code not in plan["not_due"], _number(plan["values"].get(t.code)), None)
         for t in catalogue.targets
@@ -267,6 +308,15 @@ def write_sample(out: Path, catalogue: Catalogue) -> list[Path]:
             SIGNER_ON_BEHALF_FIELD: "KT. CHỦ TỊCH", SIGNER_TITLE_FIELD: "PHÓ CHỦ TỊCH", SIGNER_FIELD: "Mùa Va Hồ"}
     paths.append(write_plan_workbook(out / PLAN_FILE_NAME, catalogue, PlanFilling(info, targets)))
     return paths
+
+
+def _write_synthetic_plan(out: Path, catalogue: Catalogue, year: str, plan: dict) -> Path:
+    """Another year's plan workbook: its targets and date; nobody signs a synthetic plan, so the
+    signer and the report's number stay blank (dotted on the Biểu)."""
+    targets = {t.code: (t.code not in plan["not_due"], _number(plan["values"].get(t.code)), None)
+               for t in catalogue.targets}
+    info = {PERIOD_FIELD: year, "DIEN_THOAI": "0215 3862 001", "NGAY_LAP": plan["date"]}
+    return write_plan_workbook(out / plan_file_name(year), catalogue, PlanFilling(info, targets))
 
 
 def _number(value) -> Decimal | None:
@@ -311,3 +361,22 @@ def write_merged_sample(out: Path, catalogue: Catalogue, period: str) -> list[Pa
         path = out / f"{unit.code}-{slug(unit.name)}-gia-lap.xlsx"
         paths.append(write_unit_workbook(path, catalogue, unit, Filling(info, values)))
     return paths
+
+
+def take_in_history(catalogue: Catalogue, places: Places, years: list[str]) -> dict[str, list[IntakeResult]]:
+    """The shipped synthetic years (closed in the catalogue: they are over) taken in from
+    ``places.inbox/<year>/`` as they would have been while open, each at its deadline, so
+    that the warehouse holds the annual periods a phase summary is built from. Intake itself
+    keeps refusing a closed period; only this loader of the samples' history opens them, in a
+    copy of the catalogue."""
+    unknown = [y for y in years if y not in catalogue.periods or catalogue.periods[y].is_phase]
+    if unknown:
+        raise UserError(f"Không có kỳ năm {', '.join(unknown)} trong danh mục (periods.toml).")
+    opened = dataclasses.replace(catalogue, periods={
+        key: dataclasses.replace(p, state="mo") if key in years else p for key, p in catalogue.periods.items()})
+    results = {}
+    for year in years:
+        now = dt.datetime.combine(catalogue.periods[year].deadline, dt.time(17, 0))
+        units = [u.code for u in opened.units_in(year)]
+        results[year] = [*take_in_batch(opened, places, year, units, now), take_in_plan(opened, places, year, now)]
+    return results
