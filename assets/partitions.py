@@ -18,7 +18,8 @@ NAMED_PARTITIONS = 1000  # a national unit list by unit would make a table too b
 
 def submission_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
     catalogue, level = settings.catalogue, settings.batch_level
-    return dg.MultiPartitionsDefinition({PERIOD: dg.StaticPartitionsDefinition(list(catalogue.periods)),
+    periods = [key for key, period in catalogue.periods.items() if not period.is_phase]  # a phase is never sent
+    return dg.MultiPartitionsDefinition({PERIOD: dg.StaticPartitionsDefinition(periods),
                                          level: dg.StaticPartitionsDefinition(batch_keys(catalogue, level))})
 
 

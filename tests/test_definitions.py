@@ -76,7 +76,7 @@ def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
         assert any(word in description for word in ("đơn vị", "huyện", "Biểu"))
     partitions = graph.get(dg.AssetKey("unit_submission")).partitions_def
     assert "2023|03253" in partitions.get_partition_keys()
-    assert len(partitions.get_partition_keys()) == 23
+    assert len(partitions.get_partition_keys()) == 23 * 4  # 2023, and the closed 2021, 2022, 2024 (not the phase)
     assert {job.name for job in defs.resolve_all_job_defs()} >= {"submission_job", "inbox_job", "consolidation_job",
                                                                  "nightly_job"}
     [check] = graph.asset_check_keys
@@ -172,7 +172,7 @@ def test_run_command_consolidates_the_sample(tmp_path):
 def test_the_definitions_are_built_for_their_settings():
     built = build_defs(Settings(batch_level="district", sensor_seconds=7))
     partitions = built.get_assets_def("unit_submission").partitions_def
-    assert partitions.get_partition_keys() == ["099|2023"]  # the district's one district, by period
+    assert sorted(partitions.get_partition_keys()) == ["099|2021", "099|2022", "099|2023", "099|2024"]  # one district, by period
     assert {built.resolve_sensor_def(name).minimum_interval_seconds for name in ("inbox_sensor", "automation_sensor")} == {7}
     assert built.resources["settings"].batch_level == "district"
 
@@ -428,7 +428,7 @@ def test_a_burst_of_files_is_one_run_and_every_unit_keeps_its_partition(tmp_path
         assert published["district_consolidation"]["Kỳ 2023 · Số đơn vị hợp lệ"].value == 21
         assert published["district_plan"]["Kỳ 2023 · Trạng thái"].value != "Chưa nộp"
     status_file = json.loads((tmp_path / "out" / "status.json").read_text(encoding="utf-8"))
-    [period] = status_file["periods"]
+    [period] = [p for p in status_file["periods"] if p["key"] == "2023"]
     by_unit = {u["code"]: u["state"] for u in period["units"]}
     assert by_unit["03265"] == "khong_hop_le" and by_unit["03259"] == "chua_nop"
     assert sum(state == "hop_le" for state in by_unit.values()) == 21

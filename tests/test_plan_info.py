@@ -140,9 +140,10 @@ def test_last_year_comes_from_the_year_before_then_from_the_plan(catalogue, samp
     from pipeline.workbook.reader import read_workbook
     from pipeline.workbook.template import Filling, write_unit_workbook
 
+    one_year = replace(catalogue, periods={"2023": catalogue.periods["2023"]})  # the shipped catalogue has 2021–2024
     two_years = replace(catalogue, periods={"2022": Period("2022", "Năm 2022", dt.date(2022, 8, 15),
-                                                           dt.date(2022, 8, 10), "dong"), **catalogue.periods})
-    assert (year_before(two_years, "2023"), year_before(two_years, "2022"), year_before(catalogue, "2023")) == (
+                                                           dt.date(2022, 8, 10), "dong"), **one_year.periods})
+    assert (year_before(two_years, "2023"), year_before(two_years, "2022"), year_before(one_year, "2023")) == (
         "2022", None, None)
     plan = _plan(catalogue, tmp_path / "kh.xlsx", SIGNER, last_year={"T01": Decimal(50), "T04": Decimal(800)})
     db = _warehouse_of_2023(two_years, sample_files, tmp_path / "warehouse.duckdb", plan)

@@ -501,7 +501,8 @@ def test_a_server_name_is_never_shown_to_the_unit(portal):
 
 def test_the_officer_sees_error_counts_lateness_and_unidentified_files(portal):
     folder = portal.places.out / "2023"
-    [period] = json.loads((portal.places.out / "status.json").read_text(encoding="utf-8"))["periods"]
+    periods = json.loads((portal.places.out / "status.json").read_text(encoding="utf-8"))["periods"]
+    [period] = [p for p in periods if p["key"] == "2023"]
     units = period["units"]
     for unit in units:
         if unit["code"] == "03260":

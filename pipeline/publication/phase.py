@@ -173,7 +173,7 @@ AGGREGATION_NOTE = ("Cách tổng hợp cả giai đoạn: kết quả làm tron
                     "bình quân các tỷ lệ năm.")
 
 
-def _target_table(figures: PhaseFigures, label: str) -> Table:
+def _target_table(figures: PhaseFigures, phase: str) -> Table:
     catalogue, rules = figures.catalogue, figures.rules
     year_keys = [f"Y{y}" for y in figures.years]
     group = "Thực hiện từng năm"
@@ -199,9 +199,12 @@ def _target_table(figures: PhaseFigures, label: str) -> Table:
     by_code = {t.code: t for t in catalogue.targets}
     trends = tuple(Trend(code, tuple(year_keys), _trend_title(by_code[code], rules.targets.get(code)),
                          f"Xu hướng {code}", by_code[code].kind == "rate") for code in rules.trends)
+    remarks = (f"Danh sách nguồn số liệu ghi tệp của năm {figures.present[-1]} (năm cuối có số liệu); số của các năm "
+               f"khác lấy từ phiên bản hợp lệ hiện hành của từng năm trong kho: lệnh explain --period {phase} chỉ "
+               "ra từng ô của từng năm.",) if figures.present else ()
     return Table("Biểu 01 giai đoạn", "CHỈ SỐ, KẾT QUẢ THỰC HIỆN CÁC MỤC TIÊU CỦA CHƯƠNG TRÌNH CẢ GIAI ĐOẠN",
                  "Đơn vị tính: theo từng chỉ tiêu", columns, rows,
-                 notes=(AGGREGATION_NOTE, rules.source), trends=trends)
+                 notes=(AGGREGATION_NOTE, rules.source), remarks=remarks, trends=trends)
 
 
 def _trend_title(target: Target, goal: Decimal | None) -> str:
@@ -288,7 +291,7 @@ def build_phase_reports(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, p
     label = catalogue.periods[phase].label
     sources, missing = _sources(conn, catalogue, figures)
     summary = _coverage(figures, label)
-    table = _target_table(figures, label)
+    table = _target_table(figures, phase)
     verdicts = [r.values["assessment"] for r in table.rows]
     met = sum(str(v).startswith((MET, EXCEEDED)) for v in verdicts)
     return [
