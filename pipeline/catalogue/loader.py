@@ -88,7 +88,7 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
     form_sets = {}
     for key, folder in folders.items():
         try:
-            form_sets[key] = _load_form_set(folder, key, shared, district.headline)
+            form_sets[key] = _load_form_set(folder, key, shared, district.headline, own_units=units_file is None)
         except CatalogueError as e:  # a file of another form set: named from the catalogue folder
             if folder == directory:
                 raise
@@ -98,7 +98,7 @@ def load_catalogue(directory: Path | str = CATALOGUE_DIR, units_file: Path | str
     return next(form_sets[key] for key, folder in folders.items() if folder == directory)
 
 
-def _load_form_set(directory: Path, key: str, shared: dict, headline: list[HeadlineEntry]) -> Catalogue:
+def _load_form_set(directory: Path, key: str, shared: dict, headline: list[HeadlineEntry], own_units: bool) -> Catalogue:
     """One form set (catalogue version): its forms, projects, targets, Biểu and report wording
     from ``directory``, with the units, periods, regimes and district settings all share."""
     projects = _load_projects(directory)
@@ -116,7 +116,7 @@ def _load_form_set(directory: Path, key: str, shared: dict, headline: list[Headl
     catalogue = dataclasses.replace(catalogue, bieu=load_layouts(directory, catalogue),
                                     headline=_headline(catalogue, headline),
                                     version=catalogue_version(catalogue))
-    return dataclasses.replace(catalogue, report=load_report_text(directory, catalogue),
+    return dataclasses.replace(catalogue, report=load_report_text(directory, catalogue, own_units),
                                phase=load_phase_rules(directory, catalogue))
 
 

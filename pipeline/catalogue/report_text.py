@@ -118,7 +118,7 @@ ReportFile = create_model(  # the fixed texts by name (TEXTS), then the rest
 )
 
 
-def load_report_text(directory: Path, catalogue: Catalogue) -> ReportText:
+def load_report_text(directory: Path, catalogue: Catalogue, own_units: bool) -> ReportText:
     """The wording of the draft, checked against the catalogue's Biểu."""
     report = validated(ReportFile, read_toml(directory / REPORT_FILE, directory), REPORT_FILE)
     texts = {key: _text(catalogue, getattr(report, key), allowed, key) for key, allowed in TEXTS.items()}
@@ -133,7 +133,7 @@ def load_report_text(directory: Path, catalogue: Catalogue) -> ReportText:
         raise CatalogueError(REPORT_FILE, "blocks", "cần danh sách các khối [[blocks]]")
     return ReportText(texts, tuple(report.recipients), report.verdicts, report.units,
                       tuple(_block(catalogue, b, n) for n, b in enumerate(report.blocks, start=1)),
-                      _roles(catalogue, report.roles), _outputs(catalogue, report.outputs))
+                      _roles(catalogue, report.roles, own_units), _outputs(catalogue, report.outputs))
 
 
 def _outputs(catalogue: Catalogue, outputs: dict[str, str]) -> dict[str, str]:
@@ -146,10 +146,12 @@ def _outputs(catalogue: Catalogue, outputs: dict[str, str]) -> dict[str, str]:
     return dict(outputs)
 
 
-def _roles(catalogue: Catalogue, roles: Roles) -> dict[str, object]:
-    """The roles, once each unit and sub-project they name is in the catalogue."""
+def _roles(catalogue: Catalogue, roles: Roles, own_units: bool) -> dict[str, object]:
+    """The roles, once each unit (in the catalogue's own units.csv: a province's or the
+    country's list given instead need not hold the district's agencies) and sub-project they
+    name is in the catalogue."""
     for key in ("steering_office", "commune_guide"):
-        if catalogue.find_unit(getattr(roles, key)) is None:
+        if own_units and catalogue.find_unit(getattr(roles, key)) is None:
             raise CatalogueError(REPORT_FILE, f"roles, {key}", f'không có đơn vị mã "{getattr(roles, key)}" trong units.csv')
     known = {s.code for s in catalogue.sub_projects}
     for code in roles.commune_guide_sub_projects:

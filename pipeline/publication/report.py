@@ -337,6 +337,12 @@ def _funded(report: Report) -> dict[str, Row]:
             for row in table.rows if row.code != TOTAL_ROW and (row.values.get(FUNDS) or 0) > 0}
 
 
+def _unit_name(catalogue: Catalogue, code: str) -> str:
+    """A role's unit by name; by its code where the unit list in use does not hold it."""
+    unit = catalogue.find_unit(code)
+    return unit.name if unit else code
+
+
 def _roles(fill: _Fill, catalogue: Catalogue, district: dict[str, str], period: str) -> dict[str, object]:
     """The district's standing roles ([roles] of report.toml) as the sentences name them, and on
     how many communes the guided sub-projects ran (their Biểu's commune rows with funds)."""
@@ -345,8 +351,8 @@ def _roles(fill: _Fill, catalogue: Catalogue, district: dict[str, str], period: 
     communes = [u for u in catalogue.units_in(period) if u.is_commune]
     reached = {code for s, _ in guided if s.form in fill.reports for code in _funded(fill.reports[s.form])}
     forms = ", ".join(f"Biểu {s.form}" for s, _ in guided)
-    return {**district, "steering_office": catalogue.unit(roles["steering_office"]).name,
-            "guide_office": catalogue.unit(roles["commune_guide"]).name,
+    return {**district, "steering_office": _unit_name(catalogue, roles["steering_office"]),
+            "guide_office": _unit_name(catalogue, roles["commune_guide"]),
             "guide_sub_projects": _and([_short(s, p) for s, p in guided]),
             "commune_officer": roles["commune_officer"], "communes": len(communes),
             "guide_communes": fill.mark(show_number(sum(u.code in reached for u in communes)),
