@@ -255,3 +255,23 @@ def test_the_bytes_inspected_are_the_bytes_read_and_hashed(catalogue, sample_fil
     submission = read_workbook(path, catalogue)
     assert submission.unit_code == "03259"
     assert submission.file_hash == hashlib.sha256(original).hexdigest() != hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_submission_comes_back_from_a_reader_worker_whole(catalogue, sample_files, tmp_path):
+    """The worker sends each submission packed (``Submission.__reduce__``): its cells, the numbers
+    typed over a total and the stray numbers arrive as read, with their sheets and cells."""
+    from pipeline.parallel import parallel_map
+    from pipeline.workbook.reader import read_in_worker
+
+    source = _commune_file(sample_files)
+    total = read_workbook(source, catalogue).address(Ref("01", "HO_HN_HCN"))
+    workbook = openpyxl.load_workbook(source)
+    workbook["01 Chỉ tiêu"][total] = 7  # a total typed over
+    workbook["01 Chỉ tiêu"]["Z5"] = 3.5  # a number outside the coded cells
+    edited = tmp_path / source.name
+    workbook.save(edited)
+    here = read_workbook(edited, catalogue)
+    [there] = parallel_map(read_in_worker, [(edited, None)], 1, catalogue)
+    assert there == here
+    assert [c.cell for c in there.derived] == [total] and [c.cell for c in there.strays] == ["Z5"]
+    assert there.values == here.values and there.values[Ref("01", "HO_TONG")] == Decimal(925)

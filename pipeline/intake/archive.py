@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -187,16 +188,43 @@ def _read_record(path: Path, contents: dict[str, Path]) -> Archived | None:
         return None
 
 
+# A unit's arrivals as last read, by folder, with the folder's status then. Records and contents
+# are only ever added (each whole, under a new name), which changes the folder's modification and
+# change times; a folder unchanged for SETTLED_NS is read again only when they change. (A younger
+# one is always read again: a change within the clock's resolution could leave its times as they
+# were.) A national run's status reads every unit's folder after each province.
+_READ: dict[Path, tuple[tuple[int, int, int], list[Archived]]] = {}
+SETTLED_NS = 2_000_000_000
+
+
 def arrivals(archive: Path, period: str, unit: str) -> list[Archived]:
     """Every recorded arrival of a unit's (or the plan's, unit "") files, in the order they came.
     Records of the first layout (``<received>_<hash>.json`` beside each content) come first."""
     folder = _folder(archive, period, unit)
-    if not folder.is_dir():
+    try:
+        status = os.stat(folder)
+    except OSError:
         return []
-    contents = {p.stem.rpartition("_")[2]: p for p in folder.glob("*.xlsx")}
-    first_layout = sorted((r for p in contents.values() if (r := _read_record(p.with_suffix(".json"), contents))),
-                          key=lambda r: r.received_at)
-    numbered = [_read_record(p, contents) for p in sorted(folder.glob(f"*{RECORD_SUFFIX}"))]
+    seen = (status.st_ino, status.st_mtime_ns, status.st_ctime_ns)
+    known = _READ.get(folder)
+    if known is not None and known[0] == seen:
+        return list(known[1])
+    found = _read_arrivals(folder)
+    if time.time_ns() - max(status.st_mtime_ns, status.st_ctime_ns) > SETTLED_NS:
+        _READ[folder] = (seen, found)
+    return list(found)
+
+
+def _read_arrivals(folder: Path) -> list[Archived]:
+    try:
+        names = os.listdir(folder)  # one look at the folder, not one per pattern
+    except OSError:  # not a folder, or not readable: as no arrival
+        return []
+    present = set(names)
+    contents = {n[:-5].rpartition("_")[2]: folder / n for n in names if n.endswith(".xlsx")}
+    first_layout = sorted((r for p in contents.values() if f"{p.stem}.json" in present
+                           and (r := _read_record(p.with_suffix(".json"), contents))), key=lambda r: r.received_at)
+    numbered = [_read_record(folder / n, contents) for n in sorted(n for n in names if n.endswith(RECORD_SUFFIX))]
     return first_layout + [r for r in numbered if r is not None]
 
 

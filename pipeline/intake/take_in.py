@@ -16,6 +16,7 @@ import os
 import shutil
 import stat
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -147,16 +148,13 @@ def _take_in_latest_once(catalogue: Catalogue, places: Places, files: dict[str, 
         shutil.rmtree(places.data / REBUILD_FOLDER, ignore_errors=True)  # a killed rebuild's (none runs now)
         closed = is_closed(catalogue, places.out, period)
         locked = approved_units(places, catalogue, period) if places.locks(period) and not closed else {}
-        for number, (unit, mine) in enumerate(files.items()):
+        receipts = _receive_all(places, period, files, now, work)
+        for unit, mine in files.items():
             if not mine:
                 results[unit] = IntakeResult(period, unit, ArrivalState.MISSING)
                 continue
-            latest = mine[-1]
-            try:
-                with _writing(places.archive / period / (unit or PLAN)):
-                    received = (_received_before(places.archive, period, unit, latest, work / str(number))
-                                or receive(places.archive, period, unit, latest.path, now, work / str(number)))
-            except (Vanished, Denied):  # renamed, removed, replaced or made unreadable: the next look tells
+            latest, received = mine[-1], receipts[unit]
+            if received is None:  # renamed, removed, replaced or made unreadable: the next look tells
                 results[unit] = IntakeResult(period, unit, ArrivalState.GONE, file=latest.path)
                 continue
             superseded = [finding(SUPERSEDED, latest=received.name, file=nfc(f.path.name), unit=unit)
@@ -182,6 +180,32 @@ def _take_in_latest_once(catalogue: Catalogue, places: Places, files: dict[str, 
                 create_schema(conn)
                 sync(conn, places.archive, period)
     return [results[unit] for unit in files]
+
+
+RECEIVING_THREADS = 8  # files archived at once: each mostly waits for the disk (fsync), not the processor
+
+
+def _receive_all(places: Places, period: str, files: dict[str, list[InboxFile]], now: dt.datetime,
+                 work: Path) -> dict[str, Received | None]:
+    """Each unit's latest file received (``_received_before`` or ``receive``, into its own folder
+    of ``work``), several units at once: a national batch archives thousands of files, each
+    flushed to disk twice. None for a unit whose file is gone or may not be read. A machine fault
+    is raised once every receipt under way has ended: the first in the units' order, as one by
+    one; units received meanwhile are archived whole and linked, not copied, next time."""
+
+    def one(job: tuple[int, str, InboxFile]) -> Received | None:
+        number, unit, latest = job
+        try:
+            with _writing(places.archive / period / (unit or PLAN)):
+                return (_received_before(places.archive, period, unit, latest, work / str(number))
+                        or receive(places.archive, period, unit, latest.path, now, work / str(number)))
+        except (Vanished, Denied):
+            return None
+
+    jobs = [(number, unit, mine[-1]) for number, (unit, mine) in enumerate(files.items()) if mine]
+    with ThreadPoolExecutor(max(1, min(RECEIVING_THREADS, len(jobs)))) as pool:
+        receipts = list(pool.map(one, jobs))
+    return {unit: received for (_, unit, _), received in zip(jobs, receipts)}
 
 
 @contextmanager

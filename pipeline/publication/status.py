@@ -11,6 +11,7 @@ told "Không hợp lệ" from the archive's record of its arrival, never "Chưa 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -64,9 +65,10 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
     closed = is_closed(catalogue, out, period)
     since = closed_at(out, period) if closed else None
     statuses = []
+    written = _names(out / period / "phan-hoi")  # one look at the folder, not one per unit
     for unit in catalogue.units_in(period):
-        feedback = out / period / "phan-hoi" / unit_feedback_name(unit.code, period)
-        link = f"phan-hoi/{feedback.name}" if feedback.exists() else ""
+        feedback = unit_feedback_name(unit.code, period)
+        link = f"phan-hoi/{feedback}" if feedback in written else ""
         log = arrivals(archive, period, unit.code) if loaded is not None else []
         refused = log[-1] if log and (unit.code, log[-1].file_hash) not in loaded else None
         after_close = None  # a file received since the period was closed: refused, and told so
@@ -86,8 +88,8 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
         if refused is not None:  # a refused file has exactly one finding: why it could not be read
             count, status, errors, warnings = count + 1, None, 1, 0
             file_name, received = refused.original_name, refused.received_at
-            feedback = out / period / "phan-hoi" / unreadable_feedback_name(file_name)
-            link = f"phan-hoi/{feedback.name}" if feedback.exists() else ""
+            feedback = unreadable_feedback_name(file_name)
+            link = f"phan-hoi/{feedback}" if feedback in written else ""
         state = SubmissionState.of(status)
         label = state.label + (REFUSED if refused is not None else "") + \
             (USING_EARLIER if state == SubmissionState.INVALID and using else "")
@@ -100,6 +102,20 @@ def period_status(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, out: Pa
     for status, review in zip(statuses, unit_reviews(conn, catalogue, period)):
         status.review, status.review_label = review.state.value, review.state.label
     return statuses
+
+
+def _names(folder: Path) -> set[str]:
+    """The names of the files in ``folder`` (none if there is no such folder)."""
+    try:
+        return {entry.name for entry in os.scandir(folder) if entry.is_file()}
+    except OSError:
+        return set()
+
+
+def _records(statuses: list[UnitStatus]) -> list[dict]:
+    """The statuses as JSON objects: ``asdict`` without its deep copy (every field is a plain
+    value), which costs a tenth of a second a national status file."""
+    return [dict(vars(s)) for s in statuses]
 
 
 def _told_closed(status: UnitStatus, period: str, arrival, feedback: str) -> None:
@@ -153,7 +169,7 @@ def write_intake_status(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, p
                         today=None) -> list[UnitStatus]:
     """After an intake: the period's units as they are now (``tiep-nhan.json``), and status.json."""
     statuses = period_status(conn, catalogue, places.out, period, today, places.archive)
-    _write_json(places.out / period / INTAKE_FILE, {"units": [asdict(s) for s in statuses]})
+    _write_json(places.out / period / INTAKE_FILE, {"units": _records(statuses)})
     write_status(catalogue, conn, places.out, today)
     return statuses
 
@@ -182,7 +198,7 @@ def set_document(statuses: list[UnitStatus], publication: Publication, reports: 
     each Biểu whose figures are incomplete, the names of the units missing from it."""
     pdfs = [*publication.pdfs.values(), publication.all_in_one_pdf] if publication.all_in_one_pdf else []
     incomplete = {publication.files[r.code].name: [u.name for u in r.missing] for r in reports if r.missing}
-    return {"units": [asdict(s) for s in statuses], "bieu": [p.name for p in publication.files.values()],
+    return {"units": _records(statuses), "bieu": [p.name for p in publication.files.values()],
             "incomplete": incomplete,
             "all_in_one": [publication.all_in_one.name, publication.archive.name],
             "report": [publication.report.name] if publication.report else [], "pdf": [p.name for p in pdfs],
@@ -201,7 +217,7 @@ def write_status(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, out: Pat
     for period in catalogue.periods.values():
         folder = out / period.key
         published = published_set(out, period.key) or {
-            "units": [asdict(s) for s in period_status(conn, catalogue, out, period.key, today)],
+            "units": _records(period_status(conn, catalogue, out, period.key, today)),
             "bieu": [], "all_in_one": [], "report": [], "pdf": []}
         document["periods"].append({
             "key": period.key, "label": period.label, "deadline": period.deadline.isoformat(),

@@ -115,8 +115,11 @@ def whole(action, rounds: int = ROUNDS) -> dict:
     return _stats(times)
 
 
-def _tree_rss_mb(root: int) -> float:
-    """Resident memory of a process and all its descendants, in MB."""
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _tree(root: int) -> dict[tuple[int, int], tuple[float, float]]:
+    """A process and all its descendants: (pid, start time) -> (resident MB, processor seconds so far)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -125,29 +128,36 @@ def _tree_rss_mb(root: int) -> float:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(parent, []).append(int(entry.name))
-    total, todo = 0, [root]
+    found, todo = {}, [root]
     while todo:
         pid = todo.pop()
         todo += children.get(pid, [])
         try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
+        except (OSError, IndexError):
             continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    return total / 1024
+        rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        found[(pid, int(fields[19]))] = (rss / 1024, (int(fields[11]) + int(fields[12])) / TICKS)
+    return found
 
 
-def run_measured(command: list[str], env: dict, show: bool = False) -> tuple[float, float]:
-    """Run a command to the end: (milliseconds, peak MB of its process tree). Its output is
-    shown as it goes when ``show`` (the progress of long work)."""
+def run_measured(command: list[str], env: dict, show: bool = False) -> tuple[float, float, float]:
+    """Run a command to the end: (milliseconds, peak MB of its process tree, processor seconds of
+    its process tree). Both are sampled every 0,2 s, so the processor time is a lower bound (it
+    misses each process's last moments): the readers' workers are not the command's children
+    (they are its fork server's, which it never waits for), so its own rusage would leave them
+    out. Its output is shown as it goes when ``show`` (the progress of long work)."""
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
-    peak = [0.0]
+    peak, cpu = [0.0], {}
 
     def sample() -> None:
         while process.poll() is None:
-            peak[0] = max(peak[0], _tree_rss_mb(process.pid))
+            tree = _tree(process.pid)
+            peak[0] = max(peak[0], sum(rss for rss, _ in tree.values()))
+            cpu.update((key, seconds) for key, (_, seconds) in tree.items())
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -161,7 +171,7 @@ def run_measured(command: list[str], env: dict, show: bool = False) -> tuple[flo
     sampler.join()
     if process.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{''.join(lines[-30:])}")
-    return (time.perf_counter() - start) * 1000, peak[0]
+    return (time.perf_counter() - start) * 1000, peak[0], sum(cpu.values())
 
 
 def _environment(folder: Path, **settings: str) -> dict:
@@ -203,8 +213,10 @@ def national_inbox(communes: int) -> Path:
     return folder
 
 
-def national_cases(folder: Path, communes: int) -> dict:
-    """The sensor over ``communes`` new files and an unchanged inbox, and the run by province."""
+def national_cases(folder: Path, communes: int, rounds: int = 1) -> dict:
+    """The sensor over ``communes`` new files and an unchanged inbox, and the run by province
+    (``rounds`` times, each on a new data folder): its time, its processor time (every process
+    of the run, the readers included, sampled) and the load average of the machine around it."""
     source = national_inbox(communes)
     inbox, count = source / "inbox", show_number(communes)
     now = time.time() + 3600
@@ -215,21 +227,30 @@ def national_cases(folder: Path, communes: int) -> dict:
         looks.append((time.perf_counter() - start) * 1000)
     results = {f"sensor: {len(looks)} looks read {count} new files, per look": _stats(looks),
                f"sensor: unchanged inbox of {count} files": whole(lambda: watch(inbox, ["2023"], cursor, now), 5)}
-    env = _environment(folder / count)
     command = [sys.executable, "-m", "assets", "run", "--inbox", str(inbox), "--units", str(source / national.REGISTER),
                "--batch", "province", "--workers", str(os.cpu_count() or 1), "--period", national.PERIOD, "--clock", CLOCK]
-    print(f"Chạy toàn quốc, {count} xã: python -m assets run --batch province …", flush=True)
-    elapsed, peak = run_measured(command, env, show=True)
-    provinces = len(national.PROVINCES)
-    results[f"national: {count} units in {provinces} provinces read, checked, loaded, Biểu 01–15 published"] = \
-        _stats([elapsed])
-    results[f"national: {count} units, peak memory of the process tree"] = _stats([peak], "MB")
+    elapsed, cpu, peaks, loads = [], [], [], []
+    for number in range(1, rounds + 1):
+        env = _environment(folder / count)
+        print(f"Chạy toàn quốc, {count} xã (lượt {number}/{rounds}): python -m assets run --batch province …", flush=True)
+        load_before = os.getloadavg()[0]
+        milliseconds, peak, seconds = run_measured(command, env, show=True)
+        elapsed.append(milliseconds / 1000)
+        cpu.append(seconds)
+        peaks.append(peak)
+        loads += [load_before, os.getloadavg()[0]]
+    name = f"national: {count} units in {len(national.PROVINCES)} provinces read, checked, loaded, Biểu 01–15 published"
+    results[name] = _stats(elapsed, "s")
+    results[f"{name}, processor time (user + system)"] = _stats(cpu, "s")
+    results[f"national: {count} units, peak memory of the process tree"] = _stats(peaks, "MB")
+    results["national: load average (1 min) before and after each round"] = _stats(loads, "")
     return results
 
 
-def all_national_cases(folder: Path, stress: bool) -> dict:
-    """The country after 2025 (3.321 communes) and, with ``stress``, the 10.600 of before."""
-    results = national_cases(folder, national.COMMUNES)
+def all_national_cases(folder: Path, stress: bool, rounds: int = 1) -> dict:
+    """The country after 2025 (3.321 communes, ``rounds`` times) and, with ``stress``, the 10.600
+    of before (once)."""
+    results = national_cases(folder, national.COMMUNES, rounds)
     if stress:
         results.update(national_cases(folder, national.STRESS_COMMUNES))
     return results
@@ -292,7 +313,7 @@ def single_file_cases(catalogue) -> dict:
     return results
 
 
-def batch_cases(catalogue, skip_national: bool, stress: bool) -> dict:
+def batch_cases(catalogue, skip_national: bool, stress: bool, rounds: int = 1) -> dict:
     """The sample in one batch, consolidation and publication, `make run`, the nightly job and
     the national case."""
     results = {"check: whole sample (24 files) in one batch": whole(lambda: check_files(catalogue, SAMPLE, "2023"))}
@@ -308,7 +329,7 @@ def batch_cases(catalogue, skip_national: bool, stress: bool) -> dict:
         # Deadline day under make dev (issue 29): one round each, a few minutes; targets 120, 180 and 60 s
         results.update({name: _stats([seconds], "s") for name, seconds in burst.cases(Path(folder) / "burst").items()})
         if not skip_national:
-            results.update(all_national_cases(Path(folder) / "national", stress))
+            results.update(all_national_cases(Path(folder) / "national", stress, rounds))
     return results
 
 
@@ -318,15 +339,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--national", action="store_true", help="only the national case")
     parser.add_argument("--stress", action="store_true", help="add the national case over 10.600 communes (about 5 min)")
     parser.add_argument("--quick", action="store_true", help="only the readers and the check of one file (about 1 min)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of the national case (3.321 communes), default 1")
     args = parser.parse_args(argv)
     catalogue = default_catalogue()
     if args.national:
         with tempfile.TemporaryDirectory() as folder:
-            results = all_national_cases(Path(folder), args.stress)
+            results = all_national_cases(Path(folder), args.stress, args.rounds)
     else:
         results = single_file_cases(catalogue)
     if not args.quick and not args.national:
-        results.update(batch_cases(catalogue, args.skip_national, args.stress))
+        results.update(batch_cases(catalogue, args.skip_national, args.stress, args.rounds))
     width = max(map(len, results))
     print(f"\n{len(SAMPLE)} workbooks of the 2023 sample; median, min and max of several rounds")
     print(f"{'case'.ljust(width)}     median        min        max")
