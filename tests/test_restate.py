@@ -18,24 +18,10 @@ from pipeline.tools.sample import sample_values
 from pipeline.warehouse import connect, create_schema
 from pipeline.warehouse.restate import restate, restate_rate
 from pipeline.workbook.template import Filling, write_unit_workbook
-from tests.test_units import copy_catalogue, put_periods
+from tests.test_units import copy_catalogue, period_entry, put_periods
 
 T0 = dt.datetime(2024, 12, 1, 8, 0)
-PERIODS = """
-[[periods]]
-key = "2024"
-label = "Năm 2024"
-report_date = 2024-12-15
-deadline = 2024-12-10
-state = "mo"
-
-[[periods]]
-key = "2025"
-label = "Năm 2025"
-report_date = 2025-12-15
-deadline = 2025-12-10
-state = "mo"
-"""
+PERIODS = period_entry(2024) + period_entry(2025)
 # 2024 data of the three communes that became Xã Tuần Giáo, and of Chiềng Đông (Xã Búng Lao
 # took it with two communes of Mường Ảng, whose data this district does not load).
 LOADED = ("03253", "03274", "03289", "03299")
@@ -180,7 +166,7 @@ def test_a_later_split_of_one_unit_is_data_only(loaded, tmp_path):
                      encoding="utf-8")
     with (folder / "lineage.csv").open("a", encoding="utf-8") as f:
         f.write("03301,TAM-0001,2028-01-01,part,0.6,no,thử,\n03301,TAM-0002,2028-01-01,part,0.4,no,thử,\n")
-    catalogue = _catalogue(folder, PERIODS + "\n[[periods]]" + PERIODS.split("[[periods]]")[2].replace("2025", "2028"))
+    catalogue = _catalogue(folder, PERIODS + period_entry(2028))
     assert [u.code for u in catalogue.units_in("2028")] == [
         "03253", "03295", "03268", "03260", "03283", "03244", "TAM-0001", "TAM-0002"]
     assert not catalogue.unit("TAM-0001", "2028").code_confirmed
@@ -212,7 +198,7 @@ def test_a_renamed_unit_or_a_corrected_code_is_data_only(loaded, tmp_path, new_c
                      + ("no,Mã tạm\n" if new_code.startswith("TAM-") else ",\n"), encoding="utf-8")
     with (folder / "lineage.csv").open("a", encoding="utf-8") as f:
         f.write(f"03295,{new_code},2027-01-01,whole,,yes,thử,\n")
-    catalogue = _catalogue(folder, PERIODS + "\n[[periods]]" + PERIODS.split("[[periods]]")[2].replace("2025", "2027"))
+    catalogue = _catalogue(folder, PERIODS + period_entry(2027))
     assert catalogue.unit(new_code, "2027").name == new_name and catalogue.unit("03295", "2025").name == "Xã Quài Tở"
     with connect(places.warehouse) as conn:
         create_schema(conn)

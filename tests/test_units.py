@@ -18,14 +18,15 @@ UNITS_2023 = ["03253", "03259", "03260", "03262", "03263", "03265", "03268", "03
               "099-LDTBXH", "099-NNPTNT", "099-TCKH", "099-GDNN"]
 NEW_COMMUNES = {"03253": "Xã Tuần Giáo", "03295": "Xã Quài Tở", "03268": "Xã Mường Mùn", "03260": "Xã Pú Nhung",
                 "03283": "Xã Chiềng Sinh", "03301": "Xã Búng Lao", "03244": "Xã Sáng Nhè"}
-PERIOD_2025 = """
-[[periods]]
-key = "2025"
-label = "Năm 2025"
-report_date = 2025-12-15
-deadline = 2025-12-10
-state = "mo"
-"""
+
+
+def period_entry(year: int) -> str:
+    """An open annual period of periods.toml, reported on 15 December (from 2025: by the new units)."""
+    return (f'\n[[periods]]\nkey = "{year}"\nlabel = "Năm {year}"\nreport_date = {year}-12-15\n'
+            f'deadline = {year}-12-10\nstate = "mo"\n')
+
+
+PERIOD_2025 = period_entry(2025)
 
 
 def copy_catalogue(tmp_path: Path) -> Path:
