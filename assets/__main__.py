@@ -296,27 +296,28 @@ def _run_command(args) -> int:
     settings = Settings.from_environment(
         inbox_dir=args.inbox and str(Path(args.inbox).resolve()), fixed_clock=args.clock,
         units_file=args.units and str(Path(args.units).resolve()), batch_level=args.batch, workers=args.workers)
-    prepare_dagster_home()
+    home = prepare_dagster_home()
 
     import dagster as dg
 
     from assets.location import build_defs
-    from assets.runs import recover_dead_runs
+    from assets.runs import recover_dead_runs, terminal_turn
     from pipeline.intake.take_in import rebuild_if_outdated
     from pipeline.locking import shared_lock
     from pipeline.periods import open_periods
 
     defs = build_defs(settings)  # every run is in this process: the definitions are these settings'
     instance = dg.DagsterInstance.get()
-    recovered = recover_dead_runs(instance)
-    if recovered:
-        print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột và trả lại lượt dùng kho dữ liệu.")
-    rebuild_if_outdated(settings.catalogue, settings.places)  # a release changed the warehouse: before the lock
-    # The whole run holds the data folder's lock (shared), from its first unit to its publication:
-    # rebuild and close-period wait for it, so a period is never closed halfway through a run.
-    with shared_lock(settings.places.data):
-        periods = [args.period] if args.period else open_periods(settings.catalogue, settings.places.out)
-        return _run(settings, defs, instance, periods)
+    with terminal_turn(home, settings.wait_seconds):  # another `assets run` on this instance runs first
+        recovered = recover_dead_runs(instance)
+        if recovered:
+            print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột và trả lại lượt dùng kho dữ liệu.")
+        rebuild_if_outdated(settings.catalogue, settings.places)  # a release changed the warehouse: before the lock
+        # The whole run holds the data folder's lock (shared), from its first unit to its publication:
+        # rebuild and close-period wait for it, so a period is never closed halfway through a run.
+        with shared_lock(settings.places.data):
+            periods = [args.period] if args.period else open_periods(settings.catalogue, settings.places.out)
+            return _run(settings, defs, instance, periods)
 
 
 def _run(settings: Settings, defs, instance, periods: list[str]) -> int:
