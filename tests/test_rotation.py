@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import multiprocessing
 
-
 from pipeline.audit import Rotation, append_audit, audit_path, rotated_path
 from pipeline.settings import Places, Settings
 from pipeline.web.access import Audit, AuditQuery
