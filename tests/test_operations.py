@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -107,6 +108,32 @@ def test_sensor_through_dagster(sample_files, tmp_path):
     assert [u for r in result.run_requests for u in _units(r)] == ["2023|03253"]
     assert json.loads(result.cursor)[f"2023/{sample_files[0].name}"]["hash"]
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_a_suite_started_with_sigint_ignored_leaves_no_command_ignoring_sigterm():
+    """tests/conftest.py's interrupts_not_ignored, then an in-process run: SIGTERM still ends a
+    process (without it, Dagster leaves SIGTERM ignored here, and in every command started after)."""
+    from tests.conftest import interrupts_not_ignored
+
+    @dg.op
+    def nothing() -> None:
+        pass
+
+    @dg.job
+    def a_run() -> None:
+        nothing()
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.getsignal(signal.SIGTERM)
+    try:
+        interrupts_not_ignored()
+        assert a_run.execute_in_process(instance=dg.DagsterInstance.ephemeral()).success
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+        started = subprocess.run([sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGTERM) == "
+                                  "signal.SIG_DFL)"], capture_output=True, text=True, timeout=60)
+        assert started.stdout == "True\n"  # a command started now ends on SIGTERM
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
 
 
 def test_nightly_schedule_runs_in_vietnam_time():
