@@ -32,8 +32,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-## test-quick: the suite without the tests marked slow, for the inner loop (about 7 minutes on a loaded
-## machine when last measured: most of the time is in tests not marked slow)
+## test-quick: the suite without the tests marked slow, for the inner loop (last measured: 1.646 tests in
+## 413 s on two cores loaded by other work, 246 s of CPU; under 3 minutes is not measured)
 test-quick: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
