@@ -23,8 +23,9 @@ from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.text import show_number
 
 
-def prepare_dagster_home() -> Path:
-    """DAGSTER_HOME inside the project, created on first run with the shipped dagster.yaml.
+def prepare_dagster_home():
+    """DAGSTER_HOME inside the project, created on first run with the shipped dagster.yaml, and
+    its instance (made once: opening its storage costs about 0,7 s of CPU).
 
     The instance's storage is created under a file lock, so two commands started at once on
     a new DAGSTER_HOME do not both try to create its tables."""
@@ -42,7 +43,7 @@ def prepare_dagster_home() -> Path:
         instance.get_runs_count()  # creates the run, event log and schedule storage once
         instance.all_instigator_state()
         instance.get_latest_materialization_event(dg.AssetKey("unit_submission"))
-    return home
+    return home, instance
 
 
 STOP_SECONDS = 5  # how long `dev` gives its processes to stop before killing what is left
@@ -189,15 +190,13 @@ def dev(host: str, port: int, page_port: int) -> int:
     import signal
     import subprocess
 
-    import dagster as dg
-
     from assets.runs import process_identity, process_started, recover_dead_runs
 
-    home = prepare_dagster_home()
+    home, instance = prepare_dagster_home()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a plain kill stops both, like Ctrl-C
     if _kill_leftovers(home):
         print("Đã dừng các tiến trình còn sót lại của lần chạy make dev trước.", flush=True)
-    with dg.DagsterInstance.get() as instance:
+    with instance:
         recovered = recover_dead_runs(instance)
     if recovered:
         print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột (tắt máy, mất điện) "
@@ -296,35 +295,39 @@ def _run_command(args) -> int:
     settings = Settings.from_environment(
         inbox_dir=args.inbox and str(Path(args.inbox).resolve()), fixed_clock=args.clock,
         units_file=args.units and str(Path(args.units).resolve()), batch_level=args.batch, workers=args.workers)
-    prepare_dagster_home()
-
-    import dagster as dg
+    home, instance = prepare_dagster_home()
 
     from assets.location import build_defs
-    from assets.runs import recover_dead_runs
+    from assets.runs import recover_dead_runs, terminal_turn
     from pipeline.intake.take_in import rebuild_if_outdated
     from pipeline.locking import shared_lock
     from pipeline.periods import open_periods
 
     defs = build_defs(settings)  # every run is in this process: the definitions are these settings'
-    instance = dg.DagsterInstance.get()
-    recovered = recover_dead_runs(instance)
-    if recovered:
-        print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột và trả lại lượt dùng kho dữ liệu.")
-    rebuild_if_outdated(settings.catalogue, settings.places)  # a release changed the warehouse: before the lock
-    # The whole run holds the data folder's lock (shared), from its first unit to its publication:
-    # rebuild and close-period wait for it, so a period is never closed halfway through a run.
-    with shared_lock(settings.places.data):
-        periods = [args.period] if args.period else open_periods(settings.catalogue, settings.places.out)
-        if not args.period:
-            closed = [key for key in settings.catalogue.periods if key not in periods]
-            if closed:  # said, never skipped silently: a file dropped for a closed period waits
-                print(f"Bỏ qua kỳ đã khóa sổ: {', '.join(closed)} (không nhận thêm báo cáo; "
-                      "muốn sửa số liệu, cán bộ huyện chạy lệnh reopen-period).")
-            if not periods:
-                print("Không có kỳ báo cáo nào đang mở: không có gì để tiếp nhận.")
-                return 0
-        return _run(settings, defs, instance, periods)
+    with terminal_turn(home, settings.wait_seconds):  # another `assets run` on this instance runs first
+        recovered = recover_dead_runs(instance)
+        if recovered:
+            print(f"Đã đánh dấu thất bại {len(recovered)} lượt chạy trước bị dừng đột ngột và trả lại lượt dùng kho dữ liệu.")
+        rebuild_if_outdated(settings.catalogue, settings.places)  # a release changed the warehouse: before the lock
+        # The whole run holds the data folder's lock (shared), from its first unit to its publication:
+        # rebuild and close-period wait for it, so a period is never closed halfway through a run.
+        with shared_lock(settings.places.data):
+            periods = [args.period] if args.period else open_periods(settings.catalogue, settings.places.out)
+            if not args.period:
+                _say_closed_with_files(settings, periods)
+                if not periods:
+                    print("Không có kỳ báo cáo nào đang mở: không có gì để tiếp nhận.")
+                    return 0
+            return _run(settings, defs, instance, periods)
+
+
+def _say_closed_with_files(settings: Settings, open_keys: list[str]) -> None:
+    """Name the closed periods whose inbox folder holds files: they wait, never skipped silently."""
+    waiting = [key for key in settings.catalogue.periods if key not in open_keys
+               and any(path.is_file() for path in (settings.places.inbox / key).glob("*"))]
+    if waiting:
+        print(f"Bỏ qua kỳ đã khóa sổ: {', '.join(waiting)} (hộp thư đến còn tệp nhưng kỳ không nhận thêm báo cáo; "
+              "muốn sửa số liệu, cán bộ huyện chạy lệnh reopen-period).")
 
 
 def _run(settings: Settings, defs, instance, periods: list[str]) -> int:

@@ -8,10 +8,17 @@ before and while it runs, by ``make dev`` when it starts and by the sensor ``dea
 every ``sensor_seconds``. (Dagster's run monitoring cannot do it for these runs: the default
 run launcher does not support ``check_run_worker_health``, so the daemon fails a dead run
 only once it passes ``max_runtime_seconds``.) A run waiting for the slot says so and gives up
-after ``TUANGIAO_WAIT_SECONDS`` instead of waiting silently forever."""
+after ``TUANGIAO_WAIT_SECONDS`` instead of waiting silently forever.
+
+Two terminal runners on one instance run one after the other (``terminal_turn``), not step by
+step in the pool: there, a step waiting for its slot keeps a core busy (Dagster 1.13's executor
+polls its claim in a loop that never sleeps: ``interval_to_next_pending_claim_check`` returns at
+most 0, dagster-io/dagster#20367) and looks at the database only after a backoff from 1 s up to
+15 s, so each of the many hand-overs between two runners' partition runs cost a second or more."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -35,6 +42,8 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 POOL = "duckdb"
 POLL_SECONDS = 1.0
 GAVE_UP = 3  # exit status of a run that waited too long for the pool
+TURN_FILE = ".assets-run.lock"  # in DAGSTER_HOME: the terminal runners' turn (``terminal_turn``)
+TURN_POLL_SECONDS = 0.05  # how late a waiting runner may start after the other ends
 
 
 def process_started(pid: int) -> str:
@@ -222,6 +231,32 @@ def watched(instance: dg.DagsterInstance, run_id: str, wait_seconds: float):
     finally:
         stop.set()
         thread.join()
+
+
+@contextmanager
+def terminal_turn(home: Path, wait_seconds: float):
+    """One terminal runner (``python -m assets run``) of the instance in ``home`` (DAGSTER_HOME) at
+    a time, from its first run to its last: an exclusive ``flock`` on ``TURN_FILE`` there, released
+    by the kernel however the runner ends. Another runner's turn is waited for, saying so once, up
+    to ``wait_seconds``; then this one stops (exit ``GAVE_UP``) having run nothing."""
+    with open(home / TURN_FILE, "a") as turn:
+        started, told = time.monotonic(), False
+        while True:
+            try:
+                fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - started >= wait_seconds:
+                    print(f"Đã chờ {wait_seconds:g} giây mà một lượt python -m assets run khác vẫn đang chạy: dừng "
+                          "lượt chạy này, chưa làm gì. Hãy đợi lượt kia xong (hoặc tắt nó) rồi chạy lại.",
+                          file=sys.stderr, flush=True)
+                    raise SystemExit(GAVE_UP) from None
+                if not told:
+                    print(f"Đang chờ một lượt python -m assets run khác chạy xong (chờ tối đa {wait_seconds:g} giây)…",
+                          flush=True)
+                    told = True
+                time.sleep(TURN_POLL_SECONDS)
+        yield
 
 
 def run_in_process(job: dg.JobDefinition, instance: dg.DagsterInstance, wait_seconds: float, **kwargs):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,6 +18,18 @@ from pipeline.office import SOFFICE, convert
 # Rendering a set's PDFs takes LibreOffice about 20 s: the suite publishes without them (every
 # command and Dagster run it starts inherits this), tests/test_pdf_set.py turns them on.
 os.environ.setdefault("TUANGIAO_PDF", "0")
+# Every in-process Dagster run (its capture_interrupts) leaves SIGTERM with SIGINT's handler. Started
+# with SIGINT ignored (a background job of a non-interactive shell: `make test &`), a worker would
+# then ignore SIGTERM, and so would every command a later test starts: multiprocessing stops a pool
+# worker with SIGTERM as its command exits, so that command hung until the test's timeout.
+def interrupts_not_ignored() -> None:
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+interrupts_not_ignored()
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample" / "2023"
 CLOSING = ("--override", "thử nghiệm", "--by", "kiểm thử")  # close-period with units not approved (issue 28)

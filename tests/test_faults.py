@@ -238,8 +238,7 @@ def test_a_read_only_folder_is_one_line_everywhere(catalogue, loaded, tmp_path):
             raise_on_error=False)
         [failure] = [e.step_failure_data for e in result.all_events if e.is_step_failure]
         assert failure.error.cls_name == "Failure" and failure.user_failure_data.description.startswith(line)
-        env = {**os.environ, "TUANGIAO_DATA_DIR": str(data), "DAGSTER_HOME": str(tmp_path / "home"),
-               "PYTHONPATH": str(ROOT)}
+        env = _run_env(tmp_path, data, tmp_path / "home")  # four units: a partition run each, not the district's 23
         close = subprocess.run([sys.executable, "-m", "pipeline", "close-period", "2023", *CLOSING], cwd=ROOT, env=env,
                                capture_output=True, text=True, timeout=300)
         assert close.returncode == 2 and close.stderr.count("\n") == 1 and "chỉ cho đọc" in close.stderr

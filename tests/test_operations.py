@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -109,6 +110,32 @@ def test_sensor_through_dagster(sample_files, tmp_path):
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
+def test_a_suite_started_with_sigint_ignored_leaves_no_command_ignoring_sigterm():
+    """tests/conftest.py's interrupts_not_ignored, then an in-process run: SIGTERM still ends a
+    process (without it, Dagster leaves SIGTERM ignored here, and in every command started after)."""
+    from tests.conftest import interrupts_not_ignored
+
+    @dg.op
+    def nothing() -> None:
+        pass
+
+    @dg.job
+    def a_run() -> None:
+        nothing()
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.getsignal(signal.SIGTERM)
+    try:
+        interrupts_not_ignored()
+        assert a_run.execute_in_process(instance=dg.DagsterInstance.ephemeral()).success
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+        started = subprocess.run([sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGTERM) == "
+                                  "signal.SIG_DFL)"], capture_output=True, text=True, timeout=60)
+        assert started.stdout == "True\n"  # a command started now ends on SIGTERM
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
+
+
 def test_nightly_schedule_runs_in_vietnam_time():
     assert nightly_schedule.execution_timezone == "Asia/Ho_Chi_Minh"
     assert nightly_schedule.cron_schedule == "0 1 * * *"
@@ -137,15 +164,24 @@ def test_nightly_job_takes_in_and_publishes(sample_files, tmp_path):
     assert len(table.records) == 23 and table.records[0].data["Đúng hạn"] == "Đúng hạn"
 
 
+def _units_file(path, codes) -> str:
+    """A units.csv of the catalogue's ``codes`` only: a run takes in a partition per unit of it."""
+    lines = (ROOT / "pipeline" / "catalogue" / "units.csv").read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([lines[0]] + [l for l in lines if l.split(",")[0] in codes]), encoding="utf-8")
+    return str(path)
+
+
 @pytest.mark.slow
 def test_two_runs_at_once_never_fail_on_the_database_lock(sample_files, tmp_path):
-    """Two real processes on the same data folder and instance, each taking in every unit."""
+    """Two real processes on the same data folder and a new instance, each taking in every unit:
+    one runs after the other (assets.runs.terminal_turn), so neither waits step by step in the pool."""
     inbox = tmp_path / "inbox" / "2023"
     inbox.mkdir(parents=True)
     for path in sample_files[:2]:  # two units: each process takes in both, one after the other, on one database
         _drop(inbox, path)
     home = tmp_path / "dagster_home"
     env = {**os.environ, "DAGSTER_HOME": str(home), "TUANGIAO_DATA_DIR": str(tmp_path / "data"),
+           "TUANGIAO_UNITS": _units_file(tmp_path / "units.csv", [p.name[:5] for p in sample_files[:2]]),
            "TUANGIAO_PDF": "0"}  # the database's lock is the point, not LibreOffice (about 30 s of rendering)
     command = [sys.executable, "-m", "assets", "run", "--inbox", str(tmp_path / "inbox"), "--period", "2023"]
     first = subprocess.Popen(command + ["--clock", "2023-08-10T17:00:00"], cwd=ROOT, env=env,
@@ -155,9 +191,32 @@ def test_two_runs_at_once_never_fail_on_the_database_lock(sample_files, tmp_path
     outputs = [p.communicate(timeout=600) for p in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], [o[1][-2000:] for o in outputs]
     assert all("lock" not in (out + err).lower() for out, err in outputs)
+    assert all("Đang chờ lượt dùng kho dữ liệu" not in out for out, _ in outputs)  # never a step waiting in the pool
+    assert all(out.count(": Hợp lệ (0 lỗi") == 2 for out, _ in outputs)
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT COUNT(*) FROM submissions WHERE is_current").fetchone()[0] == 2
         assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 2  # each file loaded once
+
+
+def test_a_second_runner_waits_for_the_first_says_so_and_gives_up(tmp_path, capsys):
+    """The turn of `python -m assets run` on an instance: held by another process (here another
+    open file, as flock sees it), it is waited for, told once, then given up in Vietnamese."""
+    import fcntl
+
+    from assets.runs import GAVE_UP, TURN_FILE, terminal_turn
+
+    with open(tmp_path / TURN_FILE, "a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        with pytest.raises(SystemExit) as gave_up, terminal_turn(tmp_path, wait_seconds=0.3):
+            pytest.fail("ran in another runner's turn")
+        assert gave_up.value.code == GAVE_UP
+    told = capsys.readouterr()
+    assert told.out == "Đang chờ một lượt python -m assets run khác chạy xong (chờ tối đa 0.3 giây)…\n"
+    assert told.err == ("Đã chờ 0.3 giây mà một lượt python -m assets run khác vẫn đang chạy: dừng lượt chạy này, "
+                        "chưa làm gì. Hãy đợi lượt kia xong (hoặc tắt nó) rồi chạy lại.\n")
+    with terminal_turn(tmp_path, wait_seconds=0):  # the other's turn ended: at once, without a word
+        pass
+    assert capsys.readouterr().out == ""
 
 
 # --------------------------------------------------------------------------- issue 25.6: one lock for the whole run
@@ -181,16 +240,14 @@ def test_close_and_rebuild_wait_for_a_whole_run_then_refuse_and_the_final_set_is
     """A real `assets run` paused after its first unit of four (failpoint ``runner.after_batch@1:stop``):
     close-period and rebuild wait, say so, then refuse in Vietnamese, touching nothing; once the run
     has finished, the period closes with all four units."""
-    lines = (ROOT / "pipeline" / "catalogue" / "units.csv").read_text(encoding="utf-8").splitlines()
-    (tmp_path / "units.csv").write_text("\n".join([lines[0]] + [l for l in lines if l.split(",")[0] in LOCK_UNITS]),
-                                        encoding="utf-8")
+    units = _units_file(tmp_path / "units.csv", LOCK_UNITS)
     inbox = tmp_path / "inbox" / "2023"
     inbox.mkdir(parents=True)
     for code in LOCK_UNITS:
         _drop(inbox, next(p for p in sample_files if p.name.startswith(code)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUANGIAO_")}
     env.update(DAGSTER_HOME=str(tmp_path / "home"), TUANGIAO_DATA_DIR=str(tmp_path / "data"), TUANGIAO_PDF="0",
-               TUANGIAO_INBOX=str(tmp_path / "inbox"), TUANGIAO_UNITS=str(tmp_path / "units.csv"),
+               TUANGIAO_INBOX=str(tmp_path / "inbox"), TUANGIAO_UNITS=units,
                TUANGIAO_CLOCK="2023-08-10T17:00:00", TUANGIAO_WAIT_SECONDS="2", PYTHONPATH=str(ROOT))
     run = subprocess.Popen([sys.executable, "-m", "assets", "run", "--period", "2023"], cwd=ROOT,
                            env={**env, "TUANGIAO_FAILPOINT": "runner.after_batch@1:stop"},

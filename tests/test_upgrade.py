@@ -25,7 +25,7 @@ from pipeline.publication.publish import publish_period
 from pipeline.settings import Places
 from pipeline.tools.sample import write_sample
 from pipeline.warehouse import SCHEMA_VERSION, OutdatedWarehouse, connect, create_schema, schema_version
-from tests.conftest import ROOT, take_in_everything
+from tests.conftest import ROOT, sample_taken_in, take_in_everything
 
 T0 = dt.datetime(2023, 8, 10, 17, 0)
 PINNED = json.loads((ROOT / "tests" / "bieu_hashes.json").read_text(encoding="utf-8"))["files"]
@@ -71,7 +71,7 @@ def previous(tmp_path_factory):
 
 
 @pytest.mark.slow  # three intakes of the sample and two publications: about 30 s
-def test_the_sample_of_the_previous_template_is_read_after_an_upgrade(catalogue, previous, sample_files, tmp_path):
+def test_the_sample_of_the_previous_template_is_read_after_an_upgrade(catalogue, previous, tmp_path, tmp_path_factory):
     old, files = previous
     assert old.version != catalogue.version
     refused = take_in_everything(catalogue, Places.under(tmp_path / "today"), T0, files)  # today's release
@@ -88,7 +88,7 @@ def test_the_sample_of_the_previous_template_is_read_after_an_upgrade(catalogue,
     with connect(places.warehouse) as conn:
         assert conn.execute("SELECT DISTINCT status FROM submissions").fetchall() == [("valid",)]
     _published(upgraded, places)
-    reference = take_in_everything(catalogue, Places.under(tmp_path / "current"), T0, sample_files)
+    reference = sample_taken_in(catalogue, tmp_path_factory, tmp_path / "current", T0)  # made once for the run
     assert _published(catalogue, reference) == PINNED
     made_with = {hashlib.sha256(f.read_bytes()).hexdigest()[:12] for f in files}
     for name in PINNED:
@@ -125,9 +125,9 @@ def test_a_new_warehouse_is_stamped_and_an_older_one_refused(tmp_path):
             create_schema(conn)
 
 
-@pytest.mark.slow  # the sample taken in, published, then rebuilt: about 15 s
-def test_an_older_warehouse_is_rebuilt_from_the_archive_by_the_next_intake(catalogue, sample_files, tmp_path):
-    places = take_in_everything(catalogue, Places.under(tmp_path / "data"), T0, sample_files)
+@pytest.mark.slow  # the sample published, then rebuilt
+def test_an_older_warehouse_is_rebuilt_from_the_archive_by_the_next_intake(catalogue, tmp_path, tmp_path_factory):
+    places = sample_taken_in(catalogue, tmp_path_factory, tmp_path / "data", T0)
     assert _published(catalogue, places) == PINNED
     with connect(places.warehouse) as conn:  # an older release's warehouse: another version, and other tables
         conn.execute("UPDATE warehouse_schema SET version = ?", [SCHEMA_VERSION - 1])
