@@ -53,10 +53,11 @@ bench-quick: $(STAMP)
 template: $(STAMP)
 	$(PY) -m pipeline template --out templates_xlsx
 
-## sample: regenerate the committed sample submissions: 2023 (the report's figures) and the synthetic 2021, 2022, 2024
+## sample: regenerate the committed sample submissions: 2023 (the report's figures) and the synthetic 2021, 2022, 2024, and 2025 (the new communes)
 sample: $(STAMP)
 	$(PY) -m pipeline sample --out data/sample/2023
 	for year in 2021 2022 2024; do $(PY) -m pipeline sample --year $$year --out data/sample/$$year || exit 1; done
+	$(PY) -m pipeline sample-merged --period 2025 --out data/sample/2025
 
 clean:
 	rm -rf data/out data/archive data/warehouse.duckdb data/.inbox-index .dagster_home

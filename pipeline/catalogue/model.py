@@ -582,17 +582,22 @@ class Catalogue:
             self._units_in[period] = tuple(sorted(valid, key=lambda u: not u.is_commune))
         return self._units_in[period]
 
-    def reporting_units(self) -> tuple[Unit, ...]:
-        """Every unit expected in some period of the catalogue, each code once (its version
-        in the latest period), in order of first appearance: the templates' unit list and
-        the partitions."""
+    def reporting_units(self, periods: list[str] | None = None) -> tuple[Unit, ...]:
+        """Every unit expected in some period of the catalogue (or of ``periods``), each code
+        once (its version in the latest period), in order of first appearance: the partitions,
+        and the templates' unit list (of the periods a template offers)."""
+        if periods is not None:
+            return self._units_of(periods)
         if not self._reporting:
-            found: dict[str, Unit] = {}
-            for period in sorted(self.periods, key=self.units_date):
-                for u in self.units_in(period):
-                    found[u.code] = u  # a dict keeps a key where it first came: the latest version, the first place
-            self._reporting.extend(found.values())
+            self._reporting.extend(self._units_of(list(self.periods)))
         return tuple(self._reporting)
+
+    def _units_of(self, periods: list[str]) -> tuple[Unit, ...]:
+        found: dict[str, Unit] = {}
+        for period in sorted(periods, key=self.units_date):
+            for u in self.units_in(period):
+                found[u.code] = u  # a dict keeps a key where it first came: the latest version, the first place
+        return tuple(found.values())
 
     def reports(self, unit: Unit, form: Form) -> bool:
         return unit.kind in form.reported_by

@@ -235,8 +235,12 @@ def write_unit_workbook(path: Path | str, catalogue: Catalogue, unit: Unit | Non
 
 
 def add_unit_sheets(workbook, styles: Styles, catalogue: Catalogue, unit: Unit | None, filling: Filling) -> None:
-    """Thông tin, the form sheets and the hidden unit list, into an open workbook."""
-    units = catalogue.reporting_units()
+    """Thông tin, the form sheets and the hidden unit list (the units of the periods the
+    template offers and of the period filled in: a code reused by a new unit, as 03253 after
+    1/7/2025, keeps its name of those periods), into an open workbook."""
+    offered = _period_list(catalogue)
+    filled = filling.info.get(PERIOD_FIELD)
+    units = catalogue.reporting_units(offered + [filled] if filled in catalogue.periods and filled not in offered else offered)
     last = len(units) + 1
     code_cell = xl_rowcol_to_cell(INFO_FIRST_ROW, 2, row_abs=True, col_abs=True)  # MA_DON_VI comes first
     list_range = f"'{LIST_SHEET}'!$A$2:$D${last}"
