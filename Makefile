@@ -24,10 +24,12 @@ constraints:
 	mv constraints.new constraints.txt && rm -rf .venv-constraints
 
 ## run: the main job through Dagster on the shipped 2023 sample; then the phase summary 2021–2025
-## (data/out/2021-2025/) after the shipped synthetic 2021, 2022 and 2024 are taken in (closed years)
+## (data/out/2021-2025/) after the shipped synthetic 2021, 2022, 2024 and 2025 are taken in (closed years); then 2025
+## (data/out/2025/, province level, its 2024 column restated onto the new communes): after the phase took in 2024
 run: $(STAMP)
 	$(PY) -m assets run --inbox data/sample --period 2023 --clock 2023-08-10T17:00:00
 	$(PY) -m pipeline phase --period 2021-2025 --history data/sample
+	$(PY) -m pipeline report --period 2025 --history
 
 ## test: the whole test suite (about 5 minutes on two cores)
 test: $(STAMP)
