@@ -113,3 +113,16 @@ def test_the_2025_rows_are_the_new_communes(catalogue, published_2025):
     sheet = published_2025["Tỷ lệ theo đơn vị"]
     names = [row[1] for row in sheet.iter_rows(values_only=True) if isinstance(row[0], str) and row[0].isdigit()]
     assert names == [catalogue.unit(code, "2025").name for code in NEW_COMMUNES]
+
+
+def test_the_2025_bieu_word_the_province_not_the_district(published_2025):
+    """The fixed texts take the body's level word (regimes.toml): 2023 keeps "huyện" (its Biểu
+    bytes are pinned), 2025 says "tỉnh"; "huyện" is left only where a note names the old district."""
+    texts = [value for sheet in published_2025.worksheets[:2] for row in sheet.iter_rows(values_only=True)
+             for value in row if isinstance(value, str)]
+    assert "Chưa có kế hoạch năm của tỉnh: mọi chỉ tiêu ở trạng thái chưa đánh giá." in " ".join(texts)
+    assert "TỔNG CỘNG TOÀN TỈNH" in texts
+    assert "Cán bộ tỉnh đã duyệt báo cáo của 0/7 đơn vị." in texts
+    assert [t for t in texts if "huyện" in t.lower()] == [
+        "Xã Búng Lao: số liệu năm 2024 chỉ gồm phần thuộc huyện Tuần Giáo cũ (1/3 đơn vị).",
+        "Xã Sáng Nhè: số liệu năm 2024 chỉ gồm phần thuộc huyện Tuần Giáo cũ (1/3 đơn vị)."]

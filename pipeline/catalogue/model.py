@@ -29,6 +29,7 @@ UNITS_FILE = "units.csv"
 UNIT_KINDS = ("xa", "thi_tran", "co_quan_huyen")
 LINEAGE_FILE = "lineage.csv"
 WHOLE, PART, ENDED = "whole", "part", "ended"  # how an old unit passes on (lineage.csv "kind")
+BODY_LEVELS = ("huyện", "tỉnh")  # the level of a reporting body, as its documents word it ("kế hoạch năm của huyện")
 UNIT_GROUPS = {True: "xã, thị trấn", False: "cơ quan huyện"}  # by Unit.is_commune, as a completeness note counts
 PERIOD_STATES = ("mo", "dong")
 YEAR, PHASE = "năm", "giai đoạn"  # the kinds of period: a year, or a phase of years
@@ -318,6 +319,7 @@ class Body:
     standing_office_in_text: str  # … as the template tells units where to send their files
     preparer_title: str
     signer_on_behalf: str
+    level: str  # "huyện" or "tỉnh": the level word of fixed texts ("Chưa có kế hoạch năm của huyện")
     source: str = ""
     verified: bool = False
 

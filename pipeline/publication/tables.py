@@ -288,7 +288,8 @@ class _Builder:
         self.catalogue, self.figures, self.period, self.sources = catalogue, figures, period, sources
         self.plan, self.level = plan, level
         self.before = before  # the figures of the period a year before (restated if units changed), for ``previous`` plan columns
-        self.fields = who_fields(LEVEL_LABELS[level])
+        level_word = catalogue.body(period).level  # the body's: "huyện" until 30/6/2025, "tỉnh" after
+        self.fields = {**who_fields(LEVEL_LABELS[level]), "level": level_word, "LEVEL": level_word.upper()}
 
     def report(self, bieu: Bieu) -> Report:
         tables, summary = [], ""
@@ -358,7 +359,7 @@ class _Builder:
 
     def _total(self, layout: LayoutTable, subject: _Subject) -> Row:
         label = layout.total_label if self.level == UNIT else layout.total_label_grouped
-        return self.row(layout, self.values(layout, subject), label, "", bold=True, code=TOTAL_ROW)
+        return self.row(layout, self.values(layout, subject), self._text(label), "", bold=True, code=TOTAL_ROW)
 
     def _target_rows(self, bieu: Bieu, layout: LayoutTable) -> tuple[list[Row], str]:
         rows, verdicts = [], []
@@ -373,7 +374,7 @@ class _Builder:
             summary = layout.summary.format(met=sum(v in (MET, EXCEEDED) for v in verdicts), targets=len(verdicts),
                                              not_assessed=verdicts.count(NOT_ASSESSED))
             if not self.plan and layout.summary_without_plan:
-                summary += " " + layout.summary_without_plan
+                summary += " " + self._text(layout.summary_without_plan)
         return rows, summary
 
     def _unit_rows(self, bieu: Bieu, layout: LayoutTable) -> tuple[list[Row], str]:

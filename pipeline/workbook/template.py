@@ -449,10 +449,11 @@ def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind
 
 
 def plan_guide_lines(catalogue: Catalogue) -> list[str]:
+    body = _body(catalogue)
     return [
-        f"Mẫu nhập kế hoạch năm của huyện cho Biểu 01 – {_body(catalogue).authority}.",
-        f"Người nhập: {_body(catalogue).standing_office} (cơ quan thường trực Chương trình), "
-        "theo Kế hoạch thực hiện Chương trình của UBND huyện trong năm.",
+        f"Mẫu nhập kế hoạch năm của {body.level} cho Biểu 01 – {body.authority}.",
+        f"Người nhập: {body.standing_office} (cơ quan thường trực Chương trình), "
+        f"theo Kế hoạch thực hiện Chương trình của UBND {body.level} trong năm.",
         "1. Sheet \"Thông tin\": chọn kỳ báo cáo, ghi người lập, số điện thoại, ngày lập; rồi người ký báo cáo "
         "(ký thay nếu có, ví dụ \"KT. CHỦ TỊCH\"; chức vụ, ví dụ \"PHÓ CHỦ TỊCH\"; họ và tên), số báo cáo "
         "(ví dụ 125 của 125/BC-UBND) và ngày báo cáo. Các ô này in ở phần ký của các Biểu và của dự thảo báo cáo; "
@@ -469,7 +470,8 @@ def write_plan_workbook(path: Path | str, catalogue: Catalogue, filling: PlanFil
     """The district plan workbook: per target, whether it is due, the plan, last year's result."""
     path = Path(path)
     with atomic_output(path) as temporary:
-        workbook = new_workbook(temporary, "Mẫu kế hoạch chỉ tiêu giảm nghèo của huyện", _body(catalogue).authority)
+        body = _body(catalogue)
+        workbook = new_workbook(temporary, f"Mẫu kế hoạch chỉ tiêu giảm nghèo của {body.level}", body.authority)
         _plan_sheets(workbook, catalogue, filling or PlanFilling())
         workbook.close()
     return path
