@@ -36,7 +36,7 @@ from pipeline.catalogue.layouts import who_fields
 from pipeline.review import ReviewMark
 from pipeline.text import ratio, show_number  # ratio: also restated rates (pipeline.warehouse.restate)
 from pipeline.warehouse import current_form_values, current_sources, current_value_sums
-from pipeline.warehouse.restate import restate
+from pipeline.warehouse.restate import restate, units_differ
 from pipeline.catalogue.contract import DUE_COLUMN, PLAN_COLUMN, PLAN_FORM
 
 DISTRICT = ""  # the unit key of district totals
@@ -199,13 +199,6 @@ class RestatedFigures:
         return (f"Số liệu {label} tính lại theo đơn vị hành chính của kỳ này (cộng các đơn vị cũ hợp thành; "
                 "tỷ lệ tính lại từ số đã cộng).",
                 *(f"{name}: số liệu {label} {text}." for name, text in self.coverage.items()))
-
-
-def units_changed(catalogue: Catalogue, period: str, onto: str) -> bool:
-    """Whether the units expected in ``onto`` differ from those of ``period`` (codes or names)."""
-    def units(key: str) -> list[tuple[str, str]]:
-        return [(u.code, u.name) for u in catalogue.units_in(key)]
-    return units(period) != units(onto)
 
 
 def year_before(catalogue: Catalogue, period: str) -> str | None:
@@ -427,7 +420,7 @@ def build_reports(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, period:
 
 def _before_figures(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, before: str, period: str):
     """The year before's figures: as they were, or restated onto this period's units when they changed."""
-    if units_changed(catalogue, before, period):
+    if units_differ(catalogue, before, period):
         return RestatedFigures(conn, catalogue, before, period)
     return Figures(conn, catalogue, before)
 
