@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
+import zipfile
 from decimal import Decimal
 
 import openpyxl
@@ -20,7 +22,7 @@ from pipeline.warehouse import connect
 from pipeline.warehouse.restate import previous_on_units, units_differ
 from pipeline.settings import Places
 from pipeline.states import Verdict
-from pipeline.text import ratio
+from pipeline.text import ratio, show_number
 from pipeline.tools.sample import SYNTHETIC_PREPARER, sample_values, take_in_history, write_merged_sample
 from pipeline.workbook.template import write_unit_workbook
 from pipeline.workbook.reader import read_workbook
@@ -154,3 +156,17 @@ def test_large_changes_of_2025_are_against_the_restated_2024(catalogue, taken_in
     result = next(r for r in results["2025"] if r.unit == "03253")
     changes = [f.item for f in result.findings if f.code == LARGE_CHANGE.code]  # other items do change: synthetic years
     assert not [item for item in changes if item.startswith(("01:HO_TONG", "01:HO_NGHEO"))], changes
+
+
+def test_the_2025_draft_tells_the_change_from_the_restated_2024(catalogue, taken_in, published_2025):
+    """The draft's year-on-year sentence: the change of the poverty rate is 2025's less the
+    restated 2024's (Biểu 01's two columns)."""
+    places, _ = taken_in
+    sums, _ = _restated_2024(catalogue)
+    with zipfile.ZipFile(places.out / "2025" / "Bao_cao_danh_gia_2025.docx") as docx:
+        text = re.sub(r"<[^>]+>", "", docx.read("word/document.xml").decode())
+    sheet = published_2025["Biểu 01"]
+    header = next(row for row in sheet.iter_rows(values_only=True) if row[0] == "STT")
+    poor = _row(sheet, "Tỷ lệ hộ nghèo")
+    change = Decimal(str(poor[header.index("Thực hiện năm")])) - ratio(sums[HO_NGHEO], sums[HO_TONG])
+    assert change > 0 and f"tỷ lệ hộ nghèo tăng {show_number(round_half_up(change, 2))}%" in text
