@@ -18,6 +18,7 @@ from pipeline.publication.publish import publish_period
 from pipeline.catalogue.contract import PERIOD_FIELD, PREPARER_FIELD
 from pipeline.publication.tables import round_half_up
 from pipeline.checking.findings import LARGE_CHANGE
+from pipeline.cli import main
 from pipeline.warehouse import connect
 from pipeline.warehouse.restate import previous_on_units, units_differ
 from pipeline.settings import Places
@@ -170,3 +171,16 @@ def test_the_2025_draft_tells_the_change_from_the_restated_2024(catalogue, taken
     poor = _row(sheet, "Tỷ lệ hộ nghèo")
     change = Decimal(str(poor[header.index("Thực hiện năm")])) - ratio(sums[HO_NGHEO], sums[HO_TONG])
     assert change > 0 and f"tỷ lệ hộ nghèo tăng {show_number(round_half_up(change, 2))}%" in text
+
+
+def test_report_publishes_a_closed_shipped_year_only_when_asked(taken_in, published_2025, capsys, monkeypatch):
+    """make run's last step: ``report --period 2025 --history`` publishes the year closed in the
+    catalogue; without --history the closed year is refused as before."""
+    places, _ = taken_in
+    monkeypatch.setenv("TUANGIAO_SOFFICE", "/nonexistent/soffice")  # the draft's PDF copy: skipped with a note
+    data = str(places.warehouse.parent)
+    assert main(["report", "--period", "2025", "--data", data]) != 0
+    assert "đã khóa sổ" in capsys.readouterr().err
+    stamp = (places.out / "2025" / "Bieu_01_2025.xlsx").stat().st_mtime_ns
+    assert main(["report", "--period", "2025", "--history", "--data", data]) == 0
+    assert (places.out / "2025" / "Bieu_01_2025.xlsx").stat().st_mtime_ns != stamp
