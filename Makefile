@@ -24,10 +24,12 @@ constraints:
 	mv constraints.new constraints.txt && rm -rf .venv-constraints
 
 ## run: the main job through Dagster on the shipped 2023 sample; then the phase summary 2021–2025
-## (data/out/2021-2025/) after the shipped synthetic 2021, 2022 and 2024 are taken in (closed years)
+## (data/out/2021-2025/) after the shipped synthetic 2021, 2022, 2024 and 2025 are taken in (closed years); then 2025
+## (data/out/2025/, province level, its 2024 column restated onto the new communes): after the phase took in 2024
 run: $(STAMP)
 	$(PY) -m assets run --inbox data/sample --period 2023 --clock 2023-08-10T17:00:00
 	$(PY) -m pipeline phase --period 2021-2025 --history data/sample
+	$(PY) -m pipeline report --period 2025 --history
 
 ## test: the whole test suite on two workers (about 8 minutes of tests on two quiet cores when last measured
 ## whole, before this session's cuts); prints its 15 slowest tests
@@ -55,10 +57,11 @@ bench-quick: $(STAMP)
 template: $(STAMP)
 	$(PY) -m pipeline template --out templates_xlsx
 
-## sample: regenerate the committed sample submissions: 2023 (the report's figures) and the synthetic 2021, 2022, 2024
+## sample: regenerate the committed sample submissions: 2023 (the report's figures) and the synthetic 2021, 2022, 2024, and 2025 (the new communes)
 sample: $(STAMP)
 	$(PY) -m pipeline sample --out data/sample/2023
 	for year in 2021 2022 2024; do $(PY) -m pipeline sample --year $$year --out data/sample/$$year || exit 1; done
+	$(PY) -m pipeline sample-merged --period 2025 --out data/sample/2025
 
 clean:
 	rm -rf data/out data/archive data/warehouse.duckdb data/.inbox-index .dagster_home

@@ -202,7 +202,7 @@ def _feedback_example(catalogue, folder: Path, period: str, scratch: Path) -> Pa
 def _report(args) -> int:
     """The evaluation report's draft, published with the Biểu (the whole set switched in one
     step), and as PDF where LibreOffice is installed."""
-    from pipeline.periods import is_closed
+    from pipeline.periods import MARKER, final_folder, is_closed
     from pipeline.publication.publish import publish_period
     from pipeline.office import OfficeError, convert
     from pipeline.web.site import PREVIEW_FOLDER
@@ -211,7 +211,8 @@ def _report(args) -> int:
     catalogue, places = settings.catalogue, settings.places
     if args.period not in catalogue.periods:
         raise UserError(f'Không có kỳ báo cáo "{args.period}" (có: {", ".join(catalogue.periods)}).')
-    if is_closed(catalogue, places.out, args.period):
+    shipped_year = args.history and not (final_folder(places.out, args.period) / MARKER).exists()
+    if is_closed(catalogue, places.out, args.period) and not shipped_year:
         raise UserError(f"Kỳ {args.period} đã khóa sổ: dự thảo báo cáo nằm trong bộ chính thức ở "
                         f"{places.out / args.period / 'chinh-thuc'}.")
     _, publication = publish_period(catalogue, places.warehouse, places.out, args.period, level=settings.batch_level,
@@ -532,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     report = commands.add_parser("report", help="ghi dự thảo báo cáo đánh giá (.docx) cùng bộ biểu của kỳ")
     report.add_argument("--period", default="2023")
     report.add_argument("--data", help=data_help)
+    report.add_argument("--history", action="store_true", help="kỳ đã đóng trong danh mục mà chưa khóa sổ (năm "
+                                                               "của bộ mẫu, nhận vào bằng phase --history): vẫn ghi bộ biểu")
     report.set_defaults(run=_report)
 
     phase = commands.add_parser("phase", help="ghi các biểu tổng kết giai đoạn (ví dụ 2021-2025) từ các năm trong kho")

@@ -156,11 +156,12 @@ class ReviewMark:
 
     approved: frozenset[str]
     override: str = ""
+    level: str = "huyện"  # the reporting body's level word (regimes.toml): whose officers review
 
     def note(self, expected: list[str]) -> str:
         """The completeness note's line on the review of the Biểu's expected units (codes)."""
         approved = sum(code in self.approved for code in expected)
-        return f"Cán bộ huyện đã duyệt báo cáo của {show_number(approved)}/{show_number(len(expected))} đơn vị."
+        return f"Cán bộ {self.level} đã duyệt báo cáo của {show_number(approved)}/{show_number(len(expected))} đơn vị."
 
     def draft(self, expected: list[str]) -> bool:
         """The set is a draft (DỰ THẢO – chưa duyệt đủ) until every expected unit is approved."""
@@ -309,7 +310,7 @@ def review_mark(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: s
     if final and overrides and len(approved) < len(reviews):
         o = overrides[-1]
         override = f"Khóa sổ khi chưa duyệt đủ các đơn vị, theo quyết định của {o.by} lúc {shown_time(o.at)}: {o.comment}"
-    return ReviewMark(approved, override)
+    return ReviewMark(approved, override, catalogue.body(period).level)
 
 
 def review_list(catalogue: Catalogue, places: Places, period: str) -> list[UnitReview]:

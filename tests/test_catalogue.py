@@ -261,7 +261,7 @@ def test_what_the_catalogue_does_not_know_is_refused(cat_dir, file, old, new, en
 def test_cli_catalogue_check(cat, capsys):
     assert main(["catalogue", "check"]) == 0
     out = capsys.readouterr().out
-    assert "Danh mục hợp lệ" in out and "15 biểu" in out and "25 chỉ tiêu" in out and "23 đơn vị" in out
+    assert "Danh mục hợp lệ" in out and "15 biểu" in out and "25 chỉ tiêu" in out and "25 đơn vị" in out  # 23 until 30/6/2025, Búng Lao and Sáng Nhè after
     assert cat.version in out
 
 

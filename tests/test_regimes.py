@@ -30,7 +30,7 @@ from tests.test_units import put_periods
 T0 = dt.datetime(2023, 8, 10, 17, 0)  # as tests/test_bieu_layouts.py records the 2023 hashes
 T26 = dt.datetime(2026, 8, 10, 17, 0)
 NEW_ITEM = Ref("08", "DT_KY_NANG_SO")
-SHIPPED_YEARS = ["2021", "2022", "2023", "2024"]  # the shipped periods units send files for (not the phase)
+SHIPPED_YEARS = ["2021", "2022", "2023", "2024", "2025"]  # the shipped periods units send files for (not the phase)
 RENAMED = "Tiểu dự án 1: Chuyển đổi số và giảm nghèo về thông tin"
 PERIOD_2026 = '\n[[periods]]\nkey = "2026"\nlabel = "Năm 2026"\nreport_date = 2026-08-15\ndeadline = 2026-08-10\nstate = "mo"\n'
 

@@ -36,7 +36,7 @@ EACH = ("item", "column", "rate_target")
 KINDS = ("count", "money", "rate", "flag", "text", "row")
 SOURCES = ("show", "ref", "target", "plan", "rate", "sum", "each")
 EACH_KEYS = {"each", "label", "group"}  # all that a column of "each" takes
-WHO = ("who", "Who", "WHO")  # filled in when a table is built, for the level of its rows
+WHO = ("who", "Who", "WHO", "level", "LEVEL")  # filled in when a table is built: the level of its rows; of its body
 REF_TEXT = re.compile(rf"^(?:{REF}|[0-9]{{2}}:\*:[A-Z0-9_]+)$")
 
 

@@ -29,6 +29,7 @@ UNITS_FILE = "units.csv"
 UNIT_KINDS = ("xa", "thi_tran", "co_quan_huyen")
 LINEAGE_FILE = "lineage.csv"
 WHOLE, PART, ENDED = "whole", "part", "ended"  # how an old unit passes on (lineage.csv "kind")
+BODY_LEVELS = ("huyện", "tỉnh")  # the level of a reporting body, as its documents word it ("kế hoạch năm của huyện")
 UNIT_GROUPS = {True: "xã, thị trấn", False: "cơ quan huyện"}  # by Unit.is_commune, as a completeness note counts
 PERIOD_STATES = ("mo", "dong")
 YEAR, PHASE = "năm", "giai đoạn"  # the kinds of period: a year, or a phase of years
@@ -318,6 +319,7 @@ class Body:
     standing_office_in_text: str  # … as the template tells units where to send their files
     preparer_title: str
     signer_on_behalf: str
+    level: str  # "huyện" or "tỉnh": the level word of fixed texts ("Chưa có kế hoạch năm của huyện")
     source: str = ""
     verified: bool = False
 
@@ -582,17 +584,22 @@ class Catalogue:
             self._units_in[period] = tuple(sorted(valid, key=lambda u: not u.is_commune))
         return self._units_in[period]
 
-    def reporting_units(self) -> tuple[Unit, ...]:
-        """Every unit expected in some period of the catalogue, each code once (its version
-        in the latest period), in order of first appearance: the templates' unit list and
-        the partitions."""
+    def reporting_units(self, periods: list[str] | None = None) -> tuple[Unit, ...]:
+        """Every unit expected in some period of the catalogue (or of ``periods``), each code
+        once (its version in the latest period), in order of first appearance: the partitions,
+        and the templates' unit list (of the periods a template offers)."""
+        if periods is not None:
+            return self._units_of(periods)
         if not self._reporting:
-            found: dict[str, Unit] = {}
-            for period in sorted(self.periods, key=self.units_date):
-                for u in self.units_in(period):
-                    found[u.code] = u  # a dict keeps a key where it first came: the latest version, the first place
-            self._reporting.extend(found.values())
+            self._reporting.extend(self._units_of(list(self.periods)))
         return tuple(self._reporting)
+
+    def _units_of(self, periods: list[str]) -> tuple[Unit, ...]:
+        found: dict[str, Unit] = {}
+        for period in sorted(periods, key=self.units_date):
+            for u in self.units_in(period):
+                found[u.code] = u  # a dict keeps a key where it first came: the latest version, the first place
+        return tuple(found.values())
 
     def reports(self, unit: Unit, form: Form) -> bool:
         return unit.kind in form.reported_by

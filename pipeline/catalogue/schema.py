@@ -13,7 +13,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.catalogue.model import (DIRECTIONS, ENDED, PART, PERIOD_KINDS, PERIOD_STATES, RESTATE_RULES, TYPES,
+from pipeline.catalogue.model import (BODY_LEVELS, DIRECTIONS, ENDED, PART, PERIOD_KINDS, PERIOD_STATES, RESTATE_RULES, TYPES,
                                       UNIT_KINDS, WHOLE, YEAR, CatalogueError)
 from pipeline.text import ERROR, WARNING
 
@@ -175,6 +175,7 @@ class BodyEntry(Sourced):
     standing_office_in_text: Text
     preparer_title: Text
     signer_on_behalf: Text
+    level: Literal[BODY_LEVELS]
 
 
 class RegimeEntry(Model):

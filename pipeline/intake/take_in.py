@@ -74,11 +74,11 @@ from pipeline.warehouse import (
     create_schema,
     load_submissions,
     loaded_versions,
-    previous_values,
     warehouse_outdated,
     record_catalogue_lists,
 )
 from pipeline.catalogue.contract import PLAN_FILE
+from pipeline.warehouse.restate import previous_on_units
 
 CATCH_UP_BATCH = 250  # units checked and loaded together by the nightly catch-up (and by rebuild)
 PLAN_UNIT = ""  # the plan workbook is the district's own, stored without a unit code
@@ -272,7 +272,7 @@ def _load(catalogue: Catalogue, warehouse: Path, out: Path | None, period: str, 
         create_schema(conn)
         record_catalogue_lists(conn, catalogue)
         checked = check_files(catalogue, [p.received.copy for p in pending], period,
-                              previous_values(conn, units, period), workers, [p.received.file_hash for p in pending])
+                              previous_on_units(conn, catalogue, units, period), workers, [p.received.file_hash for p in pending])
         intakes, loads = [], []
         for item, result in zip(pending, checked):
             result.findings = sorted(result.findings + item.findings, key=sort_key)

@@ -36,6 +36,7 @@ from pipeline.catalogue.layouts import who_fields
 from pipeline.review import ReviewMark
 from pipeline.text import ratio, show_number  # ratio: also restated rates (pipeline.warehouse.restate)
 from pipeline.warehouse import current_form_values, current_sources, current_value_sums
+from pipeline.warehouse.restate import restate, units_differ
 from pipeline.catalogue.contract import DUE_COLUMN, PLAN_COLUMN, PLAN_FORM
 
 DISTRICT = ""  # the unit key of district totals
@@ -173,6 +174,33 @@ def target_value(figures: Figures, target: Target, unit: str = DISTRICT) -> Deci
     return ratio(numerator, figures.sum_terms(target.denominator, unit))
 
 
+class RestatedFigures:
+    """The whole of an earlier period restated onto a later period's units (its units changed:
+    communes merged, a district's communes now the province's), for the year-before columns:
+    counts and money add over the old units each new unit is made of, a rate is recomputed
+    from its restated counts (``target_value``); ``notes`` state the partial coverages."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, period: str, onto: str):
+        self.conn, self.catalogue, self.period, self.onto = conn, catalogue, period, onto
+        self.coverage: dict[str, str] = {}  # new unit's name -> what its restated values cover
+
+    def sum_terms(self, terms: tuple[Term, ...], unit: str = DISTRICT) -> Decimal | None:
+        inputs = [Term(t.ref, term.sign * t.sign) for term in terms for t in self.catalogue.expand(term.ref)]
+        restated = restate(self.conn, self.catalogue, self.period, self.onto, inputs)
+        for r in restated:
+            if r.coverage:
+                self.coverage[r.unit.name] = r.coverage
+        values = [r.value for r in restated if r.value is not None and (unit == DISTRICT or r.unit.code == unit)]
+        return sum(values, Decimal(0)) if values else None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        label = self.catalogue.periods[self.period].label.lower()
+        return (f"Số liệu {label} tính lại theo đơn vị hành chính của kỳ này (cộng các đơn vị cũ hợp thành; "
+                "tỷ lệ tính lại từ số đã cộng).",
+                *(f"{name}: số liệu {label} {text}." for name, text in self.coverage.items()))
+
+
 def year_before(catalogue: Catalogue, period: str) -> str | None:
     """The catalogue's period of the same kind a year earlier ("2023" -> "2022", "2024-6T" ->
     "2023-6T"), or None when it has none."""
@@ -249,11 +277,12 @@ class _Builder:
     """Builds one period's tables from the layouts, the figures, the sources and the plan."""
 
     def __init__(self, catalogue: Catalogue, figures: Figures, period: str, sources: dict[str, Source],
-                 plan: dict[str, dict[str, Decimal]], level: str, before: Figures | None = None):
+                 plan: dict[str, dict[str, Decimal]], level: str, before: Figures | RestatedFigures | None = None):
         self.catalogue, self.figures, self.period, self.sources = catalogue, figures, period, sources
         self.plan, self.level = plan, level
-        self.before = before  # the figures of the period a year before, for ``previous`` plan columns
-        self.fields = who_fields(LEVEL_LABELS[level])
+        self.before = before  # the figures of the period a year before (restated if units changed), for ``previous`` plan columns
+        level_word = catalogue.body(period).level  # the body's: "huyện" until 30/6/2025, "tỉnh" after
+        self.fields = {**who_fields(LEVEL_LABELS[level]), "level": level_word, "LEVEL": level_word.upper()}
 
     def report(self, bieu: Bieu) -> Report:
         tables, summary = [], ""
@@ -276,8 +305,11 @@ class _Builder:
         columns = [Column(c.key, self._text(c.label), self._text(c.group), c.kind, c.show, c.empty)
                    for c in layout.columns if c not in unfilled]
         chart = (layout.chart[0], self._text(layout.chart[1])) if layout.chart else None
+        notes = tuple(self._text(n) for n in layout.notes)
+        if isinstance(self.before, RestatedFigures) and any(c.previous and c not in unfilled for c in layout.columns):
+            notes += self.before.notes
         return Table(self._text(layout.sheet), self._text(layout.title), self._text(layout.unit_note), columns, rows,
-                     chart, tuple(self._text(n) for n in layout.notes),
+                     chart, notes,
                      tuple(self._text(c.previous) for c in unfilled)), summary
 
     def values(self, layout: LayoutTable, subject: _Subject) -> dict[str, object]:
@@ -320,7 +352,7 @@ class _Builder:
 
     def _total(self, layout: LayoutTable, subject: _Subject) -> Row:
         label = layout.total_label if self.level == UNIT else layout.total_label_grouped
-        return self.row(layout, self.values(layout, subject), label, "", bold=True, code=TOTAL_ROW)
+        return self.row(layout, self.values(layout, subject), self._text(label), "", bold=True, code=TOTAL_ROW)
 
     def _target_rows(self, bieu: Bieu, layout: LayoutTable) -> tuple[list[Row], str]:
         rows, verdicts = [], []
@@ -335,7 +367,7 @@ class _Builder:
             summary = layout.summary.format(met=sum(v in (MET, EXCEEDED) for v in verdicts), targets=len(verdicts),
                                              not_assessed=verdicts.count(NOT_ASSESSED))
             if not self.plan and layout.summary_without_plan:
-                summary += " " + layout.summary_without_plan
+                summary += " " + self._text(layout.summary_without_plan)
         return rows, summary
 
     def _unit_rows(self, bieu: Bieu, layout: LayoutTable) -> tuple[list[Row], str]:
@@ -382,8 +414,15 @@ def build_reports(catalogue: Catalogue, conn: duckdb.DuckDBPyConnection, period:
     before = year_before(catalogue, period) if needs_plan else None
     builder = _Builder(catalogue, figures, period, _sources(conn, catalogue, period),
                        plan_values(conn, period) if needs_plan else {}, level,
-                       Figures(conn, catalogue, before) if before else None)
+                       _before_figures(conn, catalogue, before, period) if before else None)
     return [builder.report(bieu) for bieu in catalogue.bieu.values()]
+
+
+def _before_figures(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, before: str, period: str):
+    """The year before's figures: as they were, or restated onto this period's units when they changed."""
+    if units_differ(catalogue, before, period):
+        return RestatedFigures(conn, catalogue, before, period)
+    return Figures(conn, catalogue, before)
 
 
 def describe(value: Decimal | None, kind: str) -> str:

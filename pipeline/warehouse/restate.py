@@ -21,7 +21,7 @@ from pipeline.catalogue import Catalogue, Ref, Term, Unit
 from pipeline.catalogue.lineage import Origin, origins
 from pipeline.catalogue.model import LineageLink
 from pipeline.text import ratio
-from pipeline.warehouse import Contribution, current_sources, lineage_of
+from pipeline.warehouse import Contribution, current_sources, lineage_of, previous_values
 
 
 @dataclass(frozen=True)
@@ -119,13 +119,46 @@ def _value(catalogue: Catalogue, terms: list[Term], behind: tuple[Behind, ...]) 
         return None
     total = Decimal(0)
     for term in terms:
-        form = catalogue.form(term.ref.form)
-        item = None if form.is_grid else form.item(term.ref.row)
         answers = [b.cell(term.ref) for b in members]
-        if item is not None and item.type == "flag":
-            yes = sum(1 for a in answers if a == 1)
-            cell = {"any": Decimal(yes > 0), "all": Decimal(yes == len(answers)), "count": Decimal(yes)}[item.restate]
-        else:
-            cell = sum((a * b.share for a, b in zip(answers, members)), Decimal(0))
-        total += term.sign * cell
+        total += term.sign * _restated_cell(catalogue, term.ref, [(a, b.share) for a, b in zip(answers, members)])
     return total
+
+
+def previous_on_units(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, units: list[str],
+                      period: str) -> dict[str, dict[Ref, object]]:
+    """Each unit's values of the latest earlier period, for the large-change warnings: as loaded
+    (``previous_values``) while the units stay the same; after a change of units (2024 → 2025),
+    the earlier period restated onto this period's units (values added times their share, a
+    yes/no item by its rule), and no entry for a unit whose old units are not all loaded (Xã
+    Búng Lao: its Tuần Giáo part alone is no year before to compare with)."""
+    found = previous_values(conn, units, period)
+    earlier = conn.execute("SELECT MAX(period) FROM current_values WHERE period < ?", [period]).fetchone()[0]
+    if earlier not in catalogue.periods or not units_differ(catalogue, earlier, period):
+        return found
+    made_of = origins(catalogue.lineage, catalogue.units, catalogue.units_date(earlier), catalogue.units_date(period))
+    old = previous_values(conn, sorted({o.unit.code for parts in made_of.values() for o in parts}), period)
+    restated: dict[str, dict[Ref, object]] = {}
+    for unit in catalogue.units_in(period):
+        parts = made_of.get(unit, ())
+        if unit.code not in units or not parts or any(o.unit.code not in old for o in parts):
+            continue
+        refs = {ref for o in parts for ref in old[o.unit.code]}
+        restated[unit.code] = {ref: _restated_cell(catalogue, ref, [(Decimal(old[o.unit.code].get(ref, 0)), o.share)
+                                                                    for o in parts]) for ref in refs}
+    return restated
+
+
+def units_differ(catalogue: Catalogue, period: str, onto: str) -> bool:
+    """Whether the units expected in ``onto`` differ from those of ``period`` (codes or names)."""
+    def units(key: str) -> list[tuple[str, str]]:
+        return [(u.code, u.name) for u in catalogue.units_in(key)]
+    return units(period) != units(onto)
+
+
+def _restated_cell(catalogue: Catalogue, ref: Ref, parts: list[tuple[Decimal, Decimal]]) -> Decimal:
+    form = catalogue.form(ref.form)
+    item = None if form.is_grid else form.item(ref.row)
+    if item is not None and item.type == "flag":
+        yes = sum(1 for value, _ in parts if value == 1)
+        return {"any": Decimal(yes > 0), "all": Decimal(yes == len(parts)), "count": Decimal(yes)}[item.restate]
+    return sum((value * share for value, share in parts), Decimal(0))

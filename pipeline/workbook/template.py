@@ -235,8 +235,12 @@ def write_unit_workbook(path: Path | str, catalogue: Catalogue, unit: Unit | Non
 
 
 def add_unit_sheets(workbook, styles: Styles, catalogue: Catalogue, unit: Unit | None, filling: Filling) -> None:
-    """Thông tin, the form sheets and the hidden unit list, into an open workbook."""
-    units = catalogue.reporting_units()
+    """Thông tin, the form sheets and the hidden unit list (the units of the periods the
+    template offers and of the period filled in: a code reused by a new unit, as 03253 after
+    1/7/2025, keeps its name of those periods), into an open workbook."""
+    offered = _period_list(catalogue)
+    filled = filling.info.get(PERIOD_FIELD)
+    units = catalogue.reporting_units(offered + [filled] if filled in catalogue.periods and filled not in offered else offered)
     last = len(units) + 1
     code_cell = xl_rowcol_to_cell(INFO_FIRST_ROW, 2, row_abs=True, col_abs=True)  # MA_DON_VI comes first
     list_range = f"'{LIST_SHEET}'!$A$2:$D${last}"
@@ -445,10 +449,11 @@ def _grid_sheet(workbook, styles: Styles, catalogue: Catalogue, form: Form, kind
 
 
 def plan_guide_lines(catalogue: Catalogue) -> list[str]:
+    body = _body(catalogue)
     return [
-        f"Mẫu nhập kế hoạch năm của huyện cho Biểu 01 – {_body(catalogue).authority}.",
-        f"Người nhập: {_body(catalogue).standing_office} (cơ quan thường trực Chương trình), "
-        "theo Kế hoạch thực hiện Chương trình của UBND huyện trong năm.",
+        f"Mẫu nhập kế hoạch năm của {body.level} cho Biểu 01 – {body.authority}.",
+        f"Người nhập: {body.standing_office} (cơ quan thường trực Chương trình), "
+        f"theo Kế hoạch thực hiện Chương trình của UBND {body.level} trong năm.",
         "1. Sheet \"Thông tin\": chọn kỳ báo cáo, ghi người lập, số điện thoại, ngày lập; rồi người ký báo cáo "
         "(ký thay nếu có, ví dụ \"KT. CHỦ TỊCH\"; chức vụ, ví dụ \"PHÓ CHỦ TỊCH\"; họ và tên), số báo cáo "
         "(ví dụ 125 của 125/BC-UBND) và ngày báo cáo. Các ô này in ở phần ký của các Biểu và của dự thảo báo cáo; "
@@ -465,7 +470,8 @@ def write_plan_workbook(path: Path | str, catalogue: Catalogue, filling: PlanFil
     """The district plan workbook: per target, whether it is due, the plan, last year's result."""
     path = Path(path)
     with atomic_output(path) as temporary:
-        workbook = new_workbook(temporary, "Mẫu kế hoạch chỉ tiêu giảm nghèo của huyện", _body(catalogue).authority)
+        body = _body(catalogue)
+        workbook = new_workbook(temporary, f"Mẫu kế hoạch chỉ tiêu giảm nghèo của {body.level}", body.authority)
         _plan_sheets(workbook, catalogue, filling or PlanFilling())
         workbook.close()
     return path
