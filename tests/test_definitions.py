@@ -76,7 +76,9 @@ def test_definitions_load_with_ascii_names_and_vietnamese_descriptions():
         assert any(word in description for word in ("đơn vị", "huyện", "Biểu"))
     partitions = graph.get(dg.AssetKey("unit_submission")).partitions_def
     assert "2023|03253" in partitions.get_partition_keys()
-    assert len(partitions.get_partition_keys()) == 23 * 4  # 2023, and the closed 2021, 2022, 2024 (not the phase)
+    # the 23 units of 2021–2024 and the two new codes of 2025 (five others reuse old codes), by
+    # the years 2021–2025 (not the phase)
+    assert len(partitions.get_partition_keys()) == 25 * 5
     assert {job.name for job in defs.resolve_all_job_defs()} >= {"submission_job", "inbox_job", "consolidation_job",
                                                                  "nightly_job"}
     [check] = graph.asset_check_keys
@@ -172,7 +174,8 @@ def test_run_command_consolidates_the_sample(tmp_path):
 def test_the_definitions_are_built_for_their_settings():
     built = build_defs(Settings(batch_level="district", sensor_seconds=7))
     partitions = built.get_assets_def("unit_submission").partitions_def
-    assert sorted(partitions.get_partition_keys()) == ["099|2021", "099|2022", "099|2023", "099|2024"]  # one district, by period
+    # the district until 30/6/2025, then the province (communes have no district), by period
+    assert sorted(partitions.get_partition_keys()) == [f"{batch}|{year}" for batch in ("099", "11") for year in range(2021, 2026)]
     assert {built.resolve_sensor_def(name).minimum_interval_seconds for name in ("inbox_sensor", "automation_sensor")} == {7}
     assert built.resources["settings"].batch_level == "district"
 
@@ -328,10 +331,11 @@ def test_the_page_address_is_the_settings_of_now_and_partitions_have_names():
         assert graph.get(key).metadata["Trang tải về"].value == "https://giamngheo.tuangiao.example/"
     names = graph.get(dg.AssetKey("unit_submission")).metadata["Các phân vùng"]
     assert {"Mã phân vùng": "03265", "Tên": "Xã Ta Ma"} in [r.data for r in names.records]
-    assert len(names.records) == 23
+    assert len(names.records) == 25
     district = build_defs(Settings(batch_level="district")).resolve_asset_graph()
-    assert [r.data for r in district.get(dg.AssetKey("unit_submission")).metadata["Các phân vùng"].records] == [
-        {"Mã phân vùng": "099", "Tên": "Huyện Tuần Giáo"}]
+    assert sorted((r.data for r in district.get(dg.AssetKey("unit_submission")).metadata["Các phân vùng"].records),
+                  key=lambda name: name["Mã phân vùng"]) == [
+        {"Mã phân vùng": "099", "Tên": "Huyện Tuần Giáo"}, {"Mã phân vùng": "11", "Tên": "Tỉnh Điện Biên"}]
 
 
 def test_the_summary_names_the_pdf_or_why_not(tmp_path, monkeypatch):

@@ -23,8 +23,10 @@ def check_level(level: str) -> str:
 
 
 def batch_key(unit: Unit, level: str) -> str:
-    """The batch a unit belongs to: its own code, its district's or its province's code."""
-    return {UNIT: unit.code, DISTRICT: unit.district_code, PROVINCE: unit.province_code}[check_level(level)]
+    """The batch a unit belongs to: its own code, its district's (its province's, for a commune
+    of after 1/7/2025, which has no district) or its province's code."""
+    district = unit.district_code or unit.province_code
+    return {UNIT: unit.code, DISTRICT: district, PROVINCE: unit.province_code}[check_level(level)]
 
 
 def batch_keys(catalogue: Catalogue, level: str) -> list[str]:
@@ -39,7 +41,7 @@ def batch_units(catalogue: Catalogue, period: str, level: str, key: str) -> list
 
 def batch_label(unit: Unit, level: str) -> str:
     """How people call the batch a unit is in: "03259 – Xã Phình Sáng", "Huyện Tuần Giáo", "Tỉnh Điện Biên"."""
-    return {UNIT: unit.label, DISTRICT: unit.district_name, PROVINCE: unit.province_name}[level]
+    return {UNIT: unit.label, DISTRICT: unit.district_name or unit.province_name, PROVINCE: unit.province_name}[level]
 
 
 def batch_name(catalogue: Catalogue, level: str, key: str) -> str:
