@@ -298,9 +298,10 @@ def _phase(args) -> int:
         places = replace(settings.places, inbox=Path(args.history))
         years = [y for y in period.years if y in catalogue.periods and not catalogue.periods[y].is_open
                  and (places.inbox / y).is_dir()]
-        for year, results in take_in_history(catalogue, places, years).items():
-            valid = sum(r.status == Verdict.VALID for r in results)
-            print(f"Kỳ {year}: đã nhận {len(results)} tệp ({valid} hợp lệ) từ {places.inbox / year}.")
+        for year, (*units, plan) in take_in_history(catalogue, places, years).items():
+            valid = sum(r.status == Verdict.VALID for r in units)
+            planned = "có kế hoạch năm" if plan.status == Verdict.VALID else "chưa có kế hoạch năm hợp lệ"
+            print(f"Kỳ {year}: {valid}/{len(units)} đơn vị hợp lệ, {planned} (từ {places.inbox / year}).")
     reports, publication = publish_phase(catalogue, settings.places.warehouse, settings.places.out, args.period,
                                          office=settings.office, wait_seconds=settings.wait_seconds)
     print(reports[0].summary)

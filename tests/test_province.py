@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import re
 import zipfile
 from decimal import Decimal
@@ -103,6 +104,15 @@ def _restated_2024(catalogue):
 
 def _row(sheet, label):
     return next(row for row in sheet.iter_rows(values_only=True) if row[1] == label)
+
+
+def test_the_page_shows_the_history_years_units_as_taken_in(taken_in):
+    """The units of a year taken in as history are on the page as they are (tiep-nhan.json), not
+    "Chưa nộp" beside a published set."""
+    places, _ = taken_in
+    for year, valid in (("2024", 23), ("2025", 7)):
+        units = json.loads((places.out / year / "tiep-nhan.json").read_text(encoding="utf-8"))["units"]
+        assert [u["label"] for u in units].count("Hợp lệ") == valid == len(units)
 
 
 def test_bieu_01_of_2025_reads_the_restated_2024(catalogue, published_2025):

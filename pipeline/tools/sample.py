@@ -27,7 +27,9 @@ from pipeline.catalogue import Catalogue, Ref, Term, Unit, parse_sum
 from pipeline.catalogue.lineage import origins
 from pipeline.errors import UserError
 from pipeline.intake.take_in import IntakeResult, take_in_batch, take_in_plan
+from pipeline.publication.status import write_intake_status
 from pipeline.settings import Places
+from pipeline.warehouse import connect
 from pipeline.text import slug
 from pipeline.catalogue.contract import (
     PERIOD_FIELD,
@@ -379,4 +381,6 @@ def take_in_history(catalogue: Catalogue, places: Places, years: list[str]) -> d
         now = dt.datetime.combine(catalogue.periods[year].deadline, dt.time(17, 0))
         units = [u.code for u in opened.units_in(year)]
         results[year] = [*take_in_batch(opened, places, year, units, now), take_in_plan(opened, places, year, now)]
+        with connect(places.warehouse) as conn:  # the page's units of the year, as for any intake
+            write_intake_status(opened, conn, places, year, now.date())
     return results
