@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 
 from pipeline.catalogue import Ref, load_catalogue
+from pipeline.publication.phase import build_phase_reports
 from pipeline.publication.publish import publish_period
 from pipeline.catalogue.contract import PERIOD_FIELD, PREPARER_FIELD
 from pipeline.publication.tables import round_half_up
@@ -113,6 +114,19 @@ def test_the_page_shows_the_history_years_units_as_taken_in(taken_in):
     for year, valid in (("2024", 23), ("2025", 7)):
         units = json.loads((places.out / year / "tiep-nhan.json").read_text(encoding="utf-8"))["units"]
         assert [u["label"] for u in units].count("Hợp lệ") == valid == len(units)
+
+
+def test_a_phase_over_the_change_of_units_is_complete_when_every_year_is(catalogue, taken_in):
+    """2024 by the old units and 2025 by the new ones: no unit is missing from the years that
+    expect it, so the phase's Biểu are not marked incomplete, and each unit's file is of the last
+    year it reported."""
+    places, _ = taken_in
+    with connect(places.warehouse) as conn:
+        reports = build_phase_reports(catalogue, conn, "2021-2025")
+    assert all(not r.missing for r in reports)
+    files = {s.unit.code + "|" + s.unit.name: s.file_name for s in reports[0].sources}
+    assert files["03259|Xã Phình Sáng"] == "03259-xa-phinh-sang.xlsx"  # an old commune: its 2024 file
+    assert files["03253|Xã Tuần Giáo"].endswith("-gia-lap.xlsx")  # its 2025 file, not Thị trấn Tuần Giáo's 2024
 
 
 def test_bieu_01_of_2025_reads_the_restated_2024(catalogue, published_2025):

@@ -272,14 +272,16 @@ def _funds_table(figures: PhaseFigures) -> Table:
 
 
 def _sources(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, figures: PhaseFigures) -> tuple[list[Source], list]:
-    """The units with valid data in every year there is (the file of the last year named),
-    and the units of those years missing from one of them."""
+    """The units with valid data in every year there is that expects them (the file of the
+    last such year named: units change, as on 1/7/2025), and the units missing from one of
+    the years that expect them."""
     per_year = {y: {u: (f, r, h) for u, f, r, h, _ in current_sources(conn, y)} for y in figures.present}
     expected = list(dict.fromkeys(u for y in figures.present for u in catalogue.units_in(y)))
     sources, missing = [], []
     for unit in expected:
-        if figures.present and all(unit.code in per_year[y] for y in figures.present):
-            sources.append(Source(unit, *per_year[figures.present[-1]][unit.code]))
+        years = [y for y in figures.present if unit in catalogue.units_in(y)]
+        if all(unit.code in per_year[y] for y in years):
+            sources.append(Source(unit, *per_year[years[-1]][unit.code]))
         else:
             missing.append(unit)
     return sources, missing
