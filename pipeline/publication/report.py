@@ -463,21 +463,32 @@ def _implementers(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
     """The sentence over who carries out each sub-project with funds: the district agencies and
     the number of communes its Biểu gives funds to."""
     items = []
+    for project, sub, report in _sub_project_reports(fill, catalogue):
+        units = [u for u in map(catalogue.find_unit, _funded(report)) if u is not None]  # not a group's row
+        agencies = [u.name for u in units if u.kind == AGENCY]
+        communes = sum(u.is_commune for u in units)
+        if communes:
+            agencies.append(fill(fill.texts["communes_count"], count=fill.mark(
+                show_number(communes), f"Biểu {sub.form}: {FUNDED_COMMUNES}")))
+        if agencies:
+            items.append(fill(block.item, label=_lower_first(sub.name), short=_short(sub, project),
+                              units="; ".join(agencies)))
+    return _listed(fill, block, items)
+
+
+def _sub_project_reports(fill: _Fill, catalogue: Catalogue):
+    """Each sub-project with its Biểu (project, sub-project, report), in programme order; the
+    Biểu count as used."""
     for project in catalogue.projects:
         for sub in project.sub_projects:
             report = fill.reports.get(sub.form)
-            if report is None:
-                continue
-            fill.used.add(sub.form)
-            units = [u for u in map(catalogue.find_unit, _funded(report)) if u is not None]  # not a group's row
-            agencies = [u.name for u in units if u.kind == AGENCY]
-            communes = sum(u.is_commune for u in units)
-            if communes:
-                agencies.append(fill(fill.texts["communes_count"], count=fill.mark(
-                    show_number(communes), f"Biểu {sub.form}: {FUNDED_COMMUNES}")))
-            if agencies:
-                items.append(fill(block.item, label=_lower_first(sub.name), short=_short(sub, project),
-                                  units="; ".join(agencies)))
+            if report is not None:
+                fill.used.add(sub.form)
+                yield project, sub, report
+
+
+def _listed(fill: _Fill, block: ReportBlock, items: list[str]) -> str:
+    """A block's sentence over its items, or its ``none`` text when there is none."""
     if not items:
         return fill(block.none)
     return fill(block.text, items=block.separator.join(items), count=len(items))
@@ -525,9 +536,7 @@ def _worse(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
                 text = fill(fill.texts["worse_up" if difference > 0 else "worse_down"], change=change)
                 items.append(fill(block.item, label=_lower_first(labels[row.code]),
                                   change=fill.mark(text, fill.source(report.code, table, row, CHANGE_SOURCE))))
-    if not items:
-        return fill(block.none)
-    return fill(block.text, items=block.separator.join(items), count=len(items))
+    return _listed(fill, block, items)
 
 
 def _agencies(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
@@ -535,26 +544,19 @@ def _agencies(fill: _Fill, block: ReportBlock, catalogue: Catalogue) -> str:
     of the sub-project's Biểu), with what it disbursed (``item``) or nothing (``item_zero``);
     pick "zero": only the agencies that disbursed nothing."""
     items = []
-    for project in catalogue.projects:
-        for sub in project.sub_projects:
-            report = fill.reports.get(sub.form)
-            if report is None:
+    for project, sub, report in _sub_project_reports(fill, catalogue):
+        for table in report.tables:
+            if DISBURSED not in {c.key for c in table.columns}:
                 continue
-            fill.used.add(sub.form)
-            for table in report.tables:
-                if DISBURSED not in {c.key for c in table.columns}:
+            for row in table.rows:
+                unit = catalogue.find_unit(row.code)
+                if unit is None or unit.kind != AGENCY or not (row.values.get(FUNDS) or 0) > 0:
                     continue
-                for row in table.rows:
-                    unit = catalogue.find_unit(row.code)
-                    if unit is None or unit.kind != AGENCY or not (row.values.get(FUNDS) or 0) > 0:
-                        continue
-                    if block.pick == "zero" and (row.values.get(DISBURSED) or 0) > 0:
-                        continue
-                    figure = {key: fill.figure(sub.form, row.code, key) for key in (FUNDS, DISBURSED, RATE)}
-                    template = block.item if (row.values.get(DISBURSED) or 0) > 0 else block.item_zero
-                    items.append(fill(template, unit=row.label, total=figure[FUNDS], disbursed=figure[DISBURSED],
-                                      rate=figure[RATE], label=_lower_first(sub.name), short=_short(sub, project),
-                                      **_project(sub, project)))
-    if not items:
-        return fill(block.none)
-    return fill(block.text, items=block.separator.join(items), count=len(items))
+                if block.pick == "zero" and (row.values.get(DISBURSED) or 0) > 0:
+                    continue
+                figure = {key: fill.figure(sub.form, row.code, key) for key in (FUNDS, DISBURSED, RATE)}
+                template = block.item if (row.values.get(DISBURSED) or 0) > 0 else block.item_zero
+                items.append(fill(template, unit=row.label, total=figure[FUNDS], disbursed=figure[DISBURSED],
+                                  rate=figure[RATE], label=_lower_first(sub.name), short=_short(sub, project),
+                                  **_project(sub, project)))
+    return _listed(fill, block, items)
