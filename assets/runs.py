@@ -18,7 +18,6 @@ most 0, dagster-io/dagster#20367) and looks at the database only after a backoff
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
@@ -32,6 +31,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.failures import dagster_storage_fault
+from pipeline.locking import wait_for_flock
 
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 UNFINISHED = [s for s in dg.DagsterRunStatus if s not in FINISHED]
@@ -239,23 +239,18 @@ def terminal_turn(home: Path, wait_seconds: float):
     a time, from its first run to its last: an exclusive ``flock`` on ``TURN_FILE`` there, released
     by the kernel however the runner ends. Another runner's turn is waited for, saying so once, up
     to ``wait_seconds``; then this one stops (exit ``GAVE_UP``) having run nothing."""
+
+    def give_up() -> None:
+        print(f"Đã chờ {wait_seconds:g} giây mà một lượt python -m assets run khác vẫn đang chạy: dừng "
+              "lượt chạy này, chưa làm gì. Hãy đợi lượt kia xong (hoặc tắt nó) rồi chạy lại.",
+              file=sys.stderr, flush=True)
+        raise SystemExit(GAVE_UP) from None
+
+    def waiting() -> None:
+        print(f"Đang chờ một lượt python -m assets run khác chạy xong (chờ tối đa {wait_seconds:g} giây)…", flush=True)
+
     with open(home / TURN_FILE, "a") as turn:
-        started, told = time.monotonic(), False
-        while True:
-            try:
-                fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() - started >= wait_seconds:
-                    print(f"Đã chờ {wait_seconds:g} giây mà một lượt python -m assets run khác vẫn đang chạy: dừng "
-                          "lượt chạy này, chưa làm gì. Hãy đợi lượt kia xong (hoặc tắt nó) rồi chạy lại.",
-                          file=sys.stderr, flush=True)
-                    raise SystemExit(GAVE_UP) from None
-                if not told:
-                    print(f"Đang chờ một lượt python -m assets run khác chạy xong (chờ tối đa {wait_seconds:g} giây)…",
-                          flush=True)
-                    told = True
-                time.sleep(TURN_POLL_SECONDS)
+        wait_for_flock(turn, wait_seconds, waiting, give_up, notice_seconds=0, poll_seconds=TURN_POLL_SECONDS)
         yield
 
 

@@ -13,7 +13,7 @@ import fcntl
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,24 +48,39 @@ def exclusive_lock(data: Path, command: str, wait_seconds: float = 0) -> Iterato
     """Held by ``command`` alone. While a run or another command holds the folder, waits up to
     ``wait_seconds`` (saying so once, on stderr), then refuses in Vietnamese."""
     descriptor = _open(data)
+
+    def busy() -> None:
+        raise DataFolderBusy(
+            f"Thư mục dữ liệu {data} đang được dùng (một lượt tiếp nhận, công bố hoặc một lệnh khác đang "
+            f"chạy)" + (f" sau {wait_seconds:g} giây chờ" if wait_seconds else "")
+            + f": chưa làm gì; hãy chờ lượt đó chạy xong rồi chạy lại lệnh {command}.") from None
+
+    def waiting() -> None:
+        print(f"Đang chờ thư mục dữ liệu {data}: một lượt tiếp nhận hoặc công bố đang chạy "
+              f"(lệnh {command} chờ tối đa {wait_seconds:g} giây)…", file=sys.stderr, flush=True)
+
     try:
-        started, told = time.monotonic(), False
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                waited = time.monotonic() - started
-                if waited >= wait_seconds:
-                    raise DataFolderBusy(
-                        f"Thư mục dữ liệu {data} đang được dùng (một lượt tiếp nhận, công bố hoặc một lệnh khác đang "
-                        f"chạy)" + (f" sau {wait_seconds:g} giây chờ" if wait_seconds else "")
-                        + f": chưa làm gì; hãy chờ lượt đó chạy xong rồi chạy lại lệnh {command}.") from None
-                if not told and waited >= NOTICE_SECONDS:
-                    print(f"Đang chờ thư mục dữ liệu {data}: một lượt tiếp nhận hoặc công bố đang chạy "
-                          f"(lệnh {command} chờ tối đa {wait_seconds:g} giây)…", file=sys.stderr, flush=True)
-                    told = True
-                time.sleep(POLL_SECONDS)
+        wait_for_flock(descriptor, wait_seconds, waiting, busy)
         yield
     finally:
         os.close(descriptor)
+
+
+def wait_for_flock(descriptor, wait_seconds: float, waiting: Callable[[], None], give_up: Callable[[], None],
+                   notice_seconds: float = NOTICE_SECONDS, poll_seconds: float = POLL_SECONDS) -> None:
+    """Take an exclusive ``flock`` on ``descriptor`` (a file descriptor or file), polling: once
+    the wait passes ``notice_seconds``, ``waiting()`` says so (once); at ``wait_seconds``,
+    ``give_up()``, which raises."""
+    started, told = time.monotonic(), False
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            waited = time.monotonic() - started
+            if waited >= wait_seconds:
+                give_up()
+            if not told and waited >= notice_seconds:
+                waiting()
+                told = True
+            time.sleep(poll_seconds)
