@@ -179,7 +179,7 @@ def test_no_last_year_anywhere_leaves_the_column_out_with_a_note(catalogue, samp
     with connect(_warehouse_of_2023(catalogue, sample_files, tmp_path / "warehouse.duckdb")) as conn:
         _, keys, notes = _last_year(build_reports(catalogue, conn, "2023"))
     assert keys == ["stt", "label", "unit", "plan", "actual", "ratio", "assessment"]
-    assert notes == (catalogue.bieu["01"].tables[0].columns[3].previous,)
+    assert notes == (catalogue.bieu["01"].tables[0].columns[3].previous.format(level="huyện"),)  # 2023: the district's
     assert notes[0].startswith("Chưa có số liệu thực hiện năm trước")
 
 

@@ -160,6 +160,7 @@ def test_the_2025_bieu_word_the_province_not_the_district(published_2025):
     assert "Chưa có kế hoạch năm của tỉnh: mọi chỉ tiêu ở trạng thái chưa đánh giá." in " ".join(texts)
     assert "TỔNG CỘNG TOÀN TỈNH" in texts
     assert "Cán bộ tỉnh đã duyệt báo cáo của 0/7 đơn vị." in texts
+    assert "Số liệu tổng hợp từ báo cáo hợp lệ của 7/7 xã." in texts  # no thị trấn, no agency any more
     assert [t for t in texts if "huyện" in t.lower()] == [
         "Xã Búng Lao: số liệu năm 2024 chỉ gồm phần thuộc huyện Tuần Giáo cũ (1/3 đơn vị).",
         "Xã Sáng Nhè: số liệu năm 2024 chỉ gồm phần thuộc huyện Tuần Giáo cũ (1/3 đơn vị)."]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.catalogue import CATALOGUE_DIR, CatalogueError, load_catalogue
+from pipeline.catalogue.model import UNIT_KIND_NAMES, UNIT_KINDS
 from pipeline.warehouse import connect, create_schema, record_catalogue_lists
 
 UNITS_2023 = ["03253", "03259", "03260", "03262", "03263", "03265", "03268", "03269", "03271", "03274", "03277",
@@ -164,3 +165,7 @@ def test_communes_without_a_district_are_rows_of_their_own_at_district_level(tmp
     ho_tong = Ref("01", "HO_TONG")
     assert sums == {"03253": values["03253"][ho_tong], "03295": values["03295"][ho_tong],
                     "": values["03253"][ho_tong] + values["03295"][ho_tong]}
+
+
+def test_every_kind_of_unit_has_the_name_a_completeness_note_counts_it_by():
+    assert set(UNIT_KIND_NAMES) == set(UNIT_KINDS)

@@ -30,7 +30,8 @@ UNIT_KINDS = ("xa", "thi_tran", "co_quan_huyen")
 LINEAGE_FILE = "lineage.csv"
 WHOLE, PART, ENDED = "whole", "part", "ended"  # how an old unit passes on (lineage.csv "kind")
 BODY_LEVELS = ("huyện", "tỉnh")  # the level of a reporting body, as its documents word it ("kế hoạch năm của huyện")
-UNIT_GROUPS = {True: "xã, thị trấn", False: "cơ quan huyện"}  # by Unit.is_commune, as a completeness note counts
+# How a completeness note names the units of a kind ("19/19 xã, thị trấn": the kinds present, in UNIT_KINDS order).
+UNIT_KIND_NAMES = {"xa": "xã", "thi_tran": "thị trấn", "co_quan_huyen": "cơ quan huyện"}
 PERIOD_STATES = ("mo", "dong")
 YEAR, PHASE = "năm", "giai đoạn"  # the kinds of period: a year, or a phase of years
 PERIOD_KINDS = (YEAR, PHASE)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pipeline.catalogue import Body, Catalogue
-from pipeline.catalogue.model import UNIT_GROUPS
+from pipeline.catalogue.model import UNIT_KIND_NAMES, UNIT_KINDS
 from pipeline.text import name_list
 from pipeline.failpoints import failpoint
 from pipeline.files import atomic_output
@@ -401,15 +401,16 @@ def _reference_line(signing: Signing, body: Body) -> str:
 
 
 def _completeness(report: Report, table: Table, is_unit) -> str:
-    """Whose figures the table holds, counted by kind as the units must report them ("19/19 xã,
-    thị trấn; 3/4 cơ quan huyện"), who is missing by name, and the units outside those that
-    have figures in it."""
+    """Whose figures the table holds, communes and agencies counted apart and named by the kinds
+    present ("19/19 xã, thị trấn; 3/4 cơ quan huyện"; after 1/7/2025 "7/7 xã"), who is missing
+    by name, and the units outside those that have figures in it."""
     counts = []
-    for commune, label in UNIT_GROUPS.items():
-        valid = sum(s.unit.is_commune == commune for s in report.sources)
-        expected = valid + sum(u.is_commune == commune for u in report.missing)
-        if expected:
-            counts.append(f"{valid}/{expected} {label}")
+    for commune in (True, False):
+        group = [u for u in [s.unit for s in report.sources] + list(report.missing) if u.is_commune == commune]
+        if group:
+            valid = sum(s.unit.is_commune == commune for s in report.sources)
+            kinds = ", ".join(UNIT_KIND_NAMES[kind] for kind in UNIT_KINDS if any(u.kind == kind for u in group))
+            counts.append(f"{valid}/{len(group)} {kinds}")
     text = "Số liệu tổng hợp từ báo cáo hợp lệ của " + "; ".join(counts)
     if report.missing:
         text += ": thiếu " + name_list([u.name for u in report.missing])
