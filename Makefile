@@ -31,7 +31,7 @@ run: $(STAMP)
 	$(PY) -m pipeline phase --period 2021-2025 --history data/sample
 	$(PY) -m pipeline report --period 2025 --history
 
-## test: the whole test suite on two workers (2.034 tests: 345–407 s of tests in three clean-clone .ci/run
+## test: the whole test suite on two workers (2034 tests: 345–407 s of tests in three clean-clone .ci/run
 ## on two cores); prints its 15 slowest tests
 test: $(STAMP)
 	$(PY) -m pytest -q
