@@ -276,10 +276,11 @@ def _sources(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue, figures: Pha
     last such year named: units change, as on 1/7/2025), and the units missing from one of
     the years that expect them."""
     per_year = {y: {u: (f, r, h) for u, f, r, h, _ in current_sources(conn, y)} for y in figures.present}
+    expected_in = {y: set(catalogue.units_in(y)) for y in figures.present}  # a lookup per unit, not a scan
     expected = list(dict.fromkeys(u for y in figures.present for u in catalogue.units_in(y)))
     sources, missing = [], []
     for unit in expected:
-        years = [y for y in figures.present if unit in catalogue.units_in(y)]
+        years = [y for y in figures.present if unit in expected_in[y]]
         if all(unit.code in per_year[y] for y in years):
             sources.append(Source(unit, *per_year[years[-1]][unit.code]))
         else:
